@@ -1,0 +1,842 @@
+/*
+ * emit.c: Graph -> C99 + OpenMP.
+ *
+ * One static function per kernel, named after its node and op
+ * (k07_add_fwd), with a comment naming the .tg line it comes from and the IR
+ * node it computes. Shapes are literal constants in loop bounds, pointers are
+ * restrict, and every value lives at a fixed offset of one arena the caller
+ * provides, so a run allocates nothing. Sources that need the runtime (random
+ * numbers, .npy files) and prints are calls in the run function, which is a
+ * flat list of calls in graph order. The output depends only on the graph:
+ * the same input gives byte-identical files.
+ */
+#include "codegen_c.h"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *out;
+
+#define P(...) fprintf(out, __VA_ARGS__)
+
+/* ---- literals and types ---- */
+
+static const char *tg_dtype(DType dt) {
+    static const char *names[] = {"TG_F32", "TG_F64", "TG_I32", "TG_I64", "TG_BOOL", "TG_U8"};
+    return names[dt];
+}
+
+/* A C literal of type dt with value v, exact for floats (shortest round trip). */
+static const char *literal(double v, DType dt) {
+    if (dt == DT_F32 || dt == DT_F64) {
+        if (isnan(v)) return dt == DT_F32 ? "NAN" : "(double)NAN";
+        if (isinf(v)) return v < 0 ? (dt == DT_F32 ? "-INFINITY" : "-(double)INFINITY") : (dt == DT_F32 ? "INFINITY" : "(double)INFINITY");
+        char buf[48];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, v);
+            if (dt == DT_F32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+                break;
+        }
+        if (!strpbrk(buf, ".en"))
+            strcat(buf, ".0");
+        return ir_fmt("%s%s", buf, dt == DT_F32 ? "f" : "");
+    }
+    if (dt == DT_BOOL)
+        return v != 0 ? "1" : "0";
+    if (dt == DT_I64)
+        return ir_fmt("INT64_C(%lld)", (long long)v);
+    return ir_fmt("%lld", (long long)v);
+}
+
+static const char *fsuffix(DType dt) { return dt == DT_F32 ? "f" : ""; }
+
+/* Row-major strides of a shape. */
+static void strides(Shape s, int64_t *st) {
+    int64_t acc = 1;
+    for (int i = s.rank - 1; i >= 0; i--) {
+        st[i] = acc;
+        acc *= s.d[i];
+    }
+}
+
+/* ---- kernel frame ---- */
+
+static Graph *G;
+static const char *prefix;
+
+static Node *IN(Node *n, int k) { return &G->nodes[n->in[k]]; }
+
+static bool inline_scalar(const Node *x) {
+    /* rank-0 constants are written into expressions as literals */
+    return x->op == OP_CONST && x->shape.rank == 0;
+}
+
+static const char *kname(const Node *n) { return ir_fmt("k%02d_%s_fwd", n->id, op_info[n->op].name); }
+
+static void kernel_comment(const Node *n) {
+    const char *src = diag_line_text(n->loc);
+    P("\n/* %s: %s:%d", kname(n), n->loc.file >= 0 ? diag_file_name(n->loc.file) : "?", n->loc.line);
+    if (*src) {
+        /* keep the comment a comment whatever the source line holds */
+        char *safe = ir_strdup(src);
+        for (char *p = safe; *p; p++)
+            if (p[0] == '*' && p[1] == '/')
+                p[1] = '\\';
+        P("  `%s`", safe);
+    }
+    P("\n   %%%d = %s -> %s%s%s */\n", n->id, op_info[n->op].name, type_str(n->dtype, n->shape),
+      n->name ? " " : "", n->name ? n->name : "");
+}
+
+/* Opens `static void kNN(const T *restrict a, ..., T *restrict out) {`; inline scalars are not parameters. */
+static void kernel_open(const Node *n) {
+    kernel_comment(n);
+    P("static void %s(", kname(n));
+    int np = 0;
+    for (int k = 0; k < n->nin; k++) {
+        Node *x = IN((Node *)n, k);
+        if (inline_scalar(x))
+            continue;
+        P("%sconst %s *restrict x%d", np++ ? ", " : "", dtype_ctype(x->dtype), k);
+    }
+    P("%s%s *restrict out) {\n", np ? ", " : "", dtype_ctype(n->dtype));
+}
+
+/* The expression reading input k at flat index `idx`. */
+static const char *in_ref(const Node *n, int k, const char *idx) {
+    Node *x = IN((Node *)n, k);
+    if (inline_scalar(x))
+        return literal(node_attr(x, "data")->f[0], x->dtype);
+    if (shape_numel(x->shape) == 1)
+        return ir_fmt("x%d[0]", k);
+    return ir_fmt("x%d[%s]", k, idx);
+}
+
+/* Index expression into shape `s` (aligned right against `o`, broadcast dims read index 0). */
+static const char *bcast_index(Shape s, Shape o, const char **vars) {
+    int64_t st[MAX_RANK];
+    strides(s, st);
+    const char *e = "";
+    for (int i = 0; i < s.rank; i++) {
+        int oi = o.rank - s.rank + i;
+        if (s.d[i] == 1)
+            continue;
+        const char *term = st[i] == 1 ? vars[oi] : ir_fmt("%s * %lld", vars[oi], (long long)st[i]);
+        e = *e ? ir_fmt("%s + %s", e, term) : term;
+    }
+    return *e ? e : "0";
+}
+
+static void loops_open(Shape s, const char **vars, int indent, bool parallel) {
+    for (int i = 0; i < s.rank; i++) {
+        if (i == 0 && parallel)
+            P("%*s#pragma omp parallel for\n", indent + 4 * i, "");
+        P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", indent + 4 * i, "", vars[i], vars[i], (long long)s.d[i],
+          vars[i]);
+    }
+}
+
+static const char **axis_vars(int rank, const char *base) {
+    const char **v = ir_alloc(sizeof(char *) * MAX_RANK);
+    for (int i = 0; i < rank; i++)
+        v[i] = ir_fmt("%s%d", base, i);
+    return v;
+}
+
+/* Parallelise only loops with enough work to pay for the threads. */
+static bool worth_parallel(int64_t work) { return work >= (1 << 16); }
+
+/* ---- elementwise ---- */
+
+static const char *unary_expr(const Node *n, const char *a) {
+    DType t = n->dtype, it = G->nodes[n->in[0]].dtype;
+    const char *f = fsuffix(t);
+    switch (n->op) {
+    case OP_NEG: return ir_fmt("-%s", a);
+    case OP_RELU: return ir_fmt("(%s < 0 ? %s : %s)", a, literal(0, t), a);
+    case OP_EXP: return ir_fmt("exp%s(%s)", f, a);
+    case OP_LOG: return ir_fmt("log%s(%s)", f, a);
+    case OP_SQRT: return ir_fmt("sqrt%s(%s)", f, a);
+    case OP_ABS: return dtype_is_float(t) ? ir_fmt("fabs%s(%s)", f, a) : ir_fmt("(%s < 0 ? -%s : %s)", a, a, a);
+    case OP_TANH: return ir_fmt("tanh%s(%s)", f, a);
+    case OP_SIGMOID: return ir_fmt("%s / (%s + exp%s(-%s))", literal(1, t), literal(1, t), f, a);
+    case OP_NOT: return ir_fmt("!%s", a);
+    case OP_CAST:
+        if (t == DT_BOOL) return ir_fmt("(%s != 0)", a);
+        if (dtype_is_float(it) && !dtype_is_float(t))
+            return ir_fmt("(%s)%s", dtype_ctype(t), a); /* truncation toward zero, as PyTorch */
+        return ir_fmt("(%s)%s", dtype_ctype(t), a);
+    default: unreachable();
+    }
+}
+
+static const char *binary_expr(const Node *n, const char *a, const char *b) {
+    DType t = G->nodes[n->in[0]].dtype;
+    const char *f = fsuffix(t);
+    switch (n->op) {
+    case OP_ADD: return ir_fmt("%s + %s", a, b);
+    case OP_SUB: return ir_fmt("%s - %s", a, b);
+    case OP_MUL: return ir_fmt("%s * %s", a, b);
+    case OP_DIV: return ir_fmt("%s / %s", a, b);
+    case OP_POW:
+        if (dtype_is_float(t)) return ir_fmt("pow%s(%s, %s)", f, a, b);
+        return ir_fmt("(%s)ipow(%s, %s)", dtype_ctype(t), a, b);
+    /* NaN wins, as torch.maximum/minimum */
+    case OP_MAXIMUM: return ir_fmt("(%s > %s || %s != %s ? %s : %s)", a, b, a, a, a, b);
+    case OP_MINIMUM: return ir_fmt("(%s < %s || %s != %s ? %s : %s)", a, b, a, a, a, b);
+    case OP_EQ: return ir_fmt("%s == %s", a, b);
+    case OP_NE: return ir_fmt("%s != %s", a, b);
+    case OP_LT: return ir_fmt("%s < %s", a, b);
+    case OP_LE: return ir_fmt("%s <= %s", a, b);
+    case OP_GT: return ir_fmt("%s > %s", a, b);
+    case OP_GE: return ir_fmt("%s >= %s", a, b);
+    case OP_AND: return ir_fmt("%s && %s", a, b);
+    case OP_OR: return ir_fmt("%s || %s", a, b);
+    default: unreachable();
+    }
+}
+
+/* Unary, binary, cast and expand: one loop, flat when no input broadcasts. */
+static void emit_elementwise(const Node *n) {
+    kernel_open(n);
+    int64_t total = shape_numel(n->shape);
+    bool flat = true;
+    for (int k = 0; k < n->nin; k++) {
+        Node *x = IN((Node *)n, k);
+        if (!shape_eq(x->shape, n->shape) && shape_numel(x->shape) != 1)
+            flat = false;
+    }
+    const char *idx[2];
+    int indent;
+    if (flat) {
+        if (worth_parallel(total))
+            P("    #pragma omp parallel for\n");
+        P("    for (int64_t i = 0; i < %lld; i++)\n", (long long)total);
+        idx[0] = idx[1] = "i";
+        indent = 8;
+        P("%*sout[i] = ", indent, "");
+    } else {
+        const char **v = axis_vars(n->shape.rank, "i");
+        loops_open(n->shape, v, 4, worth_parallel(total));
+        for (int k = 0; k < n->nin && k < 2; k++)
+            idx[k] = bcast_index(IN((Node *)n, k)->shape, n->shape, v);
+        indent = 4 + 4 * n->shape.rank;
+        P("%*sout[%s] = ", indent, "", bcast_index(n->shape, n->shape, v));
+    }
+    if (n->op == OP_EXPAND)
+        P("%s;\n", in_ref(n, 0, idx[0]));
+    else if (n->nin == 1)
+        P("%s;\n", unary_expr(n, in_ref(n, 0, idx[0])));
+    else
+        P("%s;\n", binary_expr(n, in_ref(n, 0, idx[0]), in_ref(n, 1, idx[1])));
+    P("}\n");
+}
+
+/* ---- reductions ---- */
+
+static void emit_reduce(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int naxes;
+    const int64_t *axes = node_ints(n, "axes", &naxes);
+    bool red[MAX_RANK] = {0};
+    for (int i = 0; i < naxes; i++)
+        red[axes[i]] = true;
+    int64_t st[MAX_RANK];
+    strides(x->shape, st);
+    const char **v = axis_vars(x->shape.rank, "i");
+    /* output index: kept axes in order */
+    const char *oidx = "";
+    int64_t ost = 1, count = 1;
+    for (int i = x->shape.rank - 1; i >= 0; i--) {
+        if (red[i]) {
+            count *= x->shape.d[i];
+            continue;
+        }
+        const char *term = ost == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)ost);
+        oidx = *oidx ? ir_fmt("%s + %s", term, oidx) : term;
+        ost *= x->shape.d[i];
+    }
+    if (!*oidx)
+        oidx = "0";
+    const char *iidx = bcast_index(x->shape, x->shape, v);
+    int indent = 4;
+    for (int i = 0; i < x->shape.rank; i++)
+        if (!red[i]) {
+            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", indent, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+            indent += 4;
+        }
+    P("%*s{\n", indent - (indent > 4 ? 4 : 0), "");
+    bool fl = dtype_is_float(x->dtype);
+    /* float sums accumulate in double: fewer rounding steps than PyTorch's float cascade, never more */
+    const char *acc_t = n->op == OP_SUM || n->op == OP_MEAN ? (fl ? "double" : "int64_t") : dtype_ctype(x->dtype);
+    if (n->op == OP_SUM || n->op == OP_MEAN)
+        P("%*s%s acc = 0;\n", indent, "", acc_t);
+    else if (n->op == OP_ARGMAX)
+        P("%*s%s best = 0;\n%*sint64_t arg = -1, k = 0;\n", indent, "", dtype_ctype(x->dtype), indent, "");
+    else
+        P("%*s%s acc = 0;\n%*sint first = 1;\n", indent, "", acc_t, indent, "");
+    int inner = indent;
+    for (int i = 0; i < x->shape.rank; i++)
+        if (red[i]) {
+            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", inner, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+            inner += 4;
+        }
+    P("%*s{\n", inner - (inner > indent ? 4 : 0), "");
+    P("%*s%s val = x0[%s];\n", inner, "", dtype_ctype(x->dtype), iidx);
+    switch (n->op) {
+    case OP_SUM: case OP_MEAN: P("%*sacc += val;\n", inner, ""); break;
+    case OP_MAX:
+        P("%*sif (first || val > acc || val != val) acc = val;\n%*sfirst = 0;\n", inner, "", inner, "");
+        break;
+    case OP_MIN:
+        P("%*sif (first || val < acc || val != val) acc = val;\n%*sfirst = 0;\n", inner, "", inner, "");
+        break;
+    case OP_ARGMAX:
+        /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
+        P("%*sif (arg < 0 || (best == best && (val > best || val != val))) {\n", inner, "");
+        P("%*s    best = val;\n%*s    arg = k;\n%*s}\n%*sk++;\n", inner, "", inner, "", inner, "", inner, "");
+        break;
+    default: unreachable();
+    }
+    P("%*s}\n", inner - (inner > indent ? 4 : 0), "");
+    if (n->op == OP_SUM)
+        P("%*sout[%s] = (%s)acc;\n", indent, "", oidx, dtype_ctype(n->dtype));
+    else if (n->op == OP_MEAN)
+        P("%*sout[%s] = (%s)(acc / %lld);\n", indent, "", oidx, dtype_ctype(n->dtype), (long long)count);
+    else if (n->op == OP_ARGMAX)
+        P("%*sout[%s] = arg;\n", indent, "", oidx);
+    else
+        P("%*sout[%s] = acc;\n", indent, "", oidx);
+    P("%*s}\n", indent - (indent > 4 ? 4 : 0), "");
+    P("}\n");
+}
+
+/* ---- data movement ---- */
+
+static void emit_copy(const Node *n) {
+    kernel_open(n);
+    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), dtype_ctype(n->dtype));
+    P("}\n");
+}
+
+static void emit_permute(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int64_t st[MAX_RANK];
+    strides(x->shape, st);
+    const int64_t *perm = node_ints(n, "perm", NULL);
+    const char **v = axis_vars(n->shape.rank, "i");
+    loops_open(n->shape, v, 4, worth_parallel(shape_numel(n->shape)));
+    const char *src = "";
+    for (int i = 0; i < n->shape.rank; i++) {
+        const char *term = st[perm[i]] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)st[perm[i]]);
+        src = *src ? ir_fmt("%s + %s", src, term) : term;
+    }
+    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", bcast_index(n->shape, n->shape, v), *src ? src : "0");
+}
+
+/* Index into the sliced input for region coordinates v. */
+static const char *slice_index(const Node *n, Shape in, const char **v) {
+    int64_t st[MAX_RANK];
+    strides(in, st);
+    const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
+    const char *e = "";
+    for (int i = 0; i < in.rank; i++) {
+        const char *pos = step[i] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)step[i]);
+        if (start[i])
+            pos = ir_fmt("(%lld + %s)", (long long)start[i], pos);
+        const char *term = st[i] == 1 ? pos : ir_fmt("%s * %lld", pos, (long long)st[i]);
+        e = *e ? ir_fmt("%s + %s", e, term) : term;
+    }
+    return *e ? e : "0";
+}
+
+static void emit_slice(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    const char **v = axis_vars(n->shape.rank, "i");
+    loops_open(n->shape, v, 4, false);
+    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", bcast_index(n->shape, n->shape, v),
+      slice_index(n, x->shape, v));
+}
+
+static void emit_setslice(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *val = IN((Node *)n, 1);
+    int len;
+    const int64_t *size = node_ints(n, "size", &len);
+    Shape region = shape_make(len, size);
+    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), dtype_ctype(x->dtype));
+    const char **v = axis_vars(region.rank, "i");
+    loops_open(region, v, 4, false);
+    P("%*sout[%s] = %s;\n}\n", 4 + 4 * region.rank, "", slice_index(n, x->shape, v),
+      in_ref(n, 1, bcast_index(val->shape, region, v)));
+}
+
+static void emit_cat(const Node *n) {
+    kernel_open(n);
+    int axis = (int)node_int(n, "axis", 0);
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; i++)
+        outer *= n->shape.d[i];
+    for (int i = axis + 1; i < n->shape.rank; i++)
+        inner *= n->shape.d[i];
+    int64_t orow = n->shape.d[axis] * inner, off = 0;
+    P("    for (int64_t o = 0; o < %lld; o++) {\n", (long long)outer);
+    for (int k = 0; k < n->nin; k++) {
+        Node *x = IN((Node *)n, k);
+        int64_t row = x->shape.d[axis] * inner;
+        if (row)
+            P("        memcpy(out + o * %lld + %lld, x%d + o * %lld, %lld * sizeof(%s));\n", (long long)orow,
+              (long long)off, k, (long long)row, (long long)row, dtype_ctype(n->dtype));
+        off += row;
+    }
+    P("    }\n}\n");
+}
+
+/* ---- high-level ops ---- */
+
+static void emit_matmul(const Node *n) {
+    kernel_open(n);
+    Node *a = IN((Node *)n, 0), *b = IN((Node *)n, 1);
+    int r = n->shape.rank;
+    int64_t M = n->shape.d[r - 2], Nn = n->shape.d[r - 1], K = a->shape.d[a->shape.rank - 1];
+    Shape batch = n->shape, ab = a->shape, bb = b->shape;
+    batch.rank -= 2;
+    ab.rank -= 2;
+    bb.rank -= 2;
+    const char **v = axis_vars(batch.rank, "b");
+    const char *acc = dtype_is_float(n->dtype) ? dtype_ctype(n->dtype) : "int64_t";
+    int ind = 4;
+    for (int i = 0; i < batch.rank; i++, ind += 4)
+        P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", ind, "", v[i], v[i], (long long)batch.d[i], v[i]);
+    P("%*s{\n", ind - (batch.rank ? 4 : 0), "");
+    P("%*sconst %s *restrict A = x0 + (%s) * %lld;\n", ind, "", dtype_ctype(a->dtype), bcast_index(ab, batch, v),
+      (long long)(M * K));
+    P("%*sconst %s *restrict B = x1 + (%s) * %lld;\n", ind, "", dtype_ctype(b->dtype), bcast_index(bb, batch, v),
+      (long long)(K * Nn));
+    P("%*s%s *restrict C = out + (%s) * %lld;\n", ind, "", dtype_ctype(n->dtype), bcast_index(batch, batch, v),
+      (long long)(M * Nn));
+    P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
+    P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
+    P("%*s        %s acc = 0;\n", ind, "", acc);
+    P("%*s        for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)K);
+    P("%*s            acc += A[m * %lld + k] * B[k * %lld + j];\n", ind, "", (long long)K, (long long)Nn);
+    P("%*s        C[m * %lld + j] = (%s)acc;\n", ind, "", (long long)Nn, dtype_ctype(n->dtype));
+    P("%*s    }\n", ind, "");
+    P("%*s}\n}\n", ind - (batch.rank ? 4 : 0), "");
+}
+
+static void emit_linear(const Node *n) {
+    kernel_open(n);
+    Node *w = IN((Node *)n, 1);
+    int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(n->shape) / (O ? O : 1);
+    const char *t = dtype_ctype(n->dtype);
+    if (worth_parallel(R * O * I))
+        P("    #pragma omp parallel for\n");
+    P("    for (int64_t r = 0; r < %lld; r++)          /* rows of the input */\n", (long long)R);
+    P("        for (int64_t o = 0; o < %lld; o++) {   /* output features */\n", (long long)O);
+    P("            %s acc = %s;\n", t, n->nin == 3 ? "x2[o]" : literal(0, n->dtype));
+    P("            for (int64_t i = 0; i < %lld; i++)\n", (long long)I);
+    P("                acc += x0[r * %lld + i] * x1[o * %lld + i];\n", (long long)I, (long long)I);
+    P("            out[r * %lld + o] = acc;\n", (long long)O);
+    P("        }\n}\n");
+}
+
+static void emit_conv2d(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = n->shape.d[2], OW = n->shape.d[3];
+    int len;
+    const int64_t *st = node_ints(n, "stride", &len), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    const char *t = dtype_ctype(n->dtype);
+    bool pad = pd[0] || pd[1];
+    if (worth_parallel(Nb * O * OH * OW * Cg * KH * KW))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("        for (int64_t k = 0; k < %lld; k++)            /* output channel */\n", (long long)O);
+    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                    %s acc = %s;\n", t, n->nin == 3 ? "x2[k]" : literal(0, n->dtype));
+    if (G > 1)
+        P("                    const int64_t c0 = k / %lld * %lld;   /* first input channel of k's group */\n",
+          (long long)Og, (long long)Cg);
+    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+      (long long)pd[0]);
+    if (pad)
+        P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1],
+      (long long)dl[1], (long long)pd[1]);
+    if (pad)
+        P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                acc += x0[((n * %lld + %sc) * %lld + ih) * %lld + iw] *\n", (long long)C,
+      G > 1 ? "c0 + " : "", (long long)H, (long long)W);
+    P("                                       x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg,
+      (long long)KH, (long long)KW);
+    P("                            }\n");
+    P("                        }\n");
+    P("                    out[((n * %lld + k) * %lld + h) * %lld + w] = acc;\n", (long long)O, (long long)OH,
+      (long long)OW);
+    P("                }\n}\n");
+}
+
+static void emit_maxpool(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int r = x->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= x->shape.d[i];
+    int64_t H = x->shape.d[r - 2], W = x->shape.d[r - 1], OH = n->shape.d[r - 2], OW = n->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
+                  *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    P("    for (int64_t p = 0; p < %lld; p++)                /* (n, c) planes */\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                %s m = -INFINITY;\n", dtype_ctype(n->dtype));
+    P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
+    P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+      (long long)pd[0]);
+    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
+    P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1],
+      (long long)pd[1]);
+    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", dtype_ctype(n->dtype), (long long)H,
+      (long long)W);
+    P("                        if (v > m || v != v) m = v;   /* NaN propagates, as in PyTorch */\n");
+    P("                    }\n");
+    P("                }\n");
+    P("                out[(p * %lld + h) * %lld + w] = m;\n", (long long)OH, (long long)OW);
+    P("            }\n}\n");
+}
+
+/* ---- sources ---- */
+
+static void emit_const(const Node *n) {
+    const Attr *a = node_attr(n, "data");
+    kernel_open(n);
+    int64_t cnt = shape_numel(n->shape);
+    if (cnt == 0) {
+        P("    (void)out;\n}\n");
+        return;
+    }
+    P("    static const %s data[%lld] = {", dtype_ctype(n->dtype), (long long)cnt);
+    for (int64_t i = 0; i < cnt; i++)
+        P("%s%s", i % 8 ? ", " : (i ? ",\n        " : "\n        "), literal(a->f[i], n->dtype));
+    P("\n    };\n    memcpy(out, data, sizeof data);\n}\n");
+}
+
+static void emit_full(const Node *n) {
+    kernel_open(n);
+    P("    for (int64_t i = 0; i < %lld; i++)\n        out[i] = %s;\n}\n", (long long)shape_numel(n->shape),
+      literal(node_float(n, "value", 0), n->dtype));
+}
+
+static void emit_arange(const Node *n) {
+    kernel_open(n);
+    P("    for (int64_t i = 0; i < %lld; i++)\n        out[i] = (%s)(%s + (double)i * %s);\n}\n",
+      (long long)shape_numel(n->shape), dtype_ctype(n->dtype), literal(node_float(n, "start", 0), DT_F64),
+      literal(node_float(n, "step", 1), DT_F64));
+}
+
+static bool has_kernel(const Node *n) {
+    switch (n->op) {
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED:
+        return false;
+    default:
+        return true;
+    }
+}
+
+static void emit_kernel(const Node *n) {
+    switch (op_info[n->op].kind) {
+    case K_UNARY: case K_BINARY: emit_elementwise(n); return;
+    case K_REDUCE: emit_reduce(n); return;
+    default: break;
+    }
+    switch (n->op) {
+    case OP_CONST: emit_const(n); return;
+    case OP_FULL: emit_full(n); return;
+    case OP_ARANGE: emit_arange(n); return;
+    case OP_RESHAPE: emit_copy(n); return;
+    case OP_EXPAND: emit_elementwise(n); return;
+    case OP_PERMUTE: emit_permute(n); return;
+    case OP_SLICE: emit_slice(n); return;
+    case OP_SETSLICE: emit_setslice(n); return;
+    case OP_CAT: emit_cat(n); return;
+    case OP_MATMUL: emit_matmul(n); return;
+    case OP_LINEAR: emit_linear(n); return;
+    case OP_CONV2D: emit_conv2d(n); return;
+    case OP_MAXPOOL2D: emit_maxpool(n); return;
+    default: die("no C kernel for %s", op_info[n->op].name);
+    }
+}
+
+/* ---- the run function ---- */
+
+static void c_string(const char *s, size_t n) {
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') P("\\%c", c);
+        else if (c == '\n') P("\\n");
+        else if (c == '\t') P("\\t");
+        else if (c < 0x20 || c >= 0x7f) P("\\%03o", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static const char *var(int id) { return ir_fmt("v%d", id); }
+
+static const char *shape_lit(Shape s) {
+    if (!s.rank)
+        return "NULL";
+    const char *e = "(const int64_t[]){";
+    for (int i = 0; i < s.rank; i++)
+        e = ir_fmt("%s%s%lld", e, i ? ", " : "", (long long)s.d[i]);
+    return ir_fmt("%s}", e);
+}
+
+/* Python format spec (validated by the frontend) -> printf conversion for one number. */
+static const char *printf_spec(const Node *at, const char *spec, DType dt) {
+    char fill = ' ', align = 0, sign = 0, type = 0;
+    int width = 0, prec = -1;
+    const char *s = spec;
+    size_t n = strlen(s);
+    if (n >= 2 && strchr("<>^=", s[1])) { fill = s[0]; align = s[1]; s += 2; }
+    else if (n >= 1 && strchr("<>^=", s[0])) { align = s[0]; s++; }
+    if (*s == '+' || *s == '-' || *s == ' ') sign = *s++;
+    if (*s == '0') { fill = '0'; s++; }
+    while (*s >= '0' && *s <= '9') width = width * 10 + (*s++ - '0');
+    if (*s == '.') { s++; prec = 0; while (*s >= '0' && *s <= '9') prec = prec * 10 + (*s++ - '0'); }
+    if (*s) type = *s;
+    if ((fill != ' ' && fill != '0') || align == '^')
+        error_at(at->loc, "format specifier '%s': only space or zero fill and '<'/'>' alignment are supported for tensors", spec);
+    const char *f = "%";
+    if (align == '<') f = ir_fmt("%s-", f);
+    if (sign == '+') f = ir_fmt("%s+", f);
+    if (sign == ' ') f = ir_fmt("%s ", f);
+    if (fill == '0') f = ir_fmt("%s0", f);
+    if (width) f = ir_fmt("%s%d", f, width);
+    if (dtype_is_float(dt)) {
+        if (!type) type = 'g';
+        if (type == '%') error_at(at->loc, "format '%%' is not supported for tensors");
+        return ir_fmt("%s.%d%c", f, prec < 0 ? 6 : prec, type);
+    }
+    if (type && type != 'd')
+        return ir_fmt("%s.%d%c", f, prec < 0 ? 6 : prec, type);
+    return ir_fmt("%slld", f);
+}
+
+static void emit_print(const Node *n) {
+    const char *fmt = node_str(n, "fmt", "");
+    const char *lit = fmt;
+    char *buf = ir_alloc(strlen(fmt) + 1);
+    size_t bn = 0;
+    P("    /* %s:%d */\n", diag_file_name(n->loc.file), n->loc.line);
+    for (const char *p = fmt; *p;) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            buf[bn++] = p[0];
+            p += 2;
+            continue;
+        }
+        if (*p != '{') {
+            buf[bn++] = *p++;
+            continue;
+        }
+        if (bn) {
+            P("    fputs(");
+            c_string(buf, bn);
+            P(", out);\n");
+            bn = 0;
+        }
+        char *end;
+        long k = strtol(p + 1, &end, 10);
+        char kind = end[1];
+        const char *spec = NULL;
+        const char *close = strchr(end, '}');
+        if (end[2] == ':')
+            spec = ir_strndup(end + 3, (size_t)(close - end - 3));
+        Node *x = &G->nodes[n->in[k]];
+        const char *v = var(x->id);
+        if (kind == 't')
+            P("    tg_print_tensor(out, %s, %s, %d, %s, NULL, 0);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
+        else if (kind == 'n')
+            P("    tg_print_numpy(out, %s, %s, %d, %s);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
+        else if (spec) {
+            P("    fprintf(out, \"%s\", ", printf_spec(n, spec, x->dtype));
+            P(dtype_is_float(x->dtype) ? "(double)%s[0]);\n" : "(long long)%s[0]);\n", v);
+        } else if (dtype_is_float(x->dtype))
+            P("    tg_print_pyfloat(out, (double)%s[0]);\n", v);
+        else if (x->dtype == DT_BOOL)
+            P("    fputs(%s[0] ? \"True\" : \"False\", out);\n", v);
+        else
+            P("    fprintf(out, \"%%lld\", (long long)%s[0]);\n", v);
+        p = close + 1;
+    }
+    (void)lit;
+    if (bn) {
+        P("    fputs(");
+        c_string(buf, bn);
+        P(", out);\n");
+    }
+}
+
+/* Offsets: every value its own 64-byte aligned slot (memory planning comes with the passes). */
+static int64_t plan(Graph *g, int64_t *off) {
+    int64_t total = 0;
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        off[i] = -1;
+        if (op_info[n->op].kind == K_EFFECT)
+            continue;
+        off[i] = total;
+        int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
+        total += (bytes + 63) / 64 * 64;
+    }
+    return total;
+}
+
+static void emit_run(Graph *g, const char *fn, const int64_t *off) {
+    P("\nint %s(void *arena, FILE *out) {\n", fn);
+    P("    unsigned char *mem = arena;\n");
+    bool rng = false, load = false;
+    for (int i = 0; i < g->nnode; i++) {
+        Op op = g->nodes[i].op;
+        rng |= op == OP_RAND || op == OP_RANDN || op == OP_PARAM || op == OP_SEED;
+        load |= op == OP_LOAD;
+    }
+    if (rng)
+        P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
+    if (load)
+        P("    char err[512];\n");
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (off[i] < 0)
+            continue;
+        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
+          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? n->name : "");
+    }
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        int64_t cnt = shape_numel(n->shape);
+        switch (n->op) {
+        case OP_PRINT: emit_print(n); continue;
+        case OP_SEED: P("    tg_rng_seed(&rng, %lldULL);\n", (long long)node_int(n, "seed", 0)); continue;
+        case OP_RAND:
+        case OP_PARAM:
+            if (n->op == OP_PARAM && strcmp(node_str(n, "init", ""), "uniform"))
+                die("unknown parameter init");
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+              literal(node_float(n, "from", 0), DT_F64), literal(node_float(n, "to", 1), DT_F64),
+              n->name ? " /* init " : "", n->name ? ir_fmt("%s */", n->name) : "");
+            continue;
+        case OP_RANDN:
+            P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+              literal(node_float(n, "mean", 0), DT_F64), literal(node_float(n, "std", 1), DT_F64));
+            continue;
+        case OP_LOAD:
+            P("    if (tg_npy_load(");
+            c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), var(i));
+            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+            continue;
+        case OP_INPUT:
+            continue;
+        default:
+            break;
+        }
+        P("    %s(", kname(n));
+        for (int k = 0; k < n->nin; k++)
+            if (!inline_scalar(&g->nodes[n->in[k]]))
+                P("%s, ", var(n->in[k]));
+        P("%s);\n", var(i));
+    }
+    P("    return 0;\n}\n");
+}
+
+static const char *upper(const char *s) {
+    char *u = ir_strdup(s);
+    for (char *p = u; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return u;
+}
+
+void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
+    prefix = opt->prefix;
+    const char *banner = ir_fmt("// Generated by tgc %s from %s (%s). Do not edit.\n", TGC_VERSION,
+                                opt->source, opt->command);
+    int64_t arena = 0;
+    int64_t **offs = ir_alloc(sizeof(int64_t *) * (size_t)(nprograms + 1));
+    for (int p = 0; p < nprograms; p++) {
+        offs[p] = ir_alloc(sizeof(int64_t) * (size_t)(programs[p]->nnode + 1));
+        int64_t need = plan(programs[p], offs[p]);
+        if (need > arena)
+            arena = need; /* programs run one after another and share the arena */
+    }
+    const char **fn = ir_alloc(sizeof(char *) * (size_t)(nprograms + 1));
+    for (int p = 0; p < nprograms; p++)
+        fn[p] = nprograms == 1 ? ir_fmt("%s_run", prefix) : ir_fmt("%s_run_%s", prefix, programs[p]->name);
+
+    /* header */
+    out = h;
+    const char *guard = ir_fmt("%s_H", upper(prefix));
+    P("%s#ifndef %s\n#define %s\n\n#include <stdio.h>\n\n", banner, guard, guard);
+    P("/* Bytes of working memory the caller provides (aligned to 64 bytes). */\n");
+    P("#define %s_ARENA_BYTES %lld\n\n", upper(prefix), (long long)(arena ? arena : 64));
+    for (int p = 0; p < nprograms; p++) {
+        P("/* Runs program '%s', printing to out; returns 0, or 1 after reporting an error on stderr. */\n",
+          programs[p]->name);
+        P("int %s(void *arena, FILE *out);\n", fn[p]);
+    }
+    P("\n#endif\n");
+
+    /* source */
+    out = c;
+    P("%s#include \"%s\"\n\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n"
+      "#include <tgrt.h>\n",
+      banner, opt->header);
+    bool need_ipow = false;
+    for (int p = 0; p < nprograms; p++)
+        for (int i = 0; i < programs[p]->nnode; i++) {
+            Node *n = &programs[p]->nodes[i];
+            if (n->op == OP_POW && !dtype_is_float(n->dtype))
+                need_ipow = true;
+        }
+    if (need_ipow)
+        P("\n/* Integer power by squaring; negative exponents are rejected at compile time. */\n"
+          "static int64_t ipow(int64_t b, int64_t e) {\n    int64_t r = 1;\n    for (; e > 0; e >>= 1, b *= b)\n"
+          "        if (e & 1)\n            r *= b;\n    return r;\n}\n");
+    for (int p = 0; p < nprograms; p++) {
+        G = programs[p];
+        P("\n/* ---- program %s: kernels ---- */\n", G->name);
+        for (int i = 0; i < G->nnode; i++)
+            if (has_kernel(&G->nodes[i]))
+                emit_kernel(&G->nodes[i]);
+        P("\n/* ---- program %s: run ---- */\n", G->name);
+        emit_run(G, fn[p], offs[p]);
+    }
+    if (opt->main) {
+        P("\n#ifndef TGC_NO_MAIN\n");
+        P("/* Storage for the arena, aligned for every element type (C99 has no _Alignas). */\n");
+        P("static union {\n    double align;\n    unsigned char bytes[%s_ARENA_BYTES];\n} arena;\n\n", upper(prefix));
+        P("int main(void) {\n");
+        for (int p = 0; p < nprograms; p++)
+            P("    if (%s(arena.bytes, stdout))\n        return 1;\n", fn[p]);
+        P("    return 0;\n}\n#endif\n");
+    }
+}

@@ -1,0 +1,140 @@
+/*
+ * frontend.h: .tg text -> tokens -> AST -> Graph.
+ *
+ * The lexer and the recursive-descent parser turn a file into declarations
+ * (model, program, train); lower.c elaborates them into IR graphs: it runs
+ * the compile-time part of the language (Python-like scalars, lists, module
+ * construction, shapes, names) and emits a node for every tensor operation.
+ * The grammar is written down in docs/language.md.
+ */
+#ifndef TGC_FRONTEND_H
+#define TGC_FRONTEND_H
+
+#include "ir/ir.h"
+
+/* ---- tokens ---- */
+
+typedef enum {
+    TK_EOF,     /* end of input */
+    TK_NEWLINE, /* end of a statement (outside brackets) */
+    TK_IDENT,   /* name or keyword */
+    TK_INT,     /* integer literal */
+    TK_FLOAT,   /* floating-point literal */
+    TK_STR,     /* "string" or 'string' */
+    TK_FSTR,    /* f"text {expr} text" (raw body, parsed by the parser) */
+    TK_PUNCT,   /* operator or punctuation */
+} TokenKind;
+
+typedef struct {
+    TokenKind kind;
+    const char *text; /* spelling (punctuation, names) or decoded string */
+    int len;          /* length of the spelling in the source */
+    int64_t ival;     /* TK_INT */
+    double fval;      /* TK_FLOAT */
+    SrcLoc loc;
+    SrcLoc body;      /* TK_FSTR: location of the first body character */
+} Token;
+
+/* Tokenizes a whole file; reports lexical errors through diag and goes on. */
+Token *lex(int file, const char *text, int *ntok);
+/* Tokenizes a fragment (an f-string hole) starting at loc; no newline tokens. */
+Token *lex_fragment(const char *text, int len, SrcLoc loc, int *ntok);
+
+/* ---- AST ---- */
+
+typedef struct Expr Expr;
+typedef struct Stmt Stmt;
+
+typedef enum {
+    E_INT,      /* ival */
+    E_FLOAT,    /* fval */
+    E_STR,      /* str */
+    E_FSTR,     /* parts: literal strings (E_STR) and holes (E_FHOLE) */
+    E_FHOLE,    /* lhs = expression, str = format spec or NULL */
+    E_BOOL,     /* ival 0/1 */
+    E_NONE,     /* None */
+    E_NAME,     /* str */
+    E_LIST,     /* [items] */
+    E_TUPLE,    /* (items,) */
+    E_UNARY,    /* op lhs: "-", "+", "not" */
+    E_BINARY,   /* lhs op rhs */
+    E_CALL,     /* lhs(args), args may have names */
+    E_INDEX,    /* lhs[items] */
+    E_SLICE,    /* start:stop:step inside an index (items[0..2], any may be NULL) */
+    E_ELLIPSIS, /* ... */
+    E_ATTR,     /* lhs.str */
+} ExprKind;
+
+struct Expr {
+    ExprKind kind;
+    SrcLoc loc;
+    const char *op;     /* E_UNARY, E_BINARY */
+    const char *str;    /* E_STR, E_NAME, E_ATTR, E_FHOLE spec */
+    int64_t ival;
+    double fval;
+    Expr *lhs, *rhs;
+    Expr **items;       /* list/tuple items, index items, call args, f-string parts */
+    const char **names; /* call argument keywords (NULL for positional) */
+    int nitems;
+};
+
+typedef enum {
+    S_EXPR,   /* expression statement */
+    S_ASSIGN, /* targets op value: "=", "+=", "-=", "*=", "/=" */
+    S_RETURN, /* return value */
+} StmtKind;
+
+struct Stmt {
+    StmtKind kind;
+    SrcLoc loc;
+    const char *op;
+    Expr *target; /* S_ASSIGN: a name, attribute, index, or tuple of names */
+    Expr *value;
+};
+
+typedef struct {
+    const char *name;
+    SrcLoc loc;
+    Expr *type;    /* f32[B, 3, 32, 32], int, ... or NULL */
+    Expr *dflt;    /* default value or NULL */
+} Param;
+
+typedef enum { D_MODEL, D_PROGRAM, D_TRAIN } DeclKind;
+
+typedef struct {
+    DeclKind kind;
+    const char *name; /* model/program name; for train, the model trained */
+    SrcLoc loc;
+    Param *params;    /* model parameters */
+    int nparams;
+    Stmt **body;
+    int nbody;
+} Decl;
+
+typedef struct {
+    const char *path;
+    int file;
+    Decl **decls;
+    int ndecls;
+} Ast;
+
+/* Parses a file's text; reports syntax errors (several, with recovery) through diag. */
+Ast *parse_file(const char *path, const char *text);
+
+/* ---- lowering ---- */
+
+typedef struct {
+    Graph *graph;       /* the program as one graph */
+    const char *name;   /* program name */
+} LoweredProgram;
+
+typedef struct {
+    LoweredProgram *programs;
+    int nprograms;
+    int ntrain;         /* train blocks checked (compiled by the trainer, not here) */
+} Lowered;
+
+/* Elaborates every declaration; reports errors through diag (several where cheap). */
+Lowered *lower_ast(Ast *ast);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * lex.c: .tg text -> tokens.
+ *
+ * Python-flavoured: newlines end statements except inside (), [] and {}
+ * nesting deeper than a block, '#' and '//' start comments, strings use
+ * either quote, f"..." strings keep their raw body for the parser to split
+ * into text and {expr} holes. Errors (a stray byte, an unterminated string, a
+ * number too large) are reported and lexing goes on, so one run shows them all.
+ */
+#include "frontend.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *p, *line_start;
+    SrcLoc base;   /* location of the text's first byte */
+    int line;      /* current line (absolute) */
+    int depth;     /* () and [] nesting: newlines inside are not statement ends */
+    Token *toks;
+    int n, cap;
+} Lexer;
+
+static SrcLoc loc_of(Lexer *lx, const char *p) {
+    SrcLoc l = lx->base;
+    l.line = lx->line;
+    l.col = (int)(p - lx->line_start) + 1 + (lx->line == lx->base.line ? lx->base.col - 1 : 0);
+    return l;
+}
+
+static Token *push(Lexer *lx, TokenKind kind, const char *start, int len) {
+    if (lx->n == lx->cap) {
+        int cap = lx->cap ? lx->cap * 2 : 256;
+        Token *t = ir_alloc(sizeof(Token) * (size_t)cap);
+        if (lx->n)
+            memcpy(t, lx->toks, sizeof(Token) * (size_t)lx->n);
+        lx->toks = t;
+        lx->cap = cap;
+    }
+    Token *t = &lx->toks[lx->n++];
+    *t = (Token){.kind = kind, .text = ir_strndup(start, (size_t)len), .len = len,
+                 .loc = loc_of(lx, start)};
+    return t;
+}
+
+static void newline(Lexer *lx, const char *next) {
+    lx->line++;
+    lx->line_start = next;
+}
+
+static const char *puncts[] = {
+    "**=", "...", "**", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "->", "(", ")", "[", "]",
+    "{", "}", ",", ":", ";", "=", "+", "-", "*", "/", "@", "<", ">", ".", "%",
+};
+
+/* Decodes a quoted string starting at *pp (at the quote); returns false if unterminated. */
+static bool scan_string(Lexer *lx, const char **pp, char **out, int *outlen, bool raw) {
+    const char *p = *pp;
+    char q = *p++;
+    size_t cap = 64, n = 0;
+    char *buf = malloc(cap);
+    bool ok = true;
+    while (*p != q) {
+        if (!*p || *p == '\n') {
+            ok = false;
+            break;
+        }
+        char c = *p++;
+        if (c == '\\' && !raw) {
+            const char *esc = p - 1;
+            switch (*p++) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case '0': c = '\0'; break;
+            case '\\': c = '\\'; break;
+            case '\'': c = '\''; break;
+            case '"': c = '"'; break;
+            case '\n':
+                newline(lx, p);
+                continue;
+            default:
+                diag_error(loc_of(lx, esc), "unknown escape sequence '\\%c'", p[-1] ? p[-1] : '0');
+                if (!p[-1])
+                    p--;
+                c = '?';
+            }
+        } else if (c == '\\' && raw) {
+            /* f-string bodies keep escapes; the parser decodes text parts */
+            if (n + 2 >= cap)
+                buf = realloc(buf, cap *= 2);
+            buf[n++] = c;
+            if (*p && *p != '\n')
+                c = *p++;
+            else
+                continue;
+        }
+        if (n + 2 >= cap)
+            buf = realloc(buf, cap *= 2);
+        buf[n++] = c;
+    }
+    if (ok)
+        p++;
+    *out = ir_strndup(buf, n);
+    *outlen = (int)n;
+    free(buf);
+    *pp = p;
+    return ok;
+}
+
+static void scan_number(Lexer *lx, const char *start, const char **pp) {
+    const char *p = start;
+    bool is_float = false;
+    while (isdigit((unsigned char)*p) || *p == '_')
+        p++;
+    if (*p == '.' && !(p[1] == '.' && p[2] == '.')) {
+        is_float = true;
+        p++;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if ((*p == 'e' || *p == 'E') &&
+        (isdigit((unsigned char)p[1]) || ((p[1] == '-' || p[1] == '+') && isdigit((unsigned char)p[2])))) {
+        is_float = true;
+        p += 2;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (isalpha((unsigned char)*p) || *p == '_') {
+        const char *e = p;
+        while (isalnum((unsigned char)*e) || *e == '_')
+            e++;
+        diag_error(loc_of(lx, start), "invalid number '%.*s'", (int)(e - start), start);
+        *pp = e;
+        push(lx, TK_INT, start, (int)(e - start));
+        return;
+    }
+    Token *t = push(lx, is_float ? TK_FLOAT : TK_INT, start, (int)(p - start));
+    /* strip '_' digit separators */
+    char *clean = ir_strndup(start, (size_t)(p - start)), *w = clean;
+    for (const char *r = clean; *r; r++)
+        if (*r != '_')
+            *w++ = *r;
+    *w = 0;
+    errno = 0;
+    if (is_float) {
+        t->fval = strtod(clean, NULL);
+        if (errno == ERANGE && isinf(t->fval))
+            diag_error(t->loc, "floating-point literal '%s' is out of range", clean);
+    } else {
+        unsigned long long v = strtoull(clean, NULL, 10);
+        if (errno == ERANGE || v > (unsigned long long)INT64_MAX)
+            diag_error(t->loc, "integer literal '%s' is too large (the limit is 2^63 - 1)", clean);
+        t->ival = (int64_t)v;
+    }
+    *pp = p;
+}
+
+static Token *run(Lexer *lx, const char *end, bool fragment) {
+    const char *p = lx->p;
+    while (p < end && *p) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\n') {
+            if (!fragment && lx->depth == 0 && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
+                push(lx, TK_NEWLINE, p, 1);
+            p++;
+            newline(lx, p);
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
+            p++;
+            continue;
+        }
+        if (c == '#' || (c == '/' && p[1] == '/')) {
+            while (p < end && *p && *p != '\n')
+                p++;
+            continue;
+        }
+        if (c == '\\' && p[1] == '\n') { /* explicit line continuation */
+            p += 2;
+            newline(lx, p);
+            continue;
+        }
+        if (isdigit(c) || (c == '.' && isdigit((unsigned char)p[1]))) {
+            scan_number(lx, p, &p);
+            continue;
+        }
+        if ((c == 'f' || c == 'F') && (p[1] == '"' || p[1] == '\'')) {
+            const char *start = p;
+            const char *q = p + 1;
+            SrcLoc body = loc_of(lx, q + 1);
+            char *s;
+            int len;
+            if (!scan_string(lx, &q, &s, &len, true))
+                diag_error(loc_of(lx, start), "unterminated string");
+            Token *t = push(lx, TK_FSTR, start, (int)(q - start));
+            t->text = s;
+            t->ival = len;
+            t->body = body;
+            p = q;
+            continue;
+        }
+        if (isalpha(c) || c == '_') {
+            const char *start = p;
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            push(lx, TK_IDENT, start, (int)(p - start));
+            continue;
+        }
+        if (c == '"' || c == '\'') {
+            const char *start = p;
+            char *s;
+            int len;
+            if (!scan_string(lx, &p, &s, &len, false))
+                diag_error(loc_of(lx, start), "unterminated string");
+            Token *t = push(lx, TK_STR, start, (int)(p - start));
+            t->text = s;
+            t->ival = len;
+            continue;
+        }
+        bool found = false;
+        for (size_t i = 0; i < sizeof puncts / sizeof puncts[0]; i++) {
+            size_t n = strlen(puncts[i]);
+            if ((size_t)(end - p) >= n && !strncmp(p, puncts[i], n)) {
+                push(lx, TK_PUNCT, p, (int)n);
+                if (*p == '(' || *p == '[')
+                    lx->depth++;
+                else if ((*p == ')' || *p == ']') && lx->depth > 0)
+                    lx->depth--;
+                p += n;
+                found = true;
+                break;
+            }
+        }
+        if (found)
+            continue;
+        if (c >= 0x20 && c < 0x7f)
+            diag_error(loc_of(lx, p), "unexpected character '%c'", c);
+        else
+            diag_error(loc_of(lx, p), "unexpected byte 0x%02x (is this a text file?)", c);
+        /* skip a run of garbage so binary input gives a handful of errors, not thousands */
+        while (p < end && *p && !isspace((unsigned char)*p))
+            p++;
+        if (diag_nerrors > 20)
+            error_at(loc_of(lx, p), "too many errors; giving up");
+    }
+    if (!fragment && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
+        push(lx, TK_NEWLINE, p, 0);
+    push(lx, TK_EOF, p, 0);
+    lx->p = p;
+    return lx->toks;
+}
+
+Token *lex(int file, const char *text, int *ntok) {
+    Lexer lx = {.p = text, .line_start = text, .base = {file, 1, 1}, .line = 1};
+    Token *t = run(&lx, text + strlen(text), false);
+    *ntok = lx.n;
+    return t;
+}
+
+Token *lex_fragment(const char *text, int len, SrcLoc loc, int *ntok) {
+    Lexer lx = {.p = text, .line_start = text, .base = loc, .line = loc.line, .depth = 1};
+    Token *t = run(&lx, text + len, true);
+    *ntok = lx.n;
+    return t;
+}

@@ -1,0 +1,2807 @@
+/*
+ * lower.c: AST -> Graph. The elaborator.
+ *
+ * .tg reads like the PyTorch it translates, so a program mixes two kinds of
+ * values: compile-time ones (Python ints, floats, strings, lists, dtypes,
+ * shapes, modules) that are evaluated here, and tensors, each of which becomes
+ * a node in the program's graph. A tensor operation becomes ir_add(), whose
+ * shape rule checks it at the user's line.
+ *
+ * PyTorch's mutation and aliasing are resolved statically. Every tensor
+ * belongs to a storage group whose current contents is one node (SSA). A view
+ * (t[0], t.view(...), t.numpy()) remembers the chain of view steps from its
+ * group's base. An in-place update (add_, +=, t[:, 1] = 0, out=) builds new
+ * nodes, writes them back through the view chain (slice -> setslice, reshape
+ * -> reshape, permute -> inverse permute) to a new base, and then re-derives
+ * every live variable of that group, so `n = t.numpy(); t.add_(1)` prints the
+ * updated n exactly as numpy does.
+ *
+ * Modules (Conv2d, Linear, user models) are compile-time objects; their
+ * parameters are storage groups too, so loading weights or an optimizer step
+ * is an in-place update like any other.
+ */
+#include "frontend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Value Value;
+typedef struct Module Module;
+typedef struct Scope Scope;
+
+typedef enum {
+    V_NONE,    /* None */
+    V_INT,     /* i */
+    V_FLOAT,   /* f */
+    V_BOOL,    /* i */
+    V_STR,     /* s */
+    V_TENSOR,  /* node, group, view chain */
+    V_LIST,    /* items */
+    V_TUPLE,   /* items */
+    V_DTYPE,   /* dt */
+    V_TYPE,    /* dt + shape (+ symbolic dims), from f32[B, 3, 32, 32] */
+    V_SIZE,    /* torch.Size: shape */
+    V_DEVICE,  /* s */
+    V_MODULE,  /* mod */
+    V_CLASS,   /* s = builtin module name, or decl = user model */
+    V_FUNC,    /* s = builtin name, self = bound receiver, numpy namespace flag */
+    V_NAMESPACE, /* s = "torch", "np", ... */
+    V_PYTYPE,  /* s = "float", "int", "bool": type(x) */
+    V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
+} VKind;
+
+enum { TV_NUMPY = 1, TV_PYSCALAR = 2 };
+
+typedef struct {
+    Op op;
+    Attr attr[3];
+    int nattr;
+} ViewStep;
+
+struct Value {
+    VKind kind;
+    int64_t i;
+    double f;
+    const char *s;
+    int node;           /* V_TENSOR: node holding the current contents */
+    int group;          /* V_TENSOR: storage group */
+    ViewStep *chain;    /* V_TENSOR: view steps from the group base */
+    int nchain;
+    unsigned tflags;    /* TV_* */
+    Value **items;
+    int n;
+    DType dt;
+    Shape shape;
+    const char **sym;   /* V_TYPE: symbolic dim names, NULL for literal dims */
+    Module *mod;
+    Decl *decl;
+    Value *self;
+    bool numpy_ns;      /* V_FUNC from the np namespace */
+    unsigned stamp;     /* visited mark for alias updates */
+};
+
+struct Module {
+    const char *cls;     /* "Conv2d", "Linear", ..., or a user model's name */
+    const char *path;    /* parameter name prefix: "" for the root, "conv1." inside */
+    Decl *decl;          /* user model */
+    Scope *env;          /* user model: constructor arguments and children */
+    Module **child;
+    const char **child_name;
+    int nchild;
+    const char *repr;    /* builtin: one-line repr as PyTorch prints it */
+    int64_t in, out;     /* channels / features */
+    int64_t k[2], stride[2], pad[2], dil[2], groups;
+    bool has_bias, ceil_mode, inplace;
+    int64_t start_dim, end_dim;
+    int weight, bias;    /* parameter storage groups, -1 if none */
+};
+
+typedef struct {
+    const char *name;
+    Value *v;
+} Binding;
+
+struct Scope {
+    Scope *up;
+    Binding *b;
+    int n, cap;
+};
+
+typedef struct {
+    Ast *ast;
+    Graph *g;
+    Scope *scope;       /* innermost */
+    Scope *globals;
+    int *group_base;    /* group -> node holding its contents */
+    int ngroups, capgroups;
+    unsigned stamp;
+    Value *ret;         /* model forward: returned value */
+    bool in_forward;
+} Lower;
+
+static Lower L;
+
+/* ---- values ---- */
+
+static Value *mk(VKind k) {
+    Value *v = ir_alloc(sizeof(Value));
+    v->kind = k;
+    v->node = -1;
+    v->group = -1;
+    return v;
+}
+
+static Value *mk_int(int64_t i) { Value *v = mk(V_INT); v->i = i; return v; }
+static Value *mk_float(double f) { Value *v = mk(V_FLOAT); v->f = f; return v; }
+static Value *mk_bool(bool b) { Value *v = mk(V_BOOL); v->i = b; return v; }
+static Value *mk_str(const char *s) { Value *v = mk(V_STR); v->s = s; return v; }
+
+static int new_group(int node) {
+    if (L.ngroups == L.capgroups) {
+        int cap = L.capgroups ? L.capgroups * 2 : 64;
+        int *g = ir_alloc(sizeof(int) * (size_t)cap);
+        if (L.ngroups)
+            memcpy(g, L.group_base, sizeof(int) * (size_t)L.ngroups);
+        L.group_base = g;
+        L.capgroups = cap;
+    }
+    L.group_base[L.ngroups] = node;
+    return L.ngroups++;
+}
+
+/* A fresh tensor: a new storage group whose base is the node. */
+static Value *mk_tensor(int node) {
+    Value *v = mk(V_TENSOR);
+    v->node = node;
+    v->group = new_group(node);
+    return v;
+}
+
+static Node *N(int id) { return &L.g->nodes[id]; }
+static Node *TN(Value *v) { return N(v->node); }
+
+static const char *kind_name(Value *v) {
+    switch (v->kind) {
+    case V_NONE: return "None";
+    case V_INT: return "an int";
+    case V_FLOAT: return "a float";
+    case V_BOOL: return "a bool";
+    case V_STR: return "a string";
+    case V_TENSOR: return ir_fmt("a tensor %s", type_str(TN(v)->dtype, TN(v)->shape));
+    case V_LIST: return "a list";
+    case V_TUPLE: return "a tuple";
+    case V_DTYPE: return "a dtype";
+    case V_TYPE: return "a tensor type";
+    case V_SIZE: return "a torch.Size";
+    case V_DEVICE: return "a device";
+    case V_MODULE: return ir_fmt("a module (%s)", v->mod->cls);
+    case V_CLASS: return "a module class";
+    case V_FUNC: return "a function";
+    case V_NAMESPACE: return "a namespace";
+    case V_PYTYPE: return "a type";
+    case V_TEXT: return "a formatted string";
+    }
+    return "?";
+}
+
+/* ---- scopes ---- */
+
+static Scope *push_scope(void) {
+    Scope *s = ir_alloc(sizeof(Scope));
+    s->up = L.scope;
+    L.scope = s;
+    return s;
+}
+
+static Binding *find_in(Scope *s, const char *name) {
+    for (int i = s->n - 1; i >= 0; i--)
+        if (!strcmp(s->b[i].name, name))
+            return &s->b[i];
+    return NULL;
+}
+
+static void bind(Scope *s, const char *name, Value *v) {
+    Binding *b = find_in(s, name);
+    if (b) {
+        b->v = v;
+        return;
+    }
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        Binding *nb = ir_alloc(sizeof(Binding) * (size_t)cap);
+        if (s->n)
+            memcpy(nb, s->b, sizeof(Binding) * (size_t)s->n);
+        s->b = nb;
+        s->cap = cap;
+    }
+    s->b[s->n++] = (Binding){name, v};
+}
+
+/* All names visible from the innermost scope, for "did you mean". */
+static const char *suggest_name(const char *name) {
+    const char *cands[512];
+    int n = 0;
+    for (Scope *s = L.scope; s; s = s->up)
+        for (int i = 0; i < s->n && n < 512; i++)
+            cands[n++] = s->b[i].name;
+    return diag_suggest(name, cands, n);
+}
+
+/* ---- graph building ---- */
+
+static int add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc) {
+    int id = ir_add(L.g, op, in, nin, dt, shape, a, na, loc);
+    if (id < 0)
+        error_at(loc, "cannot continue after this error");
+    return id;
+}
+
+static int add1(Op op, int x, const Attr *a, int na, SrcLoc loc) {
+    return add(op, &x, 1, DT_F32, shape_scalar(), a, na, loc);
+}
+
+static int add2(Op op, int x, int y, SrcLoc loc) {
+    int in[2] = {x, y};
+    return add(op, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
+}
+
+static int const_scalar(double v, DType dt, SrcLoc loc) {
+    Attr a = attr_floats("data", &v, 1);
+    return add(OP_CONST, NULL, 0, dt, shape_scalar(), &a, 1, loc);
+}
+
+static int cast(int x, DType dt, SrcLoc loc) {
+    if (N(x)->dtype == dt)
+        return x;
+    return add(OP_CAST, &x, 1, dt, N(x)->shape, NULL, 0, loc);
+}
+
+static int reshape(int x, Shape s, SrcLoc loc) {
+    if (shape_eq(N(x)->shape, s))
+        return x;
+    Attr a = attr_ints("shape", s.d, s.rank);
+    a.kind = A_INTS;
+    return add1(OP_RESHAPE, x, &a, 1, loc);
+}
+
+static int expand(int x, Shape s, SrcLoc loc) {
+    if (shape_eq(N(x)->shape, s))
+        return x;
+    Attr a = attr_ints("shape", s.d, s.rank);
+    a.kind = A_INTS;
+    return add1(OP_EXPAND, x, &a, 1, loc);
+}
+
+static Attr ints_attr(const char *key, const int64_t *v, int n) {
+    Attr a = attr_ints(key, v, n);
+    a.kind = A_INTS;
+    return a;
+}
+
+/* ---- aliasing: storage groups and views ---- */
+
+static int apply_step(int x, ViewStep *st, SrcLoc loc) {
+    return add(st->op, &x, 1, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
+}
+
+/* A view of v: same group, one more step. */
+static Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
+    Value *r = mk(V_TENSOR);
+    r->group = v->group;
+    r->tflags = v->tflags & TV_NUMPY;
+    r->nchain = v->nchain + 1;
+    r->chain = ir_alloc(sizeof(ViewStep) * (size_t)r->nchain);
+    if (v->nchain)
+        memcpy(r->chain, v->chain, sizeof(ViewStep) * (size_t)v->nchain);
+    ViewStep *st = &r->chain[v->nchain];
+    st->op = op;
+    st->nattr = na;
+    for (int i = 0; i < na; i++)
+        st->attr[i] = a[i];
+    r->node = apply_step(v->node, st, loc);
+    return r;
+}
+
+static void refresh(Value *v, SrcLoc loc);
+
+static void refresh_scope_values(Value *v, int group, SrcLoc loc) {
+    if (!v || v->stamp == L.stamp)
+        return;
+    v->stamp = L.stamp;
+    if (v->kind == V_TENSOR && v->group == group)
+        refresh(v, loc);
+    if (v->kind == V_LIST || v->kind == V_TUPLE)
+        for (int i = 0; i < v->n; i++)
+            refresh_scope_values(v->items[i], group, loc);
+}
+
+/* Re-derives a tensor value from its group's current base. */
+static void refresh(Value *v, SrcLoc loc) {
+    int x = L.group_base[v->group];
+    for (int i = 0; i < v->nchain; i++)
+        x = apply_step(x, &v->chain[i], loc);
+    v->node = x;
+}
+
+/* The group of v now holds `node` (the whole base was replaced). */
+static void set_group(int group, int node, SrcLoc loc) {
+    L.group_base[group] = node;
+    L.stamp++;
+    for (Scope *s = L.scope; s; s = s->up)
+        for (int i = 0; i < s->n; i++)
+            refresh_scope_values(s->b[i].v, group, loc);
+}
+
+/* In-place: the contents seen through view v become `node` (same shape). */
+static void write_through(Value *v, int node, SrcLoc loc) {
+    int base = L.group_base[v->group];
+    /* intermediate values along the chain, for setslice */
+    int *mid = ir_alloc(sizeof(int) * (size_t)(v->nchain + 1));
+    mid[0] = base;
+    for (int i = 0; i < v->nchain; i++)
+        mid[i + 1] = i + 1 < v->nchain ? apply_step(mid[i], &v->chain[i], loc) : -1;
+    int x = node;
+    for (int i = v->nchain - 1; i >= 0; i--) {
+        ViewStep *st = &v->chain[i];
+        Shape below = N(mid[i])->shape;
+        switch (st->op) {
+        case OP_SLICE: {
+            int in[2] = {mid[i], x};
+            x = add(OP_SETSLICE, in, 2, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
+            break;
+        }
+        case OP_RESHAPE:
+            x = reshape(x, below, loc);
+            break;
+        case OP_PERMUTE: {
+            int64_t inv[MAX_RANK];
+            const int64_t *p = st->attr[0].i;
+            for (int k = 0; k < st->attr[0].n; k++)
+                inv[p[k]] = k;
+            Attr a = ints_attr("perm", inv, st->attr[0].n);
+            x = add1(OP_PERMUTE, x, &a, 1, loc);
+            break;
+        }
+        default:
+            error_at(loc, "in-place update through this kind of view is not supported");
+        }
+    }
+    set_group(v->group, x, loc);
+}
+
+/* ---- forward declarations ---- */
+
+static Value *eval(Expr *e);
+static void exec_block(Stmt **body, int n);
+static Value *call_value(Value *f, Expr *call, Value **args, const char **names, int nargs, SrcLoc loc);
+static const char *value_str(Value *v, SrcLoc loc);
+
+/* ---- scalars, promotion and tensor conversion ---- */
+
+static bool is_scalar(Value *v) { return v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL; }
+
+static double num(Value *v) { return v->kind == V_FLOAT ? v->f : (double)v->i; }
+
+/* PyTorch's category order: bool < integer < floating point. */
+static int category(DType dt) { return dt == DT_BOOL ? 0 : dtype_is_float(dt) ? 2 : 1; }
+
+static int value_category(Value *v) {
+    if (v->kind == V_BOOL) return 0;
+    if (v->kind == V_INT) return 1;
+    if (v->kind == V_FLOAT) return 2;
+    return category(TN(v)->dtype);
+}
+
+static DType promote_types(DType a, DType b) {
+    if (a == b) return a;
+    if (category(a) != category(b))
+        return category(a) > category(b) ? a : b;
+    if (category(a) == 2) return DT_F64;        /* f32 with f64 */
+    /* integers: the wider signed type; u8 with i32 -> i32 */
+    if (a == DT_I64 || b == DT_I64) return DT_I64;
+    if (a == DT_I32 || b == DT_I32) return DT_I32;
+    return DT_U8;
+}
+
+static DType default_dtype_for(int cat) { return cat == 2 ? DT_F32 : cat == 1 ? DT_I64 : DT_BOOL; }
+
+/*
+ * torch.result_type for two operands: dimensioned tensors decide, then
+ * zero-dimensional tensors, then Python scalars, a lower tier only winning
+ * when its category is higher (a float scalar makes an int tensor float).
+ */
+static DType result_type(Value *a, Value *b) {
+    Value *ops[2] = {a, b};
+    int have[3] = {0, 0, 0};
+    DType tier[3] = {DT_BOOL, DT_BOOL, DT_BOOL};
+    int tcat[3] = {-1, -1, -1};
+    for (int i = 0; i < 2; i++) {
+        Value *v = ops[i];
+        int t;
+        DType dt;
+        if (is_scalar(v)) {
+            t = 2;
+            dt = default_dtype_for(value_category(v));
+        } else if (v->tflags & TV_PYSCALAR) {
+            t = 2;
+            dt = default_dtype_for(category(TN(v)->dtype));
+        } else {
+            t = TN(v)->shape.rank == 0 ? 1 : 0;
+            dt = TN(v)->dtype;
+        }
+        tier[t] = have[t] ? promote_types(tier[t], dt) : dt;
+        have[t] = 1;
+        if (category(dt) > tcat[t])
+            tcat[t] = category(dt);
+    }
+    DType r = DT_BOOL;
+    int rcat = -1;
+    for (int t = 0; t < 3; t++) {
+        if (!have[t])
+            continue;
+        if (rcat < 0) {
+            r = tier[t];
+            rcat = category(r);
+        } else if (tcat[t] > rcat) {
+            r = t == 2 ? default_dtype_for(tcat[t]) : tier[t];
+            rcat = category(r);
+        }
+    }
+    return r;
+}
+
+/* The node of a tensor operand, converted to dt; scalars become constants. */
+static int as_node(Value *v, DType dt, SrcLoc loc) {
+    if (is_scalar(v))
+        return const_scalar(num(v), dt, loc);
+    if (v->kind != V_TENSOR)
+        error_at(loc, "expected a tensor or a number, got %s", kind_name(v));
+    return cast(v->node, dt, loc);
+}
+
+static Value *tensor_arg(Value *v, SrcLoc loc, const char *what) {
+    if (v->kind != V_TENSOR)
+        error_at(loc, "%s must be a tensor, got %s", what, kind_name(v));
+    return v;
+}
+
+static int64_t int_arg(Value *v, SrcLoc loc, const char *what) {
+    if (v->kind == V_INT || v->kind == V_BOOL)
+        return v->i;
+    error_at(loc, "%s must be an integer, got %s", what, kind_name(v));
+}
+
+static double float_arg(Value *v, SrcLoc loc, const char *what) {
+    if (is_scalar(v))
+        return num(v);
+    error_at(loc, "%s must be a number, got %s", what, kind_name(v));
+}
+
+static bool bool_arg(Value *v, SrcLoc loc, const char *what) {
+    if (v->kind == V_BOOL || v->kind == V_INT)
+        return v->i != 0;
+    error_at(loc, "%s must be true or false, got %s", what, kind_name(v));
+}
+
+/* Normalizes a possibly negative axis against rank. */
+static int axis_arg(Value *v, int rank, SrcLoc loc) {
+    int64_t a = int_arg(v, loc, "dim");
+    int64_t r = rank ? rank : 1;
+    if (a < -r || a >= r)
+        error_at(loc, "dim %lld is out of range for a tensor of rank %d (expected -%lld to %lld)",
+                 (long long)a, rank, (long long)r, (long long)(r - 1));
+    return (int)(a < 0 ? a + r : a);
+}
+
+/* A shape from ints, a tuple/list of ints, or a torch.Size. */
+static Shape shape_from_values(Value **v, int n, SrcLoc loc) {
+    if (n == 1 && (v[0]->kind == V_TUPLE || v[0]->kind == V_LIST))
+        return shape_from_values(v[0]->items, v[0]->n, loc);
+    if (n == 1 && v[0]->kind == V_SIZE)
+        return v[0]->shape;
+    if (n > MAX_RANK)
+        error_at(loc, "tensors have at most %d dimensions, got %d", MAX_RANK, n);
+    Shape s = {.rank = n};
+    for (int i = 0; i < n; i++) {
+        s.d[i] = int_arg(v[i], loc, "a size");
+        if (s.d[i] < 0)
+            error_at(loc, "negative size %lld", (long long)s.d[i]);
+    }
+    int64_t total = 1;
+    for (int i = 0; i < n; i++) {
+        if (s.d[i] && total > ((int64_t)1 << 40) / s.d[i])
+            error_at(loc, "tensor of shape %s is too large", shape_str(s));
+        total *= s.d[i];
+    }
+    return s;
+}
+
+static DType dtype_value(Value *v, SrcLoc loc) {
+    if (v->kind == V_DTYPE)
+        return v->dt;
+    if (v->kind == V_PYTYPE) /* float, int, bool as Python types */
+        return (DType)dtype_from_name(v->s);
+    error_at(loc, "expected a dtype such as f32, got %s", kind_name(v));
+}
+
+/* ---- call arguments ---- */
+
+typedef struct {
+    const char *fname;
+    Value **pos;
+    int npos;
+    const char **kw;
+    Value **kwv;
+    int nkw;
+    unsigned used; /* bit i: keyword i consumed */
+    SrcLoc loc;
+} Args;
+
+/* Argument `index` by position, or by keyword `name`; dflt when absent. */
+static Value *arg(Args *a, int index, const char *name, Value *dflt) {
+    for (int i = 0; i < a->nkw; i++)
+        if (name && !strcmp(a->kw[i], name)) {
+            if (index >= 0 && index < a->npos)
+                error_at(a->loc, "%s() got multiple values for argument '%s'", a->fname, name);
+            a->used |= 1u << i;
+            return a->kwv[i];
+        }
+    if (index >= 0 && index < a->npos)
+        return a->pos[index];
+    return dflt;
+}
+
+static Value *req(Args *a, int index, const char *name) {
+    Value *v = arg(a, index, name, NULL);
+    if (!v)
+        error_at(a->loc, "%s() missing required argument '%s'", a->fname, name);
+    return v;
+}
+
+/* Rejects extra positional arguments and unknown keywords (with a suggestion). */
+static void args_done(Args *a, int maxpos, const char *const *known, int nknown) {
+    if (a->npos > maxpos)
+        error_at(a->loc, "%s() takes %d positional argument%s but %d were given", a->fname, maxpos,
+                 maxpos == 1 ? "" : "s", a->npos);
+    for (int i = 0; i < a->nkw; i++)
+        if (!(a->used & (1u << i))) {
+            const char *s = diag_suggest(a->kw[i], known, nknown);
+            if (s)
+                error_at(a->loc, "%s() got an unexpected keyword argument '%s'; did you mean '%s'?", a->fname,
+                         a->kw[i], s);
+            error_at(a->loc, "%s() got an unexpected keyword argument '%s'", a->fname, a->kw[i]);
+        }
+}
+#define DONE(a, maxpos, ...)                                                                        \
+    do {                                                                                           \
+        static const char *const known_[] = {"", __VA_ARGS__};                                     \
+        args_done(a, maxpos, known_, (int)(sizeof known_ / sizeof known_[0]));                     \
+    } while (0)
+
+/* ---- Python-style formatting of compile-time values ---- */
+
+/* repr(float) as Python writes it: shortest round-trip digits. */
+static const char *py_float_repr(double v) {
+    if (isnan(v)) return "nan";
+    if (isinf(v)) return v < 0 ? "-inf" : "inf";
+    char buf[64];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* buf is d.ddde±XX with prec significant digits */
+    char digits[32];
+    int nd = 0;
+    const char *p = buf;
+    bool neg = *p == '-';
+    if (neg) p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+    char out[64];
+    int o = 0;
+    if (neg) out[o++] = '-';
+    if (exp < -4 || exp >= 16) {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (int i = 1; i < nd; i++) out[o++] = digits[i];
+        }
+        o += snprintf(out + o, sizeof out - (size_t)o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++) out[o++] = '0';
+        for (int i = 0; i < nd; i++) out[o++] = digits[i];
+    } else {
+        for (int i = 0; i <= exp; i++) out[o++] = i < nd ? digits[i] : '0';
+        out[o++] = '.';
+        if (nd > exp + 1)
+            for (int i = exp + 1; i < nd; i++) out[o++] = digits[i];
+        else
+            out[o++] = '0';
+    }
+    out[o] = 0;
+    return ir_strdup(out);
+}
+
+typedef struct {
+    char fill, align, sign;
+    int width, prec;
+    char type;
+} Spec;
+
+/* format_spec -> [[fill]align][sign][width][.precision][type] */
+static bool parse_spec(const char *s, Spec *sp) {
+    *sp = (Spec){.fill = ' ', .prec = -1};
+    size_t n = strlen(s);
+    if (n >= 2 && strchr("<>^=", s[1])) {
+        sp->fill = s[0];
+        sp->align = s[1];
+        s += 2;
+    } else if (n >= 1 && strchr("<>^=", s[0])) {
+        sp->align = s[0];
+        s++;
+    }
+    if (*s == '+' || *s == '-' || *s == ' ')
+        sp->sign = *s++;
+    if (*s == '0' && !sp->align) {
+        sp->fill = '0';
+        sp->align = '=';
+    }
+    while (*s >= '0' && *s <= '9')
+        sp->width = sp->width * 10 + (*s++ - '0');
+    if (*s == '.') {
+        s++;
+        if (*s < '0' || *s > '9')
+            return false;
+        sp->prec = 0;
+        while (*s >= '0' && *s <= '9')
+            sp->prec = sp->prec * 10 + (*s++ - '0');
+    }
+    if (*s && strchr("dfFeEgGs%", *s))
+        sp->type = *s++;
+    return *s == 0;
+}
+
+static const char *pad(const char *body, Spec *sp, char dflt_align) {
+    int len = (int)strlen(body);
+    if (len >= sp->width)
+        return body;
+    int fillc = sp->width - len, left = 0;
+    char al = sp->align ? sp->align : dflt_align;
+    if (al == '>' || al == '=') left = fillc;
+    else if (al == '^') left = fillc / 2;
+    char *out = ir_alloc((size_t)sp->width + 1);
+    int o = 0;
+    if (al == '=' && (body[0] == '-' || body[0] == '+')) {
+        out[o++] = body[0];
+        body++;
+    }
+    for (int i = 0; i < left; i++) out[o++] = sp->fill;
+    strcpy(out + o, body);
+    o += (int)strlen(body);
+    for (int i = left; i < fillc; i++) out[o++] = sp->fill;
+    out[o] = 0;
+    return out;
+}
+
+/* format(v, spec) for compile-time scalars and strings. */
+static const char *format_value(Value *v, const char *spec, SrcLoc loc) {
+    Spec sp;
+    if (!parse_spec(spec, &sp))
+        error_at(loc, "invalid format specifier '%s'", spec);
+    if (v->kind == V_STR || (!is_scalar(v))) {
+        if (sp.type && sp.type != 's')
+            error_at(loc, "format code '%c' cannot format %s", sp.type, kind_name(v));
+        const char *s = v->kind == V_STR ? v->s : value_str(v, loc);
+        if (sp.prec >= 0 && (int)strlen(s) > sp.prec)
+            s = ir_strndup(s, (size_t)sp.prec);
+        return pad(s, &sp, '<');
+    }
+    char buf[128];
+    char t = sp.type;
+    if (t == 's')
+        error_at(loc, "format code 's' cannot format %s", kind_name(v));
+    if (t == 'd') {
+        if (v->kind == V_FLOAT)
+            error_at(loc, "format code 'd' cannot format a float");
+        snprintf(buf, sizeof buf, sp.sign == '+' ? "%+lld" : "%lld", (long long)v->i);
+    } else if (t == 0 && v->kind != V_FLOAT) {
+        if (v->kind == V_BOOL)
+            snprintf(buf, sizeof buf, "%s", v->i ? "True" : "False");
+        else
+            snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+    } else if (t == 0 && sp.prec < 0) {
+        snprintf(buf, sizeof buf, "%s", py_float_repr(v->f));
+    } else {
+        char f[16];
+        int prec = sp.prec < 0 ? 6 : sp.prec;
+        double d = num(v);
+        if (t == '%') {
+            d *= 100;
+            t = 'f';
+        }
+        snprintf(f, sizeof f, "%%%s.%d%c", sp.sign == '+' ? "+" : "", prec, t ? t : 'g');
+        snprintf(buf, sizeof buf, f, d);
+        if (sp.type == '%')
+            strcat(buf, "%");
+    }
+    return pad(ir_strdup(buf), &sp, '>');
+}
+
+static const char *module_repr(Module *m, int indent);
+
+/* str(v) for compile-time values. */
+static const char *value_str(Value *v, SrcLoc loc) {
+    switch (v->kind) {
+    case V_NONE: return "None";
+    case V_INT: return ir_fmt("%lld", (long long)v->i);
+    case V_FLOAT: return py_float_repr(v->f);
+    case V_BOOL: return v->i ? "True" : "False";
+    case V_STR: return v->s;
+    case V_DTYPE: return dtype_torch(v->dt);
+    case V_DEVICE: return v->s;
+    case V_SIZE: {
+        const char *s = "torch.Size([";
+        for (int i = 0; i < v->shape.rank; i++)
+            s = ir_fmt("%s%s%lld", s, i ? ", " : "", (long long)v->shape.d[i]);
+        return ir_fmt("%s])", s);
+    }
+    case V_PYTYPE: return ir_fmt("<class '%s'>", v->s);
+    case V_MODULE: return module_repr(v->mod, 0);
+    case V_LIST:
+    case V_TUPLE: {
+        const char *s = v->kind == V_LIST ? "[" : "(";
+        for (int i = 0; i < v->n; i++) {
+            Value *it = v->items[i];
+            const char *is = it->kind == V_STR ? ir_fmt("'%s'", it->s) : value_str(it, loc);
+            s = ir_fmt("%s%s%s", s, i ? ", " : "", is);
+        }
+        if (v->kind == V_TUPLE && v->n == 1)
+            s = ir_fmt("%s,", s);
+        return ir_fmt("%s%s", s, v->kind == V_LIST ? "]" : ")");
+    }
+    case V_TYPE: return type_str(v->dt, v->shape);
+    default:
+        error_at(loc, "cannot turn %s into text at compile time", kind_name(v));
+    }
+}
+
+/* ---- run-time text (f-strings and print) ---- */
+
+static Value *text_new(void) { return mk(V_TEXT); }
+
+static void text_push(Value *t, Value *item) {
+    Value **items = ir_alloc(sizeof(Value *) * (size_t)(t->n + 1));
+    if (t->n)
+        memcpy(items, t->items, sizeof(Value *) * (size_t)t->n);
+    items[t->n++] = item;
+    t->items = items;
+}
+
+/* Appends str(v) (or format(v, spec)) to t: literal text now, or a tensor hole. */
+static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) {
+    if (v->kind == V_TEXT) {
+        for (int i = 0; i < v->n; i++)
+            text_push(t, v->items[i]);
+        return;
+    }
+    if (v->kind != V_TENSOR) {
+        text_push(t, mk_str(spec ? format_value(v, spec, loc) : value_str(v, loc)));
+        return;
+    }
+    Node *n = TN(v);
+    char kind = v->tflags & TV_NUMPY ? 'n' : v->tflags & TV_PYSCALAR ? 'p' : 't';
+    if (spec && *spec) {
+        /* format(tensor, spec) is only defined for one element, as item().__format__ */
+        if (n->shape.rank != 0 && !(v->tflags & TV_PYSCALAR))
+            error_at(loc, "a format specifier needs a single-element tensor, got %s",
+                     type_str(n->dtype, n->shape));
+        Spec sp;
+        if (!parse_spec(spec, &sp))
+            error_at(loc, "invalid format specifier '%s'", spec);
+        if (sp.type == 'd' && dtype_is_float(n->dtype))
+            error_at(loc, "format code 'd' cannot format a float");
+        if (sp.type == 's')
+            error_at(loc, "format code 's' cannot format a number");
+        kind = 'p';
+    }
+    Value *pair = mk(V_TUPLE);
+    pair->n = 2;
+    pair->items = ir_alloc(sizeof(Value *) * 2);
+    pair->items[0] = v;
+    pair->items[1] = mk_str(ir_fmt("%c%s%s", kind, spec && *spec ? ":" : "", spec ? spec : ""));
+    text_push(t, pair);
+}
+
+/* Escapes literal braces of the PRINT format. */
+static const char *fmt_escape(const char *s) {
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += (*p == '{' || *p == '}') ? 2 : 1;
+    char *o = ir_alloc(n + 1), *w = o;
+    for (const char *p = s; *p; p++) {
+        *w++ = *p;
+        if (*p == '{' || *p == '}')
+            *w++ = *p;
+    }
+    return o;
+}
+
+static void emit_print(Value *text, SrcLoc loc) {
+    const char *fmt = "";
+    int in[256], nin = 0;
+    for (int i = 0; i < text->n; i++) {
+        Value *it = text->items[i];
+        if (it->kind == V_STR) {
+            fmt = ir_fmt("%s%s", fmt, fmt_escape(it->s));
+            continue;
+        }
+        if (nin == 256)
+            error_at(loc, "too many tensors in one print");
+        in[nin] = it->items[0]->node;
+        fmt = ir_fmt("%s{%d:%s}", fmt, nin, it->items[1]->s);
+        nin++;
+    }
+    Attr a = attr_str("fmt", fmt);
+    add(OP_PRINT, in, nin, DT_F32, shape_scalar(), &a, 1, loc);
+}
+
+/* ---- modules ---- */
+
+static Module *new_module(const char *cls) {
+    Module *m = ir_alloc(sizeof(Module));
+    m->cls = cls;
+    m->path = "";
+    m->weight = m->bias = -1;
+    return m;
+}
+
+/* A parameter initialised as PyTorch's reset_parameters does: uniform_(-bound, bound). */
+static int new_param(Shape s, double bound, SrcLoc loc) {
+    Attr a[3] = {attr_str("init", "uniform"), attr_float("from", -bound), attr_float("to", bound)};
+    int id = add(OP_PARAM, NULL, 0, DT_F32, s, a, 3, loc);
+    N(id)->flags |= NF_PARAM | NF_TRAINABLE;
+    return new_group(id);
+}
+
+/* kaiming_uniform_(w, a=sqrt(5)) computed in double exactly as torch.nn.init does. */
+static double kaiming_bound(int64_t fan_in) {
+    double a = sqrt(5.0);
+    double gain = sqrt(2.0 / (1 + pow(a, 2.0)));
+    double std = gain / sqrt((double)fan_in);
+    return sqrt(3.0) * std;
+}
+
+static void name_params(Module *m, const char *path) {
+    m->path = path;
+    if (m->weight >= 0)
+        N(L.group_base[m->weight])->name = ir_fmt("%sweight", path);
+    if (m->bias >= 0)
+        N(L.group_base[m->bias])->name = ir_fmt("%sbias", path);
+    for (int i = 0; i < m->nchild; i++)
+        name_params(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]));
+}
+
+static const char *pair_str(const int64_t v[2]) {
+    return ir_fmt("(%lld, %lld)", (long long)v[0], (long long)v[1]);
+}
+
+/* An int or a pair of ints (kernel_size=5 or (5, 5)); *was_pair tells which for repr. */
+static void pair_value(Value *v, int64_t out[2], SrcLoc loc, const char *what, bool *was_pair) {
+    if (v->kind == V_TUPLE || v->kind == V_LIST) {
+        if (v->n != 2)
+            error_at(loc, "%s must be an int or a pair of ints", what);
+        out[0] = int_arg(v->items[0], loc, what);
+        out[1] = int_arg(v->items[1], loc, what);
+        if (was_pair) *was_pair = true;
+        return;
+    }
+    out[0] = out[1] = int_arg(v, loc, what);
+    if (was_pair) *was_pair = false;
+}
+
+static const char *pool_field(const int64_t v[2], bool pair) {
+    return pair ? pair_str(v) : ir_fmt("%lld", (long long)v[0]);
+}
+
+static Value *construct_builtin(const char *cls, Args *a) {
+    Module *m = new_module(cls);
+    SrcLoc loc = a->loc;
+    if (!strcmp(cls, "Conv2d")) {
+        m->in = int_arg(req(a, 0, "in_channels"), loc, "in_channels");
+        m->out = int_arg(req(a, 1, "out_channels"), loc, "out_channels");
+        pair_value(req(a, 2, "kernel_size"), m->k, loc, "kernel_size", NULL);
+        pair_value(arg(a, 3, "stride", mk_int(1)), m->stride, loc, "stride", NULL);
+        pair_value(arg(a, 4, "padding", mk_int(0)), m->pad, loc, "padding", NULL);
+        pair_value(arg(a, 5, "dilation", mk_int(1)), m->dil, loc, "dilation", NULL);
+        m->groups = int_arg(arg(a, 6, "groups", mk_int(1)), loc, "groups");
+        m->has_bias = bool_arg(arg(a, 7, "bias", mk_bool(true)), loc, "bias");
+        DONE(a, 8, "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias");
+        if (m->in < 1 || m->out < 1 || m->k[0] < 1 || m->k[1] < 1 || m->stride[0] < 1 || m->stride[1] < 1 ||
+            m->pad[0] < 0 || m->pad[1] < 0 || m->dil[0] < 1 || m->dil[1] < 1)
+            error_at(loc, "Conv2d: channels, kernel_size, stride and dilation must be positive, padding non-negative");
+        if (m->groups < 1 || m->in % m->groups || m->out % m->groups)
+            error_at(loc, "Conv2d: groups=%lld must divide in_channels=%lld and out_channels=%lld",
+                     (long long)m->groups, (long long)m->in, (long long)m->out);
+        int64_t fan_in = m->in / m->groups * m->k[0] * m->k[1];
+        m->weight = new_param(shape_make(4, (int64_t[]){m->out, m->in / m->groups, m->k[0], m->k[1]}),
+                              kaiming_bound(fan_in), loc);
+        if (m->has_bias)
+            m->bias = new_param(shape_make(1, &m->out), 1 / sqrt((double)fan_in), loc);
+        const char *r = ir_fmt("Conv2d(%lld, %lld, kernel_size=%s, stride=%s", (long long)m->in,
+                               (long long)m->out, pair_str(m->k), pair_str(m->stride));
+        if (m->pad[0] || m->pad[1]) r = ir_fmt("%s, padding=%s", r, pair_str(m->pad));
+        if (m->dil[0] != 1 || m->dil[1] != 1) r = ir_fmt("%s, dilation=%s", r, pair_str(m->dil));
+        if (m->groups != 1) r = ir_fmt("%s, groups=%lld", r, (long long)m->groups);
+        if (!m->has_bias) r = ir_fmt("%s, bias=False", r);
+        m->repr = ir_fmt("%s)", r);
+    } else if (!strcmp(cls, "Linear")) {
+        m->in = int_arg(req(a, 0, "in_features"), loc, "in_features");
+        m->out = int_arg(req(a, 1, "out_features"), loc, "out_features");
+        m->has_bias = bool_arg(arg(a, 2, "bias", mk_bool(true)), loc, "bias");
+        DONE(a, 3, "in_features", "out_features", "bias");
+        if (m->in < 1 || m->out < 1)
+            error_at(loc, "Linear: in_features and out_features must be positive");
+        m->weight = new_param(shape_make(2, (int64_t[]){m->out, m->in}), kaiming_bound(m->in), loc);
+        if (m->has_bias)
+            m->bias = new_param(shape_make(1, &m->out), 1 / sqrt((double)m->in), loc);
+        m->repr = ir_fmt("Linear(in_features=%lld, out_features=%lld, bias=%s)", (long long)m->in,
+                         (long long)m->out, m->has_bias ? "True" : "False");
+    } else if (!strcmp(cls, "MaxPool2d")) {
+        bool kp, sp = false, pp, dp;
+        Value *k = req(a, 0, "kernel_size");
+        pair_value(k, m->k, loc, "kernel_size", &kp);
+        Value *st = arg(a, 1, "stride", mk(V_NONE));
+        if (st->kind == V_NONE) {
+            m->stride[0] = m->k[0];
+            m->stride[1] = m->k[1];
+            sp = kp;
+        } else
+            pair_value(st, m->stride, loc, "stride", &sp);
+        pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, loc, "padding", &pp);
+        pair_value(arg(a, 3, "dilation", mk_int(1)), m->dil, loc, "dilation", &dp);
+        m->ceil_mode = bool_arg(arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        DONE(a, 5, "kernel_size", "stride", "padding", "dilation", "ceil_mode");
+        m->repr = ir_fmt("MaxPool2d(kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s)",
+                         pool_field(m->k, kp), pool_field(m->stride, sp), pool_field(m->pad, pp),
+                         pool_field(m->dil, dp), m->ceil_mode ? "True" : "False");
+    } else if (!strcmp(cls, "ReLU")) {
+        m->inplace = bool_arg(arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
+        DONE(a, 1, "inplace");
+        m->repr = m->inplace ? "ReLU(inplace=True)" : "ReLU()";
+    } else if (!strcmp(cls, "Flatten")) {
+        m->start_dim = int_arg(arg(a, 0, "start_dim", mk_int(1)), loc, "start_dim");
+        m->end_dim = int_arg(arg(a, 1, "end_dim", mk_int(-1)), loc, "end_dim");
+        DONE(a, 2, "start_dim", "end_dim");
+        m->repr = ir_fmt("Flatten(start_dim=%lld, end_dim=%lld)", (long long)m->start_dim, (long long)m->end_dim);
+    } else
+        unreachable();
+    Value *v = mk(V_MODULE);
+    v->mod = m;
+    return v;
+}
+
+static const char *module_repr(Module *m, int indent) {
+    if (m->repr)
+        return m->repr;
+    if (!m->nchild)
+        return ir_fmt("%s()", m->cls);
+    const char *s = ir_fmt("%s(\n", m->cls);
+    for (int i = 0; i < m->nchild; i++)
+        s = ir_fmt("%s%*s(%s): %s\n", s, indent + 2, "", m->child_name[i], module_repr(m->child[i], indent + 2));
+    return ir_fmt("%s%*s)", s, indent, "");
+}
+
+static bool is_builtin_module(const char *name) {
+    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten"};
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+        if (!strcmp(mods[i], name))
+            return true;
+    return false;
+}
+
+/* Is this statement `name = Module(...)`, a layer declaration of a model? */
+static bool is_layer_decl(Stmt *s) {
+    if (s->kind != S_ASSIGN || strcmp(s->op, "=") || s->target->kind != E_NAME || s->value->kind != E_CALL)
+        return false;
+    Expr *c = s->value->lhs;
+    const char *name = NULL;
+    if (c->kind == E_NAME)
+        name = c->str;
+    else if (c->kind == E_ATTR && c->lhs->kind == E_NAME && !strcmp(c->lhs->str, "nn"))
+        name = c->str;
+    if (!name)
+        return false;
+    if (is_builtin_module(name))
+        return true;
+    for (int i = 0; i < L.ast->ndecls; i++)
+        if (L.ast->decls[i]->kind == D_MODEL && !strcmp(L.ast->decls[i]->name, name))
+            return true;
+    return false;
+}
+
+static bool is_tensor_type(Expr *t) {
+    return t && t->kind == E_INDEX && t->lhs->kind == E_NAME && dtype_from_name(t->lhs->str) >= 0;
+}
+
+static void add_child(Module *m, const char *name, Module *c) {
+    for (int i = 0; i < m->nchild; i++)
+        if (!strcmp(m->child_name[i], name)) {
+            m->child[i] = c; /* replacing keeps the position, as PyTorch's module dict does */
+            return;
+        }
+    Module **ch = ir_alloc(sizeof(Module *) * (size_t)(m->nchild + 1));
+    const char **nm = ir_alloc(sizeof(char *) * (size_t)(m->nchild + 1));
+    if (m->nchild) {
+        memcpy(ch, m->child, sizeof(Module *) * (size_t)m->nchild);
+        memcpy(nm, m->child_name, sizeof(char *) * (size_t)m->nchild);
+    }
+    ch[m->nchild] = c;
+    nm[m->nchild++] = name;
+    m->child = ch;
+    m->child_name = nm;
+}
+
+static int depth_guard;
+
+static Value *construct_model(Decl *d, Args *a) {
+    if (++depth_guard > 64)
+        error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
+    Module *m = new_module(d->name);
+    m->decl = d;
+    Scope *saved = L.scope;
+    L.scope = L.globals;
+    Scope *env = push_scope();
+    m->env = env;
+    /* constructor parameters: those without a tensor type */
+    int npos = 0;
+    const char *known[64];
+    int nknown = 0;
+    for (int i = 0; i < d->nparams; i++) {
+        Param *p = &d->params[i];
+        if (is_tensor_type(p->type))
+            continue;
+        if (nknown < 64) known[nknown++] = p->name;
+        Value *v = arg(a, npos++, p->name, NULL);
+        if (!v) {
+            if (!p->dflt)
+                error_at(a->loc, "%s() missing required argument '%s'", d->name, p->name);
+            v = eval(p->dflt);
+        }
+        bind(env, p->name, v);
+    }
+    args_done(a, npos, known, nknown);
+    for (int i = 0; i < d->nbody; i++) {
+        Stmt *s = d->body[i];
+        if (!is_layer_decl(s))
+            continue;
+        Value *v = eval(s->value);
+        if (v->kind != V_MODULE)
+            error_at(s->loc, "expected a module");
+        add_child(m, s->target->str, v->mod);
+        bind(env, s->target->str, v);
+    }
+    L.scope = saved;
+    depth_guard--;
+    Value *v = mk(V_MODULE);
+    v->mod = m;
+    name_params(m, "");
+    return v;
+}
+
+static Value *param_value(int group) {
+    Value *v = mk(V_TENSOR);
+    v->group = group;
+    v->node = L.group_base[group];
+    return v;
+}
+
+static void collect_params(Module *m, Value ***out, int *n) {
+    int groups[2] = {m->weight, m->bias};
+    for (int i = 0; i < 2; i++)
+        if (groups[i] >= 0) {
+            Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
+            if (*n)
+                memcpy(o, *out, sizeof(Value *) * (size_t)*n);
+            o[(*n)++] = param_value(groups[i]);
+            *out = o;
+        }
+    for (int i = 0; i < m->nchild; i++)
+        collect_params(m->child[i], out, n);
+}
+
+/* ---- tensor operations ---- */
+
+static Value *result(int node, Value *a, Value *b) {
+    Value *v = mk_tensor(node);
+    if ((a && a->kind == V_TENSOR && (a->tflags & TV_NUMPY)) || (b && b->kind == V_TENSOR && (b->tflags & TV_NUMPY)))
+        v->tflags |= TV_NUMPY;
+    return v;
+}
+
+static Value *scalar_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
+    bool fl = a->kind == V_FLOAT || b->kind == V_FLOAT;
+    double x = num(a), y = num(b);
+    int64_t i = a->i, j = b->i;
+    if (!strcmp(op, "+")) return fl ? mk_float(x + y) : mk_int(i + j);
+    if (!strcmp(op, "-")) return fl ? mk_float(x - y) : mk_int(i - j);
+    if (!strcmp(op, "*")) return fl ? mk_float(x * y) : mk_int(i * j);
+    if (!strcmp(op, "/")) {
+        if (y == 0) error_at(loc, "division by zero");
+        return mk_float(x / y);
+    }
+    if (!strcmp(op, "%")) {
+        if (y == 0) error_at(loc, "modulo by zero");
+        if (fl) { double r = fmod(x, y); if (r != 0 && (r < 0) != (y < 0)) r += y; return mk_float(r); }
+        int64_t r = i % j; if (r != 0 && (r < 0) != (j < 0)) r += j; return mk_int(r);
+    }
+    if (!strcmp(op, "**")) {
+        if (!fl && j >= 0) {
+            int64_t r = 1;
+            for (int64_t k = 0; k < j; k++) r *= i;
+            return mk_int(r);
+        }
+        return mk_float(pow(x, y));
+    }
+    if (!strcmp(op, "==")) return mk_bool(x == y);
+    if (!strcmp(op, "!=")) return mk_bool(x != y);
+    if (!strcmp(op, "<")) return mk_bool(x < y);
+    if (!strcmp(op, "<=")) return mk_bool(x <= y);
+    if (!strcmp(op, ">")) return mk_bool(x > y);
+    if (!strcmp(op, ">=")) return mk_bool(x >= y);
+    if (!strcmp(op, "and")) return (x != 0) ? b : a;
+    if (!strcmp(op, "or")) return (x != 0) ? a : b;
+    error_at(loc, "operator '%s' is not supported for numbers", op);
+}
+
+static Op binop_code(const char *op) {
+    static const struct { const char *s; Op op; } t[] = {
+        {"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"**", OP_POW},
+        {"==", OP_EQ}, {"!=", OP_NE}, {"<", OP_LT}, {"<=", OP_LE}, {">", OP_GT}, {">=", OP_GE},
+        {"add", OP_ADD}, {"sub", OP_SUB}, {"mul", OP_MUL}, {"div", OP_DIV}, {"pow", OP_POW},
+        {"maximum", OP_MAXIMUM}, {"minimum", OP_MINIMUM}, {"eq", OP_EQ}, {"ne", OP_NE},
+        {"lt", OP_LT}, {"le", OP_LE}, {"gt", OP_GT}, {"ge", OP_GE},
+        {"subtract", OP_SUB}, {"multiply", OP_MUL}, {"divide", OP_DIV}, {"true_divide", OP_DIV},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(t[i].s, op))
+            return t[i].op;
+    return OP_COUNT;
+}
+
+static Value *matmul(Value *a, Value *b, SrcLoc loc);
+
+static Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
+    DType dt = result_type(a, b);
+    bool numpy = (a->kind == V_TENSOR && (a->tflags & TV_NUMPY)) || (b->kind == V_TENSOR && (b->tflags & TV_NUMPY));
+    if (numpy && category(dt) == 2 && (is_scalar(a) || is_scalar(b)) && dt == DT_F32 &&
+        !((a->kind == V_TENSOR && TN(a)->dtype == DT_F32) || (b->kind == V_TENSOR && TN(b)->dtype == DT_F32)))
+        dt = DT_F64; /* numpy: an int array with a Python float gives float64 */
+    if (op == OP_DIV && category(dt) < 2)
+        dt = DT_F32; /* true division */
+    if (op == OP_POW && category(dt) < 2 && is_scalar(b) && b->kind != V_FLOAT && b->i < 0)
+        error_at(loc, "integers to negative integer powers are not allowed");
+    if ((op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_POW) && dt == DT_BOOL) {
+        if (op == OP_SUB)
+            error_at(loc, "subtraction of bool tensors is not supported; use logical operations");
+        dt = DT_I64;
+    }
+    int x = as_node(a, dt, loc), y = as_node(b, dt, loc);
+    return result(add2(op, x, y, loc), a, b);
+}
+
+static Value *binop(const char *op, Value *a, Value *b, SrcLoc loc) {
+    if (!strcmp(op, "@")) {
+        if (a->kind != V_TENSOR || b->kind != V_TENSOR)
+            error_at(loc, "'@' needs two tensors, got %s and %s", kind_name(a), kind_name(b));
+        return matmul(a, b, loc);
+    }
+    if (is_scalar(a) && is_scalar(b))
+        return scalar_binop(op, a, b, loc);
+    if (a->kind == V_STR && b->kind == V_STR && !strcmp(op, "+"))
+        return mk_str(ir_fmt("%s%s", a->s, b->s));
+    if ((a->kind == V_STR || a->kind == V_TEXT) && (b->kind == V_STR || b->kind == V_TEXT) && !strcmp(op, "+")) {
+        Value *t = text_new();
+        text_append(t, a, NULL, loc);
+        text_append(t, b, NULL, loc);
+        return t;
+    }
+    if (a->kind == V_STR && b->kind == V_STR && (!strcmp(op, "==") || !strcmp(op, "!=")))
+        return mk_bool((strcmp(a->s, b->s) == 0) == (op[0] == '='));
+    if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind && !strcmp(op, "+")) {
+        Value *r = mk(a->kind);
+        r->n = a->n + b->n;
+        r->items = ir_alloc(sizeof(Value *) * (size_t)(r->n ? r->n : 1));
+        for (int i = 0; i < a->n; i++) r->items[i] = a->items[i];
+        for (int i = 0; i < b->n; i++) r->items[a->n + i] = b->items[i];
+        return r;
+    }
+    bool ta = a->kind == V_TENSOR || is_scalar(a), tb = b->kind == V_TENSOR || is_scalar(b);
+    if (!ta || !tb)
+        error_at(loc, "unsupported operand types for '%s': %s and %s", op, kind_name(a), kind_name(b));
+    if (!strcmp(op, "and") || !strcmp(op, "or"))
+        error_at(loc, "'%s' of a tensor is ambiguous; compare elementwise instead", op);
+    Op code = binop_code(op);
+    if (code == OP_COUNT)
+        error_at(loc, "operator '%s' is not supported for tensors", op);
+    return tensor_binop(code, a, b, loc);
+}
+
+/* matmul with PyTorch's rules for 1-D operands and broadcast batch dimensions. */
+static Value *matmul(Value *a, Value *b, SrcLoc loc) {
+    Node *x = TN(a), *y = TN(b);
+    if (x->shape.rank == 0 || y->shape.rank == 0)
+        error_at(loc, "matmul needs tensors of rank 1 or more, got %s and %s", type_str(x->dtype, x->shape),
+                 type_str(y->dtype, y->shape));
+    if (x->dtype != y->dtype)
+        error_at(loc, "matmul: operands must have the same dtype, got %s and %s", type_str(x->dtype, x->shape),
+                 type_str(y->dtype, y->shape));
+    if (x->dtype == DT_BOOL)
+        error_at(loc, "matmul of bool tensors is not supported");
+    int xa = a->node, yb = b->node;
+    Shape xs = x->shape, ys = y->shape;
+    bool vec_a = xs.rank == 1, vec_b = ys.rank == 1;
+    if (vec_a) xa = reshape(xa, shape_make(2, (int64_t[]){1, xs.d[0]}), loc);
+    if (vec_b) yb = reshape(yb, shape_make(2, (int64_t[]){ys.d[0], 1}), loc);
+    int r = add2(OP_MATMUL, xa, yb, loc);
+    Shape rs = N(r)->shape;
+    if (vec_a || vec_b) {
+        Shape o = {0};
+        for (int i = 0; i < rs.rank; i++) {
+            if (vec_a && i == rs.rank - 2) continue;
+            if (vec_b && i == rs.rank - 1) continue;
+            o.d[o.rank++] = rs.d[i];
+        }
+        r = reshape(r, o, loc);
+    }
+    return result(r, a, b);
+}
+
+static Value *unary_op(Op op, Value *a, SrcLoc loc) {
+    if (is_scalar(a)) {
+        double x = num(a);
+        switch (op) {
+        case OP_NEG: return a->kind == V_FLOAT ? mk_float(-x) : mk_int(-a->i);
+        case OP_EXP: return mk_float(exp(x));
+        case OP_LOG: return mk_float(log(x));
+        case OP_SQRT: return mk_float(sqrt(x));
+        case OP_ABS: return a->kind == V_FLOAT ? mk_float(fabs(x)) : mk_int(a->i < 0 ? -a->i : a->i);
+        default: error_at(loc, "%s needs a tensor, got %s", op_info[op].name, kind_name(a));
+        }
+    }
+    tensor_arg(a, loc, "the operand");
+    int x = a->node;
+    if ((op == OP_EXP || op == OP_LOG || op == OP_SQRT || op == OP_TANH || op == OP_SIGMOID) &&
+        !dtype_is_float(TN(a)->dtype))
+        x = cast(x, DT_F32, loc); /* torch promotes integers to the default float type */
+    return result(add1(op, x, NULL, 0, loc), a, NULL);
+}
+
+/* sum/mean/max/min/argmax over `dim` (None = all), keepdim. */
+static Value *reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
+    tensor_arg(a, loc, "the operand");
+    int x = a->node;
+    Node *n = TN(a);
+    int64_t axes[MAX_RANK];
+    int naxes = 0;
+    if (!dim || dim->kind == V_NONE) {
+        for (int i = 0; i < n->shape.rank; i++)
+            axes[naxes++] = i;
+    } else if (dim->kind == V_TUPLE || dim->kind == V_LIST) {
+        for (int i = 0; i < dim->n && naxes < MAX_RANK; i++)
+            axes[naxes++] = axis_arg(dim->items[i], n->shape.rank, loc);
+    } else
+        axes[naxes++] = axis_arg(dim, n->shape.rank, loc);
+    if (n->shape.rank == 0)
+        naxes = 0; /* reducing a 0-d tensor over dim 0 returns it */
+    /* sort axes (bubble: at most 8) */
+    for (int i = 0; i < naxes; i++)
+        for (int j = i + 1; j < naxes; j++)
+            if (axes[j] < axes[i]) { int64_t t = axes[i]; axes[i] = axes[j]; axes[j] = t; }
+    if (op == OP_SUM && !dtype_is_float(n->dtype))
+        x = cast(x, DT_I64, loc); /* torch sums integers and bools into int64 */
+    if (op == OP_MEAN && !dtype_is_float(n->dtype))
+        error_at(loc, "mean needs a floating-point tensor, got %s (use .float() first)", type_str(n->dtype, n->shape));
+    if (op == OP_ARGMAX && (!dim || dim->kind == V_NONE)) {
+        /* argmax over everything indexes the flattened tensor */
+        x = reshape(x, shape_make(1, (int64_t[]){shape_numel(n->shape)}), loc);
+        axes[0] = 0;
+        naxes = 1;
+        keepdim = false;
+    }
+    Attr at[2] = {ints_attr("axes", axes, naxes), attr_int("keepdim", keepdim)};
+    return result(add1(op, x, at, 2, loc), a, NULL);
+}
+
+static Value *tuple2(Value *a, Value *b) {
+    Value *t = mk(V_TUPLE);
+    t->n = 2;
+    t->items = ir_alloc(sizeof(Value *) * 2);
+    t->items[0] = a;
+    t->items[1] = b;
+    return t;
+}
+
+/* view/reshape sizes with one -1 inferred. */
+static Shape infer_view_shape(Value **v, int n, int64_t numel, SrcLoc loc) {
+    if (n == 1 && (v[0]->kind == V_TUPLE || v[0]->kind == V_LIST))
+        return infer_view_shape(v[0]->items, v[0]->n, numel, loc);
+    if (n == 1 && v[0]->kind == V_SIZE)
+        return v[0]->shape;
+    if (n > MAX_RANK)
+        error_at(loc, "tensors have at most %d dimensions", MAX_RANK);
+    Shape s = {.rank = n};
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < n; i++) {
+        s.d[i] = int_arg(v[i], loc, "a size");
+        if (s.d[i] == -1) {
+            if (infer >= 0)
+                error_at(loc, "only one dimension can be inferred (-1)");
+            infer = i;
+        } else if (s.d[i] < 0)
+            error_at(loc, "invalid size %lld", (long long)s.d[i]);
+        else
+            known *= s.d[i];
+    }
+    if (infer >= 0) {
+        if (known == 0 || numel % known)
+            error_at(loc, "shape %s is invalid for a tensor of %lld elements", shape_str(s), (long long)numel);
+        s.d[infer] = numel / known;
+    }
+    if (shape_numel(s) != numel)
+        error_at(loc, "shape %s is invalid for a tensor of %lld elements", shape_str(s), (long long)numel);
+    return s;
+}
+
+static Value *view_reshape(Value *a, Shape s, SrcLoc loc) {
+    if (shape_eq(TN(a)->shape, s))
+        return a;
+    Attr at = ints_attr("shape", s.d, s.rank);
+    return mk_view(a, OP_RESHAPE, &at, 1, loc);
+}
+
+static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
+    Shape in = TN(a)->shape;
+    int r = in.rank ? in.rank : 1;
+    if (start < -r || start >= r || end < -r || end >= r)
+        error_at(loc, "flatten: dims (%lld, %lld) out of range for a tensor of rank %d", (long long)start,
+                 (long long)end, in.rank);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    if (start > end)
+        error_at(loc, "flatten: start_dim %lld comes after end_dim %lld", (long long)start, (long long)end);
+    if (in.rank == 0)
+        return view_reshape(a, shape_make(1, (int64_t[]){1}), loc);
+    Shape s = {0};
+    for (int i = 0; i < in.rank; i++) {
+        if (i > start && i <= end)
+            s.d[s.rank - 1] *= in.d[i];
+        else
+            s.d[s.rank++] = in.d[i];
+    }
+    return view_reshape(a, s, loc);
+}
+
+static Value *permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
+    bool identity = true;
+    for (int i = 0; i < n; i++)
+        identity &= perm[i] == i;
+    if (identity)
+        return a;
+    Attr at = ints_attr("perm", perm, n);
+    return mk_view(a, OP_PERMUTE, &at, 1, loc);
+}
+
+static Value *transpose(Value *a, Value *d0, Value *d1, SrcLoc loc) {
+    int r = TN(a)->shape.rank;
+    int i = axis_arg(d0, r, loc), j = axis_arg(d1, r, loc);
+    int64_t perm[MAX_RANK];
+    for (int k = 0; k < r; k++) perm[k] = k;
+    if (r) {
+        perm[i] = j;
+        perm[j] = i;
+    }
+    return permute(a, perm, r, loc);
+}
+
+/* t[items]: ints drop an axis, slices keep it, one '...' stands for the axes not named. */
+static Value *index_tensor(Value *a, Expr *e) {
+    Shape in = TN(a)->shape;
+    int nidx = e->nitems, ell = -1, named = 0;
+    for (int i = 0; i < nidx; i++) {
+        if (e->items[i]->kind == E_ELLIPSIS) {
+            if (ell >= 0)
+                error_at(e->items[i]->loc, "an index can only have a single ellipsis ('...')");
+            ell = i;
+        } else if (e->items[i]->kind == E_NONE)
+            error_at(e->items[i]->loc, "indexing with None (new axes) is not supported; use unsqueeze");
+        else
+            named++;
+    }
+    if (named > in.rank)
+        error_at(e->loc, "too many indices for a tensor of rank %d: %d given", in.rank, named);
+    int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
+    bool drop[MAX_RANK] = {0};
+    for (int k = 0; k < in.rank; k++) {
+        start[k] = 0;
+        step[k] = 1;
+        size[k] = in.d[k];
+    }
+    int axis = 0;
+    for (int i = 0; i < nidx; i++) {
+        Expr *it = e->items[i];
+        if (it->kind == E_ELLIPSIS) {
+            axis += in.rank - named;
+            continue;
+        }
+        int64_t dim = in.d[axis];
+        if (it->kind == E_SLICE) {
+            int64_t st = 1, lo, hi;
+            if (it->items[2]) {
+                st = int_arg(eval(it->items[2]), it->items[2]->loc, "a slice step");
+                if (st <= 0)
+                    error_at(it->items[2]->loc, "slice step must be positive, got %lld", (long long)st);
+            }
+            lo = it->items[0] ? int_arg(eval(it->items[0]), it->items[0]->loc, "a slice start") : 0;
+            hi = it->items[1] ? int_arg(eval(it->items[1]), it->items[1]->loc, "a slice stop") : dim;
+            if (lo < 0) lo += dim;
+            if (hi < 0) hi += dim;
+            lo = lo < 0 ? 0 : lo > dim ? dim : lo;
+            hi = hi < 0 ? 0 : hi > dim ? dim : hi;
+            start[axis] = lo < dim ? lo : 0;
+            step[axis] = st;
+            size[axis] = hi > lo ? (hi - lo + st - 1) / st : 0;
+            if (size[axis] == 0)
+                start[axis] = 0;
+        } else {
+            Value *iv = eval(it);
+            if (iv->kind == V_TENSOR)
+                error_at(it->loc, "indexing with a tensor is not supported; use integers and slices");
+            int64_t ix = int_arg(iv, it->loc, "an index");
+            if (ix < -dim || ix >= dim)
+                error_at(it->loc, "index %lld is out of bounds for dimension %d with size %lld", (long long)ix,
+                         axis, (long long)dim);
+            start[axis] = ix < 0 ? ix + dim : ix;
+            size[axis] = 1;
+            drop[axis] = true;
+        }
+        axis++;
+    }
+    Value *v = a;
+    bool full = true;
+    for (int k = 0; k < in.rank; k++)
+        full &= start[k] == 0 && step[k] == 1 && size[k] == in.d[k];
+    if (!full) {
+        Attr at[3] = {ints_attr("start", start, in.rank), ints_attr("step", step, in.rank),
+                      ints_attr("size", size, in.rank)};
+        v = mk_view(a, OP_SLICE, at, 3, e->loc);
+    }
+    Shape out = {0};
+    for (int k = 0; k < in.rank; k++)
+        if (!drop[k])
+            out.d[out.rank++] = size[k];
+    return view_reshape(v, out, e->loc);
+}
+
+/* The dtype an in-place result may be cast back to: never to a lower category. */
+static int inplace_result(Value *target, int node, SrcLoc loc) {
+    DType to = TN(target)->dtype, from = N(node)->dtype;
+    if (category(from) > category(to))
+        error_at(loc, "result type %s can't be cast to the desired output type %s", dtype_torch(from),
+                 dtype_torch(to));
+    int x = cast(node, to, loc);
+    return expand(x, TN(target)->shape, loc);
+}
+
+/* target <- value, in place: cast and broadcast value to target, write through views. */
+static void assign_into(Value *target, Value *value, SrcLoc loc) {
+    if (target->kind != V_TENSOR)
+        error_at(loc, "cannot assign in place to %s", kind_name(target));
+    int x;
+    if (is_scalar(value))
+        x = const_scalar(num(value), TN(target)->dtype, loc);
+    else {
+        tensor_arg(value, loc, "the assigned value");
+        x = value->node;
+        if (category(N(x)->dtype) > category(TN(target)->dtype))
+            error_at(loc, "cannot assign %s to a tensor of dtype %s", type_str(N(x)->dtype, N(x)->shape),
+                     dtype_torch(TN(target)->dtype));
+        x = cast(x, TN(target)->dtype, loc);
+    }
+    Shape b;
+    if (!shape_broadcast(N(x)->shape, TN(target)->shape, &b) || !shape_eq(b, TN(target)->shape))
+        error_at(loc, "cannot assign %s to a tensor of shape %s", type_str(N(x)->dtype, N(x)->shape),
+                 shape_str(TN(target)->shape));
+    x = expand(x, TN(target)->shape, loc);
+    if (target->nchain == 0 && !shape_eq(N(x)->shape, TN(target)->shape))
+        unreachable();
+    write_through(target, x, loc);
+}
+
+/* ---- tensor creation ---- */
+
+/* Flattens nested lists of scalars, checking that they are rectangular. */
+static void literal_walk(Value *v, int depth, Shape *s, double **data, int64_t *n, int64_t *cap, int *cat,
+                         SrcLoc loc) {
+    if (v->kind == V_LIST || v->kind == V_TUPLE) {
+        if (depth >= MAX_RANK)
+            error_at(loc, "tensor literal nested more than %d deep", MAX_RANK);
+        if (s->rank <= depth) {
+            if (*n > 0)
+                error_at(loc, "tensor literal is not rectangular (a number where a list was expected)");
+            s->rank = depth + 1;
+            s->d[depth] = v->n;
+        } else if (s->d[depth] != v->n)
+            error_at(loc, "tensor literal is not rectangular: expected %lld elements at depth %d, got %d",
+                     (long long)s->d[depth], depth, v->n);
+        for (int i = 0; i < v->n; i++)
+            literal_walk(v->items[i], depth + 1, s, data, n, cap, cat, loc);
+        return;
+    }
+    if (!is_scalar(v))
+        error_at(loc, "tensor literal elements must be numbers or bools, got %s", kind_name(v));
+    if (depth != s->rank)
+        error_at(loc, "tensor literal is not rectangular");
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        double *d = ir_alloc(sizeof(double) * (size_t)*cap);
+        if (*n)
+            memcpy(d, *data, sizeof(double) * (size_t)*n);
+        *data = d;
+    }
+    (*data)[(*n)++] = num(v);
+    int c = value_category(v);
+    if (c > *cat)
+        *cat = c;
+}
+
+static Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc) {
+    if (data->kind == V_TENSOR) {
+        int x = data->node;
+        if (dtype && dtype->kind != V_NONE)
+            x = cast(x, dtype_value(dtype, loc), loc);
+        else
+            x = add1(OP_CAST, x, NULL, 0, loc), N(x)->dtype = TN(data)->dtype;
+        Value *r = mk_tensor(x);
+        if (numpy) r->tflags |= TV_NUMPY;
+        return r;
+    }
+    Shape s = {0};
+    double *vals = NULL;
+    int64_t n = 0, cap = 0;
+    int cat = 0;
+    if (is_scalar(data)) {
+        literal_walk(data, 0, &s, &vals, &n, &cap, &cat, loc);
+    } else if (data->kind == V_LIST || data->kind == V_TUPLE) {
+        literal_walk(data, 0, &s, &vals, &n, &cap, &cat, loc);
+        if (data->n == 0) { s.rank = 1; s.d[0] = 0; cat = 2; }
+    } else
+        error_at(loc, "cannot make a tensor from %s", kind_name(data));
+    DType dt = cat == 2 ? (numpy ? DT_F64 : DT_F32) : cat == 1 ? DT_I64 : DT_BOOL;
+    if (dtype && dtype->kind != V_NONE)
+        dt = dtype_value(dtype, loc);
+    Attr a = attr_floats("data", vals, (int)n);
+    a.kind = A_FLOATS;
+    int id = add(OP_CONST, NULL, 0, dt, s, &a, 1, loc);
+    Value *r = mk_tensor(id);
+    if (numpy) r->tflags |= TV_NUMPY;
+    return r;
+}
+
+static Value *filled(Shape s, DType dt, double value, SrcLoc loc) {
+    Attr a = attr_float("value", value);
+    return mk_tensor(add(OP_FULL, NULL, 0, dt, s, &a, 1, loc));
+}
+
+static Value *random_tensor(bool normal, Shape s, DType dt, SrcLoc loc) {
+    if (!dtype_is_float(dt))
+        error_at(loc, "%s needs a floating-point dtype, got %s", normal ? "randn" : "rand", dtype_torch(dt));
+    Attr a[2] = {attr_float(normal ? "mean" : "from", 0), attr_float(normal ? "std" : "to", 1)};
+    return mk_tensor(add(normal ? OP_RANDN : OP_RAND, NULL, 0, dt, s, a, 2, loc));
+}
+
+static DType opt_dtype(Args *a, int pos, DType dflt) {
+    Value *d = arg(a, pos, "dtype", NULL);
+    return d && d->kind != V_NONE ? dtype_value(d, a->loc) : dflt;
+}
+
+/* zeros(2, 3), zeros((2, 3)), zeros(shape) and the dtype= keyword. */
+static Shape size_args(Args *a) {
+    if (a->npos == 0) {
+        Value *s = arg(a, -1, "size", NULL);
+        if (!s)
+            error_at(a->loc, "%s() needs a size", a->fname);
+        return shape_from_values(&s, 1, a->loc);
+    }
+    return shape_from_values(a->pos, a->npos, a->loc);
+}
+
+static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
+    if (path->kind != V_STR)
+        error_at(loc, "load() needs a file path string, got %s", kind_name(path));
+    if (!strstr(path->s, ".npy"))
+        error_at(loc, "load() reads .npy files; '%s' does not end in .npy", path->s);
+    Attr a = attr_str("path", path->s);
+    return mk_tensor(add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
+}
+
+/* ---- builtins ---- */
+
+static Value *module_call(Module *m, Args *a);
+
+/* Python's len()/type() and the other compile-time helpers. */
+static Value *py_type(Value *v, SrcLoc loc) {
+    Value *t = mk(V_PYTYPE);
+    if (v->kind == V_INT) t->s = "int";
+    else if (v->kind == V_FLOAT) t->s = "float";
+    else if (v->kind == V_BOOL) t->s = "bool";
+    else if (v->kind == V_STR) t->s = "str";
+    else if (v->kind == V_LIST) t->s = "list";
+    else if (v->kind == V_TUPLE) t->s = "tuple";
+    else if (v->kind == V_TENSOR && (v->tflags & TV_PYSCALAR))
+        t->s = dtype_is_float(TN(v)->dtype) ? "float" : TN(v)->dtype == DT_BOOL ? "bool" : "int";
+    else if (v->kind == V_TENSOR)
+        t->s = v->tflags & TV_NUMPY ? "numpy.ndarray" : "torch.Tensor";
+    else
+        error_at(loc, "type() of %s is not supported", kind_name(v));
+    return t;
+}
+
+/* Elementwise unary functions by name. */
+static Op unary_code(const char *name) {
+    static const struct { const char *s; Op op; } t[] = {
+        {"neg", OP_NEG}, {"negative", OP_NEG}, {"relu", OP_RELU}, {"exp", OP_EXP}, {"log", OP_LOG},
+        {"sqrt", OP_SQRT}, {"abs", OP_ABS}, {"tanh", OP_TANH}, {"sigmoid", OP_SIGMOID},
+        {"logical_not", OP_NOT},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(t[i].s, name))
+            return t[i].op;
+    return OP_COUNT;
+}
+
+static Value *conv2d_call(Value *x, Value *w, Value *b, Value *stride, Value *padding, Value *dil, Value *groups,
+                          SrcLoc loc) {
+    int64_t st[2], pd[2], dl[2];
+    pair_value(stride, st, loc, "stride", NULL);
+    pair_value(padding, pd, loc, "padding", NULL);
+    pair_value(dil, dl, loc, "dilation", NULL);
+    int in[3] = {x->node, w->node, b && b->kind != V_NONE ? b->node : -1};
+    if (TN(x)->shape.rank != 4)
+        error_at(loc, "conv2d expects 4-D input (N, C, H, W), got %s", type_str(TN(x)->dtype, TN(x)->shape));
+    Attr at[4] = {ints_attr("stride", st, 2), ints_attr("padding", pd, 2), ints_attr("dilation", dl, 2),
+                  attr_int("groups", int_arg(groups, loc, "groups"))};
+    return result(add(OP_CONV2D, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), at, 4, loc), x, NULL);
+}
+
+static Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2],
+                           const int64_t dl[2], bool ceil_mode, SrcLoc loc) {
+    Attr at[5] = {ints_attr("kernel", k, 2), ints_attr("stride", st, 2), ints_attr("padding", pd, 2),
+                  ints_attr("dilation", dl, 2), attr_int("ceil_mode", ceil_mode)};
+    return result(add1(OP_MAXPOOL2D, x->node, at, 5, loc), x, NULL);
+}
+
+static Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc) {
+    int in[3] = {x->node, w->node, b && b->kind != V_NONE ? b->node : -1};
+    return result(add(OP_LINEAR, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), NULL, 0, loc), x, NULL);
+}
+
+static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
+    SrcLoc loc = a->loc;
+    /* methods take the receiver as their first argument */
+    if (self) {
+        Value **pos = ir_alloc(sizeof(Value *) * (size_t)(a->npos + 1));
+        pos[0] = self;
+        for (int i = 0; i < a->npos; i++)
+            pos[i + 1] = a->pos[i];
+        a->pos = pos;
+        a->npos++;
+    }
+    Op op;
+
+    /* -- output and compile-time helpers -- */
+    if (!strcmp(f, "print")) {
+        Value *sep = arg(a, -1, "sep", mk_str(" ")), *end = arg(a, -1, "end", mk_str("\n"));
+        DONE(a, a->npos, "sep", "end");
+        if (sep->kind != V_STR || end->kind != V_STR)
+            error_at(loc, "print(): sep and end must be strings");
+        Value *t = text_new();
+        for (int i = 0; i < a->npos; i++) {
+            if (i) text_append(t, sep, NULL, loc);
+            text_append(t, a->pos[i], NULL, loc);
+        }
+        text_append(t, end, NULL, loc);
+        emit_print(t, loc);
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "len")) {
+        Value *v = req(a, 0, "obj");
+        DONE(a, 1, "obj");
+        if (v->kind == V_LIST || v->kind == V_TUPLE) return mk_int(v->n);
+        if (v->kind == V_STR) return mk_int((int64_t)strlen(v->s));
+        if (v->kind == V_SIZE) return mk_int(v->shape.rank);
+        if (v->kind == V_TENSOR) {
+            if (TN(v)->shape.rank == 0) error_at(loc, "len() of a 0-d tensor");
+            return mk_int(TN(v)->shape.d[0]);
+        }
+        error_at(loc, "len() of %s", kind_name(v));
+    }
+    if (!strcmp(f, "type")) {
+        Value *v = req(a, 0, "obj");
+        DONE(a, 1, "obj");
+        return py_type(v, loc);
+    }
+    if (!strcmp(f, "str")) {
+        Value *v = req(a, 0, "obj");
+        DONE(a, 1, "obj");
+        if (v->kind == V_TENSOR || v->kind == V_TEXT) {
+            Value *t = text_new();
+            text_append(t, v, NULL, loc);
+            return t;
+        }
+        return mk_str(value_str(v, loc));
+    }
+    if (!strcmp(f, "list") || !strcmp(f, "tuple")) {
+        Value *v = req(a, 0, "iterable");
+        DONE(a, 1, "iterable");
+        if (v->kind == V_SIZE) {
+            Value *r = mk(f[0] == 'l' ? V_LIST : V_TUPLE);
+            r->n = v->shape.rank;
+            r->items = ir_alloc(sizeof(Value *) * (size_t)(r->n + 1));
+            for (int i = 0; i < r->n; i++) r->items[i] = mk_int(v->shape.d[i]);
+            return r;
+        }
+        if (v->kind != V_LIST && v->kind != V_TUPLE)
+            error_at(loc, "%s() of %s is not supported", f, kind_name(v));
+        Value *r = mk(f[0] == 'l' ? V_LIST : V_TUPLE);
+        r->n = v->n;
+        r->items = v->items;
+        return r;
+    }
+    if (!strcmp(f, "manual_seed")) {
+        Value *s = req(a, 0, "seed");
+        DONE(a, 1, "seed");
+        int64_t seed = int_arg(s, loc, "seed");
+        Attr at = attr_int("seed", seed);
+        add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "parameters")) {
+        Value *m = req(a, 0, "module");
+        DONE(a, 1, "module");
+        if (m->kind != V_MODULE)
+            error_at(loc, "parameters() needs a module, got %s", kind_name(m));
+        Value *l = mk(V_LIST);
+        collect_params(m->mod, &l->items, &l->n);
+        return l;
+    }
+    if (!strcmp(f, "load_state")) {
+        Value *m = req(a, 0, "module"), *dir = req(a, 1, "directory");
+        DONE(a, 2, "module", "directory");
+        if (m->kind != V_MODULE || dir->kind != V_STR)
+            error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy");
+        Value **ps = NULL;
+        int n = 0;
+        collect_params(m->mod, &ps, &n);
+        for (int i = 0; i < n; i++) {
+            Node *p = TN(ps[i]);
+            const char *name = p->name ? p->name : ir_fmt("param%d", i);
+            Value *ld = load_npy(mk_str(ir_fmt("%s/%s.npy", dir->s, name)), p->dtype, p->shape, loc);
+            set_group(ps[i]->group, ld->node, loc);
+        }
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "load")) {
+        Value *path = req(a, 0, "path"), *ty = arg(a, 1, "type", NULL);
+        DONE(a, 2, "path", "type");
+        if (!ty || ty->kind != V_TYPE)
+            error_at(loc, "load(path, type) needs the tensor's declared type, e.g. load(\"x.npy\", f32[1, 32])");
+        for (int i = 0; ty->sym && i < ty->shape.rank; i++)
+            if (ty->sym[i])
+                error_at(loc, "load(): the declared shape must be concrete, '%s' is symbolic", ty->sym[i]);
+        return load_npy(path, ty->dt, ty->shape, loc);
+    }
+
+    /* -- creation -- */
+    if (!strcmp(f, "tensor") || !strcmp(f, "array") || !strcmp(f, "as_tensor")) {
+        Value *d = req(a, 0, "data"), *dt = arg(a, 1, "dtype", NULL);
+        Value *rg = arg(a, -1, "requires_grad", NULL);
+        DONE(a, 2, "data", "dtype", "requires_grad");
+        if (rg && bool_arg(rg, loc, "requires_grad"))
+            error_at(loc, "requires_grad=True needs autograd, which this version of tgc does not have yet");
+        return tensor_literal(d, dt, numpy_ns || !strcmp(f, "array"), loc);
+    }
+    if (!strcmp(f, "from_numpy") || !strcmp(f, "numpy")) {
+        Value *t = tensor_arg(req(a, 0, "array"), loc, "the argument");
+        DONE(a, 1, "array");
+        /* shares storage: same group, no view step */
+        Value *r = mk(V_TENSOR);
+        *r = *t;
+        r->stamp = 0;
+        r->tflags = f[0] == 'n' ? TV_NUMPY : 0;
+        return r;
+    }
+    if (!strcmp(f, "zeros") || !strcmp(f, "ones") || !strcmp(f, "empty")) {
+        DType dt = opt_dtype(a, -1, numpy_ns ? DT_F64 : DT_F32);
+        Shape s = size_args(a);
+        DONE(a, a->npos, "dtype", "size");
+        return filled(s, dt, f[0] == 'o' ? 1 : 0, loc);
+    }
+    if (!strcmp(f, "full")) {
+        Value *sz = req(a, 0, "size"), *fv = req(a, 1, "fill_value");
+        DType dt = opt_dtype(a, 2, default_dtype_for(value_category(fv)));
+        DONE(a, 3, "size", "fill_value", "dtype");
+        return filled(shape_from_values(&sz, 1, loc), dt, float_arg(fv, loc, "fill_value"), loc);
+    }
+    if (!strcmp(f, "rand") || !strcmp(f, "randn")) {
+        DType dt = opt_dtype(a, -1, DT_F32);
+        Value *rg = arg(a, -1, "requires_grad", NULL);
+        Shape s = size_args(a);
+        DONE(a, a->npos, "dtype", "size", "requires_grad");
+        if (rg && bool_arg(rg, loc, "requires_grad"))
+            error_at(loc, "requires_grad=True needs autograd, which this version of tgc does not have yet");
+        return random_tensor(f[4] == 'n', s, dt, loc);
+    }
+    if (!strcmp(f, "zeros_like") || !strcmp(f, "ones_like") || !strcmp(f, "rand_like") ||
+        !strcmp(f, "randn_like") || !strcmp(f, "full_like") || !strcmp(f, "empty_like")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *fv = f[0] == 'f' ? req(a, 1, "fill_value") : NULL;
+        DType dt = opt_dtype(a, -1, TN(t)->dtype);
+        DONE(a, fv ? 2 : 1, "input", "fill_value", "dtype");
+        Shape s = TN(t)->shape;
+        if (!strncmp(f, "rand", 4))
+            return random_tensor(f[4] == 'n', s, dt, loc);
+        return filled(s, dt, fv ? float_arg(fv, loc, "fill_value") : f[0] == 'o' ? 1 : 0, loc);
+    }
+    if (!strcmp(f, "arange")) {
+        Value *p0 = req(a, 0, "end"), *p1 = arg(a, 1, "end", NULL), *p2 = arg(a, 2, "step", NULL);
+        Value *start = p1 ? p0 : mk_int(0), *end = p1 ? p1 : p0, *step = p2 ? p2 : mk_int(1);
+        bool fl = start->kind == V_FLOAT || end->kind == V_FLOAT || step->kind == V_FLOAT;
+        DType dt = opt_dtype(a, -1, fl ? DT_F32 : DT_I64);
+        DONE(a, 3, "start", "end", "step", "dtype");
+        double s0 = float_arg(start, loc, "start"), s1 = float_arg(end, loc, "end"), st = float_arg(step, loc, "step");
+        if (st == 0 || (st > 0 && s1 < s0) || (st < 0 && s1 > s0))
+            error_at(loc, "arange: the step %g does not go from %g toward %g", st, s0, s1);
+        int64_t n = (int64_t)ceil((s1 - s0) / st);
+        Attr at[2] = {attr_float("start", s0), attr_float("step", st)};
+        return mk_tensor(add(OP_ARANGE, NULL, 0, dt, shape_make(1, &n), at, 2, loc));
+    }
+
+    /* -- elementwise -- */
+    if ((op = binop_code(f)) != OP_COUNT && (op != OP_POW || a->npos >= 2)) {
+        Value *x = req(a, 0, "input"), *y = req(a, 1, "other"), *out = arg(a, -1, "out", NULL);
+        DONE(a, 2, "input", "other", "out");
+        Value *r = tensor_binop(op, x, y, loc);
+        if (out) {
+            assign_into(out, r, loc);
+            return out;
+        }
+        return r;
+    }
+    if ((op = unary_code(f)) != OP_COUNT) {
+        Value *x = req(a, 0, "input");
+        DONE(a, 1, "input");
+        return unary_op(op, x, loc);
+    }
+
+    /* -- in-place methods: add_, mul_, zero_, fill_, copy_, relu_, ... -- */
+    size_t fl = strlen(f);
+    if (fl > 1 && f[fl - 1] == '_') {
+        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        char *base = ir_strndup(f, fl - 1);
+        int x;
+        if (!strcmp(base, "zero") || !strcmp(base, "fill")) {
+            Value *v = base[0] == 'z' ? mk_int(0) : req(a, 1, "value");
+            DONE(a, base[0] == 'z' ? 1 : 2, "value");
+            assign_into(t, v, loc);
+            return t;
+        } else if (!strcmp(base, "copy")) {
+            Value *src = req(a, 1, "src");
+            DONE(a, 2, "src");
+            assign_into(t, src, loc);
+            return t;
+        } else if ((op = binop_code(base)) != OP_COUNT) {
+            Value *y = req(a, 1, "other");
+            DONE(a, 2, "other");
+            x = tensor_binop(op, t, y, loc)->node;
+        } else if ((op = unary_code(base)) != OP_COUNT) {
+            DONE(a, 1, "self");
+            x = unary_op(op, t, loc)->node;
+        } else
+            error_at(loc, "unknown in-place method '%s'", f);
+        write_through(t, inplace_result(t, x, loc), loc);
+        return t;
+    }
+
+    /* -- reductions -- */
+    if (!strcmp(f, "sum") || !strcmp(f, "mean")) {
+        Value *x = req(a, 0, "input"), *dim = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        DONE(a, 3, "input", "dim", "keepdim");
+        return reduce(f[0] == 's' ? OP_SUM : OP_MEAN, x, dim, bool_arg(kd, loc, "keepdim"), loc);
+    }
+    if (!strcmp(f, "max") || !strcmp(f, "min")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *d = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        DONE(a, 3, "input", "dim", "keepdim");
+        Op rop = f[1] == 'a' ? OP_MAX : OP_MIN;
+        if (d && d->kind == V_TENSOR)
+            return tensor_binop(rop == OP_MAX ? OP_MAXIMUM : OP_MINIMUM, x, d, loc);
+        if (!d)
+            return reduce(rop, x, NULL, false, loc);
+        bool keep = bool_arg(kd, loc, "keepdim");
+        Value *vals = reduce(rop, x, d, keep, loc);
+        if (rop == OP_MIN)
+            error_at(loc, "min(dim) with indices is not supported; use min() or max(dim)");
+        return tuple2(vals, reduce(OP_ARGMAX, x, d, keep, loc));
+    }
+    if (!strcmp(f, "argmax")) {
+        Value *x = req(a, 0, "input"), *d = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        DONE(a, 3, "input", "dim", "keepdim");
+        return reduce(OP_ARGMAX, x, d, bool_arg(kd, loc, "keepdim"), loc);
+    }
+
+    /* -- shapes and views -- */
+    if (!strcmp(f, "view") || !strcmp(f, "reshape")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *sh = arg(a, -1, "shape", NULL);
+        if (sh) {
+            DONE(a, 1, "shape");
+            return view_reshape(t, infer_view_shape(&sh, 1, shape_numel(TN(t)->shape), loc), loc);
+        }
+        DONE(a, a->npos, "shape");
+        return view_reshape(t, infer_view_shape(a->pos + 1, a->npos - 1, shape_numel(TN(t)->shape), loc), loc);
+    }
+    if (!strcmp(f, "flatten")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        int64_t s = int_arg(arg(a, 1, "start_dim", mk_int(0)), loc, "start_dim");
+        int64_t e = int_arg(arg(a, 2, "end_dim", mk_int(-1)), loc, "end_dim");
+        DONE(a, 3, "input", "start_dim", "end_dim");
+        return flatten(t, s, e, loc);
+    }
+    if (!strcmp(f, "transpose") || !strcmp(f, "swapaxes")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *d0 = req(a, 1, "dim0"), *d1 = req(a, 2, "dim1");
+        DONE(a, 3, "input", "dim0", "dim1");
+        return transpose(t, d0, d1, loc);
+    }
+    if (!strcmp(f, "t")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        DONE(a, 1, "input");
+        if (TN(t)->shape.rank > 2)
+            error_at(loc, "t() expects a tensor of rank 2 or less, got %s", type_str(TN(t)->dtype, TN(t)->shape));
+        return TN(t)->shape.rank < 2 ? t : transpose(t, mk_int(0), mk_int(1), loc);
+    }
+    if (!strcmp(f, "permute")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value **dims = a->pos + 1;
+        int nd = a->npos - 1;
+        if (nd == 1 && (dims[0]->kind == V_TUPLE || dims[0]->kind == V_LIST)) {
+            nd = dims[0]->n;
+            dims = dims[0]->items;
+        }
+        DONE(a, a->npos, "input");
+        int r = TN(t)->shape.rank;
+        if (nd != r)
+            error_at(loc, "permute: %d dims given for a tensor of rank %d", nd, r);
+        int64_t perm[MAX_RANK];
+        bool seen[MAX_RANK] = {0};
+        for (int i = 0; i < nd; i++) {
+            perm[i] = axis_arg(dims[i], r, loc);
+            if (seen[perm[i]])
+                error_at(loc, "permute: dim %lld repeated", (long long)perm[i]);
+            seen[perm[i]] = true;
+        }
+        return permute(t, perm, r, loc);
+    }
+    if (!strcmp(f, "unsqueeze") || !strcmp(f, "squeeze")) {
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *d = arg(a, 1, "dim", NULL);
+        DONE(a, 2, "input", "dim");
+        Shape in = TN(t)->shape, s = {0};
+        if (f[0] == 'u') {
+            if (!d) error_at(loc, "unsqueeze() needs a dim");
+            if (in.rank == MAX_RANK) error_at(loc, "unsqueeze: rank would exceed %d", MAX_RANK);
+            int64_t k = int_arg(d, loc, "dim");
+            if (k < -(in.rank + 1) || k > in.rank) error_at(loc, "unsqueeze: dim %lld out of range", (long long)k);
+            if (k < 0) k += in.rank + 1;
+            for (int i = 0; i <= in.rank; i++)
+                s.d[s.rank++] = i == k ? 1 : in.d[i - (i > k)];
+        } else {
+            int k = d ? axis_arg(d, in.rank, loc) : -1;
+            for (int i = 0; i < in.rank; i++)
+                if (!(in.d[i] == 1 && (k < 0 || k == i)))
+                    s.d[s.rank++] = in.d[i];
+        }
+        return view_reshape(t, s, loc);
+    }
+    if (!strcmp(f, "cat") || !strcmp(f, "concat") || !strcmp(f, "concatenate")) {
+        Value *l = req(a, 0, "tensors"), *d = arg(a, 1, "dim", NULL);
+        if (!d) d = arg(a, -1, "axis", mk_int(0));
+        DONE(a, 2, "tensors", "dim", "axis");
+        if ((l->kind != V_LIST && l->kind != V_TUPLE) || l->n == 0)
+            error_at(loc, "cat() needs a non-empty list of tensors");
+        DType dt = DT_BOOL;
+        for (int i = 0; i < l->n; i++) {
+            tensor_arg(l->items[i], loc, "each item of cat()'s list");
+            dt = i ? promote_types(dt, TN(l->items[i])->dtype) : TN(l->items[i])->dtype;
+        }
+        int axis = axis_arg(d, TN(l->items[0])->shape.rank, loc);
+        int *in = ir_alloc(sizeof(int) * (size_t)l->n);
+        for (int i = 0; i < l->n; i++)
+            in[i] = cast(l->items[i]->node, dt, loc);
+        Attr at = attr_int("axis", axis);
+        return result(add(OP_CAT, in, l->n, dt, shape_scalar(), &at, 1, loc), l->items[0], NULL);
+    }
+    if (!strcmp(f, "matmul") || !strcmp(f, "mm") || !strcmp(f, "dot")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *y = tensor_arg(req(a, 1, "other"), loc, "other");
+        Value *out = arg(a, -1, "out", NULL);
+        DONE(a, 2, "input", "other", "out");
+        if (!strcmp(f, "mm") && (TN(x)->shape.rank != 2 || TN(y)->shape.rank != 2))
+            error_at(loc, "mm() needs two 2-D tensors; use matmul for broadcasting");
+        Value *r = matmul(x, y, loc);
+        if (out) {
+            assign_into(out, r, loc);
+            return out;
+        }
+        return r;
+    }
+
+    /* -- conversions and queries -- */
+    if (!strcmp(f, "item")) {
+        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        DONE(a, 1, "self");
+        if (shape_numel(TN(t)->shape) != 1)
+            error_at(loc, "item() needs a tensor with one element, got %s", type_str(TN(t)->dtype, TN(t)->shape));
+        Value *r = mk_tensor(reshape(t->node, shape_scalar(), loc));
+        r->tflags = TV_PYSCALAR;
+        return r;
+    }
+    if (!strcmp(f, "size")) {
+        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver"), *d = arg(a, 1, "dim", NULL);
+        DONE(a, 2, "self", "dim");
+        if (d)
+            return mk_int(TN(t)->shape.d[axis_arg(d, TN(t)->shape.rank, loc)]);
+        Value *s = mk(V_SIZE);
+        s->shape = TN(t)->shape;
+        return s;
+    }
+    if (!strcmp(f, "dim") || !strcmp(f, "numel")) {
+        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        DONE(a, 1, "self");
+        return mk_int(f[0] == 'd' ? TN(t)->shape.rank : shape_numel(TN(t)->shape));
+    }
+    if (!strcmp(f, "float") || !strcmp(f, "double") || !strcmp(f, "long") || !strcmp(f, "int") ||
+        !strcmp(f, "bool") || !strcmp(f, "to") || !strcmp(f, "type_as") || !strcmp(f, "clone")) {
+        Value *t = req(a, 0, "self");
+        if (!self && !strcmp(f, "int")) { DONE(a, 1, "x"); return mk_int((int64_t)float_arg(t, loc, "int()")); }
+        if (!self && !strcmp(f, "float")) { DONE(a, 1, "x"); return mk_float(float_arg(t, loc, "float()")); }
+        if (!self && !strcmp(f, "bool")) { DONE(a, 1, "x"); return mk_bool(float_arg(t, loc, "bool()") != 0); }
+        tensor_arg(t, loc, "the receiver");
+        DType dt = TN(t)->dtype;
+        if (!strcmp(f, "float")) dt = DT_F32;
+        else if (!strcmp(f, "double")) dt = DT_F64;
+        else if (!strcmp(f, "long")) dt = DT_I64;
+        else if (!strcmp(f, "int")) dt = DT_I32;
+        else if (!strcmp(f, "bool")) dt = DT_BOOL;
+        if (!strcmp(f, "to")) {
+            Value *d = req(a, 1, "dtype");
+            if (d->kind == V_DEVICE || d->kind == V_STR) {
+                DONE(a, 2, "dtype");
+                return t; /* to("cpu"): tensors already live where the program runs */
+            }
+            dt = dtype_value(d, loc);
+            DONE(a, 2, "dtype");
+        } else if (!strcmp(f, "type_as")) {
+            dt = TN(tensor_arg(req(a, 1, "other"), loc, "other"))->dtype;
+            DONE(a, 2, "other");
+        } else
+            DONE(a, 1, "self");
+        if (dt == TN(t)->dtype && strcmp(f, "clone"))
+            return t;
+        int x = dt == TN(t)->dtype ? add1(OP_CAST, t->node, NULL, 0, loc) : cast(t->node, dt, loc);
+        N(x)->dtype = dt;
+        return result(x, t, NULL);
+    }
+
+    /* -- neural-network functions -- */
+    if (!strcmp(f, "conv2d")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *w = tensor_arg(req(a, 1, "weight"), loc, "weight");
+        Value *b = arg(a, 2, "bias", NULL);
+        Value *st = arg(a, 3, "stride", mk_int(1)), *pd = arg(a, 4, "padding", mk_int(0));
+        Value *dl = arg(a, 5, "dilation", mk_int(1)), *gr = arg(a, 6, "groups", mk_int(1));
+        DONE(a, 7, "input", "weight", "bias", "stride", "padding", "dilation", "groups");
+        return conv2d_call(x, w, b, st, pd, dl, gr, loc);
+    }
+    if (!strcmp(f, "linear")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *w = tensor_arg(req(a, 1, "weight"), loc, "weight");
+        Value *b = arg(a, 2, "bias", NULL);
+        DONE(a, 3, "input", "weight", "bias");
+        return linear_call(x, w, b, loc);
+    }
+    if (!strcmp(f, "max_pool2d")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        int64_t k[2], st[2], pd[2], dl[2];
+        pair_value(req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
+        Value *s = arg(a, 2, "stride", mk(V_NONE));
+        if (s->kind == V_NONE) { st[0] = k[0]; st[1] = k[1]; }
+        else pair_value(s, st, loc, "stride", NULL);
+        pair_value(arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
+        pair_value(arg(a, 4, "dilation", mk_int(1)), dl, loc, "dilation", NULL);
+        bool cm = bool_arg(arg(a, 5, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        DONE(a, 6, "input", "kernel_size", "stride", "padding", "dilation", "ceil_mode");
+        return maxpool_call(x, k, st, pd, dl, cm, loc);
+    }
+    error_at(loc, "'%s' cannot be called this way", f);
+}
+
+/* ---- calling modules ---- */
+
+static Value *pair_tuple(const int64_t v[2]) { return tuple2(mk_int(v[0]), mk_int(v[1])); }
+
+/* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
+static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *model) {
+    Value *ty = eval(p->type);
+    if (ty->kind != V_TYPE)
+        error_at(p->loc, "the type of '%s' must be a tensor type such as f32[B, 3, 32, 32]", p->name);
+    if (v->kind != V_TENSOR)
+        error_at(loc, "%s expects %s: %s, got %s", model, p->name, value_str(ty, loc), kind_name(v));
+    Node *n = TN(v);
+    bool ok = n->dtype == ty->dt && n->shape.rank == ty->shape.rank;
+    for (int i = 0; ok && i < ty->shape.rank; i++) {
+        if (ty->sym && ty->sym[i]) {
+            Binding *b = find_in(env, ty->sym[i]);
+            if (b && b->v->kind == V_INT)
+                ok = b->v->i == n->shape.d[i];
+            else
+                bind(env, ty->sym[i], mk_int(n->shape.d[i]));
+        } else
+            ok = ty->shape.d[i] == n->shape.d[i];
+    }
+    if (!ok) {
+        const char *decl = ty->dt < DT_COUNT ? dtype_name(ty->dt) : "?";
+        for (int i = 0; i < ty->shape.rank; i++)
+            decl = ir_fmt("%s%s%s", decl, i ? ", " : "[",
+                          ty->sym && ty->sym[i] ? ty->sym[i] : ir_fmt("%lld", (long long)ty->shape.d[i]));
+        decl = ir_fmt("%s]", ty->shape.rank ? decl : ir_fmt("%s[", decl));
+        diag_error(loc, "%s expects %s: %s, got %s", model, p->name, decl, type_str(n->dtype, n->shape));
+        diag_note(p->loc, "'%s' is declared here", p->name);
+        error_at(loc, "cannot continue after this error");
+    }
+}
+
+static Value *module_call(Module *m, Args *a) {
+    SrcLoc loc = a->loc;
+    if (!m->decl) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        DONE(a, 1, "input");
+        if (!strcmp(m->cls, "Conv2d"))
+            return conv2d_call(x, param_value(m->weight), m->bias >= 0 ? param_value(m->bias) : NULL,
+                               pair_tuple(m->stride), pair_tuple(m->pad), pair_tuple(m->dil), mk_int(m->groups), loc);
+        if (!strcmp(m->cls, "Linear"))
+            return linear_call(x, param_value(m->weight), m->bias >= 0 ? param_value(m->bias) : NULL, loc);
+        if (!strcmp(m->cls, "MaxPool2d"))
+            return maxpool_call(x, m->k, m->stride, m->pad, m->dil, m->ceil_mode, loc);
+        if (!strcmp(m->cls, "ReLU"))
+            return unary_op(OP_RELU, x, loc);
+        if (!strcmp(m->cls, "Flatten"))
+            return flatten(x, m->start_dim, m->end_dim, loc);
+        unreachable();
+    }
+    Decl *d = m->decl;
+    if (++depth_guard > 64)
+        error_at(loc, "model calls nested more than 64 deep (does '%s' call itself?)", d->name);
+    Scope *saved = L.scope;
+    L.scope = m->env;
+    Scope *fs = push_scope();
+    int npos = 0;
+    const char *known[64];
+    int nknown = 0;
+    for (int i = 0; i < d->nparams; i++) {
+        Param *p = &d->params[i];
+        if (!is_tensor_type(p->type))
+            continue;
+        if (nknown < 64) known[nknown++] = p->name;
+        Value *v = arg(a, npos++, p->name, NULL);
+        if (!v)
+            error_at(loc, "%s() missing input '%s'", d->name, p->name);
+        check_input(p, v, fs, loc, d->name);
+        bind(fs, p->name, v);
+    }
+    args_done(a, npos, known, nknown);
+    if (npos == 0)
+        error_at(d->loc, "model '%s' has no tensor input: declare one as NAME: f32[...]", d->name);
+    Value *saved_ret = L.ret;
+    bool saved_fwd = L.in_forward;
+    L.ret = NULL;
+    L.in_forward = true;
+    Stmt **body = ir_alloc(sizeof(Stmt *) * (size_t)(d->nbody ? d->nbody : 1));
+    int n = 0;
+    for (int i = 0; i < d->nbody; i++)
+        if (!is_layer_decl(d->body[i]))
+            body[n++] = d->body[i];
+    exec_block(body, n);
+    Value *r = L.ret;
+    if (!r)
+        error_at(d->loc, "model '%s' does not return a value", d->name);
+    L.ret = saved_ret;
+    L.in_forward = saved_fwd;
+    L.scope = saved;
+    depth_guard--;
+    return r;
+}
+
+static Value *call_value(Value *f, Expr *call, Value **args, const char **names, int nargs, SrcLoc loc) {
+    (void)call;
+    Args a = {.loc = loc};
+    a.pos = ir_alloc(sizeof(Value *) * (size_t)(nargs + 1));
+    a.kw = ir_alloc(sizeof(char *) * (size_t)(nargs + 1));
+    a.kwv = ir_alloc(sizeof(Value *) * (size_t)(nargs + 1));
+    if (nargs > 30)
+        error_at(loc, "too many arguments");
+    for (int i = 0; i < nargs; i++) {
+        if (names && names[i]) {
+            for (int k = 0; k < a.nkw; k++)
+                if (!strcmp(a.kw[k], names[i]))
+                    error_at(loc, "keyword argument '%s' repeated", names[i]);
+            a.kw[a.nkw] = names[i];
+            a.kwv[a.nkw++] = args[i];
+        } else
+            a.pos[a.npos++] = args[i];
+    }
+    switch (f->kind) {
+    case V_FUNC: {
+        a.fname = f->s;
+        Value *r = builtin(f->s, f->self, &a, f->numpy_ns);
+        if (f->numpy_ns && r->kind == V_TENSOR)
+            r->tflags |= TV_NUMPY;
+        return r;
+    }
+    case V_CLASS:
+        a.fname = f->decl ? f->decl->name : f->s;
+        return f->decl ? construct_model(f->decl, &a) : construct_builtin(f->s, &a);
+    case V_MODULE:
+        a.fname = f->mod->cls;
+        return module_call(f->mod, &a);
+    case V_PYTYPE:
+        a.fname = f->s;
+        return builtin(f->s, NULL, &a, false);
+    case V_DTYPE:
+        error_at(loc, "a dtype is not callable; to convert, use x.to(%s)", dtype_name(f->dt));
+    default:
+        error_at(loc, "%s is not callable", kind_name(f));
+    }
+}
+
+/* ---- expressions ---- */
+
+static Value *lookup(Expr *e) {
+    for (Scope *s = L.scope; s; s = s->up) {
+        Binding *b = find_in(s, e->str);
+        if (b)
+            return b->v;
+    }
+    const char *hint = suggest_name(e->str);
+    if (hint)
+        error_at(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, hint);
+    error_at(e->loc, "unknown name '%s'", e->str);
+}
+
+static Value *attribute(Value *base, Expr *e) {
+    const char *name = e->str;
+    SrcLoc loc = e->loc;
+    if (base->kind == V_NAMESPACE) {
+        bool np = !strcmp(base->s, "np");
+        Binding *b = find_in(L.globals, name);
+        if (!b) {
+            const char *cands[256];
+            int n = 0;
+            for (int i = 0; i < L.globals->n && n < 256; i++)
+                if (L.globals->b[i].v->kind != V_NAMESPACE)
+                    cands[n++] = L.globals->b[i].name;
+            const char *hint = diag_suggest(name, cands, n);
+            if (hint)
+                error_at(loc, "'%s' has no member '%s'; did you mean '%s'?", base->s, name, hint);
+            error_at(loc, "'%s' has no member '%s' that tgc supports", base->s, name);
+        }
+        if (np && b->v->kind == V_FUNC) {
+            Value *f = mk(V_FUNC);
+            *f = *b->v;
+            f->numpy_ns = true;
+            return f;
+        }
+        return b->v;
+    }
+    if (base->kind == V_TENSOR) {
+        Node *n = TN(base);
+        if (!strcmp(name, "shape")) {
+            Value *s = mk(V_SIZE);
+            s->shape = n->shape;
+            if (base->tflags & TV_NUMPY) { /* numpy: a tuple of ints */
+                Value *t = mk(V_TUPLE);
+                t->n = n->shape.rank;
+                t->items = ir_alloc(sizeof(Value *) * (size_t)(t->n + 1));
+                for (int i = 0; i < t->n; i++) t->items[i] = mk_int(n->shape.d[i]);
+                return t;
+            }
+            return s;
+        }
+        if (!strcmp(name, "dtype")) {
+            Value *d = mk(V_DTYPE);
+            d->dt = n->dtype;
+            return d;
+        }
+        if (!strcmp(name, "device")) {
+            Value *d = mk(V_DEVICE);
+            d->s = "cpu";
+            return d;
+        }
+        if (!strcmp(name, "ndim"))
+            return mk_int(n->shape.rank);
+        if (!strcmp(name, "T")) {
+            int r = n->shape.rank;
+            int64_t perm[MAX_RANK];
+            for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
+            return permute(base, perm, r, loc);
+        }
+        if (!strcmp(name, "data"))
+            return base;
+        if (!strcmp(name, "requires_grad") || !strcmp(name, "grad") || !strcmp(name, "grad_fn"))
+            error_at(loc, "'.%s' needs autograd, which this version of tgc does not have yet", name);
+        Value *f = mk(V_FUNC);
+        f->s = name;
+        f->self = base;
+        return f;
+    }
+    if (base->kind == V_MODULE) {
+        Module *m = base->mod;
+        if (!strcmp(name, "weight") && m->weight >= 0) return param_value(m->weight);
+        if (!strcmp(name, "bias") && m->bias >= 0) return param_value(m->bias);
+        for (int i = 0; i < m->nchild; i++)
+            if (!strcmp(m->child_name[i], name)) {
+                Value *c = mk(V_MODULE);
+                c->mod = m->child[i];
+                return c;
+            }
+        if (!strcmp(name, "parameters")) {
+            Value *f = mk(V_FUNC);
+            f->s = name;
+            f->self = base;
+            return f;
+        }
+        const char *cands[64];
+        int n = 0;
+        for (int i = 0; i < m->nchild && n < 64; i++) cands[n++] = m->child_name[i];
+        if (m->weight >= 0) cands[n++] = "weight";
+        if (m->bias >= 0) cands[n++] = "bias";
+        const char *hint = diag_suggest(name, cands, n);
+        if (hint)
+            error_at(loc, "%s has no attribute '%s'; did you mean '%s'?", m->cls, name, hint);
+        error_at(loc, "%s has no attribute '%s'", m->cls, name);
+    }
+    error_at(loc, "%s has no attribute '%s'", kind_name(base), name);
+}
+
+/* f32[B, 3, 32, 32]: a tensor type, dims literal or symbolic. */
+static Value *tensor_type(Value *dt, Expr *e) {
+    Value *t = mk(V_TYPE);
+    t->dt = dt->dt;
+    if (e->nitems > MAX_RANK)
+        error_at(e->loc, "tensor types have at most %d dimensions", MAX_RANK);
+    t->shape.rank = e->nitems;
+    t->sym = ir_alloc(sizeof(char *) * MAX_RANK);
+    for (int i = 0; i < e->nitems; i++) {
+        Expr *d = e->items[i];
+        if (d->kind == E_NAME) {
+            bool bound = false;
+            for (Scope *s = L.scope; s; s = s->up) {
+                Binding *b = find_in(s, d->str);
+                if (b && b->v->kind == V_INT) {
+                    t->shape.d[i] = b->v->i;
+                    bound = true;
+                    break;
+                }
+            }
+            if (!bound)
+                t->sym[i] = d->str;
+            continue;
+        }
+        Value *v = eval(d);
+        t->shape.d[i] = int_arg(v, d->loc, "a dimension");
+        if (t->shape.d[i] < 0)
+            error_at(d->loc, "negative dimension %lld", (long long)t->shape.d[i]);
+    }
+    return t;
+}
+
+static Value *eval(Expr *e) {
+    switch (e->kind) {
+    case E_INT: return mk_int(e->ival);
+    case E_FLOAT: return mk_float(e->fval);
+    case E_BOOL: return mk_bool(e->ival != 0);
+    case E_NONE: return mk(V_NONE);
+    case E_STR: return mk_str(e->str);
+    case E_NAME: return lookup(e);
+    case E_FSTR: {
+        Value *t = text_new();
+        bool runtime = false;
+        for (int i = 0; i < e->nitems; i++) {
+            Expr *p = e->items[i];
+            if (p->kind == E_STR)
+                text_push(t, mk_str(p->str));
+            else {
+                Value *v = eval(p->lhs);
+                runtime |= v->kind == V_TENSOR || v->kind == V_TEXT;
+                text_append(t, v, p->str, p->loc);
+            }
+        }
+        if (runtime)
+            return t;
+        const char *s = "";
+        for (int i = 0; i < t->n; i++)
+            s = ir_fmt("%s%s", s, t->items[i]->s);
+        return mk_str(s);
+    }
+    case E_LIST:
+    case E_TUPLE: {
+        Value *v = mk(e->kind == E_LIST ? V_LIST : V_TUPLE);
+        v->n = e->nitems;
+        v->items = ir_alloc(sizeof(Value *) * (size_t)(e->nitems + 1));
+        for (int i = 0; i < e->nitems; i++)
+            v->items[i] = eval(e->items[i]);
+        return v;
+    }
+    case E_UNARY: {
+        Value *v = eval(e->lhs);
+        if (!strcmp(e->op, "not")) {
+            if (v->kind == V_TENSOR)
+                return unary_op(OP_NOT, v, e->loc);
+            if (!is_scalar(v) && v->kind != V_NONE)
+                error_at(e->loc, "'not' of %s", kind_name(v));
+            return mk_bool(v->kind == V_NONE || num(v) == 0);
+        }
+        if (!strcmp(e->op, "+"))
+            return v;
+        if (v->kind == V_BOOL)
+            return mk_int(-v->i);
+        return unary_op(OP_NEG, v, e->loc);
+    }
+    case E_BINARY: {
+        Value *a = eval(e->lhs);
+        if (!strcmp(e->op, "and") && is_scalar(a) && num(a) == 0)
+            return a; /* short-circuit */
+        if (!strcmp(e->op, "or") && is_scalar(a) && num(a) != 0)
+            return a;
+        return binop(e->op, a, eval(e->rhs), e->loc);
+    }
+    case E_CALL: {
+        Value *f = eval(e->lhs);
+        Value **args = ir_alloc(sizeof(Value *) * (size_t)(e->nitems + 1));
+        for (int i = 0; i < e->nitems; i++)
+            args[i] = eval(e->items[i]);
+        return call_value(f, e, args, e->names, e->nitems, e->loc);
+    }
+    case E_ATTR:
+        return attribute(eval(e->lhs), e);
+    case E_INDEX: {
+        Value *b = eval(e->lhs);
+        if (b->kind == V_DTYPE)
+            return tensor_type(b, e);
+        if (b->kind == V_TENSOR)
+            return index_tensor(b, e);
+        if (b->kind == V_LIST || b->kind == V_TUPLE || b->kind == V_SIZE) {
+            if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
+                error_at(e->loc, "only a single integer index is supported for %s", kind_name(b));
+            int64_t n = b->kind == V_SIZE ? b->shape.rank : b->n;
+            int64_t i = int_arg(eval(e->items[0]), e->items[0]->loc, "an index");
+            if (i < -n || i >= n)
+                error_at(e->items[0]->loc, "index %lld out of range for %s of length %lld", (long long)i,
+                         kind_name(b), (long long)n);
+            if (i < 0) i += n;
+            return b->kind == V_SIZE ? mk_int(b->shape.d[i]) : b->items[i];
+        }
+        error_at(e->loc, "%s cannot be indexed", kind_name(b));
+    }
+    case E_ELLIPSIS:
+    case E_SLICE:
+        error_at(e->loc, "'...' and slices can only appear inside an index");
+    case E_FHOLE:
+        break;
+    }
+    unreachable();
+}
+
+/* ---- statements ---- */
+
+static void assign(Expr *t, Value *v, SrcLoc loc) {
+    switch (t->kind) {
+    case E_NAME:
+        if (find_in(L.globals, t->str) && L.scope == L.globals)
+            error_at(t->loc, "cannot assign to the builtin name '%s'", t->str);
+        bind(L.scope, t->str, v);
+        return;
+    case E_TUPLE:
+        if (v->kind != V_TUPLE && v->kind != V_LIST)
+            error_at(loc, "cannot unpack %s into %d names", kind_name(v), t->nitems);
+        if (v->n != t->nitems)
+            error_at(loc, "cannot unpack %d values into %d names", v->n, t->nitems);
+        for (int i = 0; i < t->nitems; i++)
+            assign(t->items[i], v->items[i], loc);
+        return;
+    case E_INDEX: {
+        Value *b = eval(t->lhs);
+        if (b->kind == V_TENSOR) {
+            assign_into(index_tensor(b, t), v, loc);
+            return;
+        }
+        if (b->kind == V_LIST && t->nitems == 1) {
+            int64_t i = int_arg(eval(t->items[0]), t->items[0]->loc, "an index");
+            if (i < -b->n || i >= b->n)
+                error_at(t->loc, "list index %lld out of range", (long long)i);
+            b->items[i < 0 ? i + b->n : i] = v;
+            return;
+        }
+        error_at(t->loc, "cannot assign into %s", kind_name(b));
+    }
+    case E_ATTR: {
+        Value *b = eval(t->lhs);
+        if (b->kind == V_MODULE && v->kind == V_MODULE) {
+            add_child(b->mod, t->str, v->mod);
+            name_params(b->mod, b->mod->path);
+            return;
+        }
+        error_at(t->loc, "cannot assign to attribute '%s' of %s", t->str, kind_name(b));
+    }
+    default:
+        error_at(t->loc, "cannot assign to this expression");
+    }
+}
+
+static void exec_stmt(Stmt *s) {
+    switch (s->kind) {
+    case S_EXPR:
+        eval(s->value);
+        return;
+    case S_RETURN:
+        if (!L.in_forward)
+            error_at(s->loc, "'return' outside a model");
+        L.ret = eval(s->value);
+        return;
+    case S_ASSIGN: {
+        Value *v = eval(s->value);
+        if (!strcmp(s->op, "=")) {
+            assign(s->target, v, s->loc);
+            return;
+        }
+        char op[2] = {s->op[0], 0};
+        Value *cur = eval(s->target);
+        if (cur->kind == V_TENSOR) {
+            /* x += y updates x in place, as PyTorch does */
+            Value *r = binop(op, cur, v, s->loc);
+            write_through(cur, inplace_result(cur, r->node, s->loc), s->loc);
+            return;
+        }
+        assign(s->target, binop(op, cur, v, s->loc), s->loc);
+        return;
+    }
+    }
+}
+
+static void exec_block(Stmt **body, int n) {
+    for (int i = 0; i < n && !L.ret; i++) {
+        jmp_buf here, *outer = diag_catch;
+        /* An error in one statement of a program does not hide the errors of the next ones. */
+        if (!L.in_forward && setjmp(here)) {
+            diag_catch = outer;
+            if (diag_nerrors > 20)
+                error_at(body[i]->loc, "too many errors; giving up");
+            continue;
+        }
+        if (!L.in_forward)
+            diag_catch = &here;
+        exec_stmt(body[i]);
+        diag_catch = outer;
+    }
+}
+
+/* ---- globals ---- */
+
+static void def_func(const char *name) {
+    Value *v = mk(V_FUNC);
+    v->s = name;
+    bind(L.globals, name, v);
+}
+
+static void def_globals(Ast *ast) {
+    static const char *funcs[] = {
+        "print", "len", "type", "str", "list", "tuple", "manual_seed", "parameters", "load", "load_state",
+        "tensor", "array", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn",
+        "zeros_like", "ones_like", "rand_like", "randn_like", "full_like", "empty_like", "arange",
+        "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
+        "subtract", "multiply", "divide", "true_divide", "neg", "negative", "relu", "exp", "log", "sqrt",
+        "abs", "tanh", "sigmoid", "logical_not", "sum", "mean", "max", "min", "argmax", "reshape",
+        "flatten", "transpose", "swapaxes", "permute", "unsqueeze", "squeeze", "cat", "concat",
+        "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "int", "float", "bool",
+    };
+    for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
+        def_func(funcs[i]);
+    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten"};
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+        Value *v = mk(V_CLASS);
+        v->s = classes[i];
+        bind(L.globals, classes[i], v);
+    }
+    static const char *dts[] = {"f32", "f64", "i32", "i64", "u8", "float32", "float64", "double",
+                                "int32", "int64", "long", "uint8"};
+    for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++) {
+        Value *v = mk(V_DTYPE);
+        v->dt = (DType)dtype_from_name(dts[i]);
+        bind(L.globals, dts[i], v);
+    }
+    /* `bool`, `float` and `int` are both functions and dtypes: as a dtype= argument they convert */
+    for (int i = 0; i < L.globals->n; i++) {
+        Binding *b = &L.globals->b[i];
+        if (!strcmp(b->name, "bool") || !strcmp(b->name, "float") || !strcmp(b->name, "int")) {
+            b->v->kind = V_PYTYPE;
+            b->v->s = b->name;
+        }
+    }
+    static const char *ns[] = {"torch", "np", "numpy", "nn", "F"};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        Value *v = mk(V_NAMESPACE);
+        v->s = !strcmp(ns[i], "numpy") ? "np" : ns[i];
+        bind(L.globals, ns[i], v);
+    }
+    for (int i = 0; i < ast->ndecls; i++)
+        if (ast->decls[i]->kind == D_MODEL) {
+            Decl *d = ast->decls[i];
+            if (find_in(L.globals, d->name)) {
+                diag_error(d->loc, "model name '%s' is already taken", d->name);
+                continue;
+            }
+            Value *v = mk(V_CLASS);
+            v->s = d->name;
+            v->decl = d;
+            bind(L.globals, d->name, v);
+        }
+}
+
+/* ---- train blocks: checked here, compiled by the trainer ---- */
+
+static const char *call_name(Expr *e) {
+    if (e->kind != E_CALL)
+        return NULL;
+    Expr *c = e->lhs;
+    if (c->kind == E_NAME || c->kind == E_ATTR)
+        return c->str;
+    return NULL;
+}
+
+static void check_train(Decl *d) {
+    Binding *m = find_in(L.globals, d->name);
+    if (!m || m->v->kind != V_CLASS || !m->v->decl) {
+        const char *cands[64];
+        int n = 0;
+        for (int i = 0; i < L.ast->ndecls && n < 64; i++)
+            if (L.ast->decls[i]->kind == D_MODEL)
+                cands[n++] = L.ast->decls[i]->name;
+        const char *hint = diag_suggest(d->name, cands, n);
+        if (hint)
+            diag_error(d->loc, "train block names unknown model '%s'; did you mean '%s'?", d->name, hint);
+        else
+            diag_error(d->loc, "train block names unknown model '%s'", d->name);
+    }
+    static const char *keys[] = {"data", "test_data", "transform", "pad", "classes", "batch", "shuffle",
+                                 "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint"};
+    const int nkeys = (int)(sizeof keys / sizeof keys[0]);
+    bool seen[sizeof keys / sizeof keys[0]] = {0};
+    for (int i = 0; i < d->nbody; i++) {
+        Stmt *s = d->body[i];
+        if (s->kind != S_ASSIGN || strcmp(s->op, "=") || s->target->kind != E_NAME) {
+            diag_error(s->loc, "a train block holds 'key = value' settings only");
+            continue;
+        }
+        const char *k = s->target->str;
+        int ki = -1;
+        for (int j = 0; j < nkeys; j++)
+            if (!strcmp(keys[j], k))
+                ki = j;
+        if (ki < 0) {
+            const char *hint = diag_suggest(k, keys, nkeys);
+            if (hint)
+                diag_error(s->target->loc, "unknown train setting '%s'; did you mean '%s'?", k, hint);
+            else
+                diag_error(s->target->loc, "unknown train setting '%s'", k);
+            continue;
+        }
+        if (seen[ki])
+            diag_error(s->target->loc, "train setting '%s' given twice", k);
+        seen[ki] = true;
+        Expr *v = s->value;
+        const char *cn = call_name(v);
+        if (!strcmp(k, "data") || !strcmp(k, "test_data")) {
+            static const char *ok[] = {"cifar10", "mnist", "fashion_mnist", "idx"};
+            bool good = cn && v->nitems >= 1 && v->items[0]->kind == E_STR;
+            for (int j = 0; good && j < 4; j++)
+                if (!strcmp(cn, ok[j])) break; else if (j == 3) good = false;
+            if (!good)
+                diag_error(v->loc, "%s must be cifar10(\"dir\"), mnist(\"dir\"), fashion_mnist(\"dir\") or idx(\"images\", \"labels\")", k);
+        } else if (!strcmp(k, "transform")) {
+            if (!cn || strcmp(cn, "normalize"))
+                diag_error(v->loc, "transform must be normalize(mean=[...], std=[...])");
+        } else if (!strcmp(k, "optimizer")) {
+            if (!cn || (strcmp(cn, "SGD") && strcmp(cn, "Adam") && strcmp(cn, "AdamW")))
+                diag_error(v->loc, "optimizer must be SGD(...), Adam(...) or AdamW(...)");
+        } else if (!strcmp(k, "loss")) {
+            if (v->kind != E_NAME || (strcmp(v->str, "cross_entropy") && strcmp(v->str, "mse_loss")))
+                diag_error(v->loc, "loss must be cross_entropy or mse_loss");
+        } else if (!strcmp(k, "classes")) {
+            bool good = v->kind == E_LIST || v->kind == E_TUPLE;
+            for (int j = 0; good && j < v->nitems; j++)
+                good = v->items[j]->kind == E_STR;
+            if (!good)
+                diag_error(v->loc, "classes must be a list of strings");
+        } else if (!strcmp(k, "shuffle")) {
+            if (v->kind != E_BOOL)
+                diag_error(v->loc, "shuffle must be true or false");
+        } else if (!strcmp(k, "checkpoint")) {
+            if (v->kind != E_STR)
+                diag_error(v->loc, "checkpoint must be a file path string");
+        } else if (!strcmp(k, "pad")) {
+            if (v->kind != E_INT || v->ival < 0)
+                diag_error(v->loc, "pad must be a non-negative integer");
+        } else {
+            if (v->kind != E_INT || v->ival < (strcmp(k, "seed") ? 1 : 0))
+                diag_error(v->loc, "%s must be a positive integer", k);
+        }
+    }
+    static const char *required[] = {"data", "batch", "loss", "optimizer", "epochs"};
+    for (int j = 0; j < 5; j++) {
+        bool have = false;
+        for (int i = 0; i < nkeys; i++)
+            if (seen[i] && !strcmp(keys[i], required[j]))
+                have = true;
+        if (!have)
+            diag_error(d->loc, "train block is missing the setting '%s'", required[j]);
+    }
+}
+
+Lowered *lower_ast(Ast *ast) {
+    memset(&L, 0, sizeof L);
+    L.ast = ast;
+    L.globals = push_scope();
+    def_globals(ast);
+    Lowered *out = ir_alloc(sizeof(Lowered));
+    int nprog = 0;
+    for (int i = 0; i < ast->ndecls; i++)
+        nprog += ast->decls[i]->kind == D_PROGRAM;
+    out->programs = ir_alloc(sizeof(LoweredProgram) * (size_t)(nprog ? nprog : 1));
+    for (int i = 0; i < ast->ndecls; i++) {
+        Decl *d = ast->decls[i];
+        if (d->kind == D_TRAIN) {
+            check_train(d);
+            out->ntrain++;
+            continue;
+        }
+        if (d->kind != D_PROGRAM)
+            continue;
+        for (int k = 0; k < out->nprograms; k++)
+            if (!strcmp(out->programs[k].name, d->name))
+                diag_error(d->loc, "program '%s' is defined twice", d->name);
+        L.g = ir_new_graph(d->name);
+        L.scope = L.globals;
+        push_scope();
+        exec_block(d->body, d->nbody);
+        out->programs[out->nprograms++] = (LoweredProgram){L.g, d->name};
+    }
+    return out;
+}

@@ -1,0 +1,673 @@
+/*
+ * parse.c: tokens -> AST, by recursive descent.
+ *
+ * Each function is named after the grammar rule it parses; its first comment
+ * line is the rule (the full grammar is in docs/language.md). A syntax error
+ * is reported, the parser skips to the end of the statement and goes on, so a
+ * file with several mistakes shows them all in one run.
+ */
+#include "frontend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    Token *tok;
+    int pos, ntok;
+    jmp_buf recover; /* a syntax error jumps back to the statement loop */
+    bool armed;
+} Parser;
+
+static Token *peek(Parser *ps) { return &ps->tok[ps->pos]; }
+
+static _Noreturn void syntax_error(Parser *ps, SrcLoc loc, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!ps->armed)
+        error_at(loc, "%s", buf);
+    diag_error(loc, "%s", buf);
+    if (diag_nerrors > 20)
+        error_at(loc, "too many errors; giving up");
+    longjmp(ps->recover, 1);
+}
+
+static const char *describe(Token *t) {
+    switch (t->kind) {
+    case TK_EOF: return "end of file";
+    case TK_NEWLINE: return "end of line";
+    case TK_INT: case TK_FLOAT: return ir_fmt("number '%s'", t->text);
+    case TK_STR: case TK_FSTR: return "string";
+    default: return ir_fmt("'%s'", t->text);
+    }
+}
+
+static bool is_punct(Token *t, const char *s) { return t->kind == TK_PUNCT && !strcmp(t->text, s); }
+static bool is_ident(Token *t, const char *s) { return t->kind == TK_IDENT && !strcmp(t->text, s); }
+
+static bool accept(Parser *ps, const char *s) {
+    Token *t = peek(ps);
+    if (is_punct(t, s) || is_ident(t, s)) {
+        ps->pos++;
+        return true;
+    }
+    return false;
+}
+
+static Token *expect(Parser *ps, const char *s) {
+    Token *t = peek(ps);
+    if (!accept(ps, s))
+        syntax_error(ps, t->loc, "expected '%s', found %s", s, describe(t));
+    return t;
+}
+
+static bool is_keyword(const char *s) {
+    static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or",
+                               "True", "False", "true", "false", "None"};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (!strcmp(kw[i], s))
+            return true;
+    return false;
+}
+
+static Token *expect_name(Parser *ps, const char *what) {
+    Token *t = peek(ps);
+    if (t->kind != TK_IDENT || is_keyword(t->text))
+        syntax_error(ps, t->loc, "expected %s, found %s", what, describe(t));
+    ps->pos++;
+    return t;
+}
+
+static void skip_newlines(Parser *ps) {
+    while (peek(ps)->kind == TK_NEWLINE)
+        ps->pos++;
+}
+
+static Expr *new_expr(ExprKind kind, SrcLoc loc) {
+    Expr *e = ir_alloc(sizeof(Expr));
+    e->kind = kind;
+    e->loc = loc;
+    return e;
+}
+
+/* Growable list of expressions, kept in the arena. */
+typedef struct {
+    Expr **items;
+    const char **names;
+    int n, cap;
+} ExprList;
+
+static void list_push(ExprList *l, Expr *e, const char *name) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 8;
+        Expr **items = ir_alloc(sizeof(Expr *) * (size_t)cap);
+        const char **names = ir_alloc(sizeof(char *) * (size_t)cap);
+        if (l->n) {
+            memcpy(items, l->items, sizeof(Expr *) * (size_t)l->n);
+            memcpy(names, l->names, sizeof(char *) * (size_t)l->n);
+        }
+        l->items = items;
+        l->names = names;
+        l->cap = cap;
+    }
+    l->items[l->n] = e;
+    l->names[l->n++] = name;
+}
+
+static Expr *expr(Parser *ps);
+static Expr *unary(Parser *ps);
+
+/* fstring -> 'f"' (text | '{' expr (':' spec)? '}')* '"' */
+static Expr *fstring(Parser *ps, Token *t) {
+    Expr *e = new_expr(E_FSTR, t->loc);
+    ExprList parts = {0};
+    const char *s = t->text;
+    int len = (int)t->ival;
+    char *text = ir_alloc((size_t)len + 1); /* arena: a syntax error may longjmp out */
+    int tn = 0;
+    for (int i = 0; i < len;) {
+        char c = s[i];
+        if (c == '{' && i + 1 < len && s[i + 1] == '{') {
+            text[tn++] = '{';
+            i += 2;
+        } else if (c == '}' && i + 1 < len && s[i + 1] == '}') {
+            text[tn++] = '}';
+            i += 2;
+        } else if (c == '\\' && i + 1 < len) {
+            char d = s[i + 1];
+            text[tn++] = d == 'n' ? '\n' : d == 't' ? '\t' : d;
+            i += 2;
+        } else if (c == '}') {
+            SrcLoc l = t->body;
+            l.col += i;
+            syntax_error(ps, l, "single '}' is not allowed in an f-string (write '}}')");
+        } else if (c == '{') {
+            if (tn) {
+                Expr *lit = new_expr(E_STR, t->loc);
+                lit->str = ir_strndup(text, (size_t)tn);
+                list_push(&parts, lit, NULL);
+                tn = 0;
+            }
+            int start = i + 1, depth = 0, colon = -1, j = start;
+            for (; j < len; j++) {
+                if (s[j] == '(' || s[j] == '[')
+                    depth++;
+                else if (s[j] == ')' || s[j] == ']')
+                    depth--;
+                else if (s[j] == ':' && depth == 0 && colon < 0)
+                    colon = j;
+                else if (s[j] == '}' && depth <= 0)
+                    break;
+            }
+            SrcLoc l = t->body;
+            l.col += start;
+            if (j >= len) {
+                    syntax_error(ps, l, "expected '}' to close the f-string hole");
+            }
+            int elen = (colon >= 0 ? colon : j) - start;
+            int ntok;
+            Token *toks = lex_fragment(s + start, elen, l, &ntok);
+            Parser sub = {.tok = toks, .ntok = ntok};
+            if (ntok <= 1) {
+                    syntax_error(ps, l, "empty expression in f-string");
+            }
+            /* errors inside the hole recover like errors in the enclosing statement */
+            sub.armed = ps->armed;
+            memcpy(sub.recover, ps->recover, sizeof(jmp_buf));
+            Expr *hole = new_expr(E_FHOLE, l);
+            hole->lhs = expr(&sub);
+            if (peek(&sub)->kind != TK_EOF) {
+                    syntax_error(ps, peek(&sub)->loc, "unexpected %s in f-string hole", describe(peek(&sub)));
+            }
+            if (colon >= 0)
+                hole->str = ir_strndup(s + colon + 1, (size_t)(j - colon - 1));
+            list_push(&parts, hole, NULL);
+            i = j + 1;
+        } else {
+            text[tn++] = c;
+            i++;
+        }
+    }
+    if (tn) {
+        Expr *lit = new_expr(E_STR, t->loc);
+        lit->str = ir_strndup(text, (size_t)tn);
+        list_push(&parts, lit, NULL);
+    }
+    e->items = parts.items;
+    e->nitems = parts.n;
+    return e;
+}
+
+/* items -> (expr (',' expr)* ','?)? up to the closing bracket */
+static ExprList items(Parser *ps, const char *close) {
+    ExprList l = {0};
+    while (!accept(ps, close)) {
+        if (l.n)
+            expect(ps, ",");
+        if (accept(ps, close))
+            break;
+        list_push(&l, expr(ps), NULL);
+    }
+    return l;
+}
+
+/* primary -> INT | FLOAT | STR | FSTR | NAME | bool | None | '...' | '[' items ']' | '(' expr ')' | '(' items ')' */
+static Expr *primary(Parser *ps) {
+    Token *t = peek(ps);
+    ps->pos++;
+    switch (t->kind) {
+    case TK_INT: {
+        Expr *e = new_expr(E_INT, t->loc);
+        e->ival = t->ival;
+        return e;
+    }
+    case TK_FLOAT: {
+        Expr *e = new_expr(E_FLOAT, t->loc);
+        e->fval = t->fval;
+        return e;
+    }
+    case TK_STR: {
+        Expr *e = new_expr(E_STR, t->loc);
+        e->str = t->text;
+        e->ival = t->ival;
+        return e;
+    }
+    case TK_FSTR:
+        return fstring(ps, t);
+    case TK_IDENT:
+        if (is_ident(t, "True") || is_ident(t, "true") || is_ident(t, "False") || is_ident(t, "false")) {
+            Expr *e = new_expr(E_BOOL, t->loc);
+            e->ival = t->text[0] == 'T' || t->text[0] == 't';
+            return e;
+        }
+        if (is_ident(t, "None"))
+            return new_expr(E_NONE, t->loc);
+        if (is_keyword(t->text))
+            syntax_error(ps, t->loc, "expected an expression, found keyword '%s'", t->text);
+        {
+            Expr *e = new_expr(E_NAME, t->loc);
+            e->str = t->text;
+            return e;
+        }
+    case TK_PUNCT:
+        if (is_punct(t, "...")) {
+            return new_expr(E_ELLIPSIS, t->loc);
+        }
+        if (is_punct(t, "[")) {
+            Expr *e = new_expr(E_LIST, t->loc);
+            ExprList l = items(ps, "]");
+            e->items = l.items;
+            e->nitems = l.n;
+            return e;
+        }
+        if (is_punct(t, "(")) {
+            if (accept(ps, ")")) {
+                Expr *e = new_expr(E_TUPLE, t->loc);
+                return e;
+            }
+            Expr *first = expr(ps);
+            if (accept(ps, ")"))
+                return first;
+            expect(ps, ",");
+            ExprList l = {0};
+            list_push(&l, first, NULL);
+            ExprList rest = items(ps, ")");
+            for (int i = 0; i < rest.n; i++)
+                list_push(&l, rest.items[i], NULL);
+            Expr *e = new_expr(E_TUPLE, t->loc);
+            e->items = l.items;
+            e->nitems = l.n;
+            return e;
+        }
+        break;
+    default:
+        break;
+    }
+    syntax_error(ps, t->loc, "expected an expression, found %s", describe(t));
+}
+
+/* subscript -> expr | expr? ':' expr? (':' expr?)? | '...' */
+static Expr *subscript(Parser *ps) {
+    Token *t = peek(ps);
+    Expr *start = NULL;
+    if (!is_punct(t, ":"))
+        start = expr(ps);
+    if (!accept(ps, ":"))
+        return start;
+    Expr *e = new_expr(E_SLICE, t->loc);
+    e->items = ir_alloc(sizeof(Expr *) * 3);
+    e->nitems = 3;
+    e->items[0] = start;
+    Token *u = peek(ps);
+    if (!is_punct(u, ":") && !is_punct(u, ",") && !is_punct(u, "]"))
+        e->items[1] = expr(ps);
+    if (accept(ps, ":")) {
+        u = peek(ps);
+        if (!is_punct(u, ",") && !is_punct(u, "]"))
+            e->items[2] = expr(ps);
+    }
+    return e;
+}
+
+/* postfix -> primary ('(' args ')' | '[' subscript (',' subscript)* ']' | '.' NAME)* */
+static Expr *postfix(Parser *ps) {
+    Expr *e = primary(ps);
+    for (;;) {
+        Token *t = peek(ps);
+        if (accept(ps, "(")) {
+            /* args -> (NAME '=' expr | expr) (',' ...)* */
+            Expr *call = new_expr(E_CALL, t->loc);
+            call->lhs = e;
+            ExprList l = {0};
+            bool named_seen = false;
+            while (!accept(ps, ")")) {
+                if (l.n)
+                    expect(ps, ",");
+                if (accept(ps, ")"))
+                    break;
+                Token *a = peek(ps);
+                const char *name = NULL;
+                if (a->kind == TK_IDENT && is_punct(&ps->tok[ps->pos + 1], "=")) {
+                    name = a->text;
+                    ps->pos += 2;
+                    named_seen = true;
+                } else if (named_seen)
+                    syntax_error(ps, a->loc, "positional argument after a keyword argument");
+                list_push(&l, expr(ps), name);
+            }
+            call->items = l.items;
+            call->names = l.names;
+            call->nitems = l.n;
+            e = call;
+        } else if (accept(ps, "[")) {
+            Expr *ix = new_expr(E_INDEX, t->loc);
+            ix->lhs = e;
+            ExprList l = {0};
+            while (!accept(ps, "]")) {
+                if (l.n)
+                    expect(ps, ",");
+                if (accept(ps, "]"))
+                    break;
+                list_push(&l, subscript(ps), NULL);
+            }
+            if (!l.n)
+                syntax_error(ps, t->loc, "empty index");
+            ix->items = l.items;
+            ix->nitems = l.n;
+            e = ix;
+        } else if (accept(ps, ".")) {
+            Token *name = expect_name(ps, "an attribute name");
+            Expr *a = new_expr(E_ATTR, name->loc);
+            a->lhs = e;
+            a->str = name->text;
+            e = a;
+        } else
+            return e;
+    }
+}
+
+/* power -> postfix ('**' unary)? */
+static Expr *power(Parser *ps) {
+    Expr *e = postfix(ps);
+    Token *t = peek(ps);
+    if (accept(ps, "**")) {
+        Expr *b = new_expr(E_BINARY, t->loc);
+        b->op = "**";
+        b->lhs = e;
+        b->rhs = unary(ps);
+        return b;
+    }
+    return e;
+}
+
+/* unary -> ('-' | '+') unary | power */
+static Expr *unary(Parser *ps) {
+    Token *t = peek(ps);
+    if (is_punct(t, "-") || is_punct(t, "+")) {
+        ps->pos++;
+        Expr *e = new_expr(E_UNARY, t->loc);
+        e->op = t->text;
+        e->lhs = unary(ps);
+        return e;
+    }
+    return power(ps);
+}
+
+static Expr *binary(Parser *ps, Expr *lhs, Token *t, Expr *rhs) {
+    (void)ps;
+    Expr *e = new_expr(E_BINARY, t->loc);
+    e->op = t->text;
+    e->lhs = lhs;
+    e->rhs = rhs;
+    return e;
+}
+
+/* term -> unary (('*' | '/' | '@' | '%') unary)* */
+static Expr *term(Parser *ps) {
+    Expr *e = unary(ps);
+    for (;;) {
+        Token *t = peek(ps);
+        if (is_punct(t, "*") || is_punct(t, "/") || is_punct(t, "@") || is_punct(t, "%")) {
+            ps->pos++;
+            e = binary(ps, e, t, unary(ps));
+        } else
+            return e;
+    }
+}
+
+/* arith -> term (('+' | '-') term)* */
+static Expr *arith(Parser *ps) {
+    Expr *e = term(ps);
+    for (;;) {
+        Token *t = peek(ps);
+        if (is_punct(t, "+") || is_punct(t, "-")) {
+            ps->pos++;
+            e = binary(ps, e, t, term(ps));
+        } else
+            return e;
+    }
+}
+
+/* comparison -> arith (('==' | '!=' | '<' | '<=' | '>' | '>=') arith)? */
+static Expr *comparison(Parser *ps) {
+    Expr *e = arith(ps);
+    Token *t = peek(ps);
+    static const char *ops[] = {"==", "!=", "<", "<=", ">", ">="};
+    for (size_t i = 0; i < 6; i++)
+        if (is_punct(t, ops[i])) {
+            ps->pos++;
+            e = binary(ps, e, t, arith(ps));
+            Token *u = peek(ps);
+            for (size_t k = 0; k < 6; k++)
+                if (is_punct(u, ops[k]))
+                    syntax_error(ps, u->loc, "chained comparisons are not supported; use 'and'");
+            return e;
+        }
+    return e;
+}
+
+/* not_expr -> 'not' not_expr | comparison */
+static Expr *not_expr(Parser *ps) {
+    Token *t = peek(ps);
+    if (accept(ps, "not")) {
+        Expr *e = new_expr(E_UNARY, t->loc);
+        e->op = "not";
+        e->lhs = not_expr(ps);
+        return e;
+    }
+    return comparison(ps);
+}
+
+/* and_expr -> not_expr ('and' not_expr)* */
+static Expr *and_expr(Parser *ps) {
+    Expr *e = not_expr(ps);
+    for (Token *t = peek(ps); accept(ps, "and"); t = peek(ps))
+        e = binary(ps, e, t, not_expr(ps));
+    return e;
+}
+
+/* expr -> and_expr ('or' and_expr)* */
+static Expr *expr(Parser *ps) {
+    Expr *e = and_expr(ps);
+    for (Token *t = peek(ps); accept(ps, "or"); t = peek(ps))
+        e = binary(ps, e, t, and_expr(ps));
+    return e;
+}
+
+/* exprlist -> expr (',' expr)* ','?   (a tuple when there is a comma) */
+static Expr *exprlist(Parser *ps) {
+    Token *t = peek(ps);
+    Expr *first = expr(ps);
+    if (!is_punct(peek(ps), ","))
+        return first;
+    ExprList l = {0};
+    list_push(&l, first, NULL);
+    while (accept(ps, ",")) {
+        Token *u = peek(ps);
+        if (u->kind == TK_NEWLINE || is_punct(u, "=") || is_punct(u, "}"))
+            break;
+        list_push(&l, expr(ps), NULL);
+    }
+    Expr *e = new_expr(E_TUPLE, t->loc);
+    e->items = l.items;
+    e->nitems = l.n;
+    return e;
+}
+
+/* stmt -> 'return' exprlist | exprlist (('=' | '+=' | '-=' | '*=' | '/=') exprlist)? */
+static Stmt *stmt(Parser *ps) {
+    Token *t = peek(ps);
+    Stmt *s = ir_alloc(sizeof(Stmt));
+    s->loc = t->loc;
+    if (accept(ps, "return")) {
+        s->kind = S_RETURN;
+        s->value = exprlist(ps);
+        return s;
+    }
+    Expr *e = exprlist(ps);
+    Token *op = peek(ps);
+    static const char *ops[] = {"=", "+=", "-=", "*=", "/="};
+    for (size_t i = 0; i < 5; i++)
+        if (is_punct(op, ops[i])) {
+            ps->pos++;
+            if (e->kind != E_NAME && e->kind != E_ATTR && e->kind != E_INDEX &&
+                !(e->kind == E_TUPLE && i == 0))
+                syntax_error(ps, e->loc, "cannot assign to this expression");
+            s->kind = S_ASSIGN;
+            s->op = ops[i];
+            s->target = e;
+            s->loc = op->loc;
+            s->value = exprlist(ps);
+            if (is_punct(peek(ps), "="))
+                syntax_error(ps, peek(ps)->loc, "chained assignment is not supported");
+            return s;
+        }
+    s->kind = S_EXPR;
+    s->value = e;
+    return s;
+}
+
+/* Skips to the end of the broken statement: the next newline or the block's '}'. */
+static void recover(Parser *ps) {
+    int depth = 0;
+    for (;;) {
+        Token *t = peek(ps);
+        if (t->kind == TK_EOF)
+            return;
+        if (is_punct(t, "(") || is_punct(t, "["))
+            depth++;
+        if ((is_punct(t, ")") || is_punct(t, "]")) && depth > 0)
+            depth--;
+        if ((t->kind == TK_NEWLINE && depth == 0) || (is_punct(t, "}") && depth == 0))
+            return;
+        ps->pos++;
+    }
+}
+
+/* block -> '{' NEWLINE* (stmt (NEWLINE | ';')+)* '}' */
+static void block(Parser *ps, Decl *d) {
+    expect(ps, "{");
+    Stmt **body = NULL;
+    int n = 0, cap = 0;
+    for (;;) {
+        skip_newlines(ps);
+        while (accept(ps, ";"))
+            skip_newlines(ps);
+        Token *t = peek(ps);
+        if (accept(ps, "}"))
+            break;
+        if (t->kind == TK_EOF)
+            error_at(d->loc, "missing '}' at the end of %s '%s'",
+                     d->kind == D_MODEL ? "model" : d->kind == D_PROGRAM ? "program" : "train block", d->name);
+        if (setjmp(ps->recover)) {
+            recover(ps);
+            continue;
+        }
+        ps->armed = true;
+        Stmt *s = stmt(ps);
+        Token *end = peek(ps);
+        if (end->kind != TK_NEWLINE && !is_punct(end, ";") && !is_punct(end, "}"))
+            syntax_error(ps, end->loc, "expected end of statement, found %s", describe(end));
+        ps->armed = false;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            Stmt **b = ir_alloc(sizeof(Stmt *) * (size_t)cap);
+            if (n)
+                memcpy(b, body, sizeof(Stmt *) * (size_t)n);
+            body = b;
+        }
+        body[n++] = s;
+    }
+    ps->armed = false;
+    d->body = body;
+    d->nbody = n;
+}
+
+/* param -> NAME (':' expr)? ('=' expr)? */
+static void params(Parser *ps, Decl *d) {
+    expect(ps, "(");
+    int cap = 0;
+    while (!accept(ps, ")")) {
+        if (d->nparams)
+            expect(ps, ",");
+        if (accept(ps, ")"))
+            break;
+        Token *name = expect_name(ps, "a parameter name");
+        if (d->nparams == cap) {
+            cap = cap ? cap * 2 : 8;
+            Param *p = ir_alloc(sizeof(Param) * (size_t)cap);
+            if (d->nparams)
+                memcpy(p, d->params, sizeof(Param) * (size_t)d->nparams);
+            d->params = p;
+        }
+        Param *p = &d->params[d->nparams++];
+        *p = (Param){.name = name->text, .loc = name->loc};
+        if (accept(ps, ":"))
+            p->type = postfix(ps);
+        if (accept(ps, "="))
+            p->dflt = expr(ps);
+    }
+}
+
+/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block */
+static Decl *decl(Parser *ps) {
+    Token *t = peek(ps);
+    Decl *d = ir_alloc(sizeof(Decl));
+    d->loc = t->loc;
+    if (accept(ps, "model"))
+        d->kind = D_MODEL;
+    else if (accept(ps, "program"))
+        d->kind = D_PROGRAM;
+    else if (accept(ps, "train"))
+        d->kind = D_TRAIN;
+    else
+        syntax_error(ps, t->loc, "expected 'model', 'program' or 'train' at top level, found %s",
+                     describe(t));
+    Token *name = expect_name(ps, d->kind == D_TRAIN ? "the name of the model to train" : "a name");
+    d->name = name->text;
+    d->loc = name->loc;
+    if (d->kind == D_MODEL)
+        params(ps, d);
+    block(ps, d);
+    return d;
+}
+
+Ast *parse_file(const char *path, const char *text) {
+    Ast *ast = ir_alloc(sizeof(Ast));
+    ast->path = ir_strdup(path);
+    ast->file = diag_add_file(path, text);
+    int ntok;
+    Token *tok = lex(ast->file, text, &ntok);
+    Parser ps = {.tok = tok, .ntok = ntok};
+    Decl **decls = NULL;
+    int cap = 0;
+    for (;;) {
+        skip_newlines(&ps);
+        if (peek(&ps)->kind == TK_EOF)
+            break;
+        if (setjmp(ps.recover)) {
+            /* skip to the next top-level keyword */
+            while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") &&
+                   !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train"))
+                ps.pos++;
+            continue;
+        }
+        ps.armed = true;
+        Decl *d = decl(&ps);
+        ps.armed = false;
+        if (ast->ndecls == cap) {
+            cap = cap ? cap * 2 : 8;
+            Decl **nd = ir_alloc(sizeof(Decl *) * (size_t)cap);
+            if (ast->ndecls)
+                memcpy(nd, decls, sizeof(Decl *) * (size_t)ast->ndecls);
+            decls = nd;
+        }
+        decls[ast->ndecls++] = d;
+    }
+    ast->decls = decls;
+    if (!ast->ndecls && !diag_nerrors)
+        diag_error((SrcLoc){ast->file, 1, 1}, "empty file: expected a 'model', 'program' or 'train' block");
+    return ast;
+}

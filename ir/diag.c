@@ -1,0 +1,177 @@
+/*
+ * diag.c: diagnostics as clang prints them.
+ *
+ *   lenet.tg:12:9: error: conv2d expects 4-D input, got f32[4, 400]
+ *       x = conv1(x)
+ *           ^
+ *
+ * Source texts are registered once so that any layer, from the lexer to the
+ * code generator, can point at the user's line from a node's SrcLoc. Errors
+ * either accumulate (diag_error: the caller recovers and goes on) or stop the
+ * run (error_at). Tests install diag_catch to turn a stop into a longjmp.
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const SrcLoc NOLOC = {-1, 0, 0};
+FILE *diag_out;
+jmp_buf *diag_catch;
+int diag_nerrors;
+
+typedef struct {
+    const char *name;
+    const char *text;
+} SrcFile;
+
+static SrcFile files[64];
+static int nfiles;
+
+int diag_add_file(const char *name, const char *text) {
+    if (nfiles == (int)(sizeof files / sizeof files[0]))
+        nfiles = 0; /* a long-running test reuses slots; locations stay valid per run */
+    files[nfiles] = (SrcFile){ir_strdup(name), text};
+    return nfiles++;
+}
+
+const char *diag_file_name(int file) { return file >= 0 && file < nfiles ? files[file].name : "?"; }
+
+/* Prints the source line of loc and a caret under its column. */
+static void show_line(SrcLoc loc) {
+    if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
+        return;
+    const char *p = files[loc.file].text;
+    for (int l = 1; l < loc.line && *p; p++)
+        if (*p == '\n')
+            l++;
+    const char *end = p;
+    while (*end && *end != '\n')
+        end++;
+    /* Control bytes in binary garbage would garble a terminal: show them as '?'. */
+    for (const char *q = p; q < end; q++)
+        fputc((unsigned char)*q < 0x20 && *q != '\t' ? '?' : *q, diag_out);
+    fputc('\n', diag_out);
+    int col = 1;
+    for (const char *q = p; q < end && col < loc.col; q++, col++)
+        fputc(*q == '\t' ? '\t' : ' ', diag_out);
+    fputs("^\n", diag_out);
+}
+
+static void report(SrcLoc loc, const char *kind, const char *fmt, va_list ap) {
+    if (!diag_out)
+        diag_out = stderr;
+    if (loc.file >= 0)
+        fprintf(diag_out, "%s:%d:%d: ", diag_file_name(loc.file), loc.line, loc.col);
+    else
+        fprintf(diag_out, "tgc: ");
+    fprintf(diag_out, "%s: ", kind);
+    vfprintf(diag_out, fmt, ap);
+    fputc('\n', diag_out);
+    show_line(loc);
+}
+
+void diag_error(SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report(loc, "error", fmt, ap);
+    va_end(ap);
+    diag_nerrors++;
+}
+
+void diag_note(SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report(loc, "note", fmt, ap);
+    va_end(ap);
+}
+
+static _Noreturn void stop(void) {
+    fflush(diag_out);
+    if (diag_catch)
+        longjmp(*diag_catch, 1);
+    exit(1);
+}
+
+_Noreturn void error_at(SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report(loc, "error", fmt, ap);
+    va_end(ap);
+    diag_nerrors++;
+    stop();
+}
+
+void diag_check(void) {
+    if (diag_nerrors) {
+        if (!diag_out)
+            diag_out = stderr;
+        if (diag_nerrors > 1)
+            fprintf(diag_out, "%d errors generated.\n", diag_nerrors);
+        stop();
+    }
+}
+
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tgc: internal error at %s:%d: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+/* Levenshtein distance, bounded strings (names are short). */
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+const char *diag_suggest(const char *name, const char *const *cands, int n) {
+    const char *best = NULL;
+    int bestd = 0;
+    int len = (int)strlen(name);
+    /* Allow about one typo per three characters, at least one. */
+    int limit = len / 3 > 1 ? len / 3 : 1;
+    for (int i = 0; i < n; i++) {
+        if (!cands[i] || !strcmp(cands[i], name))
+            continue;
+        int dist = edit_distance(name, cands[i]);
+        if (dist <= limit && (!best || dist < bestd)) {
+            best = cands[i];
+            bestd = dist;
+        }
+    }
+    return best;
+}
+
+const char *diag_line_text(SrcLoc loc) {
+    if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
+        return "";
+    const char *p = files[loc.file].text;
+    for (int l = 1; l < loc.line && *p; p++)
+        if (*p == '\n')
+            l++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *end = p;
+    while (*end && *end != '\n')
+        end++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\r'))
+        end--;
+    return ir_strndup(p, (size_t)(end - p));
+}

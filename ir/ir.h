@@ -1,0 +1,202 @@
+/*
+ * ir.h: the typed graph IR every layer of tgc shares.
+ *
+ * A Graph is an array of Nodes in topological order (SSA: a node's inputs all
+ * come before it). Every node has a static shape and dtype, a list of named
+ * attributes, flags, and the source location of the .tg text that produced it,
+ * so an error found in any pass still points at the user's line. The frontend
+ * builds graphs through ir_add(), which runs the op's shape rule; passes and
+ * code generators read them. This header also holds the services every layer
+ * needs: the compiler's arena allocator and the diagnostics.
+ */
+#ifndef TGC_IR_H
+#define TGC_IR_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MAX_RANK 8
+
+/* ---- memory: one arena for all compiler data, never freed piecemeal ---- */
+
+void *ir_alloc(size_t size); /* zeroed; dies when out of memory */
+char *ir_strdup(const char *s);
+char *ir_strndup(const char *s, size_t n);
+char *ir_fmt(const char *fmt, ...); /* formatted string in the arena */
+void ir_free_all(void);             /* release everything (tests, fuzzers) */
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+typedef struct {
+    int file; /* index in the source table; -1 = no location */
+    int line; /* 1-based */
+    int col;  /* 1-based, in bytes */
+} SrcLoc;
+
+extern const SrcLoc NOLOC;
+
+int diag_add_file(const char *name, const char *text); /* registers source text, returns its id */
+const char *diag_file_name(int file);
+extern FILE *diag_out;      /* where diagnostics go; stderr unless a test redirects it */
+extern jmp_buf *diag_catch; /* when set, a fatal error longjmps here instead of exiting */
+extern int diag_nerrors;    /* errors reported so far */
+
+/* Report an error and keep going (the caller recovers). */
+void diag_error(SrcLoc loc, const char *fmt, ...);
+void diag_note(SrcLoc loc, const char *fmt, ...);
+/* Report an error and stop: longjmp to diag_catch, or exit(1). */
+_Noreturn void error_at(SrcLoc loc, const char *fmt, ...);
+/* Stop if any error was reported. */
+void diag_check(void);
+/* Compiler bugs, never user errors. */
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...);
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() die_at(__FILE__, __LINE__, "unreachable")
+/* Closest of cands[0..n) to name by edit distance, or NULL if none is close. */
+const char *diag_suggest(const char *name, const char *const *cands, int n);
+
+/* ---- types ------------------------------------------------------------- */
+
+typedef enum {
+    DT_F32,  /* float */
+    DT_F64,  /* double */
+    DT_I32,  /* int32_t */
+    DT_I64,  /* int64_t */
+    DT_BOOL, /* stored as uint8_t */
+    DT_U8,   /* uint8_t */
+    DT_COUNT,
+} DType;
+
+typedef struct {
+    int rank;
+    int64_t d[MAX_RANK];
+} Shape;
+
+const char *dtype_name(DType dt);       /* "f32" */
+const char *dtype_ctype(DType dt);      /* "float" */
+const char *dtype_torch(DType dt);      /* "torch.float32" */
+int dtype_size(DType dt);
+bool dtype_is_float(DType dt);
+bool dtype_is_int(DType dt);            /* integers and bool */
+int dtype_from_name(const char *name);  /* f32/float32/float/..., -1 if unknown */
+
+Shape shape_make(int rank, const int64_t *d);
+Shape shape_scalar(void);
+int64_t shape_numel(Shape s);
+bool shape_eq(Shape a, Shape b);
+char *shape_str(Shape s);              /* "[4, 4]" */
+char *type_str(DType dt, Shape s);     /* "f32[4, 4]" */
+/* Broadcast two shapes as numpy does; false if incompatible. */
+bool shape_broadcast(Shape a, Shape b, Shape *out);
+
+/* ---- ops --------------------------------------------------------------- */
+
+typedef enum { K_SRC, K_UNARY, K_BINARY, K_REDUCE, K_MOVE, K_NN, K_EFFECT } OpKind;
+
+typedef enum {
+#define OP(id, name, arity, kind, diff) OP_##id,
+#include "ops.h"
+#undef OP
+    OP_COUNT,
+} Op;
+
+typedef struct {
+    const char *name;
+    int arity;
+    OpKind kind;
+    bool diff;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+int op_from_name(const char *name); /* -1 if unknown */
+
+/* ---- attributes -------------------------------------------------------- */
+
+typedef enum {
+    A_INT,    /* one integer */
+    A_INTS,   /* list of integers */
+    A_FLOAT,  /* one double */
+    A_FLOATS, /* list of doubles */
+    A_STR,    /* string */
+} AttrKind;
+
+typedef struct {
+    const char *key;
+    AttrKind kind;
+    int n;        /* list length (1 for scalars) */
+    int64_t *i;   /* A_INT, A_INTS */
+    double *f;    /* A_FLOAT, A_FLOATS */
+    const char *s; /* A_STR */
+} Attr;
+
+/* ---- nodes and graphs -------------------------------------------------- */
+
+enum {
+    NF_PARAM = 1 << 0,     /* persistent parameter */
+    NF_TRAINABLE = 1 << 1, /* parameter that receives a gradient */
+    NF_INPUT = 1 << 2,     /* supplied by the caller */
+    NF_OUTPUT = 1 << 3,    /* result the caller reads */
+};
+
+typedef struct {
+    Op op;
+    int id;             /* index in Graph.nodes */
+    int nin;            /* number of inputs */
+    int *in;            /* input node ids, all < id */
+    DType dtype;        /* element type of the result */
+    Shape shape;        /* static shape of the result */
+    int nattr;
+    Attr *attr;
+    unsigned flags;     /* NF_* */
+    const char *name;   /* variable or parameter name ("conv1.weight"), or NULL */
+    SrcLoc loc;         /* .tg text that produced the node */
+} Node;
+
+typedef struct {
+    const char *name; /* program or model name */
+    Node *nodes;
+    int nnode, cap;
+} Graph;
+
+Graph *ir_new_graph(const char *name);
+/*
+ * Appends a node: copies the inputs and attributes, runs the op's shape rule
+ * (which reports shape errors at loc through diag and returns -1), and returns
+ * the new node's id. `dtype` is only used by ops whose result type is not
+ * implied by their inputs (sources, cast).
+ */
+int ir_add(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape, const Attr *attr,
+           int nattr, SrcLoc loc);
+/* Like ir_add, but with the result type already known (the IR reader). */
+int ir_add_typed(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape,
+                 const Attr *attr, int nattr, SrcLoc loc);
+
+Attr attr_int(const char *key, int64_t v);
+Attr attr_ints(const char *key, const int64_t *v, int n);
+Attr attr_float(const char *key, double v);
+Attr attr_floats(const char *key, const double *v, int n);
+Attr attr_str(const char *key, const char *s);
+const Attr *node_attr(const Node *n, const char *key);        /* NULL if absent */
+int64_t node_int(const Node *n, const char *key, int64_t dflt);
+double node_float(const Node *n, const char *key, double dflt);
+const char *node_str(const Node *n, const char *key, const char *dflt);
+/* Returns the attribute's integers; dies if absent (the verifier guarantees presence). */
+const int64_t *node_ints(const Node *n, const char *key, int *len);
+
+/* Shape rule of one op: fills n->shape and n->dtype; returns false after reporting. */
+bool ir_infer(Graph *g, Node *n);
+
+void ir_print(FILE *f, const Graph *g);
+void ir_print_string(FILE *f, const char *s); /* C-escaped, quoted */
+/* The source line at loc, trimmed, for comments in generated code ("" if unknown). */
+const char *diag_line_text(SrcLoc loc);
+/* Reads the text form; errors are reported through diag at the text's locations. */
+Graph *ir_read(const char *filename, const char *text);
+/* Checks invariants (topological order, arities, shapes re-inferred); reports and returns false. */
+bool ir_verify(const Graph *g);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * ops.h: the one table of IR operations.
+ *
+ * Every op is one row. The enum, the name table, the printer and reader, the
+ * shape-rule dispatch and the kernel dispatch all expand from it, so adding an
+ * op is one row here plus its shape rule (ir/shape.c) and its kernel
+ * (codegen_c/). Include this file after defining OP(...).
+ *
+ * Columns:
+ *   id     enum constant suffix (OP_<id>)
+ *   name   spelling in the IR text form
+ *   arity  number of inputs; -1 = variadic (checked by the shape rule)
+ *   kind   K_SRC    creates a value from attributes (no inputs)
+ *          K_UNARY  elementwise, one input
+ *          K_BINARY elementwise, two inputs, broadcasting
+ *          K_REDUCE reduction over attribute `axes`
+ *          K_MOVE   data movement (reshape, slices, cat, ...)
+ *          K_NN     high-level op with its own kernel (matmul, conv2d, ...)
+ *          K_EFFECT no value; ordered side effect (print, seed)
+ *   diff   1 if a gradient can flow through the op's float inputs
+ */
+/*  id          name            arity kind      diff */
+OP(INPUT,       "input",        0,    K_SRC,    0) /* value supplied by the caller at run time; attr name */
+OP(PARAM,       "param",        0,    K_SRC,    0) /* persistent parameter; attrs name, init, from, to */
+OP(CONST,       "const",        0,    K_SRC,    0) /* literal data; attr data (row-major) */
+OP(FULL,        "full",         0,    K_SRC,    0) /* every element = attr value */
+OP(ARANGE,      "arange",       0,    K_SRC,    0) /* start + i*step; attrs start, step */
+OP(RAND,        "rand",         0,    K_SRC,    0) /* uniform_(from, to) from the program RNG */
+OP(RANDN,       "randn",        0,    K_SRC,    0) /* normal_(mean, std) from the program RNG */
+OP(LOAD,        "load",         0,    K_SRC,    0) /* .npy file read at run time; attr path */
+OP(NEG,         "neg",          1,    K_UNARY,  1)
+OP(RELU,        "relu",         1,    K_UNARY,  1)
+OP(EXP,         "exp",          1,    K_UNARY,  1)
+OP(LOG,         "log",          1,    K_UNARY,  1)
+OP(SQRT,        "sqrt",         1,    K_UNARY,  1)
+OP(ABS,         "abs",          1,    K_UNARY,  1)
+OP(TANH,        "tanh",         1,    K_UNARY,  1)
+OP(SIGMOID,     "sigmoid",      1,    K_UNARY,  1)
+OP(NOT,         "not",          1,    K_UNARY,  0) /* logical not, bool -> bool */
+OP(CAST,        "cast",         1,    K_UNARY,  1) /* convert to the node's dtype */
+OP(ADD,         "add",          2,    K_BINARY, 1)
+OP(SUB,         "sub",          2,    K_BINARY, 1)
+OP(MUL,         "mul",          2,    K_BINARY, 1)
+OP(DIV,         "div",          2,    K_BINARY, 1)
+OP(POW,         "pow",          2,    K_BINARY, 1)
+OP(MAXIMUM,     "maximum",      2,    K_BINARY, 1)
+OP(MINIMUM,     "minimum",      2,    K_BINARY, 1)
+OP(EQ,          "eq",           2,    K_BINARY, 0) /* comparisons give bool */
+OP(NE,          "ne",           2,    K_BINARY, 0)
+OP(LT,          "lt",           2,    K_BINARY, 0)
+OP(LE,          "le",           2,    K_BINARY, 0)
+OP(GT,          "gt",           2,    K_BINARY, 0)
+OP(GE,          "ge",           2,    K_BINARY, 0)
+OP(AND,         "and",          2,    K_BINARY, 0) /* logical and/or on bool */
+OP(OR,          "or",           2,    K_BINARY, 0)
+OP(SUM,         "sum",          1,    K_REDUCE, 1) /* attrs axes, keepdim */
+OP(MEAN,        "mean",         1,    K_REDUCE, 1)
+OP(MAX,         "max",          1,    K_REDUCE, 1)
+OP(MIN,         "min",          1,    K_REDUCE, 1)
+OP(ARGMAX,      "argmax",       1,    K_REDUCE, 0) /* i64 index of the first maximum; one axis */
+OP(RESHAPE,     "reshape",      1,    K_MOVE,   1) /* same elements, row-major, new shape */
+OP(PERMUTE,     "permute",      1,    K_MOVE,   1) /* attr perm: out dim i = in dim perm[i] */
+OP(SLICE,       "slice",        1,    K_MOVE,   1) /* attrs start, step, size per axis */
+OP(SETSLICE,    "setslice",     2,    K_MOVE,   1) /* copy of input 0 with the slice = input 1 (broadcast) */
+OP(EXPAND,      "expand",       1,    K_MOVE,   1) /* broadcast to attr shape */
+OP(CAT,         "cat",          -1,   K_MOVE,   1) /* concatenate along attr axis */
+OP(MATMUL,      "matmul",       2,    K_NN,     1) /* (..., M, K) @ (..., K, N), batch dims broadcast */
+OP(LINEAR,      "linear",       -1,   K_NN,     1) /* x (..., in), w (out, in), optional b (out) */
+OP(CONV2D,      "conv2d",       -1,   K_NN,     1) /* x (N, C, H, W), w (O, C/groups, KH, KW), optional b (O) */
+OP(MAXPOOL2D,   "max_pool2d",   1,    K_NN,     1) /* attrs kernel, stride, padding, dilation, ceil_mode */
+OP(PRINT,       "print",        -1,   K_EFFECT, 0) /* attr fmt: text with {i:kind} holes */
+OP(SEED,        "seed",         0,    K_EFFECT, 0) /* reseed the program RNG; attr seed */

@@ -1,0 +1,134 @@
+/*
+ * print.c: the IR text form, written.
+ *
+ *   graph tensors {
+ *     %0 = full() {value=1.0} : f32[4, 4] "tensor" @"t.tg":2:14
+ *     %1 = slice(%0) {start=[0, 0], step=[1, 1], size=[1, 4]} : f32[1, 4] @"t.tg":3:26
+ *     print(%1) {fmt="First row: {0:t}\n"} @"t.tg":3:5
+ *   }
+ *
+ * One node per line: id, op, inputs, attributes, type, flags, name, source
+ * location. Floats are written with the fewest digits that read back to the
+ * same double, so ir_read(ir_print(g)) prints identically (tests rely on it).
+ */
+#include "ir.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shortest "%.Ng" that round-trips, always recognisable as a float. */
+static void print_double(FILE *f, double v) {
+    if (isnan(v)) {
+        fputs("nan", f);
+        return;
+    }
+    if (isinf(v)) {
+        fputs(v < 0 ? "-inf" : "inf", f);
+        return;
+    }
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
+    if (!strpbrk(buf, ".e"))
+        fputs(".0", f);
+}
+
+void ir_print_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void print_attr(FILE *f, const Attr *a) {
+    fprintf(f, "%s=", a->key);
+    switch (a->kind) {
+    case A_INT:
+        fprintf(f, "%lld", (long long)a->i[0]);
+        break;
+    case A_INTS:
+        fputc('[', f);
+        for (int i = 0; i < a->n; i++)
+            fprintf(f, "%s%lld", i ? ", " : "", (long long)a->i[i]);
+        fputc(']', f);
+        break;
+    case A_FLOAT:
+        print_double(f, a->f[0]);
+        break;
+    case A_FLOATS:
+        fputs(a->n ? "[" : "f[", f);
+        for (int i = 0; i < a->n; i++) {
+            if (i)
+                fputs(", ", f);
+            print_double(f, a->f[i]);
+        }
+        fputc(']', f);
+        break;
+    case A_STR:
+        ir_print_string(f, a->s);
+        break;
+    }
+}
+
+static void print_node(FILE *f, const Node *n) {
+    const OpInfo *info = &op_info[n->op];
+    fputs("  ", f);
+    if (info->kind != K_EFFECT)
+        fprintf(f, "%%%d = ", n->id);
+    fprintf(f, "%s(", info->name);
+    for (int i = 0; i < n->nin; i++)
+        fprintf(f, "%s%%%d", i ? ", " : "", n->in[i]);
+    fputc(')', f);
+    if (n->nattr) {
+        fputs(" {", f);
+        for (int i = 0; i < n->nattr; i++) {
+            if (i)
+                fputs(", ", f);
+            print_attr(f, &n->attr[i]);
+        }
+        fputc('}', f);
+    }
+    if (info->kind != K_EFFECT)
+        fprintf(f, " : %s", type_str(n->dtype, n->shape));
+    if (n->flags & NF_PARAM)
+        fputs(" !param", f);
+    if (n->flags & NF_TRAINABLE)
+        fputs(" !trainable", f);
+    if (n->flags & NF_INPUT)
+        fputs(" !input", f);
+    if (n->flags & NF_OUTPUT)
+        fputs(" !output", f);
+    if (n->name) {
+        fputc(' ', f);
+        ir_print_string(f, n->name);
+    }
+    if (n->loc.file >= 0) {
+        fputs(" @", f);
+        ir_print_string(f, diag_file_name(n->loc.file));
+        fprintf(f, ":%d:%d", n->loc.line, n->loc.col);
+    }
+    fputc('\n', f);
+}
+
+void ir_print(FILE *f, const Graph *g) {
+    fprintf(f, "graph %s {\n", g->name);
+    for (int i = 0; i < g->nnode; i++)
+        print_node(f, &g->nodes[i]);
+    fputs("}\n", f);
+}

@@ -1,0 +1,432 @@
+/*
+ * shape.c: static shape and dtype inference, one rule per op.
+ *
+ * ir_add() calls ir_infer() on every new node, so a shape error is found where
+ * the node is built and reported at the .tg line that built it, naming both
+ * shapes. The frontend resolves PyTorch's type promotion before it builds a
+ * node (it inserts casts), so the IR keeps a simple invariant: the inputs of an
+ * elementwise binary op, cat, matmul, linear and conv2d share one dtype.
+ */
+#include "ir.h"
+
+#include <string.h>
+
+static const char *ts(const Graph *g, int id) {
+    return type_str(g->nodes[id].dtype, g->nodes[id].shape);
+}
+
+static bool same_dtype(Graph *g, Node *n) {
+    for (int i = 1; i < n->nin; i++)
+        if (g->nodes[n->in[i]].dtype != g->nodes[n->in[0]].dtype) {
+            diag_error(n->loc, "%s: operands have different dtypes, %s and %s", op_info[n->op].name,
+                       ts(g, n->in[0]), ts(g, n->in[i]));
+            return false;
+        }
+    return true;
+}
+
+/* Output size of one spatial axis of a convolution or pooling window. */
+static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+    int64_t span = in + 2 * p - d * (k - 1) - 1;
+    if (span < 0)
+        return 0;
+    int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    /* PyTorch: with ceil_mode the last window must start inside the input or left padding. */
+    if (ceil_mode && (out - 1) * s >= in + p)
+        out--;
+    return out;
+}
+
+static bool pair_attr(Graph *g, Node *n, const char *key, int64_t v[2], int64_t min) {
+    (void)g;
+    int len;
+    const Attr *a = node_attr(n, key);
+    if (!a || (a->kind != A_INT && a->kind != A_INTS)) {
+        diag_error(n->loc, "%s: missing attribute '%s'", op_info[n->op].name, key);
+        return false;
+    }
+    const int64_t *p = node_ints(n, key, &len);
+    if (len != 1 && len != 2) {
+        diag_error(n->loc, "%s: %s must have 1 or 2 values, got %d", op_info[n->op].name, key, len);
+        return false;
+    }
+    v[0] = p[0];
+    v[1] = len == 2 ? p[1] : p[0];
+    if (v[0] < min || v[1] < min) {
+        diag_error(n->loc, "%s: %s must be at least %lld, got (%lld, %lld)", op_info[n->op].name,
+                   key, (long long)min, (long long)v[0], (long long)v[1]);
+        return false;
+    }
+    return true;
+}
+
+static bool infer_reduce(Graph *g, Node *n, Node *x) {
+    int naxes;
+    const int64_t *axes = node_ints(n, "axes", &naxes);
+    bool keep = node_int(n, "keepdim", 0) != 0;
+    bool drop[MAX_RANK] = {0};
+    for (int i = 0; i < naxes; i++) {
+        if (axes[i] < 0 || axes[i] >= x->shape.rank || drop[axes[i]]) {
+            diag_error(n->loc, "%s: bad reduction axis %lld for %s", op_info[n->op].name,
+                       (long long)axes[i], ts(g, n->in[0]));
+            return false;
+        }
+        drop[axes[i]] = true;
+    }
+    if (n->op == OP_ARGMAX && naxes != 1 && naxes != x->shape.rank) {
+        diag_error(n->loc, "argmax reduces one axis or all of them");
+        return false;
+    }
+    Shape s = {0};
+    for (int i = 0; i < x->shape.rank; i++) {
+        if (drop[i] && x->shape.d[i] == 0 && (n->op == OP_MAX || n->op == OP_MIN || n->op == OP_ARGMAX)) {
+            diag_error(n->loc, "%s of an empty axis of %s", op_info[n->op].name, ts(g, n->in[0]));
+            return false;
+        }
+        if (!drop[i])
+            s.d[s.rank++] = x->shape.d[i];
+        else if (keep)
+            s.d[s.rank++] = 1;
+    }
+    n->shape = s;
+    n->dtype = n->op == OP_ARGMAX ? DT_I64 : x->dtype;
+    if (n->op == OP_MEAN && !dtype_is_float(x->dtype)) {
+        diag_error(n->loc, "mean needs a floating-point input, got %s", ts(g, n->in[0]));
+        return false;
+    }
+    return true;
+}
+
+static bool infer_slice(Graph *g, Node *n, Node *x, Shape *region) {
+    int ns, nt, nz;
+    const int64_t *start = node_ints(n, "start", &ns);
+    const int64_t *step = node_ints(n, "step", &nt);
+    const int64_t *size = node_ints(n, "size", &nz);
+    if (ns != x->shape.rank || nt != ns || nz != ns) {
+        diag_error(n->loc, "%s: start/step/size must have one value per axis of %s",
+                   op_info[n->op].name, ts(g, n->in[0]));
+        return false;
+    }
+    Shape s = {.rank = ns};
+    for (int i = 0; i < ns; i++) {
+        int64_t dim = x->shape.d[i];
+        if (step[i] < 1 || size[i] < 0 || start[i] < 0 ||
+            (size[i] > 0 && start[i] + (size[i] - 1) * step[i] >= dim)) {
+            diag_error(n->loc, "slice out of range on axis %d of %s", i, ts(g, n->in[0]));
+            return false;
+        }
+        s.d[i] = size[i];
+    }
+    *region = s;
+    return true;
+}
+
+static bool infer_conv2d(Graph *g, Node *n) {
+    if (n->nin != 2 && n->nin != 3) {
+        diag_error(n->loc, "conv2d takes input, weight and an optional bias");
+        return false;
+    }
+    Node *x = &g->nodes[n->in[0]], *w = &g->nodes[n->in[1]];
+    if (x->shape.rank != 4) {
+        diag_error(n->loc, "conv2d expects 4-D input (N, C, H, W), got %s", ts(g, n->in[0]));
+        return false;
+    }
+    if (w->shape.rank != 4) {
+        diag_error(n->loc, "conv2d expects a 4-D weight, got %s", ts(g, n->in[1]));
+        return false;
+    }
+    int64_t st[2], pd[2], dl[2];
+    if (!pair_attr(g, n, "stride", st, 1) || !pair_attr(g, n, "padding", pd, 0) ||
+        !pair_attr(g, n, "dilation", dl, 1))
+        return false;
+    int64_t groups = node_int(n, "groups", 1);
+    if (groups < 1 || x->shape.d[1] % groups || w->shape.d[0] % groups) {
+        diag_error(n->loc, "conv2d: groups=%lld must divide both input channels (%lld) and output channels (%lld)",
+                   (long long)groups, (long long)x->shape.d[1], (long long)w->shape.d[0]);
+        return false;
+    }
+    if (w->shape.d[1] * groups != x->shape.d[1]) {
+        diag_error(n->loc, "conv2d: weight %s expects %lld input channels, input is %s",
+                   ts(g, n->in[1]), (long long)(w->shape.d[1] * groups), ts(g, n->in[0]));
+        return false;
+    }
+    if (n->nin == 3) {
+        Node *b = &g->nodes[n->in[2]];
+        if (b->shape.rank != 1 || b->shape.d[0] != w->shape.d[0]) {
+            diag_error(n->loc, "conv2d: bias %s does not match %lld output channels", ts(g, n->in[2]),
+                       (long long)w->shape.d[0]);
+            return false;
+        }
+    }
+    int64_t oh = window_out(x->shape.d[2], w->shape.d[2], st[0], pd[0], dl[0], false);
+    int64_t ow = window_out(x->shape.d[3], w->shape.d[3], st[1], pd[1], dl[1], false);
+    if (oh < 1 || ow < 1) {
+        diag_error(n->loc, "conv2d: kernel %lldx%lld is larger than the padded input %s",
+                   (long long)w->shape.d[2], (long long)w->shape.d[3], ts(g, n->in[0]));
+        return false;
+    }
+    n->shape = shape_make(4, (int64_t[]){x->shape.d[0], w->shape.d[0], oh, ow});
+    n->dtype = x->dtype;
+    return same_dtype(g, n);
+}
+
+static bool infer_maxpool(Graph *g, Node *n) {
+    Node *x = &g->nodes[n->in[0]];
+    if (x->shape.rank != 4 && x->shape.rank != 3) {
+        diag_error(n->loc, "max_pool2d expects 3-D or 4-D input, got %s", ts(g, n->in[0]));
+        return false;
+    }
+    int64_t k[2], st[2], pd[2], dl[2];
+    if (!pair_attr(g, n, "kernel", k, 1) || !pair_attr(g, n, "stride", st, 1) ||
+        !pair_attr(g, n, "padding", pd, 0) || !pair_attr(g, n, "dilation", dl, 1))
+        return false;
+    if (2 * pd[0] > k[0] || 2 * pd[1] > k[1]) {
+        diag_error(n->loc, "max_pool2d: padding (%lld, %lld) must be at most half of the kernel (%lld, %lld)",
+                   (long long)pd[0], (long long)pd[1], (long long)k[0], (long long)k[1]);
+        return false;
+    }
+    bool ceil_mode = node_int(n, "ceil_mode", 0) != 0;
+    int r = x->shape.rank;
+    int64_t oh = window_out(x->shape.d[r - 2], k[0], st[0], pd[0], dl[0], ceil_mode);
+    int64_t ow = window_out(x->shape.d[r - 1], k[1], st[1], pd[1], dl[1], ceil_mode);
+    if (oh < 1 || ow < 1) {
+        diag_error(n->loc, "max_pool2d: window %lldx%lld does not fit input %s", (long long)k[0],
+                   (long long)k[1], ts(g, n->in[0]));
+        return false;
+    }
+    n->shape = x->shape;
+    n->shape.d[r - 2] = oh;
+    n->shape.d[r - 1] = ow;
+    n->dtype = x->dtype;
+    return true;
+}
+
+bool ir_infer(Graph *g, Node *n) {
+    const OpInfo *info = &op_info[n->op];
+    if (info->arity >= 0 && n->nin != info->arity) {
+        diag_error(n->loc, "%s takes %d input%s, got %d", info->name, info->arity,
+                   info->arity == 1 ? "" : "s", n->nin);
+        return false;
+    }
+    Node *x = n->nin ? &g->nodes[n->in[0]] : NULL;
+    switch (info->kind) {
+    case K_SRC:
+        return true; /* type given by the builder */
+    case K_EFFECT:
+        n->shape = shape_scalar();
+        n->dtype = DT_F32;
+        return true;
+    case K_UNARY:
+        n->shape = x->shape;
+        switch (n->op) {
+        case OP_CAST:
+            return true;
+        case OP_NOT:
+            if (x->dtype != DT_BOOL) {
+                diag_error(n->loc, "logical not needs a bool tensor, got %s", ts(g, n->in[0]));
+                return false;
+            }
+            n->dtype = DT_BOOL;
+            return true;
+        case OP_NEG:
+            if (x->dtype == DT_BOOL) {
+                diag_error(n->loc, "negation of a bool tensor is not supported; use 'not'");
+                return false;
+            }
+            n->dtype = x->dtype;
+            return true;
+        case OP_RELU: case OP_ABS:
+            n->dtype = x->dtype;
+            return true;
+        default:
+            if (!dtype_is_float(x->dtype)) {
+                diag_error(n->loc, "%s needs a floating-point tensor, got %s", info->name, ts(g, n->in[0]));
+                return false;
+            }
+            n->dtype = x->dtype;
+            return true;
+        }
+    case K_BINARY: {
+        Node *y = &g->nodes[n->in[1]];
+        if (!same_dtype(g, n))
+            return false;
+        if (!shape_broadcast(x->shape, y->shape, &n->shape)) {
+            diag_error(n->loc, "cannot broadcast %s with %s", ts(g, n->in[0]), ts(g, n->in[1]));
+            return false;
+        }
+        if ((n->op == OP_AND || n->op == OP_OR) && x->dtype != DT_BOOL) {
+            diag_error(n->loc, "'%s' needs bool tensors, got %s", info->name, ts(g, n->in[0]));
+            return false;
+        }
+        bool cmp = n->op >= OP_EQ && n->op <= OP_GE;
+        n->dtype = cmp ? DT_BOOL : x->dtype;
+        return true;
+    }
+    case K_REDUCE:
+        return infer_reduce(g, n, x);
+    case K_MOVE:
+        break;
+    case K_NN:
+        break;
+    }
+
+    switch (n->op) {
+    case OP_RESHAPE: {
+        int len;
+        const int64_t *d = node_ints(n, "shape", &len);
+        if (len > MAX_RANK) {
+            diag_error(n->loc, "reshape to more than %d dimensions", MAX_RANK);
+            return false;
+        }
+        Shape s = shape_make(len, d);
+        for (int i = 0; i < len; i++)
+            if (d[i] < 0) {
+                diag_error(n->loc, "reshape: negative size %lld", (long long)d[i]);
+                return false;
+            }
+        if (shape_numel(s) != shape_numel(x->shape)) {
+            diag_error(n->loc, "cannot reshape %s (%lld elements) to %s", ts(g, n->in[0]),
+                       (long long)shape_numel(x->shape), shape_str(s));
+            return false;
+        }
+        n->shape = s;
+        n->dtype = x->dtype;
+        return true;
+    }
+    case OP_PERMUTE: {
+        int len;
+        const int64_t *p = node_ints(n, "perm", &len);
+        bool seen[MAX_RANK] = {0};
+        if (len != x->shape.rank) {
+            diag_error(n->loc, "permute: %d axes given for %s", len, ts(g, n->in[0]));
+            return false;
+        }
+        n->shape.rank = len;
+        for (int i = 0; i < len; i++) {
+            if (p[i] < 0 || p[i] >= len || seen[p[i]]) {
+                diag_error(n->loc, "permute: bad axis order for %s", ts(g, n->in[0]));
+                return false;
+            }
+            seen[p[i]] = true;
+            n->shape.d[i] = x->shape.d[p[i]];
+        }
+        n->dtype = x->dtype;
+        return true;
+    }
+    case OP_SLICE:
+        n->dtype = x->dtype;
+        return infer_slice(g, n, x, &n->shape);
+    case OP_SETSLICE: {
+        Shape region, b;
+        if (!infer_slice(g, n, x, &region))
+            return false;
+        Node *v = &g->nodes[n->in[1]];
+        if (!shape_broadcast(region, v->shape, &b) || !shape_eq(b, region)) {
+            diag_error(n->loc, "cannot assign %s to a slice of shape %s", ts(g, n->in[1]),
+                       shape_str(region));
+            return false;
+        }
+        n->shape = x->shape;
+        n->dtype = x->dtype;
+        return same_dtype(g, n);
+    }
+    case OP_EXPAND: {
+        int len;
+        const int64_t *d = node_ints(n, "shape", &len);
+        Shape s = shape_make(len, d), b;
+        if (len > MAX_RANK || !shape_broadcast(x->shape, s, &b) || !shape_eq(b, s)) {
+            diag_error(n->loc, "cannot expand %s to %s", ts(g, n->in[0]), shape_str(s));
+            return false;
+        }
+        n->shape = s;
+        n->dtype = x->dtype;
+        return true;
+    }
+    case OP_CAT: {
+        if (n->nin < 1) {
+            diag_error(n->loc, "cat needs at least one tensor");
+            return false;
+        }
+        int64_t axis = node_int(n, "axis", 0);
+        if (axis < 0 || axis >= x->shape.rank) {
+            diag_error(n->loc, "cat: axis %lld out of range for %s", (long long)axis, ts(g, n->in[0]));
+            return false;
+        }
+        Shape s = x->shape;
+        for (int i = 1; i < n->nin; i++) {
+            Node *y = &g->nodes[n->in[i]];
+            bool ok = y->shape.rank == s.rank;
+            for (int k = 0; ok && k < s.rank; k++)
+                ok = k == axis || y->shape.d[k] == s.d[k];
+            if (!ok) {
+                diag_error(n->loc, "cat along axis %lld: %s and %s do not match", (long long)axis,
+                           ts(g, n->in[0]), ts(g, n->in[i]));
+                return false;
+            }
+            s.d[axis] += y->shape.d[axis];
+        }
+        n->shape = s;
+        n->dtype = x->dtype;
+        return same_dtype(g, n);
+    }
+    case OP_MATMUL: {
+        Node *y = &g->nodes[n->in[1]];
+        if (x->shape.rank < 2 || y->shape.rank < 2) {
+            diag_error(n->loc, "matmul node needs operands of rank 2 or more, got %s and %s",
+                       ts(g, n->in[0]), ts(g, n->in[1]));
+            return false;
+        }
+        int64_t m = x->shape.d[x->shape.rank - 2], k = x->shape.d[x->shape.rank - 1];
+        int64_t k2 = y->shape.d[y->shape.rank - 2], nn = y->shape.d[y->shape.rank - 1];
+        if (k != k2) {
+            diag_error(n->loc, "matmul: %s @ %s: inner sizes %lld and %lld differ", ts(g, n->in[0]),
+                       ts(g, n->in[1]), (long long)k, (long long)k2);
+            return false;
+        }
+        Shape bx = x->shape, by = y->shape, b;
+        bx.rank -= 2;
+        by.rank -= 2;
+        if (!shape_broadcast(bx, by, &b)) {
+            diag_error(n->loc, "matmul: batch dimensions of %s and %s do not broadcast",
+                       ts(g, n->in[0]), ts(g, n->in[1]));
+            return false;
+        }
+        b.d[b.rank++] = m;
+        b.d[b.rank++] = nn;
+        n->shape = b;
+        n->dtype = x->dtype;
+        return same_dtype(g, n);
+    }
+    case OP_LINEAR: {
+        if (n->nin != 2 && n->nin != 3) {
+            diag_error(n->loc, "linear takes input, weight and an optional bias");
+            return false;
+        }
+        Node *w = &g->nodes[n->in[1]];
+        if (x->shape.rank < 1 || w->shape.rank != 2 || x->shape.d[x->shape.rank - 1] != w->shape.d[1]) {
+            diag_error(n->loc, "linear: input %s does not match weight %s (in_features %lld)",
+                       ts(g, n->in[0]), ts(g, n->in[1]), w->shape.rank == 2 ? (long long)w->shape.d[1] : -1LL);
+            return false;
+        }
+        if (n->nin == 3) {
+            Node *b = &g->nodes[n->in[2]];
+            if (b->shape.rank != 1 || b->shape.d[0] != w->shape.d[0]) {
+                diag_error(n->loc, "linear: bias %s does not match %lld output features",
+                           ts(g, n->in[2]), (long long)w->shape.d[0]);
+                return false;
+            }
+        }
+        n->shape = x->shape;
+        n->shape.d[n->shape.rank - 1] = w->shape.d[0];
+        n->dtype = x->dtype;
+        return same_dtype(g, n);
+    }
+    case OP_CONV2D:
+        return infer_conv2d(g, n);
+    case OP_MAXPOOL2D:
+        return infer_maxpool(g, n);
+    default:
+        break;
+    }
+    die("no shape rule for %s", info->name);
+}

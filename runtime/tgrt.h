@@ -1,0 +1,88 @@
+/*
+ * tgrt.h: the tgc runtime, the only library a generated program links.
+ *
+ * It ships alone with generated code and includes none of the compiler's
+ * headers. Everything here is plain C99. Functions that can fail return 0 on
+ * success and -1 on failure, with a message naming the file and what is wrong
+ * written to the caller's err buffer; they never exit and never print on their
+ * own. Symbols are prefixed tg_/Tg/TG_ because they share a namespace with the
+ * user's code.
+ */
+#ifndef TGRT_H
+#define TGRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TG_MAX_RANK 8
+
+/* Element types. The order matches the compiler's DType enum. */
+typedef enum {
+    TG_F32,  /* float */
+    TG_F64,  /* double */
+    TG_I32,  /* int32_t */
+    TG_I64,  /* int64_t */
+    TG_BOOL, /* uint8_t holding 0 or 1 */
+    TG_U8,   /* uint8_t */
+} TgDType;
+
+size_t tg_dtype_size(TgDType dt);
+const char *tg_dtype_torch_name(TgDType dt); /* "torch.float32" */
+
+/* ---- printing (print.c) ------------------------------------------------ */
+
+/*
+ * Writes str(t) exactly as PyTorch 1.13's repr does: "tensor([[1., 0.], ...])",
+ * "tensor(12.)", int vs float vs scientific formatting, 80-column wrapping,
+ * "..." summarization above 1000 elements, a dtype= suffix for non-default
+ * dtypes. `suffixes` are extra suffix strings ("requires_grad=True",
+ * "grad_fn=<AddmmBackward0>"), laid out as PyTorch's _add_suffixes does;
+ * nsuffix may be 0 and suffixes NULL.
+ */
+void tg_print_tensor(FILE *f, const void *data, TgDType dt, int rank, const int64_t *shape,
+                     const char *const *suffixes, int nsuffix);
+
+/* Writes str(a) of a numpy array, as numpy 1.24 prints it: "[2. 2. 2.]". */
+void tg_print_numpy(FILE *f, const void *data, TgDType dt, int rank, const int64_t *shape);
+
+/* Python's repr(float): shortest text that round-trips ("12.0", "0.1", "1e-05"). */
+void tg_print_pyfloat(FILE *f, double v);
+
+/* "torch.Size([3, 4])" */
+void tg_print_size(FILE *f, int rank, const int64_t *shape);
+
+/* ---- random numbers (rng.c): bit-compatible with PyTorch's CPU generator */
+
+typedef struct {
+    uint32_t state[624]; /* mt19937 state */
+    int next;            /* index of the next word to temper */
+    int has_normal;      /* a cached second Box-Muller value exists (double path) */
+    double normal;       /* that value */
+} TgRng;
+
+#define TG_DEFAULT_SEED 67280421310721ULL /* torch's default CPU seed */
+
+void tg_rng_seed(TgRng *r, uint64_t seed);   /* torch.manual_seed(seed) */
+uint32_t tg_rng_u32(TgRng *r);               /* one mt19937 draw */
+uint64_t tg_rng_u64(TgRng *r);               /* two draws, as torch's random64() */
+/* Tensor.uniform_(from, to) on a contiguous tensor of n elements (torch.rand: 0, 1). */
+void tg_uniform(TgRng *r, TgDType dt, void *out, int64_t n, double from, double to);
+/* Tensor.normal_(mean, std) (torch.randn: 0, 1). */
+void tg_normal(TgRng *r, TgDType dt, void *out, int64_t n, double mean, double std);
+
+/* ---- .npy files (npy.c): the numpy bridge ------------------------------ */
+
+/*
+ * Reads a .npy file whose dtype and shape must equal the given ones
+ * (little-endian, C order; version 1, 2 or 3 headers). On any mismatch or
+ * malformed file, returns -1 with a message such as
+ * "w.npy: shape (6, 1, 5) does not match the declared f32[6, 1, 5, 5]".
+ */
+int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, void *out,
+                char *err, size_t errcap);
+/* Writes a .npy file (version 1.0 header). Returns -1 with a message on failure. */
+int tg_npy_save(const char *path, TgDType dt, int rank, const int64_t *shape, const void *data,
+                char *err, size_t errcap);
+
+#endif

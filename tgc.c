@@ -1,0 +1,319 @@
+/*
+ * tgc.c: the command line. main() spells out the whole pipeline:
+ *
+ *   read -> parse_file -> lower_ast -> pass_dce -> ir_verify -> emit_c -> [cc]
+ *
+ * Every stage reports user errors through diag (file:line:col, source line,
+ * caret) and the run stops with exit status 1 after the stage that found them.
+ */
+#include "codegen_c/codegen_c.h"
+#include "config.h"
+#include "frontend/frontend.h"
+#include "passes/passes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: tgc compile FILE.tg -o OUT.c [options]   write OUT.c and OUT.h\n"
+    "       tgc build FILE.tg -o BIN [options]       compile, then build an executable\n"
+    "       tgc --help | --version\n"
+    "\n"
+    "tgc compiles a .tg file (models, programs, training setups written like the\n"
+    "PyTorch they translate) into standalone C that links only the tgc runtime.\n"
+    "\n"
+    "options:\n"
+    "  -o PATH          output file: OUT.c for compile (OUT.h is written beside it),\n"
+    "                   or the executable for build; '-' writes C (or IR) to stdout\n"
+    "  --emit=c         emit C source (the default)\n"
+    "  --emit=ir        emit the graph IR in its text form instead of C\n"
+    "  --prefix NAME    prefix of the generated C identifiers (default: OUT's base\n"
+    "                   name, e.g. tensors.c -> tensors_run, TENSORS_ARENA_BYTES)\n"
+    "  --no-main        leave out main(); the caller runs PREFIX_run(arena, out)\n"
+    "  --cc CC          C compiler used by build (default: $CC, else " TGC_CC ")\n"
+    "  --keep           build: keep the generated .c/.h beside the executable\n"
+    "  -v, --verbose    build: print the C compiler command line\n"
+    "  -h, --help       show this help\n"
+    "  --version        show the version\n"
+    "\n"
+    "examples:\n"
+    "  tgc compile samples/blitz/tensor_ops.tg -o tensor_ops.c\n"
+    "  cc -O2 tensor_ops.c $(pkg-config --cflags --libs tgrt) -lm -o tensor_ops && ./tensor_ops\n"
+    "  tgc build samples/blitz/lenet_forward.tg -o lenet_forward && ./lenet_forward\n"
+    "  tgc compile samples/blitz/autograd.tg --emit=ir -o -\n"
+    "\n"
+    "Relative paths inside a program (load(\"w.npy\", ...)) are opened relative to\n"
+    "the directory the generated program runs in.\n";
+
+typedef struct {
+    const char *cmd, *input, *output, *prefix, *cc;
+    bool emit_ir, no_main, keep, verbose;
+} Options;
+
+static _Noreturn void fail(const char *fmt, const char *arg) {
+    fprintf(stderr, "tgc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+static char *read_source(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail("cannot open %s", ir_fmt("'%s': %s", path, strerror(errno)));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+        fail("'%s' is a directory", path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n > (64u << 20))
+            fail("'%s' is larger than 64 MiB; is it really a .tg file?", path);
+        if (cap - n - 1 == 0)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = 0;
+    char *text = ir_strndup(buf, n);
+    free(buf);
+    const char *nul = memchr(text, 0, n);
+    if (nul) {
+        int line = 1, col = 1;
+        for (const char *p = text; p < nul; p++, col++)
+            if (*p == '\n')
+                line++, col = 0;
+        fprintf(stderr, "%s:%d:%d: error: file contains a NUL byte; is it a text file?\n", path, line, col);
+        exit(1);
+    }
+    return text;
+}
+
+/* A C identifier from the output's base name: "out/my-net.c" -> "my_net". */
+static const char *default_prefix(const char *output) {
+    const char *base = strrchr(output, '/');
+    base = base ? base + 1 : output;
+    char *p = ir_strdup(base);
+    char *dot = strrchr(p, '.');
+    if (dot && dot != p)
+        *dot = 0;
+    for (char *q = p; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_'))
+            *q = '_';
+    if (!*p || (*p >= '0' && *p <= '9'))
+        p = ir_fmt("tg_%s", p);
+    return p;
+}
+
+static bool valid_ident(const char *s) {
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+static Options parse_args(int argc, char **argv) {
+    Options o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--version")) {
+            printf("tgc %s\n", TGC_VERSION);
+            exit(0);
+        }
+        if (!strcmp(a, "-o") || !strcmp(a, "--prefix") || !strcmp(a, "--cc")) {
+            if (i + 1 >= argc)
+                fail("%s needs an argument", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-o")) o.output = v;
+            else if (!strcmp(a, "--prefix")) o.prefix = v;
+            else o.cc = v;
+        } else if (!strncmp(a, "--emit=", 7)) {
+            if (!strcmp(a + 7, "ir")) o.emit_ir = true;
+            else if (strcmp(a + 7, "c")) fail("unknown --emit kind '%s' (expected c or ir)", a + 7);
+        } else if (!strcmp(a, "--no-main")) o.no_main = true;
+        else if (!strcmp(a, "--keep")) o.keep = true;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o.verbose = true;
+        else if (a[0] == '-' && a[1])
+            fail("unknown option '%s' (see tgc --help)", a);
+        else if (!o.cmd)
+            o.cmd = a;
+        else if (!o.input)
+            o.input = a;
+        else
+            fail("unexpected argument '%s' (see tgc --help)", a);
+    }
+    if (!o.cmd)
+        fail("%s", "no command given: try 'tgc compile FILE.tg -o OUT.c' or 'tgc --help'");
+    if (strcmp(o.cmd, "compile") && strcmp(o.cmd, "build"))
+        fail("unknown command '%s' (expected compile or build; see tgc --help)", o.cmd);
+    if (!o.input)
+        fail("%s", "no input .tg file given");
+    if (!o.output)
+        fail("%s", "no output given: use -o OUT.c (compile) or -o BIN (build)");
+    if (o.prefix && !valid_ident(o.prefix))
+        fail("--prefix '%s' is not a C identifier", o.prefix);
+    if (!strcmp(o.cmd, "build") && o.emit_ir)
+        fail("%s", "--emit=ir goes with compile, not build");
+    return o;
+}
+
+static FILE *open_tmp(const char *path, char **tmp) {
+    *tmp = ir_fmt("%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(*tmp, "w");
+    if (!f)
+        fail("cannot write %s", ir_fmt("'%s': %s", *tmp, strerror(errno)));
+    return f;
+}
+
+/* Closes and renames into place, so a failed run never leaves half a file. */
+static void commit(FILE *f, const char *tmp, const char *path) {
+    if (fflush(f) || ferror(f) || fclose(f)) {
+        remove(tmp);
+        fail("cannot write %s", path);
+    }
+    if (rename(tmp, path)) {
+        remove(tmp);
+        fail("cannot create %s", ir_fmt("'%s': %s", path, strerror(errno)));
+    }
+}
+
+static int run(char **args, bool verbose) {
+    if (verbose) {
+        for (char **a = args; *a; a++)
+            fprintf(stderr, "%s%s", *a, a[1] ? " " : "\n");
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("%s", "cannot start the C compiler (fork failed)");
+    if (pid == 0) {
+        execvp(args[0], args);
+        fprintf(stderr, "tgc: error: cannot run the C compiler '%s': %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool exists(const char *p) { return access(p, F_OK) == 0; }
+
+int main(int argc, char **argv) {
+    Options o = parse_args(argc, argv);
+    bool build = !strcmp(o.cmd, "build");
+
+    /* the pipeline */
+    char *text = read_source(o.input);
+    Ast *ast = parse_file(o.input, text);
+    diag_check();
+    Lowered *lw = lower_ast(ast);
+    diag_check();
+    if (lw->nprograms == 0) {
+        if (lw->ntrain)
+            fail("%s", ir_fmt("%s has no program block; its train block was checked, but this version of tgc "
+                              "cannot compile training yet", o.input));
+        fail("%s", ir_fmt("%s has no program block to compile", o.input));
+    }
+    Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)lw->nprograms);
+    for (int i = 0; i < lw->nprograms; i++) {
+        graphs[i] = pass_dce(lw->programs[i].graph);
+#ifndef NDEBUG
+        if (!ir_verify(graphs[i]))
+            die("the graph of program '%s' fails verification after dce", graphs[i]->name);
+#endif
+    }
+
+    if (o.emit_ir) {
+        FILE *f = stdout;
+        char *tmp = NULL;
+        if (strcmp(o.output, "-"))
+            f = open_tmp(o.output, &tmp);
+        for (int i = 0; i < lw->nprograms; i++)
+            ir_print(f, graphs[i]);
+        if (tmp)
+            commit(f, tmp, o.output);
+        return 0;
+    }
+
+    /* file names: OUT.c + OUT.h, or for build a temporary directory */
+    const char *cpath = o.output, *dir = NULL;
+    if (build) {
+        if (o.keep)
+            cpath = ir_fmt("%s.c", o.output);
+        else {
+            char tmpl[] = "/tmp/tgc-XXXXXX";
+            if (!mkdtemp(tmpl))
+                fail("cannot create a temporary directory: %s", strerror(errno));
+            dir = ir_strdup(tmpl);
+            cpath = ir_fmt("%s/%s.c", dir, default_prefix(o.output));
+        }
+    }
+    bool to_stdout = !strcmp(cpath, "-");
+    if (to_stdout && build)
+        fail("%s", "build needs a file name for the executable");
+    const char *prefix = o.prefix ? o.prefix : default_prefix(to_stdout ? "out" : cpath);
+    size_t clen = strlen(cpath);
+    const char *hpath = clen > 2 && !strcmp(cpath + clen - 2, ".c") ? ir_fmt("%.*s.h", (int)(clen - 2), cpath)
+                                                                     : ir_fmt("%s.h", cpath);
+    const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
+    if (to_stdout)
+        hbase = ir_fmt("%s.h", prefix);
+    const char *cmdline = ir_fmt("tgc %s %s -o %s", o.cmd, o.input, o.output);
+    EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main};
+    char *ctmp = NULL, *htmp = NULL;
+    FILE *cf = to_stdout ? stdout : open_tmp(cpath, &ctmp);
+    FILE *hf = to_stdout ? fopen("/dev/null", "w") : open_tmp(hpath, &htmp);
+    emit_c(cf, hf, graphs, lw->nprograms, &eo);
+    if (!to_stdout) {
+        commit(cf, ctmp, cpath);
+        commit(hf, htmp, hpath);
+    } else
+        fclose(hf);
+    if (!build)
+        return 0;
+
+    /* build: the C compiler with the runtime and OpenMP flags */
+    const char *inc = TGC_INSTALL_INCDIR, *lib = TGC_INSTALL_LIBDIR;
+    if (exists(TGC_BUILD_LIBDIR "/libtgrt.a")) {
+        inc = TGC_BUILD_INCDIR; /* running from the build tree */
+        lib = TGC_BUILD_LIBDIR;
+    }
+    const char *cc = o.cc ? o.cc : getenv("CC") ? getenv("CC") : TGC_CC;
+    char *args[32];
+    int n = 0;
+    args[n++] = (char *)cc;
+    args[n++] = "-std=c99";
+    args[n++] = "-O2";
+    if (TGC_HAVE_OPENMP)
+        args[n++] = "-fopenmp";
+    args[n++] = ir_fmt("-I%s", inc);
+    args[n++] = (char *)cpath;
+    args[n++] = "-o";
+    args[n++] = (char *)o.output;
+    args[n++] = ir_fmt("-L%s", lib);
+    args[n++] = "-ltgrt";
+    args[n++] = "-lm";
+    args[n] = NULL;
+    int rc = run(args, o.verbose);
+    if (dir) {
+        remove(cpath);
+        remove(hpath);
+        rmdir(dir);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tgc: error: the C compiler failed (exit %d) building %s\n", rc, o.output);
+        return 1;
+    }
+    return 0;
+}
