@@ -228,6 +228,23 @@ def avx2_cases(w):
     run_op(w, "normal", "f32", 16, 3.0, 0.25)
     w.line("end")
 
+    stress_case(w, "stress", "avx2", 3)
+
+
+def stress_case(w, name, cap, seed):
+    """Many draws, recorded as digests only: catches rare one-ulp differences
+    (an FMA torch's compiler made or did not make, log vs log1p) cheaply."""
+    w.case(name, cap)
+    run_op(w, "seed", seed)
+    for _ in range(40):
+        run_op(w, "normal", "f64", 15, 0.5, 2.0, digest=True)  # scalar path, with cache
+        run_op(w, "normal", "f32", 7, 0.0, 1.0, digest=True)
+    for dt in ["f32", "f64"]:
+        run_op(w, "normal", dt, 10007, 0.0, 1.0, digest=True)
+        run_op(w, "normal", dt, 10007, -0.3, 1.7, digest=True)
+        run_op(w, "uniform", dt, 10007, -0.2, 0.3, digest=True)
+    w.line("end")
+
 
 def default_cases(w):
     """Drawn by torch's portable kernels (libm, no FMA): ATEN_CPU_CAPABILITY=default."""
@@ -241,6 +258,7 @@ def default_cases(w):
         run_op(w, "uniform", "f32", 31, -0.2, 0.3)
         run_op(w, "uniform", "f64", 5, -1.0, 3.0)
         w.line("end")
+    stress_case(w, "portable_stress", "default", 5)
 
 
 CAPS = {"avx2": "AVX2", "default": "NO AVX"}  # as torch.__config__.show() names them
