@@ -553,7 +553,7 @@ static void emit_arange(const Node *n) {
 
 static bool has_kernel(const Node *n) {
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED:
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED: case OP_SAVE:
         return false;
     default:
         return true;
@@ -717,7 +717,7 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
     for (int i = 0; i < g->nnode; i++) {
         Op op = g->nodes[i].op;
         rng |= op == OP_RAND || op == OP_RANDN || op == OP_PARAM || op == OP_SEED;
-        load |= op == OP_LOAD;
+        load |= op == OP_LOAD || op == OP_SAVE;
     }
     if (rng)
         P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
@@ -754,6 +754,15 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
             P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), var(i));
             P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
             continue;
+        case OP_SAVE: {
+            Node *x = &g->nodes[n->in[0]];
+            const char *path = node_str(n, "path", "");
+            P("    if (tg_npy_save(");
+            c_string(path, strlen(path));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), var(x->id));
+            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+            continue;
+        }
         case OP_INPUT:
             continue;
         default:

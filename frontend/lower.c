@@ -233,7 +233,7 @@ static const char *suggest_name(const char *name) {
 static int add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc) {
     int id = ir_add(L.g, op, in, nin, dt, shape, a, na, loc);
     if (id < 0)
-        error_at(loc, "cannot continue after this error");
+        diag_stop(); /* the shape rule has reported why */
     return id;
 }
 
@@ -1801,6 +1801,16 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         }
         return mk(V_NONE);
     }
+    if (!strcmp(f, "save")) {
+        Value *path = req(a, 0, "path"), *t = req(a, 1, "tensor");
+        DONE(a, 2, "path", "tensor");
+        if (path->kind != V_STR || !strstr(path->s, ".npy"))
+            error_at(loc, "save(path, tensor) writes a .npy file; give a path ending in .npy");
+        tensor_arg(t, loc, "the saved value");
+        Attr at = attr_str("path", path->s);
+        add(OP_SAVE, &t->node, 1, DT_F32, shape_scalar(), &at, 1, loc);
+        return mk(V_NONE);
+    }
     if (!strcmp(f, "load")) {
         Value *path = req(a, 0, "path"), *ty = arg(a, 1, "type", NULL);
         DONE(a, 2, "path", "type");
@@ -2175,7 +2185,7 @@ static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *
         decl = ir_fmt("%s]", ty->shape.rank ? decl : ir_fmt("%s[", decl));
         diag_error(loc, "%s expects %s: %s, got %s", model, p->name, decl, type_str(n->dtype, n->shape));
         diag_note(p->loc, "'%s' is declared here", p->name);
-        error_at(loc, "cannot continue after this error");
+        diag_stop();
     }
 }
 
@@ -2293,6 +2303,10 @@ static Value *lookup(Expr *e) {
     const char *hint = suggest_name(e->str);
     if (hint)
         error_at(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, hint);
+    const char *s = e->str;
+    if (((s[0] == 'f' || s[0] == 'i' || s[0] == 'u') && s[1] >= '0' && s[1] <= '9') || strstr(s, "float") ||
+        strstr(s, "int") || strstr(s, "half"))
+        error_at(e->loc, "unknown name '%s'; the dtypes are f32, f64, i32, i64, u8 and bool", s);
     error_at(e->loc, "unknown name '%s'", e->str);
 }
 
@@ -2623,7 +2637,7 @@ static void def_func(const char *name) {
 
 static void def_globals(Ast *ast) {
     static const char *funcs[] = {
-        "print", "len", "type", "str", "list", "tuple", "manual_seed", "parameters", "load", "load_state",
+        "print", "len", "type", "str", "list", "tuple", "manual_seed", "parameters", "load", "load_state", "save",
         "tensor", "array", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn",
         "zeros_like", "ones_like", "rand_like", "randn_like", "full_like", "empty_like", "arange",
         "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",

@@ -285,6 +285,7 @@ static Expr *primary(Parser *ps) {
     default:
         break;
     }
+    ps->pos--; /* leave the offending token for error recovery (it may end the statement) */
     syntax_error(ps, t->loc, "expected an expression, found %s", describe(t));
 }
 

@@ -37,6 +37,18 @@ int diag_add_file(const char *name, const char *text) {
 
 const char *diag_file_name(int file) { return file >= 0 && file < nfiles ? files[file].name : "?"; }
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII and for invalid bytes). */
+static int utf8_len(const char *p, const char *end) {
+    unsigned char c = (unsigned char)*p;
+    int n = c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 1;
+    if (c < 0xc2 || c >= 0xf8 || end - p < n)
+        return 1;
+    for (int i = 1; i < n; i++)
+        if (((unsigned char)p[i] & 0xc0) != 0x80)
+            return 1;
+    return n;
+}
+
 /* Prints the source line of loc and a caret under its column. */
 static void show_line(SrcLoc loc) {
     if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
@@ -48,13 +60,29 @@ static void show_line(SrcLoc loc) {
     const char *end = p;
     while (*end && *end != '\n')
         end++;
-    /* Control bytes in binary garbage would garble a terminal: show them as '?'. */
-    for (const char *q = p; q < end; q++)
-        fputc((unsigned char)*q < 0x20 && *q != '\t' ? '?' : *q, diag_out);
+    if (end == p)
+        return; /* nothing to point at (an empty line, the end of the file) */
+    /* Control bytes and broken UTF-8 in binary garbage would garble a terminal: show them as '?'. */
+    for (const char *q = p; q < end;) {
+        unsigned char c = (unsigned char)*q;
+        int len = utf8_len(q, end);
+        if (len > 1) {
+            fwrite(q, 1, (size_t)len, diag_out);
+            q += len;
+            continue;
+        }
+        fputc((c < 0x20 && c != '\t') || c >= 0x80 ? '?' : c, diag_out);
+        q++;
+    }
     fputc('\n', diag_out);
+    /* the caret goes under the column's character; a multi-byte character is one column wide */
     int col = 1;
-    for (const char *q = p; q < end && col < loc.col; q++, col++)
+    for (const char *q = p; q < end && col < loc.col;) {
+        int len = utf8_len(q, end);
         fputc(*q == '\t' ? '\t' : ' ', diag_out);
+        q += len;
+        col += len;
+    }
     fputs("^\n", diag_out);
 }
 
@@ -86,7 +114,7 @@ void diag_note(SrcLoc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
-static _Noreturn void stop(void) {
+_Noreturn void diag_stop(void) {
     fflush(diag_out);
     if (diag_catch)
         longjmp(*diag_catch, 1);
@@ -99,7 +127,7 @@ _Noreturn void error_at(SrcLoc loc, const char *fmt, ...) {
     report(loc, "error", fmt, ap);
     va_end(ap);
     diag_nerrors++;
-    stop();
+    diag_stop();
 }
 
 void diag_check(void) {
@@ -108,7 +136,7 @@ void diag_check(void) {
             diag_out = stderr;
         if (diag_nerrors > 1)
             fprintf(diag_out, "%d errors generated.\n", diag_nerrors);
-        stop();
+        diag_stop();
     }
 }
 
@@ -151,6 +179,11 @@ const char *diag_suggest(const char *name, const char *const *cands, int n) {
         if (!cands[i] || !strcmp(cands[i], name))
             continue;
         int dist = edit_distance(name, cands[i]);
+        /* a name that extends or shortens a candidate ("batchsize" for "batch") is a likely slip */
+        size_t lc = strlen(cands[i]);
+        if (dist > limit && lc >= 3 && (size_t)len >= 3 &&
+            (!strncmp(name, cands[i], lc) || !strncmp(cands[i], name, (size_t)len)))
+            dist = limit;
         if (dist <= limit && (!best || dist < bestd)) {
             best = cands[i];
             bestd = dist;

@@ -50,6 +50,8 @@ void diag_error(SrcLoc loc, const char *fmt, ...);
 void diag_note(SrcLoc loc, const char *fmt, ...);
 /* Report an error and stop: longjmp to diag_catch, or exit(1). */
 _Noreturn void error_at(SrcLoc loc, const char *fmt, ...);
+/* Stop after errors already reported (no new message). */
+_Noreturn void diag_stop(void);
 /* Stop if any error was reported. */
 void diag_check(void);
 /* Compiler bugs, never user errors. */

@@ -70,3 +70,4 @@ OP(CONV2D,      "conv2d",       -1,   K_NN,     1) /* x (N, C, H, W), w (O, C/gr
 OP(MAXPOOL2D,   "max_pool2d",   1,    K_NN,     1) /* attrs kernel, stride, padding, dilation, ceil_mode */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0) /* attr fmt: text with {i:kind} holes */
 OP(SEED,        "seed",         0,    K_EFFECT, 0) /* reseed the program RNG; attr seed */
+OP(SAVE,        "save",         1,    K_EFFECT, 0) /* write input 0 to the .npy file attr path */

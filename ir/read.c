@@ -195,6 +195,7 @@ static void read_node(Reader *r, Graph *g) {
             error_at(start, "node %%%d out of order: expected %%%d", id, g->nnode);
         expect(r, "=");
     }
+    skip_space(r);
     SrcLoc oploc = here(r);
     char *opname = read_ident(r);
     int op = op_from_name(opname);

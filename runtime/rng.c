@@ -19,18 +19,22 @@
  *                       element, the pair's second value cached in the
  *                       generator for the next scalar draw.
  *
- * torch picks its kernels by CPU capability at run time (ATEN_CPU_CAPABILITY).
- * On x86-64 with AVX2 (and, in 1.13, also on AVX-512 machines unless told
- * otherwise? see below) the float normal fill uses avx_mathfun.h's cephes
- * polynomials for log and sincos, which we re-evaluate lane by lane with the
- * same roundings, and its kernels were compiled with -mfma, so GCC contracted
- * a*b+c into FMAs that we reproduce with fma()/fmaf(). Under
- * ATEN_CPU_CAPABILITY=default torch runs the portable kernels (libm
- * logf/sinf/cosf, no FMA); we honour the same variable so both sides agree.
+ * torch picks its kernels by CPU capability when it starts. On x86-64 with
+ * AVX2 and FMA it runs the AVX2 ones (on AVX-512 machines too: normal_ is
+ * never dispatched to AVX-512, and the AVX-512 uniform_ rounds like the AVX2
+ * one). Their float normal fill evaluates log and sincos with avx_mathfun.h's
+ * cephes polynomials, which we replay lane by lane, and GCC built them with
+ * -mfma, contracting a*b+c into FMAs that we reproduce with fma()/fmaf().
+ * Under ATEN_CPU_CAPABILITY=default (or on a CPU without AVX2) torch runs its
+ * portable kernels instead: libm logf/sinf/cosf, no FMA. We read the same
+ * variable, so a program and torch started with it agree.
  *
  * Products that torch does not fuse must not be fused here either: C99 lets a
  * compiler contract a*b+c, so each such product gets its own statement (clang
  * contracts only within one expression) and GNU-mode GCC is told not to.
+ * -ffast-math or clang's -ffp-contract=fast would undo that: never build the
+ * runtime with them. libm must be the one torch uses (glibc on Linux): double
+ * log/sin/cos and, for the portable kernels, logf/sinf/cosf come from it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -92,17 +96,18 @@ uint64_t tg_rng_u64(TgRng *r) {
 
 /* ---- which of torch's kernels we mirror -------------------------------- */
 
-/* 1 when torch would run its AVX2 kernels (the default on x86-64 machines
+/* 1 when torch would run its AVX2 kernels (its choice on x86-64 machines
  * with AVX2), 0 for ATEN_CPU_CAPABILITY=default (the portable kernels).
- * Read per call, like torch reads it once per process: it is cheap. */
+ * torch reads the variable once per process; we read it per call (cheap),
+ * which lets a test switch between the two. */
 static int torch_avx2(void) {
     const char *cap = getenv("ATEN_CPU_CAPABILITY");
     return !(cap && strcmp(cap, "default") == 0);
 }
 
 /* The 24 (53) random mantissa bits of one draw, as a value in [0, 1):
- * transformation::uniform_real before its from/to scaling. Both the
- * mask-and-multiply are exact. */
+ * transformation::uniform_real before its from/to scaling. The mask and the
+ * multiply are both exact. */
 static float unit_f32(TgRng *r) {
     return (float)(tg_rng_u32(r) & 0xffffffu) * 0x1p-24f;
 }
@@ -154,7 +159,8 @@ void tg_uniform(TgRng *r, TgDType dt, void *out, int64_t n, double from, double 
  * intrinsics are plain vector + and *, so every product whose only use is an
  * add became an FMA. Where the fusion does not change the result (products
  * by 0.5 or by short constants like 0.693359375) we still write what the
- * compiler emitted, so the code can be checked against it line by line.
+ * compiler emitted, so the code can be checked against it line by line (it
+ * was, against the normal_fill_AVX2 loop in Debian's libtorch_cpu.so 1.13.1).
  */
 
 static uint32_t f32_bits(float f) {
@@ -299,6 +305,9 @@ static void normal16_f64(double *d, double mean, double std, int fused) {
  * at::normal_distribution<double>: Box-Muller on two 53-bit uniforms. The
  * cosine half is returned, the sine half cached in the generator until the
  * next scalar draw (manual_seed clears it; the vectorised fill ignores it).
+ * 1.13 takes log(1 - u2); later versions' log1p(-u2) differs in the last bit.
+ * The cached value is the raw sample, scaled by the mean/std of the call that
+ * uses it. In the AVX2 build v * std + mean is one FMA.
  */
 static double normal_scalar(TgRng *r, double mean, double std, int fused) {
     double v;

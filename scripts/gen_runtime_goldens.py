@@ -118,7 +118,8 @@ def run_op(w, op, *args, digest=False):
             t.normal_(a, b)
         w.line("%s %s %d %s %s" % (op, dt, n, hexf(a), hexf(b)))
         if digest:
-            w.line("digest %016x" % fnv1a64(t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()))
+            le = {"f32": "<f4", "f64": "<f8"}[dt]
+            w.line("digest %016x" % fnv1a64(t.numpy().astype(le).tobytes()))
         else:
             w.values(t.tolist(), hexf)
         return t
@@ -178,13 +179,14 @@ def avx2_cases(w):
                 run_op(w, op, dt, 1000, 0.0, 1.0, digest=(seed, op, dt) not in full)
                 w.line("end")
 
-    # Raw words; the 64-bit draws straddle a state regeneration after skip 623.
+    # Raw words. 6 + 2*4 + 609 = 623 words in, the next random64() takes the
+    # state's last word and, after regenerating it, the new state's first.
     for seed in [0, 1, 42, DEFAULT_SEED]:
         w.case("raw_s%d" % seed, "avx2")
         run_op(w, "seed", seed)
         run_op(w, "u32", 6)
         run_op(w, "u64", 4)
-        run_op(w, "skip", 613)
+        run_op(w, "skip", 609)
         run_op(w, "u64", 3)
         run_op(w, "uniform", "f64", 3, 0.0, 1.0)
         w.line("end")
@@ -237,8 +239,8 @@ def stress_case(w, name, cap, seed):
     w.case(name, cap)
     run_op(w, "seed", seed)
     for _ in range(40):
-        run_op(w, "normal", "f64", 15, 0.5, 2.0, digest=True)  # scalar path, with cache
-        run_op(w, "normal", "f32", 7, 0.0, 1.0, digest=True)
+        run_op(w, "normal", "f64", 15, -0.3, 1.7, digest=True)  # scalar path, with cache
+        run_op(w, "normal", "f32", 7, 0.1, 0.3, digest=True)
     for dt in ["f32", "f64"]:
         run_op(w, "normal", dt, 10007, 0.0, 1.0, digest=True)
         run_op(w, "normal", dt, 10007, -0.3, 1.7, digest=True)

@@ -246,8 +246,9 @@ START_TEST(test_rng_case) {
             if (op->has_digest) {
                 uint64_t h = fnv1a64(got, op->dt, op->n);
                 if (h != op->digest)
-                    ck_abort_msg("%s op %d (%s n=%lld): digest %016llx, expected %016llx",
-                                 c->name, k, op_name(op->kind), (long long)op->n,
+                    ck_abort_msg("%s op %d (%s %s n=%lld): digest %016llx, expected %016llx",
+                                 c->name, k, op_name(op->kind), op->dt == TG_F32 ? "f32" : "f64",
+                                 (long long)op->n,
                                  (unsigned long long)h, (unsigned long long)op->digest);
             } else {
                 check_floats(c, k, op, got);
@@ -458,7 +459,7 @@ START_TEST(test_npy_bad_files) {
                       "malformed .npy header: 'fortran_order' is not True or False at offset 34 "
                       "of {'descr': '<f4', 'fortran_order': 1, 'shape': (2,), }");
 
-    /* the brief's two examples */
+    /* the two messages the design spells out */
     write_raw("x.npy", NPY, 1, HDR("<f4", "False", "(6, 1, 5)"), data, 120);
     expect_load_error(tmp_dir, "x.npy", TG_F32, 4, s6155,
                       "shape (6, 1, 5) does not match the declared f32[6, 1, 5, 5]");

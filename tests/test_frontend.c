@@ -1,0 +1,597 @@
+/*
+ * test_frontend.c: the lexer, the parser, and the diagnostics users see.
+ *
+ * The table of malformed programs is the contract for error messages: each
+ * entry holds a .tg text and the exact diagnostics tgc must print for it
+ * (location, message, source line, caret). The table was produced by running
+ * tgc on each text and reviewing the output; a change to any message fails
+ * here until the table is updated on purpose.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/frontend.h"
+
+/* Runs the frontend on src as file "bad.tg"; returns what diag printed. */
+static char *diagnose(const char *src) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    diag_out = f;
+    diag_nerrors = 0;
+    jmp_buf catcher;
+    diag_catch = &catcher;
+    if (!setjmp(catcher)) {
+        Ast *ast = parse_file("bad.tg", src);
+        diag_check();
+        lower_ast(ast);
+        diag_check();
+    }
+    diag_catch = NULL;
+    fclose(f);
+    diag_out = stderr;
+    char *out = ir_strdup(buf);
+    free(buf);
+    return out;
+}
+
+typedef struct {
+    const char *name, *src, *expected;
+} BadCase;
+
+static const BadCase bad[] = {
+    {"empty_file",
+     "",
+     "bad.tg:1:1: error: empty file: expected a 'model', 'program' or 'train' block\n"},
+    {"only_comments",
+     "// nothing here\n"
+     "# nor here\n",
+     "bad.tg:1:1: error: empty file: expected a 'model', 'program' or 'train' block\n"
+     "// nothing here\n"
+     "^\n"},
+    {"binary_garbage",
+     "\001\002\376\377 program\n",
+     "bad.tg:1:1: error: unexpected byte 0x01 (is this a text file?)\n"
+     "???? program\n"
+     "^\n"
+     "bad.tg:1:13: error: expected a name, found end of line\n"
+     "???? program\n"
+     "            ^\n"
+     "2 errors generated.\n"},
+    {"unterminated_string",
+     "program p {\n"
+     "    print(\"hello)\n"
+     "}\n",
+     "bad.tg:2:11: error: unterminated string\n"
+     "    print(\"hello)\n"
+     "          ^\n"
+     "bad.tg:3:1: error: expected ',', found '}'\n"
+     "}\n"
+     "^\n"
+     "2 errors generated.\n"},
+    {"huge_integer",
+     "program p {\n"
+     "    x = 99999999999999999999\n"
+     "}\n",
+     "bad.tg:2:9: error: integer literal '99999999999999999999' is too large (the limit is 2^63 - 1)\n"
+     "    x = 99999999999999999999\n"
+     "        ^\n"},
+    {"huge_float",
+     "program p {\n"
+     "    x = ones(2) * 1e999\n"
+     "}\n",
+     "bad.tg:2:19: error: floating-point literal '1e999' is out of range\n"
+     "    x = ones(2) * 1e999\n"
+     "                  ^\n"},
+    {"invalid_number",
+     "program p {\n"
+     "    x = 12abc\n"
+     "}\n",
+     "bad.tg:2:9: error: invalid number '12abc'\n"
+     "    x = 12abc\n"
+     "        ^\n"},
+    {"unknown_name_hint",
+     "program p {\n"
+     "    tensor = ones(4, 4)\n"
+     "    print(tensr)\n"
+     "}\n",
+     "bad.tg:3:11: error: unknown name 'tensr'; did you mean 'tensor'?\n"
+     "    print(tensr)\n"
+     "          ^\n"},
+    {"unknown_name",
+     "program p {\n"
+     "    print(zzz)\n"
+     "}\n",
+     "bad.tg:2:11: error: unknown name 'zzz'\n"
+     "    print(zzz)\n"
+     "          ^\n"},
+    {"unknown_keyword_hint",
+     "program p {\n"
+     "    x = ones(3, dtyp=f32)\n"
+     "}\n",
+     "bad.tg:2:13: error: ones() got an unexpected keyword argument 'dtyp'; did you mean 'dtype'?\n"
+     "    x = ones(3, dtyp=f32)\n"
+     "            ^\n"},
+    {"unknown_dtype",
+     "program p {\n"
+     "    x = tensor([1, 2], dtype=f16)\n"
+     "}\n",
+     "bad.tg:2:30: error: unknown name 'f16'; the dtypes are f32, f64, i32, i64, u8 and bool\n"
+     "    x = tensor([1, 2], dtype=f16)\n"
+     "                             ^\n"},
+    {"missing_argument",
+     "program p {\n"
+     "    c = Conv2d(1, 6)\n"
+     "}\n",
+     "bad.tg:2:15: error: Conv2d() missing required argument 'kernel_size'\n"
+     "    c = Conv2d(1, 6)\n"
+     "              ^\n"},
+    {"too_many_arguments",
+     "program p {\n"
+     "    x = relu(ones(2), 1)\n"
+     "}\n",
+     "bad.tg:2:13: error: relu() takes 1 positional argument but 2 were given\n"
+     "    x = relu(ones(2), 1)\n"
+     "            ^\n"},
+    {"broadcast_mismatch",
+     "program p {\n"
+     "    x = ones(3, 4) + ones(4, 3)\n"
+     "}\n",
+     "bad.tg:2:20: error: cannot broadcast f32[3, 4] with f32[4, 3]\n"
+     "    x = ones(3, 4) + ones(4, 3)\n"
+     "                   ^\n"},
+    {"matmul_mismatch",
+     "program p {\n"
+     "    y = ones(2, 3) @ ones(2, 3)\n"
+     "}\n",
+     "bad.tg:2:20: error: matmul: f32[2, 3] @ f32[2, 3]: inner sizes 3 and 2 differ\n"
+     "    y = ones(2, 3) @ ones(2, 3)\n"
+     "                   ^\n"},
+    {"model_input_shape",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    out = net(ones(1, 3, 32, 32))\n"
+     "}\n",
+     "bad.tg:9:14: error: Net expects x: f32[B, 1, 32, 32], got f32[1, 3, 32, 32]\n"
+     "    out = net(ones(1, 3, 32, 32))\n"
+     "             ^\n"
+     "bad.tg:1:11: note: 'x' is declared here\n"
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "          ^\n"},
+    {"model_input_dtype",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    out = net(ones(1, 1, 32, 32, dtype=f64))\n"
+     "}\n",
+     "bad.tg:9:14: error: Net expects x: f32[B, 1, 32, 32], got f64[1, 1, 32, 32]\n"
+     "    out = net(ones(1, 1, 32, 32, dtype=f64))\n"
+     "             ^\n"
+     "bad.tg:1:11: note: 'x' is declared here\n"
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "          ^\n"},
+    {"conv_rank",
+     "program p {\n"
+     "    c = Conv2d(1, 6, 5)\n"
+     "    y = c(ones(4, 400))\n"
+     "}\n",
+     "bad.tg:3:10: error: conv2d expects 4-D input (N, C, H, W), got f32[4, 400]\n"
+     "    y = c(ones(4, 400))\n"
+     "         ^\n"},
+    {"linear_features",
+     "program p {\n"
+     "    fc = Linear(400, 120)\n"
+     "    y = fc(ones(4, 300))\n"
+     "}\n",
+     "bad.tg:3:11: error: linear: input f32[4, 300] does not match weight f32[120, 400] (in_features 400)\n"
+     "    y = fc(ones(4, 300))\n"
+     "          ^\n"},
+    {"index_out_of_bounds",
+     "program p {\n"
+     "    t = ones(4, 4)\n"
+     "    print(t[4])\n"
+     "}\n",
+     "bad.tg:3:13: error: index 4 is out of bounds for dimension 0 with size 4\n"
+     "    print(t[4])\n"
+     "            ^\n"},
+    {"too_many_indices",
+     "program p {\n"
+     "    t = ones(4)\n"
+     "    print(t[0, 1])\n"
+     "}\n",
+     "bad.tg:3:12: error: too many indices for a tensor of rank 1: 2 given\n"
+     "    print(t[0, 1])\n"
+     "           ^\n"},
+    {"bad_view",
+     "program p {\n"
+     "    t = ones(4, 4)\n"
+     "    v = t.view(5, -1)\n"
+     "}\n",
+     "bad.tg:3:15: error: shape [5, -1] is invalid for a tensor of 16 elements\n"
+     "    v = t.view(5, -1)\n"
+     "              ^\n"},
+    {"cat_mismatch",
+     "program p {\n"
+     "    t = cat([ones(2, 3), ones(3, 2)], dim=0)\n"
+     "}\n",
+     "bad.tg:2:12: error: cat along axis 0: f32[2, 3] and f32[3, 2] do not match\n"
+     "    t = cat([ones(2, 3), ones(3, 2)], dim=0)\n"
+     "           ^\n"},
+    {"mean_of_int",
+     "program p {\n"
+     "    t = tensor([1, 2, 3])\n"
+     "    print(t.mean())\n"
+     "}\n",
+     "bad.tg:3:17: error: mean needs a floating-point tensor, got i64[3] (use .float() first)\n"
+     "    print(t.mean())\n"
+     "                ^\n"},
+    {"rand_int_dtype",
+     "program p {\n"
+     "    t = rand(3, dtype=i64)\n"
+     "}\n",
+     "bad.tg:2:13: error: rand needs a floating-point dtype, got torch.int64\n"
+     "    t = rand(3, dtype=i64)\n"
+     "            ^\n"},
+    {"inplace_cast",
+     "program p {\n"
+     "    t = tensor([1, 2])\n"
+     "    t.add_(0.5)\n"
+     "}\n",
+     "bad.tg:3:11: error: result type torch.float32 can't be cast to the desired output type torch.int64\n"
+     "    t.add_(0.5)\n"
+     "          ^\n"},
+    {"assign_to_literal",
+     "program p {\n"
+     "    3 = x\n"
+     "}\n",
+     "bad.tg:2:5: error: cannot assign to this expression\n"
+     "    3 = x\n"
+     "    ^\n"},
+    {"missing_expression",
+     "program p {\n"
+     "    x = 3 +\n"
+     "}\n",
+     "bad.tg:2:12: error: expected an expression, found end of line\n"
+     "    x = 3 +\n"
+     "           ^\n"},
+    {"missing_brace",
+     "program p {\n"
+     "    x = ones(2)\n",
+     "bad.tg:1:9: error: missing '}' at the end of program 'p'\n"
+     "program p {\n"
+     "        ^\n"},
+    {"bad_toplevel",
+     "modle Net(x: f32[1]) {\n"
+     "}\n",
+     "bad.tg:1:1: error: expected 'model', 'program' or 'train' at top level, found 'modle'\n"
+     "modle Net(x: f32[1]) {\n"
+     "^\n"},
+    {"unknown_char",
+     "program p {\n"
+     "    x = ones(2) $ 3\n"
+     "}\n",
+     "bad.tg:2:17: error: unexpected character '$'\n"
+     "    x = ones(2) $ 3\n"
+     "                ^\n"
+     "bad.tg:2:19: error: expected end of statement, found number '3'\n"
+     "    x = ones(2) $ 3\n"
+     "                  ^\n"
+     "2 errors generated.\n"},
+    {"chained_comparison",
+     "program p {\n"
+     "    b = 1 < 2 < 3\n"
+     "}\n",
+     "bad.tg:2:15: error: chained comparisons are not supported; use 'and'\n"
+     "    b = 1 < 2 < 3\n"
+     "              ^\n"},
+    {"positional_after_keyword",
+     "program p {\n"
+     "    x = full(size=(2, 2), 3.0)\n"
+     "}\n",
+     "bad.tg:2:27: error: positional argument after a keyword argument\n"
+     "    x = full(size=(2, 2), 3.0)\n"
+     "                          ^\n"},
+    {"fstring_unclosed",
+     "program p {\n"
+     "    t = ones(2)\n"
+     "    print(f\"t: {t\")\n"
+     "}\n",
+     "bad.tg:3:17: error: expected '}' to close the f-string hole\n"
+     "    print(f\"t: {t\")\n"
+     "                ^\n"},
+    {"return_outside_model",
+     "program p {\n"
+     "    return 3\n"
+     "}\n",
+     "bad.tg:2:5: error: 'return' outside a model\n"
+     "    return 3\n"
+     "    ^\n"},
+    {"module_attribute_hint",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    print(net.conv2)\n"
+     "}\n",
+     "bad.tg:9:15: error: Net has no attribute 'conv2'; did you mean 'conv1'?\n"
+     "    print(net.conv2)\n"
+     "              ^\n"},
+    {"several_errors",
+     "program p {\n"
+     "    a = undefined_one\n"
+     "    b = ones(2) + ones(3)\n"
+     "    c = undefined_two\n"
+     "}\n",
+     "bad.tg:2:9: error: unknown name 'undefined_one'\n"
+     "    a = undefined_one\n"
+     "        ^\n"
+     "bad.tg:3:17: error: cannot broadcast f32[2] with f32[3]\n"
+     "    b = ones(2) + ones(3)\n"
+     "                ^\n"
+     "bad.tg:4:9: error: unknown name 'undefined_two'\n"
+     "    c = undefined_two\n"
+     "        ^\n"
+     "3 errors generated.\n"},
+    {"train_unknown_setting",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = fashion_mnist(\"data\")\n"
+     "    batchsize = 4\n"
+     "    batch = 4\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.001)\n"
+     "    epochs = 2\n"
+     "}\n",
+     "bad.tg:9:5: error: unknown train setting 'batchsize'; did you mean 'batch'?\n"
+     "    batchsize = 4\n"
+     "    ^\n"},
+    {"train_unknown_model",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "train Nett {\n"
+     "    data = fashion_mnist(\"data\")\n"
+     "    batch = 4\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.001)\n"
+     "    epochs = 2\n"
+     "}\n",
+     "bad.tg:7:7: error: train block names unknown model 'Nett'; did you mean 'Net'?\n"
+     "train Nett {\n"
+     "      ^\n"},
+    {"train_missing_setting",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = fashion_mnist(\"data\")\n"
+     "    batch = 4\n"
+     "}\n",
+     "bad.tg:7:7: error: train block is missing the setting 'loss'\n"
+     "train Net {\n"
+     "      ^\n"
+     "bad.tg:7:7: error: train block is missing the setting 'optimizer'\n"
+     "train Net {\n"
+     "      ^\n"
+     "bad.tg:7:7: error: train block is missing the setting 'epochs'\n"
+     "train Net {\n"
+     "      ^\n"
+     "3 errors generated.\n"},
+    {"load_symbolic_shape",
+     "program p {\n"
+     "    x = load(\"x.npy\", f32[B, 3])\n"
+     "}\n",
+     "bad.tg:2:13: error: load(): the declared shape must be concrete, 'B' is symbolic\n"
+     "    x = load(\"x.npy\", f32[B, 3])\n"
+     "            ^\n"},
+    {"unknown_escape",
+     "program p {\n"
+     "    print(\"a\\qb\")\n"
+     "}\n",
+     "bad.tg:2:13: error: unknown escape sequence '\\q'\n"
+     "    print(\"a\\qb\")\n"
+     "            ^\n"},
+    {"negative_power",
+     "program p {\n"
+     "    t = tensor([2, 3]) ** -1\n"
+     "}\n",
+     "bad.tg:2:24: error: integers to negative integer powers are not allowed\n"
+     "    t = tensor([2, 3]) ** -1\n"
+     "                       ^\n"},
+    {"model_recursion",
+     "model M(x: f32[2]) {\n"
+     "    m = M()\n"
+     "    return m(x)\n"
+     "}\n"
+     "program p {\n"
+     "    m = M()\n"
+     "}\n",
+     "bad.tg:2:10: error: models nested more than 64 deep (does 'M' contain itself?)\n"
+     "    m = M()\n"
+     "         ^\n"},
+};
+
+START_TEST(test_malformed) {
+    const BadCase *c = &bad[_i];
+    char *got = diagnose(c->src);
+    if (strcmp(got, c->expected))
+        ck_abort_msg("case '%s'\n--- expected ---\n%s--- got ---\n%s", c->name, c->expected, got);
+}
+END_TEST
+
+START_TEST(test_table_size) {
+    /* the issue asks for at least 25 malformed inputs */
+    ck_assert_int_ge((int)(sizeof bad / sizeof bad[0]), 25);
+}
+END_TEST
+
+static Token *lex_string(const char *src, int *n) {
+    int file = diag_add_file("lex.tg", src);
+    return lex(file, src, n);
+}
+
+START_TEST(test_lex_tokens) {
+    int n;
+    Token *t = lex_string("x = a ** 2 @ b.T  # comment\ny += 1e-3\n", &n);
+    const char *want[] = {"x", "=", "a", "**", "2", "@", "b", ".", "T", "\n", "y", "+=", "1e-3", "\n", ""};
+    TokenKind kinds[] = {TK_IDENT, TK_PUNCT, TK_IDENT, TK_PUNCT, TK_INT, TK_PUNCT, TK_IDENT, TK_PUNCT,
+                         TK_IDENT, TK_NEWLINE, TK_IDENT, TK_PUNCT, TK_FLOAT, TK_NEWLINE, TK_EOF};
+    ck_assert_int_eq(n, 15);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(t[i].kind, kinds[i]);
+        if (kinds[i] != TK_NEWLINE && kinds[i] != TK_EOF)
+            ck_assert_str_eq(t[i].text, want[i]);
+    }
+    ck_assert_int_eq(t[4].ival, 2);
+    ck_assert(t[12].fval == 1e-3);
+    ck_assert_int_eq(t[10].loc.line, 2);
+    ck_assert_int_eq(t[10].loc.col, 1);
+}
+END_TEST
+
+START_TEST(test_lex_newlines_in_brackets) {
+    int n;
+    Token *t = lex_string("f(1,\n  2)\n", &n);
+    /* the newline inside the call is not a statement end */
+    int newlines = 0;
+    for (int i = 0; i < n; i++)
+        newlines += t[i].kind == TK_NEWLINE;
+    ck_assert_int_eq(newlines, 1);
+}
+END_TEST
+
+START_TEST(test_lex_strings) {
+    int n;
+    Token *t = lex_string("'a\\tb' f\"x {y:5d}\" \"q\\\"\"", &n);
+    ck_assert_int_eq(t[0].kind, TK_STR);
+    ck_assert_str_eq(t[0].text, "a\tb");
+    ck_assert_int_eq(t[1].kind, TK_FSTR);
+    ck_assert_str_eq(t[1].text, "x {y:5d}");
+    ck_assert_str_eq(t[2].text, "q\"");
+}
+END_TEST
+
+static Decl *parse_one(const char *src) {
+    diag_nerrors = 0;
+    Ast *ast = parse_file("p.tg", src);
+    ck_assert_int_eq(diag_nerrors, 0);
+    ck_assert_int_eq(ast->ndecls, 1);
+    return ast->decls[0];
+}
+
+START_TEST(test_parse_precedence) {
+    Decl *d = parse_one("program p {\n    q = 3 * a ** 3 - b ** 2\n}\n");
+    ck_assert_int_eq(d->kind, D_PROGRAM);
+    ck_assert_int_eq(d->nbody, 1);
+    Stmt *s = d->body[0];
+    ck_assert_int_eq(s->kind, S_ASSIGN);
+    Expr *e = s->value; /* (3 * (a ** 3)) - (b ** 2) */
+    ck_assert_int_eq(e->kind, E_BINARY);
+    ck_assert_str_eq(e->op, "-");
+    ck_assert_str_eq(e->lhs->op, "*");
+    ck_assert_str_eq(e->lhs->rhs->op, "**");
+    ck_assert_str_eq(e->rhs->op, "**");
+}
+END_TEST
+
+START_TEST(test_parse_model) {
+    Decl *d = parse_one("model Net(x: f32[B, 3, 32, 32], width = 6) {\n    c = Conv2d(3, width, 5)\n"
+                        "    return c(x)\n}\n");
+    ck_assert_int_eq(d->kind, D_MODEL);
+    ck_assert_str_eq(d->name, "Net");
+    ck_assert_int_eq(d->nparams, 2);
+    ck_assert_str_eq(d->params[0].name, "x");
+    ck_assert_int_eq(d->params[0].type->kind, E_INDEX);
+    ck_assert_int_eq(d->params[0].type->nitems, 4);
+    ck_assert_ptr_nonnull(d->params[1].dflt);
+    ck_assert_int_eq(d->body[1]->kind, S_RETURN);
+}
+END_TEST
+
+START_TEST(test_parse_index_and_kwargs) {
+    Decl *d = parse_one("program p {\n    t[..., -1] = f(a, dim=1)[0:2, ::2]\n}\n");
+    Stmt *s = d->body[0];
+    ck_assert_int_eq(s->target->kind, E_INDEX);
+    ck_assert_int_eq(s->target->items[0]->kind, E_ELLIPSIS);
+    Expr *v = s->value;
+    ck_assert_int_eq(v->kind, E_INDEX);
+    ck_assert_int_eq(v->items[0]->kind, E_SLICE);
+    ck_assert_ptr_null(v->items[1]->items[0]);
+    ck_assert_int_eq(v->items[1]->items[2]->ival, 2);
+    Expr *call = v->lhs;
+    ck_assert_int_eq(call->kind, E_CALL);
+    ck_assert_ptr_null(call->names[0]);
+    ck_assert_str_eq(call->names[1], "dim");
+}
+END_TEST
+
+START_TEST(test_parse_fstring) {
+    Decl *d = parse_one("program p {\n    print(f\"n: {n} \\n{x:.3f}\")\n}\n");
+    Expr *f = d->body[0]->value->items[0];
+    ck_assert_int_eq(f->kind, E_FSTR);
+    ck_assert_int_eq(f->nitems, 4);
+    ck_assert_str_eq(f->items[0]->str, "n: ");
+    ck_assert_int_eq(f->items[1]->kind, E_FHOLE);
+    ck_assert_str_eq(f->items[1]->lhs->str, "n");
+    ck_assert_str_eq(f->items[2]->str, " \n");
+    ck_assert_str_eq(f->items[3]->str, ".3f");
+    /* the hole's location is the expression's column in the file */
+    ck_assert_int_eq(f->items[1]->lhs->loc.col, 17);
+}
+END_TEST
+
+START_TEST(test_recovery_reports_each_error) {
+    char *got = diagnose("program p {\n    x = 1 +\n    y = )\n    z = 3\n}\n");
+    /* both broken statements are reported, and the good one after them parses */
+    ck_assert_ptr_nonnull(strstr(got, "bad.tg:2:"));
+    ck_assert_ptr_nonnull(strstr(got, "bad.tg:3:"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("frontend");
+    TCase *tc = tcase_create("frontend");
+    tcase_add_test(tc, test_lex_tokens);
+    tcase_add_test(tc, test_lex_newlines_in_brackets);
+    tcase_add_test(tc, test_lex_strings);
+    tcase_add_test(tc, test_parse_precedence);
+    tcase_add_test(tc, test_parse_model);
+    tcase_add_test(tc, test_parse_index_and_kwargs);
+    tcase_add_test(tc, test_parse_fstring);
+    tcase_add_test(tc, test_recovery_reports_each_error);
+    tcase_add_test(tc, test_table_size);
+    tcase_add_loop_test(tc, test_malformed, 0, (int)(sizeof bad / sizeof bad[0]));
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
