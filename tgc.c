@@ -304,6 +304,8 @@ int main(int argc, char **argv) {
     args[n++] = ir_fmt("-L%s", lib);
     args[n++] = "-ltgrt";
     args[n++] = "-lm";
+    if (*TGC_EXTRA_CFLAGS)
+        args[n++] = TGC_EXTRA_CFLAGS; /* tgc itself was built with sanitizers, and so was libtgrt */
     args[n] = NULL;
     int rc = run(args, o.verbose);
     if (dir) {

@@ -69,9 +69,11 @@ static const char *prefix;
 
 static Node *IN(Node *n, int k) { return &G->nodes[n->in[k]]; }
 
-static bool inline_scalar(const Node *x) {
-    /* rank-0 constants are written into expressions as literals */
-    return x->op == OP_CONST && x->shape.rank == 0;
+/* Elementwise kernels write rank-0 constant operands as literals instead of reading a buffer. */
+static bool inline_scalar(const Node *consumer, const Node *x) {
+    OpKind k = op_info[consumer->op].kind;
+    bool ew = k == K_UNARY || k == K_BINARY || consumer->op == OP_EXPAND || consumer->op == OP_SETSLICE;
+    return ew && x->op == OP_CONST && x->shape.rank == 0;
 }
 
 static const char *kname(const Node *n) { return ir_fmt("k%02d_%s_fwd", n->id, op_info[n->op].name); }
@@ -98,7 +100,7 @@ static void kernel_open(const Node *n) {
     int np = 0;
     for (int k = 0; k < n->nin; k++) {
         Node *x = IN((Node *)n, k);
-        if (inline_scalar(x))
+        if (inline_scalar(n, x))
             continue;
         P("%sconst %s *restrict x%d", np++ ? ", " : "", dtype_ctype(x->dtype), k);
     }
@@ -108,7 +110,7 @@ static void kernel_open(const Node *n) {
 /* The expression reading input k at flat index `idx`. */
 static const char *in_ref(const Node *n, int k, const char *idx) {
     Node *x = IN((Node *)n, k);
-    if (inline_scalar(x))
+    if (inline_scalar(n, x))
         return literal(node_attr(x, "data")->f[0], x->dtype);
     if (shape_numel(x->shape) == 1)
         return ir_fmt("x%d[0]", k);
@@ -770,7 +772,7 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
         }
         P("    %s(", kname(n));
         for (int k = 0; k < n->nin; k++)
-            if (!inline_scalar(&g->nodes[n->in[k]]))
+            if (!inline_scalar(n, &g->nodes[n->in[k]]))
                 P("%s, ", var(n->in[k]));
         P("%s);\n", var(i));
     }

@@ -2570,6 +2570,8 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
         Value *b = eval(t->lhs);
         if (b->kind == V_MODULE && v->kind == V_MODULE) {
             add_child(b->mod, t->str, v->mod);
+            if (b->mod->env)
+                bind(b->mod->env, t->str, v); /* the forward pass sees the new layer */
             name_params(b->mod, b->mod->path);
             return;
         }

@@ -107,9 +107,10 @@ static void build_and_check(const char *s, const char *cc, bool openmp) {
     char *gen[] = {(char *)tgc, "compile", sample_path(s), "-o", c, NULL};
     ck_assert_int_eq(run(NULL, NULL, NULL, gen), 0);
     char *errf = fmt("%s.cc.txt", bin);
+    const char *extra = getenv("TGC_TEST_CFLAGS"); /* sanitizers of a sanitized build */
     char *ccargv[] = {(char *)cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                       openmp ? "-fopenmp" : "-Wno-unknown-pragmas", fmt("-I%s", incdir), c, "-o", bin,
-                      fmt("-L%s", libdir), "-ltgrt", "-lm", NULL};
+                      fmt("-L%s", libdir), "-ltgrt", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
     int rc = run(NULL, NULL, errf, ccargv);
     ck_assert_msg(rc == 0, "%s %s fails to compile:\n%s", cc, s, slurp(errf, NULL));
     char *outf = fmt("%s.out", bin);
