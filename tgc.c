@@ -41,10 +41,10 @@ static const char usage[] =
     "  --version        show the version\n"
     "\n"
     "examples:\n"
-    "  tgc compile samples/blitz/tensor_ops.tg -o tensor_ops.c\n"
-    "  cc -O2 tensor_ops.c $(pkg-config --cflags --libs tgrt) -lm -o tensor_ops && ./tensor_ops\n"
+    "  tgc compile samples/blitz/tensor_sum.tg -o tensor_sum.c\n"
+    "  cc -O2 tensor_sum.c $(pkg-config --cflags --libs tgrt) -o tensor_sum && ./tensor_sum\n"
     "  tgc build samples/blitz/lenet_forward.tg -o lenet_forward && ./lenet_forward\n"
-    "  tgc compile samples/blitz/autograd.tg --emit=ir -o -\n"
+    "  tgc compile samples/blitz/tensor_sum.tg --emit=ir -o -\n"
     "\n"
     "Relative paths inside a program (load(\"w.npy\", ...)) are opened relative to\n"
     "the directory the generated program runs in.\n";
