@@ -89,8 +89,10 @@ static void kernel_comment(const Node *n) {
                 p[1] = '\\';
         P("  `%s`", safe);
     }
-    P("\n   %%%d = %s -> %s%s%s */\n", n->id, op_info[n->op].name, type_str(n->dtype, n->shape),
-      n->name ? " " : "", n->name ? n->name : "");
+    P("\n   %%%d = %s(", n->id, op_info[n->op].name);
+    for (int k = 0; k < n->nin; k++)
+        P("%s%%%d", k ? ", " : "", n->in[k]);
+    P(") -> %s%s%s */\n", type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? n->name : "");
 }
 
 /* Opens `static void kNN(const T *restrict a, ..., T *restrict out) {`; inline scalars are not parameters. */
@@ -553,7 +555,24 @@ static void emit_arange(const Node *n) {
       literal(node_float(n, "step", 1), DT_F64));
 }
 
+/* needs_buffer[i]: some consumer reads node i from memory (not only as an inlined literal). */
+static bool *needs_buffer;
+
+static void find_buffers(Graph *g) {
+    needs_buffer = ir_alloc((size_t)g->nnode + 1);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (!(n->op == OP_CONST && n->shape.rank == 0))
+            needs_buffer[i] = true;
+        for (int k = 0; k < n->nin; k++)
+            if (!inline_scalar(n, &g->nodes[n->in[k]]))
+                needs_buffer[n->in[k]] = true;
+    }
+}
+
 static bool has_kernel(const Node *n) {
+    if (!needs_buffer[n->id])
+        return false;
     switch (n->op) {
     case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED: case OP_SAVE:
         return false;
@@ -703,7 +722,7 @@ static int64_t plan(Graph *g, int64_t *off) {
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
         off[i] = -1;
-        if (op_info[n->op].kind == K_EFFECT)
+        if (op_info[n->op].kind == K_EFFECT || !needs_buffer[i])
             continue;
         off[i] = total;
         int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
@@ -770,6 +789,8 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
         default:
             break;
         }
+        if (!has_kernel(n))
+            continue;
         P("    %s(", kname(n));
         for (int k = 0; k < n->nin; k++)
             if (!inline_scalar(n, &g->nodes[n->in[k]]))
@@ -795,6 +816,7 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     int64_t **offs = ir_alloc(sizeof(int64_t *) * (size_t)(nprograms + 1));
     for (int p = 0; p < nprograms; p++) {
         offs[p] = ir_alloc(sizeof(int64_t) * (size_t)(programs[p]->nnode + 1));
+        find_buffers(programs[p]);
         int64_t need = plan(programs[p], offs[p]);
         if (need > arena)
             arena = need; /* programs run one after another and share the arena */
@@ -834,6 +856,7 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
           "        if (e & 1)\n            r *= b;\n    return r;\n}\n");
     for (int p = 0; p < nprograms; p++) {
         G = programs[p];
+        find_buffers(G);
         P("\n/* ---- program %s: kernels ---- */\n", G->name);
         for (int i = 0; i < G->nnode; i++)
             if (has_kernel(&G->nodes[i]))
