@@ -198,6 +198,55 @@ def lenet_npy_golden():
         np.save(os.path.join(d, "expected.npy"), net(x).numpy())
 
 
+def ops_golden():
+    """PyTorch's results for tests/programs/ops.tg, drawn from the same generator."""
+    d = os.path.join(ROOT, "tests", "golden", "ops")
+    os.makedirs(d, exist_ok=True)
+    out = {}
+    torch.manual_seed(7)
+    x = torch.randn(2, 4, 9, 9)
+    w = torch.randn(6, 2, 3, 3)
+    b = torch.randn(6)
+    out["conv_groups"] = F.conv2d(x, w, b, stride=2, padding=1, dilation=2, groups=2)
+    w2 = torch.randn(3, 4, 2, 3)
+    out["conv_rect"] = F.conv2d(x, w2, stride=(1, 2), padding=(2, 0))
+    out["pool_pad"] = F.max_pool2d(x, 3, stride=2, padding=1)
+    out["pool_ceil"] = F.max_pool2d(x, 2, ceil_mode=True)
+    out["pool_dil"] = F.max_pool2d(x, (2, 3), stride=(1, 2), dilation=2)
+    a = torch.randn(3, 1, 4, 5)
+    m = torch.randn(2, 5, 3)
+    out["matmul_bcast"] = a @ m
+    out["matvec"] = torch.matmul(m, torch.randn(3))
+    v = torch.randn(5)
+    out["vecmat"] = v @ torch.randn(5, 2)
+    out["dot"] = v @ v
+    lw = torch.randn(7, 5)
+    lb = torch.randn(7)
+    out["linear"] = F.linear(torch.randn(3, 2, 5), lw, lb)
+    t = torch.randn(3, 4, 5)
+    out["sum_axes"] = t.sum(dim=(0, 2), keepdim=True)
+    out["mean_neg"] = t.mean(-1)
+    vals, idx = t.max(1)
+    out["max_vals"] = vals
+    out["max_idx"] = idx
+    out["argmax_all"] = t.argmax()
+    out["permute"] = t.permute(2, 0, 1) * 2 - 1
+    out["slices"] = t[1:, ::2, -3:]
+    out["broadcast"] = t * torch.randn(4, 1) + torch.randn(5) / 3
+    out["pow_exp"] = torch.exp(-t ** 2) + torch.sigmoid(t) - torch.tanh(t) + torch.sqrt(torch.abs(t))
+    s = t.clone()
+    s[0, :, 1:3] = torch.randn(4, 2)
+    s[..., -1] += 10
+    out["setslice"] = s
+    i = torch.arange(12).view(3, 4)
+    out["int_ops"] = (i * 3 + 1) / 2 + (i > 5).sum(1, keepdim=True)
+    out["cat"] = torch.cat([t, t[:, :2]], dim=1)
+    out["relu_flat"] = torch.flatten(F.relu(x), 1)
+    for name, val in out.items():
+        np.save(os.path.join(d, name + ".npy"), val.numpy())
+    return list(out)
+
+
 def main():
     out_dir = os.path.join(ROOT, "tests", "golden", "blitz")
     os.makedirs(out_dir, exist_ok=True)
@@ -211,6 +260,8 @@ def main():
         print("wrote", name)
     lenet_npy_golden()
     print("wrote lenet npy golden")
+    names = ops_golden()
+    print("wrote", len(names), "op goldens")
 
 
 if __name__ == "__main__":

@@ -178,6 +178,63 @@ START_TEST(test_lenet_npy_matches_pytorch) {
 }
 END_TEST
 
+/*
+ * tests/programs/ops.tg saves each op's result; PyTorch's are in tests/golden/ops. tg_npy_save writes
+ * the same header bytes as numpy.save, so equal headers mean equal dtype and shape; then the data
+ * must agree within 1e-5 relative (1e-5 absolute below magnitude 1).
+ */
+START_TEST(test_ops_match_pytorch) {
+    char *dir = fmt("%s/ops", tmp);
+    mkdir(dir, 0755);
+    char *bin = fmt("%s/ops", dir);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/ops.tg", root), "-o", bin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(dir, NULL, NULL, runargv), 0);
+    char *gdir = fmt("%s/tests/golden/ops", root);
+    DIR *d = opendir(gdir);
+    ck_assert_ptr_nonnull(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".npy"))
+            continue;
+        size_t gl, ol;
+        char *g = slurp(fmt("%s/%s", gdir, e->d_name), &gl);
+        char *o = slurp(fmt("%s/%s", dir, e->d_name), &ol);
+        ck_assert_msg(o != NULL, "ops.tg did not write %s", e->d_name);
+        size_t hl = 10 + (size_t)((unsigned char)g[8] | (unsigned char)g[9] << 8);
+        ck_assert_msg(ol == gl && !memcmp(g, o, hl), "%s: dtype or shape differs from PyTorch's:\n%.*s\n%.*s",
+                      e->d_name, (int)hl - 10, g + 10, (int)(ol > 10 ? hl - 10 : 0), o + 10);
+        bool is_f4 = strstr(g + 10, "'<f4'") != NULL, is_i8 = strstr(g + 10, "'<i8'") != NULL;
+        ck_assert_msg(is_f4 || is_i8, "%s: unexpected dtype", e->d_name);
+        size_t n = (gl - hl) / (is_f4 ? 4 : 8);
+        double worst = 0;
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            double a, b;
+            if (is_f4) {
+                float fa, fb;
+                memcpy(&fa, o + hl + 4 * i, 4);
+                memcpy(&fb, g + hl + 4 * i, 4);
+                a = fa, b = fb;
+            } else {
+                int64_t ia, ib;
+                memcpy(&ia, o + hl + 8 * i, 8);
+                memcpy(&ib, g + hl + 8 * i, 8);
+                a = (double)ia, b = (double)ib;
+            }
+            double err = fabs(a - b) / fmax(1.0, fabs(b));
+            if (err > worst)
+                worst = err, at = i;
+        }
+        ck_assert_msg(worst <= 1e-5, "%s: relative error %g > 1e-5 at element %zu", e->d_name, worst, at);
+        files++;
+    }
+    closedir(d);
+    ck_assert_int_ge(files, 20);
+}
+END_TEST
+
 /* Runs tgc with args; returns status and stderr+stdout text. */
 static int tgc_run(char **text, ...) {
     char *argv[16] = {(char *)tgc};
@@ -289,6 +346,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_clang_openmp, 0, nsamples);
     tcase_add_test(tc, test_seed_goldens_cover_task1);
     tcase_add_test(tc, test_lenet_npy_matches_pytorch);
+    tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_runtime_error_names_file);
     suite_add_tcase(s, tc);
