@@ -132,3 +132,16 @@ void ir_print(FILE *f, const Graph *g) {
         print_node(f, &g->nodes[i]);
     fputs("}\n", f);
 }
+
+char *ir_sprint(const Graph *g) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        die("open_memstream failed");
+    ir_print(f, g);
+    fclose(f);
+    char *s = ir_strndup(buf, len);
+    free(buf);
+    return s;
+}

@@ -26,17 +26,6 @@ static char *slurp(const char *path) {
     return s;
 }
 
-static char *print_graph(const Graph *g) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ir_print(f, g);
-    fclose(f);
-    char *s = ir_strdup(buf);
-    free(buf);
-    return s;
-}
-
 /* Runs f on text expected to fail; returns the diagnostics. */
 static char *read_error(const char *text) {
     char *buf = NULL;
@@ -77,9 +66,9 @@ START_TEST(test_roundtrip_samples) {
         for (int i = 0; i < lw->nprograms; i++) {
             Graph *g = lw->programs[i].graph;
             ck_assert(ir_verify(g));
-            char *a = print_graph(g);
+            char *a = ir_sprint(g);
             Graph *back = ir_read(path, a);
-            char *b = print_graph(back);
+            char *b = ir_sprint(back);
             ck_assert_msg(!strcmp(a, b), "%s does not round-trip:\n%s\n---\n%s", path, a, b);
             ck_assert(ir_verify(back));
         }
@@ -103,7 +92,7 @@ START_TEST(test_read_conv_pool) {
         "}\n";
     Graph *g = ir_read("t.ir", text);
     ck_assert_int_eq(g->nnode, 7);
-    ck_assert_str_eq(print_graph(g), text);
+    ck_assert_str_eq(ir_sprint(g), text);
     ck_assert(ir_verify(g));
     ck_assert_str_eq(g->nodes[1].name, "conv1.weight");
     ck_assert(g->nodes[1].flags & NF_TRAINABLE);

@@ -7,21 +7,10 @@
 
 #include "passes/passes.h"
 
-static char *print_graph(const Graph *g) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ir_print(f, g);
-    fclose(f);
-    char *s = ir_strdup(buf);
-    free(buf);
-    return s;
-}
-
 static void check_pass(Graph *(*pass)(Graph *), const char *in, const char *want) {
     Graph *g = pass(ir_read("in.ir", in));
     ck_assert(ir_verify(g));
-    char *got = print_graph(g);
+    char *got = ir_sprint(g);
     ck_assert_msg(!strcmp(got, want), "--- want ---\n%s--- got ---\n%s", want, got);
 }
 
