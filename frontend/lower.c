@@ -2615,9 +2615,16 @@ static void exec_stmt(Stmt *s) {
 static void exec_block(Stmt **body, int n) {
     for (int i = 0; i < n && !L.ret; i++) {
         jmp_buf here, *outer = diag_catch;
+        /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
+        Scope *scope = L.scope;
+        int depth = depth_guard;
         /* An error in one statement of a program does not hide the errors of the next ones. */
         if (!L.in_forward && setjmp(here)) {
             diag_catch = outer;
+            L.scope = scope;
+            L.ret = NULL;
+            L.in_forward = false;
+            depth_guard = depth;
             if (diag_nerrors > 20)
                 error_at(body[i]->loc, "too many errors; giving up");
             continue;

@@ -436,6 +436,24 @@ static const BadCase bad[] = {
      "bad.tg:2:10: error: models nested more than 64 deep (does 'M' contain itself?)\n"
      "    m = M()\n"
      "         ^\n"},
+    {"error_inside_forward",
+     "model M(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    return fc(x) + undefined_thing\n"
+     "}\n"
+     "program p {\n"
+     "    m = M()\n"
+     "    y = m(ones(2, 4))\n"
+     "    print(zz)\n"
+     "    zzz = 1\n"
+     "}\n",
+     "bad.tg:3:20: error: unknown name 'undefined_thing'\n"
+     "    return fc(x) + undefined_thing\n"
+     "                   ^\n"
+     "bad.tg:8:11: error: unknown name 'zz'\n"
+     "    print(zz)\n"
+     "          ^\n"
+     "2 errors generated.\n"},
 };
 
 START_TEST(test_malformed) {

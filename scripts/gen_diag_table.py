@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Regenerates the malformed-input table of tests/test_frontend.c (between the markers) by
+running build/tgc on each case. The output is a snapshot: review every changed message in the
+diff before committing; the test then holds tgc to exactly that text.
+
+    python3 scripts/gen_diag_table.py   (after ninja -C build)
+"""
+NET = '''model Net(x: f32[B, 1, 32, 32]) {
+    conv1 = Conv2d(1, 6, 5)
+    fc1 = Linear(6 * 28 * 28, 10)
+    x = relu(conv1(x))
+    return fc1(flatten(x, 1))
+}
+'''
+CASES = [
+ ("empty_file", ""),
+ ("only_comments", "// nothing here\n# nor here\n"),
+ ("binary_garbage", "\x01\x02\xfe\xff program\n"),
+ ("unterminated_string", 'program p {\n    print("hello)\n}\n'),
+ ("huge_integer", "program p {\n    x = 99999999999999999999\n}\n"),
+ ("huge_float", "program p {\n    x = ones(2) * 1e999\n}\n"),
+ ("invalid_number", "program p {\n    x = 12abc\n}\n"),
+ ("unknown_name_hint", "program p {\n    tensor = ones(4, 4)\n    print(tensr)\n}\n"),
+ ("unknown_name", "program p {\n    print(zzz)\n}\n"),
+ ("unknown_keyword_hint", "program p {\n    x = ones(3, dtyp=f32)\n}\n"),
+ ("unknown_dtype", "program p {\n    x = tensor([1, 2], dtype=f16)\n}\n"),
+ ("missing_argument", "program p {\n    c = Conv2d(1, 6)\n}\n"),
+ ("too_many_arguments", "program p {\n    x = relu(ones(2), 1)\n}\n"),
+ ("broadcast_mismatch", "program p {\n    x = ones(3, 4) + ones(4, 3)\n}\n"),
+ ("matmul_mismatch", "program p {\n    y = ones(2, 3) @ ones(2, 3)\n}\n"),
+ ("model_input_shape", NET + "program p {\n    net = Net()\n    out = net(ones(1, 3, 32, 32))\n}\n"),
+ ("model_input_dtype", NET + "program p {\n    net = Net()\n    out = net(ones(1, 1, 32, 32, dtype=f64))\n}\n"),
+ ("conv_rank", "program p {\n    c = Conv2d(1, 6, 5)\n    y = c(ones(4, 400))\n}\n"),
+ ("linear_features", "program p {\n    fc = Linear(400, 120)\n    y = fc(ones(4, 300))\n}\n"),
+ ("index_out_of_bounds", "program p {\n    t = ones(4, 4)\n    print(t[4])\n}\n"),
+ ("too_many_indices", "program p {\n    t = ones(4)\n    print(t[0, 1])\n}\n"),
+ ("bad_view", "program p {\n    t = ones(4, 4)\n    v = t.view(5, -1)\n}\n"),
+ ("cat_mismatch", "program p {\n    t = cat([ones(2, 3), ones(3, 2)], dim=0)\n}\n"),
+ ("mean_of_int", "program p {\n    t = tensor([1, 2, 3])\n    print(t.mean())\n}\n"),
+ ("rand_int_dtype", "program p {\n    t = rand(3, dtype=i64)\n}\n"),
+ ("inplace_cast", "program p {\n    t = tensor([1, 2])\n    t.add_(0.5)\n}\n"),
+ ("assign_to_literal", "program p {\n    3 = x\n}\n"),
+ ("missing_expression", "program p {\n    x = 3 +\n}\n"),
+ ("missing_brace", "program p {\n    x = ones(2)\n"),
+ ("bad_toplevel", "modle Net(x: f32[1]) {\n}\n"),
+ ("unknown_char", "program p {\n    x = ones(2) $ 3\n}\n"),
+ ("chained_comparison", "program p {\n    b = 1 < 2 < 3\n}\n"),
+ ("positional_after_keyword", "program p {\n    x = full(size=(2, 2), 3.0)\n}\n"),
+ ("fstring_unclosed", 'program p {\n    t = ones(2)\n    print(f"t: {t")\n}\n'),
+ ("return_outside_model", "program p {\n    return 3\n}\n"),
+ ("module_attribute_hint", NET + "program p {\n    net = Net()\n    print(net.conv2)\n}\n"),
+ ("several_errors", "program p {\n    a = undefined_one\n    b = ones(2) + ones(3)\n    c = undefined_two\n}\n"),
+ ("train_unknown_setting", NET + "train Net {\n    data = fashion_mnist(\"data\")\n    batchsize = 4\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.001)\n    epochs = 2\n}\n"),
+ ("train_unknown_model", NET + "train Nett {\n    data = fashion_mnist(\"data\")\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.001)\n    epochs = 2\n}\n"),
+ ("train_missing_setting", NET + "train Net {\n    data = fashion_mnist(\"data\")\n    batch = 4\n}\n"),
+ ("load_symbolic_shape", "program p {\n    x = load(\"x.npy\", f32[B, 3])\n}\n"),
+ ("unknown_escape", 'program p {\n    print("a\\qb")\n}\n'),
+ ("negative_power", "program p {\n    t = tensor([2, 3]) ** -1\n}\n"),
+ ("model_recursion", "model M(x: f32[2]) {\n    m = M()\n    return m(x)\n}\nprogram p {\n    m = M()\n}\n"),
+]
+CASES += [
+ ("error_inside_forward", "model M(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x) + undefined_thing\n}\nprogram p {\n    m = M()\n    y = m(ones(2, 4))\n    print(zz)\n    zzz = 1\n}\n"),
+]
+
+import os
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cstr(s):
+    out = []
+    for ch in s.encode("latin-1"):
+        c = chr(ch)
+        if c == "\\":
+            out.append("\\\\")
+        elif c == '"':
+            out.append('\\"')
+        elif c == "\n":
+            out.append('\\n"\n     "')
+        elif ch < 0x20 or ch >= 0x7F:
+            out.append("\\%03o" % ch)
+        else:
+            out.append(c)
+    return ('"' + "".join(out) + '"').replace('\n     ""', "")
+
+
+def main():
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, src in CASES:
+            with open(os.path.join(d, "bad.tg"), "w", encoding="latin-1") as f:
+                f.write(src)
+            r = subprocess.run([os.path.join(ROOT, "build", "tgc"), "compile", "bad.tg", "-o", "out.c"],
+                               capture_output=True, cwd=d)
+            if r.returncode != 1:
+                raise SystemExit(f"case {name}: exit status {r.returncode}, expected 1")
+            err = r.stderr.decode("latin-1")
+            rows.append(f'    {{"{name}",\n     {cstr(src)},\n     {cstr(err)}}},\n')
+    path = os.path.join(ROOT, "tests", "test_frontend.c")
+    text = open(path, encoding="latin-1").read()
+    begin = text.index("static const BadCase bad[] = {\n") + len("static const BadCase bad[] = {\n")
+    end = text.index("};\n", begin)
+    open(path, "w", encoding="latin-1").write(text[:begin] + "".join(rows) + text[end:])
+    print(f"{len(rows)} cases written to tests/test_frontend.c")
+
+
+if __name__ == "__main__":
+    main()
