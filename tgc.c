@@ -207,7 +207,16 @@ static int run(char **args, bool verbose) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static bool exists(const char *p) { return access(p, F_OK) == 0; }
+/* Is the running tgc the build tree's (not an installed copy)? Then it links the build tree's runtime. */
+static bool in_build_tree(void) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return access(TGC_BUILD_LIBDIR "/libtgrt.a", F_OK) == 0;
+    self[n] = 0;
+    size_t root = strlen(TGC_BUILD_ROOT);
+    return !strncmp(self, TGC_BUILD_ROOT, root) && self[root] == '/';
+}
 
 int main(int argc, char **argv) {
     Options o = parse_args(argc, argv);
@@ -273,20 +282,21 @@ int main(int argc, char **argv) {
     EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main};
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(cpath, &ctmp);
-    FILE *hf = to_stdout ? fopen("/dev/null", "w") : open_tmp(hpath, &htmp);
+    FILE *hf = to_stdout ? stdout : open_tmp(hpath, &htmp);
+    if (to_stdout)
+        eo.header = NULL; /* one self-contained stream: the header's text, then the source */
     emit_c(cf, hf, graphs, lw->nprograms, &eo);
     if (!to_stdout) {
         commit(cf, ctmp, cpath);
         commit(hf, htmp, hpath);
-    } else
-        fclose(hf);
+    }
     if (!build)
         return 0;
 
     /* build: the C compiler with the runtime and OpenMP flags */
     const char *inc = TGC_INSTALL_INCDIR, *lib = TGC_INSTALL_LIBDIR;
-    if (exists(TGC_BUILD_LIBDIR "/libtgrt.a")) {
-        inc = TGC_BUILD_INCDIR; /* running from the build tree */
+    if (in_build_tree()) {
+        inc = TGC_BUILD_INCDIR; /* this tgc is the one in the build tree: use the runtime beside it */
         lib = TGC_BUILD_LIBDIR;
     }
     const char *cc = o.cc ? o.cc : getenv("CC") ? getenv("CC") : TGC_CC;

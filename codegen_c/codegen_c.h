@@ -10,7 +10,8 @@ typedef struct {
     const char *prefix;    /* identifier prefix: "lenet" -> lenet_run, LENET_ARENA_BYTES */
     const char *source;    /* .tg path, for the banner */
     const char *command;   /* command line, for the banner */
-    const char *header;    /* file name of the header the .c includes ("lenet.h") */
+    const char *header;    /* file name of the header the .c includes ("lenet.h"); NULL: the
+                              header goes first into the same file (c == h) */
     bool main;             /* emit a main() that runs every program */
 } EmitOptions;
 

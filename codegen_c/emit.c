@@ -42,16 +42,33 @@ static const char *literal(double v, DType dt) {
         }
         if (!strpbrk(buf, ".en"))
             strcat(buf, ".0");
-        return ir_fmt("%s%s", buf, dt == DT_F32 ? "f" : "");
+        /* parenthesized when negative, so that -x or a - x never reads as --x */
+        return ir_fmt(v < 0 || signbit(v) ? "(%s%s)" : "%s%s", buf, dt == DT_F32 ? "f" : "");
     }
     if (dt == DT_BOOL)
         return v != 0 ? "1" : "0";
     if (dt == DT_I64)
-        return ir_fmt("INT64_C(%lld)", (long long)v);
-    return ir_fmt("%lld", (long long)v);
+        return ir_fmt(v < 0 ? "(INT64_C(%lld))" : "INT64_C(%lld)", (long long)v);
+    return ir_fmt(v < 0 ? "(%lld)" : "%lld", (long long)v);
 }
 
 static const char *fsuffix(DType dt) { return dt == DT_F32 ? "f" : ""; }
+
+/* Element i of a literal attribute (exact int64 for integer data) as a C literal of type dt. */
+static const char *attr_literal(const Attr *a, int i, DType dt) {
+    if (a->kind == A_INT || a->kind == A_INTS) {
+        if (dtype_is_float(dt))
+            return literal((double)a->i[i], dt);
+        if (dt == DT_BOOL)
+            return a->i[i] ? "1" : "0";
+        if (a->i[i] == INT64_MIN)
+            return "INT64_MIN";
+        if (dt == DT_I64)
+            return ir_fmt(a->i[i] < 0 ? "(INT64_C(%lld))" : "INT64_C(%lld)", (long long)a->i[i]);
+        return ir_fmt(a->i[i] < 0 ? "(%lld)" : "%lld", (long long)a->i[i]);
+    }
+    return literal(a->f[i], dt);
+}
 
 /* Row-major strides of a shape. */
 static void strides(Shape s, int64_t *st) {
@@ -78,21 +95,27 @@ static bool inline_scalar(const Node *consumer, const Node *x) {
 
 static const char *kname(const Node *n) { return ir_fmt("k%02d_%s_fwd", n->id, op_info[n->op].name); }
 
+/* Text safe inside a C comment: no comment end, no line breaks, no control bytes. */
+static const char *comment_safe(const char *s) {
+    char *safe = ir_strdup(s);
+    for (char *p = safe; *p; p++) {
+        if (p[0] == '*' && p[1] == '/')
+            p[1] = '\\';
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    }
+    return safe;
+}
+
 static void kernel_comment(const Node *n) {
     const char *src = diag_line_text(n->loc);
-    P("\n/* %s: %s:%d", kname(n), n->loc.file >= 0 ? diag_file_name(n->loc.file) : "?", n->loc.line);
-    if (*src) {
-        /* keep the comment a comment whatever the source line holds */
-        char *safe = ir_strdup(src);
-        for (char *p = safe; *p; p++)
-            if (p[0] == '*' && p[1] == '/')
-                p[1] = '\\';
-        P("  `%s`", safe);
-    }
+    P("\n/* %s: %s:%d", kname(n), comment_safe(n->loc.file >= 0 ? diag_file_name(n->loc.file) : "?"), n->loc.line);
+    if (*src)
+        P("  `%s`", comment_safe(src));
     P("\n   %%%d = %s(", n->id, op_info[n->op].name);
     for (int k = 0; k < n->nin; k++)
         P("%s%%%d", k ? ", " : "", n->in[k]);
-    P(") -> %s%s%s */\n", type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? n->name : "");
+    P(") -> %s%s%s */\n", type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
 }
 
 /* Opens `static void kNN(const T *restrict a, ..., T *restrict out) {`; inline scalars are not parameters. */
@@ -113,7 +136,7 @@ static void kernel_open(const Node *n) {
 static const char *in_ref(const Node *n, int k, const char *idx) {
     Node *x = IN((Node *)n, k);
     if (inline_scalar(n, x))
-        return literal(node_attr(x, "data")->f[0], x->dtype);
+        return attr_literal(node_attr(x, "data"), 0, x->dtype);
     if (shape_numel(x->shape) == 1)
         return ir_fmt("x%d[0]", k);
     return ir_fmt("x%d[%s]", k, idx);
@@ -159,7 +182,10 @@ static const char *unary_expr(const Node *n, const char *a) {
     DType t = n->dtype, it = G->nodes[n->in[0]].dtype;
     const char *f = fsuffix(t);
     switch (n->op) {
-    case OP_NEG: return ir_fmt("-%s", a);
+    case OP_NEG:
+        if (t == DT_I32 || t == DT_I64) /* wraps as PyTorch's does, where C's signed overflow is undefined */
+            return ir_fmt("(%s)(0u - (%s)%s)", dtype_ctype(t), t == DT_I32 ? "uint32_t" : "uint64_t", a);
+        return ir_fmt("-%s", a);
     case OP_RELU: return ir_fmt("(%s < 0 ? %s : %s)", a, literal(0, t), a);
     case OP_EXP: return ir_fmt("exp%s(%s)", f, a);
     case OP_LOG: return ir_fmt("log%s(%s)", f, a);
@@ -180,6 +206,12 @@ static const char *unary_expr(const Node *n, const char *a) {
 static const char *binary_expr(const Node *n, const char *a, const char *b) {
     DType t = G->nodes[n->in[0]].dtype;
     const char *f = fsuffix(t);
+    if ((t == DT_I32 || t == DT_I64) && (n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL)) {
+        /* signed overflow is undefined in C; PyTorch's integers wrap, so compute in unsigned */
+        const char *u = t == DT_I32 ? "uint32_t" : "uint64_t";
+        const char *o = n->op == OP_ADD ? "+" : n->op == OP_SUB ? "-" : "*";
+        return ir_fmt("(%s)((%s)%s %s (%s)%s)", dtype_ctype(t), u, a, o, u, b);
+    }
     switch (n->op) {
     case OP_ADD: return ir_fmt("%s + %s", a, b);
     case OP_SUB: return ir_fmt("%s - %s", a, b);
@@ -294,14 +326,17 @@ static void emit_reduce(const Node *n) {
     switch (n->op) {
     case OP_SUM: case OP_MEAN: P("%*sacc += val;\n", inner, ""); break;
     case OP_MAX:
-        P("%*sif (first || val > acc || val != val) acc = val;\n%*sfirst = 0;\n", inner, "", inner, "");
+        P("%*sif (first || val > acc%s) acc = val;\n%*sfirst = 0;\n", inner, "", fl ? " || val != val" : "", inner, "");
         break;
     case OP_MIN:
-        P("%*sif (first || val < acc || val != val) acc = val;\n%*sfirst = 0;\n", inner, "", inner, "");
+        P("%*sif (first || val < acc%s) acc = val;\n%*sfirst = 0;\n", inner, "", fl ? " || val != val" : "", inner, "");
         break;
     case OP_ARGMAX:
         /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
-        P("%*sif (arg < 0 || (best == best && (val > best || val != val))) {\n", inner, "");
+        if (fl)
+            P("%*sif (arg < 0 || (best == best && (val > best || val != val))) {\n", inner, "");
+        else
+            P("%*sif (arg < 0 || val > best) {\n", inner, "");
         P("%*s    best = val;\n%*s    arg = k;\n%*s}\n%*sk++;\n", inner, "", inner, "", inner, "", inner, "");
         break;
     default: unreachable();
@@ -309,6 +344,8 @@ static void emit_reduce(const Node *n) {
     P("%*s}\n", inner - (inner > indent ? 4 : 0), "");
     if (n->op == OP_SUM)
         P("%*sout[%s] = (%s)acc;\n", indent, "", oidx, dtype_ctype(n->dtype));
+    else if (n->op == OP_MEAN && count == 0)
+        P("%*sout[%s] = NAN; /* the mean of nothing, as PyTorch */\n%*s(void)acc;\n", indent, "", oidx, indent, "");
     else if (n->op == OP_MEAN)
         P("%*sout[%s] = (%s)(acc / %lld);\n", indent, "", oidx, dtype_ctype(n->dtype), (long long)count);
     else if (n->op == OP_ARGMAX)
@@ -394,7 +431,9 @@ static void emit_cat(const Node *n) {
     for (int k = 0; k < n->nin; k++) {
         Node *x = IN((Node *)n, k);
         int64_t row = x->shape.d[axis] * inner;
-        if (row)
+        if (!row)
+            P("        (void)x%d; /* empty along the axis */\n", k);
+        else
             P("        memcpy(out + o * %lld + %lld, x%d + o * %lld, %lld * sizeof(%s));\n", (long long)orow,
               (long long)off, k, (long long)row, (long long)row, dtype_ctype(n->dtype));
         off += row;
@@ -538,14 +577,14 @@ static void emit_const(const Node *n) {
     }
     P("    static const %s data[%lld] = {", dtype_ctype(n->dtype), (long long)cnt);
     for (int64_t i = 0; i < cnt; i++)
-        P("%s%s", i % 8 ? ", " : (i ? ",\n        " : "\n        "), literal(a->f[i], n->dtype));
+        P("%s%s", i % 8 ? ", " : (i ? ",\n        " : "\n        "), attr_literal(a, (int)i, n->dtype));
     P("\n    };\n    memcpy(out, data, sizeof data);\n}\n");
 }
 
 static void emit_full(const Node *n) {
     kernel_open(n);
     P("    for (int64_t i = 0; i < %lld; i++)\n        out[i] = %s;\n}\n", (long long)shape_numel(n->shape),
-      literal(node_float(n, "value", 0), n->dtype));
+      attr_literal(node_attr(n, "value"), 0, n->dtype));
 }
 
 static void emit_arange(const Node *n) {
@@ -650,15 +689,16 @@ static const char *printf_spec(const Node *at, const char *spec, DType dt) {
     if (align == '<') f = ir_fmt("%s-", f);
     if (sign == '+') f = ir_fmt("%s+", f);
     if (sign == ' ') f = ir_fmt("%s ", f);
+    if (width > 1000 || prec > 1000)
+        error_at(at->loc, "format specifier '%s': width and precision go up to 1000", spec);
     if (fill == '0') f = ir_fmt("%s0", f);
     if (width) f = ir_fmt("%s%d", f, width);
-    if (dtype_is_float(dt)) {
+    if (type == '%')
+        error_at(at->loc, "format '%%' is not supported for tensors");
+    if (dtype_is_float(dt) || (type && type != 'd')) {
         if (!type) type = 'g';
-        if (type == '%') error_at(at->loc, "format '%%' is not supported for tensors");
         return ir_fmt("%s.%d%c", f, prec < 0 ? 6 : prec, type);
     }
-    if (type && type != 'd')
-        return ir_fmt("%s.%d%c", f, prec < 0 ? 6 : prec, type);
     return ir_fmt("%slld", f);
 }
 
@@ -667,7 +707,7 @@ static void emit_print(const Node *n) {
     const char *lit = fmt;
     char *buf = ir_alloc(strlen(fmt) + 1);
     size_t bn = 0;
-    P("    /* %s:%d */\n", diag_file_name(n->loc.file), n->loc.line);
+    P("    /* %s:%d */\n", comment_safe(diag_file_name(n->loc.file)), n->loc.line);
     for (const char *p = fmt; *p;) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
             buf[bn++] = p[0];
@@ -698,8 +738,10 @@ static void emit_print(const Node *n) {
         else if (kind == 'n')
             P("    tg_print_numpy(out, %s, %s, %d, %s);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
         else if (spec) {
-            P("    fprintf(out, \"%s\", ", printf_spec(n, spec, x->dtype));
-            P(dtype_is_float(x->dtype) ? "(double)%s[0]);\n" : "(long long)%s[0]);\n", v);
+            const char *pf = printf_spec(n, spec, x->dtype);
+            bool as_double = pf[strlen(pf) - 1] != 'd'; /* Python formats an int with 'f' as a float */
+            P("    fprintf(out, \"%s\", ", pf);
+            P(as_double ? "(double)%s[0]);\n" : "(long long)%s[0]);\n", v);
         } else if (dtype_is_float(x->dtype))
             P("    tg_print_pyfloat(out, (double)%s[0]);\n", v);
         else if (x->dtype == DT_BOOL)
@@ -749,7 +791,7 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
         if (off[i] < 0)
             continue;
         P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
-          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? n->name : "");
+          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
     }
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
@@ -763,7 +805,7 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
                 die("unknown parameter init");
             P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), var(i), (long long)cnt,
               literal(node_float(n, "from", 0), DT_F64), literal(node_float(n, "to", 1), DT_F64),
-              n->name ? " /* init " : "", n->name ? ir_fmt("%s */", n->name) : "");
+              n->name ? " /* init " : "", n->name ? ir_fmt("%s */", comment_safe(n->name)) : "");
             continue;
         case OP_RANDN:
             P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), var(i), (long long)cnt,
@@ -811,7 +853,7 @@ static const char *upper(const char *s) {
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
     prefix = opt->prefix;
     const char *banner = ir_fmt("// Generated by tgc %s from %s (%s). Do not edit.\n", TGC_VERSION,
-                                opt->source, opt->command);
+                                comment_safe(opt->source), comment_safe(opt->command));
     int64_t arena = 0;
     int64_t **offs = ir_alloc(sizeof(int64_t *) * (size_t)(nprograms + 1));
     for (int p = 0; p < nprograms; p++) {
@@ -840,9 +882,11 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
 
     /* source */
     out = c;
-    P("%s#include \"%s\"\n\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n"
-      "#include <tgrt.h>\n",
-      banner, opt->header);
+    if (opt->header)
+        P("%s#include \"%s\"\n", banner, opt->header);
+    else
+        P("\n"); /* the header was written just above, into this same file */
+    P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n");
     bool need_ipow = false;
     for (int p = 0; p < nprograms; p++)
         for (int i = 0; i < programs[p]->nnode; i++) {
@@ -851,9 +895,13 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
                 need_ipow = true;
         }
     if (need_ipow)
-        P("\n/* Integer power by squaring; negative exponents are rejected at compile time. */\n"
-          "static int64_t ipow(int64_t b, int64_t e) {\n    int64_t r = 1;\n    for (; e > 0; e >>= 1, b *= b)\n"
-          "        if (e & 1)\n            r *= b;\n    return r;\n}\n");
+        P("\n/* Integer power as PyTorch computes it: by squaring, wrapping on overflow; a negative\n"
+          "   exponent gives 1 for a base of 1, +-1 for -1, and 0 otherwise. */\n"
+          "static int64_t ipow(int64_t b, int64_t e) {\n"
+          "    if (e < 0)\n        return b == 1 ? 1 : b == -1 ? (e & 1 ? -1 : 1) : 0;\n"
+          "    uint64_t r = 1, ub = (uint64_t)b;\n"
+          "    for (; e > 0; e >>= 1, ub *= ub)\n        if (e & 1)\n            r *= ub;\n"
+          "    return (int64_t)r;\n}\n");
     for (int p = 0; p < nprograms; p++) {
         G = programs[p];
         find_buffers(G);
@@ -865,12 +913,18 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         emit_run(G, fn[p], offs[p]);
     }
     if (opt->main) {
-        P("\n#ifndef TGC_NO_MAIN\n");
-        P("/* Storage for the arena, aligned for every element type (C99 has no _Alignas). */\n");
-        P("static union {\n    double align;\n    unsigned char bytes[%s_ARENA_BYTES];\n} arena;\n\n", upper(prefix));
+        P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");
+        P("/* The standalone program: main owns the arena (the run functions never allocate). */\n");
         P("int main(void) {\n");
+        P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", upper(prefix));
+        P("    if (!raw) {\n");
+        P("        fprintf(stderr, \"%s: cannot allocate %%.0f MiB of working memory\\n\",\n"
+          "                (double)%s_ARENA_BYTES / 1048576.0);\n", prefix, upper(prefix));
+        P("        return 1;\n    }\n");
+        P("    void *arena = raw + (64 - (size_t)((uintptr_t)raw %% 64)); /* 64-byte aligned */\n");
+        P("    int status = 0;\n");
         for (int p = 0; p < nprograms; p++)
-            P("    if (%s(arena.bytes, stdout))\n        return 1;\n", fn[p]);
-        P("    return 0;\n}\n#endif\n");
+            P("    if (!status)\n        status = %s(arena, stdout);\n", fn[p]);
+        P("    free(raw);\n    return status;\n}\n#endif\n");
     }
 }

@@ -109,6 +109,7 @@ typedef struct {
     int nparams;
     Stmt **body;
     int nbody;
+    bool used;        /* model: instantiated by a program or checked through a train block */
 } Decl;
 
 typedef struct {

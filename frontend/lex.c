@@ -191,12 +191,13 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         if ((c == 'f' || c == 'F') && (p[1] == '"' || p[1] == '\'')) {
             const char *start = p;
             const char *q = p + 1;
-            SrcLoc body = loc_of(lx, q + 1);
+            SrcLoc at = loc_of(lx, start), body = loc_of(lx, q + 1);
             char *s;
             int len;
             if (!scan_string(lx, &q, &s, &len, true))
-                diag_error(loc_of(lx, start), "unterminated string");
+                diag_error(at, "unterminated string");
             Token *t = push(lx, TK_FSTR, start, (int)(q - start));
+            t->loc = at;
             t->text = s;
             t->ival = len;
             t->body = body;
@@ -212,13 +213,17 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         }
         if (c == '"' || c == '\'') {
             const char *start = p;
+            SrcLoc at = loc_of(lx, start); /* before scanning: a string may continue on the next line */
             char *s;
             int len;
             if (!scan_string(lx, &p, &s, &len, false))
-                diag_error(loc_of(lx, start), "unterminated string");
+                diag_error(at, "unterminated string");
             Token *t = push(lx, TK_STR, start, (int)(p - start));
             t->text = s;
             t->ival = len;
+            t->loc = at;
+            if ((int)strlen(s) != len)
+                diag_error(at, "NUL characters ('\\0') in strings are not supported");
             continue;
         }
         bool found = false;

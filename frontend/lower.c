@@ -49,6 +49,7 @@ typedef enum {
     V_NAMESPACE, /* s = "torch", "np", ... */
     V_PYTYPE,  /* s = "float", "int", "bool": type(x) */
     V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
+    V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
 } VKind;
 
 enum { TV_NUMPY = 1, TV_PYSCALAR = 2 };
@@ -79,6 +80,7 @@ struct Value {
     Value *self;
     bool numpy_ns;      /* V_FUNC from the np namespace */
     unsigned stamp;     /* visited mark for alias updates */
+    bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
 };
 
 struct Module {
@@ -118,6 +120,7 @@ typedef struct {
     unsigned stamp;
     Value *ret;         /* model forward: returned value */
     bool in_forward;
+    const char *checking; /* set while a model is run only to check it: the note to print */
 } Lower;
 
 static Lower L;
@@ -181,6 +184,7 @@ static const char *kind_name(Value *v) {
     case V_NAMESPACE: return "a namespace";
     case V_PYTYPE: return "a type";
     case V_TEXT: return "a formatted string";
+    case V_ERROR: return "an error";
     }
     return "?";
 }
@@ -246,8 +250,49 @@ static int add2(Op op, int x, int y, SrcLoc loc) {
     return add(op, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
 }
 
-static int const_scalar(double v, DType dt, SrcLoc loc) {
-    Attr a = attr_floats("data", &v, 1);
+static double num(Value *v);
+static const char *py_float_repr(double v);
+
+/*
+ * Literal data as an attribute: doubles for float dtypes, exact int64 for integer and bool
+ * dtypes (a double would round integers above 2^53). A float stored into an integer tensor
+ * truncates toward zero, as torch.tensor([1.5], dtype=torch.long) does.
+ */
+static Attr data_attr(const char *key, Value **v, int64_t n, DType dt, SrcLoc loc) {
+    if (n > INT32_MAX)
+        error_at(loc, "tensor literal too large");
+    if (dtype_is_float(dt)) {
+        double *f = ir_alloc(sizeof(double) * (size_t)(n ? n : 1));
+        for (int64_t i = 0; i < n; i++)
+            f[i] = num(v[i]);
+        Attr a = attr_floats(key, f, (int)n);
+        a.kind = A_FLOATS;
+        return a;
+    }
+    int64_t *x = ir_alloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) {
+        if (v[i]->kind == V_FLOAT) {
+            double f = trunc(v[i]->f);
+            if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+                error_at(loc, "value %s cannot be converted to %s without overflow", py_float_repr(v[i]->f),
+                         dtype_torch(dt));
+            x[i] = (int64_t)f;
+        } else
+            x[i] = v[i]->i;
+        if (dt == DT_BOOL)
+            x[i] = x[i] != 0 || (v[i]->kind == V_FLOAT && v[i]->f != 0);
+        int64_t lo = dt == DT_I32 ? INT32_MIN : dt == DT_U8 ? 0 : INT64_MIN;
+        int64_t hi = dt == DT_I32 ? INT32_MAX : dt == DT_U8 ? 255 : INT64_MAX;
+        if (dt != DT_BOOL && (x[i] < lo || x[i] > hi))
+            error_at(loc, "value %lld cannot be converted to %s without overflow", (long long)x[i], dtype_torch(dt));
+    }
+    Attr a = attr_ints(key, x, (int)n);
+    a.kind = A_INTS;
+    return a;
+}
+
+static int const_scalar(Value *v, DType dt, SrcLoc loc) {
+    Attr a = data_attr("data", &v, 1, dt, loc);
     return add(OP_CONST, NULL, 0, dt, shape_scalar(), &a, 1, loc);
 }
 
@@ -285,6 +330,36 @@ static int apply_step(int x, ViewStep *st, SrcLoc loc) {
     return add(st->op, &x, 1, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
 }
 
+/* Does a view step of a contiguous tensor of shape `in` give a contiguous one, as PyTorch's strides would say? */
+static bool step_keeps_contiguous(const ViewStep *st, Shape in) {
+    if (st->op == OP_RESHAPE)
+        return true;
+    if (st->op == OP_PERMUTE) {
+        /* contiguous when the axes of size > 1 keep their order */
+        int64_t last = -1;
+        for (int i = 0; i < st->attr[0].n; i++) {
+            int64_t ax = st->attr[0].i[i];
+            if (in.d[ax] == 1)
+                continue;
+            if (ax < last)
+                return false;
+            last = ax;
+        }
+        return true;
+    }
+    /* a slice is one block when, left to right: axes of size 1, then one axis with step 1, then full axes */
+    const int64_t *start = st->attr[0].i, *step = st->attr[1].i, *size = st->attr[2].i;
+    int k = 0;
+    while (k < in.rank && size[k] == 1)
+        k++;
+    if (k < in.rank && step[k] != 1 && size[k] > 1)
+        return false;
+    for (int j = k + 1; j < in.rank; j++)
+        if (start[j] != 0 || size[j] != in.d[j])
+            return false;
+    return true;
+}
+
 /* A view of v: same group, one more step. */
 static Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
     Value *r = mk(V_TENSOR);
@@ -300,6 +375,7 @@ static Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
     for (int i = 0; i < na; i++)
         st->attr[i] = a[i];
     r->node = apply_step(v->node, st, loc);
+    r->strided = v->strided || !step_keeps_contiguous(st, TN(v)->shape);
     return r;
 }
 
@@ -324,13 +400,18 @@ static void refresh(Value *v, SrcLoc loc) {
     v->node = x;
 }
 
+/* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
+static Scope *callers[80];
+static int ncallers;
+
 /* The group of v now holds `node` (the whole base was replaced). */
 static void set_group(int group, int node, SrcLoc loc) {
     L.group_base[group] = node;
     L.stamp++;
-    for (Scope *s = L.scope; s; s = s->up)
-        for (int i = 0; i < s->n; i++)
-            refresh_scope_values(s->b[i].v, group, loc);
+    for (int c = -1; c < ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : callers[c]; s; s = s->up)
+            for (int i = 0; i < s->n; i++)
+                refresh_scope_values(s->b[i].v, group, loc);
 }
 
 /* In-place: the contents seen through view v become `node` (same shape). */
@@ -454,7 +535,7 @@ static DType result_type(Value *a, Value *b) {
 /* The node of a tensor operand, converted to dt; scalars become constants. */
 static int as_node(Value *v, DType dt, SrcLoc loc) {
     if (is_scalar(v))
-        return const_scalar(num(v), dt, loc);
+        return const_scalar(v, dt, loc);
     if (v->kind != V_TENSOR)
         error_at(loc, "expected a tensor or a number, got %s", kind_name(v));
     return cast(v->node, dt, loc);
@@ -510,8 +591,8 @@ static Shape shape_from_values(Value **v, int n, SrcLoc loc) {
     }
     int64_t total = 1;
     for (int i = 0; i < n; i++) {
-        if (s.d[i] && total > ((int64_t)1 << 40) / s.d[i])
-            error_at(loc, "tensor of shape %s is too large", shape_str(s));
+        if (s.d[i] && total > ((int64_t)1 << 34) / s.d[i])
+            error_at(loc, "tensor of shape %s is too large (tgc's limit is 2^34 elements)", shape_str(s));
         total *= s.d[i];
     }
     return s;
@@ -656,15 +737,18 @@ static bool parse_spec(const char *s, Spec *sp) {
         sp->fill = '0';
         sp->align = '=';
     }
+    /* widths and precisions above 1000 are refused: they only make enormous strings */
     while (*s >= '0' && *s <= '9')
-        sp->width = sp->width * 10 + (*s++ - '0');
+        if ((sp->width = sp->width * 10 + (*s++ - '0')) > 1000)
+            return false;
     if (*s == '.') {
         s++;
         if (*s < '0' || *s > '9')
             return false;
         sp->prec = 0;
         while (*s >= '0' && *s <= '9')
-            sp->prec = sp->prec * 10 + (*s++ - '0');
+            if ((sp->prec = sp->prec * 10 + (*s++ - '0')) > 1000)
+                return false;
     }
     if (*s && strchr("dfFeEgGs%", *s))
         sp->type = *s++;
@@ -697,7 +781,7 @@ static const char *pad(const char *body, Spec *sp, char dflt_align) {
 static const char *format_value(Value *v, const char *spec, SrcLoc loc) {
     Spec sp;
     if (!parse_spec(spec, &sp))
-        error_at(loc, "invalid format specifier '%s'", spec);
+        error_at(loc, "invalid format specifier '%s' (widths and precisions go up to 1000)", spec);
     if (v->kind == V_STR || (!is_scalar(v))) {
         if (sp.type && sp.type != 's')
             error_at(loc, "format code '%c' cannot format %s", sp.type, kind_name(v));
@@ -706,35 +790,34 @@ static const char *format_value(Value *v, const char *spec, SrcLoc loc) {
             s = ir_strndup(s, (size_t)sp.prec);
         return pad(s, &sp, '<');
     }
-    char buf[128];
+    const char *buf;
     char t = sp.type;
     if (t == 's')
         error_at(loc, "format code 's' cannot format %s", kind_name(v));
+    const char *sign = sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
     if (t == 'd') {
         if (v->kind == V_FLOAT)
             error_at(loc, "format code 'd' cannot format a float");
-        snprintf(buf, sizeof buf, sp.sign == '+' ? "%+lld" : "%lld", (long long)v->i);
+        buf = ir_fmt(*sign ? (sp.sign == '+' ? "%+lld" : "% lld") : "%lld", (long long)v->i);
     } else if (t == 0 && v->kind != V_FLOAT) {
         if (v->kind == V_BOOL)
-            snprintf(buf, sizeof buf, "%s", v->i ? "True" : "False");
+            buf = v->i ? "True" : "False";
         else
-            snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+            buf = ir_fmt(*sign ? (sp.sign == '+' ? "%+lld" : "% lld") : "%lld", (long long)v->i);
     } else if (t == 0 && sp.prec < 0) {
-        snprintf(buf, sizeof buf, "%s", py_float_repr(v->f));
+        buf = ir_fmt("%s%s", v->f >= 0 ? sign : "", py_float_repr(v->f));
     } else {
-        char f[16];
         int prec = sp.prec < 0 ? 6 : sp.prec;
         double d = num(v);
         if (t == '%') {
             d *= 100;
             t = 'f';
         }
-        snprintf(f, sizeof f, "%%%s.%d%c", sp.sign == '+' ? "+" : "", prec, t ? t : 'g');
-        snprintf(buf, sizeof buf, f, d);
+        buf = ir_fmt(ir_fmt("%%%s.%d%c", sign, prec, t ? t : 'g'), d);
         if (sp.type == '%')
-            strcat(buf, "%");
+            buf = ir_fmt("%s%%", buf);
     }
-    return pad(ir_strdup(buf), &sp, '>');
+    return pad(buf, &sp, '>');
 }
 
 static const char *module_repr(Module *m, int indent);
@@ -788,7 +871,15 @@ static void text_push(Value *t, Value *item) {
 }
 
 /* Appends str(v) (or format(v, spec)) to t: literal text now, or a tensor hole. */
-static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) {
+static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc);
+
+static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) { text_append_ex(t, v, spec, false, loc); }
+
+/*
+ * Appends str(v) (in an f-string: format(v, spec)) to t: literal text now, or a tensor hole.
+ * The hole keeps a snapshot of the tensor, so later in-place updates do not change the text.
+ */
+static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc) {
     if (v->kind == V_TEXT) {
         for (int i = 0; i < v->n; i++)
             text_push(t, v->items[i]);
@@ -800,6 +891,9 @@ static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) {
     }
     Node *n = TN(v);
     char kind = v->tflags & TV_NUMPY ? 'n' : v->tflags & TV_PYSCALAR ? 'p' : 't';
+    /* Tensor.__format__ (and numpy's) formats a 0-d value as the Python number it holds */
+    if (fstring && n->shape.rank == 0)
+        kind = 'p';
     if (spec && *spec) {
         /* format(tensor, spec) is only defined for one element, as item().__format__ */
         if (n->shape.rank != 0 && !(v->tflags & TV_PYSCALAR))
@@ -817,7 +911,11 @@ static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) {
     Value *pair = mk(V_TUPLE);
     pair->n = 2;
     pair->items = ir_alloc(sizeof(Value *) * 2);
-    pair->items[0] = v;
+    Value *snap = mk(V_TENSOR);
+    *snap = *v;
+    snap->group = -1; /* not part of any storage group: never refreshed */
+    snap->nchain = 0;
+    pair->items[0] = snap;
     pair->items[1] = mk_str(ir_fmt("%c%s%s", kind, spec && *spec ? ":" : "", spec ? spec : ""));
     text_push(t, pair);
 }
@@ -867,6 +965,10 @@ static Module *new_module(const char *cls) {
 
 /* A parameter initialised as PyTorch's reset_parameters does: uniform_(-bound, bound). */
 static int new_param(Shape s, double bound, SrcLoc loc) {
+    int64_t numel = 1;
+    for (int i = 0; i < s.rank; i++)
+        if (__builtin_mul_overflow(numel, s.d[i], &numel) || numel > ((int64_t)1 << 34))
+            error_at(loc, "parameter of shape %s is too large", shape_str(s));
     Attr a[3] = {attr_str("init", "uniform"), attr_float("from", -bound), attr_float("to", bound)};
     int id = add(OP_PARAM, NULL, 0, DT_F32, s, a, 3, loc);
     N(id)->flags |= NF_PARAM | NF_TRAINABLE;
@@ -929,6 +1031,8 @@ static Value *construct_builtin(const char *cls, Args *a) {
         if (m->in < 1 || m->out < 1 || m->k[0] < 1 || m->k[1] < 1 || m->stride[0] < 1 || m->stride[1] < 1 ||
             m->pad[0] < 0 || m->pad[1] < 0 || m->dil[0] < 1 || m->dil[1] < 1)
             error_at(loc, "Conv2d: channels, kernel_size, stride and dilation must be positive, padding non-negative");
+        if (m->in > (1 << 24) || m->out > (1 << 24) || m->k[0] > (1 << 16) || m->k[1] > (1 << 16))
+            error_at(loc, "Conv2d: sizes this large are not supported");
         if (m->groups < 1 || m->in % m->groups || m->out % m->groups)
             error_at(loc, "Conv2d: groups=%lld must divide in_channels=%lld and out_channels=%lld",
                      (long long)m->groups, (long long)m->in, (long long)m->out);
@@ -951,6 +1055,8 @@ static Value *construct_builtin(const char *cls, Args *a) {
         DONE(a, 3, "in_features", "out_features", "bias");
         if (m->in < 1 || m->out < 1)
             error_at(loc, "Linear: in_features and out_features must be positive");
+        if (m->in > (1 << 30) || m->out > (1 << 30))
+            error_at(loc, "Linear: sizes this large are not supported");
         m->weight = new_param(shape_make(2, (int64_t[]){m->out, m->in}), kaiming_bound(m->in), loc);
         if (m->has_bias)
             m->bias = new_param(shape_make(1, &m->out), 1 / sqrt((double)m->in), loc);
@@ -1058,6 +1164,7 @@ static Value *construct_model(Decl *d, Args *a) {
         error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
     Module *m = new_module(d->name);
     m->decl = d;
+    d->used = true;
     Scope *saved = L.scope;
     L.scope = L.globals;
     Scope *env = push_scope();
@@ -1128,27 +1235,42 @@ static Value *result(int node, Value *a, Value *b) {
     return v;
 }
 
+/* Compile-time integer arithmetic is exact or an error: Python's ints do not wrap, ours are 64-bit. */
+static _Noreturn void int_overflow(SrcLoc loc) {
+    error_at(loc, "integer overflow in a compile-time expression (the limit is 2^63 - 1)");
+}
+static int64_t add_i(int64_t a, int64_t b, SrcLoc loc) { int64_t r; if (__builtin_add_overflow(a, b, &r)) int_overflow(loc); return r; }
+static int64_t sub_i(int64_t a, int64_t b, SrcLoc loc) { int64_t r; if (__builtin_sub_overflow(a, b, &r)) int_overflow(loc); return r; }
+static int64_t mul_i(int64_t a, int64_t b, SrcLoc loc) { int64_t r; if (__builtin_mul_overflow(a, b, &r)) int_overflow(loc); return r; }
+
 static Value *scalar_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     bool fl = a->kind == V_FLOAT || b->kind == V_FLOAT;
     double x = num(a), y = num(b);
     int64_t i = a->i, j = b->i;
-    if (!strcmp(op, "+")) return fl ? mk_float(x + y) : mk_int(i + j);
-    if (!strcmp(op, "-")) return fl ? mk_float(x - y) : mk_int(i - j);
-    if (!strcmp(op, "*")) return fl ? mk_float(x * y) : mk_int(i * j);
+    if (!strcmp(op, "+")) return fl ? mk_float(x + y) : mk_int(add_i(i, j, loc));
+    if (!strcmp(op, "-")) return fl ? mk_float(x - y) : mk_int(sub_i(i, j, loc));
+    if (!strcmp(op, "*")) return fl ? mk_float(x * y) : mk_int(mul_i(i, j, loc));
     if (!strcmp(op, "/")) {
         if (y == 0) error_at(loc, "division by zero");
         return mk_float(x / y);
     }
     if (!strcmp(op, "%")) {
         if (y == 0) error_at(loc, "modulo by zero");
-        if (fl) { double r = fmod(x, y); if (r != 0 && (r < 0) != (y < 0)) r += y; return mk_float(r); }
-        int64_t r = i % j; if (r != 0 && (r < 0) != (j < 0)) r += j; return mk_int(r);
+        if (fl) { double m = fmod(x, y); if (m != 0 && (m < 0) != (y < 0)) m += y; return mk_float(m); }
+        if (j == -1) return mk_int(0); /* INT64_MIN % -1 would trap */
+        int64_t m = i % j; if (m != 0 && (m < 0) != (j < 0)) m += j; return mk_int(m);
     }
     if (!strcmp(op, "**")) {
         if (!fl && j >= 0) {
-            int64_t r = 1;
-            for (int64_t k = 0; k < j; k++) r *= i;
-            return mk_int(r);
+            /* by squaring: the exponent may be huge when the base is 0 or +-1 */
+            int64_t acc = 1, base = i;
+            for (int64_t e = j; e > 0; e >>= 1) {
+                if (e & 1)
+                    acc = mul_i(acc, base, loc);
+                if (e > 1 && base != 0 && base != 1 && base != -1)
+                    base = mul_i(base, base, loc);
+            }
+            return mk_int(acc);
         }
         return mk_float(pow(x, y));
     }
@@ -1181,6 +1303,8 @@ static Op binop_code(const char *op) {
 static Value *matmul(Value *a, Value *b, SrcLoc loc);
 
 static Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
+    if ((a->kind != V_TENSOR && !is_scalar(a)) || (b->kind != V_TENSOR && !is_scalar(b)))
+        error_at(loc, "%s needs tensors or numbers, got %s and %s", op_info[op].name, kind_name(a), kind_name(b));
     DType dt = result_type(a, b);
     bool numpy = (a->kind == V_TENSOR && (a->tflags & TV_NUMPY)) || (b->kind == V_TENSOR && (b->tflags & TV_NUMPY));
     if (numpy && category(dt) == 2 && (is_scalar(a) || is_scalar(b)) && dt == DT_F32 &&
@@ -1190,13 +1314,28 @@ static Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
         dt = DT_F32; /* true division */
     if (op == OP_POW && category(dt) < 2 && is_scalar(b) && b->kind != V_FLOAT && b->i < 0)
         error_at(loc, "integers to negative integer powers are not allowed");
-    if ((op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_POW) && dt == DT_BOOL) {
+    /* item() results are Python numbers: arithmetic among them stays Python (double or int64) */
+    bool pa = a->kind == V_TENSOR && (a->tflags & TV_PYSCALAR), pb = b->kind == V_TENSOR && (b->tflags & TV_PYSCALAR);
+    bool python = (pa || pb) && (pa || is_scalar(a)) && (pb || is_scalar(b));
+    if (python) {
+        dt = category(dt) == 2 || op == OP_DIV ? DT_F64 : DT_I64;
+        if (op == OP_POW && dt == DT_I64 && ((is_scalar(b) && b->i < 0) || pb))
+            dt = DT_F64; /* Python: 2 ** -1 == 0.5 */
+    }
+    if (dt == DT_BOOL && !python) {
+        /* PyTorch keeps bool: + is logical or, * is logical and */
         if (op == OP_SUB)
             error_at(loc, "subtraction of bool tensors is not supported; use logical operations");
-        dt = DT_I64;
+        if (op == OP_POW)
+            error_at(loc, "pow of bool tensors is not supported");
+        if (op == OP_ADD) op = OP_OR;
+        if (op == OP_MUL) op = OP_AND;
     }
     int x = as_node(a, dt, loc), y = as_node(b, dt, loc);
-    return result(add2(op, x, y, loc), a, b);
+    Value *r = result(add2(op, x, y, loc), a, b);
+    if (python)
+        r->tflags |= TV_PYSCALAR;
+    return r;
 }
 
 static Value *binop(const char *op, Value *a, Value *b, SrcLoc loc) {
@@ -1270,11 +1409,17 @@ static Value *unary_op(Op op, Value *a, SrcLoc loc) {
     if (is_scalar(a)) {
         double x = num(a);
         switch (op) {
-        case OP_NEG: return a->kind == V_FLOAT ? mk_float(-x) : mk_int(-a->i);
+        case OP_NEG:
+            if (a->kind != V_FLOAT && a->i == INT64_MIN)
+                error_at(loc, "integer overflow in a compile-time expression (the limit is 2^63 - 1)");
+            return a->kind == V_FLOAT ? mk_float(-x) : mk_int(-a->i);
         case OP_EXP: return mk_float(exp(x));
         case OP_LOG: return mk_float(log(x));
         case OP_SQRT: return mk_float(sqrt(x));
-        case OP_ABS: return a->kind == V_FLOAT ? mk_float(fabs(x)) : mk_int(a->i < 0 ? -a->i : a->i);
+        case OP_ABS:
+            if (a->kind != V_FLOAT && a->i == INT64_MIN)
+                error_at(loc, "integer overflow in a compile-time expression (the limit is 2^63 - 1)");
+            return a->kind == V_FLOAT ? mk_float(fabs(x)) : mk_int(a->i < 0 ? -a->i : a->i);
         default: error_at(loc, "%s needs a tensor, got %s", op_info[op].name, kind_name(a));
         }
     }
@@ -1293,7 +1438,7 @@ static Value *reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
     Node *n = TN(a);
     int64_t axes[MAX_RANK];
     int naxes = 0;
-    if (!dim || dim->kind == V_NONE) {
+    if (!dim || dim->kind == V_NONE || ((dim->kind == V_TUPLE || dim->kind == V_LIST) && dim->n == 0)) {
         for (int i = 0; i < n->shape.rank; i++)
             axes[naxes++] = i;
     } else if (dim->kind == V_TUPLE || dim->kind == V_LIST) {
@@ -1309,6 +1454,8 @@ static Value *reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
             if (axes[j] < axes[i]) { int64_t t = axes[i]; axes[i] = axes[j]; axes[j] = t; }
     if (op == OP_SUM && !dtype_is_float(n->dtype))
         x = cast(x, DT_I64, loc); /* torch sums integers and bools into int64 */
+    if ((op == OP_ARGMAX || op == OP_MAX || op == OP_MIN) && n->dtype == DT_BOOL)
+        error_at(loc, "%s of a bool tensor is not supported", op_info[op].name);
     if (op == OP_MEAN && !dtype_is_float(n->dtype))
         error_at(loc, "mean needs a floating-point tensor, got %s (use .float() first)", type_str(n->dtype, n->shape));
     if (op == OP_ARGMAX && (!dim || dim->kind == V_NONE)) {
@@ -1350,8 +1497,8 @@ static Shape infer_view_shape(Value **v, int n, int64_t numel, SrcLoc loc) {
             infer = i;
         } else if (s.d[i] < 0)
             error_at(loc, "invalid size %lld", (long long)s.d[i]);
-        else
-            known *= s.d[i];
+        else if (__builtin_mul_overflow(known, s.d[i], &known))
+            error_at(loc, "shape %s is invalid for a tensor of %lld elements", shape_str(s), (long long)numel);
     }
     if (infer >= 0) {
         if (known == 0 || numel % known)
@@ -1363,11 +1510,34 @@ static Shape infer_view_shape(Value **v, int n, int64_t numel, SrcLoc loc) {
     return s;
 }
 
+/* Equal shapes once the axes of size 1 are dropped: a view that only adds or removes such axes. */
+static bool same_but_ones(Shape a, Shape b) {
+    int i = 0, j = 0;
+    for (;;) {
+        while (i < a.rank && a.d[i] == 1) i++;
+        while (j < b.rank && b.d[j] == 1) j++;
+        if (i == a.rank || j == b.rank)
+            return i == a.rank && j == b.rank;
+        if (a.d[i++] != b.d[j++])
+            return false;
+    }
+}
+
 static Value *view_reshape(Value *a, Shape s, SrcLoc loc) {
     if (shape_eq(TN(a)->shape, s))
         return a;
     Attr at = ints_attr("shape", s.d, s.rank);
     return mk_view(a, OP_RESHAPE, &at, 1, loc);
+}
+
+/* reshape/flatten: a view when the elements are contiguous, else (as PyTorch) a copy. */
+static Value *reshape_or_copy(Value *a, Shape s, SrcLoc loc) {
+    if (!a->strided || same_but_ones(TN(a)->shape, s))
+        return view_reshape(a, s, loc);
+    Value *r = result(reshape(cast(a->node, TN(a)->dtype, loc), s, loc), a, NULL);
+    if (shape_eq(TN(a)->shape, s))
+        r = a;
+    return r;
 }
 
 static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
@@ -1389,7 +1559,7 @@ static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
         else
             s.d[s.rank++] = in.d[i];
     }
-    return view_reshape(a, s, loc);
+    return reshape_or_copy(a, s, loc);
 }
 
 static Value *permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
@@ -1460,13 +1630,15 @@ static Value *index_tensor(Value *a, Expr *e) {
             hi = hi < 0 ? 0 : hi > dim ? dim : hi;
             start[axis] = lo < dim ? lo : 0;
             step[axis] = st;
-            size[axis] = hi > lo ? (hi - lo + st - 1) / st : 0;
+            size[axis] = hi > lo ? (hi - lo - 1) / st + 1 : 0; /* no overflow for a huge step */
             if (size[axis] == 0)
                 start[axis] = 0;
         } else {
             Value *iv = eval(it);
             if (iv->kind == V_TENSOR)
                 error_at(it->loc, "indexing with a tensor is not supported; use integers and slices");
+            if (iv->kind == V_BOOL)
+                error_at(it->loc, "indexing with a bool is not supported; use integers and slices");
             int64_t ix = int_arg(iv, it->loc, "an index");
             if (ix < -dim || ix >= dim)
                 error_at(it->loc, "index %lld is out of bounds for dimension %d with size %lld", (long long)ix,
@@ -1509,7 +1681,7 @@ static void assign_into(Value *target, Value *value, SrcLoc loc) {
         error_at(loc, "cannot assign in place to %s", kind_name(target));
     int x;
     if (is_scalar(value))
-        x = const_scalar(num(value), TN(target)->dtype, loc);
+        x = const_scalar(value, TN(target)->dtype, loc);
     else {
         tensor_arg(value, loc, "the assigned value");
         x = value->node;
@@ -1517,6 +1689,17 @@ static void assign_into(Value *target, Value *value, SrcLoc loc) {
             error_at(loc, "cannot assign %s to a tensor of dtype %s", type_str(N(x)->dtype, N(x)->shape),
                      dtype_torch(TN(target)->dtype));
         x = cast(x, TN(target)->dtype, loc);
+    }
+    /* leading axes of size 1 may be dropped, as PyTorch's copy_ does (t[0] = ones(1, 3)) */
+    Shape xs = N(x)->shape;
+    int drop = 0;
+    while (xs.rank - drop > TN(target)->shape.rank && xs.d[drop] == 1)
+        drop++;
+    if (drop) {
+        Shape r = {.rank = xs.rank - drop};
+        for (int i = 0; i < r.rank; i++)
+            r.d[i] = xs.d[i + drop];
+        x = reshape(x, r, loc);
     }
     Shape b;
     if (!shape_broadcast(N(x)->shape, TN(target)->shape, &b) || !shape_eq(b, TN(target)->shape))
@@ -1531,7 +1714,7 @@ static void assign_into(Value *target, Value *value, SrcLoc loc) {
 /* ---- tensor creation ---- */
 
 /* Flattens nested lists of scalars, checking that they are rectangular. */
-static void literal_walk(Value *v, int depth, Shape *s, double **data, int64_t *n, int64_t *cap, int *cat,
+static void literal_walk(Value *v, int depth, Shape *s, Value ***data, int64_t *n, int64_t *cap, int *cat,
                          SrcLoc loc) {
     if (v->kind == V_LIST || v->kind == V_TUPLE) {
         if (depth >= MAX_RANK)
@@ -1554,12 +1737,12 @@ static void literal_walk(Value *v, int depth, Shape *s, double **data, int64_t *
         error_at(loc, "tensor literal is not rectangular");
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
-        double *d = ir_alloc(sizeof(double) * (size_t)*cap);
+        Value **d = ir_alloc(sizeof(Value *) * (size_t)*cap);
         if (*n)
-            memcpy(d, *data, sizeof(double) * (size_t)*n);
+            memcpy(d, *data, sizeof(Value *) * (size_t)*n);
         *data = d;
     }
-    (*data)[(*n)++] = num(v);
+    (*data)[(*n)++] = v;
     int c = value_category(v);
     if (c > *cat)
         *cat = c;
@@ -1577,7 +1760,7 @@ static Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc) 
         return r;
     }
     Shape s = {0};
-    double *vals = NULL;
+    Value **vals = NULL;
     int64_t n = 0, cap = 0;
     int cat = 0;
     if (is_scalar(data)) {
@@ -1590,16 +1773,19 @@ static Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc) 
     DType dt = cat == 2 ? (numpy ? DT_F64 : DT_F32) : cat == 1 ? DT_I64 : DT_BOOL;
     if (dtype && dtype->kind != V_NONE)
         dt = dtype_value(dtype, loc);
-    Attr a = attr_floats("data", vals, (int)n);
-    a.kind = A_FLOATS;
+    Attr a = data_attr("data", vals, n, dt, loc);
     int id = add(OP_CONST, NULL, 0, dt, s, &a, 1, loc);
     Value *r = mk_tensor(id);
     if (numpy) r->tflags |= TV_NUMPY;
     return r;
 }
 
-static Value *filled(Shape s, DType dt, double value, SrcLoc loc) {
-    Attr a = attr_float("value", value);
+static Value *filled(Shape s, DType dt, Value *value, SrcLoc loc) {
+    Attr a = data_attr("value", &value, 1, dt, loc);
+    if (a.kind == A_FLOATS)
+        a.kind = A_FLOAT;
+    else
+        a.kind = A_INT;
     return mk_tensor(add(OP_FULL, NULL, 0, dt, s, &a, 1, loc));
 }
 
@@ -1672,6 +1858,8 @@ static Op unary_code(const char *name) {
 
 static Value *conv2d_call(Value *x, Value *w, Value *b, Value *stride, Value *padding, Value *dil, Value *groups,
                           SrcLoc loc) {
+    if (b && b->kind != V_NONE)
+        tensor_arg(b, loc, "the bias");
     int64_t st[2], pd[2], dl[2];
     pair_value(stride, st, loc, "stride", NULL);
     pair_value(padding, pd, loc, "padding", NULL);
@@ -1692,6 +1880,8 @@ static Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], co
 }
 
 static Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc) {
+    if (b && b->kind != V_NONE)
+        tensor_arg(b, loc, "the bias");
     int in[3] = {x->node, w->node, b && b->kind != V_NONE ? b->node : -1};
     return result(add(OP_LINEAR, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), NULL, 0, loc), x, NULL);
 }
@@ -1845,13 +2035,14 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         DType dt = opt_dtype(a, -1, numpy_ns ? DT_F64 : DT_F32);
         Shape s = size_args(a);
         DONE(a, a->npos, "dtype", "size");
-        return filled(s, dt, f[0] == 'o' ? 1 : 0, loc);
+        return filled(s, dt, mk_int(f[0] == 'o' ? 1 : 0), loc);
     }
     if (!strcmp(f, "full")) {
         Value *sz = req(a, 0, "size"), *fv = req(a, 1, "fill_value");
+        float_arg(fv, loc, "fill_value");
         DType dt = opt_dtype(a, 2, default_dtype_for(value_category(fv)));
         DONE(a, 3, "size", "fill_value", "dtype");
-        return filled(shape_from_values(&sz, 1, loc), dt, float_arg(fv, loc, "fill_value"), loc);
+        return filled(shape_from_values(&sz, 1, loc), dt, fv, loc);
     }
     if (!strcmp(f, "rand") || !strcmp(f, "randn")) {
         DType dt = opt_dtype(a, -1, DT_F32);
@@ -1871,7 +2062,9 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         Shape s = TN(t)->shape;
         if (!strncmp(f, "rand", 4))
             return random_tensor(f[4] == 'n', s, dt, loc);
-        return filled(s, dt, fv ? float_arg(fv, loc, "fill_value") : f[0] == 'o' ? 1 : 0, loc);
+        if (fv)
+            float_arg(fv, loc, "fill_value");
+        return filled(s, dt, fv ? fv : mk_int(f[0] == 'o' ? 1 : 0), loc);
     }
     if (!strcmp(f, "arange")) {
         Value *p0 = req(a, 0, "end"), *p1 = arg(a, 1, "end", NULL), *p2 = arg(a, 2, "step", NULL);
@@ -1882,7 +2075,12 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         double s0 = float_arg(start, loc, "start"), s1 = float_arg(end, loc, "end"), st = float_arg(step, loc, "step");
         if (st == 0 || (st > 0 && s1 < s0) || (st < 0 && s1 > s0))
             error_at(loc, "arange: the step %g does not go from %g toward %g", st, s0, s1);
-        int64_t n = (int64_t)ceil((s1 - s0) / st);
+        if (dt == DT_BOOL)
+            error_at(loc, "arange does not produce bool tensors");
+        double count = ceil((s1 - s0) / st);
+        if (!(count >= 0 && count <= (double)((int64_t)1 << 32)))
+            error_at(loc, "arange of %s elements is too large", py_float_repr(count));
+        int64_t n = (int64_t)count;
         Attr at[2] = {attr_float("start", s0), attr_float("step", st)};
         return mk_tensor(add(OP_ARANGE, NULL, 0, dt, shape_make(1, &n), at, 2, loc));
     }
@@ -1964,12 +2162,20 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     if (!strcmp(f, "view") || !strcmp(f, "reshape")) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
         Value *sh = arg(a, -1, "shape", NULL);
+        Shape s;
         if (sh) {
             DONE(a, 1, "shape");
-            return view_reshape(t, infer_view_shape(&sh, 1, shape_numel(TN(t)->shape), loc), loc);
+            s = infer_view_shape(&sh, 1, shape_numel(TN(t)->shape), loc);
+        } else {
+            DONE(a, a->npos, "shape");
+            s = infer_view_shape(a->pos + 1, a->npos - 1, shape_numel(TN(t)->shape), loc);
         }
-        DONE(a, a->npos, "shape");
-        return view_reshape(t, infer_view_shape(a->pos + 1, a->npos - 1, shape_numel(TN(t)->shape), loc), loc);
+        if (f[0] == 'r')
+            return reshape_or_copy(t, s, loc);
+        if (t->strided && !same_but_ones(TN(t)->shape, s))
+            error_at(loc, "view size is not compatible with the input's layout (a transposed or strided "
+                          "slice); use .reshape(...), which copies");
+        return view_reshape(t, s, loc);
     }
     if (!strcmp(f, "flatten")) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
@@ -2072,15 +2278,20 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         DONE(a, 1, "self");
         if (shape_numel(TN(t)->shape) != 1)
             error_at(loc, "item() needs a tensor with one element, got %s", type_str(TN(t)->dtype, TN(t)->shape));
-        Value *r = mk_tensor(reshape(t->node, shape_scalar(), loc));
+        /* a Python float is a double and a Python int an int64: item() widens exactly */
+        DType pdt = dtype_is_float(TN(t)->dtype) ? DT_F64 : TN(t)->dtype == DT_BOOL ? DT_BOOL : DT_I64;
+        Value *r = mk_tensor(cast(reshape(t->node, shape_scalar(), loc), pdt, loc));
         r->tflags = TV_PYSCALAR;
         return r;
     }
     if (!strcmp(f, "size")) {
         Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver"), *d = arg(a, 1, "dim", NULL);
         DONE(a, 2, "self", "dim");
-        if (d)
+        if (d) {
+            if (TN(t)->shape.rank == 0)
+                error_at(loc, "size(dim) of a 0-d tensor: it has no dimensions");
             return mk_int(TN(t)->shape.d[axis_arg(d, TN(t)->shape.rank, loc)]);
+        }
         Value *s = mk(V_SIZE);
         s->shape = TN(t)->shape;
         return s;
@@ -2093,7 +2304,15 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     if (!strcmp(f, "float") || !strcmp(f, "double") || !strcmp(f, "long") || !strcmp(f, "int") ||
         !strcmp(f, "bool") || !strcmp(f, "to") || !strcmp(f, "type_as") || !strcmp(f, "clone")) {
         Value *t = req(a, 0, "self");
-        if (!self && !strcmp(f, "int")) { DONE(a, 1, "x"); return mk_int((int64_t)float_arg(t, loc, "int()")); }
+        if (!self && !strcmp(f, "int")) {
+            DONE(a, 1, "x");
+            double d = trunc(float_arg(t, loc, "int()"));
+            if (t->kind == V_INT || t->kind == V_BOOL)
+                return mk_int(t->i);
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                error_at(loc, "int(): %s does not fit in 64 bits", py_float_repr(t->f));
+            return mk_int((int64_t)d);
+        }
         if (!self && !strcmp(f, "float")) { DONE(a, 1, "x"); return mk_float(float_arg(t, loc, "float()")); }
         if (!self && !strcmp(f, "bool")) { DONE(a, 1, "x"); return mk_bool(float_arg(t, loc, "bool()") != 0); }
         tensor_arg(t, loc, "the receiver");
@@ -2107,6 +2326,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             Value *d = req(a, 1, "dtype");
             if (d->kind == V_DEVICE || d->kind == V_STR) {
                 DONE(a, 2, "dtype");
+                const char *dev = d->s;
+                if (strcmp(dev, "cpu"))
+                    error_at(loc, "to(\"%s\"): a program runs where its compiled code runs (this target: the CPU); "
+                                  "there is no device placement inside a program", dev);
                 return t; /* to("cpu"): tensors already live where the program runs */
             }
             dt = dtype_value(d, loc);
@@ -2159,15 +2382,23 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 static Value *pair_tuple(const int64_t v[2]) { return tuple2(mk_int(v[0]), mk_int(v[1])); }
 
 /* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
+/* f32[B, 1, 32, 32] as declared, symbols by name. */
+static const char *declared_type(Value *ty) {
+    const char *s = ir_fmt("%s[", dtype_name(ty->dt));
+    for (int i = 0; i < ty->shape.rank; i++)
+        s = ir_fmt("%s%s%s", s, i ? ", " : "",
+                   ty->sym && ty->sym[i] ? ty->sym[i] : ir_fmt("%lld", (long long)ty->shape.d[i]));
+    return ir_fmt("%s]", s);
+}
+
+/* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
 static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *model) {
     Value *ty = eval(p->type);
     if (ty->kind != V_TYPE)
         error_at(p->loc, "the type of '%s' must be a tensor type such as f32[B, 3, 32, 32]", p->name);
-    if (v->kind != V_TENSOR)
-        error_at(loc, "%s expects %s: %s, got %s", model, p->name, value_str(ty, loc), kind_name(v));
-    Node *n = TN(v);
-    bool ok = n->dtype == ty->dt && n->shape.rank == ty->shape.rank;
+    bool ok = v->kind == V_TENSOR && TN(v)->dtype == ty->dt && TN(v)->shape.rank == ty->shape.rank;
     for (int i = 0; ok && i < ty->shape.rank; i++) {
+        Node *n = TN(v);
         if (ty->sym && ty->sym[i]) {
             Binding *b = find_in(env, ty->sym[i]);
             if (b && b->v->kind == V_INT)
@@ -2178,15 +2409,27 @@ static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *
             ok = ty->shape.d[i] == n->shape.d[i];
     }
     if (!ok) {
-        const char *decl = ty->dt < DT_COUNT ? dtype_name(ty->dt) : "?";
-        for (int i = 0; i < ty->shape.rank; i++)
-            decl = ir_fmt("%s%s%s", decl, i ? ", " : "[",
-                          ty->sym && ty->sym[i] ? ty->sym[i] : ir_fmt("%lld", (long long)ty->shape.d[i]));
-        decl = ir_fmt("%s]", ty->shape.rank ? decl : ir_fmt("%s[", decl));
-        diag_error(loc, "%s expects %s: %s, got %s", model, p->name, decl, type_str(n->dtype, n->shape));
+        diag_error(loc, "%s expects %s: %s, got %s", model, p->name, declared_type(ty),
+                   v->kind == V_TENSOR ? type_str(TN(v)->dtype, TN(v)->shape) : kind_name(v));
         diag_note(p->loc, "'%s' is declared here", p->name);
         diag_stop();
     }
+}
+
+/* Runs a forward body; an error inside also names the call that ran it, like a traceback. */
+static void run_forward(Stmt **body, int n, SrcLoc call, const char *model) {
+    jmp_buf here, *outer = diag_catch;
+    diag_catch = &here;
+    if (setjmp(here)) {
+        diag_catch = outer;
+        if (L.checking && depth_guard <= 2)
+            diag_note(call, "in the forward pass of %s, %s", model, L.checking);
+        else
+            diag_note(call, "in the forward pass of %s, called here", model);
+        diag_stop();
+    }
+    exec_block(body, n);
+    diag_catch = outer;
 }
 
 static Value *module_call(Module *m, Args *a) {
@@ -2211,6 +2454,7 @@ static Value *module_call(Module *m, Args *a) {
     if (++depth_guard > 64)
         error_at(loc, "model calls nested more than 64 deep (does '%s' call itself?)", d->name);
     Scope *saved = L.scope;
+    callers[ncallers++] = saved;
     L.scope = m->env;
     Scope *fs = push_scope();
     int npos = 0;
@@ -2239,13 +2483,14 @@ static Value *module_call(Module *m, Args *a) {
     for (int i = 0; i < d->nbody; i++)
         if (!is_layer_decl(d->body[i]))
             body[n++] = d->body[i];
-    exec_block(body, n);
+    run_forward(body, n, loc, d->name);
     Value *r = L.ret;
     if (!r)
         error_at(d->loc, "model '%s' does not return a value", d->name);
     L.ret = saved_ret;
     L.in_forward = saved_fwd;
     L.scope = saved;
+    ncallers--;
     depth_guard--;
     return r;
 }
@@ -2297,6 +2542,8 @@ static Value *call_value(Value *f, Expr *call, Value **args, const char **names,
 static Value *lookup(Expr *e) {
     for (Scope *s = L.scope; s; s = s->up) {
         Binding *b = find_in(s, e->str);
+        if (b && b->v->kind == V_ERROR)
+            diag_stop(); /* its statement failed and was reported; do not report every use */
         if (b)
             return b->v;
     }
@@ -2326,6 +2573,12 @@ static Value *attribute(Value *base, Expr *e) {
             if (hint)
                 error_at(loc, "'%s' has no member '%s'; did you mean '%s'?", base->s, name, hint);
             error_at(loc, "'%s' has no member '%s' that tgc supports", base->s, name);
+        }
+        if (b->v->kind == V_PYTYPE && (!strcmp(name, "float") || !strcmp(name, "int") || !strcmp(name, "bool"))) {
+            /* torch.float is float32, torch.int int32, torch.bool bool (np.float is Python's float) */
+            Value *d = mk(V_DTYPE);
+            d->dt = name[0] == 'f' ? (np ? DT_F64 : DT_F32) : name[0] == 'i' ? (np ? DT_I64 : DT_I32) : DT_BOOL;
+            return d;
         }
         if (np && b->v->kind == V_FUNC) {
             Value *f = mk(V_FUNC);
@@ -2371,10 +2624,31 @@ static Value *attribute(Value *base, Expr *e) {
             return base;
         if (!strcmp(name, "requires_grad") || !strcmp(name, "grad") || !strcmp(name, "grad_fn"))
             error_at(loc, "'.%s' needs autograd, which this version of tgc does not have yet", name);
-        Value *f = mk(V_FUNC);
-        f->s = name;
-        f->self = base;
-        return f;
+        static const char *methods[] = {
+            "numpy", "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt",
+            "ge", "neg", "relu", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "logical_not", "sum", "mean",
+            "max", "min", "argmax", "view", "reshape", "flatten", "transpose", "t", "permute", "unsqueeze",
+            "squeeze", "matmul", "mm", "dot", "item", "size", "dim", "numel", "float", "double", "long", "int",
+            "bool", "to", "type_as", "clone", "add_", "sub_", "mul_", "div_", "pow_", "neg_", "relu_", "exp_",
+            "log_", "sqrt_", "abs_", "tanh_", "sigmoid_", "zero_", "fill_", "copy_", "maximum_", "minimum_",
+        };
+        const int nm = (int)(sizeof methods / sizeof methods[0]);
+        for (int i = 0; i < nm; i++)
+            if (!strcmp(methods[i], name)) {
+                Value *f = mk(V_FUNC);
+                f->s = name;
+                f->self = base;
+                return f;
+            }
+        const char *cands[128];
+        int nc = 0;
+        for (int i = 0; i < nm; i++) cands[nc++] = methods[i];
+        static const char *attrs[] = {"shape", "dtype", "device", "ndim", "T", "data"};
+        for (int i = 0; i < 6; i++) cands[nc++] = attrs[i];
+        const char *hint = diag_suggest(name, cands, nc);
+        if (hint)
+            error_at(loc, "a tensor has no attribute '%s'; did you mean '%s'?", name, hint);
+        error_at(loc, "a tensor has no attribute or method '%s' that tgc supports", name);
     }
     if (base->kind == V_MODULE) {
         Module *m = base->mod;
@@ -2437,7 +2711,20 @@ static Value *tensor_type(Value *dt, Expr *e) {
     return t;
 }
 
+static Value *eval_expr(Expr *e);
+
+/* Deeply nested expressions would exhaust the C stack of the elaborator. */
+static int eval_depth;
+
 static Value *eval(Expr *e) {
+    if (++eval_depth > 1000)
+        error_at(e->loc, "expression nested too deeply (more than 1000 levels)");
+    Value *v = eval_expr(e);
+    eval_depth--;
+    return v;
+}
+
+static Value *eval_expr(Expr *e) {
     switch (e->kind) {
     case E_INT: return mk_int(e->ival);
     case E_FLOAT: return mk_float(e->fval);
@@ -2455,7 +2742,7 @@ static Value *eval(Expr *e) {
             else {
                 Value *v = eval(p->lhs);
                 runtime |= v->kind == V_TENSOR || v->kind == V_TEXT;
-                text_append(t, v, p->str, p->loc);
+                text_append_ex(t, v, p->str, true, p->loc);
             }
         }
         if (runtime)
@@ -2508,6 +2795,11 @@ static Value *eval(Expr *e) {
         return attribute(eval(e->lhs), e);
     case E_INDEX: {
         Value *b = eval(e->lhs);
+        if (b->kind == V_PYTYPE && dtype_from_name(b->s) >= 0) { /* bool[2], float[3] */
+            Value *d = mk(V_DTYPE);
+            d->dt = (DType)dtype_from_name(b->s);
+            b = d;
+        }
         if (b->kind == V_DTYPE)
             return tensor_type(b, e);
         if (b->kind == V_TENSOR)
@@ -2612,12 +2904,26 @@ static void exec_stmt(Stmt *s) {
     }
 }
 
+/* The names a failed assignment would have bound become V_ERROR, so their uses stay quiet. */
+static void poison_expr(Expr *t) {
+    if (t->kind == E_NAME)
+        bind(L.scope, t->str, mk(V_ERROR));
+    else if (t->kind == E_TUPLE)
+        for (int i = 0; i < t->nitems; i++)
+            poison_expr(t->items[i]);
+}
+
+static void poison_targets(Stmt *s) {
+    if (s->kind == S_ASSIGN && !strcmp(s->op, "="))
+        poison_expr(s->target);
+}
+
 static void exec_block(Stmt **body, int n) {
     for (int i = 0; i < n && !L.ret; i++) {
         jmp_buf here, *outer = diag_catch;
         /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
         Scope *scope = L.scope;
-        int depth = depth_guard;
+        int depth = depth_guard, edepth = eval_depth, ncall = ncallers;
         /* An error in one statement of a program does not hide the errors of the next ones. */
         if (!L.in_forward && setjmp(here)) {
             diag_catch = outer;
@@ -2625,8 +2931,11 @@ static void exec_block(Stmt **body, int n) {
             L.ret = NULL;
             L.in_forward = false;
             depth_guard = depth;
+            eval_depth = edepth;
+            ncallers = ncall;
             if (diag_nerrors > 20)
                 error_at(body[i]->loc, "too many errors; giving up");
+            poison_targets(body[i]);
             continue;
         }
         if (!L.in_forward)
@@ -2709,6 +3018,145 @@ static const char *call_name(Expr *e) {
     return NULL;
 }
 
+/* eval, with an error reported and NULL returned instead of a stop. */
+static Value *eval_or_null(Expr *e) {
+    Value *volatile val = NULL;
+    jmp_buf here, *outer = diag_catch;
+    diag_catch = &here;
+    if (!setjmp(here))
+        val = eval(e);
+    diag_catch = outer;
+    eval_depth = 0;
+    return val;
+}
+
+/* Checks an optimizer call's keywords and values against PyTorch's signature. */
+static void check_optimizer(Expr *v) {
+    const char *cn = call_name(v);
+    bool sgd = !strcmp(cn, "SGD");
+    static const char *sgd_keys[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov"};
+    static const char *adam_keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad"};
+    const char *const *keys = sgd ? sgd_keys : adam_keys;
+    int nkeys = 5;
+    bool has_lr = !sgd; /* Adam has a default lr (1e-3); SGD does not */
+    double momentum = 0, dampening = 0;
+    bool nesterov = false;
+    for (int i = 0; i < v->nitems; i++) {
+        const char *k = v->names[i];
+        Expr *e = v->items[i];
+        if (!k) {
+            diag_error(e->loc, "%s: give every setting by name, e.g. %s(lr=0.001)", cn, cn);
+            continue;
+        }
+        int ki = -1;
+        for (int j = 0; j < nkeys; j++)
+            if (!strcmp(keys[j], k))
+                ki = j;
+        if (ki < 0) {
+            const char *hint = diag_suggest(k, keys, nkeys);
+            if (hint)
+                diag_error(e->loc, "%s has no setting '%s'; did you mean '%s'?", cn, k, hint);
+            else
+                diag_error(e->loc, "%s has no setting '%s'", cn, k);
+            continue;
+        }
+        Value *val = eval_or_null(e);
+        if (!val)
+            continue;
+        if (!strcmp(k, "betas")) {
+            if ((val->kind != V_TUPLE && val->kind != V_LIST) || val->n != 2 || !is_scalar(val->items[0]) ||
+                !is_scalar(val->items[1]) || num(val->items[0]) < 0 || num(val->items[0]) >= 1 ||
+                num(val->items[1]) < 0 || num(val->items[1]) >= 1)
+                diag_error(e->loc, "betas must be a pair of numbers in [0, 1), e.g. (0.9, 0.999)");
+        } else if (!strcmp(k, "nesterov") || !strcmp(k, "amsgrad")) {
+            if (val->kind != V_BOOL)
+                diag_error(e->loc, "%s must be true or false", k);
+            else if (!strcmp(k, "amsgrad") && val->i)
+                diag_error(e->loc, "amsgrad=True is not supported");
+            else
+                nesterov = val->i;
+        } else if (!is_scalar(val) || val->kind == V_BOOL || num(val) < 0 || !isfinite(num(val))) {
+            diag_error(e->loc, "%s must be a non-negative number", k);
+        } else {
+            if (!strcmp(k, "lr"))
+                has_lr = true;
+            if (!strcmp(k, "momentum"))
+                momentum = num(val);
+            if (!strcmp(k, "dampening"))
+                dampening = num(val);
+        }
+    }
+    if (!has_lr)
+        diag_error(v->loc, "SGD needs a learning rate: SGD(lr=...)");
+    if (nesterov && (momentum <= 0 || dampening != 0))
+        diag_error(v->loc, "nesterov momentum requires a momentum and zero dampening");
+}
+
+/* Runs a model's forward pass once on an input of its declared type, so its errors show even
+   when no program calls it. The first dimension, if symbolic, is `batch`; any other symbolic
+   dimension leaves the model unchecked here (its size is unknown until a call). */
+static void check_model(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
+    Graph *saved_g = L.g;
+    Scope *saved_scope = L.scope;
+    L.g = ir_new_graph(d->name);
+    L.scope = L.globals;
+    push_scope();
+    Value **args = ir_alloc(sizeof(Value *) * (size_t)(d->nparams + 1));
+    int nargs = 0;
+    bool ok = true;
+    for (int i = 0; i < d->nparams && ok; i++) {
+        Param *p = &d->params[i];
+        if (!is_tensor_type(p->type)) {
+            ok = p->dflt != NULL; /* constructor arguments need defaults to be checked alone */
+            continue;
+        }
+        Value *ty = eval(p->type);
+        if (ty->kind != V_TYPE)
+            break;
+        for (int k = 0; k < ty->shape.rank; k++)
+            if (ty->sym && ty->sym[k]) {
+                if (k == 0)
+                    ty->shape.d[0] = batch;
+                else
+                    ok = false;
+            }
+        if (ok) {
+            Attr a = attr_str("name", p->name);
+            args[nargs++] = mk_tensor(add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, p->loc));
+        }
+    }
+    if (ok) {
+        L.checking = reason;
+        Args a = {.loc = at, .fname = d->name};
+        Value *m = construct_model(d, &a);
+        Args c = {.loc = at, .fname = d->name, .pos = args, .npos = nargs};
+        module_call(m->mod, &c);
+    }
+    L.checking = NULL;
+    L.g = saved_g;
+    L.scope = saved_scope;
+}
+
+/* check_model, with errors reported and the run going on. */
+static void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
+    jmp_buf here, *outer = diag_catch;
+    diag_catch = &here;
+    Graph *g = L.g;
+    Scope *s = L.scope;
+    if (setjmp(here)) {
+        L.g = g;
+        L.scope = s;
+        L.ret = NULL;
+        L.in_forward = false;
+        depth_guard = 0;
+        eval_depth = 0;
+        ncallers = 0;
+        L.checking = NULL;
+    } else
+        check_model(d, batch, at, reason);
+    diag_catch = outer;
+}
+
 static void check_train(Decl *d) {
     Binding *m = find_in(L.globals, d->name);
     if (!m || m->v->kind != V_CLASS || !m->v->decl) {
@@ -2764,6 +3212,8 @@ static void check_train(Decl *d) {
         } else if (!strcmp(k, "optimizer")) {
             if (!cn || (strcmp(cn, "SGD") && strcmp(cn, "Adam") && strcmp(cn, "AdamW")))
                 diag_error(v->loc, "optimizer must be SGD(...), Adam(...) or AdamW(...)");
+            else
+                check_optimizer(v);
         } else if (!strcmp(k, "loss")) {
             if (v->kind != E_NAME || (strcmp(v->str, "cross_entropy") && strcmp(v->str, "mse_loss")))
                 diag_error(v->loc, "loss must be cross_entropy or mse_loss");
@@ -2787,6 +3237,16 @@ static void check_train(Decl *d) {
                 diag_error(v->loc, "%s must be a positive integer", k);
         }
     }
+    if (m && m->v->kind == V_CLASS && m->v->decl) {
+        int64_t batch = 1;
+        for (int i = 0; i < d->nbody; i++)
+            if (d->body[i]->kind == S_ASSIGN && d->body[i]->target->kind == E_NAME &&
+                !strcmp(d->body[i]->target->str, "batch") && d->body[i]->value->kind == E_INT &&
+                d->body[i]->value->ival > 0 && d->body[i]->value->ival <= (1 << 20))
+                batch = d->body[i]->value->ival;
+        check_model_recover(m->v->decl, batch, d->loc,
+                            ir_fmt("run with a batch of %lld for this train block", (long long)batch));
+    }
     static const char *required[] = {"data", "batch", "loss", "optimizer", "epochs"};
     for (int j = 0; j < 5; j++) {
         bool have = false;
@@ -2800,6 +3260,9 @@ static void check_train(Decl *d) {
 
 Lowered *lower_ast(Ast *ast) {
     memset(&L, 0, sizeof L);
+    eval_depth = 0;
+    depth_guard = 0;
+    ncallers = 0;
     L.ast = ast;
     L.globals = push_scope();
     def_globals(ast);
@@ -2826,5 +3289,10 @@ Lowered *lower_ast(Ast *ast) {
         exec_block(d->body, d->nbody);
         out->programs[out->nprograms++] = (LoweredProgram){L.g, d->name};
     }
+    /* models that nothing instantiated are still checked, with a batch of 1 */
+    for (int i = 0; i < ast->ndecls; i++)
+        if (ast->decls[i]->kind == D_MODEL && !ast->decls[i]->used)
+            check_model_recover(ast->decls[i], 1, ast->decls[i]->loc,
+                                "checked with a batch of 1 (no program calls it)");
     return out;
 }

@@ -16,6 +16,7 @@ typedef struct {
     int pos, ntok;
     jmp_buf recover; /* a syntax error jumps back to the statement loop */
     bool armed;
+    int depth;       /* expression nesting, bounded so deep input cannot exhaust the stack */
 } Parser;
 
 static Token *peek(Parser *ps) { return &ps->tok[ps->pos]; }
@@ -137,7 +138,15 @@ static Expr *fstring(Parser *ps, Token *t) {
             i += 2;
         } else if (c == '\\' && i + 1 < len) {
             char d = s[i + 1];
-            text[tn++] = d == 'n' ? '\n' : d == 't' ? '\t' : d;
+            const char *from = "ntr\\'\"", *to = "\n\t\r\\'\"";
+            const char *k = strchr(from, d);
+            if (!k || !d) {
+                SrcLoc l = t->body;
+                l.col += i;
+                syntax_error(ps, l, d == '0' ? "NUL characters ('\\0') in strings are not supported"
+                                             : "unknown escape sequence '\\%c'", d);
+            }
+            text[tn++] = to[k - from];
             i += 2;
         } else if (c == '}') {
             SrcLoc l = t->body;
@@ -388,9 +397,12 @@ static Expr *unary(Parser *ps) {
     Token *t = peek(ps);
     if (is_punct(t, "-") || is_punct(t, "+")) {
         ps->pos++;
+        if (++ps->depth > 200)
+            syntax_error(ps, t->loc, "expression nested too deeply (more than 200 levels)");
         Expr *e = new_expr(E_UNARY, t->loc);
         e->op = t->text;
         e->lhs = unary(ps);
+        ps->depth--;
         return e;
     }
     return power(ps);
@@ -471,9 +483,12 @@ static Expr *and_expr(Parser *ps) {
 
 /* expr -> and_expr ('or' and_expr)* */
 static Expr *expr(Parser *ps) {
+    if (++ps->depth > 200)
+        syntax_error(ps, peek(ps)->loc, "expression nested too deeply (more than 200 levels)");
     Expr *e = and_expr(ps);
     for (Token *t = peek(ps); accept(ps, "or"); t = peek(ps))
         e = binary(ps, e, t, and_expr(ps));
+    ps->depth--;
     return e;
 }
 
@@ -497,6 +512,13 @@ static Expr *exprlist(Parser *ps) {
     return e;
 }
 
+/* A Python keyword starts a statement when a name or value follows it, not '=' or '(' or '.'. */
+static bool peek_next_is_statementish(Parser *ps) {
+    Token *n = &ps->tok[ps->pos + 1];
+    return n->kind != TK_EOF && !is_punct(n, "=") && !is_punct(n, "(") && !is_punct(n, ".") && !is_punct(n, "[") &&
+           !is_punct(n, "+=") && !is_punct(n, ",");
+}
+
 /* stmt -> 'return' exprlist | exprlist (('=' | '+=' | '-=' | '*=' | '/=') exprlist)? */
 static Stmt *stmt(Parser *ps) {
     Token *t = peek(ps);
@@ -507,6 +529,12 @@ static Stmt *stmt(Parser *ps) {
         s->value = exprlist(ps);
         return s;
     }
+    static const char *python_only[] = {"for", "if", "while", "def", "class", "import", "from", "with", "else",
+                                        "elif", "try", "lambda", "del", "global", "assert", "pass", "break"};
+    for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
+        if (is_ident(t, python_only[i]) && peek_next_is_statementish(ps))
+            syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no control flow or definitions "
+                                     "besides model, program and train blocks (see docs/language.md)", t->text);
     Expr *e = exprlist(ps);
     Token *op = peek(ps);
     static const char *ops[] = {"=", "+=", "-=", "*=", "/="};
@@ -563,6 +591,7 @@ static void block(Parser *ps, Decl *d) {
             error_at(d->loc, "missing '}' at the end of %s '%s'",
                      d->kind == D_MODEL ? "model" : d->kind == D_PROGRAM ? "program" : "train block", d->name);
         if (setjmp(ps->recover)) {
+            ps->depth = 0;
             recover(ps);
             continue;
         }
@@ -649,6 +678,7 @@ Ast *parse_file(const char *path, const char *text) {
         if (peek(&ps)->kind == TK_EOF)
             break;
         if (setjmp(ps.recover)) {
+            ps.depth = 0;
             /* skip to the next top-level keyword */
             while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") &&
                    !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train"))

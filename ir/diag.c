@@ -150,7 +150,7 @@ _Noreturn void die_at(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
-/* Levenshtein distance, bounded strings (names are short). */
+/* Damerau-Levenshtein distance (optimal string alignment); names are short. */
 static int edit_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b);
     if (la > 63 || lb > 63)
@@ -165,6 +165,9 @@ static int edit_distance(const char *a, const char *b) {
             int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
             int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
             d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            /* a swap of two neighbours ("rnadn") is one slip, not two */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;
         }
     return d[la][lb];
 }

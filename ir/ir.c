@@ -60,6 +60,8 @@ char *ir_fmt(const char *fmt, ...) {
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        die("formatting failed (a string over 2 GiB?)");
     char *p = ir_alloc((size_t)n + 1);
     vsnprintf(p, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
@@ -178,7 +180,8 @@ Attr attr_int(const char *key, int64_t v) { return attr_ints(key, &v, 1); }
 Attr attr_ints(const char *key, const int64_t *v, int n) {
     Attr a = {.key = key, .kind = n == 1 ? A_INT : A_INTS, .n = n};
     a.i = ir_alloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-    memcpy(a.i, v, sizeof(int64_t) * (size_t)n);
+    if (n)
+        memcpy(a.i, v, sizeof(int64_t) * (size_t)n);
     return a;
 }
 
@@ -187,7 +190,8 @@ Attr attr_float(const char *key, double v) { return attr_floats(key, &v, 1); }
 Attr attr_floats(const char *key, const double *v, int n) {
     Attr a = {.key = key, .kind = A_FLOATS, .n = n};
     a.f = ir_alloc(sizeof(double) * (size_t)(n ? n : 1));
-    memcpy(a.f, v, sizeof(double) * (size_t)n);
+    if (n)
+        memcpy(a.f, v, sizeof(double) * (size_t)n);
     if (n == 1)
         a.kind = A_FLOAT;
     return a;

@@ -9,6 +9,7 @@
  */
 #include "ir.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *ts(const Graph *g, int id) {
@@ -52,6 +53,12 @@ static bool pair_attr(Graph *g, Node *n, const char *key, int64_t v[2], int64_t 
     }
     v[0] = p[0];
     v[1] = len == 2 ? p[1] : p[0];
+    /* bounded so that window arithmetic cannot overflow */
+    if (v[0] > (1 << 24) || v[1] > (1 << 24)) {
+        diag_error(n->loc, "%s: %s (%lld, %lld) is too large", op_info[n->op].name, key, (long long)v[0],
+                   (long long)v[1]);
+        return false;
+    }
     if (v[0] < min || v[1] < min) {
         diag_error(n->loc, "%s: %s must be at least %lld, got (%lld, %lld)", op_info[n->op].name,
                    key, (long long)min, (long long)v[0], (long long)v[1]);
@@ -60,7 +67,21 @@ static bool pair_attr(Graph *g, Node *n, const char *key, int64_t v[2], int64_t 
     return true;
 }
 
+/* Integer attributes a shape rule needs; IR text read from a file may lack them. */
+static bool has_ints(Node *n, const char *const *keys, int nkeys) {
+    for (int i = 0; i < nkeys; i++) {
+        const Attr *a = node_attr(n, keys[i]);
+        if (!a || (a->kind != A_INT && a->kind != A_INTS)) {
+            diag_error(n->loc, "%s: missing integer attribute '%s'", op_info[n->op].name, keys[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool infer_reduce(Graph *g, Node *n, Node *x) {
+    if (!has_ints(n, (const char *[]){"axes"}, 1))
+        return false;
     int naxes;
     const int64_t *axes = node_ints(n, "axes", &naxes);
     bool keep = node_int(n, "keepdim", 0) != 0;
@@ -98,6 +119,8 @@ static bool infer_reduce(Graph *g, Node *n, Node *x) {
 }
 
 static bool infer_slice(Graph *g, Node *n, Node *x, Shape *region) {
+    if (!has_ints(n, (const char *[]){"start", "step", "size"}, 3))
+        return false;
     int ns, nt, nz;
     const int64_t *start = node_ints(n, "start", &ns);
     const int64_t *step = node_ints(n, "step", &nt);
@@ -201,6 +224,64 @@ static bool infer_maxpool(Graph *g, Node *n) {
     return true;
 }
 
+/* Sources carry their data in attributes: check they are there and the right size. */
+static bool check_source(Node *n) {
+    const char *need = NULL;
+    switch (n->op) {
+    case OP_CONST: {
+        const Attr *a = node_attr(n, "data");
+        if (a && a->kind != A_STR && a->n == shape_numel(n->shape))
+            return true;
+        diag_error(n->loc, "const: attribute 'data' must hold %lld numbers", (long long)shape_numel(n->shape));
+        return false;
+    }
+    case OP_FULL: need = "value"; break;
+    case OP_ARANGE: need = "step"; break;
+    case OP_RAND: need = "to"; break;
+    case OP_RANDN: need = "std"; break;
+    case OP_LOAD: need = "path"; break;
+    case OP_PARAM: need = "init"; break;
+    default: return true;
+    }
+    if (!node_attr(n, need)) {
+        diag_error(n->loc, "%s: missing attribute '%s'", op_info[n->op].name, need);
+        return false;
+    }
+    return true;
+}
+
+/* print's format: literal text and {input:kind[:spec]} holes naming existing inputs. */
+static bool check_effect(Node *n) {
+    if (n->op == OP_SAVE && !node_attr(n, "path")) {
+        diag_error(n->loc, "save: missing attribute 'path'");
+        return false;
+    }
+    if (n->op != OP_PRINT)
+        return true;
+    const char *f = node_str(n, "fmt", NULL);
+    if (!f) {
+        diag_error(n->loc, "print: missing attribute 'fmt'");
+        return false;
+    }
+    for (const char *p = f; *p; p++) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            p++;
+            continue;
+        }
+        if (*p != '{')
+            continue;
+        char *end;
+        long k = strtol(p + 1, &end, 10);
+        if (end == p + 1 || k < 0 || k >= n->nin || *end != ':' || !strchr("tnp", end[1]) || end[1] == 0 ||
+            !strchr(end, '}')) {
+            diag_error(n->loc, "print: bad hole in format \"%s\"", f);
+            return false;
+        }
+        p = strchr(end, '}');
+    }
+    return true;
+}
+
 bool ir_infer(Graph *g, Node *n) {
     const OpInfo *info = &op_info[n->op];
     if (info->arity >= 0 && n->nin != info->arity) {
@@ -211,11 +292,11 @@ bool ir_infer(Graph *g, Node *n) {
     Node *x = n->nin ? &g->nodes[n->in[0]] : NULL;
     switch (info->kind) {
     case K_SRC:
-        return true; /* type given by the builder */
+        return check_source(n); /* type given by the builder */
     case K_EFFECT:
         n->shape = shape_scalar();
         n->dtype = DT_F32;
-        return true;
+        return check_effect(n);
     case K_UNARY:
         n->shape = x->shape;
         switch (n->op) {
@@ -272,6 +353,8 @@ bool ir_infer(Graph *g, Node *n) {
 
     switch (n->op) {
     case OP_RESHAPE: {
+        if (!has_ints(n, (const char *[]){"shape"}, 1))
+            return false;
         int len;
         const int64_t *d = node_ints(n, "shape", &len);
         if (len > MAX_RANK) {
@@ -294,6 +377,8 @@ bool ir_infer(Graph *g, Node *n) {
         return true;
     }
     case OP_PERMUTE: {
+        if (!has_ints(n, (const char *[]){"perm"}, 1))
+            return false;
         int len;
         const int64_t *p = node_ints(n, "perm", &len);
         bool seen[MAX_RANK] = {0};
@@ -331,6 +416,8 @@ bool ir_infer(Graph *g, Node *n) {
         return same_dtype(g, n);
     }
     case OP_EXPAND: {
+        if (!has_ints(n, (const char *[]){"shape"}, 1))
+            return false;
         int len;
         const int64_t *d = node_ints(n, "shape", &len);
         Shape s = shape_make(len, d), b;

@@ -14,7 +14,8 @@ bool ir_verify(const Graph *g) {
     /* ir_infer writes into the node: work on a scratch copy of the graph. */
     Graph scratch = *g;
     scratch.nodes = ir_alloc(sizeof(Node) * (size_t)(g->nnode ? g->nnode : 1));
-    memcpy(scratch.nodes, g->nodes, sizeof(Node) * (size_t)g->nnode);
+    if (g->nnode)
+        memcpy(scratch.nodes, g->nodes, sizeof(Node) * (size_t)g->nnode);
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = &g->nodes[i];
         if (n->id != i)

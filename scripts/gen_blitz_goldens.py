@@ -247,6 +247,43 @@ def ops_golden():
     return list(out)
 
 
+class Poke(nn.Module):
+    def forward(self, x):
+        x[0] = 5
+        return x * 1
+
+
+def semantics():
+    """PyTorch's output for tests/programs/semantics.tg."""
+    t = torch.ones(3)
+    head = t[0:2]
+    u = Poke()(t[1:])
+    print(t, head, u)
+    s = str(t)
+    f = f"{t}"
+    t.add_(1)
+    print(s, f, t)
+    m = torch.arange(6).view(2, 3).float()
+    r = m.T.reshape(-1)
+    r[0] = 9
+    v = m.view(-1)
+    v[1] = 7
+    print(m, r)
+    b = torch.tensor([True, False])
+    print(b + b, b * True)
+    print(torch.tensor([2, -1, 1]) ** torch.tensor([-1, -1, -3]))
+    print(torch.tensor([2147483647], dtype=torch.int32) + 1, torch.tensor([3]) ** 41)
+    print(f"{t.sum()} {m.max()} {torch.tensor(3)}", t.sum(()))
+    big = torch.tensor([9223372036854775807, 9007199254740993])
+    print(big, big - 1, torch.full((2,), 9007199254740993))
+    x = torch.ones(1).item()
+    print(x + 1, type(x + 1), x / 4)
+    z = torch.zeros(2, 3)
+    z[0] = torch.ones(1, 3)
+    print(z, torch.tensor([1, 2]) * 0.5, torch.tensor([3, 4]) / 2)
+    print(f"{3:.1f} {x:8.3f} {2:+d} {5: d}")
+
+
 def main():
     out_dir = os.path.join(ROOT, "tests", "golden", "blitz")
     os.makedirs(out_dir, exist_ok=True)
@@ -260,6 +297,13 @@ def main():
         print("wrote", name)
     lenet_npy_golden()
     print("wrote lenet npy golden")
+    torch.manual_seed(DEFAULT_SEED)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        semantics()
+    with open(os.path.join(ROOT, "tests", "golden", "semantics.out"), "w", encoding="utf-8") as f:
+        f.write(buf.getvalue())
+    print("wrote semantics")
     names = ops_golden()
     print("wrote", len(names), "op goldens")
 

@@ -62,6 +62,27 @@ CASES += [
  ("error_inside_forward", "model M(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x) + undefined_thing\n}\nprogram p {\n    m = M()\n    y = m(ones(2, 4))\n    print(zz)\n    zzz = 1\n}\n"),
 ]
 
+CASES += [
+ ("integer_overflow", "program p {\n    x = 9223372036854775807 + 1\n}\n"),
+ ("huge_power", "program p {\n    x = 3 ** 100000000000\n}\n"),
+ ("format_width", "program p {\n    print(f\"{1:>99999999999}\")\n}\n"),
+ ("deep_nesting", "program p {\n    x = " + "(" * 300 + "1" + ")" * 300 + "\n}\n"),
+ ("tensor_attribute_hint", "program p {\n    t = ones(2)\n    print(t.shap)\n}\n"),
+ ("tensor_method_unknown", "program p {\n    t = ones(2)\n    t.frobnicate()\n}\n"),
+ ("swapped_letters", "program p {\n    x = rnadn(3)\n}\n"),
+ ("arange_too_long", "program p {\n    a = arange(0, 1e30, 1e-30)\n}\n"),
+ ("fill_overflow", "program p {\n    t = full((2,), 300, dtype=u8)\n}\n"),
+ ("wrong_argument_kind", "program p {\n    x = full((2,), f32)\n}\n"),
+ ("python_for", "program p {\n    for i in range(3)\n}\n"),
+ ("view_of_transpose", "program p {\n    t = ones(2, 3)\n    v = t.T.view(6)\n}\n"),
+ ("to_cuda", "program p {\n    t = ones(2).to(\"cuda\")\n}\n"),
+ ("failed_assignment_quiet", "program p {\n    out = nope(1)\n    print(out)\n    print(out + 1)\n}\n"),
+ ("bias_not_tensor", "program p {\n    y = linear(ones(2, 3), ones(4, 3), 5)\n}\n"),
+ ("unused_model_checked", "model N(x: f32[B, 3, 8, 8]) {\n    c = Conv2d(3, 4, 3)\n    return relu(c(x)) + nonsense\n}\nprogram p {\n    print(1)\n}\n"),
+ ("train_model_and_optimizer", NET + "train Net {\n    data = fashion_mnist(\"d\")\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.001, momentum=\"x\", frob=3)\n    epochs = 1\n}\n"),
+ ("nul_escape", "program p {\n    print(\"a\\0b\")\n}\n"),
+]
+
 import os
 import subprocess
 import tempfile

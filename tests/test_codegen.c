@@ -235,6 +235,20 @@ START_TEST(test_ops_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_semantics_match_pytorch) {
+    /* aliasing through model calls, snapshots of text, reshape copies, bool and integer arithmetic,
+       exact large integers, Python numbers from item(), format specs: printed exactly as PyTorch */
+    char *bin = fmt("%s/semantics", tmp);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/semantics.tg", root), "-o", bin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+    char *outf = fmt("%s.out", bin);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(tmp, outf, NULL, runargv), 0);
+    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/semantics.out", root), NULL);
+    ck_assert_msg(!strcmp(got, want), "--- PyTorch ---\n%s--- tgc ---\n%s", want, got);
+}
+END_TEST
+
 /* Runs tgc with args; returns status and stderr+stdout text. */
 static int tgc_run(char **text, ...) {
     char *argv[16] = {(char *)tgc};
@@ -347,6 +361,7 @@ int main(void) {
     tcase_add_test(tc, test_seed_goldens_cover_task1);
     tcase_add_test(tc, test_lenet_npy_matches_pytorch);
     tcase_add_test(tc, test_ops_match_pytorch);
+    tcase_add_test(tc, test_semantics_match_pytorch);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_runtime_error_names_file);
     suite_add_tcase(s, tc);

@@ -450,10 +450,165 @@ static const BadCase bad[] = {
      "bad.tg:3:20: error: unknown name 'undefined_thing'\n"
      "    return fc(x) + undefined_thing\n"
      "                   ^\n"
+     "bad.tg:7:10: note: in the forward pass of M, called here\n"
+     "    y = m(ones(2, 4))\n"
+     "         ^\n"
      "bad.tg:8:11: error: unknown name 'zz'\n"
      "    print(zz)\n"
      "          ^\n"
      "2 errors generated.\n"},
+    {"integer_overflow",
+     "program p {\n"
+     "    x = 9223372036854775807 + 1\n"
+     "}\n",
+     "bad.tg:2:29: error: integer overflow in a compile-time expression (the limit is 2^63 - 1)\n"
+     "    x = 9223372036854775807 + 1\n"
+     "                            ^\n"},
+    {"huge_power",
+     "program p {\n"
+     "    x = 3 ** 100000000000\n"
+     "}\n",
+     "bad.tg:2:11: error: integer overflow in a compile-time expression (the limit is 2^63 - 1)\n"
+     "    x = 3 ** 100000000000\n"
+     "          ^\n"},
+    {"format_width",
+     "program p {\n"
+     "    print(f\"{1:>99999999999}\")\n"
+     "}\n",
+     "bad.tg:2:14: error: invalid format specifier '>99999999999' (widths and precisions go up to 1000)\n"
+     "    print(f\"{1:>99999999999}\")\n"
+     "             ^\n"},
+    {"deep_nesting",
+     "program p {\n"
+     "    x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n"
+     "}\n",
+     "bad.tg:2:209: error: expression nested too deeply (more than 200 levels)\n"
+     "    x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n"
+     "                                                                                                                                                                                                                ^\n"},
+    {"tensor_attribute_hint",
+     "program p {\n"
+     "    t = ones(2)\n"
+     "    print(t.shap)\n"
+     "}\n",
+     "bad.tg:3:13: error: a tensor has no attribute 'shap'; did you mean 'shape'?\n"
+     "    print(t.shap)\n"
+     "            ^\n"},
+    {"tensor_method_unknown",
+     "program p {\n"
+     "    t = ones(2)\n"
+     "    t.frobnicate()\n"
+     "}\n",
+     "bad.tg:3:7: error: a tensor has no attribute or method 'frobnicate' that tgc supports\n"
+     "    t.frobnicate()\n"
+     "      ^\n"},
+    {"swapped_letters",
+     "program p {\n"
+     "    x = rnadn(3)\n"
+     "}\n",
+     "bad.tg:2:9: error: unknown name 'rnadn'; did you mean 'randn'?\n"
+     "    x = rnadn(3)\n"
+     "        ^\n"},
+    {"arange_too_long",
+     "program p {\n"
+     "    a = arange(0, 1e30, 1e-30)\n"
+     "}\n",
+     "bad.tg:2:15: error: arange of 1e+60 elements is too large\n"
+     "    a = arange(0, 1e30, 1e-30)\n"
+     "              ^\n"},
+    {"fill_overflow",
+     "program p {\n"
+     "    t = full((2,), 300, dtype=u8)\n"
+     "}\n",
+     "bad.tg:2:13: error: value 300 cannot be converted to torch.uint8 without overflow\n"
+     "    t = full((2,), 300, dtype=u8)\n"
+     "            ^\n"},
+    {"wrong_argument_kind",
+     "program p {\n"
+     "    x = full((2,), f32)\n"
+     "}\n",
+     "bad.tg:2:13: error: fill_value must be a number, got a dtype\n"
+     "    x = full((2,), f32)\n"
+     "            ^\n"},
+    {"python_for",
+     "program p {\n"
+     "    for i in range(3)\n"
+     "}\n",
+     "bad.tg:2:5: error: 'for' is Python, not .tg: the language has no control flow or definitions besides model, program and train blocks (see docs/language.md)\n"
+     "    for i in range(3)\n"
+     "    ^\n"},
+    {"view_of_transpose",
+     "program p {\n"
+     "    t = ones(2, 3)\n"
+     "    v = t.T.view(6)\n"
+     "}\n",
+     "bad.tg:3:17: error: view size is not compatible with the input's layout (a transposed or strided slice); use .reshape(...), which copies\n"
+     "    v = t.T.view(6)\n"
+     "                ^\n"},
+    {"to_cuda",
+     "program p {\n"
+     "    t = ones(2).to(\"cuda\")\n"
+     "}\n",
+     "bad.tg:2:19: error: to(\"cuda\"): a program runs where its compiled code runs (this target: the CPU); there is no device placement inside a program\n"
+     "    t = ones(2).to(\"cuda\")\n"
+     "                  ^\n"},
+    {"failed_assignment_quiet",
+     "program p {\n"
+     "    out = nope(1)\n"
+     "    print(out)\n"
+     "    print(out + 1)\n"
+     "}\n",
+     "bad.tg:2:11: error: unknown name 'nope'\n"
+     "    out = nope(1)\n"
+     "          ^\n"},
+    {"bias_not_tensor",
+     "program p {\n"
+     "    y = linear(ones(2, 3), ones(4, 3), 5)\n"
+     "}\n",
+     "bad.tg:2:15: error: the bias must be a tensor, got an int\n"
+     "    y = linear(ones(2, 3), ones(4, 3), 5)\n"
+     "              ^\n"},
+    {"unused_model_checked",
+     "model N(x: f32[B, 3, 8, 8]) {\n"
+     "    c = Conv2d(3, 4, 3)\n"
+     "    return relu(c(x)) + nonsense\n"
+     "}\n"
+     "program p {\n"
+     "    print(1)\n"
+     "}\n",
+     "bad.tg:3:25: error: unknown name 'nonsense'\n"
+     "    return relu(c(x)) + nonsense\n"
+     "                        ^\n"
+     "bad.tg:1:7: note: in the forward pass of N, checked with a batch of 1 (no program calls it)\n"
+     "model N(x: f32[B, 3, 8, 8]) {\n"
+     "      ^\n"},
+    {"train_model_and_optimizer",
+     "model Net(x: f32[B, 1, 32, 32]) {\n"
+     "    conv1 = Conv2d(1, 6, 5)\n"
+     "    fc1 = Linear(6 * 28 * 28, 10)\n"
+     "    x = relu(conv1(x))\n"
+     "    return fc1(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = fashion_mnist(\"d\")\n"
+     "    batch = 4\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.001, momentum=\"x\", frob=3)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:11:40: error: momentum must be a non-negative number\n"
+     "    optimizer = SGD(lr=0.001, momentum=\"x\", frob=3)\n"
+     "                                       ^\n"
+     "bad.tg:11:50: error: SGD has no setting 'frob'\n"
+     "    optimizer = SGD(lr=0.001, momentum=\"x\", frob=3)\n"
+     "                                                 ^\n"
+     "2 errors generated.\n"},
+    {"nul_escape",
+     "program p {\n"
+     "    print(\"a\\0b\")\n"
+     "}\n",
+     "bad.tg:2:11: error: NUL characters ('\\0') in strings are not supported\n"
+     "    print(\"a\\0b\")\n"
+     "          ^\n"},
 };
 
 START_TEST(test_malformed) {
