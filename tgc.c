@@ -50,10 +50,12 @@ static const char usage[] =
     "the directory the generated program runs in.\n";
 
 typedef struct {
-    const char *cmd, *input, *output, *prefix, *cc;
-    bool emit_ir, no_main, keep, verbose;
+    const char *cmd, *input, *output, *prefix, *cc; /* "compile"/"build", FILE.tg, -o; NULL if not given */
+    bool emit_ir, no_main, keep, verbose;           /* --emit=ir, --no-main, --keep, -v */
 } Options;
 
+/* Errors about the command line or the file system: no source location, so not through diag.
+ * One %s argument only; callers build longer messages with ir_fmt first. */
 static _Noreturn void fail(const char *fmt, const char *arg) {
     fprintf(stderr, "tgc: error: ");
     fprintf(stderr, fmt, arg);
@@ -61,11 +63,17 @@ static _Noreturn void fail(const char *fmt, const char *arg) {
     exit(1);
 }
 
+/*
+ * Reads in chunks rather than trusting a size from stat, so a pipe or
+ * /dev/stdin works too; the 64 MiB cap makes /dev/zero or a huge wrong file
+ * fail fast instead of eating memory.
+ */
 static char *read_source(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f)
         fail("cannot open %s", ir_fmt("'%s': %s", path, strerror(errno)));
     struct stat st;
+    /* fopen() accepts a directory and reading it yields nothing: it would pass for an empty file */
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
         fail("'%s' is a directory", path);
     size_t cap = 4096, n = 0;
@@ -82,6 +90,8 @@ static char *read_source(const char *path) {
     buf[n] = 0;
     char *text = ir_strndup(buf, n);
     free(buf);
+    /* The lexer works on C strings: a NUL would silently cut the file short. diag has no file
+     * registered yet, so the location is printed by hand in the same file:line:col form. */
     const char *nul = memchr(text, 0, n);
     if (nul) {
         int line = 1, col = 1;
@@ -100,12 +110,12 @@ static const char *default_prefix(const char *output) {
     base = base ? base + 1 : output;
     char *p = ir_strdup(base);
     char *dot = strrchr(p, '.');
-    if (dot && dot != p)
+    if (dot && dot != p) /* a leading dot belongs to the name: ".lenet" -> "_lenet" */
         *dot = 0;
     for (char *q = p; *q; q++)
         if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_'))
             *q = '_';
-    if (!*p || (*p >= '0' && *p <= '9'))
+    if (!*p || (*p >= '0' && *p <= '9')) /* a C identifier is never empty nor starts with a digit */
         p = ir_fmt("tg_%s", p);
     return p;
 }
@@ -144,7 +154,7 @@ static Options parse_args(int argc, char **argv) {
         } else if (!strcmp(a, "--no-main")) o.no_main = true;
         else if (!strcmp(a, "--keep")) o.keep = true;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o.verbose = true;
-        else if (a[0] == '-' && a[1])
+        else if (a[0] == '-' && a[1]) /* a lone "-" is not an option but an argument: stdout */
             fail("unknown option '%s' (see tgc --help)", a);
         else if (!o.cmd)
             o.cmd = a;
@@ -168,6 +178,8 @@ static Options parse_args(int argc, char **argv) {
     return o;
 }
 
+/* Beside the destination, so commit()'s rename() stays on one file system and is atomic;
+ * the pid keeps two runs writing the same output from sharing a temporary. */
 static FILE *open_tmp(const char *path, char **tmp) {
     *tmp = ir_fmt("%s.tmp%d", path, (int)getpid());
     FILE *f = fopen(*tmp, "w");
@@ -176,7 +188,8 @@ static FILE *open_tmp(const char *path, char **tmp) {
     return f;
 }
 
-/* Closes and renames into place, so a failed run never leaves half a file. */
+/* Closes and renames into place, so a failed run never leaves half a file. The checks catch
+ * what the emitter's many unchecked fprintf calls did not, such as a full disk. */
 static void commit(FILE *f, const char *tmp, const char *path) {
     if (fflush(f) || ferror(f) || fclose(f)) {
         remove(tmp);
@@ -188,6 +201,8 @@ static void commit(FILE *f, const char *tmp, const char *path) {
     }
 }
 
+/* fork and execvp rather than system(): arguments reach the compiler as they are, with no
+ * shell to re-split a path that has spaces. Returns the exit status, or -1 (killed, or lost). */
 static int run(char **args, bool verbose) {
     if (verbose) {
         for (char **a = args; *a; a++)
@@ -199,6 +214,8 @@ static int run(char **args, bool verbose) {
     if (pid == 0) {
         execvp(args[0], args);
         fprintf(stderr, "tgc: error: cannot run the C compiler '%s': %s\n", args[0], strerror(errno));
+        /* _exit: exit() would flush the stdio buffers this child copied from tgc a second time;
+         * 127 is the status a shell gives for a command it cannot run */
         _exit(127);
     }
     int status;
@@ -207,14 +224,17 @@ static int run(char **args, bool verbose) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Is the running tgc the build tree's (not an installed copy)? Then it links the build tree's runtime. */
+/* Is the running tgc the build tree's (not an installed copy)? Then it links the build tree's runtime.
+ * That way the tests and a developer running build/tgc always get the libtgrt built with it, never an
+ * older installed one, while an installed tgc never depends on a build tree that may be gone. */
 static bool in_build_tree(void) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    if (n <= 0) /* no /proc (not Linux): use the build tree's runtime if it is still there */
         return access(TGC_BUILD_LIBDIR "/libtgrt.a", F_OK) == 0;
     self[n] = 0;
     size_t root = strlen(TGC_BUILD_ROOT);
+    /* the '/' check: a sibling such as "build2/tgc" shares the prefix but not the tree */
     return !strncmp(self, TGC_BUILD_ROOT, root) && self[root] == '/';
 }
 
@@ -222,7 +242,8 @@ int main(int argc, char **argv) {
     Options o = parse_args(argc, argv);
     bool build = !strcmp(o.cmd, "build");
 
-    /* the pipeline */
+    /* the pipeline: each stage reports all its errors, then diag_check() stops the run before
+     * the next stage trips over the damage and buries them under follow-on errors */
     char *text = read_source(o.input);
     Ast *ast = parse_file(o.input, text);
     diag_check();
@@ -255,7 +276,8 @@ int main(int argc, char **argv) {
         return 0;
     }
 
-    /* file names: OUT.c + OUT.h, or for build a temporary directory */
+    /* file names: OUT.c + OUT.h, or for build a temporary directory. The C file in it is named
+     * after the executable, since the default prefix of the C identifiers derives from it. */
     const char *cpath = o.output, *dir = NULL;
     if (build) {
         if (o.keep)
@@ -275,9 +297,11 @@ int main(int argc, char **argv) {
     size_t clen = strlen(cpath);
     const char *hpath = clen > 2 && !strcmp(cpath + clen - 2, ".c") ? ir_fmt("%.*s.h", (int)(clen - 2), cpath)
                                                                      : ir_fmt("%s.h", cpath);
+    /* the .c includes its header by base name: the two are always written side by side */
     const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
     if (to_stdout)
         hbase = ir_fmt("%s.h", prefix);
+    /* for the generated file's first line, so a reader knows how to regenerate it */
     const char *cmdline = ir_fmt("tgc %s %s -o %s", o.cmd, o.input, o.output);
     EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main};
     char *ctmp = NULL, *htmp = NULL;
@@ -300,6 +324,8 @@ int main(int argc, char **argv) {
         lib = TGC_BUILD_LIBDIR;
     }
     const char *cc = o.cc ? o.cc : getenv("CC") ? getenv("CC") : TGC_CC;
+    /* Libraries come after the source, since linkers resolve left to right, and -lm after
+     * -ltgrt, which calls into it. At most 13 of the 32 slots are used, the NULL included. */
     char *args[32];
     int n = 0;
     args[n++] = (char *)cc;
@@ -318,7 +344,7 @@ int main(int argc, char **argv) {
         args[n++] = TGC_EXTRA_CFLAGS; /* tgc itself was built with sanitizers, and so was libtgrt */
     args[n] = NULL;
     int rc = run(args, o.verbose);
-    if (dir) {
+    if (dir) { /* removed even on failure: the compiler's messages have already been shown */
         remove(cpath);
         remove(hpath);
         rmdir(dir);

@@ -565,6 +565,148 @@ static void emit_maxpool(const Node *n) {
     P("            }\n}\n");
 }
 
+
+/* ---- losses and backward kernels ---- */
+
+static void emit_cross_entropy(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int64_t N_ = x->shape.d[0], C = x->shape.d[1];
+    const char *red = node_str(n, "reduction", "mean");
+    const char *t = dtype_ctype(n->dtype), *f = fsuffix(n->dtype);
+    P("    /* loss_i = log(sum_c exp(x_ic)) - x_i,target(i), with the row maximum taken out first */\n");
+    if (strcmp(red, "none"))
+        P("    double total = 0;\n");
+    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
+    P("        %s m = row[0];\n", t);
+    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
+    P("        double se = 0;\n");
+    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+    P("        const double loss = (double)m + log(se) - (double)row[x1[i]];\n");
+    if (!strcmp(red, "none"))
+        P("        out[i] = (%s)loss;\n    }\n", t);
+    else
+        P("        total += loss;\n    }\n    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? ir_fmt(" / %lld", (long long)N_) : "");
+    P("}\n");
+}
+
+static void emit_cross_entropy_bwd(const Node *n) {
+    kernel_open(n);
+    int64_t N_ = n->shape.d[0], C = n->shape.d[1];
+    const char *red = node_str(n, "reduction", "mean");
+    const char *t = dtype_ctype(n->dtype), *f = fsuffix(n->dtype);
+    P("    /* dL/dx_ic = (softmax(x_i)_c - [c == target(i)]) * dL/dloss_i */\n");
+    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
+    P("        %s m = row[0];\n", t);
+    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
+    P("        double se = 0;\n");
+    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+    if (!strcmp(red, "none"))
+        P("        const double scale = (double)x2[i];\n");
+    else if (!strcmp(red, "mean"))
+        P("        const double scale = (double)x2[0] / %lld;\n", (long long)N_);
+    else
+        P("        const double scale = (double)x2[0];\n");
+    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
+    P("            out[i * %lld + c] = (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale);\n", (long long)C, t, f);
+    P("    }\n}\n");
+}
+
+static void emit_conv2d_bwd_input(const Node *n) {
+    kernel_open(n);
+    Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    P("    /* dL/dx: every output gradient flows back to the inputs its window read, through w */\n");
+    P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)(Nb * C * H * W), dtype_ctype(n->dtype));
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("        for (int64_t k = 0; k < %lld; k++) {\n", (long long)O);
+    P("            const int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", (long long)Og, (long long)Cg);
+    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                    const %s g = x0[((n * %lld + k) * %lld + h) * %lld + w];\n", dtype_ctype(n->dtype), (long long)O, (long long)OH, (long long)OW);
+    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                out[((n * %lld + c0 + c) * %lld + ih) * %lld + iw] +=\n", (long long)C, (long long)H, (long long)W);
+    P("                                    g * x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg, (long long)KH, (long long)KW);
+    P("                            }\n                        }\n                }\n        }\n}\n");
+}
+
+static void emit_conv2d_bwd_weight(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = n->shape.d[0], Cg = n->shape.d[1], KH = n->shape.d[2], KW = n->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    const char *t = dtype_ctype(n->dtype);
+    P("    /* dL/dw[k][c][r][s] = sum over the batch and output positions of dL/dy * the input it saw */\n");
+    if (worth_parallel(O * Cg * KH * KW * Nb * OH * OW))
+        P("    #pragma omp parallel for\n");
+    P("    for (int64_t k = 0; k < %lld; k++)\n", (long long)O);
+    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("            for (int64_t r = 0; r < %lld; r++)\n", (long long)KH);
+    P("                for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                    const int64_t ci = k / %lld * %lld + c; /* input channel */\n", (long long)Og, (long long)Cg);
+    P("                    %s acc = 0;\n", t);
+    P("                    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("                        for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                acc += x1[((n * %lld + k) * %lld + h) * %lld + w] *\n", (long long)O, (long long)OH, (long long)OW);
+    P("                                       x0[((n * %lld + ci) * %lld + ih) * %lld + iw];\n", (long long)C, (long long)H, (long long)W);
+    P("                            }\n                        }\n");
+    P("                    out[((k * %lld + c) * %lld + r) * %lld + s] = acc;\n", (long long)Cg, (long long)KH, (long long)KW);
+    P("                }\n}\n");
+}
+
+static void emit_maxpool_bwd(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int r = x->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= x->shape.d[i];
+    int64_t H = x->shape.d[r - 2], W = x->shape.d[r - 1], OH = dy->shape.d[r - 2], OW = dy->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
+                  *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype);
+    P("    /* each window's gradient goes to the element the forward pass picked (the first maximum) */\n");
+    P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
+    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                %s m = -INFINITY;\n                int64_t at = -1;\n", t);
+    P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
+    P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
+    P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", t, (long long)H, (long long)W);
+    P("                        if (at < 0 || v > m || v != v) {\n                            m = v;\n");
+    P("                            at = (p * %lld + ih) * %lld + iw;\n                        }\n", (long long)H, (long long)W);
+    P("                    }\n                }\n");
+    P("                if (at >= 0)\n                    out[at] += x1[(p * %lld + h) * %lld + w];\n", (long long)OH, (long long)OW);
+    P("            }\n}\n");
+}
+
 /* ---- sources ---- */
 
 static void emit_const(const Node *n) {
@@ -640,6 +782,11 @@ static void emit_kernel(const Node *n) {
     case OP_LINEAR: emit_linear(n); return;
     case OP_CONV2D: emit_conv2d(n); return;
     case OP_MAXPOOL2D: emit_maxpool(n); return;
+    case OP_CROSS_ENTROPY: emit_cross_entropy(n); return;
+    case OP_CROSS_ENTROPY_BWD: emit_cross_entropy_bwd(n); return;
+    case OP_CONV2D_BWD_INPUT: emit_conv2d_bwd_input(n); return;
+    case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(n); return;
+    case OP_MAXPOOL2D_BWD: emit_maxpool_bwd(n); return;
     default: die("no C kernel for %s", op_info[n->op].name);
     }
 }
@@ -733,7 +880,12 @@ static void emit_print(const Node *n) {
             spec = ir_strndup(end + 3, (size_t)(close - end - 3));
         Node *x = &G->nodes[n->in[k]];
         const char *v = var(x->id);
-        if (kind == 't')
+        if (kind == 't' && spec) { /* "requires_grad=True", "grad_fn=<AddmmBackward0>" */
+            P("    tg_print_tensor(out, %s, %s, %d, %s, (const char *const[]){", v, tg_dtype(x->dtype), x->shape.rank,
+              shape_lit(x->shape));
+            c_string(spec, strlen(spec));
+            P("}, 1);\n");
+        } else if (kind == 't')
             P("    tg_print_tensor(out, %s, %s, %d, %s, NULL, 0);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
         else if (kind == 'n')
             P("    tg_print_numpy(out, %s, %s, %d, %s);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));

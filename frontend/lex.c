@@ -16,14 +16,16 @@
 #include <string.h>
 
 typedef struct {
-    const char *p, *line_start;
-    SrcLoc base;   /* location of the text's first byte */
-    int line;      /* current line (absolute) */
-    int depth;     /* () and [] nesting: newlines inside are not statement ends */
-    Token *toks;
-    int n, cap;
+    const char *p;          /* next byte to scan */
+    const char *line_start; /* first byte of the current line, for columns */
+    SrcLoc base;            /* location of the text's first byte */
+    int line;               /* current line (absolute) */
+    int depth;              /* () and [] nesting: newlines inside are not statement ends */
+    Token *toks;            /* in the arena: the parser may longjmp away and never free them */
+    int n, cap;             /* tokens pushed, slots allocated */
 } Lexer;
 
+/* A fragment (an f-string hole) starts mid-line: only its first line is offset by base.col. */
 static SrcLoc loc_of(Lexer *lx, const char *p) {
     SrcLoc l = lx->base;
     l.line = lx->line;
@@ -51,17 +53,22 @@ static void newline(Lexer *lx, const char *next) {
     lx->line_start = next;
 }
 
+/* Longest first: the scan takes the first match, so "**=" must be tried before "**" and "*". */
 static const char *puncts[] = {
     "**=", "...", "**", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "->", "(", ")", "[", "]",
     "{", "}", ",", ":", ";", "=", "+", "-", "*", "/", "@", "<", ">", ".", "%",
 };
 
-/* Decodes a quoted string starting at *pp (at the quote); returns false if unterminated. */
+/*
+ * Decodes a quoted string starting at *pp (at the quote); returns false if unterminated.
+ * *outlen is the decoded length: a "\0" escape makes strlen() stop short, which the caller
+ * reports. A string ends at the line's end, so an unclosed quote does not eat the file.
+ */
 static bool scan_string(Lexer *lx, const char **pp, char **out, int *outlen, bool raw) {
     const char *p = *pp;
     char q = *p++;
     size_t cap = 64, n = 0;
-    char *buf = malloc(cap);
+    char *buf = malloc(cap); /* scratch of unknown size: grown here, copied to the arena at the end */
     bool ok = true;
     while (*p != q) {
         if (!*p || *p == '\n') {
@@ -83,13 +90,15 @@ static bool scan_string(Lexer *lx, const char **pp, char **out, int *outlen, boo
                 newline(lx, p);
                 continue;
             default:
+                /* reported, not fatal: the string is still one token, so parsing goes on */
                 diag_error(loc_of(lx, esc), "unknown escape sequence '\\%c'", p[-1] ? p[-1] : '0');
                 if (!p[-1])
-                    p--;
+                    p--; /* a backslash at the very end: never step past the terminating NUL */
                 c = '?';
             }
         } else if (c == '\\' && raw) {
-            /* f-string bodies keep escapes; the parser decodes text parts */
+            /* f-string bodies keep escapes; the parser decodes text parts. Keeping the body
+             * byte for byte also keeps an offset into it equal to a column offset in the line. */
             if (n + 2 >= cap)
                 buf = realloc(buf, cap *= 2);
             buf[n++] = c;
@@ -116,12 +125,14 @@ static void scan_number(Lexer *lx, const char *start, const char **pp) {
     bool is_float = false;
     while (isdigit((unsigned char)*p) || *p == '_')
         p++;
+    /* "1..." is the number 1 followed by an ellipsis, not "1." and ".." */
     if (*p == '.' && !(p[1] == '.' && p[2] == '.')) {
         is_float = true;
         p++;
         while (isdigit((unsigned char)*p))
             p++;
     }
+    /* 'e' is an exponent only when digits follow; otherwise "2e" falls to the check below */
     if ((*p == 'e' || *p == 'E') &&
         (isdigit((unsigned char)p[1]) || ((p[1] == '-' || p[1] == '+') && isdigit((unsigned char)p[2])))) {
         is_float = true;
@@ -129,6 +140,8 @@ static void scan_number(Lexer *lx, const char *start, const char **pp) {
         while (isdigit((unsigned char)*p))
             p++;
     }
+    /* "3x" or "1e": one error for the whole run of letters, and a placeholder token so the
+     * parser still sees an operand and does not add a second, confusing error */
     if (isalpha((unsigned char)*p) || *p == '_') {
         const char *e = p;
         while (isalnum((unsigned char)*e) || *e == '_')
@@ -159,11 +172,14 @@ static void scan_number(Lexer *lx, const char *start, const char **pp) {
     *pp = p;
 }
 
+/* A fragment is an f-string hole: one expression inside a string, so it yields no NEWLINE tokens. */
 static Token *run(Lexer *lx, const char *end, bool fragment) {
     const char *p = lx->p;
     while (p < end && *p) {
         unsigned char c = (unsigned char)*p;
         if (c == '\n') {
+            /* Inside () or [] a newline is layout, not a statement end, so a long call can
+             * wrap freely. Runs of blank lines collapse into one token. */
             if (!fragment && lx->depth == 0 && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
                 push(lx, TK_NEWLINE, p, 1);
             p++;
@@ -191,6 +207,7 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         if ((c == 'f' || c == 'F') && (p[1] == '"' || p[1] == '\'')) {
             const char *start = p;
             const char *q = p + 1;
+            /* body: the parser re-lexes each {hole} from here, so errors in it get real columns */
             SrcLoc at = loc_of(lx, start), body = loc_of(lx, q + 1);
             char *s;
             int len;
@@ -231,6 +248,8 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
             size_t n = strlen(puncts[i]);
             if ((size_t)(end - p) >= n && !strncmp(p, puncts[i], n)) {
                 push(lx, TK_PUNCT, p, (int)n);
+                /* '{' '}' are not counted: they open blocks, whose statements do end at newlines.
+                 * A stray ')' must not go below 0, or every later newline would be swallowed. */
                 if (*p == '(' || *p == '[')
                     lx->depth++;
                 else if ((*p == ')' || *p == ']') && lx->depth > 0)
@@ -252,6 +271,8 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         if (diag_nerrors > 20)
             error_at(loc_of(lx, p), "too many errors; giving up");
     }
+    /* the last statement ends like any other even without a final newline; the EOF token
+     * is the parser's sentinel, so it can always look one token past a non-EOF token */
     if (!fragment && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
         push(lx, TK_NEWLINE, p, 0);
     push(lx, TK_EOF, p, 0);

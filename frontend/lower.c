@@ -21,6 +21,8 @@
  * is an in-place update like any other.
  */
 #include "frontend.h"
+/* Programs call backward() mid-elaboration: the gradient graph is built then, by the autodiff pass. */
+#include "passes/passes.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ typedef enum {
     V_PYTYPE,  /* s = "float", "int", "bool": type(x) */
     V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
     V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
+    V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
 } VKind;
 
 enum { TV_NUMPY = 1, TV_PYSCALAR = 2 };
@@ -81,6 +84,7 @@ struct Value {
     bool numpy_ns;      /* V_FUNC from the np namespace */
     unsigned stamp;     /* visited mark for alias updates */
     bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
+    struct Optim *optim; /* V_OPTIM */
 };
 
 struct Module {
@@ -96,6 +100,7 @@ struct Module {
     int64_t k[2], stride[2], pad[2], dil[2], groups;
     bool has_bias, ceil_mode, inplace;
     int64_t start_dim, end_dim;
+    const char *loss_reduction; /* MSELoss, CrossEntropyLoss */
     int weight, bias;    /* parameter storage groups, -1 if none */
 };
 
@@ -110,6 +115,13 @@ struct Scope {
     int n, cap;
 };
 
+/* What autograd knows about a node (PyTorch keeps it on the tensor). */
+typedef struct {
+    bool rg;            /* requires_grad */
+    int leaf;           /* the leaf group whose value this node is, or -1 */
+    const char *fn;     /* grad_fn name for printing ("AddmmBackward0"), NULL: from the op */
+} NodeInfo;
+
 typedef struct {
     Ast *ast;
     Graph *g;
@@ -118,6 +130,12 @@ typedef struct {
     int *group_base;    /* group -> node holding its contents */
     int ngroups, capgroups;
     unsigned stamp;
+    NodeInfo *info;     /* per node of g: autograd facts the IR does not keep */
+    int ninfo;
+    bool *group_rg;     /* group -> a leaf that requires grad (a parameter, requires_grad=True) */
+    bool *group_param;  /* group -> a module's parameter (printed as "Parameter containing:") */
+    int *grad_group;    /* group -> the group holding its .grad, or -1 (None) */
+    bool no_grad;       /* inside an optimizer step or a weight load: updates are not recorded */
     Value *ret;         /* model forward: returned value */
     bool in_forward;
     const char *checking; /* set while a model is run only to check it: the note to print */
@@ -143,13 +161,24 @@ static Value *mk_str(const char *s) { Value *v = mk(V_STR); v->s = s; return v; 
 static int new_group(int node) {
     if (L.ngroups == L.capgroups) {
         int cap = L.capgroups ? L.capgroups * 2 : 64;
-        int *g = ir_alloc(sizeof(int) * (size_t)cap);
-        if (L.ngroups)
+        int *g = ir_alloc(sizeof(int) * (size_t)cap), *gg = ir_alloc(sizeof(int) * (size_t)cap);
+        bool *rg = ir_alloc(sizeof(bool) * (size_t)cap), *pg = ir_alloc(sizeof(bool) * (size_t)cap);
+        if (L.ngroups) {
             memcpy(g, L.group_base, sizeof(int) * (size_t)L.ngroups);
+            memcpy(gg, L.grad_group, sizeof(int) * (size_t)L.ngroups);
+            memcpy(rg, L.group_rg, sizeof(bool) * (size_t)L.ngroups);
+            memcpy(pg, L.group_param, sizeof(bool) * (size_t)L.ngroups);
+        }
+        L.group_param = pg;
         L.group_base = g;
+        L.grad_group = gg;
+        L.group_rg = rg;
         L.capgroups = cap;
     }
     L.group_base[L.ngroups] = node;
+    L.grad_group[L.ngroups] = -1;
+    L.group_rg[L.ngroups] = false;
+    L.group_param[L.ngroups] = false;
     return L.ngroups++;
 }
 
@@ -185,6 +214,7 @@ static const char *kind_name(Value *v) {
     case V_PYTYPE: return "a type";
     case V_TEXT: return "a formatted string";
     case V_ERROR: return "an error";
+    case V_OPTIM: return ir_fmt("an optimizer (%s)", v->s);
     }
     return "?";
 }
@@ -234,10 +264,38 @@ static const char *suggest_name(const char *name) {
 
 /* ---- graph building ---- */
 
+static NodeInfo *info(int id) {
+    if (id >= L.ninfo) {
+        int cap = L.ninfo ? L.ninfo : 256;
+        while (cap <= id)
+            cap *= 2;
+        NodeInfo *ni = ir_alloc(sizeof(NodeInfo) * (size_t)cap);
+        if (L.ninfo)
+            memcpy(ni, L.info, sizeof(NodeInfo) * (size_t)L.ninfo);
+        for (int i = L.ninfo; i < cap; i++)
+            ni[i].leaf = -1;
+        L.info = ni;
+        L.ninfo = cap;
+    }
+    return &L.info[id];
+}
+
+/* Does a gradient flow from input k of this node to its value? (Float to float, differentiable op.) */
+static bool grad_flows(Op op, const int *in, int k, DType out) {
+    if (!op_info[op].diff || !dtype_is_float(out) || !dtype_is_float(L.g->nodes[in[k]].dtype))
+        return false;
+    return !(op == OP_CROSS_ENTROPY && k == 1);
+}
+
 static int add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc) {
     int id = ir_add(L.g, op, in, nin, dt, shape, a, na, loc);
     if (id < 0)
         diag_stop(); /* the shape rule has reported why */
+    /* requires_grad propagates as in PyTorch, except in an optimizer step (no_grad) */
+    bool rg = false;
+    for (int k = 0; k < nin && !L.no_grad; k++)
+        rg |= info(in[k])->rg && grad_flows(op, in, k, L.g->nodes[id].dtype);
+    *info(id) = (NodeInfo){.rg = rg, .leaf = -1};
     return id;
 }
 
@@ -407,6 +465,10 @@ static int ncallers;
 /* The group of v now holds `node` (the whole base was replaced). */
 static void set_group(int group, int node, SrcLoc loc) {
     L.group_base[group] = node;
+    if (L.group_rg[group]) { /* the new value of a leaf is the leaf the next backward reaches */
+        info(node)->rg = true;
+        info(node)->leaf = group;
+    }
     L.stamp++;
     for (int c = -1; c < ncallers; c++)
         for (Scope *s = c < 0 ? L.scope : callers[c]; s; s = s->up)
@@ -416,6 +478,9 @@ static void set_group(int group, int node, SrcLoc loc) {
 
 /* In-place: the contents seen through view v become `node` (same shape). */
 static void write_through(Value *v, int node, SrcLoc loc) {
+    if (L.group_rg[v->group] && !L.no_grad)
+        error_at(loc, "%s leaf tensor that requires grad is used in an in-place operation (PyTorch forbids it too)",
+                 v->nchain ? "a view of a" : "a");
     int base = L.group_base[v->group];
     /* intermediate values along the chain, for setslice */
     int *mid = ir_alloc(sizeof(int) * (size_t)(v->nchain + 1));
@@ -873,6 +938,52 @@ static void text_push(Value *t, Value *item) {
 /* Appends str(v) (or format(v, spec)) to t: literal text now, or a tensor hole. */
 static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc);
 
+/* PyTorch's name for the backward function of the op that made node id. */
+static const char *grad_fn_name(int id) {
+    Node *n = &L.g->nodes[id];
+    if (info(id)->fn)
+        return info(id)->fn;
+    int naxes = 0;
+    const Attr *ax = node_attr(n, "axes");
+    if (ax)
+        naxes = ax->n;
+    bool all = ax && n->nin && naxes == L.g->nodes[n->in[0]].shape.rank;
+    switch (n->op) {
+    case OP_ADD: return "AddBackward0";
+    case OP_SUB: return "SubBackward0";
+    case OP_MUL: return "MulBackward0";
+    case OP_DIV: return "DivBackward0";
+    case OP_POW: return L.g->nodes[n->in[1]].shape.rank == 0 && L.g->nodes[n->in[1]].op == OP_CONST ? "PowBackward0" : "PowBackward1";
+    case OP_NEG: return "NegBackward0";
+    case OP_RELU: return "ReluBackward0";
+    case OP_EXP: return "ExpBackward0";
+    case OP_LOG: return "LogBackward0";
+    case OP_SQRT: return "SqrtBackward0";
+    case OP_ABS: return "AbsBackward0";
+    case OP_TANH: return "TanhBackward0";
+    case OP_SIGMOID: return "SigmoidBackward0";
+    case OP_CAST: return "ToCopyBackward0";
+    case OP_SUM: return all ? "SumBackward0" : "SumBackward1";
+    case OP_MEAN: return all ? "MeanBackward0" : "MeanBackward1";
+    case OP_MAX: return all ? "MaxBackward1" : "MaxBackward0";
+    case OP_MIN: return all ? "MinBackward1" : "MinBackward0";
+    case OP_MAXIMUM: return "MaximumBackward0";
+    case OP_MINIMUM: return "MinimumBackward0";
+    case OP_RESHAPE: return "ViewBackward0";
+    case OP_PERMUTE: return "PermuteBackward0";
+    case OP_SLICE: return "SliceBackward0";
+    case OP_SETSLICE: return "CopySlices";
+    case OP_EXPAND: return "ExpandBackward0";
+    case OP_CAT: return "CatBackward0";
+    case OP_MATMUL: return n->shape.rank == 2 ? "MmBackward0" : "BmmBackward0";
+    case OP_LINEAR: return n->shape.rank != 2 ? "ViewBackward0" : n->nin == 3 ? "AddmmBackward0" : "MmBackward0";
+    case OP_CONV2D: return "ConvolutionBackward0";
+    case OP_MAXPOOL2D: return "MaxPool2DWithIndicesBackward0";
+    case OP_CROSS_ENTROPY: return "NllLossBackward0";
+    default: return ir_fmt("%sBackward0", op_info[n->op].name);
+    }
+}
+
 static void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) { text_append_ex(t, v, spec, false, loc); }
 
 /*
@@ -907,6 +1018,13 @@ static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, S
         if (sp.type == 's')
             error_at(loc, "format code 's' cannot format a number");
         kind = 'p';
+    }
+    if (kind == 't' && !fstring && !v->nchain && v->group >= 0 && L.group_param[v->group])
+        text_push(t, mk_str("Parameter containing:\n")); /* as print(param) in PyTorch */
+    if (kind == 't' && info(v->node)->rg && !(spec && *spec)) {
+        /* PyTorch's repr names how a tensor that requires grad came to be */
+        bool leaf = !v->nchain && info(v->node)->leaf >= 0 && L.group_rg[v->group];
+        spec = leaf ? "requires_grad=True" : ir_fmt("grad_fn=<%s>", grad_fn_name(v->node));
     }
     Value *pair = mk(V_TUPLE);
     pair->n = 2;
@@ -972,7 +1090,12 @@ static int new_param(Shape s, double bound, SrcLoc loc) {
     Attr a[3] = {attr_str("init", "uniform"), attr_float("from", -bound), attr_float("to", bound)};
     int id = add(OP_PARAM, NULL, 0, DT_F32, s, a, 3, loc);
     N(id)->flags |= NF_PARAM | NF_TRAINABLE;
-    return new_group(id);
+    int g = new_group(id);
+    L.group_rg[g] = true; /* an nn.Parameter requires grad until frozen */
+    L.group_param[g] = true;
+    info(id)->rg = true;
+    info(id)->leaf = g;
+    return g;
 }
 
 /* kaiming_uniform_(w, a=sqrt(5)) computed in double exactly as torch.nn.init does. */
@@ -1084,6 +1207,13 @@ static Value *construct_builtin(const char *cls, Args *a) {
         m->inplace = bool_arg(arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
         DONE(a, 1, "inplace");
         m->repr = m->inplace ? "ReLU(inplace=True)" : "ReLU()";
+    } else if (!strcmp(cls, "MSELoss") || !strcmp(cls, "CrossEntropyLoss")) {
+        Value *red = arg(a, 0, "reduction", mk_str("mean"));
+        DONE(a, 1, "reduction");
+        if (red->kind != V_STR || (strcmp(red->s, "mean") && strcmp(red->s, "sum") && strcmp(red->s, "none")))
+            error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
+        m->loss_reduction = red->s;
+        m->repr = ir_fmt("%s()", cls);
     } else if (!strcmp(cls, "Flatten")) {
         m->start_dim = int_arg(arg(a, 0, "start_dim", mk_int(1)), loc, "start_dim");
         m->end_dim = int_arg(arg(a, 1, "end_dim", mk_int(-1)), loc, "end_dim");
@@ -1108,7 +1238,7 @@ static const char *module_repr(Module *m, int indent) {
 }
 
 static bool is_builtin_module(const char *name) {
-    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten"};
+    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten", "MSELoss", "CrossEntropyLoss"};
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (!strcmp(mods[i], name))
             return true;
@@ -1821,6 +1951,297 @@ static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
     return mk_tensor(add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
 }
 
+
+/* ---- autograd in programs ---- */
+
+/* x.requires_grad_(flag) on a leaf: its storage group becomes (or stops being) a gradient target. */
+static void set_requires_grad(Value *t, bool flag, SrcLoc loc) {
+    tensor_arg(t, loc, "the receiver");
+    if (flag && !dtype_is_float(TN(t)->dtype))
+        error_at(loc, "only tensors of floating point dtype can require gradients, got %s", dtype_torch(TN(t)->dtype));
+    if (t->nchain || (!L.group_rg[t->group] && info(t->node)->rg))
+        error_at(loc, "requires_grad can only be changed on a leaf tensor (one not computed from others)");
+    L.group_rg[t->group] = flag;
+    info(t->node)->rg = flag;
+    info(t->node)->leaf = flag ? t->group : -1;
+}
+
+static void module_requires_grad(Module *m, bool flag) {
+    int groups[2] = {m->weight, m->bias};
+    for (int i = 0; i < 2; i++)
+        if (groups[i] >= 0) {
+            L.group_rg[groups[i]] = flag;
+            info(L.group_base[groups[i]])->rg = flag;
+            info(L.group_base[groups[i]])->leaf = flag ? groups[i] : -1;
+        }
+    for (int i = 0; i < m->nchild; i++)
+        module_requires_grad(m->child[i], flag);
+}
+
+/* zero_grad(): gradients that exist become zeros (PyTorch 1.13's default, set_to_none=False). */
+static void zero_grads(Value **params, int n, SrcLoc loc) {
+    for (int i = 0; i < n; i++) {
+        int gg = L.grad_group[params[i]->group];
+        if (gg >= 0)
+            set_group(gg, filled(TN(params[i])->shape, TN(params[i])->dtype, mk_int(0), loc)->node, loc);
+    }
+}
+
+/* The .grad of a tensor: a tensor on its own storage, or None. */
+static Value *grad_of(Value *t) {
+    if (t->nchain || !L.group_rg[t->group] || L.grad_group[t->group] < 0)
+        return mk(V_NONE);
+    Value *g = mk(V_TENSOR);
+    g->group = L.grad_group[t->group];
+    g->node = L.group_base[g->group];
+    return g;
+}
+
+/* y.backward(gradient): gradients of y for every leaf it depends on, accumulated into .grad. */
+static void backward(Value *y, Value *gradient, SrcLoc loc) {
+    tensor_arg(y, loc, "backward()'s tensor");
+    Node *yn = TN(y);
+    if (!info(y->node)->rg)
+        error_at(loc, "backward() of a tensor that does not require grad: nothing it depends on requires_grad "
+                      "through differentiable operations");
+    int seed;
+    if (!gradient || gradient->kind == V_NONE) {
+        if (shape_numel(yn->shape) != 1)
+            error_at(loc, "backward() of %s needs gradient=: a gradient can only be implied for a scalar",
+                     type_str(yn->dtype, yn->shape));
+        seed = filled(yn->shape, yn->dtype, mk_int(1), loc)->node;
+    } else {
+        Value *gv = gradient->kind == V_LIST || is_scalar(gradient) ? tensor_literal(gradient, NULL, false, loc) : gradient;
+        tensor_arg(gv, loc, "gradient");
+        if (!shape_eq(TN(gv)->shape, yn->shape))
+            error_at(loc, "backward(): gradient %s must have the shape of the tensor, %s",
+                     type_str(TN(gv)->dtype, TN(gv)->shape), type_str(yn->dtype, yn->shape));
+        seed = cast(gv->node, yn->dtype, loc);
+    }
+    /* the leaves: ancestors of y that are the value of a leaf group */
+    int n = L.g->nnode;
+    bool *anc = ir_alloc((size_t)n + 1);
+    int *wrt = ir_alloc(sizeof(int) * (size_t)(n + 1)), nwrt = 0;
+    anc[y->node] = true;
+    for (int i = y->node; i >= 0; i--) {
+        if (!anc[i])
+            continue;
+        if (info(i)->leaf >= 0 && info(i)->rg)
+            wrt[nwrt++] = i;
+        for (int k = 0; k < L.g->nodes[i].nin; k++)
+            anc[L.g->nodes[i].in[k]] = true;
+    }
+    int *grads = ir_alloc(sizeof(int) * (size_t)(nwrt + 1));
+    const char *yname = yn->name ? yn->name : "y";
+    pass_autodiff(L.g, y->node, seed, wrt, nwrt, grads, yname);
+    L.info = L.info; /* nodes appended by the pass get default info below */
+    for (int i = n; i < L.g->nnode; i++)
+        *info(i) = (NodeInfo){.leaf = -1};
+    for (int i = nwrt - 1; i >= 0; i--) {
+        if (grads[i] < 0)
+            continue;
+        int group = info(wrt[i])->leaf;
+        int gg = L.grad_group[group];
+        if (gg < 0) {
+            L.grad_group[group] = new_group(grads[i]);
+        } else {
+            int in[2] = {L.group_base[gg], grads[i]}; /* gradients accumulate, as in PyTorch */
+            int sum = add(OP_ADD, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
+            L.g->nodes[sum].flags |= NF_BACKWARD;
+            set_group(gg, sum, loc);
+        }
+    }
+}
+
+/* ---- optimizers ---- */
+
+typedef struct Optim {
+    bool adam, adamw;
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    bool nesterov;
+    Value **params;
+    int nparams;
+    int *buf, *exp_avg, *exp_avg_sq; /* state groups per parameter, -1 before the first step */
+    int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
+} Optim;
+
+
+static double opt_num(Args *a, const char *key, double dflt) {
+    Value *v = arg(a, -1, key, NULL);
+    if (!v)
+        return dflt;
+    double d = float_arg(v, a->loc, key);
+    if (!(d >= 0) || !isfinite(d))
+        error_at(a->loc, "%s must be a non-negative number", key);
+    return d;
+}
+
+static Value *make_optimizer(const char *kind, Args *a) {
+    SrcLoc loc = a->loc;
+    Optim *o = ir_alloc(sizeof(Optim));
+    Value *ps = req(a, 0, "params");
+    if (ps->kind == V_MODULE) {
+        Value *l = mk(V_LIST);
+        collect_params(ps->mod, &l->items, &l->n);
+        ps = l;
+    }
+    if (ps->kind != V_LIST && ps->kind != V_TUPLE)
+        error_at(loc, "%s() needs the parameters to optimize, e.g. %s(net.parameters(), lr=0.01)", kind, kind);
+    o->params = ps->items;
+    o->nparams = ps->n;
+    for (int i = 0; i < o->nparams; i++) {
+        tensor_arg(o->params[i], loc, "each parameter");
+        if (o->params[i]->nchain || !L.group_rg[o->params[i]->group])
+            error_at(loc, "%s(): parameter %d is not a leaf tensor that requires grad", kind, i);
+    }
+    o->adam = strcmp(kind, "SGD") != 0;
+    o->adamw = !strcmp(kind, "AdamW");
+    if (!o->adam) {
+        Value *lr = arg(a, 1, "lr", NULL);
+        if (!lr)
+            error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
+        o->lr = float_arg(lr, loc, "lr");
+        o->momentum = opt_num(a, "momentum", 0);
+        o->dampening = opt_num(a, "dampening", 0);
+        o->weight_decay = opt_num(a, "weight_decay", 0);
+        Value *nv = arg(a, -1, "nesterov", mk_bool(false));
+        o->nesterov = bool_arg(nv, loc, "nesterov");
+        DONE(a, 2, "params", "lr", "momentum", "dampening", "weight_decay", "nesterov");
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+            error_at(loc, "nesterov momentum requires a momentum and zero dampening");
+    } else {
+        Value *lr = arg(a, 1, "lr", mk_float(1e-3));
+        o->lr = float_arg(lr, loc, "lr");
+        Value *betas = arg(a, -1, "betas", NULL);
+        o->beta1 = 0.9;
+        o->beta2 = 0.999;
+        if (betas) {
+            if ((betas->kind != V_TUPLE && betas->kind != V_LIST) || betas->n != 2)
+                error_at(loc, "betas must be a pair, e.g. (0.9, 0.999)");
+            o->beta1 = float_arg(betas->items[0], loc, "betas");
+            o->beta2 = float_arg(betas->items[1], loc, "betas");
+        }
+        o->eps = opt_num(a, "eps", 1e-8);
+        o->weight_decay = opt_num(a, "weight_decay", o->adamw ? 1e-2 : 0);
+        Value *ams = arg(a, -1, "amsgrad", mk_bool(false));
+        if (bool_arg(ams, loc, "amsgrad"))
+            error_at(loc, "amsgrad=True is not supported");
+        DONE(a, 2, "params", "lr", "betas", "eps", "weight_decay", "amsgrad");
+    }
+    o->buf = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->exp_avg = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->exp_avg_sq = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    for (int i = 0; i < o->nparams; i++)
+        o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
+    Value *v = mk(V_OPTIM);
+    v->optim = o;
+    v->s = kind;
+    return v;
+}
+
+/* Elementwise helpers for update rules: x op y where y may be a float constant. */
+static int upd2(Op op, int x, int y, SrcLoc loc) {
+    int r = add2(op, x, y, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+static int uconst(double v, DType dt, SrcLoc loc) {
+    int r = const_scalar(mk_float(v), dt, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+
+/*
+ * optimizer.step(), as PyTorch 1.13's single-tensor SGD and Adam/AdamW compute it. The step
+ * count of a straight-line program is known here, so bias corrections are constants computed in
+ * double exactly as Python computes them.
+ */
+static void optimizer_step(Optim *o, SrcLoc loc) {
+    L.no_grad = true;
+    for (int i = 0; i < o->nparams; i++) {
+        Value *p = o->params[i];
+        int gg = L.grad_group[p->group];
+        if (gg < 0)
+            continue; /* no gradient yet: PyTorch skips the parameter */
+        int pn = L.group_base[p->group], g = L.group_base[gg];
+        DType dt = L.g->nodes[pn].dtype;
+        Shape sh = L.g->nodes[pn].shape;
+        o->steps[i]++;
+        if (!o->adam) {
+            int d = g;
+            if (o->weight_decay != 0)
+                d = upd2(OP_ADD, d, upd2(OP_MUL, pn, uconst(o->weight_decay, dt, loc), loc), loc);
+            if (o->momentum != 0) {
+                int buf;
+                if (o->buf[i] < 0) { /* the first step: buf = d_p */
+                    buf = d;
+                    o->buf[i] = new_group(buf);
+                } else {
+                    buf = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->buf[i]], uconst(o->momentum, dt, loc), loc),
+                               upd2(OP_MUL, d, uconst(1 - o->dampening, dt, loc), loc), loc);
+                    set_group(o->buf[i], buf, loc);
+                }
+                d = o->nesterov ? upd2(OP_ADD, d, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc), loc) : buf;
+            }
+            set_group(p->group, upd2(OP_ADD, pn, upd2(OP_MUL, d, uconst(-o->lr, dt, loc), loc), loc), loc);
+            continue;
+        }
+        if (o->exp_avg[i] < 0) {
+            o->exp_avg[i] = new_group(filled(sh, dt, mk_int(0), loc)->node);
+            o->exp_avg_sq[i] = new_group(filled(sh, dt, mk_int(0), loc)->node);
+        }
+        if (o->adamw && o->weight_decay != 0) /* decoupled: param *= 1 - lr * wd */
+            pn = upd2(OP_MUL, pn, uconst(1 - o->lr * o->weight_decay, dt, loc), loc);
+        if (!o->adamw && o->weight_decay != 0)
+            g = upd2(OP_ADD, g, upd2(OP_MUL, pn, uconst(o->weight_decay, dt, loc), loc), loc);
+        int m = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->exp_avg[i]], uconst(o->beta1, dt, loc), loc),
+                     upd2(OP_MUL, g, uconst(1 - o->beta1, dt, loc), loc), loc);
+        int v = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->exp_avg_sq[i]], uconst(o->beta2, dt, loc), loc),
+                     upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
+        set_group(o->exp_avg[i], m, loc);
+        set_group(o->exp_avg_sq[i], v, loc);
+        double bc1 = 1 - pow(o->beta1, o->steps[i]), bc2 = 1 - pow(o->beta2, o->steps[i]);
+        double step_size = o->lr / bc1, bc2_sqrt = sqrt(bc2);
+        int sq = add1(OP_SQRT, v, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        int denom = upd2(OP_ADD, upd2(OP_DIV, sq, uconst(bc2_sqrt, dt, loc), loc), uconst(o->eps, dt, loc), loc);
+        int delta = upd2(OP_MUL, upd2(OP_DIV, m, denom, loc), uconst(-step_size, dt, loc), loc);
+        set_group(p->group, upd2(OP_ADD, pn, delta, loc), loc);
+    }
+    L.no_grad = false;
+}
+
+/* ---- losses ---- */
+
+static Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    tensor_arg(t, loc, "the target");
+    Value *d = binop("-", x, t, loc);
+    Value *sq = tensor_binop(OP_MUL, d, d, loc);
+    Value *r = sq;
+    if (!strcmp(reduction, "mean"))
+        r = reduce(OP_MEAN, sq, NULL, false, loc);
+    else if (!strcmp(reduction, "sum"))
+        r = reduce(OP_SUM, sq, NULL, false, loc);
+    else if (strcmp(reduction, "none"))
+        error_at(loc, "reduction must be 'mean', 'sum' or 'none', got '%s'", reduction);
+    info(r->node)->fn = "MseLossBackward0";
+    return r;
+}
+
+static Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    tensor_arg(t, loc, "the target");
+    if (TN(t)->dtype != DT_I64)
+        error_at(loc, "cross_entropy: the target must be class indices (i64), got %s", type_str(TN(t)->dtype, TN(t)->shape));
+    int in[2] = {x->node, t->node};
+    Attr a = attr_str("reduction", reduction);
+    Value *r = result(add(OP_CROSS_ENTROPY, in, 2, DT_F32, shape_scalar(), &a, 1, loc), x, NULL);
+    info(r->node)->fn = "NllLossBackward0";
+    return r;
+}
+
 /* ---- builtins ---- */
 
 static Value *module_call(Module *m, Args *a);
@@ -2012,14 +2433,65 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return load_npy(path, ty->dt, ty->shape, loc);
     }
 
+    /* -- autograd, losses, optimizers -- */
+    if (!strcmp(f, "backward")) {
+        Value *y = req(a, 0, "tensor"), *gr = arg(a, 1, "gradient", NULL);
+        DONE(a, 2, "tensor", "gradient");
+        backward(y, gr, loc);
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "requires_grad_")) {
+        Value *t = req(a, 0, "self"), *flag = arg(a, 1, "requires_grad", mk_bool(true));
+        DONE(a, 2, "self", "requires_grad");
+        if (t->kind == V_MODULE)
+            module_requires_grad(t->mod, bool_arg(flag, loc, "requires_grad"));
+        else
+            set_requires_grad(t, bool_arg(flag, loc, "requires_grad"), loc);
+        return t;
+    }
+    if (!strcmp(f, "zero_grad")) {
+        Value *t = req(a, 0, "self"), *none = arg(a, 1, "set_to_none", mk_bool(false));
+        DONE(a, 2, "self", "set_to_none");
+        if (bool_arg(none, loc, "set_to_none"))
+            error_at(loc, "zero_grad(set_to_none=True) is not supported; gradients are zeroed");
+        if (t->kind == V_OPTIM)
+            zero_grads(t->optim->params, t->optim->nparams, loc);
+        else if (t->kind == V_MODULE) {
+            Value **ps = NULL;
+            int n = 0;
+            collect_params(t->mod, &ps, &n);
+            zero_grads(ps, n, loc);
+        } else
+            error_at(loc, "zero_grad() belongs to a module or an optimizer, not %s", kind_name(t));
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "step")) {
+        Value *o = req(a, 0, "self");
+        DONE(a, 1, "self");
+        if (o->kind != V_OPTIM)
+            error_at(loc, "step() belongs to an optimizer, not %s", kind_name(o));
+        optimizer_step(o->optim, loc);
+        return mk(V_NONE);
+    }
+    if (!strcmp(f, "SGD") || !strcmp(f, "Adam") || !strcmp(f, "AdamW"))
+        return make_optimizer(f, a);
+    if (!strcmp(f, "mse_loss") || !strcmp(f, "cross_entropy")) {
+        Value *x = req(a, 0, "input"), *t = req(a, 1, "target"), *red = arg(a, 2, "reduction", mk_str("mean"));
+        DONE(a, 3, "input", "target", "reduction");
+        if (red->kind != V_STR)
+            error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
+        return f[0] == 'm' ? mse_loss(x, t, red->s, loc) : cross_entropy(x, t, red->s, loc);
+    }
+
     /* -- creation -- */
     if (!strcmp(f, "tensor") || !strcmp(f, "array") || !strcmp(f, "as_tensor")) {
         Value *d = req(a, 0, "data"), *dt = arg(a, 1, "dtype", NULL);
         Value *rg = arg(a, -1, "requires_grad", NULL);
         DONE(a, 2, "data", "dtype", "requires_grad");
+        Value *t = tensor_literal(d, dt, numpy_ns || !strcmp(f, "array"), loc);
         if (rg && bool_arg(rg, loc, "requires_grad"))
-            error_at(loc, "requires_grad=True needs autograd, which this version of tgc does not have yet");
-        return tensor_literal(d, dt, numpy_ns || !strcmp(f, "array"), loc);
+            set_requires_grad(t, true, loc);
+        return t;
     }
     if (!strcmp(f, "from_numpy") || !strcmp(f, "numpy")) {
         Value *t = tensor_arg(req(a, 0, "array"), loc, "the argument");
@@ -2033,9 +2505,13 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     }
     if (!strcmp(f, "zeros") || !strcmp(f, "ones") || !strcmp(f, "empty")) {
         DType dt = opt_dtype(a, -1, numpy_ns ? DT_F64 : DT_F32);
+        Value *rg = arg(a, -1, "requires_grad", NULL);
         Shape s = size_args(a);
-        DONE(a, a->npos, "dtype", "size");
-        return filled(s, dt, mk_int(f[0] == 'o' ? 1 : 0), loc);
+        DONE(a, a->npos, "dtype", "size", "requires_grad");
+        Value *t = filled(s, dt, mk_int(f[0] == 'o' ? 1 : 0), loc);
+        if (rg && bool_arg(rg, loc, "requires_grad"))
+            set_requires_grad(t, true, loc);
+        return t;
     }
     if (!strcmp(f, "full")) {
         Value *sz = req(a, 0, "size"), *fv = req(a, 1, "fill_value");
@@ -2049,9 +2525,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         Value *rg = arg(a, -1, "requires_grad", NULL);
         Shape s = size_args(a);
         DONE(a, a->npos, "dtype", "size", "requires_grad");
+        Value *t = random_tensor(f[4] == 'n', s, dt, loc);
         if (rg && bool_arg(rg, loc, "requires_grad"))
-            error_at(loc, "requires_grad=True needs autograd, which this version of tgc does not have yet");
-        return random_tensor(f[4] == 'n', s, dt, loc);
+            set_requires_grad(t, true, loc);
+        return t;
     }
     if (!strcmp(f, "zeros_like") || !strcmp(f, "ones_like") || !strcmp(f, "rand_like") ||
         !strcmp(f, "randn_like") || !strcmp(f, "full_like") || !strcmp(f, "empty_like")) {
@@ -2434,6 +2911,11 @@ static void run_forward(Stmt **body, int n, SrcLoc call, const char *model) {
 
 static Value *module_call(Module *m, Args *a) {
     SrcLoc loc = a->loc;
+    if (!m->decl && m->loss_reduction) {
+        Value *x = req(a, 0, "input"), *t = req(a, 1, "target");
+        DONE(a, 2, "input", "target");
+        return m->cls[0] == 'M' ? mse_loss(x, t, m->loss_reduction, loc) : cross_entropy(x, t, m->loss_reduction, loc);
+    }
     if (!m->decl) {
         Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
         DONE(a, 1, "input");
@@ -2622,8 +3104,15 @@ static Value *attribute(Value *base, Expr *e) {
         }
         if (!strcmp(name, "data"))
             return base;
-        if (!strcmp(name, "requires_grad") || !strcmp(name, "grad") || !strcmp(name, "grad_fn"))
-            error_at(loc, "'.%s' needs autograd, which this version of tgc does not have yet", name);
+        if (!strcmp(name, "requires_grad"))
+            return mk_bool(info(base->node)->rg);
+        if (!strcmp(name, "is_leaf"))
+            return mk_bool(!info(base->node)->rg || (!base->nchain && L.group_rg[base->group]));
+        if (!strcmp(name, "grad"))
+            return grad_of(base);
+        if (!strcmp(name, "grad_fn"))
+            error_at(loc, "'.grad_fn' objects are not available; print the tensor to see its grad_fn, or "
+                          "'tgc compile --emit=ir' to see the whole backward graph");
         static const char *methods[] = {
             "numpy", "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt",
             "ge", "neg", "relu", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "logical_not", "sum", "mean",
@@ -2631,6 +3120,7 @@ static Value *attribute(Value *base, Expr *e) {
             "squeeze", "matmul", "mm", "dot", "item", "size", "dim", "numel", "float", "double", "long", "int",
             "bool", "to", "type_as", "clone", "add_", "sub_", "mul_", "div_", "pow_", "neg_", "relu_", "exp_",
             "log_", "sqrt_", "abs_", "tanh_", "sigmoid_", "zero_", "fill_", "copy_", "maximum_", "minimum_",
+            "backward", "requires_grad_",
         };
         const int nm = (int)(sizeof methods / sizeof methods[0]);
         for (int i = 0; i < nm; i++)
@@ -2660,7 +3150,7 @@ static Value *attribute(Value *base, Expr *e) {
                 c->mod = m->child[i];
                 return c;
             }
-        if (!strcmp(name, "parameters")) {
+        if (!strcmp(name, "parameters") || !strcmp(name, "zero_grad") || !strcmp(name, "requires_grad_")) {
             Value *f = mk(V_FUNC);
             f->s = name;
             f->self = base;
@@ -2675,6 +3165,12 @@ static Value *attribute(Value *base, Expr *e) {
         if (hint)
             error_at(loc, "%s has no attribute '%s'; did you mean '%s'?", m->cls, name, hint);
         error_at(loc, "%s has no attribute '%s'", m->cls, name);
+    }
+    if (base->kind == V_OPTIM && (!strcmp(name, "step") || !strcmp(name, "zero_grad"))) {
+        Value *f = mk(V_FUNC);
+        f->s = name;
+        f->self = base;
+        return f;
     }
     error_at(loc, "%s has no attribute '%s'", kind_name(base), name);
 }
@@ -2833,6 +3329,8 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
     case E_NAME:
         if (find_in(L.globals, t->str) && L.scope == L.globals)
             error_at(t->loc, "cannot assign to the builtin name '%s'", t->str);
+        if (v->kind == V_TENSOR && !TN(v)->name && !(TN(v)->flags & NF_PARAM))
+            TN(v)->name = t->str; /* the IR, its gradients and the generated code read better with names */
         bind(L.scope, t->str, v);
         return;
     case E_TUPLE:
@@ -2860,6 +3358,10 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
     }
     case E_ATTR: {
         Value *b = eval(t->lhs);
+        if (b->kind == V_TENSOR && !strcmp(t->str, "requires_grad")) {
+            set_requires_grad(b, bool_arg(v, loc, "requires_grad"), loc);
+            return;
+        }
         if (b->kind == V_MODULE && v->kind == V_MODULE) {
             add_child(b->mod, t->str, v->mod);
             if (b->mod->env)
@@ -2933,6 +3435,7 @@ static void exec_block(Stmt **body, int n) {
             depth_guard = depth;
             eval_depth = edepth;
             ncallers = ncall;
+            L.no_grad = false;
             if (diag_nerrors > 20)
                 error_at(body[i]->loc, "too many errors; giving up");
             poison_targets(body[i]);
@@ -2963,10 +3466,11 @@ static void def_globals(Ast *ast) {
         "abs", "tanh", "sigmoid", "logical_not", "sum", "mean", "max", "min", "argmax", "reshape",
         "flatten", "transpose", "swapaxes", "permute", "unsqueeze", "squeeze", "cat", "concat",
         "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "int", "float", "bool",
+        "backward", "mse_loss", "cross_entropy", "SGD", "Adam", "AdamW",
     };
     for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
         def_func(funcs[i]);
-    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten"};
+    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten", "MSELoss", "CrossEntropyLoss"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
         Value *v = mk(V_CLASS);
         v->s = classes[i];
@@ -3098,6 +3602,10 @@ static void check_optimizer(Expr *v) {
 static void check_model(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
     Graph *saved_g = L.g;
     Scope *saved_scope = L.scope;
+    NodeInfo *saved_info = L.info;
+    int saved_ninfo = L.ninfo;
+    L.info = NULL;
+    L.ninfo = 0;
     L.g = ir_new_graph(d->name);
     L.scope = L.globals;
     push_scope();
@@ -3135,6 +3643,8 @@ static void check_model(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
     L.checking = NULL;
     L.g = saved_g;
     L.scope = saved_scope;
+    L.info = saved_info;
+    L.ninfo = saved_ninfo;
 }
 
 /* check_model, with errors reported and the run going on. */
@@ -3143,9 +3653,14 @@ static void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *r
     diag_catch = &here;
     Graph *g = L.g;
     Scope *s = L.scope;
+    NodeInfo *ni = L.info;
+    int nni = L.ninfo;
     if (setjmp(here)) {
         L.g = g;
         L.scope = s;
+        L.info = ni;
+        L.ninfo = nni;
+        L.no_grad = false;
         L.ret = NULL;
         L.in_forward = false;
         depth_guard = 0;
@@ -3284,6 +3799,8 @@ Lowered *lower_ast(Ast *ast) {
             if (!strcmp(out->programs[k].name, d->name))
                 diag_error(d->loc, "program '%s' is defined twice", d->name);
         L.g = ir_new_graph(d->name);
+        L.info = NULL;
+        L.ninfo = 0;
         L.scope = L.globals;
         push_scope();
         exec_block(d->body, d->nbody);

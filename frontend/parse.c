@@ -12,15 +12,20 @@
 #include <string.h>
 
 typedef struct {
-    Token *tok;
-    int pos, ntok;
+    Token *tok;      /* ends with TK_EOF: one token of lookahead past a non-EOF token is safe */
+    int pos, ntok;   /* next token; token count, the EOF included */
     jmp_buf recover; /* a syntax error jumps back to the statement loop */
-    bool armed;
+    bool armed;      /* recover holds a live setjmp; if not, a syntax error stops the run */
     int depth;       /* expression nesting, bounded so deep input cannot exhaust the stack */
 } Parser;
 
 static Token *peek(Parser *ps) { return &ps->tok[ps->pos]; }
 
+/*
+ * Reports, then longjmps to the innermost recovery point. Unarmed, recover is
+ * unset or names the frame of a function that has returned, so the error is fatal
+ * instead. The cap keeps a file of garbage from flooding the terminal.
+ */
 static _Noreturn void syntax_error(Parser *ps, SrcLoc loc, const char *fmt, ...) {
     char buf[512];
     va_list ap;
@@ -48,6 +53,7 @@ static const char *describe(Token *t) {
 static bool is_punct(Token *t, const char *s) { return t->kind == TK_PUNCT && !strcmp(t->text, s); }
 static bool is_ident(Token *t, const char *s) { return t->kind == TK_IDENT && !strcmp(t->text, s); }
 
+/* The lexer has no keywords, so this matches identifiers too: accept(ps, "and") works like ",". */
 static bool accept(Parser *ps, const char *s) {
     Token *t = peek(ps);
     if (is_punct(t, s) || is_ident(t, s)) {
@@ -64,6 +70,7 @@ static Token *expect(Parser *ps, const char *s) {
     return t;
 }
 
+/* Reserved words: rejected where a name is expected, so `model = 1` fails at the name itself. */
 static bool is_keyword(const char *s) {
     static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or",
                                "True", "False", "true", "false", "None"};
@@ -93,11 +100,11 @@ static Expr *new_expr(ExprKind kind, SrcLoc loc) {
     return e;
 }
 
-/* Growable list of expressions, kept in the arena. */
+/* Growable list of expressions, kept in the arena: a syntax error's longjmp leaks nothing. */
 typedef struct {
-    Expr **items;
-    const char **names;
-    int n, cap;
+    Expr **items;       /* the expressions, in source order */
+    const char **names; /* call keywords, parallel to items (NULL: positional) */
+    int n, cap;         /* items used, slots allocated */
 } ExprList;
 
 static void list_push(ExprList *l, Expr *e, const char *name) {
@@ -120,7 +127,11 @@ static void list_push(ExprList *l, Expr *e, const char *name) {
 static Expr *expr(Parser *ps);
 static Expr *unary(Parser *ps);
 
-/* fstring -> 'f"' (text | '{' expr (':' spec)? '}')* '"' */
+/* fstring -> 'f"' (text | '{' expr (':' spec)? '}')* '"'
+ *
+ * The lexer keeps the body raw (escapes undecoded), so an index i into it is
+ * also the column offset from t->body: every error below points at its byte.
+ */
 static Expr *fstring(Parser *ps, Token *t) {
     Expr *e = new_expr(E_FSTR, t->loc);
     ExprList parts = {0};
@@ -159,6 +170,7 @@ static Expr *fstring(Parser *ps, Token *t) {
                 list_push(&parts, lit, NULL);
                 tn = 0;
             }
+            /* brackets are counted so the ':' of a slice (x[1:2]) is not taken for the format spec */
             int start = i + 1, depth = 0, colon = -1, j = start;
             for (; j < len; j++) {
                 if (s[j] == '(' || s[j] == '[')
@@ -175,6 +187,8 @@ static Expr *fstring(Parser *ps, Token *t) {
             if (j >= len) {
                     syntax_error(ps, l, "expected '}' to close the f-string hole");
             }
+            /* The hole is lexed again on its own, from its own location: errors inside it then
+             * point at their column in the .tg line, not at the f-string's opening quote. */
             int elen = (colon >= 0 ? colon : j) - start;
             int ntok;
             Token *toks = lex_fragment(s + start, elen, l, &ntok);
@@ -272,6 +286,7 @@ static Expr *primary(Parser *ps) {
             return e;
         }
         if (is_punct(t, "(")) {
+            /* as in Python: parentheses group; a comma makes a tuple, as in (x,) */
             if (accept(ps, ")")) {
                 Expr *e = new_expr(E_TUPLE, t->loc);
                 return e;
@@ -294,11 +309,14 @@ static Expr *primary(Parser *ps) {
     default:
         break;
     }
-    ps->pos--; /* leave the offending token for error recovery (it may end the statement) */
+    /* Leave the offending token for error recovery: it may be the NEWLINE or '}' that ends the
+     * statement, and consumed, recover() would run on into the next statement or the next block. */
+    ps->pos--;
     syntax_error(ps, t->loc, "expected an expression, found %s", describe(t));
 }
 
-/* subscript -> expr | expr? ':' expr? (':' expr?)? | '...' */
+/* subscript -> expr | expr? ':' expr? (':' expr?)? | '...'
+ * A bound left out is NULL, like Python's None: x[:n], x[::2]. */
 static Expr *subscript(Parser *ps) {
     Token *t = peek(ps);
     Expr *start = NULL;
@@ -339,6 +357,8 @@ static Expr *postfix(Parser *ps) {
                     break;
                 Token *a = peek(ps);
                 const char *name = NULL;
+                /* NAME '=' needs a second token of lookahead; it exists since NAME is not the EOF.
+                 * '=' is never an operator inside an expression, so there is no ambiguity. */
                 if (a->kind == TK_IDENT && is_punct(&ps->tok[ps->pos + 1], "=")) {
                     name = a->text;
                     ps->pos += 2;
@@ -378,7 +398,11 @@ static Expr *postfix(Parser *ps) {
     }
 }
 
-/* power -> postfix ('**' unary)? */
+/* power -> postfix ('**' unary)?
+ *
+ * The right operand is a unary, as in Python: 2 ** -1 parses, 2 ** 3 ** 2 groups
+ * to the right, and since unary sits above power, -2 ** 2 is -(2 ** 2).
+ */
 static Expr *power(Parser *ps) {
     Expr *e = postfix(ps);
     Token *t = peek(ps);
@@ -397,6 +421,7 @@ static Expr *unary(Parser *ps) {
     Token *t = peek(ps);
     if (is_punct(t, "-") || is_punct(t, "+")) {
         ps->pos++;
+        /* "- - - x" recurses here without passing through expr(), so it counts depth itself */
         if (++ps->depth > 200)
             syntax_error(ps, t->loc, "expression nested too deeply (more than 200 levels)");
         Expr *e = new_expr(E_UNARY, t->loc);
@@ -443,7 +468,11 @@ static Expr *arith(Parser *ps) {
     }
 }
 
-/* comparison -> arith (('==' | '!=' | '<' | '<=' | '>' | '>=') arith)? */
+/* comparison -> arith (('==' | '!=' | '<' | '<=' | '>' | '>=') arith)?
+ *
+ * Python reads a < b < c as (a < b) and (b < c); grouping it left to right would
+ * silently mean something else, so a second comparison is an error.
+ */
 static Expr *comparison(Parser *ps) {
     Expr *e = arith(ps);
     Token *t = peek(ps);
@@ -465,9 +494,13 @@ static Expr *comparison(Parser *ps) {
 static Expr *not_expr(Parser *ps) {
     Token *t = peek(ps);
     if (accept(ps, "not")) {
+        /* bounded like unary(): 'not not not ...' recurses once per keyword */
+        if (++ps->depth > 200)
+            syntax_error(ps, t->loc, "expression nested too deeply (more than 200 levels)");
         Expr *e = new_expr(E_UNARY, t->loc);
         e->op = "not";
         e->lhs = not_expr(ps);
+        ps->depth--;
         return e;
     }
     return comparison(ps);
@@ -501,6 +534,7 @@ static Expr *exprlist(Parser *ps) {
     ExprList l = {0};
     list_push(&l, first, NULL);
     while (accept(ps, ",")) {
+        /* a trailing comma is allowed (return a, b,): stop at what can follow the list */
         Token *u = peek(ps);
         if (u->kind == TK_NEWLINE || is_punct(u, "=") || is_punct(u, "}"))
             break;
@@ -512,7 +546,8 @@ static Expr *exprlist(Parser *ps) {
     return e;
 }
 
-/* A Python keyword starts a statement when a name or value follows it, not '=' or '(' or '.'. */
+/* A Python keyword starts a statement when a name or value follows it, not '=' or '(' or '.'.
+ * So `from = 1` or `pass(x)` still read as ordinary names: .tg does not reserve these words. */
 static bool peek_next_is_statementish(Parser *ps) {
     Token *n = &ps->tok[ps->pos + 1];
     return n->kind != TK_EOF && !is_punct(n, "=") && !is_punct(n, "(") && !is_punct(n, ".") && !is_punct(n, "[") &&
@@ -529,6 +564,8 @@ static Stmt *stmt(Parser *ps) {
         s->value = exprlist(ps);
         return s;
     }
+    /* Caught before the expression parser, so a Python habit gets one clear message
+     * rather than "expected end of statement" at some later token. */
     static const char *python_only[] = {"for", "if", "while", "def", "class", "import", "from", "with", "else",
                                         "elif", "try", "lambda", "del", "global", "assert", "pass", "break"};
     for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
@@ -541,6 +578,7 @@ static Stmt *stmt(Parser *ps) {
     for (size_t i = 0; i < 5; i++)
         if (is_punct(op, ops[i])) {
             ps->pos++;
+            /* a tuple unpacks only with '=': "a, b += 1" means nothing (Python rejects it too) */
             if (e->kind != E_NAME && e->kind != E_ATTR && e->kind != E_INDEX &&
                 !(e->kind == E_TUPLE && i == 0))
                 syntax_error(ps, e->loc, "cannot assign to this expression");
@@ -558,7 +596,12 @@ static Stmt *stmt(Parser *ps) {
     return s;
 }
 
-/* Skips to the end of the broken statement: the next newline or the block's '}'. */
+/*
+ * Skips to the end of the broken statement: the next newline or the block's '}'.
+ * It stops before either, never on it, so block() still sees the statement end
+ * or its own closing brace. Brackets opened after the error point are skipped
+ * whole, so a '}' inside them cannot close the block early.
+ */
 static void recover(Parser *ps) {
     int depth = 0;
     for (;;) {
@@ -575,7 +618,11 @@ static void recover(Parser *ps) {
     }
 }
 
-/* block -> '{' NEWLINE* (stmt (NEWLINE | ';')+)* '}' */
+/* block -> '{' NEWLINE* (stmt (NEWLINE | ';')+)* '}'
+ *
+ * Each statement gets its own recovery point, so an error costs only that
+ * statement and the next one is parsed as usual: several errors per run.
+ */
 static void block(Parser *ps, Decl *d) {
     expect(ps, "{");
     Stmt **body = NULL;
@@ -587,16 +634,18 @@ static void block(Parser *ps, Decl *d) {
         Token *t = peek(ps);
         if (accept(ps, "}"))
             break;
+        /* at the declaration: the end of the file says nothing about where the '}' went missing */
         if (t->kind == TK_EOF)
             error_at(d->loc, "missing '}' at the end of %s '%s'",
                      d->kind == D_MODEL ? "model" : d->kind == D_PROGRAM ? "program" : "train block", d->name);
         if (setjmp(ps->recover)) {
-            ps->depth = 0;
+            ps->depth = 0; /* the longjmp skipped the depth-- of every frame it unwound */
             recover(ps);
             continue;
         }
         ps->armed = true;
         Stmt *s = stmt(ps);
+        /* stmt() stops at the first token it cannot use: "x = 1 2" ends up here */
         Token *end = peek(ps);
         if (end->kind != TK_NEWLINE && !is_punct(end, ";") && !is_punct(end, "}"))
             syntax_error(ps, end->loc, "expected end of statement, found %s", describe(end));
@@ -610,7 +659,7 @@ static void block(Parser *ps, Decl *d) {
         }
         body[n++] = s;
     }
-    ps->armed = false;
+    ps->armed = false; /* recover may name this frame, about to return: no later error may jump there */
     d->body = body;
     d->nbody = n;
 }
@@ -679,7 +728,8 @@ Ast *parse_file(const char *path, const char *text) {
             break;
         if (setjmp(ps.recover)) {
             ps.depth = 0;
-            /* skip to the next top-level keyword */
+            /* skip to the next top-level keyword: keywords cannot be names, so it almost surely
+             * starts the next declaration, and the broken one's body is skipped with its header */
             while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") &&
                    !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train"))
                 ps.pos++;
@@ -698,6 +748,7 @@ Ast *parse_file(const char *path, const char *text) {
         decls[ast->ndecls++] = d;
     }
     ast->decls = decls;
+    /* not when errors were reported: a file whose declarations all failed is not "empty" too */
     if (!ast->ndecls && !diag_nerrors)
         diag_error((SrcLoc){ast->file, 1, 1}, "empty file: expected a 'model', 'program' or 'train' block");
     return ast;

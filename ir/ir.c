@@ -15,13 +15,19 @@
 
 typedef struct Block Block;
 struct Block {
-    Block *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
+    Block *next;                       /* the block filled before this one */
+    size_t used, cap;                  /* bytes handed out, bytes in data */
+    _Alignas(16) unsigned char data[]; /* sizes are rounded to 16, so every pointer suits any type */
 };
 
-static Block *arena;
+static Block *arena; /* the newest block, the only one still handed out from */
 
+/*
+ * Blocks are chained, never realloc'd, so a pointer stays valid until ir_free_all() and
+ * tokens, AST and graphs can point into one another freely. They come from calloc, and
+ * callers rely on the zeroing (ir_strndup() writes no terminator; new structs start at 0).
+ * A full block's tail is abandoned; a request over 1 MiB gets a block of its own.
+ */
 void *ir_alloc(size_t size) {
     size = (size + 15) & ~(size_t)15;
     if (!arena || arena->used + size > arena->cap) {
@@ -48,13 +54,14 @@ void ir_free_all(void) {
 
 char *ir_strndup(const char *s, size_t n) {
     char *p = ir_alloc(n + 1);
-    memcpy(p, s, n);
+    memcpy(p, s, n); /* no terminator to write: arena memory is zeroed */
     return p;
 }
 
 char *ir_strdup(const char *s) { return ir_strndup(s, strlen(s)); }
 
 char *ir_fmt(const char *fmt, ...) {
+    /* two passes, measure then print, for an exact-size buffer; the first consumes ap, hence the copy */
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
@@ -71,8 +78,10 @@ char *ir_fmt(const char *fmt, ...) {
 /* ---- dtypes ---- */
 
 static const struct {
-    const char *name, *ctype, *torch;
-    int size;
+    const char *name;  /* spelling in the IR text and in type_str() */
+    const char *ctype; /* element type in generated C */
+    const char *torch; /* PyTorch's spelling, for messages to the .tg author */
+    int size;          /* bytes per element */
 } dtypes[DT_COUNT] = {
     [DT_F32] = {"f32", "float", "torch.float32", 4},
     [DT_F64] = {"f64", "double", "torch.float64", 8},
@@ -134,7 +143,7 @@ bool shape_eq(Shape a, Shape b) {
 }
 
 char *shape_str(Shape s) {
-    char buf[MAX_RANK * 24 + 4];
+    char buf[MAX_RANK * 24 + 4]; /* per dimension: an int64 is at most 20 characters, plus ", " */
     int n = 0;
     n += snprintf(buf + n, sizeof buf - (size_t)n, "[");
     for (int i = 0; i < s.rank; i++)
@@ -177,6 +186,8 @@ int op_from_name(const char *name) {
 
 Attr attr_int(const char *key, int64_t v) { return attr_ints(key, &v, 1); }
 
+/* Arrays here and in append() get at least one slot: ir_alloc(0) would return the address the
+ * next allocation gets, so an empty list would share memory with whatever comes after it. */
 Attr attr_ints(const char *key, const int64_t *v, int n) {
     Attr a = {.key = key, .kind = n == 1 ? A_INT : A_INTS, .n = n};
     a.i = ir_alloc(sizeof(int64_t) * (size_t)(n ? n : 1));
@@ -208,6 +219,8 @@ const Attr *node_attr(const Node *n, const char *key) {
     return NULL;
 }
 
+/* The getters convert between number kinds, so a caller need not know how an attribute was
+ * spelled ("eps=1" in IR text reads as an integer). */
 int64_t node_int(const Node *n, const char *key, int64_t dflt) {
     const Attr *a = node_attr(n, key);
     if (!a)
@@ -248,6 +261,8 @@ Graph *ir_new_graph(const char *name) {
     return g;
 }
 
+/* Growth copies the nodes to a fresh arena array, so a Node * taken before an append may point
+ * at the stale copy; ids stay valid, which is why nodes refer to each other by id. */
 static Node *append(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape,
                     const Attr *attr, int nattr, SrcLoc loc) {
     if (g->nnode == g->cap) {
@@ -263,6 +278,7 @@ static Node *append(Graph *g, Op op, const int *in, int nin, DType dtype, Shape 
                 .nattr = nattr, .loc = loc};
     n->in = ir_alloc(sizeof(int) * (size_t)(nin ? nin : 1));
     for (int i = 0; i < nin; i++) {
+        /* die, not diag: ids come from earlier ir_add calls or the reader's checks: a bug */
         if (in[i] < 0 || in[i] >= g->nnode)
             die("node input %d out of range", in[i]);
         n->in[i] = in[i];
@@ -277,6 +293,8 @@ static Node *append(Graph *g, Op op, const int *in, int nin, DType dtype, Shape 
 int ir_add(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape, const Attr *attr,
            int nattr, SrcLoc loc) {
     Node *n = append(g, op, in, nin, dtype, shape, attr, nattr, loc);
+    /* A node that fails its shape rule is taken back off: the graph stays well-typed, so the
+     * caller can report and go on. Its arena memory is simply abandoned. */
     if (!ir_infer(g, n)) {
         g->nnode--;
         return -1;
@@ -284,6 +302,7 @@ int ir_add(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape, co
     return n->id;
 }
 
+/* No shape rule: for nodes already known to be well-typed, such as those dce copies. */
 int ir_add_typed(Graph *g, Op op, const int *in, int nin, DType dtype, Shape shape,
                  const Attr *attr, int nattr, SrcLoc loc) {
     return append(g, op, in, nin, dtype, shape, attr, nattr, loc)->id;

@@ -142,6 +142,8 @@ enum {
     NF_TRAINABLE = 1 << 1, /* parameter that receives a gradient */
     NF_INPUT = 1 << 2,     /* supplied by the caller */
     NF_OUTPUT = 1 << 3,    /* result the caller reads */
+    NF_BACKWARD = 1 << 4,  /* computed by autodiff: part of the backward graph */
+    NF_UPDATE = 1 << 5,    /* an optimizer update of a parameter or its state */
 };
 
 typedef struct {

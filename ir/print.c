@@ -114,6 +114,10 @@ static void print_node(FILE *f, const Node *n) {
         fputs(" !input", f);
     if (n->flags & NF_OUTPUT)
         fputs(" !output", f);
+    if (n->flags & NF_BACKWARD)
+        fputs(" !backward", f);
+    if (n->flags & NF_UPDATE)
+        fputs(" !update", f);
     if (n->name) {
         fputc(' ', f);
         ir_print_string(f, n->name);
@@ -126,10 +130,24 @@ static void print_node(FILE *f, const Node *n) {
     fputc('\n', f);
 }
 
+/* Which section a node belongs to; the printer heads each run of nodes with a comment. */
+static const char *section(const Node *n) {
+    return n->flags & NF_UPDATE ? "update" : n->flags & NF_BACKWARD ? "backward" : "forward";
+}
+
 void ir_print(FILE *f, const Graph *g) {
     fprintf(f, "graph %s {\n", g->name);
+    const char *cur = "forward";
+    bool any_backward = false;
     for (int i = 0; i < g->nnode; i++)
+        any_backward |= (g->nodes[i].flags & (NF_BACKWARD | NF_UPDATE)) != 0;
+    for (int i = 0; i < g->nnode; i++) {
+        const char *sec = section(&g->nodes[i]);
+        if (any_backward && (i == 0 || strcmp(sec, cur)))
+            fprintf(f, "  # ---- %s ----\n", sec);
+        cur = sec;
         print_node(f, &g->nodes[i]);
+    }
     fputs("}\n", f);
 }
 

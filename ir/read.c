@@ -7,6 +7,9 @@
  * text must be dense and in order, since the graph is SSA in topological order.
  * Each node goes through ir_add(), so shapes are re-inferred and checked
  * against the written type.
+ *
+ * The reader stops at the first error (error_at), unlike the .tg parser: the
+ * nodes after a bad one refer to it by id, so there is little to recover to.
  */
 #include "ir.h"
 
@@ -15,15 +18,16 @@
 #include <string.h>
 
 typedef struct {
-    const char *text, *p;
-    int file, line;
-    const char *line_start;
+    const char *text, *p;   /* the whole text; the next byte to read */
+    int file, line;         /* diag file id of the text; current line, 1-based */
+    const char *line_start; /* first byte of the current line, for columns */
 } Reader;
 
 static SrcLoc here(Reader *r) {
     return (SrcLoc){r->file, r->line, (int)(r->p - r->line_start) + 1};
 }
 
+/* Newlines are not space: a node is one line, and only ir_read() steps to the next. */
 static void skip_space(Reader *r) {
     while (*r->p == ' ' || *r->p == '\t' || *r->p == '\r')
         r->p++;
@@ -63,12 +67,15 @@ static int64_t read_int(Reader *r) {
     return v;
 }
 
+/* The escapes ir_print_string() writes: \n \t \" \\, and \xHH for any other byte that is not
+ * printable ASCII. */
 static char *read_string(Reader *r) {
     skip_space(r);
     if (*r->p != '"')
         error_at(here(r), "expected a string");
     r->p++;
     size_t cap = 64, n = 0;
+    /* malloc, not the arena, to grow it; freed before every error_at, which may longjmp (tests) */
     char *buf = malloc(cap);
     while (*r->p != '"') {
         if (!*r->p || *r->p == '\n') {
@@ -103,13 +110,15 @@ static char *read_string(Reader *r) {
     return s;
 }
 
-/* A number: integer unless it has '.', 'e', or is inf/nan. */
+/* A number: integer unless it has '.', 'e', or is inf/nan. The printer adds ".0" to a
+ * float that would print like an integer, so the spelling alone tells the kinds apart. */
 static bool read_number(Reader *r, int64_t *iv, double *fv) {
     skip_space(r);
     const char *s = r->p;
     const char *q = s;
     if (*q == '-' || *q == '+')
         q++;
+    /* written bare by the printer; strtoll would stop at the first letter */
     if (!strncmp(q, "inf", 3) || !strncmp(q, "nan", 3)) {
         *fv = strtod(s, (char **)&r->p);
         return false;
@@ -126,6 +135,11 @@ static bool read_number(Reader *r, int64_t *iv, double *fv) {
     return true;
 }
 
+/*
+ * key=VALUE, where VALUE is a string, a number, or a bracketed list. A list is
+ * of floats if any item is; "f[]" marks an empty float list, since a bare "[]"
+ * reads as integers.
+ */
 static Attr read_attr(Reader *r) {
     char *key = read_ident(r);
     expect(r, "=");
@@ -142,6 +156,7 @@ static Attr read_attr(Reader *r) {
             return attr_int(key, iv);
         return attr_float(key, fv);
     }
+    /* Both arrays are filled, as the list's kind is known only at its end. */
     int n = 0, cap = 16;
     int64_t *iv = malloc(sizeof(int64_t) * (size_t)cap);
     double *fv = malloc(sizeof(double) * (size_t)cap);
@@ -166,12 +181,19 @@ static Attr read_attr(Reader *r) {
     if (!floats)
         a.kind = A_INTS; /* written with brackets: a list, even of one */
     else if (n == 1)
-        a.kind = A_FLOATS;
+        a.kind = A_FLOATS; /* attr_floats() makes one value a scalar; brackets said list */
     free(iv);
     free(fv);
     return a;
 }
 
+/*
+ * The diag id for a file named in an "@file:line:col" location. Cached: one
+ * registration per node would cycle diag's 64-slot table, which reuses slots
+ * when full, and evict the IR text's own entry. For the same reason a cached id
+ * counts only while its slot still holds the name. No text is known for the
+ * file, so diagnostics at these locations show no source line.
+ */
 static int file_id(const char *name) {
     static const char *names[64];
     static int ids[64], n;
@@ -186,11 +208,15 @@ static int file_id(const char *name) {
     return id;
 }
 
+/* %N = op(%a, %b) {key=value, ...} : dtype[dims] !flag "name" @"file.tg":line:col
+ * Effect ops have no "%N =" and no type; attributes, flags, name and location are optional. */
 static void read_node(Reader *r, Graph *g) {
     SrcLoc start = here(r);
     int id = -1;
     if (accept(r, "%")) {
         id = (int)read_int(r);
+        /* an id is the node's index, which ir_add assigns in order (an effect node takes one
+         * too, unwritten), so the written id can only be the next one */
         if (id != g->nnode)
             error_at(start, "node %%%d out of order: expected %%%d", id, g->nnode);
         expect(r, "=");
@@ -204,6 +230,7 @@ static void read_node(Reader *r, Graph *g) {
     if ((op_info[op].kind == K_EFFECT) != (id < 0))
         error_at(oploc, op_info[op].kind == K_EFFECT ? "'%s' has no result" : "'%s' needs a result '%%N ='",
                  opname);
+    /* fixed bounds, checked before each store: hand-edited text must not overflow the stack */
     int in[256], nin = 0;
     expect(r, "(");
     while (!accept(r, ")")) {
@@ -212,6 +239,7 @@ static void read_node(Reader *r, Graph *g) {
         SrcLoc l = here(r);
         expect(r, "%");
         int64_t v = read_int(r);
+        /* SSA in topological order: an input must be an earlier node, which also rules out cycles */
         if (v < 0 || v >= g->nnode)
             error_at(l, "input %%%lld is not defined before this node", (long long)v);
         if (nin == 256)
@@ -259,6 +287,8 @@ static void read_node(Reader *r, Graph *g) {
         else if (!strcmp(f, "trainable")) flags |= NF_TRAINABLE;
         else if (!strcmp(f, "input")) flags |= NF_INPUT;
         else if (!strcmp(f, "output")) flags |= NF_OUTPUT;
+        else if (!strcmp(f, "backward")) flags |= NF_BACKWARD;
+        else if (!strcmp(f, "update")) flags |= NF_UPDATE;
         else error_at(here(r), "unknown flag '!%s'", f);
     }
     const char *name = NULL;
@@ -274,7 +304,11 @@ static void read_node(Reader *r, Graph *g) {
         loc.col = (int)read_int(r);
     }
     Op o = (Op)op;
-    /* Sources and casts take the written type; every other op re-infers it. */
+    /* Sources and casts take the written type; every other op re-infers it. Going
+     * through ir_add() rather than trusting the text means an edited or corrupt
+     * graph is rejected here, with the shape rule's own message, and never
+     * reaches a pass that assumes well-typed input. Errors point at the IR text
+     * (oploc); the written .tg location replaces it only once the node is in. */
     int nid = ir_add(g, o, in, nin, dt, shape, attrs, nattr, oploc);
     if (nid < 0)
         error_at(oploc, "node does not type-check");
@@ -289,7 +323,7 @@ static void read_node(Reader *r, Graph *g) {
 
 Graph *ir_read(const char *filename, const char *text) {
     Reader r = {.text = text, .p = text, .line = 1, .line_start = text};
-    r.file = diag_add_file(filename, text);
+    r.file = diag_add_file(filename, text); /* so errors show the offending IR line with a caret */
     /* skip blank lines and '#' comments */
     Graph *g = NULL;
     for (;;) {

@@ -512,6 +512,87 @@ bool ir_infer(Graph *g, Node *n) {
         return infer_conv2d(g, n);
     case OP_MAXPOOL2D:
         return infer_maxpool(g, n);
+    case OP_CROSS_ENTROPY:
+    case OP_CROSS_ENTROPY_BWD: {
+        Node *t = &g->nodes[n->in[1]];
+        if (x->shape.rank != 2 || !dtype_is_float(x->dtype)) {
+            diag_error(n->loc, "cross_entropy expects float logits of shape (N, C), got %s", ts(g, n->in[0]));
+            return false;
+        }
+        if (t->dtype != DT_I64 || t->shape.rank != 1 || t->shape.d[0] != x->shape.d[0]) {
+            diag_error(n->loc, "cross_entropy expects i64 class indices of shape (%lld), got %s",
+                       (long long)x->shape.d[0], ts(g, n->in[1]));
+            return false;
+        }
+        const char *red = node_str(n, "reduction", "mean");
+        if (strcmp(red, "mean") && strcmp(red, "sum") && strcmp(red, "none")) {
+            diag_error(n->loc, "cross_entropy: reduction must be 'mean', 'sum' or 'none', got '%s'", red);
+            return false;
+        }
+        Shape ls = strcmp(red, "none") ? shape_scalar() : shape_make(1, x->shape.d);
+        if (n->op == OP_CROSS_ENTROPY_BWD) {
+            Node *dy = &g->nodes[n->in[2]];
+            if (!shape_eq(dy->shape, ls) || dy->dtype != x->dtype) {
+                diag_error(n->loc, "cross_entropy_bwd: the loss gradient must be %s", type_str(x->dtype, ls));
+                return false;
+            }
+            n->shape = x->shape;
+        } else
+            n->shape = ls;
+        n->dtype = x->dtype;
+        return true;
+    }
+    case OP_CONV2D_BWD_INPUT:
+    case OP_CONV2D_BWD_WEIGHT: {
+        /* the result's shape is an attribute; a forward conv2d over it must give back dL/dy's shape */
+        if (!has_ints(n, (const char *[]){"shape"}, 1))
+            return false;
+        int len;
+        const int64_t *d = node_ints(n, "shape", &len);
+        if (len != 4) {
+            diag_error(n->loc, "%s: shape must have 4 dimensions", info->name);
+            return false;
+        }
+        Node *dy = n->op == OP_CONV2D_BWD_INPUT ? x : &g->nodes[n->in[1]];
+        Node *other = n->op == OP_CONV2D_BWD_INPUT ? &g->nodes[n->in[1]] : x; /* w, or x */
+        Graph probe = {.name = "probe"};
+        Node nodes[4];
+        Shape s = shape_make(4, d);
+        nodes[0] = (Node){.op = OP_INPUT, .id = 0, .dtype = dy->dtype,
+                          .shape = n->op == OP_CONV2D_BWD_INPUT ? s : other->shape};
+        nodes[1] = (Node){.op = OP_INPUT, .id = 1, .dtype = dy->dtype,
+                          .shape = n->op == OP_CONV2D_BWD_INPUT ? other->shape : s};
+        int in[2] = {0, 1};
+        nodes[2] = (Node){.op = OP_CONV2D, .id = 2, .nin = 2, .in = in, .nattr = n->nattr, .attr = n->attr, .loc = n->loc};
+        probe.nodes = nodes;
+        probe.nnode = 3;
+        if (!infer_conv2d(&probe, &nodes[2]))
+            return false;
+        if (!shape_eq(nodes[2].shape, dy->shape)) {
+            diag_error(n->loc, "%s: dL/dy %s does not match the convolution's output %s", info->name,
+                       ts(g, dy->id), type_str(dy->dtype, nodes[2].shape));
+            return false;
+        }
+        n->shape = s;
+        n->dtype = dy->dtype;
+        return true;
+    }
+    case OP_MAXPOOL2D_BWD: {
+        Node *dy = &g->nodes[n->in[1]];
+        Node tmp = *n;
+        tmp.op = OP_MAXPOOL2D;
+        tmp.nin = 1;
+        if (!infer_maxpool(g, &tmp))
+            return false;
+        if (!shape_eq(tmp.shape, dy->shape)) {
+            diag_error(n->loc, "max_pool2d_bwd: dL/dy %s does not match the pooling output %s", ts(g, n->in[1]),
+                       type_str(tmp.dtype, tmp.shape));
+            return false;
+        }
+        n->shape = x->shape;
+        n->dtype = x->dtype;
+        return true;
+    }
     default:
         break;
     }

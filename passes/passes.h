@@ -10,4 +10,11 @@
 /* Removes nodes whose values nothing observable uses; returns the new graph. */
 Graph *pass_dce(Graph *g);
 
+/*
+ * Appends the backward graph of y to g: grads[i] = dL/d wrt[i] given dy = dL/dy (y's shape),
+ * or -1 where wrt[i] does not reach y through differentiable ops. Gradient nodes are named
+ * "d <yname>/d <parameter>".
+ */
+void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname);
+
 #endif

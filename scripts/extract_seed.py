@@ -2,7 +2,8 @@
 """Extracts the printed outputs of the blitz tutorial's cells (the seed text in
 ../shared/seeds/) into tests/golden/seed/<sample>.txt, one file per sample.
 
-The seed is a notebook export: each ```python block is followed by its output,
+A golden is one block of text that must start the sample's output, or several blocks
+separated by lines "~~~" that must appear in order. The seed is a notebook export: each ```python block is followed by its output,
 indented by four spaces. Outputs that print random tensors cannot be
 reproduced digit for digit (the notebook's generator state is unknown), so
 their digits are written as '?', which the test matches against any digit;
@@ -32,6 +33,11 @@ CELLS = {
     "bridge_to_numpy": [("n = t.numpy()", None)],
     "bridge_from_numpy": [("np.add(n, 1, out=n)", None)],
     "lenet_forward": [("net = Net()\nprint(net)", None), ("print(len(params))", None)],
+    "autograd": [("print(9*a**2 == a.grad)", None)],
+    # random values with random signs cannot be matched digit by digit: only the deterministic parts,
+    # each a block that must appear, in order, somewhere in the output
+    "lenet_backward": [("loss = criterion(output, target)\nprint(loss)", "*"),
+                       ("print('conv1.bias.grad before backward')", ("before", 3))],
 }
 
 
@@ -86,12 +92,18 @@ def main():
             if not found:
                 sys.exit(f"extract_seed: no output for cell '{marker}'")
             o = found[0]
-            if random_title:
+            if random_title == "*":
+                o = re.sub(r"[0-9]", "?", o)
+            elif isinstance(random_title, tuple):
+                o = "\n".join(o.split("\n")[:random_title[1]])
+            elif random_title:
                 o = mask_random(o, random_title)
             outs.append(o)
         path = os.path.join(ROOT, "tests", "golden", "seed", sample + ".txt")
+        # blocks of one sample are separated by a line "~~~": other output may come between them
+        sep = "\n~~~\n" if sample == "lenet_backward" else "\n"
         with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(outs) + "\n")
+            f.write(sep.join(outs) + "\n")
         print("wrote", os.path.relpath(path, ROOT))
 
 

@@ -179,9 +179,59 @@ def lenet_forward():
     print(len(params))
     print(params[0].size())
     input = torch.randn(1, 1, 32, 32)
-    with torch.no_grad():  # tgc has no autograd yet, so no grad_fn= suffix
-        out = net(input)
+    out = net(input)
     print(out)
+
+
+@cell
+def autograd():
+    a = torch.tensor([2., 3.], requires_grad=True)
+    b = torch.tensor([6., 4.], requires_grad=True)
+    Q = 3 * a**3 - b**2
+    external_grad = torch.tensor([1., 1.])
+    Q.backward(gradient=external_grad)
+    print(9 * a**2 == a.grad)
+    print(-2 * b == b.grad)
+
+
+@cell
+def autograd_dag():
+    x = torch.rand(5, 5)
+    y = torch.rand(5, 5)
+    z = torch.rand((5, 5), requires_grad=True)
+    a = x + y
+    print(f"Does `a` require gradients? : {a.requires_grad}")
+    b = x + z
+    print(f"Does `b` require gradients?: {b.requires_grad}")
+
+
+@cell
+def lenet_backward():
+    net = Net()
+    input = torch.randn(1, 1, 32, 32)
+    out = net(input)
+    print(out)
+    net.zero_grad()
+    out.backward(torch.randn(1, 10))
+    output = net(input)
+    target = torch.randn(10)
+    target = target.view(1, -1)
+    criterion = nn.MSELoss()
+    loss = criterion(output, target)
+    print(loss)
+    net.zero_grad()
+    print("conv1.bias.grad before backward")
+    print(net.conv1.bias.grad)
+    loss.backward()
+    print("conv1.bias.grad after backward")
+    print(net.conv1.bias.grad)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    optimizer.zero_grad()
+    output = net(input)
+    loss = criterion(output, target)
+    loss.backward()
+    optimizer.step()
+    print(net.conv1.bias)
 
 
 def lenet_npy_golden():

@@ -1,0 +1,335 @@
+/*
+ * autodiff.c: reverse-mode differentiation on the graph.
+ *
+ * Requires: a verified graph, the output y and a seed dL/dy of y's shape. Appends the backward
+ * graph as ordinary nodes (flagged NF_BACKWARD, placed after everything they read, so the graph
+ * stays in topological order) and returns dL/d wrt[i] for each requested node. Invalidates
+ * nothing: the forward nodes are untouched.
+ *
+ * Only what is needed is built. A node needs an adjoint when it lies on a path from some wrt to
+ * y through differentiable inputs; a frozen parameter is simply not in wrt, so nothing below the
+ * lowest trainable layer is differentiated (not even the input gradient of that layer).
+ * Adjoints of values used more than once are summed. Each op's vector-Jacobian product emits
+ * ordinary ops (elementwise, reductions, matmul, slices) or one of the dedicated backward ops
+ * (conv2d_bwd_input/weight, max_pool2d_bwd, cross_entropy_bwd). Broadcasting is undone by
+ * summing the adjoint over the broadcast axes.
+ */
+#include "passes.h"
+
+#include <string.h>
+
+static Graph *G;
+static SrcLoc at; /* location of the forward node being differentiated: new nodes trace to it */
+
+static Node *N(int id) { return &G->nodes[id]; }
+
+static int emit(Op op, const int *in, int nin, DType dt, Shape s, const Attr *a, int na) {
+    int id = ir_add(G, op, in, nin, dt, s, a, na, at);
+    if (id < 0)
+        die("autodiff built an ill-typed %s node", op_info[op].name);
+    N(id)->flags |= NF_BACKWARD;
+    return id;
+}
+
+static int op1(Op op, int x) { return emit(op, &x, 1, N(x)->dtype, N(x)->shape, NULL, 0); }
+static int op2(Op op, int x, int y) {
+    int in[2] = {x, y};
+    return emit(op, in, 2, N(x)->dtype, N(x)->shape, NULL, 0);
+}
+
+static int scalar(double v, DType dt) {
+    Attr a = attr_floats("data", &v, 1);
+    a.kind = A_FLOATS;
+    return emit(OP_CONST, NULL, 0, dt, shape_scalar(), &a, 1);
+}
+
+static int zeros(DType dt, Shape s) {
+    Attr a = attr_float("value", 0);
+    return emit(OP_FULL, NULL, 0, dt, s, &a, 1);
+}
+
+static int cast_to(int x, DType dt) { return N(x)->dtype == dt ? x : emit(OP_CAST, &x, 1, dt, N(x)->shape, NULL, 0); }
+
+/* A comparison as a 0/1 mask of dtype dt. */
+static int mask(Op cmp, int x, int y, DType dt) { return cast_to(op2(cmp, x, y), dt); }
+
+static int reshape_to(int x, Shape s) {
+    if (shape_eq(N(x)->shape, s))
+        return x;
+    Attr a = attr_ints("shape", s.d, s.rank);
+    a.kind = A_INTS;
+    return emit(OP_RESHAPE, &x, 1, N(x)->dtype, s, &a, 1);
+}
+
+static int sum_axes(int x, const int64_t *axes, int n, bool keepdim) {
+    Attr a[2] = {attr_ints("axes", axes, n), attr_int("keepdim", keepdim)};
+    a[0].kind = A_INTS;
+    return emit(OP_SUM, &x, 1, N(x)->dtype, shape_scalar(), a, 2);
+}
+
+/* Sums an adjoint of a broadcast result back to the operand's shape. */
+static int reduce_to(int g, Shape s) {
+    Shape gs = N(g)->shape;
+    if (shape_eq(gs, s))
+        return g;
+    int64_t axes[MAX_RANK];
+    int n = 0, lead = gs.rank - s.rank;
+    for (int i = 0; i < gs.rank; i++)
+        if (i < lead || (s.d[i - lead] == 1 && gs.d[i] != 1))
+            axes[n++] = i;
+    return reshape_to(n ? sum_axes(g, axes, n, false) : g, s);
+}
+
+static int expand_to(int x, Shape s) {
+    if (shape_eq(N(x)->shape, s))
+        return x;
+    Attr a = attr_ints("shape", s.d, s.rank);
+    a.kind = A_INTS;
+    return emit(OP_EXPAND, &x, 1, N(x)->dtype, s, &a, 1);
+}
+
+/* The adjoint of a reduction's result, broadcast back over the reduced axes. */
+static int unreduce(int g, const Node *red, Shape in) {
+    int naxes;
+    const int64_t *axes = node_ints(red, "axes", &naxes);
+    Shape kept = in;
+    for (int i = 0; i < naxes; i++)
+        kept.d[axes[i]] = 1;
+    return expand_to(reshape_to(g, kept), in);
+}
+
+static int transpose_last2(int x) {
+    Shape s = N(x)->shape;
+    int64_t perm[MAX_RANK];
+    for (int i = 0; i < s.rank; i++)
+        perm[i] = i;
+    perm[s.rank - 2] = s.rank - 1;
+    perm[s.rank - 1] = s.rank - 2;
+    Attr a = attr_ints("perm", perm, s.rank);
+    a.kind = A_INTS;
+    return emit(OP_PERMUTE, &x, 1, N(x)->dtype, shape_scalar(), &a, 1);
+}
+
+static int matmul(int a, int b) {
+    int in[2] = {a, b};
+    return emit(OP_MATMUL, in, 2, N(a)->dtype, shape_scalar(), NULL, 0);
+}
+
+/* 0/1 mask of dtype dt marking, along `axis` of x, the position given by idx (keepdim indices). */
+static int one_hot_along(int idx, Shape xs, int axis, DType dt) {
+    Attr a[2] = {attr_float("start", 0), attr_float("step", 1)};
+    Shape line = shape_make(1, &xs.d[axis]);
+    int iota = emit(OP_ARANGE, NULL, 0, DT_I64, line, a, 2);
+    Shape bs = xs;
+    for (int i = 0; i < bs.rank; i++)
+        bs.d[i] = i == axis ? xs.d[axis] : 1;
+    iota = expand_to(reshape_to(iota, bs), xs);
+    return mask(OP_EQ, iota, expand_to(idx, xs), dt);
+}
+
+/* Gradient of max/min over `red`'s axes, routed as PyTorch does. */
+static int extremum_grad(const Node *red, int x, int g) {
+    Node *xn = N(x);
+    DType dt = xn->dtype;
+    int naxes;
+    const int64_t *axes = node_ints(red, "axes", &naxes);
+    if (naxes == 1 && naxes < xn->shape.rank) {
+        /* max(dim): all of it to the first extremum along the axis (the index PyTorch returns) */
+        int src = red->op == OP_MAX ? x : op1(OP_NEG, x);
+        Attr a[2] = {attr_ints("axes", axes, 1), attr_int("keepdim", 1)};
+        a[0].kind = A_INTS;
+        int idx = emit(OP_ARGMAX, &src, 1, DT_I64, shape_scalar(), a, 2);
+        return op2(OP_MUL, unreduce(g, red, xn->shape), one_hot_along(idx, xn->shape, (int)axes[0], dt));
+    }
+    /* max() over everything: shared evenly among the tied elements */
+    int m = mask(OP_EQ, x, unreduce(red->id, red, xn->shape), dt);
+    int count = unreduce(sum_axes(m, axes, naxes, false), red, xn->shape);
+    return op2(OP_DIV, op2(OP_MUL, unreduce(g, red, xn->shape), m), count);
+}
+
+/* dL/d input k of node n, given g = dL/d n. */
+static int vjp(const Node *n, int k, int g) {
+    int x = n->in[0], y = n->nin > 1 ? n->in[1] : -1;
+    Shape xs = N(x)->shape;
+    DType dt = n->dtype;
+    switch (n->op) {
+    case OP_ADD: return reduce_to(g, N(n->in[k])->shape);
+    case OP_SUB: return reduce_to(k == 0 ? g : op1(OP_NEG, g), N(n->in[k])->shape);
+    case OP_MUL: return reduce_to(op2(OP_MUL, g, n->in[1 - k]), N(n->in[k])->shape);
+    case OP_DIV:
+        if (k == 0)
+            return reduce_to(op2(OP_DIV, g, y), xs);
+        /* d(a/b)/db = -(a/b)/b */
+        return reduce_to(op1(OP_NEG, op2(OP_DIV, op2(OP_MUL, g, n->id), y)), N(y)->shape);
+    case OP_POW:
+        if (k == 0) /* b * a^(b-1) */
+            return reduce_to(op2(OP_MUL, g, op2(OP_MUL, y, op2(OP_POW, x, op2(OP_SUB, y, scalar(1, dt))))), xs);
+        return reduce_to(op2(OP_MUL, g, op2(OP_MUL, n->id, op1(OP_LOG, x))), N(y)->shape);
+    case OP_MAXIMUM:
+    case OP_MINIMUM: {
+        /* ties share the gradient equally, as PyTorch's maximum/minimum backward */
+        Op win = n->op == OP_MAXIMUM ? OP_GT : OP_LT;
+        int m = op2(OP_ADD, mask(win, x, y, dt), op2(OP_MUL, mask(OP_EQ, x, y, dt), scalar(0.5, dt)));
+        if (k == 1)
+            m = op2(OP_SUB, scalar(1, dt), m);
+        return reduce_to(op2(OP_MUL, g, m), N(n->in[k])->shape);
+    }
+    case OP_NEG: return op1(OP_NEG, g);
+    case OP_RELU: return op2(OP_MUL, g, mask(OP_GT, n->id, scalar(0, dt), dt));
+    case OP_EXP: return op2(OP_MUL, g, n->id);
+    case OP_LOG: return op2(OP_DIV, g, x);
+    case OP_SQRT: return op2(OP_DIV, g, op2(OP_MUL, n->id, scalar(2, dt)));
+    case OP_ABS: return op2(OP_MUL, g, op2(OP_SUB, mask(OP_GT, x, scalar(0, dt), dt), mask(OP_LT, x, scalar(0, dt), dt)));
+    case OP_TANH: return op2(OP_MUL, g, op2(OP_SUB, scalar(1, dt), op2(OP_MUL, n->id, n->id)));
+    case OP_SIGMOID: return op2(OP_MUL, g, op2(OP_MUL, n->id, op2(OP_SUB, scalar(1, dt), n->id)));
+    case OP_CAST: return cast_to(g, N(x)->dtype);
+    case OP_SUM: return unreduce(g, n, xs);
+    case OP_MEAN: {
+        int64_t count = shape_numel(xs) / (shape_numel(n->shape) ? shape_numel(n->shape) : 1);
+        return op2(OP_DIV, unreduce(g, n, xs), scalar((double)count, dt));
+    }
+    case OP_MAX:
+    case OP_MIN: return extremum_grad(n, x, g);
+    case OP_RESHAPE: return reshape_to(g, xs);
+    case OP_EXPAND: return reduce_to(g, xs);
+    case OP_PERMUTE: {
+        int len;
+        const int64_t *p = node_ints(n, "perm", &len);
+        int64_t inv[MAX_RANK];
+        for (int i = 0; i < len; i++)
+            inv[p[i]] = i;
+        Attr a = attr_ints("perm", inv, len);
+        a.kind = A_INTS;
+        return emit(OP_PERMUTE, &g, 1, N(g)->dtype, shape_scalar(), &a, 1);
+    }
+    case OP_SLICE: {
+        int in[2] = {zeros(dt, xs), g};
+        return emit(OP_SETSLICE, in, 2, dt, xs, n->attr, n->nattr);
+    }
+    case OP_SETSLICE: {
+        if (k == 0) { /* the overwritten region gets nothing */
+            int in[2] = {g, scalar(0, dt)};
+            return emit(OP_SETSLICE, in, 2, dt, xs, n->attr, n->nattr);
+        }
+        int region = emit(OP_SLICE, &g, 1, dt, shape_scalar(), n->attr, n->nattr);
+        return reduce_to(region, N(y)->shape);
+    }
+    case OP_CAT: {
+        int axis = (int)node_int(n, "axis", 0);
+        int64_t off = 0;
+        for (int i = 0; i < k; i++)
+            off += N(n->in[i])->shape.d[axis];
+        Shape ks = N(n->in[k])->shape;
+        int64_t start[MAX_RANK] = {0}, step[MAX_RANK], size[MAX_RANK];
+        for (int i = 0; i < ks.rank; i++) {
+            step[i] = 1;
+            size[i] = ks.d[i];
+        }
+        start[axis] = off;
+        Attr a[3] = {attr_ints("start", start, ks.rank), attr_ints("step", step, ks.rank),
+                     attr_ints("size", size, ks.rank)};
+        for (int i = 0; i < 3; i++)
+            a[i].kind = A_INTS;
+        return emit(OP_SLICE, &g, 1, dt, shape_scalar(), a, 3);
+    }
+    case OP_MATMUL:
+        if (k == 0)
+            return reduce_to(matmul(g, transpose_last2(y)), xs);
+        return reduce_to(matmul(transpose_last2(x), g), N(y)->shape);
+    case OP_LINEAR: {
+        Node *w = N(n->in[1]);
+        int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(xs) / (I ? I : 1);
+        int g2 = reshape_to(g, shape_make(2, (int64_t[]){R, O}));
+        if (k == 0)
+            return reshape_to(matmul(g2, n->in[1]), xs);
+        if (k == 1)
+            return matmul(transpose_last2(g2), reshape_to(x, shape_make(2, (int64_t[]){R, I})));
+        return sum_axes(g2, (int64_t[]){0}, 1, false);
+    }
+    case OP_CONV2D: {
+        if (k == 2)
+            return sum_axes(g, (int64_t[]){0, 2, 3}, 3, false);
+        Attr a[5];
+        int na = 0;
+        for (int i = 0; i < n->nattr; i++)
+            a[na++] = n->attr[i];
+        Shape target = N(n->in[k])->shape;
+        a[na] = attr_ints("shape", target.d, 4);
+        a[na++].kind = A_INTS;
+        if (k == 0) {
+            int in[2] = {g, n->in[1]};
+            return emit(OP_CONV2D_BWD_INPUT, in, 2, dt, target, a, na);
+        }
+        int in[2] = {x, g};
+        return emit(OP_CONV2D_BWD_WEIGHT, in, 2, dt, target, a, na);
+    }
+    case OP_MAXPOOL2D: {
+        int in[2] = {x, g};
+        return emit(OP_MAXPOOL2D_BWD, in, 2, dt, xs, n->attr, n->nattr);
+    }
+    case OP_CROSS_ENTROPY: {
+        int in[3] = {x, n->in[1], g};
+        return emit(OP_CROSS_ENTROPY_BWD, in, 3, dt, xs, n->attr, n->nattr);
+    }
+    default:
+        die("no gradient rule for %s", op_info[n->op].name);
+    }
+}
+
+/* Can a gradient flow into input k of n? (Integer operands, class indices and casts from integers cannot.) */
+static bool diff_input(const Node *n, int k) {
+    if (!op_info[n->op].diff || !dtype_is_float(N(n->in[k])->dtype) || !dtype_is_float(n->dtype))
+        return false;
+    if (n->op == OP_CROSS_ENTROPY && k == 1)
+        return false;
+    return true;
+}
+
+void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname) {
+    G = g;
+    int n0 = g->nnode;
+    bool *dep = ir_alloc((size_t)n0 + 1), *anc = ir_alloc((size_t)n0 + 1);
+    for (int i = 0; i < nwrt; i++)
+        dep[wrt[i]] = true;
+    for (int i = 0; i < n0; i++) {
+        Node *n = N(i);
+        for (int k = 0; k < n->nin && !dep[i]; k++)
+            if (dep[n->in[k]] && diff_input(n, k))
+                dep[i] = true;
+    }
+    anc[y] = true;
+    for (int i = y; i >= 0; i--)
+        if (anc[i])
+            for (int k = 0; k < N(i)->nin; k++)
+                anc[N(i)->in[k]] = true;
+    int *adj = ir_alloc(sizeof(int) * (size_t)(n0 + 1));
+    for (int i = 0; i < n0; i++)
+        adj[i] = -1;
+    adj[y] = dy;
+    for (int i = y; i >= 0; i--) {
+        if (adj[i] < 0 || !dep[i] || !anc[i])
+            continue;
+        /* copy: emitting nodes may move the node array */
+        Node n = *N(i);
+        at = n.loc;
+        for (int k = 0; k < n.nin; k++) {
+            int x = n.in[k];
+            if (!dep[x] || !diff_input(&n, k))
+                continue;
+            int c = vjp(&n, k, adj[i]);
+            if (adj[x] < 0)
+                adj[x] = c;
+            else {
+                int in[2] = {adj[x], c}; /* a value used twice: its adjoints add up */
+                adj[x] = emit(OP_ADD, in, 2, N(c)->dtype, N(c)->shape, NULL, 0);
+            }
+            if (!N(adj[x])->name)
+                N(adj[x])->name = N(x)->name ? ir_fmt("d %s/d %s", yname, N(x)->name) : NULL;
+        }
+    }
+    for (int w = 0; w < nwrt; w++) {
+        grads[w] = adj[wrt[w]];
+        if (grads[w] >= 0 && N(wrt[w])->name)
+            N(grads[w])->name = ir_fmt("d %s/d %s", yname, N(wrt[w])->name);
+    }
+}
