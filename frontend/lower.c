@@ -1622,7 +1622,7 @@ static Shape infer_view_shape(Value **v, int n, int64_t numel, SrcLoc loc) {
     for (int i = 0; i < n; i++) {
         s.d[i] = int_arg(v[i], loc, "a size");
         if (s.d[i] == -1) {
-            if (infer >= 0)
+            if (infer >= 0 && numel >= 0)
                 error_at(loc, "only one dimension can be inferred (-1)");
             infer = i;
         } else if (s.d[i] < 0)
@@ -1630,6 +1630,8 @@ static Shape infer_view_shape(Value **v, int n, int64_t numel, SrcLoc loc) {
         else if (__builtin_mul_overflow(known, s.d[i], &known))
             error_at(loc, "shape %s is invalid for a tensor of %lld elements", shape_str(s), (long long)numel);
     }
+    if (numel < 0)
+        return s; /* expand: -1 keeps a size, no element count to match */
     if (infer >= 0) {
         if (known == 0 || numel % known)
             error_at(loc, "shape %s is invalid for a tensor of %lld elements", shape_str(s), (long long)numel);
@@ -2696,6 +2698,19 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         }
         return permute(t, perm, r, loc);
     }
+    if (!strcmp(f, "expand")) {
+        /* a broadcast copy (PyTorch returns a view, but writing into an expanded view is an error there) */
+        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Shape s = infer_view_shape(a->pos + 1, a->npos - 1, -1, loc);
+        DONE(a, a->npos, "input");
+        Shape in = TN(t)->shape;
+        for (int i = 0; i < s.rank; i++) {
+            int j = i - (s.rank - in.rank);
+            if (s.d[i] == -1 && j >= 0)
+                s.d[i] = in.d[j];
+        }
+        return result(expand(t->node, s, loc), t, NULL);
+    }
     if (!strcmp(f, "unsqueeze") || !strcmp(f, "squeeze")) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
         Value *d = arg(a, 1, "dim", NULL);
@@ -3120,7 +3135,7 @@ static Value *attribute(Value *base, Expr *e) {
             "squeeze", "matmul", "mm", "dot", "item", "size", "dim", "numel", "float", "double", "long", "int",
             "bool", "to", "type_as", "clone", "add_", "sub_", "mul_", "div_", "pow_", "neg_", "relu_", "exp_",
             "log_", "sqrt_", "abs_", "tanh_", "sigmoid_", "zero_", "fill_", "copy_", "maximum_", "minimum_",
-            "backward", "requires_grad_",
+            "backward", "requires_grad_", "expand",
         };
         const int nm = (int)(sizeof methods / sizeof methods[0]);
         for (int i = 0; i < nm; i++)
