@@ -464,6 +464,9 @@ static int ncallers;
 
 /* The group of v now holds `node` (the whole base was replaced). */
 static void set_group(int group, int node, SrcLoc loc) {
+    /* a parameter keeps its name through loads and updates: gradients are labelled with it */
+    if (L.group_param[group] && !L.g->nodes[node].name)
+        L.g->nodes[node].name = L.g->nodes[L.group_base[group]].name;
     L.group_base[group] = node;
     if (L.group_rg[group]) { /* the new value of a leaf is the leaf the next backward reaches */
         info(node)->rg = true;
@@ -2024,12 +2027,16 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
     int n = L.g->nnode;
     bool *anc = ir_alloc((size_t)n + 1);
     int *wrt = ir_alloc(sizeof(int) * (size_t)(n + 1)), nwrt = 0;
+    /* walk back through what requires grad only; a leaf ends the walk (what made it, like an
+       optimizer update, ran without gradient tracking) */
     anc[y->node] = true;
     for (int i = y->node; i >= 0; i--) {
-        if (!anc[i])
+        if (!anc[i] || !info(i)->rg)
             continue;
-        if (info(i)->leaf >= 0 && info(i)->rg)
+        if (info(i)->leaf >= 0) {
             wrt[nwrt++] = i;
+            continue;
+        }
         for (int k = 0; k < L.g->nodes[i].nin; k++)
             anc[L.g->nodes[i].in[k]] = true;
     }

@@ -288,9 +288,10 @@ static bool diff_input(const Node *n, int k) {
 void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname) {
     G = g;
     int n0 = g->nnode;
-    bool *dep = ir_alloc((size_t)n0 + 1), *anc = ir_alloc((size_t)n0 + 1);
+    /* wrt nodes are leaves: whatever computed them (an optimizer update) is not differentiated */
+    bool *dep = ir_alloc((size_t)n0 + 1), *anc = ir_alloc((size_t)n0 + 1), *leaf = ir_alloc((size_t)n0 + 1);
     for (int i = 0; i < nwrt; i++)
-        dep[wrt[i]] = true;
+        dep[wrt[i]] = leaf[wrt[i]] = true;
     for (int i = 0; i < n0; i++) {
         Node *n = N(i);
         for (int k = 0; k < n->nin && !dep[i]; k++)
@@ -312,7 +313,7 @@ void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads
         /* copy: emitting nodes may move the node array */
         Node n = *N(i);
         at = n.loc;
-        for (int k = 0; k < n.nin; k++) {
+        for (int k = 0; k < n.nin && !leaf[i]; k++) {
             int x = n.in[k];
             if (!dep[x] || !diff_input(&n, k))
                 continue;

@@ -272,6 +272,167 @@ START_TEST(test_semantics_match_pytorch) {
 }
 END_TEST
 
+static int tgc_run(char **text, ...);
+
+/* Loads an f32 (or f64 scalar) .npy written by numpy or tg_npy_save: header checked, data as doubles. */
+static double *load_floats(const char *path, size_t *n, char **header) {
+    size_t len;
+    char *b = slurp(path, &len);
+    if (!b)
+        return NULL;
+    size_t hl = 10 + (size_t)((unsigned char)b[8] | (unsigned char)b[9] << 8);
+    *header = fmt("%.*s", (int)(hl - 10), b + 10);
+    bool f8 = strstr(*header, "'<f8'") != NULL;
+    *n = (len - hl) / (f8 ? 8 : 4);
+    double *v = keep(malloc(sizeof(double) * (*n + 1)));
+    for (size_t i = 0; i < *n; i++) {
+        if (f8)
+            memcpy(&v[i], b + hl + 8 * i, 8);
+        else {
+            float f;
+            memcpy(&f, b + hl + 4 * i, 4);
+            v[i] = f;
+        }
+    }
+    return v;
+}
+
+/*
+ * The blitz's Task 3 (MSE) and Task 4 (cross-entropy) networks, batch 4, three steps of SGD with
+ * momentum, SGD with nesterov and weight decay, Adam and AdamW, against PyTorch: the first loss,
+ * every first gradient, the third loss and every parameter after three steps, within 1e-5
+ * absolute or 1e-4 relative. For Adam and AdamW an element whose first gradient is below 1e-6 is
+ * left out of the parameter comparison: its update is 1e-3 * sign(rounding noise).
+ */
+static const char *train_cases[] = {"net3/sgd", "net3/nesterov", "net3/adam", "net3/adamw",
+                                    "net4/sgd", "net4/nesterov", "net4/adam", "net4/adamw"};
+
+START_TEST(test_training_steps_match_pytorch) {
+    const char *c = train_cases[_i];
+    char net[8];
+    snprintf(net, sizeof net, "%.4s", c);
+    const char *opt = c + 5;
+    char *gnet = fmt("%s/tests/golden/train/%s", root, net), *gopt = fmt("%s/%s", gnet, opt);
+    char *dir = fmt("%s/train_%s_%s", tmp, net, opt);
+    mkdir(dir, 0755);
+    const char *links[] = {"weights", "x.npy", "y.npy"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    char *bin = fmt("%s/train", dir), *errf = fmt("%s/build.txt", dir);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/train_%s_%s.tg", root, net, opt), "-o", bin, NULL};
+    ck_assert_msg(run(NULL, NULL, errf, argv) == 0, "%s", slurp(errf, NULL));
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(dir, NULL, NULL, runargv), 0);
+    bool adam = strstr(opt, "adam") != NULL;
+    int files = 0;
+    const char *gdirs[2] = {gnet, gopt};
+    for (int gd = 0; gd < 2; gd++) {
+        DIR *d = opendir(gdirs[gd]);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            if (!strstr(e->d_name, ".npy") || !strcmp(e->d_name, "x.npy") || !strcmp(e->d_name, "y.npy"))
+                continue;
+            size_t ng, no;
+            char *hg, *ho;
+            double *want = load_floats(fmt("%s/%s", gdirs[gd], e->d_name), &ng, &hg);
+            double *got = load_floats(fmt("%s/%s", dir, e->d_name), &no, &ho);
+            ck_assert_msg(got != NULL, "%s: the program did not write %s", c, e->d_name);
+            ck_assert_msg(ng == no && !strcmp(hg, ho), "%s/%s: %s vs PyTorch's %s", c, e->d_name, ho, hg);
+            double *grad = NULL;
+            if (adam && !strncmp(e->d_name, "param_", 6)) {
+                size_t n1;
+                char *h1;
+                grad = load_floats(fmt("%s/grad_%s", gnet, e->d_name + 6), &n1, &h1);
+            }
+            for (size_t i = 0; i < ng; i++) {
+                if (grad && fabs(grad[i]) < 1e-6)
+                    continue;
+                double err = fabs(got[i] - want[i]);
+                ck_assert_msg(err <= 1e-5 || err <= 1e-4 * fabs(want[i]),
+                              "%s/%s[%zu]: tgc %.9g, PyTorch %.9g", c, e->d_name, i, got[i], want[i]);
+            }
+            files++;
+        }
+        if (d)
+            closedir(d);
+    }
+    ck_assert_int_ge(files, 2 * 10 + 2);
+}
+END_TEST
+
+/*
+ * Frozen layers get no gradient nodes: with conv1 and conv2 frozen, the backward graph of the
+ * Task 4 network holds no convolution or pooling backward, no gradient node for a conv
+ * parameter, and nothing that multiplies by fc1.weight (that would be the gradient with respect
+ * to fc1's input, which no trainable parameter below needs).
+ */
+START_TEST(test_frozen_layers_are_not_differentiated) {
+    char *p = fmt("%s/frozen.tg", tmp);
+    FILE *f = fopen(p, "w");
+    fputs("model Net(x: f32[B, 3, 32, 32]) {\n"
+          "    conv1 = Conv2d(3, 6, 5)\n    pool = MaxPool2d(2, 2)\n    conv2 = Conv2d(6, 16, 5)\n"
+          "    fc1 = Linear(16 * 5 * 5, 120)\n    fc2 = Linear(120, 84)\n    fc3 = Linear(84, 10)\n"
+          "    x = pool(relu(conv1(x)))\n    x = pool(relu(conv2(x)))\n    x = flatten(x, 1)\n"
+          "    x = relu(fc1(x))\n    x = relu(fc2(x))\n    return fc3(x)\n}\n"
+          "program frozen {\n    net = Net()\n    load_state(net, \"weights\")\n"
+          "    net.conv1.requires_grad_(false)\n    net.conv2.requires_grad_(false)\n"
+          "    x = load(\"x.npy\", f32[4, 3, 32, 32])\n    y = load(\"y.npy\", i64[4])\n"
+          "    loss = cross_entropy(net(x), y)\n    loss.backward()\n"
+          "    print(net.conv1.weight.grad, net.conv2.bias.grad)\n"
+          "    save(\"grad_fc1.weight.npy\", net.fc1.weight.grad)\n    save(\"grad_fc3.bias.npy\", net.fc3.bias.grad)\n}\n",
+          f);
+    fclose(f);
+    char *t;
+    ck_assert_int_eq(tgc_run(&t, "compile", p, "--emit=ir", "-o", "-", NULL), 0);
+    /* (messages show the start of the IR only: Check limits their length) */
+    ck_assert_msg(strstr(t, "# ---- backward ----"), "no backward section:\n%.3000s", t);
+    ck_assert_msg(!strstr(t, "conv2d_bwd") && !strstr(t, "max_pool2d_bwd"), "frozen convolutions differentiated");
+    ck_assert_msg(!strstr(t, "d loss/d conv"), "gradient node for a frozen parameter");
+    ck_assert_msg(strstr(t, "\"d loss/d fc1.weight\"") && strstr(t, "\"d loss/d fc3.bias\""), "fc gradients missing");
+    /* the id of fc1.weight, then no backward node may take it as an input */
+    char *w = strstr(t, "\"fc1.weight\"");
+    ck_assert_ptr_nonnull(w);
+    while (w > t && w[-1] != '\n')
+        w--;
+    int wid = atoi(w + 3);
+    char *bw = strstr(t, "# ---- backward ----");
+    for (char *line = bw; line && *line; line = strchr(line + 1, '\n')) {
+        char *end = strchr(line + 1, '\n');
+        char *open = strchr(line, '('), *close = open ? strchr(open, ')') : NULL;
+        if (!open || (end && open > end))
+            continue;
+        for (char *q = open; q && q < close; q = strchr(q + 1, '%'))
+            if (*q == '%' && atoi(q + 1) == wid)
+                ck_abort_msg("a backward node reads fc1.weight (the gradient of fc1's input):\n%.*s",
+                             (int)(end ? end - line : 80), line);
+    }
+    /* and the fc gradients still match PyTorch's */
+    char *dir = fmt("%s/frozen", tmp);
+    mkdir(dir, 0755);
+    char *gnet = fmt("%s/tests/golden/train/net4", root);
+    const char *links[] = {"weights", "x.npy", "y.npy"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    char *bin = fmt("%s/frozen", dir);
+    char *argv[] = {(char *)tgc, "build", p, "-o", bin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+    char *outf = fmt("%s/out.txt", dir);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(dir, outf, NULL, runargv), 0);
+    ck_assert_str_eq(slurp(outf, NULL), "None None\n");
+    const char *names[] = {"grad_fc1.weight.npy", "grad_fc3.bias.npy"};
+    for (int i = 0; i < 2; i++) {
+        size_t ng, no;
+        char *hg, *ho;
+        double *want = load_floats(fmt("%s/%s", gnet, names[i]), &ng, &hg);
+        double *got = load_floats(fmt("%s/%s", dir, names[i]), &no, &ho);
+        ck_assert(got && ng == no);
+        for (size_t j = 0; j < ng; j++)
+            ck_assert_msg(fabs(got[j] - want[j]) <= 1e-5 || fabs(got[j] - want[j]) <= 1e-4 * fabs(want[j]),
+                          "%s[%zu]: tgc %g, PyTorch %g", names[i], j, got[j], want[j]);
+    }
+}
+END_TEST
+
 /* Runs tgc with args; returns status and stderr+stdout text. */
 static int tgc_run(char **text, ...) {
     char *argv[16] = {(char *)tgc};
@@ -385,6 +546,8 @@ int main(void) {
     tcase_add_test(tc, test_lenet_npy_matches_pytorch);
     tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_semantics_match_pytorch);
+    tcase_add_loop_test(tc, test_training_steps_match_pytorch, 0, (int)(sizeof train_cases / sizeof train_cases[0]));
+    tcase_add_test(tc, test_frozen_layers_are_not_differentiated);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_runtime_error_names_file);
     suite_add_tcase(s, tc);
