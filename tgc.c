@@ -30,7 +30,10 @@ static const char usage[] =
     "  -o PATH          output file: OUT.c for compile (OUT.h is written beside it),\n"
     "                   or the executable for build; '-' writes C (or IR) to stdout\n"
     "  --emit=c         emit C source (the default)\n"
-    "  --emit=ir        emit the graph IR in its text form instead of C\n"
+    "  --emit=ir        emit the graph IR in its text form instead of C: forward,\n"
+    "                   backward and update sections, every gradient node named by\n"
+    "                   what it computes (\"d loss/d conv1.weight\")\n"
+    "  --emit=dot       emit the same graph as Graphviz DOT (dot -Tsvg g.dot > g.svg)\n"
     "  --prefix NAME    prefix of the generated C identifiers (default: OUT's base\n"
     "                   name, e.g. tensors.c -> tensors_run, TENSORS_ARENA_BYTES)\n"
     "  --no-main        leave out main(); the caller runs PREFIX_run(arena, out)\n"
@@ -51,7 +54,7 @@ static const char usage[] =
 
 typedef struct {
     const char *cmd, *input, *output, *prefix, *cc; /* "compile"/"build", FILE.tg, -o; NULL if not given */
-    bool emit_ir, no_main, keep, verbose;           /* --emit=ir, --no-main, --keep, -v */
+    bool emit_ir, emit_dot, no_main, keep, verbose;           /* --emit=ir, --no-main, --keep, -v */
 } Options;
 
 /* Errors about the command line or the file system: no source location, so not through diag.
@@ -150,7 +153,8 @@ static Options parse_args(int argc, char **argv) {
             else o.cc = v;
         } else if (!strncmp(a, "--emit=", 7)) {
             if (!strcmp(a + 7, "ir")) o.emit_ir = true;
-            else if (strcmp(a + 7, "c")) fail("unknown --emit kind '%s' (expected c or ir)", a + 7);
+            else if (!strcmp(a + 7, "dot")) o.emit_ir = o.emit_dot = true;
+            else if (strcmp(a + 7, "c")) fail("unknown --emit kind '%s' (expected c, ir or dot)", a + 7);
         } else if (!strcmp(a, "--no-main")) o.no_main = true;
         else if (!strcmp(a, "--keep")) o.keep = true;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o.verbose = true;
@@ -269,8 +273,12 @@ int main(int argc, char **argv) {
         char *tmp = NULL;
         if (strcmp(o.output, "-"))
             f = open_tmp(o.output, &tmp);
-        for (int i = 0; i < lw->nprograms; i++)
-            ir_print(f, graphs[i]);
+        for (int i = 0; i < lw->nprograms; i++) {
+            if (o.emit_dot)
+                ir_print_dot(f, graphs[i]);
+            else
+                ir_print(f, graphs[i]);
+        }
         if (tmp)
             commit(f, tmp, o.output);
         return 0;

@@ -196,6 +196,7 @@ bool ir_infer(Graph *g, Node *n);
 
 void ir_print(FILE *f, const Graph *g);
 char *ir_sprint(const Graph *g); /* the text form as a string in the arena */
+void ir_print_dot(FILE *f, const Graph *g); /* Graphviz, sections as clusters */
 void ir_print_string(FILE *f, const char *s); /* C-escaped, quoted */
 /* The source line at loc, trimmed, for comments in generated code ("" if unknown). */
 const char *diag_line_text(SrcLoc loc);

@@ -163,3 +163,54 @@ char *ir_sprint(const Graph *g) {
     free(buf);
     return s;
 }
+
+/* A DOT string literal: quotes and backslashes escaped. */
+static void dot_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/*
+ * Graphviz DOT of the graph: one box per node (op, type, name), edges from inputs, and the
+ * forward, backward and update sections as clusters of their own colour, so the gradient of a
+ * parameter can be followed back to the forward op it comes from (dot -Tsvg g.dot > g.svg).
+ */
+void ir_print_dot(FILE *f, const Graph *g) {
+    fprintf(f, "digraph %s {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\"];\n",
+            g->name);
+    static const struct {
+        unsigned flag;
+        const char *name, *color;
+    } sections[] = {{0, "forward", "#e8f0fe"}, {NF_BACKWARD, "backward", "#fde8e8"}, {NF_UPDATE, "update", "#e6f4ea"}};
+    for (int s = 0; s < 3; s++) {
+        fprintf(f, "  subgraph cluster_%s {\n    label=\"%s\";\n    color=\"#999999\";\n", sections[s].name,
+                sections[s].name);
+        for (int i = 0; i < g->nnode; i++) {
+            const Node *n = &g->nodes[i];
+            unsigned sec = n->flags & NF_UPDATE ? NF_UPDATE : n->flags & NF_BACKWARD ? NF_BACKWARD : 0;
+            if (sec != sections[s].flag)
+                continue;
+            const char *label = op_info[n->op].kind == K_EFFECT
+                                    ? ir_fmt("%s", op_info[n->op].name)
+                                    : ir_fmt("%%%d %s\n%s%s%s", n->id, op_info[n->op].name, type_str(n->dtype, n->shape),
+                                             n->name ? "\n" : "", n->name ? n->name : "");
+            fprintf(f, "    n%d [label=", n->id);
+            dot_string(f, label);
+            fprintf(f, ", fillcolor=\"%s\"%s];\n", sections[s].color,
+                    n->flags & NF_PARAM ? ", penwidth=2" : "");
+        }
+        fputs("  }\n", f);
+    }
+    for (int i = 0; i < g->nnode; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            fprintf(f, "  n%d -> n%d;\n", g->nodes[i].in[k], i);
+    fputs("}\n", f);
+}

@@ -452,7 +452,7 @@ static int tgc_run(char **text, ...) {
 START_TEST(test_cli) {
     char *t;
     ck_assert_int_eq(tgc_run(&t, "--help", NULL), 0);
-    const char *opts[] = {"compile", "build", "-o", "--emit=c", "--emit=ir", "--prefix", "--no-main", "--cc",
+    const char *opts[] = {"compile", "build", "-o", "--emit=c", "--emit=ir", "--emit=dot", "--prefix", "--no-main", "--cc",
                           "--keep", "--version", "example"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(t, opts[i]), "--help does not explain %s", opts[i]);
@@ -485,6 +485,11 @@ START_TEST(test_cli) {
     /* --emit=ir writes the text form the IR reader accepts */
     ck_assert_int_eq(tgc_run(&t, "compile", sample_path("tensor_sum"), "--emit=ir", "-o", "-", NULL), 0);
     ck_assert_msg(!strncmp(t, "graph tensor_sum {", 18), "%s", t);
+    /* --emit=dot: Graphviz with the forward, backward and update sections as clusters */
+    ck_assert_int_eq(tgc_run(&t, "compile", sample_path("autograd"), "--emit=dot", "-o", "-", NULL), 0);
+    ck_assert_msg(!strncmp(t, "digraph autograd {", 18) && strstr(t, "subgraph cluster_backward") &&
+                      strstr(t, " -> "),
+                  "%.2000s", t);
     /* --prefix and --no-main */
     char *pc = fmt("%s/pre.c", tmp);
     ck_assert_int_eq(tgc_run(&t, "compile", sample_path("tensor_sum"), "-o", pc, "--prefix", "blitz", "--no-main", NULL), 0);
