@@ -253,13 +253,13 @@ int main(int argc, char **argv) {
     diag_check();
     Lowered *lw = lower_ast(ast);
     diag_check();
-    if (lw->nprograms == 0) {
-        if (lw->ntrain)
-            fail("%s", ir_fmt("%s has no program block; its train block was checked, but this version of tgc "
-                              "cannot compile training yet", o.input));
-        fail("%s", ir_fmt("%s has no program block to compile", o.input));
-    }
-    Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)lw->nprograms);
+    if (lw->nprograms == 0 && !lw->train)
+        fail("%s", ir_fmt("%s has no program or train block to compile", o.input));
+    if (lw->nprograms == 0 && build)
+        fail("%s", ir_fmt("%s has only a train block: 'tgc compile' gives its training step (PREFIX_init, "
+                          "PREFIX_train_step) for a C caller; the standalone trainer with main() is not written yet",
+                          o.input));
+    Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 1));
     for (int i = 0; i < lw->nprograms; i++) {
         graphs[i] = pass_dce(lw->programs[i].graph);
 #ifndef NDEBUG
@@ -267,17 +267,23 @@ int main(int argc, char **argv) {
             die("the graph of program '%s' fails verification after dce", graphs[i]->name);
 #endif
     }
+    Graph *train = lw->train ? pass_dce(lw->train) : NULL;
+#ifndef NDEBUG
+    if (train && !ir_verify(train))
+        die("the training step's graph fails verification after dce");
+#endif
 
     if (o.emit_ir) {
         FILE *f = stdout;
         char *tmp = NULL;
         if (strcmp(o.output, "-"))
             f = open_tmp(o.output, &tmp);
-        for (int i = 0; i < lw->nprograms; i++) {
+        for (int i = 0; i < lw->nprograms + (train != NULL); i++) {
+            Graph *gr = i < lw->nprograms ? graphs[i] : train;
             if (o.emit_dot)
-                ir_print_dot(f, graphs[i]);
+                ir_print_dot(f, gr);
             else
-                ir_print(f, graphs[i]);
+                ir_print(f, gr);
         }
         if (tmp)
             commit(f, tmp, o.output);
@@ -311,7 +317,8 @@ int main(int argc, char **argv) {
         hbase = ir_fmt("%s.h", prefix);
     /* for the generated file's first line, so a reader knows how to regenerate it */
     const char *cmdline = ir_fmt("tgc %s %s -o %s", o.cmd, o.input, o.output);
-    EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main};
+    EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main,
+                      .train = train};
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(cpath, &ctmp);
     FILE *hf = to_stdout ? stdout : open_tmp(hpath, &htmp);

@@ -13,9 +13,10 @@ typedef struct {
     const char *header;    /* file name of the header the .c includes ("lenet.h"); NULL: the
                               header goes first into the same file (c == h) */
     bool main;             /* emit a main() that runs every program */
+    Graph *train;          /* a train block's step graph (init, train_step, the tensor table), or NULL */
 } EmitOptions;
 
-/* Writes the .c and .h for a list of program graphs (run in order by main). */
+/* Writes the .c and .h for a list of program graphs (run in order by main) and a training step. */
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt);
 
 #endif

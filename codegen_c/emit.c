@@ -93,7 +93,13 @@ static bool inline_scalar(const Node *consumer, const Node *x) {
     return ew && x->op == OP_CONST && x->shape.rank == 0;
 }
 
-static const char *kname(const Node *n) { return ir_fmt("k%02d_%s_fwd", n->id, op_info[n->op].name); }
+/* Kernel names: node id, op, direction; graphs after the first get their name in front. */
+static const char *kpre = "";
+
+static const char *kname(const Node *n) {
+    const char *dir = n->flags & NF_UPDATE ? "upd" : n->flags & NF_BACKWARD ? "bwd" : "fwd";
+    return ir_fmt("%sk%02d_%s_%s", kpre, n->id, op_info[n->op].name, dir);
+}
 
 /* Text safe inside a C comment: no comment end, no line breaks, no control bytes. */
 static const char *comment_safe(const char *s) {
@@ -756,6 +762,7 @@ static bool has_kernel(const Node *n) {
         return false;
     switch (n->op) {
     case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED: case OP_SAVE:
+    case OP_ASSIGN:
         return false;
     default:
         return true;
@@ -911,18 +918,113 @@ static void emit_print(const Node *n) {
 }
 
 /* Offsets: every value its own 64-byte aligned slot (memory planning comes with the passes). */
+/* Persistent values (parameters, optimizer state) first, so they sit in one region at the arena's
+   start; inputs live with the caller. */
 static int64_t plan(Graph *g, int64_t *off) {
     int64_t total = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < g->nnode; i++) {
+            Node *n = &g->nodes[i];
+            if (pass == 0)
+                off[i] = -1;
+            if ((n->op == OP_PARAM) != (pass == 0) || op_info[n->op].kind == K_EFFECT || !needs_buffer[i] ||
+                n->op == OP_INPUT)
+                continue;
+            off[i] = total;
+            int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
+            total += (bytes + 63) / 64 * 64;
+        }
+    return total;
+}
+
+/* ---- the training step ---- */
+
+static void emit_pointers(Graph *g, const int64_t *off, bool inputs) {
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
-        off[i] = -1;
-        if (op_info[n->op].kind == K_EFFECT || !needs_buffer[i])
+        if (n->op == OP_INPUT && inputs)
+            P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), var(i), n->name,
+              type_str(n->dtype, n->shape));
+        if (off[i] < 0 || (!inputs && n->op != OP_PARAM))
             continue;
-        off[i] = total;
-        int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
-        total += (bytes + 63) / 64 * 64;
+        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
+          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
     }
-    return total;
+}
+
+/* PREFIX_init, PREFIX_train_step and the table of persistent tensors, for a train block's graph. */
+static void emit_train(Graph *g, const int64_t *off) {
+    const char *pf = prefix;
+    P("\n/* ---- training step: init ---- */\n");
+    P("\n/* Parameters as PyTorch initializes them (from seed, in registration order), optimizer state zero. */\n");
+    P("void %s_init(void *arena, uint64_t seed) {\n    unsigned char *mem = arena;\n", pf);
+    P("    TgRng rng;\n    tg_rng_seed(&rng, seed);\n");
+    emit_pointers(g, off, false);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        if (!strcmp(node_str(n, "init", ""), "uniform"))
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), var(i),
+              (long long)shape_numel(n->shape), literal(node_float(n, "from", 0), DT_F64),
+              literal(node_float(n, "to", 1), DT_F64), comment_safe(n->name ? n->name : ""));
+        else
+            P("    memset(%s, 0, %lld); /* %s */\n", var(i), (long long)(shape_numel(n->shape) * dtype_size(n->dtype)),
+              comment_safe(n->name ? n->name : ""));
+    }
+    P("}\n");
+    const Node *x = NULL, *y = NULL, *loss = NULL;
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_INPUT && !x)
+            x = n;
+        else if (n->op == OP_INPUT)
+            y = n;
+        if (n->flags & NF_OUTPUT)
+            loss = n;
+    }
+    P("\n/* ---- training step: forward, backward, update ---- */\n");
+    P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. No allocation, no I/O. */\n",
+      type_str(x->dtype, x->shape), type_str(y->dtype, y->shape));
+    P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
+      dtype_ctype(x->dtype), dtype_ctype(y->dtype));
+    emit_pointers(g, off, true);
+    const char *section = "";
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        const char *sec = n->flags & NF_UPDATE ? "update" : n->flags & NF_BACKWARD ? "backward" : "forward";
+        if (strcmp(sec, section) && (has_kernel(n) || n->op == OP_ASSIGN)) {
+            P("    /* %s */\n", sec);
+            section = sec;
+        }
+        if (n->op == OP_ASSIGN) {
+            Node *dst = &g->nodes[n->in[0]];
+            P("    memcpy(%s, %s, %lld); /* %s */\n", var(n->in[0]), var(n->in[1]),
+              (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), comment_safe(dst->name ? dst->name : ""));
+            continue;
+        }
+        if (!has_kernel(n))
+            continue;
+        P("    %s(", kname(n));
+        for (int k = 0; k < n->nin; k++)
+            if (!inline_scalar(n, &g->nodes[n->in[k]]))
+                P("%s, ", var(n->in[k]));
+        P("%s);\n", var(i));
+    }
+    P("    return (float)%s[0];\n}\n", var(loss->id));
+    P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
+    P("const %sTensor %s_tensors[] = {\n", pf, pf);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        P("    {\"%s\", %lld, %s, %d, {", n->name ? comment_safe(n->name) : "?", (long long)off[i], tg_dtype(n->dtype),
+          n->shape.rank);
+        for (int k = 0; k < n->shape.rank; k++)
+            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
+        P("%s}, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0);
+    }
+    P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
 }
 
 static void emit_run(Graph *g, const char *fn, const int64_t *off) {
@@ -1015,6 +1117,15 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         if (need > arena)
             arena = need; /* programs run one after another and share the arena */
     }
+    Graph *train = opt->train;
+    int64_t *toff = NULL;
+    if (train) {
+        toff = ir_alloc(sizeof(int64_t) * (size_t)(train->nnode + 1));
+        find_buffers(train);
+        int64_t need = plan(train, toff);
+        if (need > arena)
+            arena = need;
+    }
     const char **fn = ir_alloc(sizeof(char *) * (size_t)(nprograms + 1));
     for (int p = 0; p < nprograms; p++)
         fn[p] = nprograms == 1 ? ir_fmt("%s_run", prefix) : ir_fmt("%s_run_%s", prefix, programs[p]->name);
@@ -1022,13 +1133,32 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     /* header */
     out = h;
     const char *guard = ir_fmt("%s_H", upper(prefix));
-    P("%s#ifndef %s\n#define %s\n\n#include <stdio.h>\n\n", banner, guard, guard);
+    P("%s#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <stdio.h>\n\n#include <tgrt.h>\n\n", banner, guard, guard);
     P("/* Bytes of working memory the caller provides (aligned to 64 bytes). */\n");
     P("#define %s_ARENA_BYTES %lld\n\n", upper(prefix), (long long)(arena ? arena : 64));
     for (int p = 0; p < nprograms; p++) {
         P("/* Runs program '%s', printing to out; returns 0, or 1 after reporting an error on stderr. */\n",
           programs[p]->name);
         P("int %s(void *arena, FILE *out);\n", fn[p]);
+    }
+    if (train) {
+        const Node *x = NULL;
+        for (int i = 0; i < train->nnode && !x; i++)
+            if (train->nodes[i].op == OP_INPUT)
+                x = &train->nodes[i];
+        P("\n/* The training step of %s. The caller owns the arena; nothing here allocates. */\n", train->name);
+        P("#define %s_BATCH %lld\n", upper(prefix), (long long)x->shape.d[0]);
+        P("typedef struct {\n    const char *name;  /* PyTorch's state_dict key, or <key>.momentum_buffer, ... */\n"
+          "    size_t offset;     /* bytes into the arena */\n    TgDType dtype;\n    int rank;\n"
+          "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n} %sTensor;\n",
+          prefix);
+        P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
+        P("void %s_init(void *arena, uint64_t seed);\n", prefix);
+        const Node *y = NULL;
+        for (int i = 0; i < train->nnode; i++)
+            if (train->nodes[i].op == OP_INPUT && &train->nodes[i] != x)
+                y = &train->nodes[i];
+        P("float %s_train_step(void *arena, const float *x, const %s *y);\n", prefix, dtype_ctype(y->dtype));
     }
     P("\n#endif\n");
 
@@ -1057,6 +1187,7 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     for (int p = 0; p < nprograms; p++) {
         G = programs[p];
         find_buffers(G);
+        kpre = p ? ir_fmt("p%d_", p) : ""; /* kernels of later programs must not clash with the first's */
         P("\n/* ---- program %s: kernels ---- */\n", G->name);
         for (int i = 0; i < G->nnode; i++)
             if (has_kernel(&G->nodes[i]))
@@ -1064,7 +1195,19 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         P("\n/* ---- program %s: run ---- */\n", G->name);
         emit_run(G, fn[p], offs[p]);
     }
-    if (opt->main) {
+    kpre = "";
+    if (train) {
+        G = train;
+        find_buffers(G);
+        kpre = nprograms ? "t" : "";
+        P("\n/* ---- training step of %s: kernels ---- */\n", G->name);
+        for (int i = 0; i < G->nnode; i++)
+            if (has_kernel(&G->nodes[i]))
+                emit_kernel(&G->nodes[i]);
+        emit_train(G, toff);
+        kpre = "";
+    }
+    if (opt->main && nprograms) {
         P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");
         P("/* The standalone program: main owns the arena (the run functions never allocate). */\n");
         P("int main(void) {\n");

@@ -132,7 +132,8 @@ typedef struct {
 typedef struct {
     LoweredProgram *programs;
     int nprograms;
-    int ntrain;         /* train blocks checked (compiled by the trainer, not here) */
+    int ntrain;         /* train blocks checked */
+    Graph *train;       /* the training step of the file's train block, or NULL */
 } Lowered;
 
 /* Elaborates every declaration; reports errors through diag (several where cheap). */

@@ -3533,6 +3533,196 @@ static void def_globals(Ast *ast) {
         }
 }
 
+
+/* ---- the training step of a train block ---- */
+
+/* A persistent zero-initialised state tensor (optimizer buffers, the step counter). */
+static int new_state(const char *name, DType dt, Shape s, SrcLoc loc) {
+    Attr a = attr_str("init", "zeros");
+    int id = add(OP_PARAM, NULL, 0, dt, s, &a, 1, loc);
+    L.g->nodes[id].flags |= NF_PARAM;
+    L.g->nodes[id].name = name;
+    return id;
+}
+
+static int upd_cast(int x, DType dt, SrcLoc loc) {
+    int r = cast(x, dt, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+
+/*
+ * The optimizer update with the step count read at run time (a state), as a generated
+ * train_step needs: SGD's first step sets buf = d_p through a 0/1 blend (exact, both terms
+ * finite), Adam's bias corrections are computed in double from the step and then used as float
+ * scalars, as PyTorch's Python floats are. Writes go through assign effects at the very end,
+ * after every update has read the old values.
+ */
+static void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
+                           int *nassign) {
+    int step = new_state("step", DT_I64, shape_scalar(), loc);
+    int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
+    int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
+    int first = -1, step_size = -1, bc2_sqrt = -1;
+    if (!o->adam && o->momentum != 0)
+        first = upd_cast(upd2(OP_EQ, step, const_scalar(mk_int(0), DT_I64, loc), loc), DT_F32, loc);
+    if (o->adam) {
+        int bc1 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta1, DT_F64, loc), tf, loc), loc);
+        int bc2 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta2, DT_F64, loc), tf, loc), loc);
+        step_size = upd_cast(upd2(OP_DIV, uconst(-o->lr, DT_F64, loc), bc1, loc), DT_F32, loc);
+        int sq = add1(OP_SQRT, bc2, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        bc2_sqrt = upd_cast(sq, DT_F32, loc);
+    }
+    for (int i = 0; i < n; i++) {
+        if (grads[i] < 0)
+            continue;
+        int p = params[i], g = grads[i];
+        DType dt = L.g->nodes[p].dtype;
+        Shape sh = L.g->nodes[p].shape;
+        if (!o->adam) {
+            int d = g;
+            if (o->weight_decay != 0)
+                d = upd2(OP_ADD, d, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
+            if (o->momentum != 0) {
+                int buf = new_state(ir_fmt("%s.momentum_buffer", names[i]), dt, sh, loc);
+                int later = upd2(OP_ADD, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc),
+                                 upd2(OP_MUL, d, uconst(1 - o->dampening, dt, loc), loc), loc);
+                int nb = upd2(OP_ADD, upd2(OP_MUL, first, d, loc),
+                              upd2(OP_MUL, upd2(OP_SUB, uconst(1, dt, loc), first, loc), later, loc), loc);
+                assigns[(*nassign)++] = buf, assigns[(*nassign)++] = nb;
+                d = o->nesterov ? upd2(OP_ADD, d, upd2(OP_MUL, nb, uconst(o->momentum, dt, loc), loc), loc) : nb;
+            }
+            assigns[(*nassign)++] = p;
+            assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, d, uconst(-o->lr, dt, loc), loc), loc);
+            continue;
+        }
+        int m = new_state(ir_fmt("%s.exp_avg", names[i]), dt, sh, loc);
+        int v = new_state(ir_fmt("%s.exp_avg_sq", names[i]), dt, sh, loc);
+        int pn = p;
+        if (o->adamw && o->weight_decay != 0)
+            pn = upd2(OP_MUL, pn, uconst(1 - o->lr * o->weight_decay, dt, loc), loc);
+        if (!o->adamw && o->weight_decay != 0)
+            g = upd2(OP_ADD, g, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
+        int mn = upd2(OP_ADD, upd2(OP_MUL, m, uconst(o->beta1, dt, loc), loc),
+                      upd2(OP_MUL, g, uconst(1 - o->beta1, dt, loc), loc), loc);
+        int vn = upd2(OP_ADD, upd2(OP_MUL, v, uconst(o->beta2, dt, loc), loc),
+                      upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
+        int sq = add1(OP_SQRT, vn, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        int denom = upd2(OP_ADD, upd2(OP_DIV, sq, bc2_sqrt, loc), uconst(o->eps, dt, loc), loc);
+        int delta = upd2(OP_MUL, upd2(OP_DIV, mn, denom, loc), step_size, loc);
+        assigns[(*nassign)++] = m, assigns[(*nassign)++] = mn;
+        assigns[(*nassign)++] = v, assigns[(*nassign)++] = vn;
+        assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, pn, delta, loc);
+    }
+    assigns[(*nassign)++] = step, assigns[(*nassign)++] = step1;
+}
+
+/* The setting `key` of a train block, or NULL. */
+static Expr *train_setting(Decl *d, const char *key) {
+    for (int i = 0; i < d->nbody; i++)
+        if (d->body[i]->kind == S_ASSIGN && d->body[i]->target->kind == E_NAME && !strcmp(d->body[i]->target->str, key))
+            return d->body[i]->value;
+    return NULL;
+}
+
+/*
+ * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
+ * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
+ */
+static Graph *lower_train(Decl *d) {
+    Binding *mb = find_in(L.globals, d->name);
+    Decl *md = mb->v->decl;
+    Expr *batch_e = train_setting(d, "batch"), *loss_e = train_setting(d, "loss"), *opt_e = train_setting(d, "optimizer");
+    L.g = ir_new_graph(ir_fmt("train_%s", md->name));
+    L.info = NULL;
+    L.ninfo = 0;
+    L.scope = L.globals;
+    push_scope();
+    Args ca = {.loc = d->loc, .fname = md->name};
+    Value *net = construct_model(md, &ca);
+    /* the input: the model's declared type with its first (symbolic) dimension = batch */
+    Value *xin = NULL;
+    for (int i = 0; i < md->nparams; i++) {
+        if (!is_tensor_type(md->params[i].type))
+            continue;
+        if (xin)
+            error_at(d->loc, "a trained model takes one input tensor; %s takes several", md->name);
+        Value *ty = eval(md->params[i].type);
+        for (int k = 0; k < ty->shape.rank; k++)
+            if (ty->sym && ty->sym[k]) {
+                if (k)
+                    error_at(md->params[i].loc, "a trained model's input may be symbolic in its first (batch) "
+                                                "dimension only");
+                ty->shape.d[0] = batch_e->ival;
+            }
+        Attr a = attr_str("name", "x");
+        int x = add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
+        L.g->nodes[x].flags |= NF_INPUT;
+        L.g->nodes[x].name = "x";
+        xin = mk_tensor(x);
+    }
+    Args fa = {.loc = d->loc, .fname = md->name, .pos = &xin, .npos = 1};
+    Value *out = module_call(net->mod, &fa);
+    tensor_arg(out, d->loc, "the model's output");
+    bool ce = !strcmp(loss_e->str, "cross_entropy");
+    Shape ys = ce ? shape_make(1, &TN(out)->shape.d[0]) : TN(out)->shape;
+    Attr ya = attr_str("name", "y");
+    int y = add(OP_INPUT, NULL, 0, ce ? DT_I64 : DT_F32, ys, &ya, 1, d->loc);
+    L.g->nodes[y].flags |= NF_INPUT;
+    L.g->nodes[y].name = "y";
+    Value *loss = ce ? cross_entropy(out, mk_tensor(y), "mean", loss_e->loc) : mse_loss(out, mk_tensor(y), "mean", loss_e->loc);
+    L.g->nodes[loss->node].flags |= NF_OUTPUT;
+    L.g->nodes[loss->node].name = "loss";
+    /* backward, for the parameters that require grad */
+    Value **ps = NULL;
+    int np = 0;
+    collect_params(net->mod, &ps, &np);
+    int *wrt = ir_alloc(sizeof(int) * (size_t)(np + 1)), *grads = ir_alloc(sizeof(int) * (size_t)(np + 1));
+    const char **names = ir_alloc(sizeof(char *) * (size_t)(np + 1));
+    int nw = 0;
+    for (int i = 0; i < np; i++)
+        if (L.group_rg[ps[i]->group]) {
+            wrt[nw] = ps[i]->node;
+            names[nw++] = TN(ps[i])->name;
+        }
+    int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
+    pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss");
+    for (int i = 0; i < L.g->nnode; i++)
+        if (i >= L.ninfo || !L.info)
+            *info(i) = (NodeInfo){.leaf = -1};
+    /* the optimizer, from the block's setting */
+    Args oa = {.loc = opt_e->loc, .fname = opt_e->lhs->str};
+    Value **pos = ir_alloc(sizeof(Value *) * (size_t)(opt_e->nitems + 2));
+    const char **kw = ir_alloc(sizeof(char *) * (size_t)(opt_e->nitems + 1));
+    Value **kwv = ir_alloc(sizeof(Value *) * (size_t)(opt_e->nitems + 1));
+    Value *plist = mk(V_LIST);
+    plist->items = ps;
+    plist->n = np;
+    pos[oa.npos++] = plist;
+    for (int i = 0; i < opt_e->nitems; i++) {
+        if (opt_e->names[i]) {
+            kw[oa.nkw] = opt_e->names[i];
+            kwv[oa.nkw++] = eval(opt_e->items[i]);
+        }
+    }
+    oa.pos = pos;
+    oa.kw = kw;
+    oa.kwv = kwv;
+    Value *ov = make_optimizer(opt_e->lhs->str, &oa);
+    int *assigns = ir_alloc(sizeof(int) * (size_t)(8 * nw + 4)), nassign = 0;
+    L.no_grad = true;
+    runtime_update(ov->optim, wrt, names, grads, nw, opt_e->loc, assigns, &nassign);
+    L.no_grad = false;
+    for (int i = 0; i < nassign; i += 2) {
+        int in[2] = {assigns[i], assigns[i + 1]};
+        int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, opt_e->loc);
+        L.g->nodes[a].flags |= NF_UPDATE;
+    }
+    return L.g;
+}
+
 /* ---- train blocks: checked here, compiled by the trainer ---- */
 
 static const char *call_name(Expr *e) {
@@ -3811,8 +4001,17 @@ Lowered *lower_ast(Ast *ast) {
     for (int i = 0; i < ast->ndecls; i++) {
         Decl *d = ast->decls[i];
         if (d->kind == D_TRAIN) {
+            int before = diag_nerrors;
             check_train(d);
-            out->ntrain++;
+            if (++out->ntrain > 1)
+                diag_error(d->loc, "a file holds one train block; this is the second");
+            else if (diag_nerrors == before) {
+                jmp_buf here, *outer = diag_catch;
+                diag_catch = &here;
+                if (!setjmp(here))
+                    out->train = lower_train(d);
+                diag_catch = outer;
+            }
             continue;
         }
         if (d->kind != D_PROGRAM)

@@ -76,3 +76,4 @@ OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0) /* dL/dlogits from logits
 OP(PRINT,       "print",        -1,   K_EFFECT, 0) /* attr fmt: text with {i:kind} holes */
 OP(SEED,        "seed",         0,    K_EFFECT, 0) /* reseed the program RNG; attr seed */
 OP(SAVE,        "save",         1,    K_EFFECT, 0) /* write input 0 to the .npy file attr path */
+OP(ASSIGN,      "assign",       2,    K_EFFECT, 0) /* store input 1 into persistent input 0 (a param or state) */

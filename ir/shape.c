@@ -251,10 +251,19 @@ static bool check_source(Node *n) {
 }
 
 /* print's format: literal text and {input:kind[:spec]} holes naming existing inputs. */
-static bool check_effect(Node *n) {
+static bool check_effect(Graph *g, Node *n) {
     if (n->op == OP_SAVE && !node_attr(n, "path")) {
         diag_error(n->loc, "save: missing attribute 'path'");
         return false;
+    }
+    if (n->op == OP_ASSIGN) {
+        Node *dst = &g->nodes[n->in[0]], *src = &g->nodes[n->in[1]];
+        if (dst->op != OP_PARAM || dst->dtype != src->dtype || !shape_eq(dst->shape, src->shape)) {
+            diag_error(n->loc, "assign: the target must be a param of the value's type, got %s and %s",
+                       ts(g, n->in[0]), ts(g, n->in[1]));
+            return false;
+        }
+        return true;
     }
     if (n->op != OP_PRINT)
         return true;
@@ -296,7 +305,7 @@ bool ir_infer(Graph *g, Node *n) {
     case K_EFFECT:
         n->shape = shape_scalar();
         n->dtype = DT_F32;
-        return check_effect(n);
+        return check_effect(g, n);
     case K_UNARY:
         n->shape = x->shape;
         switch (n->op) {

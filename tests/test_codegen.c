@@ -307,6 +307,45 @@ static double *load_floats(const char *path, size_t *n, char **header) {
 static const char *train_cases[] = {"net3/sgd", "net3/nesterov", "net3/adam", "net3/adamw",
                                     "net4/sgd", "net4/nesterov", "net4/adam", "net4/adamw"};
 
+/* Compares the training outputs a run wrote into dir with PyTorch's (see above for tolerances). */
+static void compare_training(const char *label, const char *dir, const char *gnet, const char *gopt, bool adam,
+                             bool grads) {
+    int files = 0;
+    const char *gdirs[2] = {gnet, gopt};
+    for (int gd = 0; gd < 2; gd++) {
+        DIR *d = opendir(gdirs[gd]);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            if (!strstr(e->d_name, ".npy") || !strcmp(e->d_name, "x.npy") || !strcmp(e->d_name, "y.npy"))
+                continue;
+            if (!grads && !strncmp(e->d_name, "grad_", 5))
+                continue;
+            size_t ng, no;
+            char *hg, *ho;
+            double *want = load_floats(fmt("%s/%s", gdirs[gd], e->d_name), &ng, &hg);
+            double *got = load_floats(fmt("%s/%s", dir, e->d_name), &no, &ho);
+            ck_assert_msg(got != NULL, "%s: the run did not write %s", label, e->d_name);
+            ck_assert_msg(ng == no && !strcmp(hg, ho), "%s/%s: %s vs PyTorch's %s", label, e->d_name, ho, hg);
+            double *grad = NULL;
+            if (adam && !strncmp(e->d_name, "param_", 6)) {
+                size_t n1;
+                char *h1;
+                grad = load_floats(fmt("%s/grad_%s", gnet, e->d_name + 6), &n1, &h1);
+            }
+            for (size_t i = 0; i < ng; i++) {
+                if (grad && fabs(grad[i]) < 1e-6)
+                    continue;
+                double err = fabs(got[i] - want[i]);
+                ck_assert_msg(err <= 1e-5 || err <= 1e-4 * fabs(want[i]),
+                              "%s/%s[%zu]: tgc %.9g, PyTorch %.9g", label, e->d_name, i, got[i], want[i]);
+            }
+            files++;
+        }
+        if (d)
+            closedir(d);
+    }
+    ck_assert_int_ge(files, (grads ? 20 : 10) + 2);
+}
+
 START_TEST(test_training_steps_match_pytorch) {
     const char *c = train_cases[_i];
     char net[8];
@@ -323,39 +362,38 @@ START_TEST(test_training_steps_match_pytorch) {
     ck_assert_msg(run(NULL, NULL, errf, argv) == 0, "%s", slurp(errf, NULL));
     char *runargv[] = {bin, NULL};
     ck_assert_int_eq(run(dir, NULL, NULL, runargv), 0);
-    bool adam = strstr(opt, "adam") != NULL;
-    int files = 0;
-    const char *gdirs[2] = {gnet, gopt};
-    for (int gd = 0; gd < 2; gd++) {
-        DIR *d = opendir(gdirs[gd]);
-        for (struct dirent *e; d && (e = readdir(d));) {
-            if (!strstr(e->d_name, ".npy") || !strcmp(e->d_name, "x.npy") || !strcmp(e->d_name, "y.npy"))
-                continue;
-            size_t ng, no;
-            char *hg, *ho;
-            double *want = load_floats(fmt("%s/%s", gdirs[gd], e->d_name), &ng, &hg);
-            double *got = load_floats(fmt("%s/%s", dir, e->d_name), &no, &ho);
-            ck_assert_msg(got != NULL, "%s: the program did not write %s", c, e->d_name);
-            ck_assert_msg(ng == no && !strcmp(hg, ho), "%s/%s: %s vs PyTorch's %s", c, e->d_name, ho, hg);
-            double *grad = NULL;
-            if (adam && !strncmp(e->d_name, "param_", 6)) {
-                size_t n1;
-                char *h1;
-                grad = load_floats(fmt("%s/grad_%s", gnet, e->d_name + 6), &n1, &h1);
-            }
-            for (size_t i = 0; i < ng; i++) {
-                if (grad && fabs(grad[i]) < 1e-6)
-                    continue;
-                double err = fabs(got[i] - want[i]);
-                ck_assert_msg(err <= 1e-5 || err <= 1e-4 * fabs(want[i]),
-                              "%s/%s[%zu]: tgc %.9g, PyTorch %.9g", c, e->d_name, i, got[i], want[i]);
-            }
-            files++;
-        }
-        if (d)
-            closedir(d);
-    }
-    ck_assert_int_ge(files, 2 * 10 + 2);
+    compare_training(c, dir, gnet, gopt, strstr(opt, "adam") != NULL, true);
+}
+END_TEST
+
+/*
+ * The same three steps through the generated step function: a train block compiled with
+ * --no-main to net_init/net_train_step and called by tests/train_driver.c, as a C caller would.
+ * With plain SGD momentum the buffers after step 1 are the first gradients, which are compared too.
+ */
+START_TEST(test_generated_train_step_matches_pytorch) {
+    const char *c = train_cases[_i];
+    char net[8];
+    snprintf(net, sizeof net, "%.4s", c);
+    const char *opt = c + 5;
+    char *gnet = fmt("%s/tests/golden/train/%s", root, net), *gopt = fmt("%s/%s", gnet, opt);
+    char *dir = fmt("%s/step_%s_%s", tmp, net, opt);
+    mkdir(dir, 0755);
+    const char *links[] = {"weights", "x.npy", "y.npy"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    char *src = fmt("%s/net.c", dir), *errf = fmt("%s/build.txt", dir), *bin = fmt("%s/driver", dir);
+    char *gen[] = {(char *)tgc, "compile", fmt("%s/tests/programs/step_%s_%s.tg", root, net, opt), "-o", src,
+                   "--no-main", NULL};
+    ck_assert_msg(run(NULL, NULL, errf, gen) == 0, "%s", slurp(errf, NULL));
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
+                  fmt("-I%s", dir), fmt("-I%s", incdir), src, fmt("%s/tests/train_driver.c", root), "-o", bin,
+                  fmt("-L%s", libdir), "-ltgrt", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+    ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "the generated step does not build:\n%s", slurp(errf, NULL));
+    char *runargv[] = {bin, NULL};
+    ck_assert_msg(run(dir, NULL, errf, runargv) == 0, "%s", slurp(errf, NULL));
+    compare_training(fmt("step %s", c), dir, gnet, gopt, strstr(opt, "adam") != NULL, !strcmp(opt, "sgd"));
 }
 END_TEST
 
@@ -552,6 +590,8 @@ int main(void) {
     tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_semantics_match_pytorch);
     tcase_add_loop_test(tc, test_training_steps_match_pytorch, 0, (int)(sizeof train_cases / sizeof train_cases[0]));
+    tcase_add_loop_test(tc, test_generated_train_step_matches_pytorch, 0,
+                        (int)(sizeof train_cases / sizeof train_cases[0]));
     tcase_add_test(tc, test_frozen_layers_are_not_differentiated);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_runtime_error_names_file);
