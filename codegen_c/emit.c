@@ -572,6 +572,52 @@ static void emit_maxpool(const Node *n) {
 }
 
 
+
+/*
+ * avg_pool2d as PyTorch computes it: a window clipped to the padded input; the divisor is the
+ * clipped window's size counting padding (count_include_pad) or not, and windows that start in
+ * ceil_mode's extra row are clipped to the input.
+ */
+static void emit_avgpool(const Node *n, bool bwd) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *y = bwd ? IN((Node *)n, 1) : (Node *)n;
+    int r = x->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= x->shape.d[i];
+    int64_t H = x->shape.d[r - 2], W = x->shape.d[r - 1], OH = y->shape.d[r - 2], OW = y->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL);
+    bool incl = node_int(n, "count_include_pad", 1) != 0;
+    const char *t = dtype_ctype(n->dtype);
+    if (bwd)
+        P("    /* each output's gradient is shared evenly by the inputs of its window */\n"
+          "    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
+    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                int64_t h0 = h * %lld - %lld, w0 = w * %lld - %lld;\n", (long long)st[0], (long long)pd[0],
+      (long long)st[1], (long long)pd[1]);
+    P("                int64_t h1 = h0 + %lld < %lld ? h0 + %lld : %lld, w1 = w0 + %lld < %lld ? w0 + %lld : %lld;\n",
+      (long long)k[0], (long long)(H + pd[0]), (long long)k[0], (long long)(H + pd[0]), (long long)k[1],
+      (long long)(W + pd[1]), (long long)k[1], (long long)(W + pd[1]));
+    P("                const int64_t padded = (h1 - h0) * (w1 - w0);\n");
+    P("                h0 = h0 < 0 ? 0 : h0;\n                w0 = w0 < 0 ? 0 : w0;\n");
+    P("                h1 = h1 > %lld ? %lld : h1;\n                w1 = w1 > %lld ? %lld : w1;\n", (long long)H,
+      (long long)H, (long long)W, (long long)W);
+    P("                const %s div = (%s)%s;\n", t, t, incl ? "padded" : "((h1 - h0) * (w1 - w0))");
+    if (bwd) {
+        P("                const %s g = x1[(p * %lld + h) * %lld + w] / div;\n", t, (long long)OH, (long long)OW);
+        P("                for (int64_t ih = h0; ih < h1; ih++)\n                    for (int64_t iw = w0; iw < w1; iw++)\n");
+        P("                        out[(p * %lld + ih) * %lld + iw] += g;\n", (long long)H, (long long)W);
+    } else {
+        P("                %s acc = 0;\n", t);
+        P("                for (int64_t ih = h0; ih < h1; ih++)\n                    for (int64_t iw = w0; iw < w1; iw++)\n");
+        P("                        acc += x0[(p * %lld + ih) * %lld + iw];\n", (long long)H, (long long)W);
+        P("                out[(p * %lld + h) * %lld + w] = acc / div;\n", (long long)OH, (long long)OW);
+    }
+    P("            }\n}\n");
+}
+
 /* ---- losses and backward kernels ---- */
 
 static void emit_cross_entropy(const Node *n) {
@@ -794,6 +840,8 @@ static void emit_kernel(const Node *n) {
     case OP_CONV2D_BWD_INPUT: emit_conv2d_bwd_input(n); return;
     case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(n); return;
     case OP_MAXPOOL2D_BWD: emit_maxpool_bwd(n); return;
+    case OP_AVGPOOL2D: emit_avgpool(n, false); return;
+    case OP_AVGPOOL2D_BWD: emit_avgpool(n, true); return;
     default: die("no C kernel for %s", op_info[n->op].name);
     }
 }

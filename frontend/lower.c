@@ -982,6 +982,7 @@ static const char *grad_fn_name(int id) {
     case OP_LINEAR: return n->shape.rank != 2 ? "ViewBackward0" : n->nin == 3 ? "AddmmBackward0" : "MmBackward0";
     case OP_CONV2D: return "ConvolutionBackward0";
     case OP_MAXPOOL2D: return "MaxPool2DWithIndicesBackward0";
+    case OP_AVGPOOL2D: return "AvgPool2DBackward0";
     case OP_CROSS_ENTROPY: return "NllLossBackward0";
     default: return ir_fmt("%sBackward0", op_info[n->op].name);
     }
@@ -1206,6 +1207,22 @@ static Value *construct_builtin(const char *cls, Args *a) {
         m->repr = ir_fmt("MaxPool2d(kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s)",
                          pool_field(m->k, kp), pool_field(m->stride, sp), pool_field(m->pad, pp),
                          pool_field(m->dil, dp), m->ceil_mode ? "True" : "False");
+    } else if (!strcmp(cls, "AvgPool2d")) {
+        bool kp, sp = false, pp;
+        pair_value(req(a, 0, "kernel_size"), m->k, loc, "kernel_size", &kp);
+        Value *st = arg(a, 1, "stride", mk(V_NONE));
+        if (st->kind == V_NONE) {
+            m->stride[0] = m->k[0];
+            m->stride[1] = m->k[1];
+            sp = kp;
+        } else
+            pair_value(st, m->stride, loc, "stride", &sp);
+        pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, loc, "padding", &pp);
+        m->ceil_mode = bool_arg(arg(a, 3, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        m->inplace = bool_arg(arg(a, 4, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
+        DONE(a, 5, "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad");
+        m->repr = ir_fmt("AvgPool2d(kernel_size=%s, stride=%s, padding=%s)", pool_field(m->k, kp),
+                         pool_field(m->stride, sp), pool_field(m->pad, pp));
     } else if (!strcmp(cls, "ReLU")) {
         m->inplace = bool_arg(arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
         DONE(a, 1, "inplace");
@@ -1241,7 +1258,8 @@ static const char *module_repr(Module *m, int indent) {
 }
 
 static bool is_builtin_module(const char *name) {
-    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten", "MSELoss", "CrossEntropyLoss"};
+    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
+                                 "CrossEntropyLoss"};
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (!strcmp(mods[i], name))
             return true;
@@ -2309,6 +2327,13 @@ static Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], co
     return result(add1(OP_MAXPOOL2D, x->node, at, 5, loc), x, NULL);
 }
 
+static Value *avgpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2], bool ceil_mode,
+                           bool count_include_pad, SrcLoc loc) {
+    Attr at[5] = {ints_attr("kernel", k, 2), ints_attr("stride", st, 2), ints_attr("padding", pd, 2),
+                  attr_int("ceil_mode", ceil_mode), attr_int("count_include_pad", count_include_pad)};
+    return result(add1(OP_AVGPOOL2D, x->node, at, 5, loc), x, NULL);
+}
+
 static Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc) {
     if (b && b->kind != V_NONE)
         tensor_arg(b, loc, "the bias");
@@ -2860,6 +2885,19 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         DONE(a, 3, "input", "weight", "bias");
         return linear_call(x, w, b, loc);
     }
+    if (!strcmp(f, "avg_pool2d")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        int64_t k[2], st[2], pd[2];
+        pair_value(req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
+        Value *sv = arg(a, 2, "stride", mk(V_NONE));
+        if (sv->kind == V_NONE) { st[0] = k[0]; st[1] = k[1]; }
+        else pair_value(sv, st, loc, "stride", NULL);
+        pair_value(arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
+        bool cm = bool_arg(arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        bool incl = bool_arg(arg(a, 5, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
+        DONE(a, 6, "input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad");
+        return avgpool_call(x, k, st, pd, cm, incl, loc);
+    }
     if (!strcmp(f, "max_pool2d")) {
         Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
         int64_t k[2], st[2], pd[2], dl[2];
@@ -2948,6 +2986,8 @@ static Value *module_call(Module *m, Args *a) {
             return linear_call(x, param_value(m->weight), m->bias >= 0 ? param_value(m->bias) : NULL, loc);
         if (!strcmp(m->cls, "MaxPool2d"))
             return maxpool_call(x, m->k, m->stride, m->pad, m->dil, m->ceil_mode, loc);
+        if (!strcmp(m->cls, "AvgPool2d")) /* inplace holds count_include_pad */
+            return avgpool_call(x, m->k, m->stride, m->pad, m->ceil_mode, m->inplace, loc);
         if (!strcmp(m->cls, "ReLU"))
             return unary_op(OP_RELU, x, loc);
         if (!strcmp(m->cls, "Flatten"))
@@ -3487,12 +3527,13 @@ static void def_globals(Ast *ast) {
         "subtract", "multiply", "divide", "true_divide", "neg", "negative", "relu", "exp", "log", "sqrt",
         "abs", "tanh", "sigmoid", "logical_not", "sum", "mean", "max", "min", "argmax", "reshape",
         "flatten", "transpose", "swapaxes", "permute", "unsqueeze", "squeeze", "cat", "concat",
-        "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "int", "float", "bool",
+        "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "avg_pool2d", "int", "float", "bool",
         "backward", "mse_loss", "cross_entropy", "SGD", "Adam", "AdamW",
     };
     for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
         def_func(funcs[i]);
-    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten", "MSELoss", "CrossEntropyLoss"};
+    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
+                                    "CrossEntropyLoss"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
         Value *v = mk(V_CLASS);
         v->s = classes[i];

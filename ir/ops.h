@@ -68,10 +68,12 @@ OP(MATMUL,      "matmul",       2,    K_NN,     1) /* (..., M, K) @ (..., K, N),
 OP(LINEAR,      "linear",       -1,   K_NN,     1) /* x (..., in), w (out, in), optional b (out) */
 OP(CONV2D,      "conv2d",       -1,   K_NN,     1) /* x (N, C, H, W), w (O, C/groups, KH, KW), optional b (O) */
 OP(MAXPOOL2D,   "max_pool2d",   1,    K_NN,     1) /* attrs kernel, stride, padding, dilation, ceil_mode */
+OP(AVGPOOL2D,   "avg_pool2d",   1,    K_NN,     1) /* attrs kernel, stride, padding, ceil_mode, count_include_pad */
 OP(CROSS_ENTROPY, "cross_entropy", 2,  K_NN,     1) /* logits (N, C), class indices i64 (N); attr reduction */
 OP(CONV2D_BWD_INPUT,  "conv2d_bwd_input",  2, K_NN, 0) /* dL/dx from dL/dy (N, O, OH, OW) and w; conv2d attrs + shape */
 OP(CONV2D_BWD_WEIGHT, "conv2d_bwd_weight", 2, K_NN, 0) /* dL/dw from x and dL/dy; conv2d attrs + shape */
 OP(MAXPOOL2D_BWD, "max_pool2d_bwd", 2,  K_NN,     0) /* dL/dx from x and dL/dy: each window's first maximum gets it */
+OP(AVGPOOL2D_BWD, "avg_pool2d_bwd", 2,  K_NN,     0) /* dL/dx from x and dL/dy: each window's share, spread evenly */
 OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0) /* dL/dlogits from logits, targets, dL/dloss */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0) /* attr fmt: text with {i:kind} holes */
 OP(SEED,        "seed",         0,    K_EFFECT, 0) /* reseed the program RNG; attr seed */

@@ -193,18 +193,21 @@ static bool infer_conv2d(Graph *g, Node *n) {
     return same_dtype(g, n);
 }
 
+/* max_pool2d and avg_pool2d (avg has no dilation attribute: it is 1). */
 static bool infer_maxpool(Graph *g, Node *n) {
     Node *x = &g->nodes[n->in[0]];
+    const char *name = op_info[n->op].name;
     if (x->shape.rank != 4 && x->shape.rank != 3) {
-        diag_error(n->loc, "max_pool2d expects 3-D or 4-D input, got %s", ts(g, n->in[0]));
+        diag_error(n->loc, "%s expects 3-D or 4-D input, got %s", name, ts(g, n->in[0]));
         return false;
     }
-    int64_t k[2], st[2], pd[2], dl[2];
+    int64_t k[2], st[2], pd[2], dl[2] = {1, 1};
+    bool avg = n->op == OP_AVGPOOL2D || n->op == OP_AVGPOOL2D_BWD;
     if (!pair_attr(g, n, "kernel", k, 1) || !pair_attr(g, n, "stride", st, 1) ||
-        !pair_attr(g, n, "padding", pd, 0) || !pair_attr(g, n, "dilation", dl, 1))
+        !pair_attr(g, n, "padding", pd, 0) || (!avg && !pair_attr(g, n, "dilation", dl, 1)))
         return false;
     if (2 * pd[0] > k[0] || 2 * pd[1] > k[1]) {
-        diag_error(n->loc, "max_pool2d: padding (%lld, %lld) must be at most half of the kernel (%lld, %lld)",
+        diag_error(n->loc, "%s: padding (%lld, %lld) must be at most half of the kernel (%lld, %lld)", name,
                    (long long)pd[0], (long long)pd[1], (long long)k[0], (long long)k[1]);
         return false;
     }
@@ -213,7 +216,7 @@ static bool infer_maxpool(Graph *g, Node *n) {
     int64_t oh = window_out(x->shape.d[r - 2], k[0], st[0], pd[0], dl[0], ceil_mode);
     int64_t ow = window_out(x->shape.d[r - 1], k[1], st[1], pd[1], dl[1], ceil_mode);
     if (oh < 1 || ow < 1) {
-        diag_error(n->loc, "max_pool2d: window %lldx%lld does not fit input %s", (long long)k[0],
+        diag_error(n->loc, "%s: window %lldx%lld does not fit input %s", name, (long long)k[0],
                    (long long)k[1], ts(g, n->in[0]));
         return false;
     }
@@ -520,6 +523,7 @@ bool ir_infer(Graph *g, Node *n) {
     case OP_CONV2D:
         return infer_conv2d(g, n);
     case OP_MAXPOOL2D:
+    case OP_AVGPOOL2D:
         return infer_maxpool(g, n);
     case OP_CROSS_ENTROPY:
     case OP_CROSS_ENTROPY_BWD: {
@@ -586,10 +590,11 @@ bool ir_infer(Graph *g, Node *n) {
         n->dtype = dy->dtype;
         return true;
     }
-    case OP_MAXPOOL2D_BWD: {
+    case OP_MAXPOOL2D_BWD:
+    case OP_AVGPOOL2D_BWD: {
         Node *dy = &g->nodes[n->in[1]];
         Node tmp = *n;
-        tmp.op = OP_MAXPOOL2D;
+        tmp.op = n->op == OP_MAXPOOL2D_BWD ? OP_MAXPOOL2D : OP_AVGPOOL2D;
         tmp.nin = 1;
         if (!infer_maxpool(g, &tmp))
             return false;

@@ -263,9 +263,10 @@ static int vjp(const Node *n, int k, int g) {
         int in[2] = {x, g};
         return emit(OP_CONV2D_BWD_WEIGHT, in, 2, dt, target, a, na);
     }
-    case OP_MAXPOOL2D: {
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL2D: {
         int in[2] = {x, g};
-        return emit(OP_MAXPOOL2D_BWD, in, 2, dt, xs, n->attr, n->nattr);
+        return emit(n->op == OP_MAXPOOL2D ? OP_MAXPOOL2D_BWD : OP_AVGPOOL2D_BWD, in, 2, dt, xs, n->attr, n->nattr);
     }
     case OP_CROSS_ENTROPY: {
         int in[3] = {x, n->in[1], g};

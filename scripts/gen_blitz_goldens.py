@@ -263,6 +263,9 @@ def ops_golden():
     out["pool_pad"] = F.max_pool2d(x, 3, stride=2, padding=1)
     out["pool_ceil"] = F.max_pool2d(x, 2, ceil_mode=True)
     out["pool_dil"] = F.max_pool2d(x, (2, 3), stride=(1, 2), dilation=2)
+    out["avg_pad"] = F.avg_pool2d(x, 3, stride=2, padding=1)
+    out["avg_nopad_count"] = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+    out["avg_ceil"] = F.avg_pool2d(x, 2, ceil_mode=True)
     a = torch.randn(3, 1, 4, 5)
     m = torch.randn(2, 5, 3)
     out["matmul_bcast"] = a @ m

@@ -39,7 +39,7 @@ static int ncases;
 static const char *no_gradient[] = {
     "input", "param", "const", "full", "arange", "rand", "randn", "load", "not", "eq", "ne", "lt", "le",
     "gt", "ge", "and", "or", "argmax", "print", "seed", "save", "assign",
-    "conv2d_bwd_input", "conv2d_bwd_weight", "max_pool2d_bwd", "cross_entropy_bwd", /* no double backward */
+    "conv2d_bwd_input", "conv2d_bwd_weight", "max_pool2d_bwd", "avg_pool2d_bwd", "cross_entropy_bwd", /* no double backward */
 };
 
 static const char *op_names[] = {
@@ -285,6 +285,10 @@ static void add_cases(void) {
     add_case("max_pool2d", "1x1x6x6", "max_pool2d(x0, 2, stride=1, dilation=2)", false);
     add_case("max_pool2d", "1x1x5x5", "max_pool2d(x0, 2, ceil_mode=true)", false);
     add_case("max_pool2d", "2x5x4", "max_pool2d(x0, (2, 3), stride=(1, 1))", false);
+    add_case("avg_pool2d", "1x2x4x4", "avg_pool2d(x0, 2)", false);
+    add_case("avg_pool2d", "1x1x5x5", "avg_pool2d(x0, 3, stride=2, padding=1)", false);
+    add_case("avg_pool2d", "1x1x5x5", "avg_pool2d(x0, 3, stride=2, padding=1, count_include_pad=false)", false);
+    add_case("avg_pool2d", "1x1x5x5", "avg_pool2d(x0, 2, ceil_mode=true)", false);
 }
 
 int main(void) {
