@@ -2024,9 +2024,31 @@ static Value *grad_of(Value *t) {
 static void backward(Value *y, Value *gradient, SrcLoc loc) {
     tensor_arg(y, loc, "backward()'s tensor");
     Node *yn = TN(y);
-    if (!info(y->node)->rg)
-        error_at(loc, "backward() of a tensor that does not require grad: nothing it depends on requires_grad "
-                      "through differentiable operations");
+    if (!info(y->node)->rg) {
+        /* say where the path from a tensor that requires grad was cut, if it was */
+        bool *anc = ir_alloc((size_t)L.g->nnode + 1);
+        anc[y->node] = true;
+        int cut = -1;
+        for (int i = y->node; i >= 0 && cut < 0; i--) {
+            if (!anc[i])
+                continue;
+            Node *n = &L.g->nodes[i];
+            for (int k = 0; k < n->nin; k++) {
+                anc[n->in[k]] = true;
+                if (info(n->in[k])->rg && cut < 0)
+                    cut = i;
+            }
+        }
+        if (cut >= 0) {
+            Node *c = &L.g->nodes[cut];
+            diag_error(loc, "backward() of a tensor that does not require grad: its gradient would have to pass "
+                            "through '%s', which has none", op_info[c->op].name);
+            diag_note(c->loc, "'%s' (%s) cuts the path from a tensor that requires grad here", op_info[c->op].name,
+                      type_str(c->dtype, c->shape));
+            diag_stop();
+        }
+        error_at(loc, "backward() of a tensor that does not require grad: nothing it depends on requires_grad");
+    }
     int seed;
     if (!gradient || gradient->kind == V_NONE) {
         if (shape_numel(yn->shape) != 1)

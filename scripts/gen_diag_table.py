@@ -63,6 +63,10 @@ CASES += [
 ]
 
 CASES += [
+ ("backward_through_comparison", "program p {\n    w = rand(3, requires_grad=true)\n    l = (w > 0.5).float().sum()\n    l.backward()\n}\n"),
+ ("backward_without_grad", "program p {\n    l = ones(3).sum()\n    l.backward()\n}\n"),
+ ("backward_needs_gradient", "program p {\n    w = rand(3, requires_grad=true)\n    y = w * 2\n    y.backward()\n}\n"),
+ ("inplace_on_leaf", "program p {\n    w = rand(3, requires_grad=true)\n    w.add_(1)\n}\n"),
  ("integer_overflow", "program p {\n    x = 9223372036854775807 + 1\n}\n"),
  ("huge_power", "program p {\n    x = 3 ** 100000000000\n}\n"),
  ("format_width", "program p {\n    print(f\"{1:>99999999999}\")\n}\n"),

@@ -457,6 +457,43 @@ static const BadCase bad[] = {
      "    print(zz)\n"
      "          ^\n"
      "2 errors generated.\n"},
+    {"backward_through_comparison",
+     "program p {\n"
+     "    w = rand(3, requires_grad=true)\n"
+     "    l = (w > 0.5).float().sum()\n"
+     "    l.backward()\n"
+     "}\n",
+     "bad.tg:4:15: error: backward() of a tensor that does not require grad: its gradient would have to pass through 'gt', which has none\n"
+     "    l.backward()\n"
+     "              ^\n"
+     "bad.tg:3:12: note: 'gt' (bool[3]) cuts the path from a tensor that requires grad here\n"
+     "    l = (w > 0.5).float().sum()\n"
+     "           ^\n"},
+    {"backward_without_grad",
+     "program p {\n"
+     "    l = ones(3).sum()\n"
+     "    l.backward()\n"
+     "}\n",
+     "bad.tg:3:15: error: backward() of a tensor that does not require grad: nothing it depends on requires_grad\n"
+     "    l.backward()\n"
+     "              ^\n"},
+    {"backward_needs_gradient",
+     "program p {\n"
+     "    w = rand(3, requires_grad=true)\n"
+     "    y = w * 2\n"
+     "    y.backward()\n"
+     "}\n",
+     "bad.tg:4:15: error: backward() of f32[3] needs gradient=: a gradient can only be implied for a scalar\n"
+     "    y.backward()\n"
+     "              ^\n"},
+    {"inplace_on_leaf",
+     "program p {\n"
+     "    w = rand(3, requires_grad=true)\n"
+     "    w.add_(1)\n"
+     "}\n",
+     "bad.tg:3:11: error: a leaf tensor that requires grad is used in an in-place operation (PyTorch forbids it too)\n"
+     "    w.add_(1)\n"
+     "          ^\n"},
     {"integer_overflow",
      "program p {\n"
      "    x = 9223372036854775807 + 1\n"
