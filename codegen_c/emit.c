@@ -620,6 +620,15 @@ static void emit_avgpool(const Node *n, bool bwd) {
 
 /* ---- losses and backward kernels ---- */
 
+/* Row i's maximum m and se = sum_c exp(row[c] - m): the stable log-sum-exp both directions need. */
+static void emit_row_softmax_stats(const char *t, const char *f, int64_t C) {
+    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
+    P("        %s m = row[0];\n", t);
+    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
+    P("        double se = 0;\n");
+    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+}
+
 static void emit_cross_entropy(const Node *n) {
     kernel_open(n);
     Node *x = IN((Node *)n, 0);
@@ -630,11 +639,7 @@ static void emit_cross_entropy(const Node *n) {
     if (strcmp(red, "none"))
         P("    double total = 0;\n");
     P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
-    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
-    P("        %s m = row[0];\n", t);
-    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
-    P("        double se = 0;\n");
-    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+    emit_row_softmax_stats(t, f, C);
     P("        const double loss = (double)m + log(se) - (double)row[x1[i]];\n");
     if (!strcmp(red, "none"))
         P("        out[i] = (%s)loss;\n    }\n", t);
@@ -650,11 +655,7 @@ static void emit_cross_entropy_bwd(const Node *n) {
     const char *t = dtype_ctype(n->dtype), *f = fsuffix(n->dtype);
     P("    /* dL/dx_ic = (softmax(x_i)_c - [c == target(i)]) * dL/dloss_i */\n");
     P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
-    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
-    P("        %s m = row[0];\n", t);
-    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
-    P("        double se = 0;\n");
-    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+    emit_row_softmax_stats(t, f, C);
     if (!strcmp(red, "none"))
         P("        const double scale = (double)x2[i];\n");
     else if (!strcmp(red, "mean"))

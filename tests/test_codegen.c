@@ -307,6 +307,13 @@ static double *load_floats(const char *path, size_t *n, char **header) {
 static const char *train_cases[] = {"net3/sgd", "net3/nesterov", "net3/adam", "net3/adamw",
                                     "net4/sgd", "net4/nesterov", "net4/adam", "net4/adamw"};
 
+/* A run directory that sees the golden weights and batch under the names the programs load. */
+static void link_batch(const char *gnet, const char *dir) {
+    const char *links[] = {"weights", "x.npy", "y.npy"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+}
+
 /* Compares the training outputs a run wrote into dir with PyTorch's (see above for tolerances). */
 static void compare_training(const char *label, const char *dir, const char *gnet, const char *gopt, bool adam,
                              bool grads) {
@@ -354,9 +361,7 @@ START_TEST(test_training_steps_match_pytorch) {
     char *gnet = fmt("%s/tests/golden/train/%s", root, net), *gopt = fmt("%s/%s", gnet, opt);
     char *dir = fmt("%s/train_%s_%s", tmp, net, opt);
     mkdir(dir, 0755);
-    const char *links[] = {"weights", "x.npy", "y.npy"};
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    link_batch(gnet, dir);
     char *bin = fmt("%s/train", dir), *errf = fmt("%s/build.txt", dir);
     char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/train_%s_%s.tg", root, net, opt), "-o", bin, NULL};
     ck_assert_msg(run(NULL, NULL, errf, argv) == 0, "%s", slurp(errf, NULL));
@@ -379,9 +384,7 @@ START_TEST(test_generated_train_step_matches_pytorch) {
     char *gnet = fmt("%s/tests/golden/train/%s", root, net), *gopt = fmt("%s/%s", gnet, opt);
     char *dir = fmt("%s/step_%s_%s", tmp, net, opt);
     mkdir(dir, 0755);
-    const char *links[] = {"weights", "x.npy", "y.npy"};
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    link_batch(gnet, dir);
     char *src = fmt("%s/net.c", dir), *errf = fmt("%s/build.txt", dir), *bin = fmt("%s/driver", dir);
     char *gen[] = {(char *)tgc, "compile", fmt("%s/tests/programs/step_%s_%s.tg", root, net, opt), "-o", src,
                    "--no-main", NULL};
@@ -447,9 +450,7 @@ START_TEST(test_frozen_layers_are_not_differentiated) {
     char *dir = fmt("%s/frozen", tmp);
     mkdir(dir, 0755);
     char *gnet = fmt("%s/tests/golden/train/net4", root);
-    const char *links[] = {"weights", "x.npy", "y.npy"};
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(symlink(fmt("%s/%s", gnet, links[i]), fmt("%s/%s", dir, links[i])), 0);
+    link_batch(gnet, dir);
     char *bin = fmt("%s/frozen", dir);
     char *argv[] = {(char *)tgc, "build", p, "-o", bin, NULL};
     ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
