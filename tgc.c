@@ -255,10 +255,20 @@ int main(int argc, char **argv) {
     diag_check();
     if (lw->nprograms == 0 && !lw->train)
         fail("%s", ir_fmt("%s has no program or train block to compile", o.input));
-    if (lw->nprograms == 0 && build)
-        fail("%s", ir_fmt("%s has only a train block: 'tgc compile' gives its training step (PREFIX_init, "
-                          "PREFIX_train_step) for a C caller; the standalone trainer with main() is not written yet",
-                          o.input));
+    if (lw->train && !o.no_main) {
+        /* one main per program: the trainer's, or the programs' */
+        if (lw->nprograms)
+            fail("%s", ir_fmt("%s has both program and train blocks, and each would be the program's main(); "
+                              "compile with --no-main, or put them in separate files", o.input));
+        const Node *y = NULL;
+        for (int i = 0; i < lw->train->nnode; i++)
+            if (lw->train->nodes[i].op == OP_INPUT)
+                y = &lw->train->nodes[i];
+        if (y->dtype != DT_I64)
+            fail("%s", ir_fmt("%s: the standalone trainer trains classifiers (loss = cross_entropy, labels from "
+                              "the data); for other losses compile the training step with --no-main and call it "
+                              "from C", o.input));
+    }
     Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 1));
     for (int i = 0; i < lw->nprograms; i++) {
         graphs[i] = pass_dce(lw->programs[i].graph);
@@ -268,6 +278,8 @@ int main(int argc, char **argv) {
 #endif
     }
     Graph *train = lw->train ? pass_dce(lw->train) : NULL;
+    if (train && train->train)
+        train->train->predict = pass_dce(train->train->predict);
 #ifndef NDEBUG
     if (train && !ir_verify(train))
         die("the training step's graph fails verification after dce");
@@ -354,6 +366,7 @@ int main(int argc, char **argv) {
     args[n++] = (char *)o.output;
     args[n++] = ir_fmt("-L%s", lib);
     args[n++] = "-ltgrt";
+    args[n++] = "-lz";
     args[n++] = "-lm";
     if (*TGC_EXTRA_CFLAGS)
         args[n++] = TGC_EXTRA_CFLAGS; /* tgc itself was built with sanitizers, and so was libtgrt */

@@ -969,9 +969,11 @@ static void emit_print(const Node *n) {
 /* Offsets: every value its own 64-byte aligned slot (memory planning comes with the passes). */
 /* Persistent values (parameters, optimizer state) first, so they sit in one region at the arena's
    start; inputs live with the caller. */
-static int64_t plan(Graph *g, int64_t *off) {
+static int64_t plan(Graph *g, int64_t *off, int64_t transient_base) {
     int64_t total = 0;
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && total < transient_base)
+            total = transient_base; /* predict's values must not overwrite the step's state */
         for (int i = 0; i < g->nnode; i++) {
             Node *n = &g->nodes[i];
             if (pass == 0)
@@ -983,6 +985,7 @@ static int64_t plan(Graph *g, int64_t *off) {
             int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
             total += (bytes + 63) / 64 * 64;
         }
+    }
     return total;
 }
 
@@ -1145,6 +1148,163 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
     P("    return 0;\n}\n");
 }
 
+static const char *upper(const char *s);
+
+static void emit_predict(Graph *g, const int64_t *off) {
+    const Node *o = NULL;
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].flags & NF_OUTPUT)
+            o = &g->nodes[i];
+    P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", prefix);
+    P("    unsigned char *mem = arena;\n");
+    emit_pointers(g, off, true);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (!has_kernel(n))
+            continue;
+        P("    %s(", kname(n));
+        for (int k = 0; k < n->nin; k++)
+            if (!inline_scalar(n, &g->nodes[n->in[k]]))
+                P("%s, ", var(n->in[k]));
+        P("%s);\n", var(i));
+    }
+    P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", var(o->id), (long long)shape_numel(o->shape));
+}
+
+/* A C string literal for text that came from the user. */
+static const char *cstr(const char *s) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    FILE *saved = out;
+    out = f;
+    c_string(s, strlen(s));
+    out = saved;
+    fclose(f);
+    char *r = ir_strndup(buf, len);
+    free(buf);
+    return r;
+}
+
+/*
+ * The standalone trainer: reads the data through the runtime, runs the epochs with the blitz's
+ * log lines, then evaluates as the blitz does. Everything here may allocate and print; the step
+ * and predict functions it calls do neither.
+ */
+static void emit_trainer_main(Graph *train, Graph *pred) {
+    TrainConfig *c = train->train;
+    const Node *x = NULL, *y = NULL, *o = NULL;
+    for (int i = 0; i < train->nnode; i++)
+        if (train->nodes[i].op == OP_INPUT) {
+            if (!x)
+                x = &train->nodes[i];
+            else
+                y = &train->nodes[i];
+        }
+    for (int i = 0; i < pred->nnode; i++)
+        if (pred->nodes[i].flags & NF_OUTPUT)
+            o = &pred->nodes[i];
+    const char *U = upper(prefix);
+    int64_t B = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t K = o->shape.d[1];
+    bool ce = y->dtype == DT_I64;
+    P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
+    P("static const char *const class_names[] = {");
+    for (int i = 0; i < K; i++)
+        P("%s%s", i ? ", " : "", i < c->nclasses ? cstr(c->classes[i]) : cstr(ir_fmt("%d", i)));
+    P("};\n\n");
+    P("static void usage(const char *argv0) {\n");
+    P("    printf(\"usage: %%s [options]\\n\"\n");
+    P("           \"Trains %s as its .tg train block says, then reports test accuracy.\\n\"\n", comment_safe(train->name));
+    P("           \"  --data DIR     where the %s files are (default %s)\\n\"\n", c->data_kind, comment_safe(c->data_dir));
+    P("           \"  --epochs N     passes over the training set (default %lld)\\n\"\n", (long long)c->epochs);
+    P("           \"  --seed N       seed of initialization and shuffling (default %lld)\\n\"\n", (long long)c->seed);
+    P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS or all cores)\\n\"\n");
+    P("           \"  --limit N      stop after N batches (a quick check)\\n\"\n");
+    P("           \"  --test-limit N evaluate on the first N test images only\\n\"\n");
+    P("           \"  --csv FILE     write every batch's loss as CSV (epoch,batch,loss)\\n\"\n");
+    P("           \"The batch size (%lld), the input shape (%lldx%lldx%lld), the loss and the optimizer are\\n\"\n",
+      (long long)B, (long long)C, (long long)H, (long long)W);
+    P("           \"compiled in; change them in the .tg file and compile again.\\n\", argv0);\n}\n\n");
+    P("static long long number(const char *flag, const char *v) {\n    char *end;\n    long long n = strtoll(v ? v : \"\", &end, 10);\n");
+    P("    if (!v || *end || n < 0) {\n        fprintf(stderr, \"%s: %%s needs a non-negative number\\n\", flag);\n        exit(2);\n    }\n    return n;\n}\n\n", prefix);
+    P("int main(int argc, char **argv) {\n");
+    P("    const char *data = %s, *csv = NULL;\n", cstr(c->data_dir));
+    P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1;\n", (long long)c->epochs, (long long)c->seed);
+    P("    for (int i = 1; i < argc; i++) {\n");
+    P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
+    P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
+    P("        else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--csv\") && v) csv = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--epochs\")) epochs = number(a, v), i++;\n");
+    P("        else if (!strcmp(a, \"--seed\")) seed = number(a, v), i++;\n");
+    P("        else if (!strcmp(a, \"--limit\")) limit = number(a, v), i++;\n");
+    P("        else if (!strcmp(a, \"--test-limit\")) test_limit = number(a, v), i++;\n");
+    P("        else if (!strcmp(a, \"--threads\")) {\n            long long t = number(a, v);\n            i++;\n");
+    P("#ifdef _OPENMP\n            if (t > 0)\n                omp_set_num_threads((int)t);\n#else\n            (void)t;\n#endif\n        }\n");
+    P("        else {\n            fprintf(stderr, \"%s: unknown option '%%s' (see --help)\\n\", a);\n            return 2;\n        }\n    }\n", prefix);
+    P("    char err[1024];\n    TgDataset train, test;\n");
+    P("    if (tg_load_dataset(\"%s\", data, 1, &train, err, sizeof err) || tg_load_dataset(\"%s\", data, 0, &test, err, sizeof err)) {\n", c->data_kind, c->data_kind);
+    P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
+    P("    if (train.c != %lld || train.h + %d != %lld || train.w + %d != %lld || train.nclasses > %lld) {\n",
+      (long long)C, 2 * c->pad, (long long)H, 2 * c->pad, (long long)W, (long long)K);
+    P("        fprintf(stderr, \"%s: the data are %%dx%%dx%%d images (+%d padding) of %%d classes; the model takes %lldx%lldx%lld and %lld classes\\n\",\n"
+      "                train.c, train.h, train.w, train.nclasses);\n        return 1;\n    }\n",
+      prefix, 2 * c->pad, (long long)C, (long long)H, (long long)W, (long long)K);
+    P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", U);
+    P("    float *x = malloc(sizeof(float) * %lld), *logits = malloc(sizeof(float) * %lld);\n", (long long)(B * C * H * W), (long long)(B * K));
+    P("    int64_t *y = malloc(sizeof(int64_t) * %lld), *order = malloc(sizeof(int64_t) * (size_t)(train.n + test.n));\n", (long long)B);
+    P("    if (!raw || !x || !logits || !y || !order) {\n        fprintf(stderr, \"%s: out of memory\\n\");\n        return 1;\n    }\n", prefix);
+    P("    void *arena = raw + (64 - (size_t)((uintptr_t)raw %% 64));\n");
+    P("    const float mean[%lld] = {", (long long)C);
+    for (int i = 0; i < C; i++)
+        P("%s%s", i ? ", " : "", literal(c->nnorm ? c->mean[i] : 0, DT_F32));
+    P("}, stdev[%lld] = {", (long long)C);
+    for (int i = 0; i < C; i++)
+        P("%s%s", i ? ", " : "", literal(c->nnorm ? c->std[i] : 1, DT_F32));
+    P("};\n");
+    P("    FILE *csvf = csv ? fopen(csv, \"w\") : NULL;\n");
+    P("    if (csv && !csvf) {\n        fprintf(stderr, \"%s: cannot write %%s\\n\", csv);\n        return 1;\n    }\n", prefix);
+    P("    if (csvf)\n        fprintf(csvf, \"epoch,batch,loss\\n\");\n");
+    P("    %s_init(arena, (uint64_t)seed);\n", prefix);
+    P("    TgRng shuffle_rng;\n    tg_rng_seed(&shuffle_rng, (uint64_t)seed + 1);\n");
+    P("    const int64_t batches = train.n / %lld; /* the last partial batch is dropped: the batch size is compiled in */\n", (long long)B);
+    P("    long long done = 0;\n");
+    P("    for (long long epoch = 0; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
+    P("        for (int64_t i = 0; i < train.n; i++)\n            order[i] = i;\n");
+    if (c->shuffle)
+        P("        tg_shuffle(&shuffle_rng, order, train.n);\n");
+    P("        double running = 0;\n");
+    P("        for (int64_t b = 0; b < batches && (limit < 0 || done < limit); b++, done++) {\n");
+    P("            tg_dataset_batch(&train, order, b * %lld, %lld, %d, mean, stdev, x, y);\n", (long long)B, (long long)B, c->pad);
+    if (ce)
+        P("            float loss = %s_train_step(arena, x, y);\n", prefix);
+    else
+        P("            float loss = 0; /* MSE training from class labels is not supported */\n            (void)arena;\n");
+    P("            running += loss;\n");
+    P("            if (csvf)\n                fprintf(csvf, \"%%lld,%%lld,%%.9g\\n\", epoch + 1, (long long)b + 1, (double)loss);\n");
+    P("            if ((b + 1) %% %lld == 0) {\n", (long long)c->log_every);
+    P("                printf(\"[%%lld, %%5lld] loss: %%.3f\\n\", epoch + 1, (long long)b + 1, running / %lld);\n", (long long)c->log_every);
+    P("                fflush(stdout);\n                running = 0;\n            }\n        }\n    }\n");
+    P("    printf(\"Finished Training\\n\");\n");
+    P("    /* evaluation, as the blitz's: total and per-class accuracy on the test set */\n");
+    P("    long long correct = 0, total = 0, class_correct[%lld] = {0}, class_total[%lld] = {0};\n", (long long)K, (long long)K);
+    P("    const int64_t n = test_limit >= 0 && test_limit < test.n ? test_limit : test.n;\n");
+    P("    for (int64_t i = 0; i < test.n; i++)\n        order[i] = i;\n");
+    P("    for (int64_t first = 0; first < n; first += %lld) {\n", (long long)B);
+    P("        tg_dataset_batch(&test, order, first, %lld, %d, mean, stdev, x, y);\n", (long long)B, c->pad);
+    P("        %s_predict(arena, x, logits);\n", prefix);
+    P("        for (int64_t j = 0; j < %lld && first + j < n; j++) {\n", (long long)B);
+    P("            int64_t best = 0;\n            for (int64_t k = 1; k < %lld; k++)\n", (long long)K);
+    P("                if (logits[j * %lld + k] > logits[j * %lld + best])\n                    best = k;\n", (long long)K, (long long)K);
+    P("            total++;\n            class_total[y[j]]++;\n            if (best == y[j]) {\n                correct++;\n                class_correct[y[j]]++;\n            }\n        }\n    }\n");
+    P("    printf(\"Accuracy of the network on the %%lld test images: %%lld %%%%\\n\", total, total ? 100 * correct / total : 0);\n");
+    P("    for (int k = 0; k < %lld; k++)\n", (long long)K);
+    P("        if (class_total[k])\n            printf(\"Accuracy for class: %%-5s is %%.1f %%%%\\n\", class_names[k], 100 * (double)class_correct[k] / (double)class_total[k]);\n");
+    P("    if (csvf)\n        fclose(csvf);\n");
+    P("    tg_dataset_free(&train);\n    tg_dataset_free(&test);\n    free(raw);\n    free(x);\n    free(logits);\n    free(y);\n    free(order);\n    return 0;\n}\n#endif\n");
+}
+
 static const char *upper(const char *s) {
     char *u = ir_strdup(s);
     for (char *p = u; *p; p++)
@@ -1162,18 +1322,35 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     for (int p = 0; p < nprograms; p++) {
         offs[p] = ir_alloc(sizeof(int64_t) * (size_t)(programs[p]->nnode + 1));
         find_buffers(programs[p]);
-        int64_t need = plan(programs[p], offs[p]);
+        int64_t need = plan(programs[p], offs[p], 0);
         if (need > arena)
             arena = need; /* programs run one after another and share the arena */
     }
-    Graph *train = opt->train;
-    int64_t *toff = NULL;
+    Graph *train = opt->train, *pred = train && train->train ? train->train->predict : NULL;
+    int64_t *toff = NULL, *poff = NULL;
     if (train) {
         toff = ir_alloc(sizeof(int64_t) * (size_t)(train->nnode + 1));
         find_buffers(train);
-        int64_t need = plan(train, toff);
+        int64_t need = plan(train, toff, 0);
         if (need > arena)
             arena = need;
+    }
+    if (pred) {
+        poff = ir_alloc(sizeof(int64_t) * (size_t)(pred->nnode + 1));
+        find_buffers(pred);
+        int64_t need = plan(pred, poff, arena);
+        if (need > arena)
+            arena = need;
+        /* the parameters must be where the step keeps them */
+        for (int i = 0, j = 0; i < pred->nnode; i++) {
+            if (pred->nodes[i].op != OP_PARAM)
+                continue;
+            while (j < train->nnode && train->nodes[j].op != OP_PARAM)
+                j++;
+            if (j == train->nnode || strcmp(pred->nodes[i].name, train->nodes[j].name) || poff[i] != toff[j])
+                die("predict's parameter %s is not laid out as the step's", pred->nodes[i].name);
+            j++;
+        }
     }
     const char **fn = ir_alloc(sizeof(char *) * (size_t)(nprograms + 1));
     for (int p = 0; p < nprograms; p++)
@@ -1208,6 +1385,14 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
             if (train->nodes[i].op == OP_INPUT && &train->nodes[i] != x)
                 y = &train->nodes[i];
         P("float %s_train_step(void *arena, const float *x, const %s *y);\n", prefix, dtype_ctype(y->dtype));
+        if (pred) {
+            const Node *o = NULL;
+            for (int i = 0; i < pred->nnode; i++)
+                if (pred->nodes[i].flags & NF_OUTPUT)
+                    o = &pred->nodes[i];
+            P("/* The model's forward pass on a batch, no gradients: out is %s. */\n", type_str(o->dtype, o->shape));
+            P("void %s_predict(void *arena, const float *x, float *out);\n", prefix);
+        }
     }
     P("\n#endif\n");
 
@@ -1254,7 +1439,19 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
             if (has_kernel(&G->nodes[i]))
                 emit_kernel(&G->nodes[i]);
         emit_train(G, toff);
+        if (pred) {
+            G = pred;
+            find_buffers(G);
+            kpre = "p";
+            P("\n/* ---- predict: kernels ---- */\n");
+            for (int i = 0; i < G->nnode; i++)
+                if (has_kernel(&G->nodes[i]))
+                    emit_kernel(&G->nodes[i]);
+            emit_predict(G, poff);
+        }
         kpre = "";
+        if (opt->main && pred && !nprograms)
+            emit_trainer_main(train, pred);
     }
     if (opt->main && nprograms) {
         P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");

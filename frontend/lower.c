@@ -3599,6 +3599,8 @@ static void def_globals(Ast *ast) {
 
 /* ---- the training step of a train block ---- */
 
+static const char *call_name(Expr *e);
+
 /* A persistent zero-initialised state tensor (optimizer buffers, the step counter). */
 static int new_state(const char *name, DType dt, Shape s, SrcLoc loc) {
     Attr a = attr_str("init", "zeros");
@@ -3680,6 +3682,95 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
         assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, pn, delta, loc);
     }
     assigns[(*nassign)++] = step, assigns[(*nassign)++] = step1;
+}
+
+static Expr *train_setting(Decl *d, const char *key);
+
+/* Numbers of a list or tuple expression (normalize's mean and std), at most 4. */
+static int number_list(Expr *e, double *out) {
+    Value *v = eval(e);
+    if (is_scalar(v)) {
+        out[0] = num(v);
+        return 1;
+    }
+    if ((v->kind != V_LIST && v->kind != V_TUPLE) || v->n < 1 || v->n > 4)
+        error_at(e->loc, "expected a number or a list of up to 4 numbers");
+    for (int i = 0; i < v->n; i++)
+        out[i] = float_arg(v->items[i], e->loc, "each value");
+    return v->n;
+}
+
+/* The trainer's settings, and the predict graph: the model's forward pass alone, its parameters
+   created in the same order as the step's, so both find them at the same arena offsets. */
+static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
+    TrainConfig *c = ir_alloc(sizeof(TrainConfig));
+    Expr *data = train_setting(d, "data");
+    c->data_kind = call_name(data);
+    if (!strcmp(c->data_kind, "idx"))
+        error_at(data->loc, "idx(...) data is not supported by the trainer yet; use mnist(dir) or fashion_mnist(dir)");
+    c->data_dir = data->items[0]->str;
+    Expr *e;
+    if ((e = train_setting(d, "pad")))
+        c->pad = (int)e->ival;
+    if ((e = train_setting(d, "transform"))) {
+        for (int i = 0; i < e->nitems; i++) {
+            const char *k = e->names[i] ? e->names[i] : i == 0 ? "mean" : "std";
+            if (!strcmp(k, "mean"))
+                c->nnorm = number_list(e->items[i], c->mean);
+            else if (!strcmp(k, "std")) {
+                if (number_list(e->items[i], c->std) != c->nnorm)
+                    error_at(e->items[i]->loc, "normalize: mean and std must have the same length");
+            } else
+                error_at(e->items[i]->loc, "normalize takes mean and std");
+        }
+    }
+    int64_t channels = TN(xin)->shape.d[1];
+    if (c->nnorm && c->nnorm != 1 && c->nnorm != channels)
+        error_at(d->loc, "normalize has %d values for an input of %lld channels", c->nnorm, (long long)channels);
+    for (int i = c->nnorm == 1 ? 1 : c->nnorm; i < channels && c->nnorm; i++) {
+        c->mean[i] = c->mean[0];
+        c->std[i] = c->std[0];
+    }
+    if (c->nnorm)
+        c->nnorm = (int)channels;
+    if ((e = train_setting(d, "classes"))) {
+        c->nclasses = e->nitems;
+        c->classes = ir_alloc(sizeof(char *) * (size_t)(e->nitems + 1));
+        for (int i = 0; i < e->nitems; i++)
+            c->classes[i] = e->items[i]->str;
+    }
+    c->epochs = (e = train_setting(d, "epochs")) ? e->ival : 1;
+    c->log_every = (e = train_setting(d, "log_every")) ? e->ival : 2000;
+    c->seed = (e = train_setting(d, "seed")) ? e->ival : 0;
+    c->shuffle = (e = train_setting(d, "shuffle")) ? e->ival != 0 : true;
+    /* the predict graph */
+    DType xdt = TN(xin)->dtype;
+    Shape xshape = TN(xin)->shape;
+    NodeInfo *ni = L.info;
+    int nni = L.ninfo;
+    L.g = ir_new_graph(ir_fmt("predict_%s", md->name));
+    L.info = NULL;
+    L.ninfo = 0;
+    L.no_grad = true;
+    Args ca = {.loc = d->loc, .fname = md->name};
+    Value *net = construct_model(md, &ca);
+    Attr a = attr_str("name", "x");
+    int x = add(OP_INPUT, NULL, 0, xdt, xshape, &a, 1, d->loc);
+    L.g->nodes[x].flags |= NF_INPUT;
+    L.g->nodes[x].name = "x";
+    Value *xv = mk_tensor(x);
+    Args fa = {.loc = d->loc, .fname = md->name, .pos = &xv, .npos = 1};
+    Value *out = module_call(net->mod, &fa);
+    L.g->nodes[out->node].flags |= NF_OUTPUT;
+    L.no_grad = false;
+    c->predict = L.g;
+    if (c->nclasses && TN(out)->shape.rank == 2 && TN(out)->shape.d[1] != c->nclasses)
+        error_at(train_setting(d, "classes")->loc, "%d class names for a model with %lld outputs", c->nclasses,
+                 (long long)TN(out)->shape.d[1]);
+    (void)batch;
+    L.info = ni;
+    L.ninfo = nni;
+    return c;
 }
 
 /* The setting `key` of a train block, or NULL. */
@@ -3783,7 +3874,10 @@ static Graph *lower_train(Decl *d) {
         int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, opt_e->loc);
         L.g->nodes[a].flags |= NF_UPDATE;
     }
-    return L.g;
+    Graph *step = L.g;
+    step->train = train_config(d, md, batch_e->ival, xin);
+    L.g = step;
+    return step;
 }
 
 /* ---- train blocks: checked here, compiled by the trainer ---- */

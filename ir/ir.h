@@ -160,11 +160,28 @@ typedef struct {
     SrcLoc loc;         /* .tg text that produced the node */
 } Node;
 
+typedef struct Graph Graph;
+
+/* What a train block says beyond the step itself: the trainer's data, schedule and reporting. */
 typedef struct {
-    const char *name; /* program or model name */
+    const char *data_kind;  /* "mnist", "fashion_mnist", "cifar10" */
+    const char *data_dir;   /* where the files are, unless --data says otherwise */
+    int pad;                /* zero pixels added around each raw image */
+    int nnorm;              /* channels of normalize(mean, std); 0: no normalization */
+    double mean[4], std[4];
+    const char **classes;   /* class names for the per-class report */
+    int nclasses;
+    int64_t epochs, log_every, seed;
+    bool shuffle;
+    Graph *predict;         /* the model's forward pass on a batch, sharing the parameters */
+} TrainConfig;
+
+struct Graph {
+    const char *name;       /* program or model name */
     Node *nodes;
     int nnode, cap;
-} Graph;
+    TrainConfig *train;     /* a training step's settings, or NULL */
+};
 
 Graph *ir_new_graph(const char *name);
 /*

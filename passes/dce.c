@@ -32,6 +32,7 @@ Graph *pass_dce(Graph *g) {
     }
     int *remap = ir_alloc(sizeof(int) * (size_t)(g->nnode + 1));
     Graph *out = ir_new_graph(g->name);
+    out->train = g->train;
     for (int i = 0; i < g->nnode; i++) {
         remap[i] = -1;
         if (!live[i])

@@ -85,4 +85,40 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
 int tg_npy_save(const char *path, TgDType dt, int rank, const int64_t *shape, const void *data,
                 char *err, size_t errcap);
 
+/* ---- datasets (data.c): the trainer's input ------------------------------ */
+
+/* Images as the files store them (uint8, kept so), and their class labels. */
+typedef struct {
+    int64_t n;        /* images */
+    int c, h, w;      /* channels, height, width */
+    uint8_t *images;  /* n * c * h * w bytes, each image channel-major (C, H, W) */
+    uint8_t *labels;  /* n class indices, each < nclasses */
+    int nclasses;     /* 10 for MNIST, Fashion-MNIST and CIFAR-10 */
+} TgDataset;
+
+/*
+ * Reads an IDX pair (MNIST, Fashion-MNIST), gzipped or plain: images idx3 (n, h, w) uint8 and
+ * labels idx1 (n) uint8. Errors name the file and the problem (missing, bad magic, sizes that
+ * disagree, truncated, a label >= nclasses). The dataset owns malloc'ed memory.
+ */
+int tg_load_idx(const char *images, const char *labels, int nclasses, TgDataset *d, char *err, size_t errcap);
+/* Reads CIFAR-10's binary version from dir: data_batch_1..5.bin (train) or test_batch.bin. */
+int tg_load_cifar10(const char *dir, int train, TgDataset *d, char *err, size_t errcap);
+/*
+ * kind "mnist" or "fashion_mnist" (dir holds train-images-idx3-ubyte[.gz] ... t10k-labels-idx1-ubyte[.gz])
+ * or "cifar10" (dir holds the .bin files).
+ */
+int tg_load_dataset(const char *kind, const char *dir, int train, TgDataset *d, char *err, size_t errcap);
+void tg_dataset_free(TgDataset *d);
+
+/*
+ * Writes images order[first .. first+batch) as a float batch x of shape (batch, c, h+2*pad, w+2*pad):
+ * each pixel p (with zero bytes as padding around the raw image) becomes (p / 255 - mean[ch]) / std[ch],
+ * as ToTensor + Normalize do; y gets the labels as int64. A batch past the end wraps around.
+ */
+void tg_dataset_batch(const TgDataset *d, const int64_t *order, int64_t first, int batch, int pad,
+                      const float *mean, const float *std, float *x, int64_t *y);
+/* Fisher-Yates shuffle of order[0..n) driven by the generator (seeded: the same order every run). */
+void tg_shuffle(TgRng *r, int64_t *order, int64_t n);
+
 #endif

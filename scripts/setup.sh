@@ -2,7 +2,7 @@
 # Sets up a fresh Debian machine for tgc and runs the main job.
 #   1. installs the Debian packages tgc needs (only those missing; apt-get update once first),
 #   2. configures and builds with meson into build/,
-#   3. runs the main job: compile every blitz sample to C, build it, run it.
+#   3. runs the main job: trains samples/lenet_fashion.tg (2 epochs of Fashion-MNIST).
 # Usage: sh scripts/setup.sh [--no-run]
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,12 +25,7 @@ ninja -C build
 
 [ "${1:-}" = "--no-run" ] && exit 0
 
-# The main job. Until the trainer lands (train blocks), it compiles and runs the blitz's
-# tensor programs and the Task 3 network; each prints exactly what PyTorch printed.
-mkdir -p build/blitz
-for tg in samples/blitz/*.tg; do
-    name=$(basename "$tg" .tg)
-    echo "== $tg"
-    ./build/tgc build "$tg" -o "build/blitz/$name"
-    "./build/blitz/$name"
-done
+# The main job: train the blitz's network on Fashion-MNIST for the blitz's 2 epochs, printing
+# its log lines and the test accuracy, overall and per class.
+./build/tgc build samples/lenet_fashion.tg -o build/lenet_fashion
+./build/lenet_fashion

@@ -142,7 +142,7 @@ static void build_and_check(const char *s, const char *cc, bool openmp) {
     const char *extra = getenv("TGC_TEST_CFLAGS"); /* sanitizers of a sanitized build */
     char *ccargv[] = {(char *)cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                       openmp ? "-fopenmp" : "-Wno-unknown-pragmas", fmt("-I%s", incdir), c, "-o", bin,
-                      fmt("-L%s", libdir), "-ltgrt", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+                      fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
     int rc = run(NULL, NULL, errf, ccargv);
     ck_assert_msg(rc == 0, "%s %s fails to compile:\n%s", cc, s, slurp(errf, NULL));
     char *outf = fmt("%s.out", bin);
@@ -392,7 +392,7 @@ START_TEST(test_generated_train_step_matches_pytorch) {
     const char *extra = getenv("TGC_TEST_CFLAGS");
     char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
                   fmt("-I%s", dir), fmt("-I%s", incdir), src, fmt("%s/tests/train_driver.c", root), "-o", bin,
-                  fmt("-L%s", libdir), "-ltgrt", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+                  fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
     ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "the generated step does not build:\n%s", slurp(errf, NULL));
     char *runargv[] = {bin, NULL};
     ck_assert_msg(run(dir, NULL, errf, runargv) == 0, "%s", slurp(errf, NULL));
