@@ -1223,19 +1223,40 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --limit N      stop after N batches (a quick check)\\n\"\n");
     P("           \"  --test-limit N evaluate on the first N test images only\\n\"\n");
     P("           \"  --csv FILE     write every batch's loss as CSV (epoch,batch,loss)\\n\"\n");
+    P("           \"  --grid FILE    write the first test batch as a PNG image grid, and print its\\n\"\n"
+      "           \"                 GroundTruth and Predicted lines as the blitz does\\n\"\n");
     P("           \"The batch size (%lld), the input shape (%lldx%lldx%lld), the loss and the optimizer are\\n\"\n",
       (long long)B, (long long)C, (long long)H, (long long)W);
     P("           \"compiled in; change them in the .tg file and compile again.\\n\", argv0);\n}\n\n");
     P("static long long number(const char *flag, const char *v) {\n    char *end;\n    long long n = strtoll(v ? v : \"\", &end, 10);\n");
     P("    if (!v || *end || n < 0) {\n        fprintf(stderr, \"%s: %%s needs a non-negative number\\n\", flag);\n        exit(2);\n    }\n    return n;\n}\n\n", prefix);
+    P("/* The blitz's imshow(make_grid(images)): the first test batch in a row, 2 pixels apart, and its\n"
+      "   GroundTruth and Predicted lines. */\n");
+    P("static int write_grid(const char *path, const TgDataset *d, int pad, const int64_t *y, const float *logits) {\n");
+    P("    const int s = d->h + 2 * pad, n = %lld < 8 ? %lld : 8, W = n * (s + 2) + 2, H = s + 4;\n", (long long)B, (long long)B);
+    P("    unsigned char *rgb = calloc((size_t)W * (size_t)H, 3);\n    char err[512];\n");
+    P("    if (!rgb)\n        return 1;\n");
+    P("    for (int i = 0; i < n; i++)\n        for (int r = 0; r < s; r++)\n            for (int q = 0; q < s; q++)\n");
+    P("                for (int ch = 0; ch < 3; ch++) {\n");
+    P("                    int sr = r - pad, sq = q - pad, sc = d->c == 3 ? ch : 0;\n");
+    P("                    unsigned char p = sr < 0 || sq < 0 || sr >= d->h || sq >= d->w ? 0 :\n");
+    P("                        d->images[(((size_t)i * (size_t)d->c + (size_t)sc) * (size_t)d->h + (size_t)sr) * (size_t)d->w + (size_t)sq];\n");
+    P("                    rgb[(((size_t)r + 2) * (size_t)W + (size_t)(i * (s + 2) + 2 + q)) * 3 + (size_t)ch] = p;\n                }\n");
+    P("    int rc = tg_write_png(path, rgb, W, H, err, sizeof err);\n    free(rgb);\n");
+    P("    if (rc) {\n        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
+    P("    printf(\"GroundTruth: \");\n    for (int i = 0; i < %lld; i++)\n        printf(\" %%-5s\", class_names[y[i]]);\n", (long long)B);
+    P("    printf(\"\\nPredicted: \");\n    for (int i = 0; i < %lld; i++) {\n        int best = 0;\n", (long long)B);
+    P("        for (int k = 1; k < %lld; k++)\n            if (logits[i * %lld + k] > logits[i * %lld + best])\n                best = k;\n", (long long)K, (long long)K, (long long)K);
+    P("        printf(\" %%-5s\", class_names[best]);\n    }\n    printf(\"\\n\");\n    return 0;\n}\n\n");
     P("int main(int argc, char **argv) {\n");
-    P("    const char *data = %s, *csv = NULL;\n", cstr(c->data_dir));
+    P("    const char *data = %s, *csv = NULL, *grid = NULL;\n", cstr(c->data_dir));
     P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1;\n", (long long)c->epochs, (long long)c->seed);
     P("    for (int i = 1; i < argc; i++) {\n");
     P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
     P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
     P("        else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n");
     P("        else if (!strcmp(a, \"--csv\") && v) csv = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--grid\") && v) grid = argv[++i];\n");
     P("        else if (!strcmp(a, \"--epochs\")) epochs = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--seed\")) seed = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--limit\")) limit = number(a, v), i++;\n");
@@ -1294,6 +1315,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    for (int64_t first = 0; first < n; first += %lld) {\n", (long long)B);
     P("        tg_dataset_batch(&test, order, first, %lld, %d, mean, stdev, x, y);\n", (long long)B, c->pad);
     P("        %s_predict(arena, x, logits);\n", prefix);
+    P("        if (grid && first == 0 && write_grid(grid, &test, %d, y, logits))\n            return 1;\n", c->pad);
     P("        for (int64_t j = 0; j < %lld && first + j < n; j++) {\n", (long long)B);
     P("            int64_t best = 0;\n            for (int64_t k = 1; k < %lld; k++)\n", (long long)K);
     P("                if (logits[j * %lld + k] > logits[j * %lld + best])\n                    best = k;\n", (long long)K, (long long)K);

@@ -121,4 +121,9 @@ void tg_dataset_batch(const TgDataset *d, const int64_t *order, int64_t first, i
 /* Fisher-Yates shuffle of order[0..n) driven by the generator (seeded: the same order every run). */
 void tg_shuffle(TgRng *r, int64_t *order, int64_t n);
 
+/* ---- pictures (png.c) ---------------------------------------------------- */
+
+/* Writes width x height 8-bit RGB pixels (row-major, 3 bytes each) as a PNG file, atomically. */
+int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, char *err, size_t errcap);
+
 #endif

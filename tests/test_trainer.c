@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,9 +46,10 @@ static char *slurp(const char *path) {
 }
 
 START_TEST(test_learns_fashion_mnist) {
-    char out[128];
+    char out[128], png[128];
     snprintf(out, sizeof out, "%s/train.txt", tmp);
-    char *argv[] = {bin, "--limit", "3000", "--test-limit", "1000", "--seed", "0", NULL};
+    snprintf(png, sizeof png, "%s/grid.png", tmp);
+    char *argv[] = {bin, "--limit", "3000", "--test-limit", "1000", "--seed", "0", "--grid", png, NULL};
     ck_assert_int_eq(run(argv, out), 0);
     char *text = slurp(out);
     ck_assert_ptr_nonnull(text);
@@ -59,6 +61,16 @@ START_TEST(test_learns_fashion_mnist) {
     ck_assert_msg(pct >= 60, "accuracy %d %% after 3000 batches (PyTorch: 68.5%% to 76.6%%)\n%s", pct, text);
     ck_assert_msg(strstr(text, "Accuracy for class: Ankle boot is ") && strstr(text, "Accuracy for class: Bag   is "),
                   "per-class lines are not in the blitz's format:\n%s", text);
+    /* --grid: the first test batch (Ankle boot, Pullover, Trouser, Trouser) and the blitz's two lines */
+    ck_assert_msg(strstr(text, "GroundTruth:  Ankle boot Pullover Trouser Trouser\nPredicted:  "), "%s", text);
+    FILE *f = fopen(png, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char head[24];
+    ck_assert_int_eq(fread(head, 1, 24, f), 24);
+    fclose(f);
+    ck_assert(!memcmp(head, "\x89PNG\r\n\x1a\n", 8) && !memcmp(head + 12, "IHDR", 4));
+    ck_assert_int_eq((head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19]), 4 * 34 + 2); /* width */
+    ck_assert_int_eq((head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23]), 32 + 4);     /* height */
     free(text);
 }
 END_TEST
@@ -77,6 +89,40 @@ START_TEST(test_threads_give_identical_losses) {
     ck_assert_msg(!strcmp(t1, t2), "losses differ between 1 and 2 threads");
     free(t1);
     free(t2);
+}
+END_TEST
+
+/* samples/lenet.tg end to end on a small CIFAR-10 written here in the real binary format. */
+START_TEST(test_cifar10_sample_runs) {
+    char dir[128], lenet[160], out[160], sample[512];
+    snprintf(dir, sizeof dir, "%s/cifar", tmp);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    const char *files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                           "data_batch_5.bin", "test_batch.bin"};
+    unsigned char rec[3073];
+    for (int f = 0; f < 6; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        FILE *fp = fopen(path, "wb");
+        for (int r = 0; r < 8; r++) {
+            rec[0] = (unsigned char)((f * 8 + r) % 10);
+            for (int i = 1; i < 3073; i++)
+                rec[i] = (unsigned char)((i * 7 + r * 13 + rec[0] * 29) & 255);
+            fwrite(rec, 1, sizeof rec, fp);
+        }
+        fclose(fp);
+    }
+    snprintf(lenet, sizeof lenet, "%s/lenet", tmp);
+    snprintf(sample, sizeof sample, "%s/samples/lenet.tg", getenv("TGC_SOURCE_ROOT"));
+    char *build[] = {(char *)getenv("TGC"), "build", sample, "-o", lenet, NULL};
+    ck_assert_int_eq(run(build, NULL), 0);
+    snprintf(out, sizeof out, "%s/cifar.txt", tmp);
+    char *argv[] = {lenet, "--data", dir, "--epochs", "1", NULL};
+    ck_assert_int_eq(run(argv, out), 0);
+    char *text = slurp(out);
+    ck_assert_msg(strstr(text, "Finished Training\nAccuracy of the network on the 8 test images: "), "%s", text);
+    ck_assert_msg(strstr(text, "Accuracy for class: plane is ") && strstr(text, "Accuracy for class: truck is "), "%s", text);
+    free(text);
 }
 END_TEST
 
@@ -121,6 +167,7 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_learns_fashion_mnist);
     tcase_add_test(tc, test_threads_give_identical_losses);
+    tcase_add_test(tc, test_cifar10_sample_runs);
     tcase_add_test(tc, test_bad_data_dir);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
