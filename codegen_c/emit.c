@@ -98,7 +98,10 @@ static const char *kpre = "";
 
 static const char *kname(const Node *n) {
     const char *dir = n->flags & NF_UPDATE ? "upd" : n->flags & NF_BACKWARD ? "bwd" : "fwd";
-    return ir_fmt("%sk%02d_%s_%s", kpre, n->id, op_info[n->op].name, dir);
+    const char *name = op_info[n->op].name;
+    if (strstr(name, "_bwd") && !strcmp(dir, "bwd"))
+        return ir_fmt("%sk%02d_%s", kpre, n->id, name); /* conv2d_bwd_input, not ..._bwd_bwd */
+    return ir_fmt("%sk%02d_%s_%s", kpre, n->id, name, dir);
 }
 
 /* Text safe inside a C comment: no comment end, no line breaks, no control bytes. */
@@ -640,7 +643,8 @@ static void emit_cross_entropy(const Node *n) {
         P("    double total = 0;\n");
     P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
     emit_row_softmax_stats(t, f, C);
-    P("        const double loss = (double)m + log(se) - (double)row[x1[i]];\n");
+    P("        /* a class index out of range makes the loss NaN (PyTorch raises); nothing is read out of bounds */\n");
+    P("        const double loss = x1[i] >= 0 && x1[i] < %lld ? (double)m + log(se) - (double)row[x1[i]] : NAN;\n", (long long)C);
     if (!strcmp(red, "none"))
         P("        out[i] = (%s)loss;\n    }\n", t);
     else
@@ -663,7 +667,8 @@ static void emit_cross_entropy_bwd(const Node *n) {
     else
         P("        const double scale = (double)x2[0];\n");
     P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
-    P("            out[i * %lld + c] = (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale);\n", (long long)C, t, f);
+    P("            out[i * %lld + c] = x1[i] >= 0 && x1[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale) : NAN;\n",
+      (long long)C, (long long)C, t, f);
     P("    }\n}\n");
 }
 

@@ -2012,7 +2012,7 @@ static void zero_grads(Value **params, int n, SrcLoc loc) {
 
 /* The .grad of a tensor: a tensor on its own storage, or None. */
 static Value *grad_of(Value *t) {
-    if (t->nchain || !L.group_rg[t->group] || L.grad_group[t->group] < 0)
+    if (t->nchain || t->group < 0 || L.grad_group[t->group] < 0)
         return mk(V_NONE);
     Value *g = mk(V_TENSOR);
     g->group = L.grad_group[t->group];
@@ -2082,8 +2082,11 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
     }
     int *grads = ir_alloc(sizeof(int) * (size_t)(nwrt + 1));
     const char *yname = yn->name ? yn->name : "y";
-    pass_autodiff(L.g, y->node, seed, wrt, nwrt, grads, yname);
-    L.info = L.info; /* nodes appended by the pass get default info below */
+    bool *may = ir_alloc((size_t)n + 1);
+    for (int i = 0; i < n; i++)
+        may[i] = info(i)->rg;
+    pass_autodiff(L.g, y->node, seed, wrt, nwrt, grads, yname, may);
+    /* nodes appended by the pass are gradients: they do not require grad themselves */
     for (int i = n; i < L.g->nnode; i++)
         *info(i) = (NodeInfo){.leaf = -1};
     for (int i = nwrt - 1; i >= 0; i--) {
@@ -2140,8 +2143,9 @@ static Value *make_optimizer(const char *kind, Args *a) {
     o->nparams = ps->n;
     for (int i = 0; i < o->nparams; i++) {
         tensor_arg(o->params[i], loc, "each parameter");
-        if (o->params[i]->nchain || !L.group_rg[o->params[i]->group])
-            error_at(loc, "%s(): parameter %d is not a leaf tensor that requires grad", kind, i);
+        Value *pv = o->params[i];
+        if (pv->nchain || (!L.group_rg[pv->group] && info(pv->node)->rg))
+            error_at(loc, "%s(): parameter %d is not a leaf tensor (it is computed from others)", kind, i);
     }
     o->adam = strcmp(kind, "SGD") != 0;
     o->adamw = !strcmp(kind, "AdamW");
@@ -2681,6 +2685,13 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             return reduce(rop, x, NULL, false, loc);
         bool keep = bool_arg(kd, loc, "keepdim");
         Value *vals = reduce(rop, x, d, keep, loc);
+        /* max(dim) returns indices: its gradient goes to the first maximum, max() shares it among ties */
+        Node *vn = TN(vals);
+        Attr *na = ir_alloc(sizeof(Attr) * (size_t)(vn->nattr + 1));
+        memcpy(na, vn->attr, sizeof(Attr) * (size_t)vn->nattr);
+        na[vn->nattr] = attr_int("indices", 1);
+        vn->attr = na;
+        vn->nattr++;
         if (rop == OP_MIN)
             error_at(loc, "min(dim) with indices is not supported; use min() or max(dim)");
         return tuple2(vals, reduce(OP_ARGMAX, x, d, keep, loc));
@@ -2828,6 +2839,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         DType pdt = dtype_is_float(TN(t)->dtype) ? DT_F64 : TN(t)->dtype == DT_BOOL ? DT_BOOL : DT_I64;
         Value *r = mk_tensor(cast(reshape(t->node, shape_scalar(), loc), pdt, loc));
         r->tflags = TV_PYSCALAR;
+        info(r->node)->rg = false; /* a Python number: a constant for autograd */
         return r;
     }
     if (!strcmp(f, "size")) {
@@ -3842,7 +3854,7 @@ static Graph *lower_train(Decl *d) {
             names[nw++] = TN(ps[i])->name;
         }
     int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
-    pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss");
+    pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss", NULL);
     for (int i = 0; i < L.g->nnode; i++)
         if (i >= L.ninfo || !L.info)
             *info(i) = (NodeInfo){.leaf = -1};

@@ -133,7 +133,7 @@ static int extremum_grad(const Node *red, int x, int g) {
     DType dt = xn->dtype;
     int naxes;
     const int64_t *axes = node_ints(red, "axes", &naxes);
-    if (naxes == 1 && naxes < xn->shape.rank) {
+    if (node_int(red, "indices", 0)) {
         /* max(dim): all of it to the first extremum along the axis (the index PyTorch returns) */
         int src = red->op == OP_MAX ? x : op1(OP_NEG, x);
         Attr a[2] = {attr_ints("axes", axes, 1), attr_int("keepdim", 1)};
@@ -286,7 +286,8 @@ static bool diff_input(const Node *n, int k) {
     return true;
 }
 
-void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname) {
+void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname,
+                   const bool *may_grad) {
     G = g;
     int n0 = g->nnode;
     /* wrt nodes are leaves: whatever computed them (an optimizer update) is not differentiated */
@@ -295,6 +296,9 @@ void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads
         dep[wrt[i]] = leaf[wrt[i]] = true;
     for (int i = 0; i < n0; i++) {
         Node *n = N(i);
+        /* a value computed without gradient tracking (item(), a frozen pass, a gradient) is a constant */
+        if (may_grad && !may_grad[i])
+            continue;
         for (int k = 0; k < n->nin && !dep[i]; k++)
             if (dep[n->in[k]] && diff_input(n, k))
                 dep[i] = true;
