@@ -162,9 +162,16 @@ static int vjp(const Node *n, int k, int g) {
         /* d(a/b)/db = -(a/b)/b */
         return reduce_to(op1(OP_NEG, op2(OP_DIV, op2(OP_MUL, g, n->id), y)), N(y)->shape);
     case OP_POW:
-        if (k == 0) /* b * a^(b-1) */
-            return reduce_to(op2(OP_MUL, g, op2(OP_MUL, y, op2(OP_POW, x, op2(OP_SUB, y, scalar(1, dt))))), xs);
-        return reduce_to(op2(OP_MUL, g, op2(OP_MUL, n->id, op1(OP_LOG, x))), N(y)->shape);
+        if (k == 0) {
+            /* b * a^(b-1), and 0 where b == 0 (PyTorch masks it; 0 * 0^-1 would be NaN): the exponent
+               becomes b - 1 + [b == 0], so a zero exponent gives a^0 = 1 and the factor b makes it 0 */
+            int bias = mask(OP_EQ, y, scalar(0, dt), dt);
+            int e = op2(OP_ADD, op2(OP_SUB, y, scalar(1, dt)), bias);
+            return reduce_to(op2(OP_MUL, g, op2(OP_MUL, y, op2(OP_POW, x, e))), xs);
+        }
+        /* a^b * log(a), and 0 where a == 0 (log(a + [a == 0]) = log(1)), as PyTorch masks it */
+        return reduce_to(op2(OP_MUL, g, op2(OP_MUL, n->id, op1(OP_LOG, op2(OP_ADD, x, mask(OP_EQ, x, scalar(0, dt), dt))))),
+                         N(y)->shape);
     case OP_MAXIMUM:
     case OP_MINIMUM: {
         /* ties share the gradient equally, as PyTorch's maximum/minimum backward */

@@ -237,7 +237,13 @@ static void add_cases(void) {
     add_case("pow", "5", "x0 ** 3", false);
     add_case("pow", "2x2 2x2", "x0 ** x1", true);
     add_case("maximum", "6 6", "maximum(x0, x1)", false);
+    add_case("maximum", "2x3 3", "maximum(x0, x1)", false);
     add_case("minimum", "6 6", "minimum(x0, x1)", false);
+    add_case("minimum", "3x1 1x2", "minimum(x0, x1) * x0", false);
+    add_case("pow", "2x3 3", "x0 ** x1", true);
+    add_case("pow", "4", "x0 ** 0 + x0", false);
+    add_case("div", "3 2x3", "x0 / x1", true);
+    add_case("sub", "1x3 2x1", "x1 - x0 * x1", false);
     add_case("neg", "5", "-x0", false);
     add_case("relu", "8", "relu(x0)", false);
     add_case("exp", "5", "exp(x0)", false);
@@ -275,7 +281,7 @@ static void add_cases(void) {
         for (int pd = 0; pd <= 1; pd++)
             for (int dl = 1; dl <= 2; dl++)
                 for (int gr = 1; gr <= 2; gr++)
-                    add_case("conv2d", gr == 1 ? "1x2x5x5 2x2x2x2 2" : "1x2x5x5 2x1x2x2 2",
+                    add_case("conv2d", gr == 1 ? "1x2x5x5 3x2x2x3 3" : "1x2x5x5 4x1x3x2 4",
                              fmt("conv2d(x0, x1, x2, stride=%d, padding=%d, dilation=%d, groups=%d)", st, pd, dl, gr),
                              false);
     /* max_pool2d over kernel, stride, padding, dilation and ceil_mode */
