@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
     diag_check();
     if (lw->nprograms == 0 && !lw->train)
         fail("%s", ir_fmt("%s has no program or train block to compile", o.input));
-    if (lw->train && !o.no_main) {
+    if (lw->train && !o.no_main && !o.emit_ir) {
         /* one main per program: the trainer's, or the programs' */
         if (lw->nprograms)
             fail("%s", ir_fmt("%s has both program and train blocks, and each would be the program's main(); "

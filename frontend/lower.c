@@ -2212,6 +2212,7 @@ static int uconst(double v, DType dt, SrcLoc loc) {
  */
 static void optimizer_step(Optim *o, SrcLoc loc) {
     L.no_grad = true;
+    int first_node = L.g->nnode;
     for (int i = 0; i < o->nparams; i++) {
         Value *p = o->params[i];
         int gg = L.grad_group[p->group];
@@ -2262,6 +2263,8 @@ static void optimizer_step(Optim *o, SrcLoc loc) {
         int delta = upd2(OP_MUL, upd2(OP_DIV, m, denom, loc), uconst(-step_size, dt, loc), loc);
         set_group(p->group, upd2(OP_ADD, pn, delta, loc), loc);
     }
+    for (int i = first_node; i < L.g->nnode; i++) /* zero state and constants belong to the update too */
+        L.g->nodes[i].flags |= NF_UPDATE;
     L.no_grad = false;
 }
 
@@ -3637,6 +3640,7 @@ static int upd_cast(int x, DType dt, SrcLoc loc) {
  */
 static void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                            int *nassign) {
+    int first_node = L.g->nnode;
     int step = new_state("step", DT_I64, shape_scalar(), loc);
     int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
     int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
@@ -3694,6 +3698,8 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
         assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, pn, delta, loc);
     }
     assigns[(*nassign)++] = step, assigns[(*nassign)++] = step1;
+    for (int i = first_node; i < L.g->nnode; i++) /* constants and state too: one update section */
+        L.g->nodes[i].flags |= NF_UPDATE;
 }
 
 static Expr *train_setting(Decl *d, const char *key);
