@@ -1379,6 +1379,15 @@ static void collect_params(Module *m, Value ***out, int *n) {
 
 /* ---- tensor operations ---- */
 
+/* Names the grad_fn PyTorch would show for the tensor (printing only). */
+static Value *named_fn(Value *v, Value *from, const char *fn) {
+    if (v != from && v->kind == V_TENSOR)
+        info(v->node)->fn = fn;
+    return v;
+}
+
+
+
 static Value *result(int node, Value *a, Value *b) {
     Value *v = mk_tensor(node);
     if ((a && a->kind == V_TENSOR && (a->tflags & TV_NUMPY)) || (b && b->kind == V_TENSOR && (b->tflags & TV_NUMPY)))
@@ -1712,7 +1721,7 @@ static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
         else
             s.d[s.rank++] = in.d[i];
     }
-    return reshape_or_copy(a, s, loc);
+    return named_fn(reshape_or_copy(a, s, loc), a, a->strided ? "CloneBackward0" : "ReshapeAliasBackward0");
 }
 
 static Value *permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
@@ -1815,7 +1824,10 @@ static Value *index_tensor(Value *a, Expr *e) {
     for (int k = 0; k < in.rank; k++)
         if (!drop[k])
             out.d[out.rank++] = size[k];
-    return view_reshape(v, out, e->loc);
+    bool select = false;
+    for (int k = 0; k < in.rank; k++)
+        select |= drop[k];
+    return named_fn(view_reshape(v, out, e->loc), a, select ? "SelectBackward0" : "SliceBackward0");
 }
 
 /* The dtype an in-place result may be cast back to: never to a lower category. */
@@ -2718,7 +2730,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             s = infer_view_shape(a->pos + 1, a->npos - 1, shape_numel(TN(t)->shape), loc);
         }
         if (f[0] == 'r')
-            return reshape_or_copy(t, s, loc);
+            return named_fn(reshape_or_copy(t, s, loc), t, t->strided ? "CloneBackward0" : "ReshapeAliasBackward0");
         if (t->strided && !same_but_ones(TN(t)->shape, s))
             error_at(loc, "view size is not compatible with the input's layout (a transposed or strided "
                           "slice); use .reshape(...), which copies");
@@ -2735,14 +2747,14 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
         Value *d0 = req(a, 1, "dim0"), *d1 = req(a, 2, "dim1");
         DONE(a, 3, "input", "dim0", "dim1");
-        return transpose(t, d0, d1, loc);
+        return named_fn(transpose(t, d0, d1, loc), t, "TransposeBackward0");
     }
     if (!strcmp(f, "t")) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
         DONE(a, 1, "input");
         if (TN(t)->shape.rank > 2)
             error_at(loc, "t() expects a tensor of rank 2 or less, got %s", type_str(TN(t)->dtype, TN(t)->shape));
-        return TN(t)->shape.rank < 2 ? t : transpose(t, mk_int(0), mk_int(1), loc);
+        return TN(t)->shape.rank < 2 ? t : named_fn(transpose(t, mk_int(0), mk_int(1), loc), t, "TBackward0");
     }
     if (!strcmp(f, "permute")) {
         Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
@@ -2798,7 +2810,8 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
                 if (!(in.d[i] == 1 && (k < 0 || k == i)))
                     s.d[s.rank++] = in.d[i];
         }
-        return view_reshape(t, s, loc);
+        return named_fn(view_reshape(t, s, loc), t,
+                        f[0] == 'u' ? "UnsqueezeBackward0" : d ? "SqueezeBackward1" : "SqueezeBackward0");
     }
     if (!strcmp(f, "cat") || !strcmp(f, "concat") || !strcmp(f, "concatenate")) {
         Value *l = req(a, 0, "tensors"), *d = arg(a, 1, "dim", NULL);
