@@ -1176,6 +1176,54 @@ static void emit_predict(Graph *g, const int64_t *off) {
     P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", var(o->id), (long long)shape_numel(o->shape));
 }
 
+
+/* write_checkpoint / read_checkpoint of the generated trainer: every tensor of PREFIX_tensors
+   (parameters, optimizer state, the step count) plus the position and generator in metadata. */
+static void emit_checkpoint_helpers(void) {
+    const char *pf = prefix;
+    P("/* A checkpoint holds everything a bit-identical resume needs: the tensors (parameters under\n"
+      "   PyTorch's state_dict names, optimizer state, the step count) and, as metadata, the epoch,\n"
+      "   the next batch, the batches done, the running loss and the shuffle generator's state at the\n"
+      "   start of the epoch. */\n");
+    P("static int write_checkpoint(const char *path, void *arena, const TgRng *rng, long long epoch, long long batch,\n"
+      "                            long long done, double running) {\n");
+    P("    TgNamedTensor t[%s_ntensors_max];\n", upper(pf));
+    P("    for (int i = 0; i < %s_ntensors; i++)\n", pf);
+    P("        t[i] = (TgNamedTensor){%s_tensors[i].name, %s_tensors[i].dtype, %s_tensors[i].rank, %s_tensors[i].shape,\n"
+      "                               (unsigned char *)arena + %s_tensors[i].offset};\n", pf, pf, pf, pf, pf);
+    P("    static char rngtext[624 * 8 + 64];\n    int o = 0;\n");
+    P("    for (int i = 0; i < 624; i++)\n        o += snprintf(rngtext + o, sizeof rngtext - (size_t)o, \"%%08x\", (unsigned)rng->state[i]);\n");
+    P("    snprintf(rngtext + o, sizeof rngtext - (size_t)o, \" %%d %%d %%a\", rng->next, rng->has_normal, rng->normal);\n");
+    P("    char e[32], b[32], d[32], r[64];\n");
+    P("    snprintf(e, sizeof e, \"%%lld\", epoch);\n    snprintf(b, sizeof b, \"%%lld\", batch);\n");
+    P("    snprintf(d, sizeof d, \"%%lld\", done);\n    snprintf(r, sizeof r, \"%%a\", running);\n");
+    P("    const char *keys[] = {\"format\", \"epoch\", \"batch\", \"done\", \"running_loss\", \"shuffle_rng\"};\n");
+    P("    const char *values[] = {\"tgc-trainer-1\", e, b, d, r, rngtext};\n");
+    P("    char err[1024];\n");
+    P("    if (tg_save_safetensors(path, t, %s_ntensors, keys, values, 6, err, sizeof err)) {\n", pf);
+    P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n    return 0;\n}\n\n", pf);
+    P("static int read_checkpoint(const char *path, void *arena, int params_only, TgRng *rng, long long *epoch,\n"
+      "                           long long *batch, long long *done, double *running) {\n");
+    P("    TgNamedTensor t[%s_ntensors_max];\n    int n = 0;\n", upper(pf));
+    P("    for (int i = 0; i < %s_ntensors; i++)\n        if (!params_only || %s_tensors[i].trainable)\n", pf, pf);
+    P("            t[n++] = (TgNamedTensor){%s_tensors[i].name, %s_tensors[i].dtype, %s_tensors[i].rank,\n"
+      "                                     %s_tensors[i].shape, (unsigned char *)arena + %s_tensors[i].offset};\n", pf, pf, pf, pf, pf);
+    P("    static char v[6][624 * 8 + 64];\n    char *values[6] = {v[0], v[1], v[2], v[3], v[4], v[5]};\n");
+    P("    const char *keys[] = {\"format\", \"epoch\", \"batch\", \"done\", \"running_loss\", \"shuffle_rng\"};\n");
+    P("    char err[1024];\n");
+    P("    if (tg_load_safetensors(path, t, n, keys, values, 6, sizeof v[0], err, sizeof err)) {\n");
+    P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", pf);
+    P("    if (params_only)\n        return 0;\n");
+    P("    if (strcmp(v[0], \"tgc-trainer-1\") || strlen(v[5]) < 624 * 8) {\n");
+    P("        fprintf(stderr, \"%s: %%s: not a checkpoint of this trainer (no position or generator state)\\n\", path);\n        return 1;\n    }\n", pf);
+    P("    for (int i = 0; i < 624; i++) {\n        char word[9];\n        memcpy(word, v[5] + 8 * i, 8);\n        word[8] = 0;\n");
+    P("        rng->state[i] = (uint32_t)strtoul(word, NULL, 16);\n    }\n");
+    P("    char *rest = v[5] + 624 * 8;\n    rng->next = (int)strtol(rest, &rest, 10);\n");
+    P("    rng->has_normal = (int)strtol(rest, &rest, 10);\n    rng->normal = strtod(rest, NULL);\n");
+    P("    *epoch = atoll(v[1]);\n    *batch = atoll(v[2]);\n    *done = atoll(v[3]);\n    *running = strtod(v[4], NULL);\n");
+    P("    return 0;\n}\n\n");
+}
+
 /* A C string literal for text that came from the user. */
 static const char *cstr(const char *s) {
     char *buf = NULL;
@@ -1212,8 +1260,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     const char *U = upper(prefix);
     int64_t B = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t K = o->shape.d[1];
-    bool ce = y->dtype == DT_I64;
-    P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
+    (void)y; /* class indices: tgc only builds a trainer for cross_entropy */
+    P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdbool.h>\n#include <stdlib.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
     P("static const char *const class_names[] = {");
     for (int i = 0; i < K; i++)
         P("%s%s", i ? ", " : "", i < c->nclasses ? cstr(c->classes[i]) : cstr(ir_fmt("%d", i)));
@@ -1230,6 +1278,10 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --csv FILE     write every batch's loss as CSV (epoch,batch,loss)\\n\"\n");
     P("           \"  --grid FILE    write the first test batch as a PNG image grid, and print its\\n\"\n"
       "           \"                 GroundTruth and Predicted lines as the blitz does\\n\"\n");
+    P("           \"  --save FILE    checkpoint (.safetensors) every --save-every batches (default: log_every)\\n\"\n"
+      "           \"                 and at the end of each epoch, written atomically\\n\"\n"
+      "           \"  --resume FILE  continue from a checkpoint exactly where it was taken\\n\"\n"
+      "           \"  --load FILE    start from a checkpoint's parameters (optimizer state and position reset)\\n\"\n");
     P("           \"The batch size (%lld), the input shape (%lldx%lldx%lld), the loss and the optimizer are\\n\"\n",
       (long long)B, (long long)C, (long long)H, (long long)W);
     P("           \"compiled in; change them in the .tg file and compile again.\\n\", argv0);\n}\n\n");
@@ -1253,15 +1305,22 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    printf(\"\\nPredicted: \");\n    for (int i = 0; i < %lld; i++) {\n        int best = 0;\n", (long long)B);
     P("        for (int k = 1; k < %lld; k++)\n            if (logits[i * %lld + k] > logits[i * %lld + best])\n                best = k;\n", (long long)K, (long long)K, (long long)K);
     P("        printf(\" %%-5s\", class_names[best]);\n    }\n    printf(\"\\n\");\n    return 0;\n}\n\n");
+    emit_checkpoint_helpers();
     P("int main(int argc, char **argv) {\n");
-    P("    const char *data = %s, *csv = NULL, *grid = NULL;\n", cstr(c->data_dir));
-    P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1;\n", (long long)c->epochs, (long long)c->seed);
+    P("    const char *data = %s, *csv = NULL, *grid = NULL, *save = %s, *resume = NULL, *load = NULL;\n",
+      cstr(c->data_dir), c->checkpoint ? cstr(c->checkpoint) : "NULL");
+    P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1, save_every = %lld;\n", (long long)c->epochs,
+      (long long)c->seed, (long long)c->log_every);
     P("    for (int i = 1; i < argc; i++) {\n");
     P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
     P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
     P("        else if (!strcmp(a, \"--data\") && v) data = argv[++i];\n");
     P("        else if (!strcmp(a, \"--csv\") && v) csv = argv[++i];\n");
     P("        else if (!strcmp(a, \"--grid\") && v) grid = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--save\") && v) save = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--resume\") && v) resume = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n");
+    P("        else if (!strcmp(a, \"--save-every\")) save_every = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--epochs\")) epochs = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--seed\")) seed = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--limit\")) limit = number(a, v), i++;\n");
@@ -1293,25 +1352,31 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    if (csv && !csvf) {\n        fprintf(stderr, \"%s: cannot write %%s\\n\", csv);\n        return 1;\n    }\n", prefix);
     P("    if (csvf)\n        fprintf(csvf, \"epoch,batch,loss\\n\");\n");
     P("    %s_init(arena, (uint64_t)seed);\n", prefix);
-    P("    TgRng shuffle_rng;\n    tg_rng_seed(&shuffle_rng, (uint64_t)seed + 1);\n");
+    P("    TgRng shuffle_rng, epoch_rng;\n    tg_rng_seed(&shuffle_rng, (uint64_t)seed + 1);\n");
     P("    const int64_t batches = train.n / %lld; /* the last partial batch is dropped: the batch size is compiled in */\n", (long long)B);
-    P("    long long done = 0;\n");
-    P("    for (long long epoch = 0; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
+    P("    long long done = 0, first_epoch = 0, first_batch = 0;\n    double running = 0;\n");
+    P("    if ((resume || load) && read_checkpoint(resume ? resume : load, arena, !resume, &shuffle_rng, &first_epoch, &first_batch, &done, &running))\n"
+      "        return 1;\n");
+    P("    for (long long epoch = first_epoch; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
     P("        for (int64_t i = 0; i < train.n; i++)\n            order[i] = i;\n");
+    P("        epoch_rng = shuffle_rng; /* a checkpoint keeps the state that made this epoch's order */\n");
     if (c->shuffle)
         P("        tg_shuffle(&shuffle_rng, order, train.n);\n");
-    P("        double running = 0;\n");
-    P("        for (int64_t b = 0; b < batches && (limit < 0 || done < limit); b++, done++) {\n");
+    P("        for (int64_t b = epoch == first_epoch ? first_batch : 0; b < batches && (limit < 0 || done < limit); b++) {\n");
     P("            tg_dataset_batch(&train, order, b * %lld, %lld, %d, mean, stdev, x, y);\n", (long long)B, (long long)B, c->pad);
-    if (ce)
-        P("            float loss = %s_train_step(arena, x, y);\n", prefix);
-    else
-        P("            float loss = 0; /* MSE training from class labels is not supported */\n            (void)arena;\n");
-    P("            running += loss;\n");
+    P("            float loss = %s_train_step(arena, x, y);\n", prefix);
+    P("            running += loss;\n            done++;\n");
     P("            if (csvf)\n                fprintf(csvf, \"%%lld,%%lld,%%.9g\\n\", epoch + 1, (long long)b + 1, (double)loss);\n");
     P("            if ((b + 1) %% %lld == 0) {\n", (long long)c->log_every);
     P("                printf(\"[%%lld, %%5lld] loss: %%.3f\\n\", epoch + 1, (long long)b + 1, running / %lld);\n", (long long)c->log_every);
-    P("                fflush(stdout);\n                running = 0;\n            }\n        }\n    }\n");
+    P("                fflush(stdout);\n                running = 0;\n            }\n");
+    P("            bool last = b + 1 == batches;\n");
+    P("            if (save && (last || (save_every > 0 && (b + 1) %% save_every == 0))) {\n");
+    P("                /* where the next batch is: the start of the next epoch after the last one */\n");
+    P("                if (csvf)\n                    fflush(csvf);\n");
+    P("                if (write_checkpoint(save, arena, last ? &shuffle_rng : &epoch_rng, last ? epoch + 1 : epoch,\n"
+      "                                     last ? 0 : b + 1, done, last ? 0 : running))\n                    return 1;\n");
+    P("            }\n        }\n        running = 0;\n    }\n");
     P("    printf(\"Finished Training\\n\");\n");
     P("    /* evaluation, as the blitz's: total and per-class accuracy on the test set */\n");
     P("    long long correct = 0, total = 0, class_correct[%lld] = {0}, class_total[%lld] = {0};\n", (long long)K, (long long)K);
@@ -1406,6 +1471,10 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
           "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n} %sTensor;\n",
           prefix);
         P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
+        int npersist = 0;
+        for (int i = 0; i < train->nnode; i++)
+            npersist += train->nodes[i].op == OP_PARAM;
+        P("#define %s_ntensors_max %d /* the length of %s_tensors, as a constant */\n", upper(prefix), npersist, prefix);
         P("void %s_init(void *arena, uint64_t seed);\n", prefix);
         const Node *y = NULL;
         for (int i = 0; i < train->nnode; i++)

@@ -3774,6 +3774,7 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     c->log_every = (e = train_setting(d, "log_every")) ? e->ival : 2000;
     c->seed = (e = train_setting(d, "seed")) ? e->ival : 0;
     c->shuffle = (e = train_setting(d, "shuffle")) ? e->ival != 0 : true;
+    c->checkpoint = (e = train_setting(d, "checkpoint")) ? e->str : NULL;
     /* the predict graph */
     DType xdt = TN(xin)->dtype;
     Shape xshape = TN(xin)->shape;

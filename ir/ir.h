@@ -173,6 +173,7 @@ typedef struct {
     int nclasses;
     int64_t epochs, log_every, seed;
     bool shuffle;
+    const char *checkpoint; /* the checkpoint setting: the default of --save, or NULL */
     Graph *predict;         /* the model's forward pass on a batch, sharing the parameters */
 } TrainConfig;
 

@@ -121,6 +121,34 @@ void tg_dataset_batch(const TgDataset *d, const int64_t *order, int64_t first, i
 /* Fisher-Yates shuffle of order[0..n) driven by the generator (seeded: the same order every run). */
 void tg_shuffle(TgRng *r, int64_t *order, int64_t n);
 
+/* ---- checkpoints (safetensors.c) --------------------------------------------- */
+
+/* One tensor of a .safetensors file: name, element type, shape, data. */
+typedef struct {
+    const char *name;     /* "conv1.weight", "conv1.weight.momentum_buffer", ... */
+    TgDType dtype;        /* stored as F32, F64, I32, I64, BOOL, U8 */
+    int rank;
+    const int64_t *shape;
+    void *data;           /* save: read from here; load: written here (the caller's memory) */
+} TgNamedTensor;
+
+/*
+ * Writes tensors and string metadata (keys[i] -> values[i], in the "__metadata__" object) as a
+ * .safetensors file that PyTorch's safetensors reads. Atomic: PATH.tmp is written, flushed,
+ * fsync'ed, renamed over PATH, and the directory fsync'ed, so PATH is always either the old
+ * complete file or the new complete one.
+ */
+int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const char *const *keys,
+                        const char *const *values, int nmeta, char *err, size_t errcap);
+/*
+ * Reads the named tensors of a .safetensors file into t[i].data, checking each one's dtype and
+ * shape ("ck.safetensors: conv1.weight is F32 [6, 1, 5] but F32 [6, 1, 5, 5] is expected", missing
+ * names, malformed headers, truncated data). Metadata values are copied into values[i] (at most
+ * valcap bytes each, "" when absent) for the given keys.
+ */
+int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
+                        int nmeta, size_t valcap, char *err, size_t errcap);
+
 /* ---- pictures (png.c) ---------------------------------------------------- */
 
 /* Writes width x height 8-bit RGB pixels (row-major, 3 bytes each) as a PNG file, atomically. */

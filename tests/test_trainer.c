@@ -9,12 +9,14 @@
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT, TGC_TEST_CFLAGS.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DATA "/usr/share/datasets/fashion-mnist"
@@ -89,6 +91,81 @@ START_TEST(test_threads_give_identical_losses) {
     ck_assert_msg(!strcmp(t1, t2), "losses differ between 1 and 2 threads");
     free(t1);
     free(t2);
+}
+END_TEST
+
+/* Lines from..to (1-based, header excluded) of a CSV of losses. */
+static char *csv_rows(const char *text, int from, int to) {
+    const char *p = strchr(text, '\n');
+    ck_assert_ptr_nonnull(p);
+    p++;
+    for (int row = 1; row < from && p; row++)
+        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    ck_assert_ptr_nonnull(p);
+    const char *end = p;
+    for (int row = from; row <= to && end; row++)
+        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : NULL;
+    ck_assert_ptr_nonnull(end);
+    return strndup(p, (size_t)(end - p));
+}
+
+/*
+ * A run stopped after 300 batches and resumed from its checkpoint (mid-epoch) prints the same
+ * losses, bit for bit, as one that ran 600 batches without stopping.
+ */
+START_TEST(test_resume_is_bit_identical) {
+    char a[128], b1[128], b2[128], ck[128];
+    snprintf(a, sizeof a, "%s/a.csv", tmp);
+    snprintf(b1, sizeof b1, "%s/b1.csv", tmp);
+    snprintf(b2, sizeof b2, "%s/b2.csv", tmp);
+    snprintf(ck, sizeof ck, "%s/ck.safetensors", tmp);
+    char *whole[] = {bin, "--limit", "600", "--test-limit", "4", "--seed", "3", "--csv", a, NULL};
+    char *first[] = {bin, "--limit", "300", "--test-limit", "4", "--seed", "3", "--csv", b1, "--save", ck,
+                     "--save-every", "100", NULL};
+    char *second[] = {bin, "--limit", "600", "--test-limit", "4", "--resume", ck, "--csv", b2, NULL};
+    ck_assert_int_eq(run(whole, NULL), 0);
+    ck_assert_int_eq(run(first, NULL), 0);
+    ck_assert_int_eq(run(second, NULL), 0);
+    char *ta = slurp(a), *t1 = slurp(b1), *t2 = slurp(b2);
+    ck_assert(ta && t1 && t2);
+    char *a1 = csv_rows(ta, 1, 300), *a2 = csv_rows(ta, 301, 600), *r1 = csv_rows(t1, 1, 300), *r2 = csv_rows(t2, 1, 300);
+    ck_assert_msg(!strcmp(a1, r1), "the first 300 losses differ");
+    ck_assert_msg(!strcmp(a2, r2), "the resumed losses differ from the uninterrupted run:\n%.300s\n---\n%.300s", a2, r2);
+    free(ta), free(t1), free(t2), free(a1), free(a2), free(r1), free(r2);
+}
+END_TEST
+
+/*
+ * SIGKILL at 20 moments of a run that checkpoints every 5 batches (so many kills land inside a
+ * checkpoint write): whatever checkpoint is on disk afterwards always loads.
+ */
+START_TEST(test_sigkill_leaves_loadable_checkpoints) {
+    char ck[128];
+    snprintf(ck, sizeof ck, "%s/kill.safetensors", tmp);
+    int loaded = 0;
+    for (int i = 0; i < 20; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+                _exit(126);
+            execl(bin, bin, "--limit", "100000", "--test-limit", "4", "--save", ck, "--save-every", "5", (char *)NULL);
+            _exit(127);
+        }
+        long ms = 900 + i * 37; /* after the data are loaded, at varying points */
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        if (access(ck, F_OK))
+            continue;
+        char *check[] = {bin, "--load", ck, "--epochs", "0", "--test-limit", "4", NULL};
+        ck_assert_msg(run(check, NULL) == 0, "the checkpoint left by kill %d does not load", i);
+        char *again[] = {bin, "--resume", ck, "--limit", "0", "--test-limit", "4", NULL};
+        ck_assert_msg(run(again, NULL) == 0, "the checkpoint left by kill %d does not resume", i);
+        loaded++;
+    }
+    ck_assert_int_ge(loaded, 15);
 }
 END_TEST
 
@@ -168,6 +245,8 @@ int main(void) {
     tcase_add_test(tc, test_learns_fashion_mnist);
     tcase_add_test(tc, test_threads_give_identical_losses);
     tcase_add_test(tc, test_cifar10_sample_runs);
+    tcase_add_test(tc, test_resume_is_bit_identical);
+    tcase_add_test(tc, test_sigkill_leaves_loadable_checkpoints);
     tcase_add_test(tc, test_bad_data_dir);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
