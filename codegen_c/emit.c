@@ -1261,7 +1261,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     int64_t B = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t K = o->shape.d[1];
     (void)y; /* class indices: tgc only builds a trainer for cross_entropy */
-    P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdbool.h>\n#include <stdlib.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
+    P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdbool.h>\n#include <stdlib.h>\n#include <unistd.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
     P("static const char *const class_names[] = {");
     for (int i = 0; i < K; i++)
         P("%s%s", i ? ", " : "", i < c->nclasses ? cstr(c->classes[i]) : cstr(ir_fmt("%d", i)));
@@ -1355,6 +1355,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    TgRng shuffle_rng, epoch_rng;\n    tg_rng_seed(&shuffle_rng, (uint64_t)seed + 1);\n");
     P("    const int64_t batches = train.n / %lld; /* the last partial batch is dropped: the batch size is compiled in */\n", (long long)B);
     P("    long long done = 0, first_epoch = 0, first_batch = 0;\n    double running = 0;\n");
+    P("    const int tty = isatty(fileno(stdout));\n");
     P("    if ((resume || load) && read_checkpoint(resume ? resume : load, arena, !resume, &shuffle_rng, &first_epoch, &first_batch, &done, &running))\n"
       "        return 1;\n");
     P("    for (long long epoch = first_epoch; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
@@ -1367,8 +1368,12 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("            float loss = %s_train_step(arena, x, y);\n", prefix);
     P("            running += loss;\n            done++;\n");
     P("            if (csvf)\n                fprintf(csvf, \"%%lld,%%lld,%%.9g\\n\", epoch + 1, (long long)b + 1, (double)loss);\n");
+    P("            if (tty && (b + 1) %% 50 == 0) { /* a progress line on terminals, overwritten in place */\n");
+    P("                printf(\"\\r[%%lld, %%5lld/%%lld]\", epoch + 1, (long long)b + 1, (long long)batches);\n");
+    P("                fflush(stdout);\n            }\n");
     P("            if ((b + 1) %% %lld == 0) {\n", (long long)c->log_every);
-    P("                printf(\"[%%lld, %%5lld] loss: %%.3f\\n\", epoch + 1, (long long)b + 1, running / %lld);\n", (long long)c->log_every);
+    P("                printf(\"%%s[%%lld, %%5lld] loss: %%.3f\\n\", tty ? \"\\r\\033[K\" : \"\", epoch + 1, (long long)b + 1,\n"
+      "                       running / %lld);\n", (long long)c->log_every);
     P("                fflush(stdout);\n                running = 0;\n            }\n");
     P("            bool last = b + 1 == batches;\n");
     P("            if (save && (last || (save_every > 0 && (b + 1) %% save_every == 0))) {\n");
@@ -1377,7 +1382,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("                if (write_checkpoint(save, arena, last ? &shuffle_rng : &epoch_rng, last ? epoch + 1 : epoch,\n"
       "                                     last ? 0 : b + 1, done, last ? 0 : running))\n                    return 1;\n");
     P("            }\n        }\n        running = 0;\n    }\n");
-    P("    printf(\"Finished Training\\n\");\n");
+    P("    printf(\"%%sFinished Training\\n\", tty ? \"\\r\\033[K\" : \"\");\n");
     P("    /* evaluation, as the blitz's: total and per-class accuracy on the test set */\n");
     P("    long long correct = 0, total = 0, class_correct[%lld] = {0}, class_total[%lld] = {0};\n", (long long)K, (long long)K);
     P("    const int64_t n = test_limit >= 0 && test_limit < test.n ? test_limit : test.n;\n");
@@ -1494,8 +1499,11 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
 
     /* source */
     out = c;
+    if (train && pred && opt->main && !nprograms)
+        P("%s#define _POSIX_C_SOURCE 200809L /* isatty and fileno, for the trainer's progress line */\n",
+          opt->header ? banner : "");
     if (opt->header)
-        P("%s#include \"%s\"\n", banner, opt->header);
+        P("%s#include \"%s\"\n", train && pred && opt->main && !nprograms ? "" : banner, opt->header);
     else
         P("\n"); /* the header was written just above, into this same file */
     P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n");

@@ -203,11 +203,47 @@ START_TEST(test_cifar10_sample_runs) {
 }
 END_TEST
 
+/* Bad data: an error naming the file, exit status 1, and a good checkpoint left untouched. */
 START_TEST(test_bad_data_dir) {
-    char out[128];
+    char out[128], ck[128], bad[128], images[200];
     snprintf(out, sizeof out, "%s/bad.txt", tmp);
-    char *argv[] = {bin, "--data", "/nonexistent", NULL};
-    ck_assert_int_eq(run(argv, out), 1);
+    snprintf(ck, sizeof ck, "%s/good.safetensors", tmp);
+    snprintf(bad, sizeof bad, "%s/baddata", tmp);
+    char *make[] = {bin, "--limit", "10", "--test-limit", "4", "--save", ck, "--save-every", "10", NULL};
+    ck_assert_int_eq(run(make, NULL), 0);
+    char copy[160];
+    snprintf(copy, sizeof copy, "%s.copy", ck);
+    char *cp[] = {"cp", ck, copy, NULL};
+    ck_assert_int_eq(run(cp, NULL), 0);
+    /* a truncated images file beside good labels */
+    ck_assert_int_eq(mkdir(bad, 0755), 0);
+    snprintf(images, sizeof images, "%s/train-images-idx3-ubyte", bad);
+    FILE *f = fopen(images, "wb");
+    fwrite("\0\0\x08\x03\0\0\0\x02\0\0\0\x1c\0\0\0\x1c\1\2\3", 1, 19, f);
+    fclose(f);
+    snprintf(images, sizeof images, "%s/train-labels-idx1-ubyte", bad);
+    f = fopen(images, "wb");
+    fwrite("\0\0\x08\x01\0\0\0\x02\1\2", 1, 10, f);
+    fclose(f);
+    char *argv[] = {bin, "--data", bad, "--save", ck, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen(out, "w", stderr))
+            _exit(126);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *msg = slurp(out);
+    ck_assert_msg(msg && strstr(msg, "train-images-idx3-ubyte: file ends after"), "the error does not name the file and "
+                  "the problem: %s", msg);
+    char *cmp[] = {"cmp", "-s", ck, copy, NULL};
+    ck_assert_msg(run(cmp, NULL) == 0, "the good checkpoint changed");
+    char *missing[] = {bin, "--data", "/nonexistent", NULL};
+    ck_assert_int_eq(run(missing, NULL), 1);
+    free(msg);
 }
 END_TEST
 
