@@ -1021,7 +1021,10 @@ static void emit_train(Graph *g, const int64_t *off) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
             continue;
-        if (!strcmp(node_str(n, "init", ""), "uniform"))
+        if (!strcmp(node_str(n, "init", ""), "full"))
+            P("    %s[0] = %s; /* %s */\n", var(i), literal(node_float(n, "value", 0), n->dtype),
+              comment_safe(n->name ? n->name : ""));
+        else if (!strcmp(node_str(n, "init", ""), "uniform"))
             P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), var(i),
               (long long)shape_numel(n->shape), literal(node_float(n, "from", 0), DT_F64),
               literal(node_float(n, "to", 1), DT_F64), comment_safe(n->name ? n->name : ""));
@@ -1272,6 +1275,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --data DIR     where the %s files are (default %s)\\n\"\n", c->data_kind, comment_safe(c->data_dir));
     P("           \"  --epochs N     passes over the training set (default %lld)\\n\"\n", (long long)c->epochs);
     P("           \"  --seed N       seed of initialization and shuffling (default %lld)\\n\"\n", (long long)c->seed);
+    P("           \"  --lr X         the optimizer's learning rate (default: the .tg file's)\\n\"\n");
     P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS or all cores)\\n\"\n");
     P("           \"  --limit N      stop after N batches (a quick check)\\n\"\n");
     P("           \"  --test-limit N evaluate on the first N test images only\\n\"\n");
@@ -1311,6 +1315,7 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
       cstr(c->data_dir), c->checkpoint ? cstr(c->checkpoint) : "NULL");
     P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1, save_every = %lld;\n", (long long)c->epochs,
       (long long)c->seed, (long long)c->log_every);
+    P("    double lr = 0; /* 0: the optimizer's own (compiled in, or from a resumed checkpoint) */\n");
     P("    for (int i = 1; i < argc; i++) {\n");
     P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
     P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
@@ -1321,6 +1326,9 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("        else if (!strcmp(a, \"--resume\") && v) resume = argv[++i];\n");
     P("        else if (!strcmp(a, \"--load\") && v) load = argv[++i];\n");
     P("        else if (!strcmp(a, \"--save-every\")) save_every = number(a, v), i++;\n");
+    P("        else if (!strcmp(a, \"--lr\") && v) {\n            char *end;\n            lr = strtod(argv[++i], &end);\n");
+    P("            if (*end || !(lr > 0)) {\n                fprintf(stderr, \"%s: --lr needs a positive number\\n\");\n"
+      "                return 2;\n            }\n        }\n", prefix);
     P("        else if (!strcmp(a, \"--epochs\")) epochs = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--seed\")) seed = number(a, v), i++;\n");
     P("        else if (!strcmp(a, \"--limit\")) limit = number(a, v), i++;\n");
@@ -1358,6 +1366,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    const int tty = isatty(fileno(stdout));\n");
     P("    if ((resume || load) && read_checkpoint(resume ? resume : load, arena, !resume, &shuffle_rng, &first_epoch, &first_batch, &done, &running))\n"
       "        return 1;\n");
+    P("    for (int i = 0; lr > 0 && i < %s_ntensors; i++)\n        if (!strcmp(%s_tensors[i].name, \"lr\"))\n"
+      "            *(double *)((unsigned char *)arena + %s_tensors[i].offset) = lr;\n", prefix, prefix, prefix);
     P("    for (long long epoch = first_epoch; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
     P("        for (int64_t i = 0; i < train.n; i++)\n            order[i] = i;\n");
     P("        epoch_rng = shuffle_rng; /* a checkpoint keeps the state that made this epoch's order */\n");

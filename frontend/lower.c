@@ -3655,6 +3655,14 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
                            int *nassign) {
     int first_node = L.g->nnode;
     int step = new_state("step", DT_I64, shape_scalar(), loc);
+    /* the learning rate lives in the arena too, so a caller (the trainer's --lr) may change it; as a
+       double, so lr-derived factors round exactly as Python's floats do */
+    Attr la[2] = {attr_str("init", "full"), attr_float("value", o->lr)};
+    int lr = add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
+    L.g->nodes[lr].flags |= NF_PARAM;
+    L.g->nodes[lr].name = "lr";
+    int neg_lr = add1(OP_NEG, lr, NULL, 0, loc);
+    int neg_lr32 = upd_cast(neg_lr, DT_F32, loc);
     int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
     int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
     int first = -1, step_size = -1, bc2_sqrt = -1;
@@ -3663,7 +3671,7 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
     if (o->adam) {
         int bc1 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta1, DT_F64, loc), tf, loc), loc);
         int bc2 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta2, DT_F64, loc), tf, loc), loc);
-        step_size = upd_cast(upd2(OP_DIV, uconst(-o->lr, DT_F64, loc), bc1, loc), DT_F32, loc);
+        step_size = upd_cast(upd2(OP_DIV, neg_lr, bc1, loc), DT_F32, loc);
         int sq = add1(OP_SQRT, bc2, NULL, 0, loc);
         L.g->nodes[sq].flags |= NF_UPDATE;
         bc2_sqrt = upd_cast(sq, DT_F32, loc);
@@ -3688,14 +3696,16 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
                 d = o->nesterov ? upd2(OP_ADD, d, upd2(OP_MUL, nb, uconst(o->momentum, dt, loc), loc), loc) : nb;
             }
             assigns[(*nassign)++] = p;
-            assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, d, uconst(-o->lr, dt, loc), loc), loc);
+            assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, d, neg_lr32, loc), loc);
             continue;
         }
         int m = new_state(ir_fmt("%s.exp_avg", names[i]), dt, sh, loc);
         int v = new_state(ir_fmt("%s.exp_avg_sq", names[i]), dt, sh, loc);
         int pn = p;
-        if (o->adamw && o->weight_decay != 0)
-            pn = upd2(OP_MUL, pn, uconst(1 - o->lr * o->weight_decay, dt, loc), loc);
+        if (o->adamw && o->weight_decay != 0) {
+            int keep = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_MUL, lr, uconst(o->weight_decay, DT_F64, loc), loc), loc);
+            pn = upd2(OP_MUL, pn, upd_cast(keep, dt, loc), loc);
+        }
         if (!o->adamw && o->weight_decay != 0)
             g = upd2(OP_ADD, g, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
         int mn = upd2(OP_ADD, upd2(OP_MUL, m, uconst(o->beta1, dt, loc), loc),

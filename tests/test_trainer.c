@@ -77,6 +77,26 @@ START_TEST(test_learns_fashion_mnist) {
 }
 END_TEST
 
+/* --lr 0.001 is the file's own rate (identical losses); --lr 0.01 trains differently. */
+START_TEST(test_lr_flag) {
+    char c0[128], c1[128], c2[128];
+    snprintf(c0, sizeof c0, "%s/lr0.csv", tmp);
+    snprintf(c1, sizeof c1, "%s/lr1.csv", tmp);
+    snprintf(c2, sizeof c2, "%s/lr2.csv", tmp);
+    char *a0[] = {bin, "--limit", "60", "--test-limit", "4", "--csv", c0, NULL};
+    char *a1[] = {bin, "--limit", "60", "--test-limit", "4", "--csv", c1, "--lr", "0.001", NULL};
+    char *a2[] = {bin, "--limit", "60", "--test-limit", "4", "--csv", c2, "--lr", "0.01", NULL};
+    ck_assert_int_eq(run(a0, NULL), 0);
+    ck_assert_int_eq(run(a1, NULL), 0);
+    ck_assert_int_eq(run(a2, NULL), 0);
+    char *t0 = slurp(c0), *t1 = slurp(c1), *t2 = slurp(c2);
+    ck_assert(t0 && t1 && t2);
+    ck_assert_msg(!strcmp(t0, t1), "--lr 0.001 differs from the file's lr=0.001");
+    ck_assert_msg(strcmp(t0, t2), "--lr 0.01 changed nothing");
+    free(t0), free(t1), free(t2);
+}
+END_TEST
+
 START_TEST(test_threads_give_identical_losses) {
     char csv1[128], csv2[128];
     snprintf(csv1, sizeof csv1, "%s/t1.csv", tmp);
@@ -280,6 +300,7 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_learns_fashion_mnist);
     tcase_add_test(tc, test_threads_give_identical_losses);
+    tcase_add_test(tc, test_lr_flag);
     tcase_add_test(tc, test_cifar10_sample_runs);
     tcase_add_test(tc, test_resume_is_bit_identical);
     tcase_add_test(tc, test_sigkill_leaves_loadable_checkpoints);
