@@ -140,7 +140,7 @@ static void scan_number(Lexer *lx, const char *start, const char **pp) {
         while (isdigit((unsigned char)*p))
             p++;
     }
-    /* "3x" or "1e": one error for the whole run of letters, and a placeholder token so the
+    /* "3x" or "1e": one error for the whole run of letters, and a stand-in token so the
      * parser still sees an operand and does not add a second, confusing error */
     if (isalpha((unsigned char)*p) || *p == '_') {
         const char *e = p;

@@ -98,7 +98,7 @@ struct Module {
     const char *repr;    /* builtin: one-line repr as PyTorch prints it */
     int64_t in, out;     /* channels / features */
     int64_t k[2], stride[2], pad[2], dil[2], groups;
-    bool has_bias, ceil_mode, inplace;
+    bool has_bias, ceil_mode, inplace, count_include_pad;
     int64_t start_dim, end_dim;
     const char *loss_reduction; /* MSELoss, CrossEntropyLoss */
     int weight, bias;    /* parameter storage groups, -1 if none */
@@ -1142,6 +1142,20 @@ static const char *pool_field(const int64_t v[2], bool pair) {
     return pair ? pair_str(v) : ir_fmt("%lld", (long long)v[0]);
 }
 
+/* kernel_size, stride (the kernel when absent) and padding of a pooling module; *_pair say whether
+   each was written as a pair, which is how PyTorch's repr shows it. */
+static void pool_window(Args *a, Module *m, bool *kernel_pair, bool *stride_pair, bool *pad_pair) {
+    pair_value(req(a, 0, "kernel_size"), m->k, a->loc, "kernel_size", kernel_pair);
+    Value *st = arg(a, 1, "stride", mk(V_NONE));
+    if (st->kind == V_NONE) {
+        m->stride[0] = m->k[0];
+        m->stride[1] = m->k[1];
+        *stride_pair = *kernel_pair;
+    } else
+        pair_value(st, m->stride, a->loc, "stride", stride_pair);
+    pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, a->loc, "padding", pad_pair);
+}
+
 static Value *construct_builtin(const char *cls, Args *a) {
     Module *m = new_module(cls);
     SrcLoc loc = a->loc;
@@ -1190,17 +1204,8 @@ static Value *construct_builtin(const char *cls, Args *a) {
         m->repr = ir_fmt("Linear(in_features=%lld, out_features=%lld, bias=%s)", (long long)m->in,
                          (long long)m->out, m->has_bias ? "True" : "False");
     } else if (!strcmp(cls, "MaxPool2d")) {
-        bool kp, sp = false, pp, dp;
-        Value *k = req(a, 0, "kernel_size");
-        pair_value(k, m->k, loc, "kernel_size", &kp);
-        Value *st = arg(a, 1, "stride", mk(V_NONE));
-        if (st->kind == V_NONE) {
-            m->stride[0] = m->k[0];
-            m->stride[1] = m->k[1];
-            sp = kp;
-        } else
-            pair_value(st, m->stride, loc, "stride", &sp);
-        pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, loc, "padding", &pp);
+        bool kp, sp, pp, dp;
+        pool_window(a, m, &kp, &sp, &pp);
         pair_value(arg(a, 3, "dilation", mk_int(1)), m->dil, loc, "dilation", &dp);
         m->ceil_mode = bool_arg(arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
         DONE(a, 5, "kernel_size", "stride", "padding", "dilation", "ceil_mode");
@@ -1208,18 +1213,10 @@ static Value *construct_builtin(const char *cls, Args *a) {
                          pool_field(m->k, kp), pool_field(m->stride, sp), pool_field(m->pad, pp),
                          pool_field(m->dil, dp), m->ceil_mode ? "True" : "False");
     } else if (!strcmp(cls, "AvgPool2d")) {
-        bool kp, sp = false, pp;
-        pair_value(req(a, 0, "kernel_size"), m->k, loc, "kernel_size", &kp);
-        Value *st = arg(a, 1, "stride", mk(V_NONE));
-        if (st->kind == V_NONE) {
-            m->stride[0] = m->k[0];
-            m->stride[1] = m->k[1];
-            sp = kp;
-        } else
-            pair_value(st, m->stride, loc, "stride", &sp);
-        pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, loc, "padding", &pp);
+        bool kp, sp, pp;
+        pool_window(a, m, &kp, &sp, &pp);
         m->ceil_mode = bool_arg(arg(a, 3, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
-        m->inplace = bool_arg(arg(a, 4, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
+        m->count_include_pad = bool_arg(arg(a, 4, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
         DONE(a, 5, "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad");
         m->repr = ir_fmt("AvgPool2d(kernel_size=%s, stride=%s, padding=%s)", pool_field(m->k, kp),
                          pool_field(m->stride, sp), pool_field(m->pad, pp));
@@ -3036,8 +3033,8 @@ static Value *module_call(Module *m, Args *a) {
             return linear_call(x, param_value(m->weight), m->bias >= 0 ? param_value(m->bias) : NULL, loc);
         if (!strcmp(m->cls, "MaxPool2d"))
             return maxpool_call(x, m->k, m->stride, m->pad, m->dil, m->ceil_mode, loc);
-        if (!strcmp(m->cls, "AvgPool2d")) /* inplace holds count_include_pad */
-            return avgpool_call(x, m->k, m->stride, m->pad, m->ceil_mode, m->inplace, loc);
+        if (!strcmp(m->cls, "AvgPool2d"))
+            return avgpool_call(x, m->k, m->stride, m->pad, m->ceil_mode, m->count_include_pad, loc);
         if (!strcmp(m->cls, "ReLU"))
             return unary_op(OP_RELU, x, loc);
         if (!strcmp(m->cls, "Flatten"))
