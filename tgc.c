@@ -1,7 +1,10 @@
 /*
  * tgc.c: the command line. main() spells out the whole pipeline:
  *
- *   read -> parse_file -> lower_ast -> pass_dce -> ir_verify -> emit_c -> [cc]
+ *   read -> parse_file -> lower_ast (autodiff inside) -> pass_dce -> pass_simplify -> pass_fuse
+ *        -> pass_memplan -> emit_c -> [cc]
+ *
+ * (tgc check FILE.c is its own path: codegen_c/validate.c.)
  *
  * Every stage reports user errors through diag (file:line:col, source line,
  * caret) and the run stops with exit status 1 after the stage that found them.
@@ -21,6 +24,7 @@
 static const char usage[] =
     "usage: tgc compile FILE.tg -o OUT.c [options]   write OUT.c and OUT.h\n"
     "       tgc build FILE.tg -o BIN [options]       compile, then build an executable\n"
+    "       tgc check FILE.c [more.c ...]            check generated C's promises (libclang)\n"
     "       tgc --help | --version\n"
     "\n"
     "tgc compiles a .tg file (models, programs, training setups written like the\n"
@@ -37,6 +41,14 @@ static const char usage[] =
     "  --prefix NAME    prefix of the generated C identifiers (default: OUT's base\n"
     "                   name, e.g. tensors.c -> tensors_run, TENSORS_ARENA_BYTES)\n"
     "  --no-main        leave out main(); the caller runs PREFIX_run(arena, out)\n"
+    "  --stats          print what the passes made of each graph: the kernels (fused\n"
+    "                   ops, FLOPs, bytes moved), the memory plan (persistent and\n"
+    "                   transient regions, the transient size against its plain sum)\n"
+    "                   and every buffer's offset and lifetime; to stdout, or stderr\n"
+    "                   when the C goes to stdout\n"
+    "  -O0              no optimization passes: no simplify, fusion or memory reuse\n"
+    "  --no-simplify, --no-fuse, --no-memplan\n"
+    "                   turn one pass off (no-memplan: every value its own buffer)\n"
     "  --cc CC          C compiler used by build (default: $CC, else " TGC_CC ")\n"
     "  --keep           build: keep the generated .c/.h beside the executable\n"
     "  -v, --verbose    build: print the C compiler command line\n"
@@ -50,11 +62,18 @@ static const char usage[] =
     "  tgc compile samples/blitz/tensor_sum.tg --emit=ir -o -\n"
     "\n"
     "Relative paths inside a program (load(\"w.npy\", ...)) are opened relative to\n"
-    "the directory the generated program runs in.\n";
+    "the directory the generated program runs in.\n"
+    "\n"
+    "check parses generated C with clang (-std=c99 -Wall -Wextra -Wpedantic), reports\n"
+    "every diagnostic, and proves that all *_train_step and *_predict reach allocates\n"
+    "nothing, does no I/O, calls only libm, memset/memcpy/memmove and omp_get_*, never\n"
+    "recurses and has no VLA; that kernels are static with restrict pointer parameters;\n"
+    "and that no call passes one buffer twice. Exit status 1 if anything was reported.\n";
 
 typedef struct {
     const char *cmd, *input, *output, *prefix, *cc; /* "compile"/"build", FILE.tg, -o; NULL if not given */
     bool emit_ir, emit_dot, no_main, keep, verbose;           /* --emit=ir, --no-main, --keep, -v */
+    bool stats, no_simplify, no_fuse, no_memplan;             /* --stats, -O0 and the passes it turns off */
 } Options;
 
 /* Errors about the command line or the file system: no source location, so not through diag.
@@ -156,6 +175,12 @@ static Options parse_args(int argc, char **argv) {
             else if (!strcmp(a + 7, "dot")) o.emit_ir = o.emit_dot = true;
             else if (strcmp(a + 7, "c")) fail("unknown --emit kind '%s' (expected c, ir or dot)", a + 7);
         } else if (!strcmp(a, "--no-main")) o.no_main = true;
+        else if (!strcmp(a, "--stats")) o.stats = true;
+        else if (!strcmp(a, "-O0")) o.no_simplify = o.no_fuse = o.no_memplan = true;
+        else if (!strcmp(a, "-O") || !strcmp(a, "-O1") || !strcmp(a, "-O2")) o.no_simplify = o.no_fuse = o.no_memplan = false;
+        else if (!strcmp(a, "--no-simplify")) o.no_simplify = true;
+        else if (!strcmp(a, "--no-fuse")) o.no_fuse = true;
+        else if (!strcmp(a, "--no-memplan")) o.no_memplan = true;
         else if (!strcmp(a, "--keep")) o.keep = true;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o.verbose = true;
         else if (a[0] == '-' && a[1]) /* a lone "-" is not an option but an argument: stdout */
@@ -242,7 +267,52 @@ static bool in_build_tree(void) {
     return !strncmp(self, TGC_BUILD_ROOT, root) && self[root] == '/';
 }
 
+/* tgc check FILE.c...: codegen_c/validate.c on each file; its own small command line, apart from
+ * the compile pipeline's options. */
+static int check_files(int n, char **paths) {
+    if (n == 0)
+        fail("%s", "no .c file given: tgc check FILE.c [more.c ...]");
+    int problems = 0;
+    for (int i = 0; i < n; i++) {
+        if (paths[i][0] == '-')
+            fail("unknown option '%s' for check (see tgc --help)", paths[i]);
+        int k = validate_c(paths[i], stderr);
+        if (k < 0) /* built without libclang: said once */
+            return 1;
+        problems += k;
+    }
+    return problems ? 1 : 0;
+}
+
+/*
+ * The graph passes, in order, each verified after it in debug builds. *unfused gets the kernel
+ * count of the simplified graph without fusion, for --stats to compare against.
+ */
+static Graph *optimize(Graph *g, const Options *o, int *unfused) {
+    struct {
+        const char *name;
+        Graph *(*pass)(Graph *);
+        bool on;
+    } passes[] = {{"dce", pass_dce, true}, {"simplify", pass_simplify, !o->no_simplify}, {"fuse", pass_fuse, !o->no_fuse}};
+    for (int p = 0; p < 3; p++) {
+        if (!passes[p].on)
+            continue;
+        if (p == 2 && o->stats)
+            *unfused = emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL));
+        g = passes[p].pass(g);
+#ifndef NDEBUG
+        if (!ir_verify(g))
+            die("graph '%s' fails verification after %s", g->name, passes[p].name);
+#endif
+    }
+    if (o->no_fuse && o->stats)
+        *unfused = emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL));
+    return g;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "check"))
+        return check_files(argc - 2, argv + 2);
     Options o = parse_args(argc, argv);
     bool build = !strcmp(o.cmd, "build");
 
@@ -270,20 +340,32 @@ int main(int argc, char **argv) {
                               "from C", o.input));
     }
     Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 1));
-    for (int i = 0; i < lw->nprograms; i++) {
-        graphs[i] = pass_dce(lw->programs[i].graph);
-#ifndef NDEBUG
-        if (!ir_verify(graphs[i]))
-            die("the graph of program '%s' fails verification after dce", graphs[i]->name);
-#endif
-    }
-    Graph *train = lw->train ? pass_dce(lw->train) : NULL;
+    int *unfused = ir_alloc(sizeof(int) * (size_t)(lw->nprograms + 1));
+    for (int i = 0; i < lw->nprograms; i++)
+        graphs[i] = optimize(lw->programs[i].graph, &o, &unfused[i]);
+    int train_unfused = -1, predict_unfused = -1;
+    Graph *train = lw->train ? optimize(lw->train, &o, &train_unfused) : NULL;
     if (train && train->train)
-        train->train->predict = pass_dce(train->train->predict);
-#ifndef NDEBUG
-    if (train && !ir_verify(train))
-        die("the training step's graph fails verification after dce");
-#endif
+        train->train->predict = optimize(train->train->predict, &o, &predict_unfused);
+    /* memory: each program from zero; the step, then predict inside the step's arena */
+    MemPlan **plans = ir_alloc(sizeof(MemPlan *) * (size_t)(lw->nprograms + 1));
+    for (int i = 0; i < lw->nprograms; i++)
+        plans[i] = pass_memplan(graphs[i], !o.no_memplan, NULL, NULL);
+    MemPlan *train_plan = train ? pass_memplan(train, !o.no_memplan, NULL, NULL) : NULL;
+    MemPlan *predict_plan = train && train->train
+                                ? pass_memplan(train->train->predict, !o.no_memplan, train, train_plan)
+                                : NULL;
+    if (o.stats) {
+        FILE *sf = strcmp(o.output, "-") || o.emit_ir ? stdout : stderr;
+        if (o.emit_ir && !strcmp(o.output, "-"))
+            sf = stderr;
+        for (int i = 0; i < lw->nprograms; i++)
+            emit_stats(sf, graphs[i], plans[i], unfused[i]);
+        if (train)
+            emit_stats(sf, train, train_plan, train_unfused);
+        if (train && train->train)
+            emit_stats(sf, train->train->predict, predict_plan, predict_unfused);
+    }
 
     if (o.emit_ir) {
         FILE *f = stdout;
@@ -329,8 +411,13 @@ int main(int argc, char **argv) {
         hbase = ir_fmt("%s.h", prefix);
     /* for the generated file's first line, so a reader knows how to regenerate it */
     const char *cmdline = ir_fmt("tgc %s %s -o %s", o.cmd, o.input, o.output);
+    if (o.no_simplify && o.no_fuse && o.no_memplan)
+        cmdline = ir_fmt("%s -O0", cmdline);
+    else
+        cmdline = ir_fmt("%s%s%s%s", cmdline, o.no_simplify ? " --no-simplify" : "", o.no_fuse ? " --no-fuse" : "",
+                         o.no_memplan ? " --no-memplan" : "");
     EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main,
-                      .train = train};
+                      .train = train, .plans = plans, .train_plan = train_plan, .predict_plan = predict_plan};
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(cpath, &ctmp);
     FILE *hf = to_stdout ? stdout : open_tmp(hpath, &htmp);

@@ -5,6 +5,7 @@
 #define TGC_CODEGEN_C_H
 
 #include "ir/ir.h"
+#include "passes/passes.h"
 
 typedef struct {
     const char *prefix;    /* identifier prefix: "lenet" -> lenet_run, LENET_ARENA_BYTES */
@@ -14,9 +15,25 @@ typedef struct {
                               header goes first into the same file (c == h) */
     bool main;             /* emit a main() that runs every program */
     Graph *train;          /* a train block's step graph (init, train_step, the tensor table), or NULL */
+    MemPlan **plans;       /* each program's memory plan (pass_memplan) */
+    const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */
 } EmitOptions;
 
 /* Writes the .c and .h for a list of program graphs (run in order by main) and a training step. */
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt);
+
+/* The --stats report of a graph as planned: its kernels (fused ops, FLOPs, bytes moved), the
+ * memory regions, and every buffer's offset and lifetime. unfused: the kernel count the same
+ * graph has with fusion off (-1: unknown). */
+void emit_stats(FILE *f, Graph *g, const MemPlan *m, int unfused);
+/* How many kernel functions g's code has under plan m. */
+int emit_count_kernels(Graph *g, const MemPlan *m);
+
+/* tgc check (validate.c): parses a generated .c with libclang and proves its promises for all
+ * that *_train_step and *_predict reach: no allocation, I/O or calls outside the file but libm,
+ * mem* and omp_get_*; no recursion, no VLA; static kernels with restrict pointers that never
+ * alias at a call. Writes clang's diagnostics and each violation to report, compiler-style;
+ * returns how many, or -1 (with a message) when tgc was built without libclang. */
+int validate_c(const char *path, FILE *report);
 
 #endif

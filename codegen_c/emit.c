@@ -12,6 +12,8 @@
  */
 #include "codegen_c.h"
 
+#include "passes/passes.h"
+
 #include "config.h"
 
 #include <math.h>
@@ -81,28 +83,98 @@ static void strides(Shape s, int64_t *st) {
 
 /* ---- kernel frame ---- */
 
+/*
+ * A kernel computes one node, or a fusion group: a run of nodes [U0, U1] that pass_fuse marked
+ * with one group number. Its parameters are the distinct buffers it reads and writes, each passed
+ * once: where memplan put an output over a dying input (in place), the kernel gets that buffer
+ * once, writable, and reads the input through a pointer derived from it, so every restrict
+ * promise holds. Names inside a kernel: the head op's inputs x0, x1, ... and its output out, as
+ * the single-op emitters below write them; other buffers v<node>; values a group keeps in
+ * registers t<node>.
+ */
 static Graph *G;
+static const MemPlan *M;
 static const char *prefix;
+static int U0, U1, UH;     /* the current kernel's first and last node, and its head (or -1) */
+static const char **bname; /* per node: its buffer's name inside the current kernel */
+static int *bstamp, stamp; /* bname[i] is current when bstamp[i] == stamp */
+static bool *prologue;     /* per node: a member computing the head's dL/dy input, before the head */
 
 static Node *IN(Node *n, int k) { return &G->nodes[n->in[k]]; }
 
-/* Elementwise kernels write rank-0 constant operands as literals instead of reading a buffer. */
-static bool inline_scalar(const Node *consumer, const Node *x) {
-    OpKind k = op_info[consumer->op].kind;
-    bool ew = k == K_UNARY || k == K_BINARY || consumer->op == OP_EXPAND || consumer->op == OP_SETSLICE;
-    return ew && x->op == OP_CONST && x->shape.rank == 0;
+static bool inline_scalar(const Node *consumer, const Node *x) { return memplan_inline_scalar(consumer, x); }
+
+static bool grouped(void) { return U1 > U0; }
+static bool in_unit(int id) { return id >= U0 && id <= U1; }
+static bool stored(int id) { return M->off[id] >= 0; }
+
+/* The kernel of node i: its group's span. */
+static void unit_span(int i, int *first, int *last) {
+    int g = G->nodes[i].group;
+    *first = *last = i;
+    while (g && *first > 0 && G->nodes[*first - 1].group == g)
+        (*first)--;
+    while (g && *last + 1 < G->nnode && G->nodes[*last + 1].group == g)
+        (*last)++;
 }
 
 /* Kernel names: node id, op, direction; graphs after the first get their name in front. */
 static const char *kpre = "";
 
+static const char *dir_of(unsigned flags) {
+    return flags & NF_UPDATE ? "upd" : flags & NF_BACKWARD ? "bwd" : "fwd";
+}
+
 static const char *kname(const Node *n) {
-    const char *dir = n->flags & NF_UPDATE ? "upd" : n->flags & NF_BACKWARD ? "bwd" : "fwd";
+    const char *dir = dir_of(n->flags);
     const char *name = op_info[n->op].name;
     if (strstr(name, "_bwd") && !strcmp(dir, "bwd"))
         return ir_fmt("%sk%02d_%s", kpre, n->id, name); /* conv2d_bwd_input, not ..._bwd_bwd */
     return ir_fmt("%sk%02d_%s_%s", kpre, n->id, name, dir);
 }
+
+/* A C identifier from a parameter name: "conv1.weight" -> "conv1_weight". */
+static const char *ident(const char *s) {
+    char *r = ir_strdup(s);
+    for (char *p = r; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    return r;
+}
+
+/* A group's name: the parameter an update group writes ("k84_fc1_weight_upd"), else its ops in
+ * order ("k11_conv2d_relu_fwd"), casts left out, at most four. */
+static const char *group_name(int first, int last) {
+    bool fwd = false, bwd = false, upd = false;
+    const char *param = NULL;
+    for (int i = first; i <= last; i++) {
+        Node *n = &G->nodes[i];
+        upd |= (n->flags & NF_UPDATE) != 0;
+        bwd |= (n->flags & (NF_BACKWARD | NF_UPDATE)) == NF_BACKWARD;
+        fwd |= !(n->flags & (NF_BACKWARD | NF_UPDATE));
+        if (!param && stored(i))
+            for (int j = 0; j < G->nnode; j++)
+                if (G->nodes[j].op == OP_PARAM && (G->nodes[j].flags & NF_TRAINABLE) && M->off[j] == M->off[i])
+                    param = G->nodes[j].name;
+    }
+    const char *dir = upd ? "upd" : fwd && bwd ? "fwd_bwd" : bwd ? "bwd" : "fwd";
+    if (param && upd)
+        return ir_fmt("%sk%02d_%s_upd", kpre, first, ident(param));
+    const char *ops = "";
+    int nops = 0;
+    for (int i = first; i <= last && nops < 4; i++) {
+        const char *op = op_info[G->nodes[i].op].name;
+        if (G->nodes[i].op == OP_CAST || strstr(ops, ir_fmt("_%s_", op)))
+            continue;
+        if (G->nodes[i].op == OP_CROSS_ENTROPY_BWD && strstr(ops, "_cross_entropy_"))
+            continue;
+        ops = ir_fmt("%s_%s_", *ops ? ir_strndup(ops, strlen(ops) - 1) : "", op);
+        nops++;
+    }
+    return ir_fmt("%sk%02d%s%s", kpre, first, ir_strndup(ops, strlen(ops) - 1), ir_fmt("_%s", dir));
+}
+
+static const char *unit_name(void) { return grouped() ? group_name(U0, U1) : kname(&G->nodes[U0]); }
 
 /* Text safe inside a C comment: no comment end, no line breaks, no control bytes. */
 static const char *comment_safe(const char *s) {
@@ -116,29 +188,153 @@ static const char *comment_safe(const char *s) {
     return safe;
 }
 
-static void kernel_comment(const Node *n) {
-    const char *src = diag_line_text(n->loc);
-    P("\n/* %s: %s:%d", kname(n), comment_safe(n->loc.file >= 0 ? diag_file_name(n->loc.file) : "?"), n->loc.line);
-    if (*src)
-        P("  `%s`", comment_safe(src));
-    P("\n   %%%d = %s(", n->id, op_info[n->op].name);
+static void node_line(const Node *n, const char *lead) {
+    P("%s%%%d = %s(", lead, n->id, op_info[n->op].name);
     for (int k = 0; k < n->nin; k++)
         P("%s%%%d", k ? ", " : "", n->in[k]);
-    P(") -> %s%s%s */\n", type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
+    P(") -> %s%s%s", type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
 }
 
-/* Opens `static void kNN(const T *restrict a, ..., T *restrict out) {`; inline scalars are not parameters. */
-static void kernel_open(const Node *n) {
-    kernel_comment(n);
-    P("static void %s(", kname(n));
-    int np = 0;
-    for (int k = 0; k < n->nin; k++) {
-        Node *x = IN((Node *)n, k);
-        if (inline_scalar(n, x))
-            continue;
-        P("%sconst %s *restrict x%d", np++ ? ", " : "", dtype_ctype(x->dtype), k);
+/* The kernel's comment: its .tg line(s) and the IR nodes it computes, which it stores. */
+static void kernel_comment(void) {
+    const Node *n = &G->nodes[U0];
+    const char *src = diag_line_text(n->loc);
+    P("\n/* %s: %s:%d", unit_name(), comment_safe(n->loc.file >= 0 ? diag_file_name(n->loc.file) : "?"), n->loc.line);
+    if (*src)
+        P("  `%s`", comment_safe(src));
+    if (!grouped()) {
+        node_line(n, "\n   ");
+        P(" */\n");
+        return;
     }
-    P("%s%s *restrict out) {\n", np ? ", " : "", dtype_ctype(n->dtype));
+    P("\n   fused: ");
+    for (int i = U0; i <= U1; i++)
+        P("%s%s", i > U0 ? " + " : "", op_info[G->nodes[i].op].name);
+    int line = n->loc.line;
+    for (int i = U0; i <= U1; i++) {
+        const Node *m = &G->nodes[i];
+        node_line(m, "\n   ");
+        if (stored(i) && !M->view[i])
+            P(", stored");
+        if (m->loc.line != line && m->loc.file >= 0) {
+            line = m->loc.line;
+            P("  (line %d%s%s%s)", line, *diag_line_text(m->loc) ? ": `" : "", comment_safe(diag_line_text(m->loc)),
+              *diag_line_text(m->loc) ? "`" : "");
+        }
+    }
+    P(" */\n");
+}
+
+/* A buffer's identity: where it lives (inputs live with the caller, one per node). */
+static int64_t buffer_key(int id) { return M->off[id] >= 0 ? M->off[id] : -2 - (int64_t)id; }
+
+typedef struct {
+    int node;         /* the node whose pointer the caller passes */
+    const char *name; /* the parameter's name */
+    bool written;
+} KArg;
+
+static KArg *kargs;
+static int nkargs;
+static const char *aliases; /* "const float *x0 = out;" lines: other names of a parameter's buffer */
+
+static void add_name(int id, const char *name, bool written) {
+    const Node *x = &G->nodes[id];
+    bname[id] = name;
+    bstamp[id] = stamp;
+    for (int a = 0; a < nkargs; a++) {
+        if (buffer_key(kargs[a].node) != buffer_key(id))
+            continue;
+        if (written && !kargs[a].written) { /* in place: the output takes the parameter */
+            /* first, since other names of the buffer may be derived from this one */
+            aliases = ir_fmt("    const %s *%s = %s; /* the same buffer: the output overwrites %%%d */\n%s",
+                             dtype_ctype(G->nodes[kargs[a].node].dtype), kargs[a].name, name, kargs[a].node, aliases);
+            kargs[a] = (KArg){id, name, true};
+        } else
+            aliases = ir_fmt("%s    %s%s *%s = %s;\n", aliases, written ? "" : "const ", dtype_ctype(x->dtype), name,
+                             kargs[a].name);
+        return;
+    }
+    kargs[nkargs++] = (KArg){id, name, written};
+}
+
+/* Names and parameters of the kernel [first, last]. */
+static void unit_begin(int first, int last) {
+    U0 = first;
+    U1 = last;
+    UH = -1;
+    for (int i = first; i <= last && grouped(); i++)
+        if (fuse_head(&G->nodes[i], G) != HEAD_NONE || G->nodes[i].op == OP_CROSS_ENTROPY)
+            UH = i;
+    if (!grouped())
+        UH = first;
+    /* members the head reads (through its dL/dy operand) run before it, per window */
+    for (int i = last; i >= first; i--) {
+        prologue[i] = false;
+        if (UH < 0 || i >= UH)
+            continue;
+        for (int j = i + 1; j <= UH && !prologue[i]; j++)
+            if (j == UH || prologue[j])
+                for (int k = 0; k < G->nodes[j].nin; k++)
+                    prologue[i] |= G->nodes[j].in[k] == i;
+    }
+    stamp++;
+    kargs = ir_alloc(sizeof(KArg) * (size_t)(4 * (last - first + 1) + 8));
+    nkargs = 0;
+    aliases = "";
+    for (int i = first; i <= last; i++) {
+        Node *n = &G->nodes[i];
+        for (int k = 0; k < n->nin; k++) {
+            Node *x = IN(n, k);
+            if (inline_scalar(n, x) || in_unit(x->id))
+                continue;
+            const char *name = i == UH ? ir_fmt("x%d", k) : ir_fmt("v%d", x->id);
+            bool seen = bstamp[x->id] == stamp && i != UH; /* read by several members: one name */
+            if (seen)
+                continue;
+            if (i == UH) {
+                for (int j = 0; j < k; j++)
+                    if (n->in[j] == x->id && !inline_scalar(n, x)) { /* matmul(a, a): one buffer, two names */
+                        aliases = ir_fmt("%s    const %s *%s = x%d;\n", aliases, dtype_ctype(x->dtype), name, j);
+                        seen = true;
+                        break;
+                    }
+                if (seen)
+                    continue;
+            }
+            add_name(x->id, name, false);
+        }
+    }
+    for (int i = first; i <= last; i++)
+        if (stored(i) && !M->view[i])
+            add_name(i, i == UH ? "out" : ir_fmt("v%d", i), true);
+}
+
+/* Opens `static void kNN(const T *restrict x0, ..., T *restrict out) {` for the current kernel. */
+static void kernel_open(const Node *n) {
+    (void)n;
+    kernel_comment();
+    P("static void %s(", unit_name());
+    /* sizes in the parameters ([restrict static N]): documentation, and tgc check proves with
+     * them that no call passes overlapping buffers */
+    for (int a = 0; a < nkargs; a++) {
+        const Node *x = &G->nodes[kargs[a].node];
+        int64_t cnt = shape_numel(x->shape);
+        P("%s%s%s ", a ? ", " : "", kargs[a].written ? "" : "const ", dtype_ctype(x->dtype));
+        if (cnt > 0)
+            P("%s[restrict static %lld]", kargs[a].name, (long long)cnt);
+        else
+            P("*restrict %s", kargs[a].name);
+    }
+    P(") {\n%s", aliases);
+}
+
+/* The call of the current kernel, with the caller's pointer variables. */
+static void kernel_call(void) {
+    P("    %s(", unit_name());
+    for (int a = 0; a < nkargs; a++)
+        P("%sv%d", a ? ", " : "", kargs[a].node);
+    P(");\n");
 }
 
 /* The expression reading input k at flat index `idx`. */
@@ -278,6 +474,113 @@ static void emit_elementwise(const Node *n) {
     else
         P("%s;\n", binary_expr(n, in_ref(n, 0, idx[0]), in_ref(n, 1, idx[1])));
     P("}\n");
+}
+
+/* ---- fused groups: elementwise chains and epilogues ---- */
+
+/* Index into x (shape xs, broadcast against gs) for the flat index `e` of shape gs. */
+static const char *bcast_flat(Shape xs, Shape gs, const char *e) {
+    int64_t xst[MAX_RANK], gst[MAX_RANK];
+    strides(xs, xst);
+    strides(gs, gst);
+    const char *r = "";
+    for (int i = 0; i < xs.rank; i++) {
+        int oi = gs.rank - xs.rank + i;
+        if (xs.d[i] == 1)
+            continue;
+        const char *c = gst[oi] == 1 ? e : ir_fmt("%s / %lld", e, (long long)gst[oi]);
+        if (oi > 0)
+            c = ir_fmt("(%s %% %lld)", c, (long long)gs.d[oi]);
+        else if (gst[oi] != 1)
+            c = ir_fmt("(%s)", c);
+        const char *term = xst[i] == 1 ? c : ir_fmt("%s * %lld", c, (long long)xst[i]);
+        r = *r ? ir_fmt("%s + %s", r, term) : term;
+    }
+    return *r ? r : "0";
+}
+
+/* Input k of member m inside the kernel's loop: a register, a literal, or a load at the loop's
+ * flat index `flat` (axis variables axv, when the loop has them, for broadcast reads). */
+static const char *operand(const Node *m, int k, Shape gs, const char *flat, const char **axv) {
+    const Node *x = IN((Node *)m, k);
+    if (in_unit(x->id))
+        return ir_fmt("t%d", x->id);
+    if (inline_scalar(m, x))
+        return attr_literal(node_attr(x, "data"), 0, x->dtype);
+    const char *b = bname[x->id];
+    if (shape_numel(x->shape) == 1)
+        return ir_fmt("%s[0]", b);
+    if (shape_eq(x->shape, gs))
+        return ir_fmt("%s[%s]", b, flat);
+    return ir_fmt("%s[%s]", b, axv ? bcast_index(x->shape, gs, axv) : bcast_flat(x->shape, gs, flat));
+}
+
+/* Every member but the head, one register each, in order. */
+static void emit_members(int indent, Shape gs, const char *flat, const char **axv) {
+    for (int i = U0; i <= U1; i++) {
+        if (i == UH || prologue[i])
+            continue;
+        const Node *m = &G->nodes[i];
+        const char *e = m->nin == 1 ? unary_expr(m, operand(m, 0, gs, flat, axv))
+                                    : binary_expr(m, operand(m, 0, gs, flat, axv), operand(m, 1, gs, flat, axv));
+        P("%*sconst %s t%d = %s;\n", indent, "", dtype_ctype(m->dtype), i, e);
+    }
+}
+
+/* The stores, after every load of the element: an output may be written over an input. */
+static void emit_stores(int indent, const char *flat) {
+    for (int i = U0; i <= U1; i++)
+        if (stored(i) && !M->view[i] && !(i == UH && fuse_head(&G->nodes[i], G) == HEAD_SCATTER))
+            P("%*s%s[%s] = t%d;\n", indent, "", bname[i], flat, i);
+}
+
+/*
+ * The store of one output element by a head kernel (conv2d, linear, ...): alone, a plain store;
+ * with an epilogue, the element's value goes through the fused elementwise ops first.
+ */
+static void emit_store(int indent, const char *idx, const char *val) {
+    if (!grouped()) {
+        P("%*sout[%s] = %s;\n", indent, "", idx, val);
+        return;
+    }
+    const Node *h = &G->nodes[UH];
+    P("%*s{\n", indent, "");
+    P("%*s    const int64_t ei = %s;\n", indent, "", idx);
+    P("%*s    const %s t%d = %s;\n", indent, "", dtype_ctype(h->dtype), UH, val);
+    emit_members(indent + 4, h->shape, "ei", NULL);
+    emit_stores(indent + 4, "ei");
+    P("%*s}\n", indent, "");
+}
+
+/* A chain of elementwise ops of one shape: one loop, values in registers, stores at the end. */
+static void emit_elementwise_group(void) {
+    kernel_open(NULL);
+    Shape gs = G->nodes[U1].shape;
+    int64_t total = shape_numel(gs);
+    bool flat = true;
+    for (int i = U0; i <= U1; i++)
+        for (int k = 0; k < G->nodes[i].nin; k++) {
+            const Node *x = IN(&G->nodes[i], k);
+            if (!in_unit(x->id) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
+                flat = false;
+        }
+    if (flat) {
+        if (worth_parallel(total))
+            P("    #pragma omp parallel for\n");
+        P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)total);
+        emit_members(8, gs, "i", NULL);
+        emit_stores(8, "i");
+        P("    }\n}\n");
+        return;
+    }
+    const char **v = axis_vars(gs.rank, "i");
+    loops_open(gs, v, 4, worth_parallel(total));
+    int ind = 4 + 4 * gs.rank;
+    P("%*s{\n", ind - 4, "");
+    P("%*sconst int64_t i = %s;\n", ind, "", bcast_index(gs, gs, v));
+    emit_members(ind, gs, "i", v);
+    emit_stores(ind, "i");
+    P("%*s}\n}\n", ind - 4, "");
 }
 
 /* ---- reductions ---- */
@@ -471,14 +774,14 @@ static void emit_matmul(const Node *n) {
       (long long)(M * K));
     P("%*sconst %s *restrict B = x1 + (%s) * %lld;\n", ind, "", dtype_ctype(b->dtype), bcast_index(bb, batch, v),
       (long long)(K * Nn));
-    P("%*s%s *restrict C = out + (%s) * %lld;\n", ind, "", dtype_ctype(n->dtype), bcast_index(batch, batch, v),
-      (long long)(M * Nn));
+    P("%*sconst int64_t c0 = (%s) * %lld; /* this product's first output element */\n", ind, "",
+      bcast_index(batch, batch, v), (long long)(M * Nn));
     P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
     P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
     P("%*s        %s acc = 0;\n", ind, "", acc);
     P("%*s        for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)K);
     P("%*s            acc += A[m * %lld + k] * B[k * %lld + j];\n", ind, "", (long long)K, (long long)Nn);
-    P("%*s        C[m * %lld + j] = (%s)acc;\n", ind, "", (long long)Nn, dtype_ctype(n->dtype));
+    emit_store(ind + 8, ir_fmt("c0 + m * %lld + j", (long long)Nn), ir_fmt("(%s)acc", dtype_ctype(n->dtype)));
     P("%*s    }\n", ind, "");
     P("%*s}\n}\n", ind - (batch.rank ? 4 : 0), "");
 }
@@ -495,7 +798,7 @@ static void emit_linear(const Node *n) {
     P("            %s acc = %s;\n", t, n->nin == 3 ? "x2[o]" : literal(0, n->dtype));
     P("            for (int64_t i = 0; i < %lld; i++)\n", (long long)I);
     P("                acc += x0[r * %lld + i] * x1[o * %lld + i];\n", (long long)I, (long long)I);
-    P("            out[r * %lld + o] = acc;\n", (long long)O);
+    emit_store(12, ir_fmt("r * %lld + o", (long long)O), "acc");
     P("        }\n}\n");
 }
 
@@ -538,8 +841,7 @@ static void emit_conv2d(const Node *n) {
       (long long)KH, (long long)KW);
     P("                            }\n");
     P("                        }\n");
-    P("                    out[((n * %lld + k) * %lld + h) * %lld + w] = acc;\n", (long long)O, (long long)OH,
-      (long long)OW);
+    emit_store(20, ir_fmt("((n * %lld + k) * %lld + h) * %lld + w", (long long)O, (long long)OH, (long long)OW), "acc");
     P("                }\n}\n");
 }
 
@@ -570,7 +872,7 @@ static void emit_maxpool(const Node *n) {
     P("                        if (v > m || v != v) m = v;   /* NaN propagates, as in PyTorch */\n");
     P("                    }\n");
     P("                }\n");
-    P("                out[(p * %lld + h) * %lld + w] = m;\n", (long long)OH, (long long)OW);
+    emit_store(16, ir_fmt("(p * %lld + h) * %lld + w", (long long)OH, (long long)OW), "m");
     P("            }\n}\n");
 }
 
@@ -616,7 +918,7 @@ static void emit_avgpool(const Node *n, bool bwd) {
         P("                %s acc = 0;\n", t);
         P("                for (int64_t ih = h0; ih < h1; ih++)\n                    for (int64_t iw = w0; iw < w1; iw++)\n");
         P("                        acc += x0[(p * %lld + ih) * %lld + iw];\n", (long long)H, (long long)W);
-        P("                out[(p * %lld + h) * %lld + w] = acc / div;\n", (long long)OH, (long long)OW);
+        emit_store(16, ir_fmt("(p * %lld + h) * %lld + w", (long long)OH, (long long)OW), "acc / div");
     }
     P("            }\n}\n");
 }
@@ -734,6 +1036,198 @@ static void emit_conv2d_bwd_weight(const Node *n) {
     P("                }\n}\n");
 }
 
+/*
+ * max_pool2d_bwd when the windows are disjoint and unpadded: a gather. Each window finds the
+ * element the forward pass picked (the first maximum; NaN wins, as there) and writes every one
+ * of its elements once, the gradient or zero, so no zeroing pass and no adding are needed, and an
+ * epilogue (the relu mask before the pooling) runs at the store. Elements no window covers get
+ * zero. The window is read whole before any of it is written, so memplan may put the output over
+ * the input. 0 + g, as the adding form computes it, keeps a -0.0 gradient +0.0 there too.
+ */
+static void emit_maxpool_bwd_gather(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int r = x->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= x->shape.d[i];
+    int64_t H = x->shape.d[r - 2], W = x->shape.d[r - 1], OH = dy->shape.d[r - 2], OW = dy->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL);
+    const char *t = dtype_ctype(n->dtype);
+    const char *zero = literal(0, n->dtype);
+    bool full = st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W;
+    P("    /* each input element gets the gradient of the window that picked it (its first maximum), else 0 */\n");
+    if (!full) {
+        P("    for (int64_t p = 0; p < %lld; p++)              /* elements no window covers */\n", (long long)planes);
+        P("        for (int64_t ih = 0; ih < %lld; ih++)\n", (long long)H);
+        P("            for (int64_t iw = 0; iw < %lld; iw++)\n", (long long)W);
+        P("                if (ih / %lld >= %lld || ih %% %lld >= %lld || iw / %lld >= %lld || iw %% %lld >= %lld)\n",
+          (long long)st[0], (long long)OH, (long long)st[0], (long long)k[0], (long long)st[1], (long long)OW,
+          (long long)st[1], (long long)k[1]);
+        emit_store(20, ir_fmt("(p * %lld + ih) * %lld + iw", (long long)H, (long long)W), zero);
+    }
+    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                %s m = -INFINITY;\n                int64_t at = -1;\n", t);
+    P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
+    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
+    P("                        const %s v = x0[(p * %lld + h * %lld + r) * %lld + w * %lld + s];\n", t, (long long)H,
+      (long long)st[0], (long long)W, (long long)st[1]);
+    P("                        if (at < 0 || v > m || v != v) {\n");
+    P("                            m = v;\n                            at = r * %lld + s;\n", (long long)k[1]);
+    P("                        }\n                    }\n");
+    P("                const %s g = %s + x1[(p * %lld + h) * %lld + w];\n", t, zero, (long long)OH, (long long)OW);
+    P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
+    P("                    for (int64_t s = 0; s < %lld; s++)\n", (long long)k[1]);
+    emit_store(24, ir_fmt("(p * %lld + h * %lld + r) * %lld + w * %lld + s", (long long)H, (long long)st[0], (long long)W,
+                          (long long)st[1]),
+               ir_fmt("r * %lld + s == at ? g : %s", (long long)k[1], zero));
+    P("            }\n}\n");
+}
+
+/*
+ * cross_entropy and its backward in one pass over the logits: each row's maximum and sum of
+ * exponentials serve the loss and the gradient, computed exactly as the two kernels compute
+ * them apart.
+ */
+static void emit_cross_entropy_fused(void) {
+    const Node *ce = &G->nodes[UH], *bw = NULL;
+    for (int i = U0; i <= U1; i++)
+        if (G->nodes[i].op == OP_CROSS_ENTROPY_BWD)
+            bw = &G->nodes[i];
+    kernel_open(ce);
+    int64_t N_ = IN((Node *)ce, 0)->shape.d[0], C = IN((Node *)ce, 0)->shape.d[1];
+    const char *red = node_str(ce, "reduction", "mean");
+    const char *t = dtype_ctype(ce->dtype), *f = fsuffix(ce->dtype);
+    const char *dl = bname[bw->in[2]], *gout = bname[bw->id];
+    P("    /* loss_i = log(sum_c exp(x_ic)) - x_i,target(i); dL/dx_ic = (softmax(x_i)_c - [c == target(i)]) * dL/dloss_i */\n");
+    if (strcmp(red, "none"))
+        P("    double total = 0;\n");
+    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    emit_row_softmax_stats(t, f, C);
+    P("        const double loss = x1[i] >= 0 && x1[i] < %lld ? (double)m + log(se) - (double)row[x1[i]] : NAN;\n", (long long)C);
+    if (stored(ce->id))
+        P(!strcmp(red, "none") ? "        out[i] = (%s)loss;\n" : "        total += loss;\n", t);
+    if (!strcmp(red, "none"))
+        P("        const double scale = (double)%s[i];\n", dl);
+    else if (!strcmp(red, "mean"))
+        P("        const double scale = (double)%s[0] / %lld;\n", dl, (long long)N_);
+    else
+        P("        const double scale = (double)%s[0];\n", dl);
+    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
+    P("            %s[i * %lld + c] = x1[i] >= 0 && x1[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale) : NAN;\n",
+      gout, (long long)C, (long long)C, t, f);
+    P("    }\n");
+    if (strcmp(red, "none") && stored(ce->id))
+        P("    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? ir_fmt(" / %lld", (long long)N_) : "");
+    else if (strcmp(red, "none"))
+        P("    (void)total;\n");
+    P("}\n");
+}
+
+/*
+ * max_pool2d_argmax: for each window, where its first maximum is (r * KW + s; a NaN counts as the
+ * maximum, as in PyTorch), one byte per window: all max_pool2d's backward pass needs.
+ */
+static void emit_maxpool_argmax(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int r = x->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= x->shape.d[i];
+    int64_t H = x->shape.d[r - 2], W = x->shape.d[r - 1], OH = n->shape.d[r - 2], OW = n->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
+                  *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(x->dtype);
+    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                %s m = -INFINITY;\n                int at = -1;\n", t);
+    P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
+    P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
+    P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", t, (long long)H, (long long)W);
+    P("                        if (at < 0 || v > m || v != v) {\n                            m = v;\n");
+    P("                            at = (int)(r * %lld + s);\n                        }\n", (long long)k[1]);
+    P("                    }\n                }\n");
+    P("                out[(p * %lld + h) * %lld + w] = (uint8_t)at;\n", (long long)OH, (long long)OW);
+    P("            }\n}\n");
+}
+
+/* The prologue of a max_pool2d_bwd_at kernel: the fused elementwise ops that make dL/dy, computed
+ * for the one window the loop is at (flat index `wi`); returns the register holding dL/dy. */
+static const char *prologue_value(const Node *n, int indent) {
+    const Node *dy = IN((Node *)n, 1);
+    if (!in_unit(dy->id))
+        return "x1[wi]";
+    for (int i = U0; i < UH; i++) {
+        if (!prologue[i])
+            continue;
+        const Node *m = &G->nodes[i];
+        const char *e = m->nin == 1 ? unary_expr(m, operand(m, 0, dy->shape, "wi", NULL))
+                                    : binary_expr(m, operand(m, 0, dy->shape, "wi", NULL), operand(m, 1, dy->shape, "wi", NULL));
+        P("%*sconst %s t%d = %s;\n", indent, "", dtype_ctype(m->dtype), i, e);
+    }
+    return ir_fmt("t%d", dy->id);
+}
+
+/*
+ * max_pool2d_bwd_at: dL/dx from the argmax codes. Disjoint unpadded windows write every input
+ * element once (the gradient where the code points, zero elsewhere, zero where no window
+ * reaches), so an epilogue runs at the store; otherwise the gradients are added into a zeroed
+ * output. 0 + g, as adding into zeros computes it, keeps a -0.0 gradient +0.0 in both forms.
+ */
+static void emit_maxpool_bwd_at(const Node *n) {
+    kernel_open(n);
+    Node *dy = IN((Node *)n, 1);
+    int r = n->shape.rank;
+    int64_t planes = 1;
+    for (int i = 0; i < r - 2; i++)
+        planes *= n->shape.d[i];
+    int64_t H = n->shape.d[r - 2], W = n->shape.d[r - 1], OH = dy->shape.d[r - 2], OW = dy->shape.d[r - 1];
+    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
+                  *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
+    bool gather = fuse_pool_disjoint(n, G);
+    P("    /* each window's gradient goes to the element its code points at (the first maximum) */\n");
+    if (gather && !(st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W)) {
+        P("    for (int64_t p = 0; p < %lld; p++)              /* elements no window covers */\n", (long long)planes);
+        P("        for (int64_t ih = 0; ih < %lld; ih++)\n", (long long)H);
+        P("            for (int64_t iw = 0; iw < %lld; iw++)\n", (long long)W);
+        P("                if (ih / %lld >= %lld || ih %% %lld >= %lld || iw / %lld >= %lld || iw %% %lld >= %lld)\n",
+          (long long)st[0], (long long)OH, (long long)st[0], (long long)k[0], (long long)st[1], (long long)OW,
+          (long long)st[1], (long long)k[1]);
+        emit_store(20, ir_fmt("(p * %lld + ih) * %lld + iw", (long long)H, (long long)W), zero);
+    }
+    if (!gather)
+        P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), t);
+    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                const int64_t wi = (p * %lld + h) * %lld + w;\n", (long long)OH, (long long)OW);
+    const char *g = prologue_value(n, 16);
+    P("                const %s g = %s + %s;\n", t, zero, g);
+    P("                const int at = x0[wi];\n");
+    if (gather) {
+        P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
+        P("                    for (int64_t s = 0; s < %lld; s++)\n", (long long)k[1]);
+        emit_store(24, ir_fmt("(p * %lld + h * %lld + r) * %lld + w * %lld + s", (long long)H, (long long)st[0],
+                              (long long)W, (long long)st[1]),
+                   ir_fmt("r * %lld + s == at ? g : %s", (long long)k[1], zero));
+    } else {
+        P("                const int64_t ih = h * %lld + at / %lld * %lld - %lld, iw = w * %lld + at %% %lld * %lld - %lld;\n",
+          (long long)st[0], (long long)k[1], (long long)dl[0], (long long)pd[0], (long long)st[1], (long long)k[1],
+          (long long)dl[1], (long long)pd[1]);
+        P("                out[(p * %lld + ih) * %lld + iw] += g;\n", (long long)H, (long long)W);
+    }
+    P("            }\n}\n");
+}
+
 static void emit_maxpool_bwd(const Node *n) {
     kernel_open(n);
     Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
@@ -794,23 +1288,9 @@ static void emit_arange(const Node *n) {
       literal(node_float(n, "step", 1), DT_F64));
 }
 
-/* needs_buffer[i]: some consumer reads node i from memory (not only as an inlined literal). */
-static bool *needs_buffer;
-
-static void find_buffers(Graph *g) {
-    needs_buffer = ir_alloc((size_t)g->nnode + 1);
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        if (!(n->op == OP_CONST && n->shape.rank == 0))
-            needs_buffer[i] = true;
-        for (int k = 0; k < n->nin; k++)
-            if (!inline_scalar(n, &g->nodes[n->in[k]]))
-                needs_buffer[n->in[k]] = true;
-    }
-}
-
+/* A node computed by a kernel of its own (outside any group): it has a buffer and is not a view. */
 static bool has_kernel(const Node *n) {
-    if (!needs_buffer[n->id])
+    if (!stored(n->id) || M->view[n->id])
         return false;
     switch (n->op) {
     case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED: case OP_SAVE:
@@ -845,11 +1325,88 @@ static void emit_kernel(const Node *n) {
     case OP_CROSS_ENTROPY_BWD: emit_cross_entropy_bwd(n); return;
     case OP_CONV2D_BWD_INPUT: emit_conv2d_bwd_input(n); return;
     case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(n); return;
-    case OP_MAXPOOL2D_BWD: emit_maxpool_bwd(n); return;
+    case OP_MAXPOOL2D_BWD:
+        if (fuse_pool_disjoint(n, G))
+            emit_maxpool_bwd_gather(n);
+        else
+            emit_maxpool_bwd(n);
+        return;
+    case OP_MAXPOOL2D_ARGMAX: emit_maxpool_argmax(n); return;
+    case OP_MAXPOOL2D_BWD_AT: emit_maxpool_bwd_at(n); return;
     case OP_AVGPOOL2D: emit_avgpool(n, false); return;
     case OP_AVGPOOL2D_BWD: emit_avgpool(n, true); return;
     default: die("no C kernel for %s", op_info[n->op].name);
     }
+}
+
+/*
+ * A group whose head adds into its output (conv2d_bwd_input, ...): the head's loops as they are,
+ * then the epilogue as a second loop over the finished output, still in cache. The head's body is
+ * captured so that the epilogue goes inside its function.
+ */
+static void emit_scatter_group(void) {
+    const Node *h = &G->nodes[UH];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *saved = out;
+    out = open_memstream(&buf, &len);
+    if (!out)
+        die("open_memstream failed");
+    emit_kernel(h);
+    fclose(out);
+    out = saved;
+    if (len < 2 || strcmp(buf + len - 2, "}\n"))
+        die("kernel of %s does not end its function", op_info[h->op].name);
+    fwrite(buf, 1, len - 2, out);
+    free(buf);
+    P("    /* the fused elementwise ops, over the finished output */\n");
+    P("    for (int64_t ei = 0; ei < %lld; ei++) {\n", (long long)shape_numel(h->shape));
+    P("        const %s t%d = out[ei];\n", dtype_ctype(h->dtype), UH);
+    emit_members(8, h->shape, "ei", NULL);
+    emit_stores(8, "ei");
+    P("    }\n}\n");
+}
+
+/* The kernel function of nodes [first, last]: one node, or a fusion group. */
+static void emit_unit(int first, int last) {
+    unit_begin(first, last);
+    if (!grouped())
+        emit_kernel(&G->nodes[first]);
+    else if (UH < 0)
+        emit_elementwise_group();
+    else if (G->nodes[UH].op == OP_CROSS_ENTROPY)
+        emit_cross_entropy_fused();
+    else if (fuse_head(&G->nodes[UH], G) == HEAD_SCATTER)
+        emit_scatter_group();
+    else
+        emit_kernel(&G->nodes[UH]); /* its stores go through emit_store, which adds the epilogue */
+}
+
+/* Does a kernel end at node i? (Kernels run at their last node.) Sets its span. */
+static bool kernel_at(int i, int *first, int *last) {
+    unit_span(i, first, last);
+    if (*last != i)
+        return false;
+    return *first < *last || has_kernel(&G->nodes[i]);
+}
+
+static void emit_kernels(void) {
+    bname = ir_alloc(sizeof(char *) * (size_t)(G->nnode + 1));
+    bstamp = ir_alloc(sizeof(int) * (size_t)(G->nnode + 1));
+    prologue = ir_alloc((size_t)G->nnode + 1);
+    for (int i = 0, f, l; i < G->nnode; i++)
+        if (kernel_at(i, &f, &l))
+            emit_unit(f, l);
+}
+
+/* The call of the kernel that ends at node i, if one does. */
+static bool emit_call_at(int i) {
+    int f, l;
+    if (!kernel_at(i, &f, &l))
+        return false;
+    unit_begin(f, l);
+    kernel_call();
+    return true;
 }
 
 /* ---- the run function ---- */
@@ -971,52 +1528,59 @@ static void emit_print(const Node *n) {
     }
 }
 
-/* Offsets: every value its own 64-byte aligned slot (memory planning comes with the passes). */
-/* Persistent values (parameters, optimizer state) first, so they sit in one region at the arena's
-   start; inputs live with the caller. */
-static int64_t plan(Graph *g, int64_t *off, int64_t transient_base) {
-    int64_t total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && total < transient_base)
-            total = transient_base; /* predict's values must not overwrite the step's state */
-        for (int i = 0; i < g->nnode; i++) {
-            Node *n = &g->nodes[i];
-            if (pass == 0)
-                off[i] = -1;
-            if ((n->op == OP_PARAM) != (pass == 0) || op_info[n->op].kind == K_EFFECT || !needs_buffer[i] ||
-                n->op == OP_INPUT)
-                continue;
-            off[i] = total;
-            int64_t bytes = shape_numel(n->shape) * dtype_size(n->dtype);
-            total += (bytes + 63) / 64 * 64;
-        }
-    }
-    return total;
-}
-
 /* ---- the training step ---- */
 
-static void emit_pointers(Graph *g, const int64_t *off, bool inputs) {
+/* The pointer variables v<node> of a function: arena offsets from memplan, with each buffer's
+ * lifetime (the nodes that write and last read it). */
+static void emit_pointers(Graph *g, bool inputs, bool programs) {
+    /* only the buffers the function names: a view or a value updated in place may have none */
+    bool *used = ir_alloc((size_t)g->nnode + 1);
+    for (int i = 0, f, l; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (kernel_at(i, &f, &l)) {
+            unit_begin(f, l);
+            for (int a = 0; a < nkargs; a++)
+                used[kargs[a].node] = true;
+        }
+        if (op_info[n->op].kind == K_EFFECT && !(n->op == OP_ASSIGN && M->off[n->in[0]] == M->off[n->in[1]]))
+            for (int k = 0; k < n->nin; k++)
+                used[n->in[k]] = true;
+        if ((op_info[n->op].kind == K_SRC && (n->op != OP_PARAM || programs)) || (n->flags & NF_OUTPUT) || !inputs)
+            used[i] = true;
+    }
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
+        if (!used[i])
+            continue;
         if (n->op == OP_INPUT && inputs)
             P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), var(i), n->name,
               type_str(n->dtype, n->shape));
-        if (off[i] < 0 || (!inputs && n->op != OP_PARAM))
+        if (M->off[i] < 0 || (!inputs && n->op != OP_PARAM))
             continue;
-        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
-          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
+        const char *into = NULL; /* the parameter or state a new value is written over */
+        for (int j = 0; j < g->nnode && n->op != OP_PARAM && !(n->flags & NF_GRAD) && M->off[i] < M->persistent; j++)
+            if (g->nodes[j].op == OP_PARAM && M->off[j] == M->off[i])
+                into = g->nodes[j].name;
+        const char *life = n->op == OP_PARAM ? "persistent"
+                           : into            ? ir_fmt("the new %s, written in place", comment_safe(into ? into : ""))
+                           : M->view[i]      ? ir_fmt("view of %%%d", n->in[0])
+                           : (n->flags & NF_GRAD) ? ir_fmt("gradient, persistent, from %%%d", M->first[i])
+                           : M->last[i] >= g->nnode ? ir_fmt("live %%%d..return", M->first[i])
+                                                    : ir_fmt("live %%%d..%%%d", M->first[i], M->last[i]);
+        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
+          (long long)M->off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "",
+          *life ? ", " : "", life);
     }
 }
 
 /* PREFIX_init, PREFIX_train_step and the table of persistent tensors, for a train block's graph. */
-static void emit_train(Graph *g, const int64_t *off) {
+static void emit_train(Graph *g) {
     const char *pf = prefix;
     P("\n/* ---- training step: init ---- */\n");
     P("\n/* Parameters as PyTorch initializes them (from seed, in registration order), optimizer state zero. */\n");
     P("void %s_init(void *arena, uint64_t seed) {\n    unsigned char *mem = arena;\n", pf);
     P("    TgRng rng;\n    tg_rng_seed(&rng, seed);\n");
-    emit_pointers(g, off, false);
+    emit_pointers(g, false, false);
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
@@ -1048,28 +1612,25 @@ static void emit_train(Graph *g, const int64_t *off) {
       type_str(x->dtype, x->shape), type_str(y->dtype, y->shape));
     P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
       dtype_ctype(x->dtype), dtype_ctype(y->dtype));
-    emit_pointers(g, off, true);
+    emit_pointers(g, true, false);
     const char *section = "";
-    for (int i = 0; i < g->nnode; i++) {
+    for (int i = 0, f, l; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
-        const char *sec = n->flags & NF_UPDATE ? "update" : n->flags & NF_BACKWARD ? "backward" : "forward";
-        if (strcmp(sec, section) && (has_kernel(n) || n->op == OP_ASSIGN)) {
+        bool call = kernel_at(i, &f, &l);
+        bool copy = n->op == OP_ASSIGN && M->off[n->in[0]] != M->off[n->in[1]];
+        const Node *s0 = &g->nodes[f];
+        const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
+        if (strcmp(sec, section) && (call || copy)) {
             P("    /* %s */\n", sec);
             section = sec;
         }
-        if (n->op == OP_ASSIGN) {
+        if (copy) { /* the new value could not be computed in place (memplan says why not) */
             Node *dst = &g->nodes[n->in[0]];
             P("    memcpy(%s, %s, %lld); /* %s */\n", var(n->in[0]), var(n->in[1]),
               (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), comment_safe(dst->name ? dst->name : ""));
             continue;
         }
-        if (!has_kernel(n))
-            continue;
-        P("    %s(", kname(n));
-        for (int k = 0; k < n->nin; k++)
-            if (!inline_scalar(n, &g->nodes[n->in[k]]))
-                P("%s, ", var(n->in[k]));
-        P("%s);\n", var(i));
+        emit_call_at(i);
     }
     P("    return (float)%s[0];\n}\n", var(loss->id));
     P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
@@ -1078,7 +1639,7 @@ static void emit_train(Graph *g, const int64_t *off) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
             continue;
-        P("    {\"%s\", %lld, %s, %d, {", n->name ? comment_safe(n->name) : "?", (long long)off[i], tg_dtype(n->dtype),
+        P("    {\"%s\", %lld, %s, %d, {", n->name ? comment_safe(n->name) : "?", (long long)M->off[i], tg_dtype(n->dtype),
           n->shape.rank);
         for (int k = 0; k < n->shape.rank; k++)
             P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
@@ -1087,7 +1648,7 @@ static void emit_train(Graph *g, const int64_t *off) {
     P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
 }
 
-static void emit_run(Graph *g, const char *fn, const int64_t *off) {
+static void emit_run(Graph *g, const char *fn) {
     P("\nint %s(void *arena, FILE *out) {\n", fn);
     P("    unsigned char *mem = arena;\n");
     bool rng = false, load = false;
@@ -1100,13 +1661,7 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
         P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
     if (load)
         P("    char err[512];\n");
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        if (off[i] < 0)
-            continue;
-        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
-          (long long)off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? comment_safe(n->name) : "");
-    }
+    emit_pointers(g, true, true);
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
         int64_t cnt = shape_numel(n->shape);
@@ -1145,37 +1700,23 @@ static void emit_run(Graph *g, const char *fn, const int64_t *off) {
         default:
             break;
         }
-        if (!has_kernel(n))
-            continue;
-        P("    %s(", kname(n));
-        for (int k = 0; k < n->nin; k++)
-            if (!inline_scalar(n, &g->nodes[n->in[k]]))
-                P("%s, ", var(n->in[k]));
-        P("%s);\n", var(i));
+        emit_call_at(i);
     }
     P("    return 0;\n}\n");
 }
 
 static const char *upper(const char *s);
 
-static void emit_predict(Graph *g, const int64_t *off) {
+static void emit_predict(Graph *g) {
     const Node *o = NULL;
     for (int i = 0; i < g->nnode; i++)
         if (g->nodes[i].flags & NF_OUTPUT)
             o = &g->nodes[i];
     P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", prefix);
     P("    unsigned char *mem = arena;\n");
-    emit_pointers(g, off, true);
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        if (!has_kernel(n))
-            continue;
-        P("    %s(", kname(n));
-        for (int k = 0; k < n->nin; k++)
-            if (!inline_scalar(n, &g->nodes[n->in[k]]))
-                P("%s, ", var(n->in[k]));
-        P("%s);\n", var(i));
-    }
+    emit_pointers(g, true, false);
+    for (int i = 0; i < g->nnode; i++)
+        emit_call_at(i);
     P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", var(o->id), (long long)shape_numel(o->shape));
 }
 
@@ -1424,41 +1965,16 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     prefix = opt->prefix;
     const char *banner = ir_fmt("// Generated by tgc %s from %s (%s). Do not edit.\n", TGC_VERSION,
                                 comment_safe(opt->source), comment_safe(opt->command));
+    /* programs run one after another and share the arena; predict's plan sits inside the step's */
     int64_t arena = 0;
-    int64_t **offs = ir_alloc(sizeof(int64_t *) * (size_t)(nprograms + 1));
-    for (int p = 0; p < nprograms; p++) {
-        offs[p] = ir_alloc(sizeof(int64_t) * (size_t)(programs[p]->nnode + 1));
-        find_buffers(programs[p]);
-        int64_t need = plan(programs[p], offs[p], 0);
-        if (need > arena)
-            arena = need; /* programs run one after another and share the arena */
-    }
+    for (int p = 0; p < nprograms; p++)
+        if (opt->plans[p]->total > arena)
+            arena = opt->plans[p]->total;
     Graph *train = opt->train, *pred = train && train->train ? train->train->predict : NULL;
-    int64_t *toff = NULL, *poff = NULL;
-    if (train) {
-        toff = ir_alloc(sizeof(int64_t) * (size_t)(train->nnode + 1));
-        find_buffers(train);
-        int64_t need = plan(train, toff, 0);
-        if (need > arena)
-            arena = need;
-    }
-    if (pred) {
-        poff = ir_alloc(sizeof(int64_t) * (size_t)(pred->nnode + 1));
-        find_buffers(pred);
-        int64_t need = plan(pred, poff, arena);
-        if (need > arena)
-            arena = need;
-        /* the parameters must be where the step keeps them */
-        for (int i = 0, j = 0; i < pred->nnode; i++) {
-            if (pred->nodes[i].op != OP_PARAM)
-                continue;
-            while (j < train->nnode && train->nodes[j].op != OP_PARAM)
-                j++;
-            if (j == train->nnode || strcmp(pred->nodes[i].name, train->nodes[j].name) || poff[i] != toff[j])
-                die("predict's parameter %s is not laid out as the step's", pred->nodes[i].name);
-            j++;
-        }
-    }
+    if (train && opt->train_plan->total > arena)
+        arena = opt->train_plan->total;
+    if (pred && opt->predict_plan->total > arena)
+        arena = opt->predict_plan->total;
     const char **fn = ir_alloc(sizeof(char *) * (size_t)(nprograms + 1));
     for (int p = 0; p < nprograms; p++)
         fn[p] = nprograms == 1 ? ir_fmt("%s_run", prefix) : ir_fmt("%s_run_%s", prefix, programs[p]->name);
@@ -1468,7 +1984,11 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     const char *guard = ir_fmt("%s_H", upper(prefix));
     P("%s#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <stdio.h>\n\n#include <tgrt.h>\n\n", banner, guard, guard);
     P("/* Bytes of working memory the caller provides (aligned to 64 bytes). */\n");
-    P("#define %s_ARENA_BYTES %lld\n\n", upper(prefix), (long long)(arena ? arena : 64));
+    P("#define %s_ARENA_BYTES %lld\n", upper(prefix), (long long)(arena ? arena : 64));
+    if (train)
+        P("/* Of which the first bytes persist across steps: parameters, optimizer state, gradients. */\n"
+          "#define %s_PERSISTENT_BYTES %lld\n", upper(prefix), (long long)opt->train_plan->persistent);
+    P("\n");
     for (int p = 0; p < nprograms; p++) {
         P("/* Runs program '%s', printing to out; returns 0, or 1 after reporting an error on stderr. */\n",
           programs[p]->name);
@@ -1534,34 +2054,28 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
           "    return (int64_t)r;\n}\n");
     for (int p = 0; p < nprograms; p++) {
         G = programs[p];
-        find_buffers(G);
+        M = opt->plans[p];
         kpre = p ? ir_fmt("p%d_", p) : ""; /* kernels of later programs must not clash with the first's */
         P("\n/* ---- program %s: kernels ---- */\n", G->name);
-        for (int i = 0; i < G->nnode; i++)
-            if (has_kernel(&G->nodes[i]))
-                emit_kernel(&G->nodes[i]);
+        emit_kernels();
         P("\n/* ---- program %s: run ---- */\n", G->name);
-        emit_run(G, fn[p], offs[p]);
+        emit_run(G, fn[p]);
     }
     kpre = "";
     if (train) {
         G = train;
-        find_buffers(G);
+        M = opt->train_plan;
         kpre = nprograms ? "t" : "";
         P("\n/* ---- training step of %s: kernels ---- */\n", G->name);
-        for (int i = 0; i < G->nnode; i++)
-            if (has_kernel(&G->nodes[i]))
-                emit_kernel(&G->nodes[i]);
-        emit_train(G, toff);
+        emit_kernels();
+        emit_train(G);
         if (pred) {
             G = pred;
-            find_buffers(G);
+            M = opt->predict_plan;
             kpre = "p";
             P("\n/* ---- predict: kernels ---- */\n");
-            for (int i = 0; i < G->nnode; i++)
-                if (has_kernel(&G->nodes[i]))
-                    emit_kernel(&G->nodes[i]);
-            emit_predict(G, poff);
+            emit_kernels();
+            emit_predict(G);
         }
         kpre = "";
         if (opt->main && pred && !nprograms)
@@ -1582,4 +2096,116 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
             P("    if (!status)\n        status = %s(arena, stdout);\n", fn[p]);
         P("    free(raw);\n    return status;\n}\n#endif\n");
     }
+}
+
+/* ---- --stats ---- */
+
+/* Floating-point operations of one node, counting a multiply-add as two. */
+static double node_flops(const Node *n) {
+    double out = (double)shape_numel(n->shape);
+    switch (op_info[n->op].kind) {
+    case K_UNARY: case K_BINARY: return out;
+    case K_REDUCE: return (double)shape_numel(G->nodes[n->in[0]].shape);
+    default: break;
+    }
+    switch (n->op) {
+    case OP_MATMUL: {
+        const Node *a = &G->nodes[n->in[0]];
+        return 2 * out * (double)a->shape.d[a->shape.rank - 1];
+    }
+    case OP_LINEAR: return 2 * out * (double)G->nodes[n->in[1]].shape.d[1] + (n->nin == 3 ? out : 0);
+    case OP_CONV2D: case OP_CONV2D_BWD_INPUT: case OP_CONV2D_BWD_WEIGHT: {
+        /* every (output position, weight) pair once: 2 N O OH OW C/g KH KW */
+        const Node *w = n->op == OP_CONV2D || n->op == OP_CONV2D_BWD_INPUT ? &G->nodes[n->in[1]] : n;
+        const Node *y = n->op == OP_CONV2D ? n : &G->nodes[n->in[n->op == OP_CONV2D_BWD_INPUT ? 0 : 1]];
+        return 2 * (double)shape_numel(y->shape) * (double)(w->shape.d[1] * w->shape.d[2] * w->shape.d[3]);
+    }
+    case OP_MAXPOOL2D: case OP_AVGPOOL2D: case OP_MAXPOOL2D_BWD: case OP_AVGPOOL2D_BWD: {
+        const int64_t *k = node_ints(n, "kernel", NULL);
+        const Node *y = n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? n : &G->nodes[n->in[1]];
+        return (double)shape_numel(y->shape) * (double)(k[0] * k[1]);
+    }
+    case OP_CROSS_ENTROPY: case OP_CROSS_ENTROPY_BWD:
+        return 4 * (double)shape_numel(G->nodes[n->in[0]].shape); /* max, exp, sum, and the loss or gradient */
+    default: return 0;
+    }
+}
+
+static const char *human(double b) {
+    if (b >= 1 << 20)
+        return ir_fmt("%.2f MiB", b / (1 << 20));
+    if (b >= 1 << 10)
+        return ir_fmt("%.1f KiB", b / (1 << 10));
+    return ir_fmt("%.0f B", b);
+}
+
+int emit_count_kernels(Graph *g, const MemPlan *m) {
+    G = g;
+    M = m;
+    int n = 0;
+    for (int i = 0, f, l; i < g->nnode; i++)
+        n += kernel_at(i, &f, &l);
+    return n;
+}
+
+void emit_stats(FILE *f, Graph *g, const MemPlan *m, int unfused) {
+    FILE *saved = out;
+    out = f;
+    G = g;
+    M = m;
+    kpre = "";
+    bname = ir_alloc(sizeof(char *) * (size_t)(g->nnode + 1));
+    bstamp = ir_alloc(sizeof(int) * (size_t)(g->nnode + 1));
+    prologue = ir_alloc((size_t)g->nnode + 1);
+    int nk = emit_count_kernels(g, m);
+    P("== %s ==\n", g->name);
+    if (unfused >= 0)
+        P("kernels: %d, %d with fusion off (%.0f%% fewer)\n", nk, unfused, unfused ? 100.0 * (unfused - nk) / unfused : 0.0);
+    else
+        P("kernels: %d\n", nk);
+    P("  %-34s %-30s %12s %12s\n", "kernel", "ops", "FLOPs", "bytes moved");
+    double tflops = 0, tbytes = 0;
+    for (int i = 0, first, last; i < g->nnode; i++) {
+        if (!kernel_at(i, &first, &last))
+            continue;
+        unit_begin(first, last);
+        double fl = 0, by = 0;
+        const char *ops = "";
+        for (int j = first; j <= last; j++) {
+            fl += node_flops(&g->nodes[j]);
+            ops = ir_fmt("%s%s%s", ops, *ops ? " " : "", op_info[g->nodes[j].op].name);
+        }
+        for (int a = 0; a < nkargs; a++) /* each buffer read or written once */
+            by += (double)(shape_numel(g->nodes[kargs[a].node].shape) * dtype_size(g->nodes[kargs[a].node].dtype));
+        if (strlen(ops) > 30)
+            ops = ir_fmt("%.27s...", ops);
+        P("  %-34s %-30s %12.0f %12.0f\n", unit_name(), ops, fl, by);
+        tflops += fl;
+        tbytes += by;
+    }
+    P("  %-34s %-30s %12.0f %12.0f\n", "total", "", tflops, tbytes);
+    P("memory:\n");
+    P("  persistent  %10lld bytes (%s): parameters and optimizer state %lld, gradients %lld\n", (long long)m->persistent,
+      human((double)m->persistent), (long long)m->params, (long long)(m->persistent - m->params));
+    P("  transient   %10lld bytes (%s) planned; %lld bytes (%s) as separate buffers: %.2f of the plain sum\n",
+      (long long)m->transient, human((double)m->transient), (long long)m->plain, human((double)m->plain),
+      m->plain ? (double)m->transient / (double)m->plain : 0.0);
+    P("  arena       %10lld bytes (%s)\n", (long long)m->total, human((double)m->total));
+    P("buffers:\n  %10s %10s  %-16s %s\n", "offset", "bytes", "live", "value");
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (m->off[i] < 0)
+            continue;
+        const char *life = n->op == OP_PARAM ? "persistent"
+                           : (n->flags & NF_GRAD) ? "gradient"
+                           : m->last[i] >= g->nnode ? ir_fmt("%%%d..return", m->first[i])
+                                                    : ir_fmt("%%%d..%%%d", m->first[i], m->last[i]);
+        const char *how = m->view[i] ? ", view" : m->inplace[i] ? ", in place" : "";
+        if (n->op != OP_PARAM && m->off[i] < m->persistent && !(n->flags & NF_GRAD))
+            how = ", into its parameter";
+        P("  %10lld %10lld  %-16s %%%d %s %s%s%s%s\n", (long long)m->off[i],
+          (long long)(shape_numel(n->shape) * dtype_size(n->dtype)), life, i, op_info[n->op].name,
+          type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? n->name : "", how);
+    }
+    out = saved;
 }

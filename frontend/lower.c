@@ -3882,6 +3882,9 @@ static Graph *lower_train(Decl *d) {
         }
     int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
     pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss", NULL);
+    for (int i = 0; i < nw; i++) /* memory planning keeps gradients beside their parameters */
+        if (grads[i] >= 0 && !(L.g->nodes[grads[i]].flags & (NF_PARAM | NF_INPUT)))
+            L.g->nodes[grads[i]].flags |= NF_GRAD;
     for (int i = 0; i < L.g->nnode; i++)
         if (i >= L.ninfo || !L.info)
             *info(i) = (NodeInfo){.leaf = -1};

@@ -144,6 +144,7 @@ enum {
     NF_OUTPUT = 1 << 3,    /* result the caller reads */
     NF_BACKWARD = 1 << 4,  /* computed by autodiff: part of the backward graph */
     NF_UPDATE = 1 << 5,    /* an optimizer update of a parameter or its state */
+    NF_GRAD = 1 << 6,      /* the gradient of a trainable parameter (kept with the parameters) */
 };
 
 typedef struct {
@@ -158,6 +159,7 @@ typedef struct {
     unsigned flags;     /* NF_* */
     const char *name;   /* variable or parameter name ("conv1.weight"), or NULL */
     SrcLoc loc;         /* .tg text that produced the node */
+    int group;          /* fusion group (pass_fuse): nodes with the same nonzero group are one kernel */
 } Node;
 
 typedef struct Graph Graph;

@@ -73,6 +73,8 @@ OP(CROSS_ENTROPY, "cross_entropy", 2,  K_NN,     1) /* logits (N, C), class indi
 OP(CONV2D_BWD_INPUT,  "conv2d_bwd_input",  2, K_NN, 0) /* dL/dx from dL/dy (N, O, OH, OW) and w; conv2d attrs + shape */
 OP(CONV2D_BWD_WEIGHT, "conv2d_bwd_weight", 2, K_NN, 0) /* dL/dw from x and dL/dy; conv2d attrs + shape */
 OP(MAXPOOL2D_BWD, "max_pool2d_bwd", 2,  K_NN,     0) /* dL/dx from x and dL/dy: each window's first maximum gets it */
+OP(MAXPOOL2D_ARGMAX, "max_pool2d_argmax", 1, K_NN, 0) /* u8: where in each window its first maximum is (r * KW + s) */
+OP(MAXPOOL2D_BWD_AT, "max_pool2d_bwd_at", 2, K_NN, 0) /* dL/dx from the argmax codes and dL/dy; attr shape = x's */
 OP(AVGPOOL2D_BWD, "avg_pool2d_bwd", 2,  K_NN,     0) /* dL/dx from x and dL/dy: each window's share, spread evenly */
 OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0) /* dL/dlogits from logits, targets, dL/dloss */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0) /* attr fmt: text with {i:kind} holes */

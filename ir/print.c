@@ -118,6 +118,10 @@ static void print_node(FILE *f, const Node *n) {
         fputs(" !backward", f);
     if (n->flags & NF_UPDATE)
         fputs(" !update", f);
+    if (n->flags & NF_GRAD)
+        fputs(" !grad", f);
+    if (n->group)
+        fprintf(f, " !group=%d", n->group);
     if (n->name) {
         fputc(' ', f);
         ir_print_string(f, n->name);
@@ -182,6 +186,7 @@ static void dot_string(FILE *f, const char *s) {
  * Graphviz DOT of the graph: one box per node (op, type, name), edges from inputs, and the
  * forward, backward and update sections as clusters of their own colour, so the gradient of a
  * parameter can be followed back to the forward op it comes from (dot -Tsvg g.dot > g.svg).
+ * Each fusion group (one kernel) is a dashed box inside its section.
  */
 void ir_print_dot(FILE *f, const Graph *g) {
     fprintf(f, "digraph %s {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\"];\n",
@@ -193,11 +198,25 @@ void ir_print_dot(FILE *f, const Graph *g) {
     for (int s = 0; s < 3; s++) {
         fprintf(f, "  subgraph cluster_%s {\n    label=\"%s\";\n    color=\"#999999\";\n", sections[s].name,
                 sections[s].name);
+        int open_group = 0;
         for (int i = 0; i < g->nnode; i++) {
             const Node *n = &g->nodes[i];
-            unsigned sec = n->flags & NF_UPDATE ? NF_UPDATE : n->flags & NF_BACKWARD ? NF_BACKWARD : 0;
+            /* a fusion group is drawn in the section of its first node, as a dashed box */
+            const Node *lead = n;
+            while (lead->group && lead->id > 0 && g->nodes[lead->id - 1].group == n->group)
+                lead--;
+            unsigned sec = lead->flags & NF_UPDATE ? NF_UPDATE : lead->flags & NF_BACKWARD ? NF_BACKWARD : 0;
+            if (open_group && n->group != open_group) {
+                fputs("    }\n", f);
+                open_group = 0;
+            }
             if (sec != sections[s].flag)
                 continue;
+            if (n->group && n->group != open_group) {
+                fprintf(f, "    subgraph cluster_group%d {\n      label=\"kernel %%%d\";\n      style=dashed;\n", n->group,
+                        lead->id);
+                open_group = n->group;
+            }
             const char *label = op_info[n->op].kind == K_EFFECT
                                     ? ir_fmt("%s", op_info[n->op].name)
                                     : ir_fmt("%%%d %s\n%s%s%s", n->id, op_info[n->op].name, type_str(n->dtype, n->shape),
@@ -207,6 +226,8 @@ void ir_print_dot(FILE *f, const Graph *g) {
             fprintf(f, ", fillcolor=\"%s\"%s];\n", sections[s].color,
                     n->flags & NF_PARAM ? ", penwidth=2" : "");
         }
+        if (open_group)
+            fputs("    }\n", f);
         fputs("  }\n", f);
     }
     for (int i = 0; i < g->nnode; i++)

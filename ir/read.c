@@ -281,6 +281,7 @@ static void read_node(Reader *r, Graph *g) {
         }
     }
     unsigned flags = 0;
+    int group = 0;
     while (accept(r, "!")) {
         char *f = read_ident(r);
         if (!strcmp(f, "param")) flags |= NF_PARAM;
@@ -289,6 +290,13 @@ static void read_node(Reader *r, Graph *g) {
         else if (!strcmp(f, "output")) flags |= NF_OUTPUT;
         else if (!strcmp(f, "backward")) flags |= NF_BACKWARD;
         else if (!strcmp(f, "update")) flags |= NF_UPDATE;
+        else if (!strcmp(f, "grad")) flags |= NF_GRAD;
+        else if (!strcmp(f, "group") && accept(r, "=")) {
+            int64_t v = read_int(r);
+            if (v <= 0 || v > INT32_MAX)
+                error_at(here(r), "a fusion group is a positive number");
+            group = (int)v;
+        }
         else error_at(here(r), "unknown flag '!%s'", f);
     }
     const char *name = NULL;
@@ -319,6 +327,7 @@ static void read_node(Reader *r, Graph *g) {
     n->flags = flags;
     n->name = name;
     n->loc = loc;
+    n->group = group;
 }
 
 Graph *ir_read(const char *filename, const char *text) {

@@ -590,6 +590,51 @@ bool ir_infer(Graph *g, Node *n) {
         n->dtype = dy->dtype;
         return true;
     }
+    case OP_MAXPOOL2D_ARGMAX: {
+        Node tmp = *n;
+        tmp.op = OP_MAXPOOL2D;
+        if (!infer_maxpool(g, &tmp))
+            return false;
+        int64_t k[2];
+        pair_attr(g, n, "kernel", k, 1);
+        if (k[0] * k[1] > 255) {
+            diag_error(n->loc, "max_pool2d_argmax: a %lldx%lld window has more positions than a u8 code holds",
+                       (long long)k[0], (long long)k[1]);
+            return false;
+        }
+        n->shape = tmp.shape;
+        n->dtype = DT_U8;
+        return true;
+    }
+    case OP_MAXPOOL2D_BWD_AT: {
+        /* the input's shape is an attribute; pooling it must give the codes' and dL/dy's shape */
+        Node *dy = &g->nodes[n->in[1]];
+        if (!has_ints(n, (const char *[]){"shape"}, 1))
+            return false;
+        int len;
+        const int64_t *d = node_ints(n, "shape", &len);
+        if (len < 3 || len > MAX_RANK || x->dtype != DT_U8 || !dtype_is_float(dy->dtype)) {
+            diag_error(n->loc, "max_pool2d_bwd_at expects u8 codes, float dL/dy and a shape of 3 or 4 dimensions");
+            return false;
+        }
+        Graph probe = {.name = "probe"};
+        Node nodes[2];
+        nodes[0] = (Node){.op = OP_INPUT, .id = 0, .dtype = dy->dtype, .shape = shape_make(len, d)};
+        int in[1] = {0};
+        nodes[1] = (Node){.op = OP_MAXPOOL2D, .id = 1, .nin = 1, .in = in, .nattr = n->nattr, .attr = n->attr, .loc = n->loc};
+        probe.nodes = nodes;
+        probe.nnode = 2;
+        if (!infer_maxpool(&probe, &nodes[1]))
+            return false;
+        if (!shape_eq(nodes[1].shape, dy->shape) || !shape_eq(nodes[1].shape, x->shape)) {
+            diag_error(n->loc, "max_pool2d_bwd_at: codes %s and dL/dy %s must both be the pooling output %s",
+                       ts(g, n->in[0]), ts(g, n->in[1]), type_str(dy->dtype, nodes[1].shape));
+            return false;
+        }
+        n->shape = shape_make(len, d);
+        n->dtype = dy->dtype;
+        return true;
+    }
     case OP_MAXPOOL2D_BWD:
     case OP_AVGPOOL2D_BWD: {
         Node *dy = &g->nodes[n->in[1]];

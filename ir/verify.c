@@ -4,6 +4,9 @@
  * Topological order (inputs before users), ids equal to positions, arities,
  * and types that the shape rules reproduce. Debug builds run it after every
  * pass, so a pass that breaks the graph is caught at the pass, not in codegen.
+ * Fusion groups (pass_fuse) are runs of consecutive nodes, and nothing outside
+ * a group reads a member before the group's last node: the group runs as one
+ * kernel at that point.
  */
 #include "ir.h"
 
@@ -38,6 +41,24 @@ bool ir_verify(const Graph *g) {
         if (c->dtype != n->dtype || !shape_eq(c->shape, n->shape))
             diag_error(n->loc, "verify: node %d is typed %s but its inputs give %s", i,
                        type_str(n->dtype, n->shape), type_str(c->dtype, c->shape));
+    }
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->group && i > 0 && g->nodes[i - 1].group != n->group)
+            for (int j = 0; j < i - 1; j++)
+                if (g->nodes[j].group == n->group)
+                    diag_error(n->loc, "verify: fusion group %d is not contiguous (nodes %d and %d)", n->group, j, i);
+        for (int k = 0; k < n->nin; k++) {
+            const Node *x = &g->nodes[n->in[k] >= 0 && n->in[k] < i ? n->in[k] : 0];
+            if (!x->group || x->group == n->group)
+                continue;
+            int last = x->id;
+            while (last + 1 < g->nnode && g->nodes[last + 1].group == x->group)
+                last++;
+            if (i < last)
+                diag_error(n->loc, "verify: node %d reads %%%d before the end of its fusion group %d", i, x->id,
+                           x->group);
+        }
     }
     return diag_nerrors == before;
 }

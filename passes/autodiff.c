@@ -67,6 +67,31 @@ static int sum_axes(int x, const int64_t *axes, int n, bool keepdim) {
     return emit(OP_SUM, &x, 1, N(x)->dtype, shape_scalar(), a, 2);
 }
 
+/* Positions in a pooling window. */
+static int64_t window(const Node *n) {
+    int len;
+    const int64_t *k = node_ints(n, "kernel", &len);
+    return len == 1 ? k[0] * k[0] : k[0] * k[1];
+}
+
+/* Do two nodes carry the same attributes (the pooling parameters of a forward and its codes)? */
+static bool same_attrs(const Node *a, const Node *b) {
+    if (a->nattr != b->nattr)
+        return false;
+    for (int i = 0; i < a->nattr; i++) {
+        const Attr *x = &a->attr[i], *y = node_attr(b, a->attr[i].key);
+        if (!y || x->kind != y->kind || x->n != y->n)
+            return false;
+        if ((x->kind == A_INT || x->kind == A_INTS) && memcmp(x->i, y->i, sizeof(int64_t) * (size_t)x->n))
+            return false;
+        if ((x->kind == A_FLOAT || x->kind == A_FLOATS) && memcmp(x->f, y->f, sizeof(double) * (size_t)x->n))
+            return false;
+        if (x->kind == A_STR && strcmp(x->s, y->s))
+            return false;
+    }
+    return true;
+}
+
 /* Sums an adjoint of a broadcast result back to the operand's shape. */
 static int reduce_to(int g, Shape s) {
     Shape gs = N(g)->shape;
@@ -182,7 +207,27 @@ static int vjp(const Node *n, int k, int g) {
         return reduce_to(op2(OP_MUL, g, m), N(n->in[k])->shape);
     }
     case OP_NEG: return op1(OP_NEG, g);
-    case OP_RELU: return op2(OP_MUL, g, mask(OP_GT, n->id, scalar(0, dt), dt));
+    case OP_RELU: {
+        /*
+         * relu then max_pool2d: the gradient reaches only each window's maximum, where the relu's
+         * output is the pooled value, so the mask is taken on the pooled values, before the
+         * gradient is spread out. Same values (up to the sign of a zero), and the relu's output
+         * need not be kept for the backward pass.
+         */
+        const Node *b = N(g);
+        if (b->op == OP_MAXPOOL2D_BWD_AT && N(b->in[0])->in[0] == n->id) {
+            const Node *codes = N(b->in[0]);
+            for (int p = n->id + 1; p < G->nnode; p++) {
+                const Node *pool = N(p);
+                if (pool->op != OP_MAXPOOL2D || pool->in[0] != n->id || !same_attrs(pool, codes))
+                    continue;
+                int dy = op2(OP_MUL, b->in[1], mask(OP_GT, p, scalar(0, dt), dt));
+                int in[2] = {codes->id, dy};
+                return emit(OP_MAXPOOL2D_BWD_AT, in, 2, dt, b->shape, b->attr, b->nattr);
+            }
+        }
+        return op2(OP_MUL, g, mask(OP_GT, n->id, scalar(0, dt), dt));
+    }
     case OP_EXP: return op2(OP_MUL, g, n->id);
     case OP_LOG: return op2(OP_DIV, g, x);
     case OP_SQRT: return op2(OP_DIV, g, op2(OP_MUL, n->id, scalar(2, dt)));
@@ -271,6 +316,18 @@ static int vjp(const Node *n, int k, int g) {
         return emit(OP_CONV2D_BWD_WEIGHT, in, 2, dt, target, a, na);
     }
     case OP_MAXPOOL2D:
+        if (window(n) <= 255) {
+            /* where each window's maximum is, as a byte per window: the backward pass needs only
+             * that, so the pooled input need not be kept for it */
+            int codes = emit(OP_MAXPOOL2D_ARGMAX, &x, 1, DT_U8, n->shape, n->attr, n->nattr);
+            Attr *a = ir_alloc(sizeof(Attr) * (size_t)(n->nattr + 1));
+            memcpy(a, n->attr, sizeof(Attr) * (size_t)n->nattr);
+            a[n->nattr] = attr_ints("shape", xs.d, xs.rank);
+            a[n->nattr].kind = A_INTS;
+            int in[2] = {codes, g};
+            return emit(OP_MAXPOOL2D_BWD_AT, in, 2, dt, xs, a, n->nattr + 1);
+        }
+        /* fall through */
     case OP_AVGPOOL2D: {
         int in[2] = {x, g};
         return emit(n->op == OP_MAXPOOL2D ? OP_MAXPOOL2D_BWD : OP_AVGPOOL2D_BWD, in, 2, dt, xs, n->attr, n->nattr);

@@ -11,6 +11,13 @@
 Graph *pass_dce(Graph *g);
 
 /*
+ * Common subexpressions merged, small constant expressions folded, exact algebraic identities
+ * (x*1, x-0, neg(neg(x)), reshape of reshape, ...) applied, then dce; returns the new graph.
+ * Exact: programs print, and training steps compute, the same bits with and without it.
+ */
+Graph *pass_simplify(Graph *g);
+
+/*
  * Appends the backward graph of y to g: grads[i] = dL/d wrt[i] given dy = dL/dy (y's shape),
  * or -1 where wrt[i] does not reach y through differentiable ops. Gradient nodes are named
  * "d <yname>/d <parameter>". may_grad (or NULL: every node) marks the nodes a gradient may pass
@@ -18,5 +25,50 @@ Graph *pass_dce(Graph *g);
  */
 void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname,
                    const bool *may_grad);
+
+/* ---- fusion (fuse.c) ---- */
+
+/* How an op's kernel can take an epilogue of elementwise ops on its output. */
+typedef enum {
+    HEAD_NONE,    /* it cannot */
+    HEAD_STORE,   /* it writes each output element once: the epilogue runs at that store */
+    HEAD_SCATTER, /* it adds into its output: the epilogue is a second loop in the same kernel */
+} FuseHead;
+
+FuseHead fuse_head(const Node *n, const Graph *g);
+/* Pooling windows that are disjoint and unpadded: the backward pass is a gather. */
+bool fuse_pool_disjoint(const Node *n, const Graph *g);
+/* Unary or binary elementwise, and not empty. */
+bool fuse_elementwise(const Node *n);
+/* Groups nodes into kernels (Node.group) and orders each group's members together. */
+Graph *pass_fuse(Graph *g);
+
+/* ---- memory planning (memplan.c) ---- */
+
+/*
+ * Where every value lives: an offset into one arena. The arena starts with the persistent
+ * region (parameters and optimizer state, then gradients), then the transient region that the
+ * step's activations, adjoints and temporaries share by lifetime.
+ */
+typedef struct {
+    int64_t *off;        /* per node: byte offset in the arena; -1 = no buffer (inputs, locals, literals) */
+    int *first, *last;   /* per node with a buffer: the steps (node ids) that write it and last read it */
+    bool *view;          /* per node: shares its input's buffer (a reshape) */
+    bool *inplace;       /* per node: took over the buffer of an input that died at its kernel */
+    int64_t params;      /* bytes of parameters and optimizer state, at offset 0 */
+    int64_t persistent;  /* bytes of the whole persistent region (parameters, state, gradients) */
+    int64_t transient;   /* bytes of the transient region as planned */
+    int64_t plain;       /* bytes the same transient buffers take one after another */
+    int64_t total;       /* the arena: persistent + transient */
+} MemPlan;
+
+/*
+ * Plans g's arena. reuse=false gives every value its own slot (-O0). With shared (the training
+ * step's plan and graph), parameters are placed where the step keeps them and the transient
+ * region starts after the step's persistent region (the predict graph).
+ */
+MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared);
+/* A rank-0 constant that an elementwise consumer writes as a literal instead of reading memory. */
+bool memplan_inline_scalar(const Node *consumer, const Node *x);
 
 #endif

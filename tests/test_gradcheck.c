@@ -40,6 +40,7 @@ static const char *no_gradient[] = {
     "input", "param", "const", "full", "arange", "rand", "randn", "load", "not", "eq", "ne", "lt", "le",
     "gt", "ge", "and", "or", "argmax", "print", "seed", "save", "assign",
     "conv2d_bwd_input", "conv2d_bwd_weight", "max_pool2d_bwd", "avg_pool2d_bwd", "cross_entropy_bwd", /* no double backward */
+    "max_pool2d_argmax", "max_pool2d_bwd_at",
 };
 
 static const char *op_names[] = {
@@ -291,6 +292,11 @@ static void add_cases(void) {
     add_case("max_pool2d", "1x1x6x6", "max_pool2d(x0, 2, stride=1, dilation=2)", false);
     add_case("max_pool2d", "1x1x5x5", "max_pool2d(x0, 2, ceil_mode=true)", false);
     add_case("max_pool2d", "2x5x4", "max_pool2d(x0, (2, 3), stride=(1, 1))", false);
+    /* relu then pooling: the relu mask is taken on the pooled values (autodiff's rewrite) */
+    add_case("relu", "1x2x4x4", "max_pool2d(relu(x0), 2)", false);
+    add_case("relu", "1x1x5x5", "max_pool2d(relu(x0), 3, stride=1)", false);
+    add_case("relu", "1x1x5x5", "max_pool2d(relu(x0), 3, stride=2, padding=1)", false);
+    add_case("relu", "1x1x7x7", "max_pool2d(relu(x0), 2, stride=3)", false);
     add_case("avg_pool2d", "1x2x4x4", "avg_pool2d(x0, 2)", false);
     add_case("avg_pool2d", "1x1x5x5", "avg_pool2d(x0, 3, stride=2, padding=1)", false);
     add_case("avg_pool2d", "1x1x5x5", "avg_pool2d(x0, 3, stride=2, padding=1, count_include_pad=false)", false);

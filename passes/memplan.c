@@ -1,0 +1,386 @@
+/*
+ * memplan.c: static memory planning.
+ *
+ * Requires: a verified graph in its final order, fusion groups contiguous
+ * (pass_fuse, or none). Produces: a MemPlan, the byte offset of every value
+ * in one arena that the caller allocates once; the graph is not changed.
+ *
+ * Time is the position in the kernel schedule: a group runs at its last
+ * member, so every member and every reader of a member in the group shares
+ * that time. A value lives from the kernel that writes it to the last kernel
+ * that reads it (the end of the function for the loss). Which values need
+ * memory at all: not the step's inputs (the caller's), not a group's
+ * internal values (locals of the kernel), not rank-0 constants written as
+ * literals.
+ *
+ * Sharing, before offsets are chosen:
+ *   - a reshape is a view: it reads its input's buffer, no copy;
+ *   - an optimizer's new value is written straight into the parameter or
+ *     state it replaces (ASSIGN), when nothing reads the old value later and
+ *     the writing kernel reads it only element by element;
+ *   - an elementwise kernel (or epilogue) whose input dies at that kernel
+ *     writes its output over that input (in place). The code generator then
+ *     passes the buffer once, so restrict stays true.
+ * Layout: parameters and optimizer state first, in graph order, then the
+ * gradients (both persist across steps: a checkpoint reads the first, a
+ * fused update could sweep both as contiguous blocks), then the transient
+ * region, packed greedily by size: largest buffer first, each at the lowest
+ * 64-byte aligned offset that overlaps no placed buffer of overlapping
+ * lifetime. Aligned offsets keep every buffer ready for SIMD loads.
+ */
+#include "passes.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64
+
+static int64_t aligned(int64_t b) { return (b + ALIGN - 1) / ALIGN * ALIGN; }
+
+bool memplan_inline_scalar(const Node *consumer, const Node *x) {
+    OpKind k = op_info[consumer->op].kind;
+    bool ew = k == K_UNARY || k == K_BINARY || consumer->op == OP_EXPAND || consumer->op == OP_SETSLICE;
+    return ew && x->op == OP_CONST && x->shape.rank == 0;
+}
+
+static const Graph *G;
+static int *gfirst, *glast; /* first and last member of each node's group (itself when alone) */
+static int *stor;           /* storage (union-find over nodes sharing a buffer) */
+static int **users, *nusers;
+
+static int find(int i) {
+    while (stor[i] != i)
+        i = stor[i] = stor[stor[i]];
+    return i;
+}
+
+static int64_t bytes(const Node *n) { return shape_numel(n->shape) * dtype_size(n->dtype); }
+
+static bool same_group(int a, int b) { return gfirst[a] == gfirst[b]; }
+
+/*
+ * May the kernel of node v's group overwrite x's buffer with its own output (element i of the
+ * output replacing element i of x)? Only if every read of x in the kernel is element i itself,
+ * done before the store of element i: elementwise members reading x at the loop's shape, or the
+ * gather form of max_pool2d_bwd reading its input window by window.
+ */
+static bool inplace_ok(int v, int x) {
+    const Node *xn = &G->nodes[x];
+    int head = -1;
+    for (int m = gfirst[v]; m <= glast[v]; m++) {
+        FuseHead h = fuse_head(&G->nodes[m], G);
+        if (h == HEAD_SCATTER)
+            return false;
+        if (h == HEAD_STORE)
+            head = m;
+        if (G->nodes[m].op == OP_CROSS_ENTROPY || G->nodes[m].op == OP_CROSS_ENTROPY_BWD)
+            return false;
+    }
+    if (head < 0 && !fuse_elementwise(&G->nodes[v]))
+        return false;
+    for (int m = gfirst[v]; m <= glast[v]; m++) {
+        const Node *n = &G->nodes[m];
+        for (int k = 0; k < n->nin; k++) {
+            if (n->in[k] != x)
+                continue;
+            if (m == head) {
+                if (!(n->op == OP_MAXPOOL2D_BWD && k == 0 && shape_eq(n->shape, xn->shape)))
+                    return false;
+            } else if (!fuse_elementwise(n) || !shape_eq(n->shape, xn->shape))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Orders storages: by_time = 0, largest first (ties: earlier first); 1, earliest first (ties:
+ * largest first). */
+static void sort_storages(int *tl, int nt, const Graph *g, const int *sfirst, int by_time) {
+    for (int a = 1; a < nt; a++) {
+        int x = tl[a], b = a - 1;
+        for (; b >= 0; b--) {
+            int y = tl[b];
+            int64_t bx = bytes(&g->nodes[x]), by = bytes(&g->nodes[y]);
+            bool before = by_time ? (sfirst[x] < sfirst[y] || (sfirst[x] == sfirst[y] && (bx > by || (bx == by && x < y))))
+                                  : (bx > by || (bx == by && (sfirst[x] < sfirst[y] || (sfirst[x] == sfirst[y] && x < y))));
+            if (!before)
+                break;
+            tl[b + 1] = y;
+        }
+        tl[b + 1] = x;
+    }
+}
+
+/*
+ * Places storages in the given order, each where no placed storage of overlapping lifetime lies:
+ * at the lowest such offset (first fit) or in the smallest gap that holds it (best fit). Returns
+ * the end of the region.
+ */
+static int64_t place(const int *tl, int nt, const Graph *g, const int *sfirst, const int *slast, int64_t base,
+                     bool bestfit, int64_t *off) {
+    int64_t end = base;
+    int *busy = ir_alloc(sizeof(int) * (size_t)(nt + 1));
+    for (int a = 0; a < nt; a++) {
+        int x = tl[a], nb = 0;
+        int64_t size = aligned(bytes(&g->nodes[x]));
+        for (int q = 0; q < a; q++) { /* placed and alive at the same time, by offset */
+            int y = tl[q];
+            if (!(sfirst[x] <= slast[y] && sfirst[y] <= slast[x]))
+                continue;
+            int k = nb++;
+            while (k > 0 && off[busy[k - 1]] > off[y]) {
+                busy[k] = busy[k - 1];
+                k--;
+            }
+            busy[k] = y;
+        }
+        int64_t at = -1, gap_best = -1, cur = base;
+        for (int k = 0; k <= nb; k++) {
+            int64_t next = k < nb ? off[busy[k]] : INT64_MAX;
+            if (next - cur >= size) {
+                if (!bestfit) {
+                    at = cur;
+                    break;
+                }
+                if (k < nb && (gap_best < 0 || next - cur < gap_best)) {
+                    gap_best = next - cur;
+                    at = cur;
+                }
+                if (k == nb && at < 0)
+                    at = cur;
+            }
+            if (k < nb && off[busy[k]] + aligned(bytes(&g->nodes[busy[k]])) > cur)
+                cur = off[busy[k]] + aligned(bytes(&g->nodes[busy[k]]));
+        }
+        off[x] = at;
+        if (at + size > end)
+            end = at + size;
+    }
+    return end;
+}
+
+MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared) {
+    int N = g->nnode;
+    G = g;
+    MemPlan *p = ir_alloc(sizeof *p);
+    p->off = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
+    p->first = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    p->last = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    p->view = ir_alloc((size_t)N + 1);
+    p->inplace = ir_alloc((size_t)N + 1);
+    gfirst = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    glast = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    stor = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    nusers = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    users = ir_alloc(sizeof(int *) * (size_t)(N + 1));
+    for (int i = 0; i < N; i++) {
+        Node *n = &g->nodes[i];
+        gfirst[i] = n->group && i > 0 && g->nodes[i - 1].group == n->group ? gfirst[i - 1] : i;
+        for (int k = 0; k < n->nin; k++)
+            nusers[n->in[k]]++;
+    }
+    for (int i = N - 1; i >= 0; i--)
+        glast[i] = g->nodes[i].group && i + 1 < N && g->nodes[i + 1].group == g->nodes[i].group ? glast[i + 1] : i;
+    for (int i = 0; i < N; i++) {
+        users[i] = ir_alloc(sizeof(int) * (size_t)(nusers[i] + 1));
+        nusers[i] = 0;
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            users[g->nodes[i].in[k]][nusers[g->nodes[i].in[k]]++] = i;
+
+    /* which values need a buffer */
+    bool *buf = ir_alloc((size_t)N + 1);
+    for (int i = 0; i < N; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op == OP_INPUT || op_info[n->op].kind == K_EFFECT)
+            continue;
+        if (n->op == OP_PARAM || (n->flags & (NF_OUTPUT | NF_GRAD))) {
+            buf[i] = true;
+            continue;
+        }
+        bool any = false, outside = false;
+        for (int u = 0; u < nusers[i]; u++) {
+            const Node *r = &g->nodes[users[i][u]];
+            if (memplan_inline_scalar(r, n))
+                continue;
+            any = true;
+            outside |= !same_group(i, r->id);
+        }
+        if (n->group && glast[i] != gfirst[i]) {
+            /* a scatter kernel adds into its output before its epilogue reads it back */
+            buf[i] = outside || (fuse_head(n, g) == HEAD_SCATTER);
+        } else
+            buf[i] = any || nusers[i] == 0;
+    }
+
+    /* lifetimes, per node */
+    for (int i = 0; i < N; i++) {
+        stor[i] = i;
+        p->first[i] = glast[i];
+        p->last[i] = glast[i];
+        for (int u = 0; u < nusers[i]; u++)
+            if (glast[users[i][u]] > p->last[i])
+                p->last[i] = glast[users[i][u]];
+        if (g->nodes[i].flags & NF_OUTPUT)
+            p->last[i] = N; /* read when the function returns */
+    }
+
+    /* views: a reshape reads its input's buffer (not a parameter's: a parameter may be written) */
+    if (reuse)
+        for (int i = 0; i < N; i++) {
+            Node *n = &g->nodes[i];
+            if (n->op == OP_RESHAPE && buf[i] && buf[n->in[0]] && !n->group &&
+                g->nodes[n->in[0]].op != OP_PARAM && !(n->flags & (NF_OUTPUT | NF_GRAD))) {
+                stor[i] = find(n->in[0]);
+                p->view[i] = true;
+            }
+        }
+    /* a storage's lifetime spans everything it holds */
+    int *sfirst = ir_alloc(sizeof(int) * (size_t)(N + 1)), *slast = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    int *scount = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    for (int i = 0; i < N; i++) {
+        sfirst[i] = N + 1;
+        slast[i] = -1;
+    }
+    for (int i = 0; i < N; i++) {
+        if (!buf[i])
+            continue;
+        int s = find(i);
+        scount[s]++;
+        if (p->first[i] < sfirst[s])
+            sfirst[s] = p->first[i];
+        if (p->last[i] > slast[s])
+            slast[s] = p->last[i];
+    }
+    bool *persist = ir_alloc((size_t)N + 1); /* per storage */
+    for (int i = 0; i < N; i++)
+        if (buf[i] && (g->nodes[i].op == OP_PARAM || (g->nodes[i].flags & NF_GRAD)))
+            persist[find(i)] = true;
+
+    if (reuse) {
+        /* the optimizer's new values straight into the parameters and state they replace */
+        for (int a = 0; a < N; a++) {
+            Node *as = &g->nodes[a];
+            if (as->op != OP_ASSIGN)
+                continue;
+            int dst = as->in[0], v = as->in[1];
+            Node *vn = &g->nodes[v];
+            if (!buf[v] || find(v) != v || scount[v] != 1 || persist[v] || op_info[vn->op].kind == K_SRC ||
+                op_info[vn->op].kind == K_MOVE || (vn->flags & (NF_OUTPUT | NF_GRAD)) ||
+                g->nodes[dst].op != OP_PARAM || find(dst) != dst || scount[dst] != 1 || bytes(vn) != bytes(&g->nodes[dst]))
+                continue;
+            bool ok = true;
+            for (int u = 0; u < nusers[dst] && ok; u++) {
+                int r = users[dst][u];
+                if (r == a || g->nodes[r].op == OP_ASSIGN)
+                    continue;
+                ok = same_group(r, v) ? inplace_ok(v, dst) : glast[r] < glast[v];
+            }
+            if (!ok)
+                continue;
+            stor[v] = dst;
+            scount[dst]++;
+        }
+        /* in place: an output over an input that dies at its kernel */
+        for (int v = 0; v < N; v++) {
+            if (!buf[v] || find(v) != v || persist[v] || p->view[v] || scount[v] != 1 || g->nodes[v].op == OP_PARAM ||
+                op_info[g->nodes[v].op].kind == K_SRC)
+                continue;
+            int t = glast[v];
+            for (int m = gfirst[v]; m <= glast[v]; m++) {
+                const Node *mn = &g->nodes[m];
+                int k;
+                for (k = 0; k < mn->nin; k++) {
+                    int x = mn->in[k];
+                    if (same_group(x, v) || !buf[x])
+                        continue;
+                    int s = find(x);
+                    if (persist[s] || slast[s] != t || s == v || g->nodes[s].op == OP_INPUT ||
+                        aligned(bytes(&g->nodes[s])) != aligned(bytes(&g->nodes[v])) ||
+                        bytes(&g->nodes[x]) != bytes(&g->nodes[v]) || !inplace_ok(v, x))
+                        continue;
+                    bool taken = false; /* one output per dying buffer */
+                    for (int o = gfirst[v]; o < v; o++)
+                        taken |= buf[o] && find(o) == s;
+                    if (taken)
+                        continue;
+                    stor[v] = s;
+                    p->inplace[v] = true;
+                    if (slast[v] > slast[s])
+                        slast[s] = slast[v];
+                    break;
+                }
+                if (k < mn->nin)
+                    break;
+            }
+        }
+    }
+
+    /* offsets: the persistent region */
+    int64_t *soff = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
+    for (int i = 0; i < N; i++)
+        soff[i] = -1;
+    int64_t top = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < N; i++) {
+            Node *n = &g->nodes[i];
+            if (!buf[i] || find(i) != i || !persist[i] || (pass == 0) != (n->op == OP_PARAM))
+                continue;
+            if (shared && n->op == OP_PARAM) {
+                for (int j = 0; j < shared_g->nnode && soff[i] < 0; j++)
+                    if (shared_g->nodes[j].op == OP_PARAM && !strcmp(shared_g->nodes[j].name, n->name))
+                        soff[i] = shared->off[j];
+                if (soff[i] < 0)
+                    die("memplan: parameter %s is not in the shared plan", n->name);
+                continue;
+            }
+            soff[i] = top;
+            top += aligned(bytes(n));
+        }
+        if (pass == 0)
+            p->params = shared ? shared->params : top;
+    }
+    p->persistent = shared ? shared->persistent : top;
+    int64_t base = p->persistent;
+
+    /* the transient region */
+    int *tl = ir_alloc(sizeof(int) * (size_t)(N + 1)), nt = 0;
+    for (int i = 0; i < N; i++) {
+        if (!buf[i] || persist[find(i)])
+            continue;
+        if (!p->view[i])
+            p->plain += aligned(bytes(&g->nodes[i]));
+        if (find(i) == i)
+            tl[nt++] = i;
+    }
+    int64_t end = base;
+    if (!reuse) {
+        for (int t = 0; t < nt; t++) {
+            soff[tl[t]] = end;
+            end += aligned(bytes(&g->nodes[tl[t]]));
+        }
+    } else {
+        /* four orders and fits, the best kept: no one heuristic wins everywhere, and all four are
+         * cheap and deterministic */
+        int64_t *best = ir_alloc(sizeof(int64_t) * (size_t)(N + 1)), *try = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
+        int64_t best_end = -1;
+        for (int variant = 0; variant < 4; variant++) {
+            sort_storages(tl, nt, g, sfirst, variant / 2);
+            int64_t e = place(tl, nt, g, sfirst, slast, base, variant % 2, try);
+            if (best_end < 0 || e < best_end) {
+                best_end = e;
+                memcpy(best, try, sizeof(int64_t) * (size_t)N);
+            }
+        }
+        for (int t = 0; t < nt; t++)
+            soff[tl[t]] = best[tl[t]];
+        end = best_end > base ? best_end : base;
+    }
+    p->transient = end - base;
+    p->total = end;
+    for (int i = 0; i < N; i++)
+        p->off[i] = buf[i] ? soff[find(i)] : -1;
+    return p;
+}

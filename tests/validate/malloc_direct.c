@@ -1,0 +1,14 @@
+/* One violation: the training step itself allocates. */
+#include <stdlib.h>
+
+static void k01_relu_fwd(const float *restrict x0, float *restrict out) {
+    for (int i = 0; i < 4; i++)
+        out[i] = x0[i] < 0 ? 0.0f : x0[i];
+}
+
+float net_train_step(void *arena, const float *x) {
+    (void)arena;
+    float *v1 = malloc(4 * sizeof(float)); // expect-error
+    k01_relu_fwd(x, v1);
+    return v1[0];
+}
