@@ -20,7 +20,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-[ -f build/build.ninja ] || meson setup build
+[ -f build/build.ninja ] || meson setup build </dev/null # meson runs "cc -E -v -": stdin must not be a pipe with data
 ninja -C build
 
 [ "${1:-}" = "--no-run" ] && exit 0

@@ -23,7 +23,7 @@ meson test -C build --print-errorlogs || status=1
 summary build
 
 if [ "${TGC_SANITIZE:-0}" = "1" ]; then
-    [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false </dev/null # stdin: see setup.sh
     ninja -C build-asan || exit 1
     # any undefined behaviour fails the run (by default UBSan reports and goes on)
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --print-errorlogs || status=1
