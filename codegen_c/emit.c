@@ -802,6 +802,78 @@ static void emit_linear(const Node *n) {
     P("        }\n}\n");
 }
 
+/*
+ * linear as register tiles: RBn rows x OBn output features, each dot product over the input
+ * features summed in 8 SIMD lanes (then the lanes in order, then the bias), so the result depends
+ * on the shapes only. Row blocks are the parallel loop.
+ */
+static void emit_linear_tiled(const Node *n) {
+    kernel_open(n);
+    Node *w = IN((Node *)n, 1);
+    int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(n->shape) / (O ? O : 1);
+    const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
+    int64_t L = 8, full = I / L * L, rb = R < 4 ? R : 4, ob = 3;
+    if (ob > O)
+        ob = O;
+    P("    /* y[r][o] = b[o] + sum over i of x[r][i] * w[o][i]: tiles of %lld rows x %lld features, %lld lanes over i */\n",
+      (long long)rb, (long long)ob, (long long)L);
+    for (int rp = 0; rp < 2; rp++) {
+        int64_t RBn = rp == 0 ? rb : R % rb;
+        if (!RBn || (rp == 0 && R < rb))
+            continue;
+        const char *r0 = rp == 0 ? "r0" : ir_fmt("%lld", (long long)(R / rb * rb));
+        if (rp == 0 && worth_parallel(R * O * I))
+            P("    #pragma omp parallel for\n");
+        if (rp == 0)
+            P("    for (int64_t r0 = 0; r0 < %lld; r0 += %lld) {\n", (long long)(R / rb * rb), (long long)rb);
+        else
+            P("    {\n");
+        for (int op = 0; op < 2; op++) {
+            int64_t OBn = op == 0 ? ob : O % ob;
+            if (!OBn || (op == 0 && O < ob))
+                continue;
+            if (op == 0)
+                P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld) {\n", (long long)(O / ob * ob), (long long)ob);
+            else
+                P("        {\n            const int64_t o0 = %lld;\n", (long long)(O / ob * ob));
+            P("            %s acc[%lld][%lld][%lld];\n", t, (long long)RBn, (long long)OBn, (long long)L);
+            P("            for (int a = 0; a < %lld; a++)\n", (long long)RBn);
+            P("                for (int b = 0; b < %lld; b++)\n", (long long)OBn);
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
+            P("                        acc[a][b][l] = %s;\n", zero);
+            if (full) {
+                P("            for (int64_t i = 0; i < %lld; i += %lld)\n", (long long)full, (long long)L);
+                P("                for (int a = 0; a < %lld; a++)\n", (long long)RBn);
+                P("                    for (int b = 0; b < %lld; b++) {\n", (long long)OBn);
+                P("                        const %s *xa = x0 + (%s + a) * %lld + i, *wb = x1 + (o0 + b) * %lld + i;\n",
+                  t, r0, (long long)I, (long long)I);
+                P("                        TG_SIMD\n");
+                P("                        for (int l = 0; l < %lld; l++)\n", (long long)L);
+                P("                            acc[a][b][l] += xa[l] * wb[l];\n");
+                P("                    }\n");
+            }
+            P("            for (int a = 0; a < %lld; a++)\n", (long long)RBn);
+            P("                for (int b = 0; b < %lld; b++) {\n", (long long)OBn);
+            P("                    %s sum = %s;\n", t, zero);
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
+            P("                        sum += acc[a][b][l];\n");
+            if (I % L) {
+                P("                    for (int64_t i = %lld; i < %lld; i++) /* the features past the last full lane group */\n",
+                  (long long)full, (long long)I);
+                P("                        sum += x0[(%s + a) * %lld + i] * x1[(o0 + b) * %lld + i];\n", r0, (long long)I,
+                  (long long)I);
+            }
+            if (n->nin == 3)
+                P("                    sum += x2[o0 + b];\n");
+            emit_store(20, ir_fmt("(%s + a) * %lld + o0 + b", r0, (long long)O), "sum");
+            P("                }\n");
+            P("        }\n");
+        }
+        P("    }\n");
+    }
+    P("}\n");
+}
+
 static void emit_conv2d(const Node *n) {
     kernel_open(n);
     Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
@@ -843,6 +915,294 @@ static void emit_conv2d(const Node *n) {
     P("                        }\n");
     emit_store(20, ir_fmt("((n * %lld + k) * %lld + h) * %lld + w", (long long)O, (long long)OH, (long long)OW), "acc");
     P("                }\n}\n");
+}
+
+/* ---- convolution, register-tiled ---- */
+
+/*
+ * The tile sizes of the direct convolutions: WB output columns (the SIMD lanes, two AVX2
+ * vectors of floats at most) by OB output channels, as many as keep the accumulators in about
+ * twelve vector registers. Rules, not timing: the same shapes always give the same file.
+ */
+static void conv_tile_sizes(int64_t O, int64_t OW, int64_t *ob, int64_t *wb) {
+    *wb = OW < 16 ? OW : 16;
+    int64_t vecs = (*wb + 7) / 8;
+    *ob = 12 / vecs;
+    if (*ob > O)
+        *ob = O;
+}
+
+/*
+ * One tile of conv2d: output channels [o0, o0 + OBn) of row h, columns [w0, w0 + WBn), summed
+ * over c, r, s in the same order as the plain loop (so the same float results), with the
+ * accumulators in a small local array the compiler keeps in registers. Columns whose window
+ * leaves the input (padding) take a guarded path; the rest read straight rows.
+ */
+static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, int64_t WBn, int64_t w0) {
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = w->shape.d[0], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = n->shape.d[2], OW = n->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype);
+    bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + WBn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)OBn, (long long)WBn);
+    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    P("%*s        acc[ob][j] = %s;\n", ind, "", n->nin == 3 ? ir_fmt("x2[%s + ob]", o0) : literal(0, n->dtype));
+    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)C);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
+    P("%*s        const int64_t ih = h * %lld + r * %lld - %lld;\n", ind, "", (long long)st[0], (long long)dl[0],
+      (long long)pd[0]);
+    if (pd[0])
+        P("%*s        if (ih < 0 || ih >= %lld)\n%*s            continue;\n", ind, "", (long long)H, ind, "");
+    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", ind, "", t, (long long)C, (long long)H,
+      (long long)W);
+    P("%*s        const %s *wr = x1 + ((%s * %lld + c) * %lld + r) * %lld;\n", ind, "", t, o0, (long long)C,
+      (long long)KH, (long long)KW);
+    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    int in = ind + 12;
+    if (inside) {
+        P("%*sconst %s *xs = xr + %lld + s * %lld;\n", in, "", t, (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
+    } else {
+        /* some window of the tile reaches into the padding: read through a guard */
+        P("%*s%s xs[%lld];\n", in, "", t, (long long)WBn);
+        P("%*sfor (int j = 0; j < %lld; j++) {\n", in, "", (long long)WBn);
+        P("%*s    const int64_t iw = %lld + j * %lld + s * %lld;\n", in, "", (long long)(w0 * st[1] - pd[1]),
+          (long long)st[1], (long long)dl[1]);
+        P("%*s    xs[j] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", in, "", (long long)W, literal(0, n->dtype));
+        P("%*s}\n", in, "");
+    }
+    const char *step = inside && st[1] != 1 ? ir_fmt("j * %lld", (long long)st[1]) : "j";
+    P("%*sfor (int ob = 0; ob < %lld; ob++) {\n", in, "", (long long)OBn);
+    P("%*s    const %s wv = wr[ob * %lld + s];\n", in, "", t, (long long)(C * KH * KW));
+    P("%*s    TG_SIMD\n", in, "");
+    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WBn);
+    P("%*s        acc[ob][j] += wv * xs[%s];\n", in, "", step);
+    P("%*s}\n", in, "");
+    P("%*s        }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    emit_store(ind + 8,
+               ir_fmt("((n * %lld + %s + ob) * %lld + h) * %lld + %lld + j", (long long)O, o0, (long long)OH,
+                      (long long)OW, (long long)w0),
+               "acc[ob][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+/* conv2d (one group) as register tiles: images and channel blocks in parallel when it pays. */
+static void emit_conv2d_tiled(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], O = w->shape.d[0], OH = n->shape.d[2], OW = n->shape.d[3];
+    int64_t ob, wb;
+    conv_tile_sizes(O, OW, &ob, &wb);
+    int64_t nfull = O / ob, otail = O % ob;
+    P("    /* tiles of %lld output channels x %lld columns; accumulators in registers */\n", (long long)ob,
+      (long long)wb);
+    for (int part = 0; part < 2; part++) {
+        int64_t OBn = part == 0 ? ob : otail;
+        if (!OBn || (part == 0 && !nfull))
+            continue;
+        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        if (part == 0 && worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]))
+            P("    #pragma omp parallel for collapse(2)\n");
+        P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+        if (part == 0)
+            P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
+        else
+            P("        {\n");
+        P("            for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+        for (int64_t w0 = 0; w0 < OW; w0 += wb)
+            emit_conv_tile(n, 16, OBn, o0, OW - w0 < wb ? OW - w0 : wb, w0);
+        P("            }\n");
+        if (part == 1)
+            P("        }\n");
+    }
+    P("}\n");
+}
+
+/*
+ * conv2d_bwd_weight as register tiles: for OBn output channels and one (c, r), the KW weights'
+ * gradients are sums over every (n, h, w); each sum runs in 8 SIMD lanes over w and the lanes are
+ * added at the end, in a fixed order (the result depends on the shapes only, never on threads).
+ * Channel blocks and input channels are the parallel loop: each thread owns whole gradients.
+ */
+static void emit_conv2d_bwd_weight_tiled(const Node *n) {
+    kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = n->shape.d[0], KH = n->shape.d[2], KW = n->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
+    int64_t L = OW < 8 ? OW : 8; /* lanes */
+    int64_t ob = 12 / KW < 1 ? 1 : 12 / KW;
+    if (ob > O)
+        ob = O;
+    P("    /* dL/dw[o][c][r][s] = sum over n, h, w of dL/dy[n][o][h][w] * x[n][c][ih][iw]: %lld channels x %lld taps"
+      " per tile, %lld lanes over w */\n", (long long)ob, (long long)KW, (long long)L);
+    for (int part = 0; part < 2; part++) {
+        int64_t OBn = part == 0 ? ob : O % ob, nfull = O / ob;
+        if (!OBn || (part == 0 && !nfull))
+            continue;
+        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        if (part == 0 && worth_parallel(O * C * KH * KW * Nb * OH * OW))
+            P("    #pragma omp parallel for collapse(3)\n");
+        if (part == 0)
+            P("    for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
+        P("    for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
+        P("        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+        P("            %s acc[%lld][%lld][%lld];\n", t, (long long)OBn, (long long)KW, (long long)L);
+        P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+        P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
+        P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
+        P("                        acc[ob][s][l] = %s;\n", zero);
+        P("            for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+        P("                for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+        P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+          (long long)pd[0]);
+        if (pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H)
+            P("                    if (ih < 0 || ih >= %lld)\n                        continue;\n", (long long)H);
+        P("                    const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", t, (long long)C,
+          (long long)H, (long long)W);
+        P("                    const %s *gr = x1 + ((n * %lld + %s) * %lld + h) * %lld;\n", t, (long long)O, o0,
+          (long long)OH, (long long)OW);
+        /* w in chunks of L lanes; a chunk whose windows reach into the padding reads through a guard */
+        for (int64_t w0 = 0; w0 < OW; w0 += L) {
+            int64_t wn = OW - w0 < L ? OW - w0 : L;
+            bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + wn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
+            P("                    for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+            if (inside)
+                P("                        const %s *xs = xr + %lld + s * %lld;\n", t, (long long)(w0 * st[1] - pd[1]),
+                  (long long)dl[1]);
+            else {
+                P("                        %s xs[%lld];\n", t, (long long)(wn * st[1]));
+                P("                        for (int l = 0; l < %lld; l++) {\n", (long long)wn);
+                P("                            const int64_t iw = %lld + l * %lld + s * %lld;\n",
+                  (long long)(w0 * st[1] - pd[1]), (long long)st[1], (long long)dl[1]);
+                P("                            xs[l * %lld] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", (long long)st[1],
+                  (long long)W, zero);
+                P("                        }\n");
+            }
+            P("                        for (int ob = 0; ob < %lld; ob++) {\n", (long long)OBn);
+            P("                            const %s *g = gr + ob * %lld + %lld;\n", t, (long long)(OH * OW),
+              (long long)w0);
+            P("                            TG_SIMD\n");
+            P("                            for (int l = 0; l < %lld; l++)\n", (long long)wn);
+            P("                                acc[ob][s][l] += g[l] * xs[l%s];\n",
+              st[1] != 1 ? ir_fmt(" * %lld", (long long)st[1]) : "");
+            P("                        }\n");
+            P("                    }\n");
+        }
+        P("                }\n");
+        P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+        P("                for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+        P("                    %s sum = %s;\n", t, zero);
+        P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
+        P("                        sum += acc[ob][s][l];\n");
+        P("                    out[(((%s + ob) * %lld + c) * %lld + r) * %lld + s] = sum;\n", o0, (long long)C,
+          (long long)KH, (long long)KW);
+        P("                }\n");
+        P("        }\n");
+    }
+    P("}\n");
+}
+
+/*
+ * conv2d_bwd_input as register tiles, for stride 1 (fuse_conv_gather): each input element's
+ * gradient gathers, over o, r, s, the output gradients whose windows read it, times the weight
+ * that read it. Tiles of CBn input channels x WBn columns of one row; rows and columns whose
+ * windows fall outside dL/dy are skipped or read through a guard. Every element is written once,
+ * so an epilogue (the relu mask) runs at the store.
+ */
+static void emit_conv_bwd_input_tile(const Node *n, int ind, int64_t CBn, const char *c0, int64_t WBn, int64_t w0) {
+    Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t O = w->shape.d[0], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
+    /* lane j, tap s reads dL/dy column w0 + j + pd - s * dl */
+    bool inside = w0 + pd[1] - (KW - 1) * dl[1] >= 0 && w0 + WBn - 1 + pd[1] < OW;
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)CBn, (long long)WBn);
+    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    P("%*s        acc[cb][j] = %s;\n", ind, "", zero);
+    P("%*sfor (int64_t o = 0; o < %lld; o++)\n", ind, "", (long long)O);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
+    P("%*s        const int64_t h = ih + %lld - r * %lld;\n", ind, "", (long long)pd[0], (long long)dl[0]);
+    P("%*s        if (h < 0 || h >= %lld)\n%*s            continue;\n", ind, "", (long long)OH, ind, "");
+    P("%*s        const %s *gr = x0 + ((n * %lld + o) * %lld + h) * %lld;\n", ind, "", t, (long long)O, (long long)OH,
+      (long long)OW);
+    P("%*s        const %s *wr = x1 + ((o * %lld + %s) * %lld + r) * %lld;\n", ind, "", t, (long long)C, c0,
+      (long long)KH, (long long)KW);
+    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    int in = ind + 12;
+    if (inside)
+        P("%*sconst %s *gs = gr + %lld - s * %lld;\n", in, "", t, (long long)(w0 + pd[1]), (long long)dl[1]);
+    else {
+        P("%*s%s gs[%lld];\n", in, "", t, (long long)WBn);
+        P("%*sfor (int j = 0; j < %lld; j++) {\n", in, "", (long long)WBn);
+        P("%*s    const int64_t w = %lld + j - s * %lld;\n", in, "", (long long)(w0 + pd[1]), (long long)dl[1]);
+        P("%*s    gs[j] = w >= 0 && w < %lld ? gr[w] : %s;\n", in, "", (long long)OW, zero);
+        P("%*s}\n", in, "");
+    }
+    P("%*sfor (int cb = 0; cb < %lld; cb++) {\n", in, "", (long long)CBn);
+    P("%*s    const %s wv = wr[cb * %lld + s];\n", in, "", t, (long long)(KH * KW));
+    P("%*s    TG_SIMD\n", in, "");
+    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WBn);
+    P("%*s        acc[cb][j] += wv * gs[j];\n", in, "");
+    P("%*s}\n", in, "");
+    P("%*s        }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    emit_store(ind + 8,
+               ir_fmt("((n * %lld + %s + cb) * %lld + ih) * %lld + %lld + j", (long long)C, c0, (long long)H,
+                      (long long)W, (long long)w0),
+               "acc[cb][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+static void emit_conv2d_bwd_input_tiled(const Node *n) {
+    kernel_open(n);
+    Node *w = IN((Node *)n, 1);
+    int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t cb, wb;
+    conv_tile_sizes(C, W, &cb, &wb);
+    int64_t nfull = C / cb, ctail = C % cb;
+    P("    /* dL/dx[n][c][ih][iw] = sum over o, r, s of dL/dy[n][o][ih + pad - r][iw + pad - s] * w[o][c][r][s];"
+      " tiles of %lld channels x %lld columns */\n", (long long)cb, (long long)wb);
+    for (int part = 0; part < 2; part++) {
+        int64_t CBn = part == 0 ? cb : ctail;
+        if (!CBn || (part == 0 && !nfull))
+            continue;
+        const char *c0 = part == 0 ? "c0" : ir_fmt("%lld", (long long)(nfull * cb));
+        if (part == 0 && worth_parallel(Nb * C * H * W * w->shape.d[0] * w->shape.d[2] * w->shape.d[3]))
+            P("    #pragma omp parallel for collapse(2)\n");
+        P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+        if (part == 0)
+            P("        for (int64_t c0 = 0; c0 < %lld; c0 += %lld)\n", (long long)(nfull * cb), (long long)cb);
+        else
+            P("        {\n");
+        P("            for (int64_t ih = 0; ih < %lld; ih++) {\n", (long long)H);
+        for (int64_t w0 = 0; w0 < W; w0 += wb)
+            emit_conv_bwd_input_tile(n, 16, CBn, c0, W - w0 < wb ? W - w0 : wb, w0);
+        P("            }\n");
+        if (part == 1)
+            P("        }\n");
+    }
+    P("}\n");
 }
 
 static void emit_maxpool(const Node *n) {
@@ -1318,13 +1678,33 @@ static void emit_kernel(const Node *n) {
     case OP_SETSLICE: emit_setslice(n); return;
     case OP_CAT: emit_cat(n); return;
     case OP_MATMUL: emit_matmul(n); return;
-    case OP_LINEAR: emit_linear(n); return;
-    case OP_CONV2D: emit_conv2d(n); return;
+    case OP_LINEAR:
+        if (dtype_is_float(n->dtype))
+            emit_linear_tiled(n);
+        else
+            emit_linear(n);
+        return;
+    case OP_CONV2D:
+        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype))
+            emit_conv2d_tiled(n);
+        else
+            emit_conv2d(n);
+        return;
     case OP_MAXPOOL2D: emit_maxpool(n); return;
     case OP_CROSS_ENTROPY: emit_cross_entropy(n); return;
     case OP_CROSS_ENTROPY_BWD: emit_cross_entropy_bwd(n); return;
-    case OP_CONV2D_BWD_INPUT: emit_conv2d_bwd_input(n); return;
-    case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(n); return;
+    case OP_CONV2D_BWD_INPUT:
+        if (fuse_conv_gather(n))
+            emit_conv2d_bwd_input_tiled(n);
+        else
+            emit_conv2d_bwd_input(n);
+        return;
+    case OP_CONV2D_BWD_WEIGHT:
+        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype))
+            emit_conv2d_bwd_weight_tiled(n);
+        else
+            emit_conv2d_bwd_weight(n);
+        return;
     case OP_MAXPOOL2D_BWD:
         if (fuse_pool_disjoint(n, G))
             emit_maxpool_bwd_gather(n);
@@ -1817,7 +2197,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --epochs N     passes over the training set (default %lld)\\n\"\n", (long long)c->epochs);
     P("           \"  --seed N       seed of initialization and shuffling (default %lld)\\n\"\n", (long long)c->seed);
     P("           \"  --lr X         the optimizer's learning rate (default: the .tg file's)\\n\"\n");
-    P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS or all cores)\\n\"\n");
+    P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS, else 1 for batches under 32,\\n\"\n");
+    P("           \"                 all cores for larger ones)\\n\"\n");
     P("           \"  --limit N      stop after N batches (a quick check)\\n\"\n");
     P("           \"  --test-limit N evaluate on the first N test images only\\n\"\n");
     P("           \"  --csv FILE     write every batch's loss as CSV (epoch,batch,loss)\\n\"\n");
@@ -1857,6 +2238,14 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1, save_every = %lld;\n", (long long)c->epochs,
       (long long)c->seed, (long long)c->log_every);
     P("    double lr = 0; /* 0: the optimizer's own (compiled in, or from a resumed checkpoint) */\n");
+    int64_t batch = 0;
+    for (int i = 0; i < train->nnode && !batch; i++)
+        if (train->nodes[i].op == OP_INPUT)
+            batch = train->nodes[i].shape.d[0];
+    P("#ifdef _OPENMP\n");
+    P("    /* small batches run faster on one thread: a step's kernels are too short to pay for waking others */\n");
+    P("    if (!getenv(\"OMP_NUM_THREADS\") && %lld < %d)\n        omp_set_num_threads(1);\n", (long long)batch, 32);
+    P("#endif\n");
     P("    for (int i = 1; i < argc; i++) {\n");
     P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
     P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
@@ -2037,6 +2426,8 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     else
         P("\n"); /* the header was written just above, into this same file */
     P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n");
+    P("\n/* The loops a kernel wants vectorized; OpenMP's simd where the compiler has OpenMP. */\n"
+      "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#else\n#define TG_SIMD\n#endif\n");
     bool need_ipow = false;
     for (int p = 0; p < nprograms; p++)
         for (int i = 0; i < programs[p]->nnode; i++) {

@@ -39,7 +39,9 @@ FuseHead fuse_head(const Node *n, const Graph *g) {
         return dtype_is_float(n->dtype) ? HEAD_STORE : HEAD_NONE;
     case OP_MAXPOOL2D_BWD: case OP_MAXPOOL2D_BWD_AT:
         return fuse_pool_disjoint(n, g) ? HEAD_STORE : HEAD_SCATTER;
-    case OP_CONV2D_BWD_INPUT: case OP_AVGPOOL2D_BWD:
+    case OP_CONV2D_BWD_INPUT:
+        return fuse_conv_gather(n) ? HEAD_STORE : HEAD_SCATTER;
+    case OP_AVGPOOL2D_BWD:
         return HEAD_SCATTER;
     default:
         return HEAD_NONE;
@@ -54,6 +56,14 @@ bool fuse_pool_disjoint(const Node *n, const Graph *g) {
                   *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
     return st[0] >= k[0] && st[1] >= k[1] && !pd[0] && !pd[1] && dl[0] == 1 && dl[1] == 1 &&
            !node_int(n, "ceil_mode", 0);
+}
+
+/* conv2d's input gradient with stride 1 and one group: the code generator gathers it, each
+ * element written once, so it takes an epilogue at the store. */
+bool fuse_conv_gather(const Node *n) {
+    const int64_t *st = node_ints(n, "stride", NULL);
+    return n->op == OP_CONV2D_BWD_INPUT && st[0] == 1 && st[1] == 1 && node_int(n, "groups", 1) == 1 &&
+           dtype_is_float(n->dtype);
 }
 
 bool fuse_elementwise(const Node *n) {

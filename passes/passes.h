@@ -38,6 +38,8 @@ typedef enum {
 FuseHead fuse_head(const Node *n, const Graph *g);
 /* Pooling windows that are disjoint and unpadded: the backward pass is a gather. */
 bool fuse_pool_disjoint(const Node *n, const Graph *g);
+/* conv2d_bwd_input that the C backend computes as a gather (stride 1, one group). */
+bool fuse_conv_gather(const Node *n);
 /* Unary or binary elementwise, and not empty. */
 bool fuse_elementwise(const Node *n);
 /* Groups nodes into kernels (Node.group) and orders each group's members together. */

@@ -1,0 +1,77 @@
+#!/bin/sh
+# tgc's generated training step against PyTorch (and JAX and tinygrad, where bench/venv has
+# them), same model, same batch, same made-up data in memory, each at its best thread count
+# (1 or 2 here), then the machine's measured peak. Prints a table and writes bench/RESULTS.md.
+#
+#   sh bench/run.sh [SECONDS]        (seconds per measurement, default 3)
+#
+# Set up the peers once (never needed by the tests):
+#   python3 -m venv bench/venv && bench/venv/bin/pip install jax jaxlib tinygrad numpy
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-3}
+[ -x build/tgc ] || sh scripts/setup.sh --no-run
+ninja -C build >/dev/null
+out=build/bench
+mkdir -p "$out"
+CFLAGS="-std=c99 -O3 -march=native -ffp-contract=fast -fopenmp"
+py=bench/venv/bin/python3
+have() { [ -x "$py" ] && "$py" -c "import $1" 2>/dev/null; }
+best() { # best of the thread counts: prints "rate threads"
+    b=0; bt=0
+    for t in 1 2; do
+        r=$("$@" "$t") || r=0
+        if awk "BEGIN {exit !($r > $b)}"; then b=$r; bt=$t; fi
+    done
+    echo "$b $bt"
+}
+tgc_rate() { OMP_NUM_THREADS=$3 "$out/$1/step_bench" "$2" "$secs"; }
+torch_rate() { /usr/bin/python3 bench/torch_bench.py "$1" "$2" "$3" "$4" "$secs"; }
+jax_rate() { "$py" bench/jax_bench.py "$1" "$2" "$3" "$4" "$secs"; }
+tiny_rate() { "$py" bench/tinygrad_bench.py "$1" "$2" "$3" "$4" "$secs"; }
+
+build_step() { # net batch -> $out/net_batch/step_bench
+    d="$out/$1_$2"
+    mkdir -p "$d"
+    src=samples/lenet.tg
+    [ "$1" = net2 ] && src=bench/net2.tg
+    sed "s/^\( *batch *= *\)[0-9]*/\1$2/" "$src" > "$d/net.tg"
+    ./build/tgc compile "$d/net.tg" -o "$d/net.c" --no-main --prefix net --stats > "$d/stats.txt"
+    cc $CFLAGS -I"$d" -Iruntime "$d/net.c" bench/step_bench.c -o "$d/step_bench" -Lbuild/runtime -ltgrt -lz -lm
+}
+
+peak1=$(cc $CFLAGS bench/peak.c -o "$out/peak" && OMP_NUM_THREADS=1 "$out/peak")
+peak2=$(OMP_NUM_THREADS=2 "$out/peak")
+{
+echo "# tgc against PyTorch$(have jax && echo ', JAX')$(have tinygrad && echo ', tinygrad'): images per second"
+echo
+echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
+echo "tgc: gcc $CFLAGS, OpenMP threads 1 or 2, the better shown; PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+echo "(Debian, its BLAS: $(/usr/bin/python3 -c 'import torch; c = torch.__config__.show(); import re; m = re.search(r"BLAS_INFO=(\w+)", c); print(m.group(1) if m else "?")')), threads 1 or 2. Measured peak: $peak1 GFLOP/s on 1 thread, $peak2 on 2."
+echo "Each figure: as many steps as fit in $secs s after a warm-up, on one batch of made-up data."
+echo
+echo "| net | what | batch | tgc img/s (thr) | PyTorch img/s (thr) | tgc / PyTorch | JAX | tinygrad | tgc GFLOP/s |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for net in lenet net2; do
+    for mode in train predict; do
+        batches="1 4 16 64 256"
+        [ "$mode" = predict ] && batches="4 256"
+        [ "$net" = net2 ] && batches=$([ "$mode" = train ] && echo "4 64" || echo "256")
+        for b in $batches; do
+            build_step "$net" "$b"
+            set -- $(best tgc_rate "${net}_$b" "$mode"); t=$1; tt=$2
+            set -- $(best torch_rate "$net" "$mode" "$b"); p=$1; pt=$2
+            j=-; k=-
+            have jax && { set -- $(best jax_rate "$net" "$mode" "$b"); j="$1 ($2)"; }
+            have tinygrad && { set -- $(best tiny_rate "$net" "$mode" "$b"); k="$1 ($2)"; }
+            # FLOPs of one step from --stats (train) or of the predict graph
+            g=train_; [ "$mode" = predict ] && g=predict_
+            fl=$(awk -v g="== $g" 'index($0, g) == 1 {on = 1; next} /^== / {on = 0} on && $1 == "total" {print $2; exit}' "$out/${net}_$b/stats.txt")
+            gf=$(awk "BEGIN {printf \"%.1f\", $fl / $b * $t / 1e9}")
+            ratio=$(awk "BEGIN {printf \"%.1fx\", $t / $p}")
+            echo "| $net | $mode | $b | $t ($tt) | $p ($pt) | $ratio | $j | $k | $gf |"
+        done
+    done
+done
+} | tee "$out/results.md"
+cp "$out/results.md" bench/RESULTS.md
