@@ -8,6 +8,7 @@ import sys
 import time
 
 from tinygrad import Tensor, TinyJit, nn
+from tinygrad.helpers import Context
 
 name, mode, batch, threads, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 
@@ -44,12 +45,12 @@ if mode == "train":
     opt = nn.optim.SGD(nn.state.get_parameters(model), lr=0.001, momentum=0.9)
 
     @TinyJit
-    @Tensor.train()
     def step():
-        opt.zero_grad()
-        loss = model(x).sparse_categorical_crossentropy(y).backward()
-        opt.step()
-        return loss.realize()
+        with Context(TRAINING=1):  # the optimizer refuses to step outside training mode
+            opt.zero_grad()
+            loss = model(x).sparse_categorical_crossentropy(y).backward()
+            opt.step()
+            return loss.realize()
 else:
     @TinyJit
     def step():

@@ -776,13 +776,57 @@ static void emit_matmul(const Node *n) {
       (long long)(K * Nn));
     P("%*sconst int64_t c0 = (%s) * %lld; /* this product's first output element */\n", ind, "",
       bcast_index(batch, batch, v), (long long)(M * Nn));
-    P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
-    P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
-    P("%*s        %s acc = 0;\n", ind, "", acc);
-    P("%*s        for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)K);
-    P("%*s            acc += A[m * %lld + k] * B[k * %lld + j];\n", ind, "", (long long)K, (long long)Nn);
-    emit_store(ind + 8, ir_fmt("c0 + m * %lld + j", (long long)Nn), ir_fmt("(%s)acc", dtype_ctype(n->dtype)));
-    P("%*s    }\n", ind, "");
+    if (!dtype_is_float(n->dtype)) {
+        P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
+        P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
+        P("%*s        %s acc = 0;\n", ind, "", acc);
+        P("%*s        for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)K);
+        P("%*s            acc += A[m * %lld + k] * B[k * %lld + j];\n", ind, "", (long long)K, (long long)Nn);
+        emit_store(ind + 8, ir_fmt("c0 + m * %lld + j", (long long)Nn), ir_fmt("(%s)acc", dtype_ctype(n->dtype)));
+        P("%*s    }\n", ind, "");
+    } else {
+        /* tiles of MB rows x JB columns in registers; each element's sum over k in order */
+        int64_t JB = Nn < 16 ? Nn : 16, MB = 4;
+        if (MB > M)
+            MB = M;
+        for (int mp = 0; mp < 2; mp++) {
+            int64_t MBn = mp == 0 ? MB : M % MB;
+            if (!MBn || (mp == 0 && M < MB))
+                continue;
+            if (mp == 0)
+                P("%*sfor (int64_t m0 = 0; m0 < %lld; m0 += %lld)\n", ind, "", (long long)(M / MB * MB), (long long)MB);
+            else
+                P("%*sfor (int64_t m0 = %lld; m0 < %lld; m0 += %lld)\n", ind, "", (long long)(M / MB * MB), (long long)M,
+                  (long long)MBn);
+            P("%*s{\n", ind, "");
+            for (int jp = 0; jp < 2; jp++) {
+                int64_t JBn = jp == 0 ? JB : Nn % JB;
+                if (!JBn || (jp == 0 && Nn < JB))
+                    continue;
+                int in = ind + 4;
+                if (jp == 0)
+                    P("%*sfor (int64_t j0 = 0; j0 < %lld; j0 += %lld) {\n", in, "", (long long)(Nn / JB * JB), (long long)JB);
+                else
+                    P("%*s{\n%*s    const int64_t j0 = %lld;\n", in, "", in, "", (long long)(Nn / JB * JB));
+                P("%*s    %s acc[%lld][%lld];\n", in, "", acc, (long long)MBn, (long long)JBn);
+                P("%*s    for (int mb = 0; mb < %lld; mb++)\n", in, "", (long long)MBn);
+                P("%*s        for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
+                P("%*s            acc[mb][jb] = 0;\n", in, "");
+                P("%*s    for (int64_t k = 0; k < %lld; k++)\n", in, "", (long long)K);
+                P("%*s        for (int mb = 0; mb < %lld; mb++) {\n", in, "", (long long)MBn);
+                P("%*s            const %s a = A[(m0 + mb) * %lld + k];\n", in, "", acc, (long long)K);
+                P("%*s            TG_SIMD\n", in, "");
+                P("%*s            for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
+                P("%*s                acc[mb][jb] += a * B[k * %lld + j0 + jb];\n", in, "", (long long)Nn);
+                P("%*s        }\n", in, "");
+                P("%*s    for (int mb = 0; mb < %lld; mb++)\n", in, "", (long long)MBn);
+                P("%*s        for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
+                emit_store(in + 12, ir_fmt("c0 + (m0 + mb) * %lld + j0 + jb", (long long)Nn), "acc[mb][jb]");
+                P("%*s}\n", in, "");
+            }
+            P("%*s}\n", ind, "");
+        }
+    }
     P("%*s}\n}\n", ind - (batch.rank ? 4 : 0), "");
 }
 
@@ -963,20 +1007,22 @@ static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, 
       (long long)W);
     P("%*s        const %s *wr = x1 + ((%s * %lld + c) * %lld + r) * %lld;\n", ind, "", t, o0, (long long)C,
       (long long)KH, (long long)KW);
+    int64_t need = (WBn - 1) * st[1] + (KW - 1) * dl[1] + 1; /* input columns the tile's windows span */
+    if (!inside) {
+        /* some window reaches into the padding: the span, zero-padded, in a local row */
+        P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
+        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
+        P("%*s            const int64_t iw = %lld + k;\n", ind, "", (long long)(w0 * st[1] - pd[1]));
+        P("%*s            row[k] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", ind, "", (long long)W, literal(0, n->dtype));
+        P("%*s        }\n", ind, "");
+    }
     P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
     int in = ind + 12;
-    if (inside) {
+    if (inside)
         P("%*sconst %s *xs = xr + %lld + s * %lld;\n", in, "", t, (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
-    } else {
-        /* some window of the tile reaches into the padding: read through a guard */
-        P("%*s%s xs[%lld];\n", in, "", t, (long long)WBn);
-        P("%*sfor (int j = 0; j < %lld; j++) {\n", in, "", (long long)WBn);
-        P("%*s    const int64_t iw = %lld + j * %lld + s * %lld;\n", in, "", (long long)(w0 * st[1] - pd[1]),
-          (long long)st[1], (long long)dl[1]);
-        P("%*s    xs[j] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", in, "", (long long)W, literal(0, n->dtype));
-        P("%*s}\n", in, "");
-    }
-    const char *step = inside && st[1] != 1 ? ir_fmt("j * %lld", (long long)st[1]) : "j";
+    else
+        P("%*sconst %s *xs = row + s * %lld;\n", in, "", t, (long long)dl[1]);
+    const char *step = st[1] != 1 ? ir_fmt("j * %lld", (long long)st[1]) : "j";
     P("%*sfor (int ob = 0; ob < %lld; ob++) {\n", in, "", (long long)OBn);
     P("%*s    const %s wv = wr[ob * %lld + s];\n", in, "", t, (long long)(C * KH * KW));
     P("%*s    TG_SIMD\n", in, "");
@@ -1145,17 +1191,21 @@ static void emit_conv_bwd_input_tile(const Node *n, int ind, int64_t CBn, const 
       (long long)OW);
     P("%*s        const %s *wr = x1 + ((o * %lld + %s) * %lld + r) * %lld;\n", ind, "", t, (long long)C, c0,
       (long long)KH, (long long)KW);
+    int64_t need = WBn + (KW - 1) * dl[1], first = w0 + pd[1] - (KW - 1) * dl[1];
+    if (!inside) {
+        /* the tile reads past dL/dy's edges: the columns it spans, zero-padded, in a local row */
+        P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
+        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
+        P("%*s            const int64_t w = %lld + k;\n", ind, "", (long long)first);
+        P("%*s            row[k] = w >= 0 && w < %lld ? gr[w] : %s;\n", ind, "", (long long)OW, zero);
+        P("%*s        }\n", ind, "");
+    }
     P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
     int in = ind + 12;
     if (inside)
         P("%*sconst %s *gs = gr + %lld - s * %lld;\n", in, "", t, (long long)(w0 + pd[1]), (long long)dl[1]);
-    else {
-        P("%*s%s gs[%lld];\n", in, "", t, (long long)WBn);
-        P("%*sfor (int j = 0; j < %lld; j++) {\n", in, "", (long long)WBn);
-        P("%*s    const int64_t w = %lld + j - s * %lld;\n", in, "", (long long)(w0 + pd[1]), (long long)dl[1]);
-        P("%*s    gs[j] = w >= 0 && w < %lld ? gr[w] : %s;\n", in, "", (long long)OW, zero);
-        P("%*s}\n", in, "");
-    }
+    else
+        P("%*sconst %s *gs = row + (%lld - s) * %lld;\n", in, "", t, (long long)(KW - 1), (long long)dl[1]);
     P("%*sfor (int cb = 0; cb < %lld; cb++) {\n", in, "", (long long)CBn);
     P("%*s    const %s wv = wr[cb * %lld + s];\n", in, "", t, (long long)(KH * KW));
     P("%*s    TG_SIMD\n", in, "");
