@@ -6,7 +6,8 @@
  * planned transient region is at most half the plain sum of the same buffers. Then the same
  * training steps built with every pass on, with -O0 and with each pass off alone, run 200 steps
  * on the same made-up batches (tests/steps_driver.c): the losses must be identical, bit for bit,
- * since no pass changes the order of any float operation.
+ * since no pass changes the order of any float operation. And the kernels give the same losses
+ * on 1, 2 and 4 threads.
  *
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT, TGRT_INCDIR, TGRT_LIBDIR.
  */
@@ -109,6 +110,39 @@ START_TEST(test_passes_on_and_off_train_alike) {
 }
 END_TEST
 
+/* The kernels split work so that no sum depends on the thread count: 1, 2 and 4 threads give
+ * the same losses, bit for bit. The second network has stride-2 padded convolutions. */
+START_TEST(test_threads_train_alike) {
+    const char *tg = _i == 0 ? fmt("%s/samples/lenet.tg", root) : fmt("%s/bench/net2.tg", root);
+    char *dir = fmt("%s/threads%d", tmp, _i);
+    mkdir(dir, 0755);
+    char *src = fmt("%s/net.c", dir), *err = fmt("%s/err.txt", dir), *bin = fmt("%s/steps", dir);
+    char *gen[] = {(char *)tgc, "compile", (char *)tg, "-o", src, "--no-main", NULL};
+    ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
+    /* -O3, FMA contraction and every OpenMP pragma, as tgc build compiles */
+    char *cc[] = {"gcc", "-std=c99", "-O3", "-ffp-contract=fast", "-fopenmp", fmt("-I%s", dir), fmt("-I%s", incdir),
+                  src, fmt("%s/tests/steps_driver.c", root), "-o", bin, fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm",
+                  NULL, NULL};
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    if (extra && *extra)
+        cc[15] = (char *)extra;
+    ck_assert_msg(run(NULL, NULL, err, cc) == 0, "the step does not build:\n%s", slurp(err, NULL));
+    char *want = NULL;
+    const char *threads[] = {"1", "2", "4"};
+    for (int t = 0; t < 3; t++) {
+        setenv("OMP_NUM_THREADS", threads[t], 1);
+        char *out = fmt("%s/losses%s.txt", dir, threads[t]);
+        char *argv[] = {bin, NULL};
+        ck_assert_msg(run(dir, out, err, argv) == 0, "%s", slurp(err, NULL));
+        char *got = slurp(out, NULL);
+        if (!want)
+            want = got;
+        ck_assert_msg(!strcmp(got, want), "%s: %s threads give other losses than 1", tg, threads[t]);
+    }
+    unsetenv("OMP_NUM_THREADS");
+}
+END_TEST
+
 START_TEST(test_stats_goes_to_stderr_with_c_on_stdout) {
     char *out = fmt("%s/c.txt", tmp), *err = fmt("%s/stats_err.txt", tmp);
     char *argv[] = {(char *)tgc, "compile", fmt("%s/samples/lenet.tg", root), "-o", "-", "--stats", NULL};
@@ -137,6 +171,7 @@ int main(void) {
     tcase_add_test(tc, test_lenet_fusion_and_memory_targets);
     tcase_add_loop_test(tc, test_passes_on_and_off_train_alike, 0, (int)(sizeof configs / sizeof configs[0]));
     tcase_add_test(tc, test_stats_goes_to_stderr_with_c_on_stdout);
+    tcase_add_loop_test(tc, test_threads_train_alike, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
