@@ -225,8 +225,11 @@ static void kernel_comment(void) {
     P(" */\n");
 }
 
-/* A buffer's identity: where it lives (inputs live with the caller, one per node). */
-static int64_t buffer_key(int id) { return M->off[id] >= 0 ? M->off[id] : -2 - (int64_t)id; }
+/* A buffer's identity: where it lives (inputs live with the caller, one per node). An empty
+ * value is its own: it shares no bytes with the buffer at its offset, whatever its type. */
+static int64_t buffer_key(int id) {
+    return M->off[id] >= 0 && shape_numel(G->nodes[id].shape) ? M->off[id] : -2 - (int64_t)id;
+}
 
 typedef struct {
     int node;         /* the node whose pointer the caller passes */
@@ -776,7 +779,8 @@ static void emit_matmul(const Node *n) {
       (long long)(K * Nn));
     P("%*sconst int64_t c0 = (%s) * %lld; /* this product's first output element */\n", ind, "",
       bcast_index(batch, batch, v), (long long)(M * Nn));
-    if (!dtype_is_float(n->dtype)) {
+    /* an empty product has no tiles (the tile sizes would be 0): the plain loops run zero times */
+    if (!dtype_is_float(n->dtype) || !M || !Nn) {
         P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
         P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
         P("%*s        %s acc = 0;\n", ind, "", acc);
@@ -927,7 +931,7 @@ static void emit_conv2d(const Node *n) {
     int len;
     const int64_t *st = node_ints(n, "stride", &len), *pd = node_ints(n, "padding", NULL),
                   *dl = node_ints(n, "dilation", NULL);
-    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     const char *t = dtype_ctype(n->dtype);
     bool pad = pd[0] || pd[1];
     if (worth_parallel(Nb * O * OH * OW * Cg * KH * KW))
@@ -1392,7 +1396,7 @@ static void emit_conv2d_bwd_input(const Node *n) {
     int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
     const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
                   *dl = node_ints(n, "dilation", NULL);
-    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     P("    /* dL/dx: every output gradient flows back to the inputs its window read, through w */\n");
     P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)(Nb * C * H * W), dtype_ctype(n->dtype));
     P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
@@ -1421,7 +1425,7 @@ static void emit_conv2d_bwd_weight(const Node *n) {
     int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
     const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
                   *dl = node_ints(n, "dilation", NULL);
-    int64_t G = node_int(n, "groups", 1), Og = O / G;
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     const char *t = dtype_ctype(n->dtype);
     P("    /* dL/dw[k][c][r][s] = sum over the batch and output positions of dL/dy * the input it saw */\n");
     if (worth_parallel(O * Cg * KH * KW * Nb * OH * OW))
@@ -1728,14 +1732,17 @@ static void emit_kernel(const Node *n) {
     case OP_SETSLICE: emit_setslice(n); return;
     case OP_CAT: emit_cat(n); return;
     case OP_MATMUL: emit_matmul(n); return;
+    /* The tiled kernels need every tile size positive: an empty output (a batch of 0, 0 output
+     * features or channels) takes the plain loops, which run zero times; so does a linear with 0
+     * input features, whose tiles would read neither x nor w (unused parameters in C). */
     case OP_LINEAR:
-        if (dtype_is_float(n->dtype))
+        if (dtype_is_float(n->dtype) && shape_numel(n->shape) && shape_numel(IN((Node *)n, 1)->shape))
             emit_linear_tiled(n);
         else
             emit_linear(n);
         return;
     case OP_CONV2D:
-        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype))
+        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype) && shape_numel(n->shape))
             emit_conv2d_tiled(n);
         else
             emit_conv2d(n);
@@ -1750,7 +1757,7 @@ static void emit_kernel(const Node *n) {
             emit_conv2d_bwd_input(n);
         return;
     case OP_CONV2D_BWD_WEIGHT:
-        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype))
+        if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype) && shape_numel(n->shape))
             emit_conv2d_bwd_weight_tiled(n);
         else
             emit_conv2d_bwd_weight(n);

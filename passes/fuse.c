@@ -59,11 +59,12 @@ bool fuse_pool_disjoint(const Node *n, const Graph *g) {
 }
 
 /* conv2d's input gradient with stride 1 and one group: the code generator gathers it, each
- * element written once, so it takes an epilogue at the store. */
+ * element written once, so it takes an epilogue at the store. Not when it is empty (no input
+ * channels): the gather's tiles need a positive size, and there is nothing to gather. */
 bool fuse_conv_gather(const Node *n) {
     const int64_t *st = node_ints(n, "stride", NULL);
     return n->op == OP_CONV2D_BWD_INPUT && st[0] == 1 && st[1] == 1 && node_int(n, "groups", 1) == 1 &&
-           dtype_is_float(n->dtype);
+           dtype_is_float(n->dtype) && shape_numel(n->shape);
 }
 
 bool fuse_elementwise(const Node *n) {
@@ -86,6 +87,7 @@ typedef struct {
 } Set;
 
 static Set *S;
+static const Graph *G;
 
 static int find(int i) {
     while (S[i].parent != i)
@@ -110,6 +112,21 @@ static bool legal(int a, int b, int at) {
             }
         }
     return true;
+}
+
+/* Would the head of sets a and b together read a member? Its inputs must come from outside the
+ * kernel (a head computes each output element from whole input windows or rows, not from values
+ * of one element's loop), except max_pool2d_bwd_at's prologue, which its own rule builds. */
+static bool head_reads(int a, int b) {
+    int h = S[a].head >= 0 ? S[a].head : S[b].head;
+    if (h < 0)
+        return false;
+    for (int k = 0; k < G->nodes[h].nin; k++) {
+        int r = find(G->nodes[h].in[k]);
+        if (r == a || r == b)
+            return true;
+    }
+    return false;
 }
 
 static void merge(int a, int b) {
@@ -143,6 +160,7 @@ static bool hoistable(const Graph *g, int root) {
 
 Graph *pass_fuse(Graph *g) {
     int N = g->nnode;
+    G = g;
     S = ir_alloc(sizeof(Set) * (size_t)(N + 1));
     bool *pro = ir_alloc((size_t)N + 1);
     nusers = ir_alloc(sizeof(int) * (size_t)(N + 1));
@@ -222,7 +240,7 @@ Graph *pass_fuse(Graph *g) {
             else
                 ok = fuse_elementwise(pn) && shape_eq(pn->shape, n->shape) &&
                      (S[rn].head < 0 || shape_eq(g->nodes[S[rn].head].shape, pn->shape));
-            if (ok && legal(rp, rn, i))
+            if (ok && legal(rp, rn, i) && !head_reads(rp, rn))
                 merge(rp, rn);
         }
     }

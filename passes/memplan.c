@@ -22,11 +22,12 @@
  *     writes its output over that input (in place). The code generator then
  *     passes the buffer once, so restrict stays true.
  * Layout: parameters and optimizer state first, in graph order, then the
- * gradients (both persist across steps: a checkpoint reads the first, a
- * fused update could sweep both as contiguous blocks), then the transient
- * region, packed greedily by size: largest buffer first, each at the lowest
- * 64-byte aligned offset that overlaps no placed buffer of overlapping
- * lifetime. Aligned offsets keep every buffer ready for SIMD loads.
+ * gradients (both persist across steps: a checkpoint reads the first, the
+ * caller may read the second), then the transient region. That is packed four
+ * ways (largest or earliest buffer first; each at the lowest free offset or in
+ * the smallest gap that holds it, free meaning that no placed buffer of
+ * overlapping lifetime is there) and the smallest packing is kept. Offsets
+ * are 64-byte aligned, ready for SIMD loads.
  */
 #include "passes.h"
 

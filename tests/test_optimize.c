@@ -12,6 +12,7 @@
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT, TGRT_INCDIR, TGRT_LIBDIR.
  */
 #include <check.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,7 +70,13 @@ START_TEST(test_lenet_fusion_and_memory_targets) {
 END_TEST
 
 /* Builds tests/steps_driver.c with the step of `tg` compiled with `flags`; returns its output. */
-static char *run_steps(const char *tg, const char *flags, int i) {
+static char *run_steps_cc(const char *tg, const char *flags, int i, const char *opt);
+
+static char *run_steps(const char *tg, const char *flags, int i) { return run_steps_cc(tg, flags, i, "-O2"); }
+
+/* Builds tests/steps_driver.c with the step of `tg` compiled with `flags` and C flags `opt`
+ * ("-O2", or "-O3 -march=native -ffp-contract=fast" as tgc build compiles); returns its output. */
+static char *run_steps_cc(const char *tg, const char *flags, int i, const char *opt) {
     char *dir = fmt("%s/steps%d", tmp, i);
     mkdir(dir, 0755);
     char *src = fmt("%s/net.c", dir), *err = fmt("%s/err.txt", dir), *bin = fmt("%s/steps", dir);
@@ -77,12 +84,16 @@ static char *run_steps(const char *tg, const char *flags, int i) {
     if (!*flags)
         gen[6] = NULL;
     ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
-    char *cc[] = {"gcc", "-std=c99", "-O2", "-fopenmp", fmt("-I%s", dir), fmt("-I%s", incdir), src,
+    char *cc[] = {"gcc", "-std=c99", "-fopenmp", fmt("-I%s", dir), fmt("-I%s", incdir), src,
                   fmt("%s/tests/steps_driver.c", root), "-o", bin, fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm",
-                  NULL, NULL};
+                  NULL, NULL, NULL, NULL, NULL};
+    int nc = 13;
+    char *o = fmt("%s", opt);
+    for (char *tok = strtok(o, " "); tok; tok = strtok(NULL, " "))
+        cc[nc++] = tok;
     const char *extra = getenv("TGC_TEST_CFLAGS"); /* the sanitizers libtgrt was built with */
     if (extra && *extra)
-        cc[14] = (char *)extra;
+        cc[nc++] = (char *)extra;
     ck_assert_msg(run(NULL, NULL, err, cc) == 0, "the step does not build:\n%s", slurp(err, NULL));
     char *out = fmt("%s/losses.txt", dir);
     char *argv[] = {bin, NULL};
@@ -143,6 +154,62 @@ START_TEST(test_threads_train_alike) {
 }
 END_TEST
 
+/* Programs that stress the passes (tests/programs/passes, several from an independent review):
+ * the default build and -O0 print the same, and both compile warning-free. */
+static const char *programs[] = {"mm_res", "zero_size", "bc", "ints", "ce", "p16", "pr", "simp"};
+
+static char *run_program(const char *name, const char *flags, const char *tag) {
+    char *tg = fmt("%s/tests/programs/passes/%s.tg", root, name);
+    char *c = fmt("%s/%s_%s.c", tmp, name, tag), *bin = fmt("%s/%s_%s", tmp, name, tag);
+    char *err = fmt("%s/%s_%s.err", tmp, name, tag), *out = fmt("%s/%s_%s.out", tmp, name, tag);
+    char *gen[] = {(char *)tgc, "compile", tg, "-o", c, (char *)flags, NULL};
+    if (!*flags)
+        gen[5] = NULL;
+    ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
+                  fmt("-I%s", tmp), fmt("-I%s", incdir), c, "-o", bin, fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm",
+                  NULL, NULL};
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    if (extra && *extra)
+        cc[17] = (char *)extra;
+    ck_assert_msg(run(NULL, NULL, err, cc) == 0, "%s (%s) does not build:\n%s", name, tag, slurp(err, NULL));
+    char *argv[] = {bin, NULL};
+    ck_assert_msg(run(tmp, out, err, argv) == 0, "%s", slurp(err, NULL));
+    return slurp(out, NULL);
+}
+
+START_TEST(test_programs_print_alike) {
+    char *on = run_program(programs[_i], "", "on"), *off = run_program(programs[_i], "-O0", "off");
+    ck_assert_msg(!strcmp(on, off), "%s prints differently with -O0:\n--- on ---\n%s--- -O0 ---\n%s", programs[_i], on,
+                  off);
+}
+END_TEST
+
+/* With FMA contraction (tgc build's flags) the compiler may fuse a multiply and an add in one
+ * kernel and not in another, so fused and unfused steps may round differently: they must still
+ * agree within 1e-4 relative over 200 steps. */
+START_TEST(test_passes_with_fma_agree_closely) {
+    char *tg = fmt("%s/samples/lenet.tg", root);
+    const char *opt = "-O3 -march=native -ffp-contract=fast";
+    char *a = run_steps_cc(tg, "", 90, opt), *b = run_steps_cc(tg, "-O0", 91, opt);
+    double worst = 0;
+    int n = 0;
+    for (char *p = a, *q = b;; n++) {
+        char *pe, *qe;
+        double x = strtod(p, &pe), y = strtod(q, &qe);
+        if (pe == p || qe == q)
+            break;
+        p = pe, q = qe;
+        double rel = fabs(x - y) / (fabs(y) > 1e-30 ? fabs(y) : 1);
+        worst = rel > worst ? rel : worst;
+    }
+    ck_assert_int_eq(n, 200);
+    printf("passes on and off with FMA: largest relative loss difference over 200 steps %.2g\n", worst);
+    fflush(stdout);
+    ck_assert_msg(worst <= 1e-4, "losses differ by %.3g relative", worst);
+}
+END_TEST
+
 START_TEST(test_stats_goes_to_stderr_with_c_on_stdout) {
     char *out = fmt("%s/c.txt", tmp), *err = fmt("%s/stats_err.txt", tmp);
     char *argv[] = {(char *)tgc, "compile", fmt("%s/samples/lenet.tg", root), "-o", "-", "--stats", NULL};
@@ -171,7 +238,9 @@ int main(void) {
     tcase_add_test(tc, test_lenet_fusion_and_memory_targets);
     tcase_add_loop_test(tc, test_passes_on_and_off_train_alike, 0, (int)(sizeof configs / sizeof configs[0]));
     tcase_add_test(tc, test_stats_goes_to_stderr_with_c_on_stdout);
+    tcase_add_test(tc, test_passes_with_fma_agree_closely);
     tcase_add_loop_test(tc, test_threads_train_alike, 0, 2);
+    tcase_add_loop_test(tc, test_programs_print_alike, 0, (int)(sizeof programs / sizeof programs[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
