@@ -21,6 +21,8 @@ typedef struct {
     const char *text, *p;   /* the whole text; the next byte to read */
     int file, line;         /* diag file id of the text; current line, 1-based */
     const char *line_start; /* first byte of the current line, for columns */
+    const char *names[64];  /* files named by "@file" locations so far, and their diag ids (file_id) */
+    int ids[64], nnames;
 } Reader;
 
 static SrcLoc here(Reader *r) {
@@ -192,18 +194,18 @@ static Attr read_attr(Reader *r) {
  * registration per node would cycle diag's 64-slot table, which reuses slots
  * when full, and evict the IR text's own entry. For the same reason a cached id
  * counts only while its slot still holds the name. No text is known for the
- * file, so diagnostics at these locations show no source line.
+ * file, so diagnostics at these locations show no source line. The cache lives
+ * in the Reader, not in statics: its names are arena strings, and a process that
+ * reads again after ir_free_all() (the tests, the fuzzer) would compare freed memory.
  */
-static int file_id(const char *name) {
-    static const char *names[64];
-    static int ids[64], n;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], name) && !strcmp(diag_file_name(ids[i]), name))
-            return ids[i];
+static int file_id(Reader *r, const char *name) {
+    for (int i = 0; i < r->nnames; i++)
+        if (!strcmp(r->names[i], name) && !strcmp(diag_file_name(r->ids[i]), name))
+            return r->ids[i];
     int id = diag_add_file(name, NULL);
-    if (n < 64) {
-        names[n] = ir_strdup(name);
-        ids[n++] = id;
+    if (r->nnames < 64) {
+        r->names[r->nnames] = name;
+        r->ids[r->nnames++] = id;
     }
     return id;
 }
@@ -305,7 +307,7 @@ static void read_node(Reader *r, Graph *g) {
         name = read_string(r);
     SrcLoc loc = NOLOC;
     if (accept(r, "@")) {
-        loc.file = file_id(read_string(r));
+        loc.file = file_id(r, read_string(r));
         expect(r, ":");
         loc.line = (int)read_int(r);
         expect(r, ":");

@@ -290,7 +290,10 @@ static int vjp(const Node *n, int k, int g) {
         return reduce_to(matmul(transpose_last2(x), g), N(y)->shape);
     case OP_LINEAR: {
         Node *w = N(n->in[1]);
-        int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(xs) / (I ? I : 1);
+        /* R rows: every axis of x but the features (not numel(x) / I, which is 0 when I is 0) */
+        int64_t O = w->shape.d[0], I = w->shape.d[1], R = 1;
+        for (int i = 0; i + 1 < xs.rank; i++)
+            R *= xs.d[i];
         int g2 = reshape_to(g, shape_make(2, (int64_t[]){R, O}));
         if (k == 0)
             return reshape_to(matmul(g2, n->in[1]), xs);
