@@ -2254,8 +2254,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --epochs N     passes over the training set (default %lld)\\n\"\n", (long long)c->epochs);
     P("           \"  --seed N       seed of initialization and shuffling (default %lld)\\n\"\n", (long long)c->seed);
     P("           \"  --lr X         the optimizer's learning rate (default: the .tg file's)\\n\"\n");
-    P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS, else 1 for batches under 32,\\n\"\n");
-    P("           \"                 all cores for larger ones)\\n\"\n");
+    P("           \"  --threads N    OpenMP threads (default: OMP_NUM_THREADS or all cores: on an idle machine\\n\"\n");
+    P("           \"                 all cores were fastest for LeNet at every batch size, bench/RESULTS.md)\\n\"\n");
     P("           \"  --limit N      stop after N batches (a quick check)\\n\"\n");
     P("           \"  --test-limit N evaluate on the first N test images only\\n\"\n");
     P("           \"  --csv FILE     write every batch's loss as CSV (epoch,batch,loss)\\n\"\n");
@@ -2295,14 +2295,6 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("    long long epochs = %lld, seed = %lld, limit = -1, test_limit = -1, save_every = %lld;\n", (long long)c->epochs,
       (long long)c->seed, (long long)c->log_every);
     P("    double lr = 0; /* 0: the optimizer's own (compiled in, or from a resumed checkpoint) */\n");
-    int64_t batch = 0;
-    for (int i = 0; i < train->nnode && !batch; i++)
-        if (train->nodes[i].op == OP_INPUT)
-            batch = train->nodes[i].shape.d[0];
-    P("#ifdef _OPENMP\n");
-    P("    /* small batches run faster on one thread: a step's kernels are too short to pay for waking others */\n");
-    P("    if (!getenv(\"OMP_NUM_THREADS\") && %lld < %d)\n        omp_set_num_threads(1);\n", (long long)batch, 32);
-    P("#endif\n");
     P("    for (int i = 1; i < argc; i++) {\n");
     P("        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;\n");
     P("        if (!strcmp(a, \"--help\") || !strcmp(a, \"-h\")) {\n            usage(argv[0]);\n            return 0;\n        }\n");
