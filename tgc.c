@@ -195,7 +195,7 @@ static Options parse_args(int argc, char **argv) {
     if (!o.cmd)
         fail("%s", "no command given: try 'tgc compile FILE.tg -o OUT.c' or 'tgc --help'");
     if (strcmp(o.cmd, "compile") && strcmp(o.cmd, "build"))
-        fail("unknown command '%s' (expected compile or build; see tgc --help)", o.cmd);
+        fail("unknown command '%s' (expected compile, build or check; see tgc --help)", o.cmd);
     if (!o.input)
         fail("%s", "no input .tg file given");
     if (!o.output)
