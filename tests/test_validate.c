@@ -43,42 +43,8 @@ int main(void) {
 static const char *tgc, *root;
 static char tmp[64];
 
-/* Test strings live until the test process exits; keeping them reachable keeps LeakSanitizer quiet. */
-static void *kept[1 << 12];
-static int nkept;
-static void *keep(void *p) {
-    if (nkept < (int)(sizeof kept / sizeof kept[0]))
-        kept[nkept++] = p;
-    return p;
-}
+#include "harness.h"
 
-static char *fmt(const char *f, ...) {
-    va_list ap, ap2;
-    va_start(ap, f);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *s = keep(malloc((size_t)n + 1));
-    vsnprintf(s, (size_t)n + 1, f, ap2);
-    va_end(ap2);
-    return s;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = keep(malloc((size_t)n + 1));
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
-/* validate_c on path; its report in *text. */
 static int validate(const char *path, char **text) {
     char *buf = NULL;
     size_t len = 0;
@@ -98,7 +64,7 @@ static int count(const char *text, const char *needle) {
 
 /* The 1-based line of the first `// expect-error` in path, 0 if none. */
 static int marked_line(const char *path) {
-    const char *text = slurp(path);
+    const char *text = slurp(path, NULL);
     if (!text)
         return 0;
     const char *m = strstr(text, "// expect-error");
@@ -246,25 +212,11 @@ static void find_samples(const char *dir) {
     closedir(d);
 }
 
-/* Runs argv with stdout and stderr to files (NULL: /dev/null); returns the exit status. */
-static int run(const char *out, const char *err, char *const argv[]) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(out ? out : "/dev/null", "w", stdout) || !freopen(err ? err : "/dev/null", "w", stderr))
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* tgc compile sample -o tmp/NAME.c; returns the .c path. */
 static const char *compile(const char *sample, const char *name) {
     const char *c = fmt("%s/%s.c", tmp, name), *err = fmt("%s/%s.err", tmp, name);
-    int rc = run(NULL, err, (char *const[]){(char *)tgc, "compile", (char *)sample, "-o", (char *)c, NULL});
-    ck_assert_msg(rc == 0, "tgc compile %s failed (%d):\n%s", sample, rc, slurp(err));
+    int rc = run(NULL, NULL, err, (char *const[]){(char *)tgc, "compile", (char *)sample, "-o", (char *)c, NULL});
+    ck_assert_msg(rc == 0, "tgc compile %s failed (%d):\n%s", sample, rc, slurp(err, NULL));
     return c;
 }
 
@@ -297,7 +249,7 @@ static char *cut(const char *text, const char *from, const char *what, int *line
  * the first kernel, which the training step calls. */
 START_TEST(broken_step_fails) {
     const char *c = compile(fmt("%s/samples/lenet.tg", root), "lenet");
-    const char *text = slurp(c);
+    const char *text = slurp(c, NULL);
     ck_assert(text != NULL);
     const char *kernel = strstr(text, "\nstatic void k");
     ck_assert_msg(kernel != NULL, "no static kernel in %s", c);
@@ -332,17 +284,17 @@ END_TEST
 START_TEST(cli) {
     const char *err = fmt("%s/cli.err", tmp);
     const char *clean = fmt("%s/tests/validate/clean.c", root), *bad_file = fmt("%s/tests/validate/vla.c", root);
-    ck_assert_int_eq(run(NULL, err, (char *const[]){(char *)tgc, "check", (char *)clean, NULL}), 0);
-    ck_assert_str_eq(slurp(err), "");
-    ck_assert_int_eq(run(NULL, err, (char *const[]){(char *)tgc, "check", (char *)clean, (char *)bad_file, NULL}), 1);
-    ck_assert_msg(strstr(slurp(err), fmt("%s:5:11: error: variable-length array", bad_file)), "%s", slurp(err));
-    ck_assert_int_eq(run(NULL, err, (char *const[]){(char *)tgc, "check", NULL}), 1);
-    ck_assert_msg(strstr(slurp(err), "no .c file given"), "%s", slurp(err));
-    ck_assert_int_eq(run(NULL, err, (char *const[]){(char *)tgc, "check", "/nonexistent/x.c", NULL}), 1);
-    ck_assert_msg(strstr(slurp(err), "cannot open '/nonexistent/x.c'"), "%s", slurp(err));
+    ck_assert_int_eq(run(NULL, NULL, err, (char *const[]){(char *)tgc, "check", (char *)clean, NULL}), 0);
+    ck_assert_str_eq(slurp(err, NULL), "");
+    ck_assert_int_eq(run(NULL, NULL, err, (char *const[]){(char *)tgc, "check", (char *)clean, (char *)bad_file, NULL}), 1);
+    ck_assert_msg(strstr(slurp(err, NULL), fmt("%s:5:11: error: variable-length array", bad_file)), "%s", slurp(err, NULL));
+    ck_assert_int_eq(run(NULL, NULL, err, (char *const[]){(char *)tgc, "check", NULL}), 1);
+    ck_assert_msg(strstr(slurp(err, NULL), "no .c file given"), "%s", slurp(err, NULL));
+    ck_assert_int_eq(run(NULL, NULL, err, (char *const[]){(char *)tgc, "check", "/nonexistent/x.c", NULL}), 1);
+    ck_assert_msg(strstr(slurp(err, NULL), "cannot open '/nonexistent/x.c'"), "%s", slurp(err, NULL));
     const char *out = fmt("%s/help.out", tmp);
-    ck_assert_int_eq(run(out, NULL, (char *const[]){(char *)tgc, "--help", NULL}), 0);
-    ck_assert_msg(strstr(slurp(out), "tgc check FILE.c"), "--help does not document check");
+    ck_assert_int_eq(run(NULL, out, NULL, (char *const[]){(char *)tgc, "--help", NULL}), 0);
+    ck_assert_msg(strstr(slurp(out, NULL), "tgc check FILE.c"), "--help does not document check");
 }
 END_TEST
 
@@ -382,7 +334,7 @@ int main(void) {
     srunner_free(r);
     if (!failed) { /* keep the files of a failed run for a look */
         char *argv[] = {"rm", "-rf", tmp, NULL};
-        run(NULL, NULL, argv);
+        run(NULL, NULL, NULL, argv);
     }
     printf("%d samples checked\n", nsamples);
     return failed || nsamples == 0 ? 1 : 0;
