@@ -1,7 +1,10 @@
 """PyTorch's side of bench/run.sh: training or inference images/s of the blitz LeNet (lenet) or
 the bench's second network (net2), on made-up data in memory, at one batch size and thread count.
 
-    /usr/bin/python3 bench/torch_bench.py lenet|net2 train|predict BATCH THREADS SECONDS
+    /usr/bin/python3 bench/torch_bench.py lenet|net2 train|predict BATCH THREADS SECONDS [cpu|cuda]
+
+With cuda (scripts/gpu_check.sh) the model and data live on the GPU and the clock stops after
+torch.cuda.synchronize(); it prints "-" where PyTorch has no CUDA.
 """
 import sys
 import time
@@ -49,11 +52,16 @@ class Net2(nn.Module):  # bench/net2.tg
 
 def main():
     name, mode, batch, threads, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    dev = sys.argv[6] if len(sys.argv) > 6 else "cpu"
+    if dev == "cuda" and not torch.cuda.is_available():
+        print("-")
+        return
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = LeNet() if name == "lenet" else Net2()
-    x = torch.rand(batch, 3, 32, 32) * 2 - 1
-    y = torch.arange(batch) % 10
+    net = (LeNet() if name == "lenet" else Net2()).to(dev)
+    x = (torch.rand(batch, 3, 32, 32) * 2 - 1).to(dev)
+    y = (torch.arange(batch) % 10).to(dev)
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     if mode == "train":
         opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
         crit = nn.CrossEntropyLoss()
@@ -71,10 +79,12 @@ def main():
                 net(x)
     for _ in range(5):
         step()
+    sync()
     n, t0 = 0, time.perf_counter()
     while n < 20 or time.perf_counter() - t0 < seconds:
         step()
         n += 1
+    sync()
     print(f"{n * batch / (time.perf_counter() - t0):.1f}")
 
 

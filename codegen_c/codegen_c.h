@@ -14,6 +14,7 @@ typedef struct {
     const char *header;    /* file name of the header the .c includes ("lenet.h"); NULL: the
                               header goes first into the same file (c == h) */
     bool main;             /* emit a main() that runs every program */
+    bool cuda;             /* --target cuda: the training step and predict as CUDA kernels (codegen_cuda) */
     Graph *train;          /* a train block's step graph (init, train_step, the tensor table), or NULL */
     MemPlan **plans;       /* each program's memory plan (pass_memplan) */
     const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */

@@ -11,6 +11,7 @@
  * the same input gives byte-identical files.
  */
 #include "codegen_c.h"
+#include "emit_internal.h"
 
 #include "passes/passes.h"
 
@@ -95,6 +96,7 @@ static void strides(Shape s, int64_t *st) {
 static Graph *G;
 static const MemPlan *M;
 static const char *prefix;
+static bool cuda; /* --target cuda: the step and predict launch CUDA kernels (codegen_cuda) */
 static int U0, U1, UH;     /* the current kernel's first and last node, and its head (or -1) */
 static const char **bname; /* per node: its buffer's name inside the current kernel */
 static int *bstamp, stamp; /* bname[i] is current when bstamp[i] == stamp */
@@ -1827,10 +1829,15 @@ static bool kernel_at(int i, int *first, int *last) {
     return *first < *last || has_kernel(&G->nodes[i]);
 }
 
-static void emit_kernels(void) {
+/* The per-node tables of the units of G. */
+static void units_alloc(void) {
     bname = ir_alloc(sizeof(char *) * (size_t)(G->nnode + 1));
     bstamp = ir_alloc(sizeof(int) * (size_t)(G->nnode + 1));
     prologue = ir_alloc((size_t)G->nnode + 1);
+}
+
+static void emit_kernels(void) {
+    units_alloc();
     for (int i = 0, f, l; i < G->nnode; i++)
         if (kernel_at(i, &f, &l))
             emit_unit(f, l);
@@ -1845,6 +1852,48 @@ static bool emit_call_at(int i) {
     kernel_call();
     return true;
 }
+
+/* ---- for the CUDA backend (emit_internal.h) ---- */
+
+void cg_begin(FILE *f, Graph *g, const MemPlan *m, const char *kprefix) {
+    out = f;
+    G = g;
+    M = m;
+    kpre = kprefix;
+    units_alloc();
+}
+
+bool cg_kernel_at(int i, int *first, int *last) { return kernel_at(i, first, last); }
+
+const CgUnit *cg_unit(int first, int last) {
+    static CgUnit u;
+    unit_begin(first, last);
+    int *node = ir_alloc(sizeof(int) * (size_t)(nkargs + 1));
+    const char **name = ir_alloc(sizeof(char *) * (size_t)(nkargs + 1));
+    bool *written = ir_alloc((size_t)nkargs + 1);
+    for (int a = 0; a < nkargs; a++) {
+        node[a] = kargs[a].node;
+        name[a] = kargs[a].name;
+        written[a] = kargs[a].written;
+    }
+    u = (CgUnit){first, last, UH, nkargs, node, name, written, aliases, prologue};
+    return &u;
+}
+
+const char *cg_unit_name(void) { return unit_name(); }
+void cg_kernel_comment(void) { kernel_comment(); }
+const char *cg_bname(int id) { return bname[id]; }
+bool cg_stored(int id) { return stored(id) && !M->view[id]; }
+void cg_emit_members(int indent, Shape gs, const char *flat, const char **axv) { emit_members(indent, gs, flat, axv); }
+const char *cg_unary(const Node *n, const char *a) { return unary_expr(n, a); }
+const char *cg_binary(const Node *n, const char *a, const char *b) { return binary_expr(n, a, b); }
+const char *cg_operand(const Node *m, int k, Shape gs, const char *flat, const char **axv) {
+    return operand(m, k, gs, flat, axv);
+}
+const char *cg_literal(double v, DType dt) { return literal(v, dt); }
+const char *cg_attr_literal(const Attr *a, int i, DType dt) { return attr_literal(a, i, dt); }
+const char *cg_bcast_index(Shape s, Shape o, const char **vars) { return bcast_index(s, o, vars); }
+const char *cg_comment_safe(const char *s) { return comment_safe(s); }
 
 /* ---- the run function ---- */
 
@@ -2011,6 +2060,8 @@ static void emit_pointers(Graph *g, bool inputs, bool programs) {
 }
 
 /* PREFIX_init, PREFIX_train_step and the table of persistent tensors, for a train block's graph. */
+static void emit_step(Graph *g);
+
 static void emit_train(Graph *g) {
     const char *pf = prefix;
     P("\n/* ---- training step: init ---- */\n");
@@ -2034,6 +2085,26 @@ static void emit_train(Graph *g) {
               comment_safe(n->name ? n->name : ""));
     }
     P("}\n");
+    if (!cuda)
+        emit_step(g);
+    P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
+    P("const %sTensor %s_tensors[] = {\n", pf, pf);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        P("    {\"%s\", %lld, %s, %d, {", n->name ? comment_safe(n->name) : "?", (long long)M->off[i], tg_dtype(n->dtype),
+          n->shape.rank);
+        for (int k = 0; k < n->shape.rank; k++)
+            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
+        P("%s}, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0);
+    }
+    P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
+}
+
+/* PREFIX_train_step: the kernel calls in order, the loss returned. */
+static void emit_step(Graph *g) {
+    const char *pf = prefix;
     const Node *x = NULL, *y = NULL, *loss = NULL;
     for (int i = 0; i < g->nnode; i++) {
         const Node *n = &g->nodes[i];
@@ -2070,19 +2141,6 @@ static void emit_train(Graph *g) {
         emit_call_at(i);
     }
     P("    return (float)%s[0];\n}\n", var(loss->id));
-    P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
-    P("const %sTensor %s_tensors[] = {\n", pf, pf);
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        if (n->op != OP_PARAM)
-            continue;
-        P("    {\"%s\", %lld, %s, %d, {", n->name ? comment_safe(n->name) : "?", (long long)M->off[i], tg_dtype(n->dtype),
-          n->shape.rank);
-        for (int k = 0; k < n->shape.rank; k++)
-            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
-        P("%s}, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0);
-    }
-    P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
 }
 
 static void emit_run(Graph *g, const char *fn) {
@@ -2316,6 +2374,10 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("#ifdef _OPENMP\n            if (t > 0)\n                omp_set_num_threads((int)t);\n#else\n            (void)t;\n#endif\n        }\n");
     P("        else {\n            fprintf(stderr, \"%s: unknown option '%%s' (see --help)\\n\", a);\n            return 2;\n        }\n    }\n", prefix);
     P("    char err[1024];\n    TgDataset train, test;\n");
+    if (cuda) {
+        P("    if (%s_cuda_start(err, sizeof err)) { /* before the data: a machine without a GPU says so at once */\n", prefix);
+        P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
+    }
     P("    if (tg_load_dataset(\"%s\", data, 1, &train, err, sizeof err) || tg_load_dataset(\"%s\", data, 0, &test, err, sizeof err)) {\n", c->data_kind, c->data_kind);
     P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
     P("    if (train.c != %lld || train.h + %d != %lld || train.w + %d != %lld || train.nclasses > %lld) {\n",
@@ -2347,6 +2409,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
       "        return 1;\n");
     P("    for (int i = 0; lr > 0 && i < %s_ntensors; i++)\n        if (!strcmp(%s_tensors[i].name, \"lr\"))\n"
       "            *(double *)((unsigned char *)arena + %s_tensors[i].offset) = lr;\n", prefix, prefix, prefix);
+    if (cuda)
+        P("    %s_cuda_push(arena); /* parameters and optimizer state to the GPU */\n", prefix);
     P("    for (long long epoch = first_epoch; epoch < epochs && (limit < 0 || done < limit); epoch++) {\n");
     P("        for (int64_t i = 0; i < train.n; i++)\n            order[i] = i;\n");
     P("        epoch_rng = shuffle_rng; /* a checkpoint keeps the state that made this epoch's order */\n");
@@ -2368,6 +2432,8 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("            if (save && (last || (save_every > 0 && (b + 1) %% save_every == 0))) {\n");
     P("                /* where the next batch is: the start of the next epoch after the last one */\n");
     P("                if (csvf)\n                    fflush(csvf);\n");
+    if (cuda)
+        P("                %s_cuda_pull(arena); /* the GPU's parameters and state, for the checkpoint */\n", prefix);
     P("                if (write_checkpoint(save, arena, last ? &shuffle_rng : &epoch_rng, last ? epoch + 1 : epoch,\n"
       "                                     last ? 0 : b + 1, done, last ? 0 : running))\n                    return 1;\n");
     P("            }\n        }\n        running = 0;\n    }\n");
@@ -2401,6 +2467,7 @@ static const char *upper(const char *s) {
 
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
     prefix = opt->prefix;
+    cuda = opt->cuda && opt->train;
     const char *banner = ir_fmt("// Generated by tgc %s from %s (%s). Do not edit.\n", TGC_VERSION,
                                 comment_safe(opt->source), comment_safe(opt->command));
     /* programs run one after another and share the arena; predict's plan sits inside the step's */
@@ -2462,6 +2529,13 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
             P("/* The model's forward pass on a batch, no gradients: out is %s. */\n", type_str(o->dtype, o->shape));
             P("void %s_predict(void *arena, const float *x, float *out);\n", prefix);
         }
+        if (cuda)
+            P("\n/* The GPU (--target cuda): the step and predict run there on its copy of the arena.\n"
+              "   %s_cuda_start opens the device and compiles the kernels (or takes them from the cache);\n"
+              "   push copies the persistent region (parameters, optimizer state) to the GPU, pull back. */\n"
+              "#define %s_TARGET_CUDA 1\n"
+              "int %s_cuda_start(char *err, size_t errlen);\nvoid %s_cuda_push(const void *arena);\n"
+              "void %s_cuda_pull(void *arena);\n", prefix, upper(prefix), prefix, prefix, prefix);
     }
     P("\n#endif\n");
 
@@ -2474,7 +2548,8 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         P("%s#include \"%s\"\n", train && pred && opt->main && !nprograms ? "" : banner, opt->header);
     else
         P("\n"); /* the header was written just above, into this same file */
-    P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n");
+    P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n%s",
+      cuda ? "#include <stdlib.h> /* the GPU's start: the kernel source is joined once */\n#include <tgrt_cuda.h>\n" : "");
     P("\n/* The loops a kernel wants vectorized; OpenMP's simd where the compiler has OpenMP. It is a\n"
       "   request: a loop clang cannot vectorize at a low optimization level is no error. */\n"
       "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#ifdef __clang__\n"
@@ -2508,10 +2583,16 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         G = train;
         M = opt->train_plan;
         kpre = nprograms ? "t" : "";
-        P("\n/* ---- training step of %s: kernels ---- */\n", G->name);
-        emit_kernels();
-        emit_train(G);
-        if (pred) {
+        if (cuda) {
+            units_alloc();
+            emit_train(G); /* init and the tensor table: host code, as for C */
+            cuda_emit_host(out, train, opt->train_plan, pred, opt->predict_plan, prefix, banner, kpre);
+        } else {
+            P("\n/* ---- training step of %s: kernels ---- */\n", G->name);
+            emit_kernels();
+            emit_train(G);
+        }
+        if (pred && !cuda) {
             G = pred;
             M = opt->predict_plan;
             kpre = "p";
@@ -2651,3 +2732,6 @@ void emit_stats(FILE *f, Graph *g, const MemPlan *m, int unfused) {
     }
     out = saved;
 }
+
+void cg_c_string(const char *s, size_t n) { c_string(s, n); }
+const char *cg_upper(const char *s) { return upper(s); }

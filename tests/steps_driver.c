@@ -4,7 +4,9 @@
  * Built by test_optimize.c with the C that `tgc compile --no-main --prefix net` wrote for a
  * classifier (x float, y int64 class indices): net_init with seed 1, then STEPS steps, each on a
  * batch from a fixed xorshift stream, printing each loss exactly (%a). Builds of the same .tg
- * with different passes must print the same lines.
+ * with different passes must print the same lines. With -DPARAMS it then prints each float
+ * tensor's name, sum and sum of magnitudes; a --target cuda step brings them back from the
+ * GPU first.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,13 @@
 
 #ifndef STEPS
 #define STEPS 200
+#endif
+
+/* exact (%a) unless -DDECIMAL, for awk in scripts/gpu_check.sh */
+#ifdef DECIMAL
+#define NUM "%.17g"
+#else
+#define NUM "%a"
 #endif
 
 static uint64_t state = 88172645463325252ULL;
@@ -44,8 +53,27 @@ int main(void) {
             x[i] = (float)((double)(next() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
         for (int i = 0; i < NET_BATCH; i++)
             y[i] = (int64_t)(next() % 10);
-        printf("%a\n", (double)net_train_step(arena, x, y));
+        printf(NUM "\n", (double)net_train_step(arena, x, y));
     }
+#ifdef NET_TARGET_CUDA
+    net_cuda_pull(arena);
+#endif
+#ifdef PARAMS
+    for (int i = 0; i < net_ntensors; i++) {
+        if (net_tensors[i].dtype != TG_F32)
+            continue;
+        int64_t n = 1;
+        for (int k = 0; k < net_tensors[i].rank; k++)
+            n *= net_tensors[i].shape[k];
+        const float *v = (const float *)(arena + net_tensors[i].offset);
+        double sum = 0, mag = 0;
+        for (int64_t k = 0; k < n; k++) {
+            sum += v[k];
+            mag += v[k] < 0 ? -v[k] : v[k];
+        }
+        printf("%s " NUM " " NUM "\n", net_tensors[i].name, sum, mag);
+    }
+#endif
     free(raw);
     return 0;
 }

@@ -1,0 +1,16 @@
+/*
+ * codegen_cuda.h: Graph -> CUDA C++ kernels for NVRTC, and the C host code that launches them
+ * (tgc compile --target cuda). The host program is emit_c's with the training step and predict
+ * replaced; see emit_cuda.c.
+ */
+#ifndef TGC_CODEGEN_CUDA_H
+#define TGC_CODEGEN_CUDA_H
+
+#include "codegen_c/codegen_c.h"
+
+/* --emit=cuda: the kernels of every graph (programs, then the training step and predict), named as
+ * the C backend names them, after the preamble the embedded source has. */
+void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, int nprograms, Graph *train,
+                      const MemPlan *train_plan, const MemPlan *predict_plan, const char *banner);
+
+#endif

@@ -1,0 +1,1029 @@
+/*
+ * emit_cuda.c: Graph -> CUDA C++ kernels, compiled when the program starts by NVRTC, and the
+ * host functions that launch them.
+ *
+ * The kernels are the C backend's units (one node, or a fusion group as pass_fuse made it) with
+ * the same names, comments and buffer parameters (codegen_c/emit_internal.h). Each is written as
+ * a gather: one thread computes one output element and writes it once, in a grid-stride loop, so
+ * no kernel needs atomics, any grid size is correct, and the result does not depend on how the
+ * GPU schedules threads. Fused elementwise ops run on the element before its store, as the C
+ * backend's epilogues do. Long reductions (conv2d's weight gradient, the bias gradients' sums)
+ * give each output element a block of 256 threads that sum strided parts and combine them in a
+ * fixed tree, deterministic too. Shapes are literal constants, so the launch sizes come from the
+ * shapes alone and the output is the same for the same graph.
+ */
+#include "codegen_cuda.h"
+#include "codegen_c/emit_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *out;
+static Graph *G;
+static const MemPlan *M;
+static const CgUnit *U;
+
+#define P(...) fprintf(out, __VA_ARGS__)
+#define BLOCK 256       /* threads per block, every kernel */
+#define MAX_GRID 65536  /* blocks of a grid-stride kernel: enough to fill any GPU */
+
+typedef enum { PER_ELEMENT, PER_OUTPUT_BLOCK, ONE_BLOCK } Style;
+
+static Node *IN(const Node *n, int k) { return &G->nodes[n->in[k]]; }
+static const char *T(DType dt) { return dtype_ctype(dt); }
+static long long L(int64_t v) { return (long long)v; }
+
+static void strides(Shape s, int64_t *st) {
+    int64_t acc = 1;
+    for (int i = s.rank - 1; i >= 0; i--) {
+        st[i] = acc;
+        acc *= s.d[i];
+    }
+}
+
+/* Coordinate expressions of flat index `flat` in shape s: "(i / 64 % 8)". */
+static const char **coords(Shape s, const char *flat) {
+    int64_t st[MAX_RANK];
+    strides(s, st);
+    const char **v = ir_alloc(sizeof(char *) * MAX_RANK);
+    for (int k = 0; k < s.rank; k++) {
+        const char *c = st[k] == 1 ? flat : ir_fmt("%s / %lld", flat, L(st[k]));
+        v[k] = k == 0 ? ir_fmt("(%s)", c) : ir_fmt("(%s %% %lld)", c, L(s.d[k]));
+    }
+    return v;
+}
+
+/* Input k of the head at index idx: a literal, the one element, or a load. */
+static const char *xref(const Node *n, int k, const char *idx) {
+    const Node *x = IN(n, k);
+    if (memplan_inline_scalar(n, x))
+        return cg_attr_literal(node_attr(x, "data"), 0, x->dtype);
+    if (shape_numel(x->shape) == 1)
+        return ir_fmt("x%d[0]", k);
+    return ir_fmt("x%d[%s]", k, idx);
+}
+
+/* The kernel's launch: how it spreads over the GPU, and over how many items (elements or
+ * output elements with a block each). */
+static Style style_of(const Node *h, int64_t *items) {
+    if (!h) {
+        *items = shape_numel(G->nodes[U->last].shape);
+        return PER_ELEMENT;
+    }
+    *items = shape_numel(h->shape);
+    switch (h->op) {
+    case OP_CROSS_ENTROPY:
+        *items = 1;
+        return ONE_BLOCK;
+    case OP_CONV2D_BWD_WEIGHT:
+        return PER_OUTPUT_BLOCK;
+    case OP_SUM: case OP_MEAN:
+        /* a block per output element where each sums many; a thread each where the outputs are many */
+        return shape_numel(IN(h, 0)->shape) / (*items ? *items : 1) >= BLOCK ? PER_OUTPUT_BLOCK : PER_ELEMENT;
+    default:
+        return PER_ELEMENT;
+    }
+}
+
+static const Node *head(void) { return U->head >= 0 ? &G->nodes[U->head] : NULL; }
+
+/* ---- stores and epilogues ---- */
+
+/* The element at idx of the head's output has value val: the fused ops, then every store. */
+static void store(int ind, const char *idx, const char *val) {
+    const Node *h = head();
+    if (U->first == U->last) {
+        P("%*sout[%s] = %s;\n", ind, "", idx, val);
+        return;
+    }
+    P("%*sconst %s t%d = %s;\n", ind, "", T(h->dtype), h->id, val);
+    cg_emit_members(ind, h->shape, idx, NULL);
+    for (int i = U->first; i <= U->last; i++)
+        if (cg_stored(i) && !U->prologue[i])
+            P("%*s%s[%s] = t%d;\n", ind, "", cg_bname(i), idx, i);
+}
+
+/* A block's 256 partial values `acc` combined in a fixed tree; thread 0 stores the sum. */
+static void block_sum(int ind, const char *acc_t, const char *idx, const char *result) {
+    P("%*s__shared__ %s part[%d];\n", ind, "", acc_t, BLOCK);
+    P("%*spart[threadIdx.x] = acc;\n%*s__syncthreads();\n", ind, "", ind, "");
+    P("%*sfor (unsigned m = blockDim.x / 2; m > 0; m >>= 1) { /* the same tree every run: deterministic */\n", ind, "");
+    P("%*s    if (threadIdx.x < m)\n%*s        part[threadIdx.x] += part[threadIdx.x + m];\n", ind, "", ind, "");
+    P("%*s    __syncthreads();\n%*s}\n", ind, "", ind, "");
+    P("%*sif (threadIdx.x == 0) {\n", ind, "");
+    store(ind + 4, idx, result);
+    P("%*s}\n%*s__syncthreads(); /* part is reused by the next output */\n", ind, "", ind, "");
+}
+
+/* ---- the ops, each as the value of one output element ---- */
+
+/* Declares `const int64_t a = ..., b = ...;` for the coordinates of i in shape s (names given). */
+static void declare_coords(int ind, Shape s, const char *flat, const char *const *names) {
+    const char **c = coords(s, flat);
+    P("%*sconst int64_t ", ind, "");
+    for (int k = 0; k < s.rank; k++)
+        P("%s%s = %s", k ? ", " : "", names[k], c[k]);
+    P(";\n");
+}
+
+static void op_elementwise(const Node *n, int ind) {
+    bool flat = true;
+    for (int k = 0; k < n->nin; k++)
+        if (!shape_eq(IN(n, k)->shape, n->shape) && shape_numel(IN(n, k)->shape) != 1)
+            flat = false;
+    const char **c = coords(n->shape, "i");
+    const char *a = xref(n, 0, flat ? "i" : cg_bcast_index(IN(n, 0)->shape, n->shape, c));
+    const char *v;
+    if (n->op == OP_EXPAND)
+        v = a;
+    else if (n->nin == 1)
+        v = cg_unary(n, a);
+    else
+        v = cg_binary(n, a, xref(n, 1, flat ? "i" : cg_bcast_index(IN(n, 1)->shape, n->shape, c)));
+    store(ind, "i", v);
+}
+
+/* A chain of elementwise ops: every member in registers, the stores at the end. */
+static void op_group(int ind) {
+    Shape gs = G->nodes[U->last].shape;
+    bool flat = true;
+    for (int i = U->first; i <= U->last; i++)
+        for (int k = 0; k < G->nodes[i].nin; k++) {
+            const Node *x = IN(&G->nodes[i], k);
+            if ((x->id < U->first || x->id > U->last) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
+                flat = false;
+        }
+    cg_emit_members(ind, gs, "i", flat ? NULL : coords(gs, "i"));
+    for (int i = U->first; i <= U->last; i++)
+        if (cg_stored(i))
+            P("%*s%s[i] = t%d;\n", ind, "", cg_bname(i), i);
+}
+
+/* The input index of a reduction: kept axes from the output index o, reduced ones from j. */
+static const char *reduce_index(const Node *n, const char *o, const char *j, int64_t *count) {
+    const Node *x = IN(n, 0);
+    int naxes;
+    const int64_t *axes = node_ints(n, "axes", &naxes);
+    bool red[MAX_RANK] = {0};
+    for (int i = 0; i < naxes; i++)
+        red[axes[i]] = true;
+    Shape kept = {0}, rs = {0};
+    for (int i = 0; i < x->shape.rank; i++) {
+        if (red[i])
+            rs.d[rs.rank++] = x->shape.d[i];
+        else
+            kept.d[kept.rank++] = x->shape.d[i];
+    }
+    *count = shape_numel(rs);
+    if (!*count)
+        return "0"; /* nothing is read */
+    const char **kc = coords(kept, o), **rc = coords(rs, j);
+    int64_t st[MAX_RANK];
+    strides(x->shape, st);
+    const char *e = "";
+    for (int i = 0, ki = 0, ri = 0; i < x->shape.rank; i++) {
+        const char *c = red[i] ? rc[ri++] : kc[ki++];
+        if (x->shape.d[i] == 1)
+            continue;
+        const char *term = st[i] == 1 ? c : ir_fmt("%s * %lld", c, L(st[i]));
+        e = *e ? ir_fmt("%s + %s", e, term) : term;
+    }
+    return *e ? e : "0";
+}
+
+static void op_reduce(const Node *n, int ind, Style style) {
+    const Node *x = IN(n, 0);
+    int64_t count;
+    const char *ix = reduce_index(n, "i", "j", &count);
+    bool fl = dtype_is_float(x->dtype);
+    const char *acc_t = n->op == OP_SUM || n->op == OP_MEAN ? (fl ? "double" : "int64_t") : T(x->dtype);
+    const char *result = n->op == OP_SUM ? ir_fmt("(%s)part[0]", T(n->dtype))
+                         : count == 0    ? "NAN"
+                                         : ir_fmt("(%s)(part[0] / %lld)", T(n->dtype), L(count));
+    if (style == PER_OUTPUT_BLOCK) {
+        P("%*s%s acc = 0;\n", ind, "", acc_t);
+        P("%*sfor (int64_t j = threadIdx.x; j < %lld; j += blockDim.x)\n", ind, "", L(count));
+        P("%*s    acc += x0[%s];\n", ind, "", ix);
+        block_sum(ind, acc_t, "i", result);
+        return;
+    }
+    if (n->op == OP_SUM || n->op == OP_MEAN)
+        P("%*s%s acc = 0;\n", ind, "", acc_t);
+    else if (n->op == OP_ARGMAX)
+        P("%*s%s best = 0;\n%*sint64_t arg = -1;\n", ind, "", T(x->dtype), ind, "");
+    else
+        P("%*s%s acc = 0;\n", ind, "", acc_t);
+    P("%*sfor (int64_t j = 0; j < %lld; j++) {\n", ind, "", L(count));
+    P("%*s    const %s val = x0[%s];\n", ind, "", T(x->dtype), ix);
+    switch (n->op) {
+    case OP_SUM: case OP_MEAN: P("%*s    acc += val;\n", ind, ""); break;
+    case OP_MAX: P("%*s    if (j == 0 || val > acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
+    case OP_MIN: P("%*s    if (j == 0 || val < acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
+    case OP_ARGMAX:
+        /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
+        P("%*s    if (arg < 0 || %s) {\n", ind, "", fl ? "(best == best && (val > best || val != val))" : "val > best");
+        P("%*s        best = val;\n%*s        arg = j;\n%*s    }\n", ind, "", ind, "", ind, "");
+        break;
+    default: unreachable();
+    }
+    P("%*s}\n", ind, "");
+    if (n->op == OP_SUM)
+        store(ind, "i", ir_fmt("(%s)acc", T(n->dtype)));
+    else if (n->op == OP_MEAN)
+        store(ind, "i", count ? ir_fmt("(%s)(acc / %lld)", T(n->dtype), L(count)) : "NAN");
+    else if (n->op == OP_ARGMAX)
+        store(ind, "i", "arg");
+    else
+        store(ind, "i", "acc");
+}
+
+static void op_permute(const Node *n, int ind) {
+    int64_t st[MAX_RANK];
+    strides(IN(n, 0)->shape, st);
+    const int64_t *perm = node_ints(n, "perm", NULL);
+    const char **c = coords(n->shape, "i");
+    const char *src = "";
+    for (int k = 0; k < n->shape.rank; k++) {
+        const char *term = st[perm[k]] == 1 ? c[k] : ir_fmt("%s * %lld", c[k], L(st[perm[k]]));
+        src = *src ? ir_fmt("%s + %s", src, term) : term;
+    }
+    store(ind, "i", ir_fmt("x0[%s]", *src ? src : "0"));
+}
+
+static void op_slice(const Node *n, int ind) {
+    Shape in = IN(n, 0)->shape;
+    int64_t st[MAX_RANK];
+    strides(in, st);
+    const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
+    const char **c = coords(n->shape, "i");
+    const char *e = "";
+    for (int k = 0; k < in.rank; k++) {
+        const char *pos = ir_fmt("(%lld + %s * %lld)", L(start[k]), c[k], L(step[k]));
+        e = *e ? ir_fmt("%s + %s * %lld", e, pos, L(st[k])) : ir_fmt("%s * %lld", pos, L(st[k]));
+    }
+    store(ind, "i", ir_fmt("x0[%s]", *e ? e : "0"));
+}
+
+/* setslice: the element is the value's where the slice covers it, else the input's. */
+static void op_setslice(const Node *n, int ind) {
+    const Node *val = IN(n, 1);
+    int len;
+    const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL),
+                  *size = node_ints(n, "size", &len);
+    Shape region = shape_make(len, size);
+    const char **c = coords(n->shape, "i");
+    const char *in = "1", **q = ir_alloc(sizeof(char *) * MAX_RANK);
+    for (int k = 0; k < n->shape.rank; k++) {
+        const char *d = ir_fmt("(%s - %lld)", c[k], L(start[k]));
+        in = ir_fmt("%s && %s >= 0 && %s %% %lld == 0 && %s / %lld < %lld", in, d, d, L(step[k]), d, L(step[k]), L(size[k]));
+        q[k] = ir_fmt("(%s / %lld)", d, L(step[k]));
+    }
+    P("%*sconst bool inside = %s;\n", ind, "", in);
+    store(ind, "i", ir_fmt("inside ? %s : x0[i]", xref(n, 1, ir_fmt("inside ? %s : 0", cg_bcast_index(val->shape, region, q)))));
+}
+
+static void op_cat(const Node *n, int ind) {
+    int axis = (int)node_int(n, "axis", 0);
+    int64_t inner = 1;
+    for (int k = axis + 1; k < n->shape.rank; k++)
+        inner *= n->shape.d[k];
+    P("%*sconst int64_t outer = i / %lld, t = i / %lld %% %lld, inner = i %% %lld;\n", ind, "",
+      L(n->shape.d[axis] * inner), L(inner), L(n->shape.d[axis]), L(inner));
+    P("%*s%s v;\n", ind, "", T(n->dtype));
+    int64_t off = 0;
+    for (int k = 0; k < n->nin; k++) {
+        int64_t d = IN(n, k)->shape.d[axis];
+        if (!d)
+            continue;
+        P("%*s%sif (t < %lld)\n", ind, "", off ? "else " : "", L(off + d));
+        P("%*s    v = x%d[(outer * %lld + t - %lld) * %lld + inner];\n", ind, "", k, L(d), L(off), L(inner));
+        off += d;
+    }
+    if (off)
+        P("%*selse\n%*s    v = 0;\n", ind, "", ind, "");
+    else
+        P("%*sv = 0;\n", ind, "");
+    store(ind, "i", "v");
+}
+
+static void op_matmul(const Node *n, int ind) {
+    const Node *a = IN(n, 0), *b = IN(n, 1);
+    int r = n->shape.rank;
+    int64_t Mm = n->shape.d[r - 2], Nn = n->shape.d[r - 1], K = a->shape.d[a->shape.rank - 1];
+    Shape batch = n->shape, ab = a->shape, bb = b->shape;
+    batch.rank -= 2;
+    ab.rank -= 2;
+    bb.rank -= 2;
+    const char **bc = coords(batch, ir_fmt("(i / %lld)", L(Mm * Nn)));
+    const char *acc = dtype_is_float(n->dtype) ? T(n->dtype) : "int64_t";
+    P("%*sconst int64_t m = i / %lld %% %lld, j = i %% %lld;\n", ind, "", L(Nn), L(Mm), L(Nn));
+    P("%*sconst %s *A = x0 + (%s) * %lld + m * %lld;\n", ind, "", T(a->dtype), cg_bcast_index(ab, batch, bc), L(Mm * K), L(K));
+    P("%*sconst %s *B = x1 + (%s) * %lld + j;\n", ind, "", T(b->dtype), cg_bcast_index(bb, batch, bc), L(K * Nn));
+    P("%*s%s acc = 0;\n%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", acc, ind, "", L(K));
+    P("%*s    acc += A[k] * B[k * %lld];\n", ind, "", L(Nn));
+    store(ind, "i", ir_fmt("(%s)acc", T(n->dtype)));
+}
+
+static void op_linear(const Node *n, int ind) {
+    const Node *w = IN(n, 1);
+    int64_t O = w->shape.d[0], I = w->shape.d[1];
+    P("%*sconst int64_t r = i / %lld, o = i %% %lld; /* row of the input, output feature */\n", ind, "", L(O), L(O));
+    P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
+    P("%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", L(I));
+    P("%*s    acc += x0[r * %lld + k] * x1[o * %lld + k];\n", ind, "", L(I), L(I));
+    store(ind, "i", n->nin == 3 ? "acc + x2[o]" : "acc");
+}
+
+/* conv2d's attributes and the shapes of its input x (N, C, H, W), weight (O, Cg, KH, KW) and
+ * output y (N, O, OH, OW), whichever of the three ops it is. */
+typedef struct {
+    int64_t N, C, H, W, O, Cg, KH, KW, OH, OW, groups, Og;
+    const int64_t *st, *pd, *dl;
+} Conv;
+
+static Conv conv_of(const Node *n) {
+    Conv c;
+    Shape x, w, y;
+    if (n->op == OP_CONV2D)
+        x = IN(n, 0)->shape, w = IN(n, 1)->shape, y = n->shape;
+    else if (n->op == OP_CONV2D_BWD_INPUT)
+        x = n->shape, w = IN(n, 1)->shape, y = IN(n, 0)->shape;
+    else
+        x = IN(n, 0)->shape, w = n->shape, y = IN(n, 1)->shape;
+    c.N = x.d[0], c.C = x.d[1], c.H = x.d[2], c.W = x.d[3];
+    c.O = w.d[0], c.Cg = w.d[1], c.KH = w.d[2], c.KW = w.d[3];
+    c.OH = y.d[2], c.OW = y.d[3];
+    c.groups = node_int(n, "groups", 1);
+    c.Og = c.O ? c.O / c.groups : 1;
+    c.st = node_ints(n, "stride", NULL), c.pd = node_ints(n, "padding", NULL), c.dl = node_ints(n, "dilation", NULL);
+    return c;
+}
+
+static void op_conv2d(const Node *n, int ind) {
+    Conv c = conv_of(n);
+    bool pad = c.pd[0] || c.pd[1];
+    declare_coords(ind, n->shape, "i", (const char *[]){"n", "k", "h", "w"});
+    if (c.groups > 1)
+        P("%*sconst int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", ind, "", L(c.Og), L(c.Cg));
+    P("%*s%s acc = %s;\n", ind, "", T(n->dtype), n->nin == 3 ? "x2[k]" : cg_literal(0, n->dtype));
+    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", L(c.Cg));
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", L(c.KH));
+    P("%*s        const int64_t ih = h * %lld + r * %lld - %lld;\n", ind, "", L(c.st[0]), L(c.dl[0]), L(c.pd[0]));
+    if (pad)
+        P("%*s        if (ih < 0 || ih >= %lld) continue;\n", ind, "", L(c.H));
+    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", L(c.KW));
+    P("%*s            const int64_t iw = w * %lld + s * %lld - %lld;\n", ind, "", L(c.st[1]), L(c.dl[1]), L(c.pd[1]));
+    if (pad)
+        P("%*s            if (iw < 0 || iw >= %lld) continue;\n", ind, "", L(c.W));
+    P("%*s            acc += x0[((n * %lld + %sc) * %lld + ih) * %lld + iw] * x1[((k * %lld + c) * %lld + r) * %lld + s];\n",
+      ind, "", L(c.C), c.groups > 1 ? "c0 + " : "", L(c.H), L(c.W), L(c.Cg), L(c.KH), L(c.KW));
+    P("%*s        }\n%*s    }\n", ind, "", ind, "");
+    store(ind, "i", "acc");
+}
+
+/* The output positions (oh, ow) whose window put kernel tap (r, s) on input element (h, w):
+ * opens `for r { ... for s { ...` with oh and ow defined; close with close_taps. */
+static void open_taps(int ind, int64_t KH, int64_t KW, const int64_t *st, const int64_t *pd, const int64_t *dl,
+                      int64_t OH, int64_t OW) {
+    P("%*sfor (int64_t r = 0; r < %lld; r++) {\n", ind, "", L(KH));
+    P("%*s    const int64_t th = h + %lld - r * %lld;\n", ind, "", L(pd[0]), L(dl[0]));
+    P("%*s    if (th < 0%s || th / %lld >= %lld) continue;\n", ind, "", st[0] > 1 ? ir_fmt(" || th %% %lld", L(st[0])) : "",
+      L(st[0]), L(OH));
+    P("%*s    const int64_t oh = th / %lld;\n", ind, "", L(st[0]));
+    P("%*s    for (int64_t s = 0; s < %lld; s++) {\n", ind, "", L(KW));
+    P("%*s        const int64_t tw = w + %lld - s * %lld;\n", ind, "", L(pd[1]), L(dl[1]));
+    P("%*s        if (tw < 0%s || tw / %lld >= %lld) continue;\n", ind, "", st[1] > 1 ? ir_fmt(" || tw %% %lld", L(st[1])) : "",
+      L(st[1]), L(OW));
+    P("%*s        const int64_t ow = tw / %lld;\n", ind, "", L(st[1]));
+}
+
+static void close_taps(int ind) { P("%*s    }\n%*s}\n", ind, "", ind, ""); }
+
+/* dL/dx as a gather: each input element sums, over the output positions whose window read it,
+ * dL/dy times the weight tap that joined them. */
+static void op_conv2d_bwd_input(const Node *n, int ind) {
+    Conv c = conv_of(n);
+    declare_coords(ind, n->shape, "i", (const char *[]){"n", "c", "h", "w"});
+    if (c.groups > 1)
+        P("%*sconst int64_t g = c / %lld, cc = c %% %lld; /* c's group, and c within it */\n", ind, "", L(c.Cg), L(c.Cg));
+    P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
+    if (c.groups > 1)
+        P("%*sfor (int64_t k = g * %lld; k < g * %lld + %lld; k++)\n", ind, "", L(c.Og), L(c.Og), L(c.Og));
+    else
+        P("%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", L(c.O));
+    open_taps(ind + 4, c.KH, c.KW, c.st, c.pd, c.dl, c.OH, c.OW);
+    P("%*s            acc += x0[((n * %lld + k) * %lld + oh) * %lld + ow] * x1[((k * %lld + %s) * %lld + r) * %lld + s];\n",
+      ind, "", L(c.O), L(c.OH), L(c.OW), L(c.Cg), c.groups > 1 ? "cc" : "c", L(c.KH), L(c.KW));
+    close_taps(ind + 4);
+    store(ind, "i", "acc");
+}
+
+/* dL/dw: one block per weight element, its threads sum over the batch and output positions. */
+static void op_conv2d_bwd_weight(const Node *n, int ind) {
+    Conv c = conv_of(n);
+    declare_coords(ind, n->shape, "i", (const char *[]){"k", "c", "r", "s"});
+    P("%*sconst int64_t ci = k / %lld * %lld + c; /* input channel */\n", ind, "", L(c.Og), L(c.Cg));
+    P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
+    if (c.N * c.OH * c.OW == 0) { /* no batch or no output positions: a zero gradient */
+        block_sum(ind, T(n->dtype), "i", "part[0]");
+        return;
+    }
+    P("%*sfor (int64_t j = threadIdx.x; j < %lld; j += blockDim.x) {\n", ind, "", L(c.N * c.OH * c.OW));
+    P("%*s    const int64_t n = j / %lld, h = j / %lld %% %lld, w = j %% %lld;\n", ind, "", L(c.OH * c.OW), L(c.OW), L(c.OH),
+      L(c.OW));
+    P("%*s    const int64_t ih = h * %lld + r * %lld - %lld, iw = w * %lld + s * %lld - %lld;\n", ind, "", L(c.st[0]),
+      L(c.dl[0]), L(c.pd[0]), L(c.st[1]), L(c.dl[1]), L(c.pd[1]));
+    P("%*s    if (ih >= 0 && ih < %lld && iw >= 0 && iw < %lld)\n", ind, "", L(c.H), L(c.W));
+    P("%*s        acc += x1[((n * %lld + k) * %lld + h) * %lld + w] * x0[((n * %lld + ci) * %lld + ih) * %lld + iw];\n", ind,
+      "", L(c.O), L(c.OH), L(c.OW), L(c.C), L(c.H), L(c.W));
+    P("%*s}\n", ind, "");
+    block_sum(ind, T(n->dtype), "i", "part[0]");
+}
+
+/* The pooling ops' planes (every dim but the last two) and window attributes. */
+typedef struct {
+    int64_t H, W, OH, OW;
+    const int64_t *k, *st, *pd, *dl;
+} Pool;
+
+static Pool pool_of(const Node *n, Shape x, Shape y) {
+    int r = x.rank;
+    Pool p = {x.d[r - 2], x.d[r - 1], y.d[r - 2], y.d[r - 1], node_ints(n, "kernel", NULL), node_ints(n, "stride", NULL),
+              node_ints(n, "padding", NULL), NULL};
+    static const int64_t one[2] = {1, 1};
+    p.dl = node_attr(n, "dilation") ? node_ints(n, "dilation", NULL) : one;
+    return p;
+}
+
+/* The first maximum of window (p, oh, ow) of x0: `at` = r * KW + s, or -1 (all padding). */
+static void window_max(int ind, const char *tp, Pool q) {
+    P("%*s%s m = -INFINITY;\n%*sint at = -1;\n", ind, "", tp, ind, "");
+    P("%*sfor (int64_t r2 = 0; r2 < %lld; r2++) {\n", ind, "", L(q.k[0]));
+    P("%*s    const int64_t ih = oh * %lld + r2 * %lld - %lld;\n", ind, "", L(q.st[0]), L(q.dl[0]), L(q.pd[0]));
+    P("%*s    if (ih < 0 || ih >= %lld) continue;\n", ind, "", L(q.H));
+    P("%*s    for (int64_t s2 = 0; s2 < %lld; s2++) {\n", ind, "", L(q.k[1]));
+    P("%*s        const int64_t iw = ow * %lld + s2 * %lld - %lld;\n", ind, "", L(q.st[1]), L(q.dl[1]), L(q.pd[1]));
+    P("%*s        if (iw < 0 || iw >= %lld) continue;\n", ind, "", L(q.W));
+    P("%*s        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", ind, "", tp, L(q.H), L(q.W));
+    P("%*s        if (at < 0 || v > m || v != v) { /* NaN wins, as in PyTorch */\n", ind, "");
+    P("%*s            m = v;\n%*s            at = (int)(r2 * %lld + s2);\n%*s        }\n", ind, "", ind, "", L(q.k[1]), ind, "");
+    P("%*s    }\n%*s}\n", ind, "", ind, "");
+}
+
+static void op_maxpool(const Node *n, int ind, bool codes) {
+    const Node *x = IN(n, 0);
+    Pool q = pool_of(n, x->shape, n->shape);
+    P("%*sconst int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", ind, "", L(q.OH * q.OW), L(q.OW), L(q.OH),
+      L(q.OW));
+    window_max(ind, T(x->dtype), q);
+    store(ind, "i", codes ? "(uint8_t)at" : "m");
+}
+
+/* dL/dx of max_pool2d as a gather: each input element sums the gradients of the windows whose
+ * first maximum it is (from x: the window is searched again; from codes: the code says). */
+static void op_maxpool_bwd(const Node *n, int ind, bool codes) {
+    const Node *dy = IN(n, 1);
+    Pool q = pool_of(n, n->shape, dy->shape);
+    const char *tp = T(n->dtype);
+    P("%*sconst int64_t p = i / %lld, h = i / %lld %% %lld, w = i %% %lld;\n", ind, "", L(q.H * q.W), L(q.W), L(q.H), L(q.W));
+    P("%*s%s acc = %s; /* 0 + g, as adding into zeros: a -0.0 gradient arrives as +0.0 */\n", ind, "", tp,
+      cg_literal(0, n->dtype));
+    open_taps(ind, q.k[0], q.k[1], q.st, q.pd, q.dl, q.OH, q.OW);
+    P("%*s        const int64_t wi = (p * %lld + oh) * %lld + ow;\n", ind, "", L(q.OH), L(q.OW));
+    if (codes)
+        P("%*s        if (x0[wi] != r * %lld + s) continue;\n", ind, "", L(q.k[1]));
+    else {
+        P("%*s        {\n", ind, "");
+        window_max(ind + 12, T(IN(n, 0)->dtype), q);
+        P("%*s            if (at != r * %lld + s) continue;\n%*s        }\n", ind, "", L(q.k[1]), ind, "");
+    }
+    const char *g = "x1[wi]";
+    if (dy->id >= U->first && dy->id <= U->last) { /* the prologue: dL/dy made here, per window */
+        for (int i = U->first; i < U->head; i++) {
+            if (!U->prologue[i])
+                continue;
+            const Node *m = &G->nodes[i];
+            const char *e = m->nin == 1 ? cg_unary(m, cg_operand(m, 0, dy->shape, "wi", NULL))
+                                        : cg_binary(m, cg_operand(m, 0, dy->shape, "wi", NULL),
+                                                    cg_operand(m, 1, dy->shape, "wi", NULL));
+            P("%*s        const %s t%d = %s;\n", ind, "", T(m->dtype), i, e);
+        }
+        g = ir_fmt("t%d", dy->id);
+    }
+    P("%*s        acc += %s;\n", ind, "", g);
+    close_taps(ind);
+    store(ind, "i", "acc");
+}
+
+/* avg_pool2d as PyTorch computes it (the C backend's emit_avgpool says how), forward or as a
+ * gather of each window's share. */
+static void avg_window(int ind, Pool q, bool incl, const char *tp) {
+    P("%*sint64_t h0 = oh * %lld - %lld, w0 = ow * %lld - %lld;\n", ind, "", L(q.st[0]), L(q.pd[0]), L(q.st[1]), L(q.pd[1]));
+    P("%*sint64_t h1 = h0 + %lld < %lld ? h0 + %lld : %lld, w1 = w0 + %lld < %lld ? w0 + %lld : %lld;\n", ind, "", L(q.k[0]),
+      L(q.H + q.pd[0]), L(q.k[0]), L(q.H + q.pd[0]), L(q.k[1]), L(q.W + q.pd[1]), L(q.k[1]), L(q.W + q.pd[1]));
+    if (incl)
+        P("%*sconst int64_t padded = (h1 - h0) * (w1 - w0);\n", ind, "");
+    P("%*sh0 = h0 < 0 ? 0 : h0;\n%*sw0 = w0 < 0 ? 0 : w0;\n", ind, "", ind, "");
+    P("%*sh1 = h1 > %lld ? %lld : h1;\n%*sw1 = w1 > %lld ? %lld : w1;\n", ind, "", L(q.H), L(q.H), ind, "", L(q.W), L(q.W));
+    P("%*sconst %s div = (%s)%s;\n", ind, "", tp, tp, incl ? "padded" : "((h1 - h0) * (w1 - w0))");
+}
+
+static void op_avgpool(const Node *n, int ind, bool bwd) {
+    const Node *x = IN(n, 0), *y = bwd ? IN(n, 1) : n;
+    Pool q = pool_of(n, x->shape, y->shape);
+    bool incl = node_int(n, "count_include_pad", 1) != 0;
+    const char *tp = T(n->dtype);
+    if (!bwd) {
+        P("%*sconst int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", ind, "", L(q.OH * q.OW), L(q.OW),
+          L(q.OH), L(q.OW));
+        avg_window(ind, q, incl, tp);
+        P("%*s%s acc = 0;\n", ind, "", tp);
+        P("%*sfor (int64_t ih = h0; ih < h1; ih++)\n%*s    for (int64_t iw = w0; iw < w1; iw++)\n", ind, "", ind, "");
+        P("%*s        acc += x0[(p * %lld + ih) * %lld + iw];\n", ind, "", L(q.H), L(q.W));
+        store(ind, "i", "acc / div");
+        return;
+    }
+    P("%*sconst int64_t p = i / %lld, h = i / %lld %% %lld, w = i %% %lld;\n", ind, "", L(q.H * q.W), L(q.W), L(q.H), L(q.W));
+    P("%*s%s acc = 0;\n", ind, "", tp);
+    open_taps(ind, q.k[0], q.k[1], q.st, q.pd, q.dl, q.OH, q.OW);
+    avg_window(ind + 8, q, incl, tp);
+    P("%*s        acc += x1[(p * %lld + oh) * %lld + ow] / div;\n", ind, "", L(q.OH), L(q.OW));
+    close_taps(ind);
+    store(ind, "i", "acc");
+}
+
+/* Row i's maximum m and se = sum_c exp(row[c] - m), as the C backend computes them. */
+static void row_stats(int ind, const char *tp, const char *f, int64_t C) {
+    P("%*sconst %s *row = x0 + r * %lld;\n%*s%s m = row[0];\n", ind, "", tp, L(C), ind, "", tp);
+    P("%*sfor (int64_t c = 1; c < %lld; c++)\n%*s    if (row[c] > m)\n%*s        m = row[c];\n", ind, "", L(C), ind, "",
+      ind, "");
+    P("%*sdouble se = 0;\n%*sfor (int64_t c = 0; c < %lld; c++)\n%*s    se += exp%s(row[c] - m);\n", ind, "", ind, "", L(C),
+      ind, "", f);
+}
+
+/* cross_entropy, alone or with its backward (fused): one block, a thread per row at a time, the
+ * loss summed in the block's fixed tree. */
+static void op_cross_entropy(const Node *ce, int ind) {
+    const Node *bw = NULL;
+    for (int i = U->first; i <= U->last; i++)
+        if (G->nodes[i].op == OP_CROSS_ENTROPY_BWD)
+            bw = &G->nodes[i];
+    int64_t N = IN(ce, 0)->shape.d[0], C = IN(ce, 0)->shape.d[1];
+    const char *red = node_str(ce, "reduction", "mean");
+    bool none = !strcmp(red, "none");
+    const char *tp = T(ce->dtype), *f = ce->dtype == DT_F32 ? "f" : "";
+    bool total = !none && cg_stored(ce->id); /* the loss is a sum over the rows, and kept */
+    if (total)
+        P("%*sdouble acc = 0;\n", ind, "");
+    P("%*sfor (int64_t r = threadIdx.x; r < %lld; r += blockDim.x) {\n", ind, "", L(N));
+    row_stats(ind + 4, tp, f, C);
+    P("%*s    /* a class index out of range makes the loss NaN (PyTorch raises); nothing is read out of bounds */\n", ind, "");
+    P("%*s    const double loss = x1[r] >= 0 && x1[r] < %lld ? (double)m + log(se) - (double)row[x1[r]] : NAN;\n", ind, "", L(C));
+    if (none && cg_stored(ce->id))
+        P("%*s    out[r] = (%s)loss;\n", ind, "", tp);
+    else if (total)
+        P("%*s    acc += loss;\n", ind, "");
+    else
+        P("%*s    (void)loss;\n", ind, "");
+    if (bw) {
+        const char *dl = cg_bname(bw->in[2]);
+        if (none)
+            P("%*s    const double scale = (double)%s[r];\n", ind, "", dl);
+        else
+            P("%*s    const double scale = (double)%s[0]%s;\n", ind, "", dl, !strcmp(red, "mean") ? ir_fmt(" / %lld", L(N)) : "");
+        P("%*s    for (int64_t c = 0; c < %lld; c++)\n", ind, "", L(C));
+        P("%*s        %s[r * %lld + c] = x1[r] >= 0 && x1[r] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[r])) * scale) : NAN;\n",
+          ind, "", cg_bname(bw->id), L(C), L(C), tp, f);
+    }
+    P("%*s}\n", ind, "");
+    if (!total)
+        return;
+    P("%*s__shared__ double part[%d];\n%*spart[threadIdx.x] = acc;\n%*s__syncthreads();\n", ind, "", BLOCK, ind, "", ind, "");
+    P("%*sfor (unsigned m = blockDim.x / 2; m > 0; m >>= 1) {\n%*s    if (threadIdx.x < m)\n", ind, "", ind, "");
+    P("%*s        part[threadIdx.x] += part[threadIdx.x + m];\n%*s    __syncthreads();\n%*s}\n", ind, "", ind, "", ind, "");
+    P("%*sif (threadIdx.x == 0)\n%*s    out[0] = (%s)(part[0]%s);\n", ind, "", ind, "", tp,
+      !strcmp(red, "mean") ? ir_fmt(" / %lld", L(N)) : "");
+}
+
+static void op_cross_entropy_bwd(const Node *n, int ind) {
+    int64_t N = n->shape.d[0], C = n->shape.d[1];
+    const char *red = node_str(n, "reduction", "mean");
+    const char *tp = T(n->dtype), *f = n->dtype == DT_F32 ? "f" : "";
+    P("%*sconst int64_t r = i / %lld, k = i %% %lld;\n", ind, "", L(C), L(C));
+    row_stats(ind, tp, f, C);
+    const char *scale = !strcmp(red, "none") ? "(double)x2[r]"
+                        : !strcmp(red, "mean") ? ir_fmt("(double)x2[0] / %lld", L(N))
+                                               : "(double)x2[0]";
+    store(ind, "i", ir_fmt("x1[r] >= 0 && x1[r] < %lld ? (%s)((exp%s(row[k] - m) / se - (k == x1[r])) * %s) : NAN", L(C), tp, f,
+                           scale));
+}
+
+/* A float constant with an infinity or a NaN in it: its data is written as bits. */
+static bool const_bits(const Node *n) {
+    const Attr *a = node_attr(n, "data");
+    if (!dtype_is_float(n->dtype) || a->kind == A_INT || a->kind == A_INTS)
+        return false;
+    for (int64_t i = 0; i < shape_numel(n->shape); i++)
+        if (!isfinite(n->dtype == DT_F32 ? (float)a->f[i] : a->f[i]))
+            return true;
+    return false;
+}
+
+static void op_source(const Node *n, int ind, const char *name) {
+    switch (n->op) {
+    case OP_CONST:
+        if (const_bits(n))
+            store(ind, "i", ir_fmt(n->dtype == DT_F32 ? "__uint_as_float(%s_data[i])" : "__longlong_as_double((long long)%s_data[i])", name));
+        else
+            store(ind, "i", ir_fmt("%s_data[i]", name));
+        return;
+    case OP_FULL: store(ind, "i", cg_attr_literal(node_attr(n, "value"), 0, n->dtype)); return;
+    case OP_ARANGE:
+        store(ind, "i", ir_fmt("(%s)(%s + (double)i * %s)", T(n->dtype), cg_literal(node_float(n, "start", 0), DT_F64),
+                               cg_literal(node_float(n, "step", 1), DT_F64)));
+        return;
+    default: unreachable();
+    }
+}
+
+/* The body of the unit for output element i. */
+static void unit_body(const Node *h, int ind, Style style, const char *name) {
+    if (!h) {
+        op_group(ind);
+        return;
+    }
+    switch (op_info[h->op].kind) {
+    case K_UNARY: case K_BINARY: op_elementwise(h, ind); return;
+    case K_REDUCE: op_reduce(h, ind, style); return;
+    default: break;
+    }
+    switch (h->op) {
+    case OP_CONST: case OP_FULL: case OP_ARANGE: op_source(h, ind, name); return;
+    case OP_RESHAPE: store(ind, "i", "x0[i]"); return;
+    case OP_EXPAND: op_elementwise(h, ind); return;
+    case OP_PERMUTE: op_permute(h, ind); return;
+    case OP_SLICE: op_slice(h, ind); return;
+    case OP_SETSLICE: op_setslice(h, ind); return;
+    case OP_CAT: op_cat(h, ind); return;
+    case OP_MATMUL: op_matmul(h, ind); return;
+    case OP_LINEAR: op_linear(h, ind); return;
+    case OP_CONV2D: op_conv2d(h, ind); return;
+    case OP_CONV2D_BWD_INPUT: op_conv2d_bwd_input(h, ind); return;
+    case OP_CONV2D_BWD_WEIGHT: op_conv2d_bwd_weight(h, ind); return;
+    case OP_MAXPOOL2D: op_maxpool(h, ind, false); return;
+    case OP_MAXPOOL2D_ARGMAX: op_maxpool(h, ind, true); return;
+    case OP_MAXPOOL2D_BWD: op_maxpool_bwd(h, ind, false); return;
+    case OP_MAXPOOL2D_BWD_AT: op_maxpool_bwd(h, ind, true); return;
+    case OP_AVGPOOL2D: op_avgpool(h, ind, false); return;
+    case OP_AVGPOOL2D_BWD: op_avgpool(h, ind, true); return;
+    case OP_CROSS_ENTROPY: op_cross_entropy(h, ind); return;
+    case OP_CROSS_ENTROPY_BWD: op_cross_entropy_bwd(h, ind); return;
+    default: die("no CUDA kernel for %s", op_info[h->op].name);
+    }
+}
+
+/* ---- kernels ---- */
+
+static const char *param_list(void) {
+    const char *s = "";
+    for (int a = 0; a < U->nargs; a++) {
+        const Node *x = &G->nodes[U->arg_node[a]];
+        s = ir_fmt("%s%s%s%s *__restrict__ %s", s, a ? ", " : "", U->arg_written[a] ? "" : "const ", T(x->dtype),
+                   U->arg_name[a]);
+    }
+    return s;
+}
+
+/* The launch of the current unit: grid (blocks) for BLOCK threads each; 0 when it has no work. */
+static int64_t unit_grid(void) {
+    int64_t items;
+    Style s = style_of(head(), &items);
+    if (!items)
+        return 0;
+    if (s == ONE_BLOCK)
+        return 1;
+    int64_t g = s == PER_OUTPUT_BLOCK ? items : (items + BLOCK - 1) / BLOCK;
+    return g < MAX_GRID ? g : MAX_GRID;
+}
+
+static void emit_unit(void) {
+    const Node *h = head();
+    const char *name = cg_unit_name();
+    int64_t items;
+    Style style = style_of(h, &items);
+    cg_kernel_comment();
+    if (h && h->op == OP_CONST && items) { /* the literal, in the device's read-only memory */
+        const Attr *a = node_attr(h, "data");
+        if (const_bits(h)) {
+            /* an infinity or NaN has no constant expression in NVRTC: the float's bits, then */
+            P("/* the values' bits: %s */\n", cg_comment_safe(ir_fmt("%s%s", cg_attr_literal(a, 0, h->dtype), items > 1 ? ", ..." : "")));
+            P("__device__ const %s %s_data[%lld] = {", h->dtype == DT_F32 ? "uint32_t" : "uint64_t", name, L(items));
+            for (int64_t i = 0; i < items; i++) {
+                double v = a->kind == A_INT || a->kind == A_INTS ? (double)a->i[i] : a->f[i];
+                float f = (float)v;
+                uint32_t b32;
+                uint64_t b64;
+                memcpy(&b32, &f, 4);
+                memcpy(&b64, &v, 8);
+                P("%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "),
+                  h->dtype == DT_F32 ? ir_fmt("0x%08xu", (unsigned)b32) : ir_fmt("0x%016llxull", (unsigned long long)b64));
+            }
+        } else {
+            P("__device__ const %s %s_data[%lld] = {", T(h->dtype), name, L(items));
+            for (int64_t i = 0; i < items; i++)
+                P("%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "), cg_attr_literal(a, (int)i, h->dtype));
+        }
+        P("\n};\n");
+    }
+    P("extern \"C\" __global__ void %s(%s) {\n", name, param_list());
+    if (!items) { /* an empty tensor: never launched */
+        P("}\n");
+        return;
+    }
+    /* other names of an in-place buffer, in CUDA's spelling of restrict */
+    const char *al = U->aliases;
+    for (const char *p = al; *p;) {
+        const char *e = strchr(p, '\n');
+        P("%.*s\n", (int)(e - p), p);
+        p = e + 1;
+    }
+    if (style == ONE_BLOCK) {
+        unit_body(h, 4, style, name);
+        P("}\n");
+        return;
+    }
+    const char *first = style == PER_OUTPUT_BLOCK ? "blockIdx.x" : "blockIdx.x * (int64_t)blockDim.x + threadIdx.x";
+    const char *step = style == PER_OUTPUT_BLOCK ? "gridDim.x" : "(int64_t)gridDim.x * blockDim.x";
+    P("    for (int64_t i = %s; i < %lld; i += %s) {\n", first, L(items), step);
+    unit_body(h, 8, style, name);
+    P("    }\n}\n");
+}
+
+static const char *preamble =
+    "// CUDA C++ for NVRTC: no headers, so the C types the kernels use are defined here.\n"
+    "typedef long long int64_t;\ntypedef unsigned long long uint64_t;\ntypedef int int32_t;\n"
+    "typedef unsigned int uint32_t;\ntypedef unsigned char uint8_t;\n"
+    "#define INFINITY __int_as_float(0x7f800000)\n#define NAN __int_as_float(0x7fffffff)\n"
+    "#define INT64_C(c) c##LL\n#define INT64_MIN (-9223372036854775807LL - 1)\n"
+    "\n/* Integer power as PyTorch computes it (the C backend's ipow). */\n"
+    "__device__ inline int64_t ipow(int64_t b, int64_t e) {\n"
+    "    if (e < 0)\n        return b == 1 ? 1 : b == -1 ? (e & 1 ? -1 : 1) : 0;\n"
+    "    uint64_t r = 1, ub = (uint64_t)b;\n"
+    "    for (; e > 0; e >>= 1, ub *= ub)\n        if (e & 1)\n            r *= ub;\n"
+    "    return (int64_t)r;\n}\n"
+    "\n/* A copy the memory plan could not avoid (an optimizer state that is not updated in place). */\n"
+    "extern \"C\" __global__ void tg_copy(unsigned char *__restrict__ dst, const unsigned char *__restrict__ src, int64_t n) {\n"
+    "    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)\n"
+    "        dst[i] = src[i];\n}\n";
+
+static void kernels_of(Graph *g, const MemPlan *m, const char *kprefix) {
+    cg_begin(out, g, m, kprefix);
+    G = g;
+    M = m;
+    for (int i = 0, f, l; i < g->nnode; i++)
+        if (cg_kernel_at(i, &f, &l)) {
+            U = cg_unit(f, l);
+            emit_unit();
+        }
+}
+
+void cuda_emit_kernels(FILE *f, Graph *g, const MemPlan *m, const char *kprefix) {
+    out = f;
+    kernels_of(g, m, kprefix);
+}
+
+/* ---- host ---- */
+
+/* The source of all kernels, as text. */
+static char *kernel_source(Graph *train, const MemPlan *tm, Graph *pred, const MemPlan *pm, const char *banner,
+                           const char *tpre) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *saved = out;
+    out = open_memstream(&buf, &len);
+    if (!out)
+        die("open_memstream failed");
+    P("%s%s", banner, preamble);
+    P("\n/* ---- training step of %s ---- */\n", train->name);
+    kernels_of(train, tm, tpre);
+    if (pred) {
+        P("\n/* ---- predict ---- */\n");
+        kernels_of(pred, pm, "p");
+    }
+    fclose(out);
+    out = saved;
+    return buf;
+}
+
+/* The kernel table index of each unit, in launch order: train units, predict units, tg_copy. */
+static int nkernels;
+static const char **knames;
+
+static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) {
+    cg_begin(out, g, m, kprefix);
+    G = g;
+    M = m;
+    for (int i = 0, f, l; i < g->nnode; i++)
+        if (cg_kernel_at(i, &f, &l)) {
+            U = cg_unit(f, l);
+            knames[nkernels++] = cg_unit_name();
+        }
+}
+
+/* The device address of node id's buffer in a launch. */
+static const char *dev_addr(const Node *n, const char *pf) {
+    (void)pf;
+    if (n->op == OP_INPUT) {
+        for (int i = 0, k = 0; i < G->nnode; i++)
+            if (G->nodes[i].op == OP_INPUT) {
+                if (i == n->id)
+                    return k ? "dy" : "dx";
+                k++;
+            }
+    }
+    return ir_fmt("dmem + %lld", L(M->off[n->id]));
+}
+
+/* The launches of graph g, in order; *k counts kernels. */
+static void launches(Graph *g, const MemPlan *m, const char *kprefix, int *k) {
+    cg_begin(out, g, m, kprefix);
+    G = g;
+    M = m;
+    const char *section = "";
+    for (int i = 0, f, l; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        bool call = cg_kernel_at(i, &f, &l);
+        bool copy = n->op == OP_ASSIGN && M->off[n->in[0]] != M->off[n->in[1]];
+        const Node *s0 = &g->nodes[f];
+        const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
+        if (strcmp(sec, section) && (call || copy) && *kprefix != 'p') {
+            P("    /* %s */\n", sec);
+            section = sec;
+        }
+        if (copy) {
+            const Node *dst = IN(n, 0);
+            int64_t bytes = shape_numel(dst->shape) * dtype_size(dst->dtype);
+            P("    launch(%d, %lld, 3, (const uint64_t[]){%s, %s, %lld}); /* tg_copy: %s */\n", nkernels - 1,
+              L((bytes + BLOCK - 1) / BLOCK < MAX_GRID ? (bytes + BLOCK - 1) / BLOCK : MAX_GRID), dev_addr(dst, ""),
+              dev_addr(IN(n, 1), ""), L(bytes), cg_comment_safe(dst->name ? dst->name : ""));
+            continue;
+        }
+        if (!call)
+            continue;
+        U = cg_unit(f, l);
+        int64_t grid = unit_grid();
+        const char *name = cg_unit_name();
+        if (!grid) {
+            P("    /* %s: empty, nothing to launch */\n", name);
+            (*k)++;
+            continue;
+        }
+        P("    launch(%d, %lld, %d, (const uint64_t[]){", *k, L(grid), U->nargs);
+        for (int a = 0; a < U->nargs; a++)
+            P("%s%s", a ? ", " : "", dev_addr(&G->nodes[U->arg_node[a]], ""));
+        P("}); /* %s */\n", name);
+        (*k)++;
+    }
+}
+
+static int max_args(Graph *g, const MemPlan *m, const char *kprefix) {
+    cg_begin(out, g, m, kprefix);
+    int mx = 3;
+    for (int i = 0, f, l; i < g->nnode; i++)
+        if (cg_kernel_at(i, &f, &l)) {
+            U = cg_unit(f, l);
+            if (U->nargs > mx)
+                mx = U->nargs;
+        }
+    return mx;
+}
+
+static const Node *input_node(Graph *g, int which) {
+    for (int i = 0, k = 0; i < g->nnode; i++)
+        if (g->nodes[i].op == OP_INPUT && k++ == which)
+            return &g->nodes[i];
+    return NULL;
+}
+
+static const Node *output_node(Graph *g) {
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].flags & NF_OUTPUT)
+            return &g->nodes[i];
+    return NULL;
+}
+
+void cuda_emit_host(FILE *f, Graph *train, const MemPlan *tm, Graph *pred, const MemPlan *pm, const char *pf,
+                    const char *banner, const char *tpre) {
+    out = f;
+    char *src = kernel_source(train, tm, pred, pm, banner, tpre);
+    out = f;
+    nkernels = 0;
+    knames = ir_alloc(sizeof(char *) * (size_t)(train->nnode + (pred ? pred->nnode : 0) + 2));
+    collect_names(train, tm, tpre);
+    if (pred)
+        collect_names(pred, pm, "p");
+    knames[nkernels++] = "tg_copy";
+    out = f;
+    const char *U_ = cg_upper(pf);
+    const Node *x = input_node(train, 0), *y = input_node(train, 1), *loss = output_node(train);
+    int64_t xb = shape_numel(x->shape) * dtype_size(x->dtype), yb = shape_numel(y->shape) * dtype_size(y->dtype);
+    int margs = max_args(train, tm, tpre);
+    if (pred && max_args(pred, pm, "p") > margs)
+        margs = max_args(pred, pm, "p");
+    out = f;
+
+    P("\n/* ---- the GPU ---- */\n\n");
+    P("/* The kernels, CUDA C++ compiled by NVRTC for the device when the program starts (or taken from\n"
+      "   the cache of compiled code); `tgc compile --emit=cuda` writes them to a file of their own. */\n");
+    P("static const char *const %s_cuda_source[] = {\n", pf);
+    for (char *p = src; *p;) {
+        char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+        P("    ");
+        cg_c_string(p, n);
+        P(",\n");
+        p += n;
+    }
+    P("};\n\n");
+    free(src);
+    P("/* Kernel k of launch(k, ...), in the order the step and predict launch them. */\n");
+    P("static const char *const %s_cuda_kernels[] = {\n", pf);
+    for (int k = 0; k < nkernels; k++)
+        P("    \"%s\",\n", knames[k]);
+    P("};\n\n");
+    P("static TgCuda *cu;\nstatic uint64_t dmem, dx, dy;  /* the device's arena; the batch's inputs there */\n");
+    P("static void *hx, *hy;            /* pinned host copies of the inputs, for fast transfers */\n");
+    P("static int pushed;               /* the device holds the parameters */\n\n");
+    P("int %s_cuda_start(char *err, size_t errlen) {\n", pf);
+    P("    if (cu)\n        return 0;\n");
+    P("    size_t len = 1;\n    for (size_t i = 0; i < sizeof %s_cuda_source / sizeof *%s_cuda_source; i++)\n", pf, pf);
+    P("        len += strlen(%s_cuda_source[i]);\n", pf);
+    P("    char *src = malloc(len), *p = src;\n");
+    P("    if (!src) {\n        snprintf(err, errlen, \"out of memory\");\n        return 1;\n    }\n");
+    P("    for (size_t i = 0; i < sizeof %s_cuda_source / sizeof *%s_cuda_source; i++)\n", pf, pf);
+    P("        p += strlen(strcpy(p, %s_cuda_source[i]));\n", pf);
+    P("    cu = tg_cuda_open(err, errlen);\n");
+    P("    int rc = !cu || tg_cuda_load(cu, src, NULL, %s_cuda_kernels, %d, err, errlen) ||\n", pf, nkernels);
+    P("             tg_cuda_alloc(cu, &dmem, %s_ARENA_BYTES, err, errlen) || tg_cuda_alloc(cu, &dx, %lld, err, errlen) ||\n",
+      U_, L(xb ? xb : 1));
+    P("             tg_cuda_alloc(cu, &dy, %lld, err, errlen) || tg_cuda_alloc_pinned(cu, &hx, %lld, err, errlen) ||\n",
+      L(yb ? yb : 1), L(xb ? xb : 1));
+    P("             tg_cuda_alloc_pinned(cu, &hy, %lld, err, errlen);\n", L(yb ? yb : 1));
+    P("    free(src);\n");
+    P("    if (rc && cu) {\n        tg_cuda_close(cu);\n        cu = NULL;\n    }\n");
+    P("    return rc;\n}\n\n");
+    P("void %s_cuda_push(const void *arena) {\n", pf);
+    P("    tg_cuda_upload(cu, dmem, arena, %s_PERSISTENT_BYTES);\n    tg_cuda_sync(cu);\n    pushed = 1;\n}\n\n", U_);
+    P("void %s_cuda_pull(void *arena) { tg_cuda_download(cu, arena, dmem, %s_PERSISTENT_BYTES); }\n\n", pf, U_);
+    P("/* Started and holding the parameters: a program that calls the step without %s_cuda_start and\n"
+      "   push (as the trainer does) gets them here, or a clear message and exit status 1. */\n", pf);
+    P("static void ready(void *arena) {\n    char err[1024];\n");
+    P("    if (!cu && %s_cuda_start(err, sizeof err)) {\n        fprintf(stderr, \"%s: %%s\\n\", err);\n        exit(1);\n    }\n",
+      pf, pf);
+    P("    if (!pushed)\n        %s_cuda_push(arena);\n}\n\n", pf);
+    P("static void launch(int k, uint64_t grid, int nargs, const uint64_t *a) {\n");
+    P("    uint64_t v[%d];\n    void *p[%d];\n", margs, margs);
+    P("    for (int i = 0; i < nargs; i++) {\n        v[i] = a[i];\n        p[i] = &v[i];\n    }\n");
+    P("    tg_cuda_launch(cu, k, grid, %d, 0, p);\n}\n", BLOCK);
+    P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. The kernels run on the GPU's\n"
+      "   copy of the parameters; %s_cuda_pull brings them back. */\n",
+      type_str(x->dtype, x->shape), type_str(y->dtype, y->shape), pf);
+    P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n", pf, T(x->dtype), T(y->dtype));
+    P("    ready(arena);\n");
+    P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(xb), L(xb));
+    P("    memcpy(hy, y, %lld);\n    tg_cuda_upload(cu, dy, hy, %lld);\n", L(yb), L(yb));
+    int k = 0;
+    launches(train, tm, tpre, &k);
+    P("    float loss;\n    tg_cuda_download(cu, &loss, dmem + %lld, sizeof loss);\n    return loss;\n}\n", L(tm->off[loss->id]));
+    if (pred) {
+        const Node *o = output_node(pred), *px = input_node(pred, 0);
+        int64_t pb = shape_numel(px->shape) * dtype_size(px->dtype);
+        P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", pf);
+        P("    ready(arena);\n");
+        P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(pb), L(pb));
+        launches(pred, pm, "p", &k);
+        P("    tg_cuda_download(cu, out, dmem + %lld, %lld);\n}\n", L(pm->off[o->id]),
+          L(shape_numel(o->shape) * dtype_size(o->dtype)));
+    }
+}
+
+void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, int nprograms, Graph *train,
+                      const MemPlan *train_plan, const MemPlan *predict_plan, const char *banner) {
+    out = f;
+    P("%s%s", banner, preamble);
+    for (int p = 0; p < nprograms; p++) {
+        P("\n/* ---- program %s ---- */\n", programs[p]->name);
+        kernels_of(programs[p], plans[p], p ? ir_fmt("p%d_", p) : "");
+    }
+    if (!train)
+        return;
+    Graph *pred = train->train ? train->train->predict : NULL;
+    out = f;
+    P("\n/* ---- training step of %s ---- */\n", train->name);
+    kernels_of(train, train_plan, nprograms ? "t" : "");
+    if (pred) {
+        P("\n/* ---- predict ---- */\n");
+        kernels_of(pred, predict_plan, "p");
+    }
+}
