@@ -832,8 +832,7 @@ static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) {
 }
 
 /* The device address of node id's buffer in a launch. */
-static const char *dev_addr(const Node *n, const char *pf) {
-    (void)pf;
+static const char *dev_addr(const Node *n) {
     if (n->op == OP_INPUT) {
         for (int i = 0, k = 0; i < G->nnode; i++)
             if (G->nodes[i].op == OP_INPUT) {
@@ -865,8 +864,8 @@ static void launches(Graph *g, const MemPlan *m, const char *kprefix, int *k) {
             const Node *dst = IN(n, 0);
             int64_t bytes = shape_numel(dst->shape) * dtype_size(dst->dtype);
             P("    launch(%d, %lld, 3, (const uint64_t[]){%s, %s, %lld}); /* tg_copy: %s */\n", nkernels - 1,
-              L((bytes + BLOCK - 1) / BLOCK < MAX_GRID ? (bytes + BLOCK - 1) / BLOCK : MAX_GRID), dev_addr(dst, ""),
-              dev_addr(IN(n, 1), ""), L(bytes), cg_comment_safe(dst->name ? dst->name : ""));
+              L((bytes + BLOCK - 1) / BLOCK < MAX_GRID ? (bytes + BLOCK - 1) / BLOCK : MAX_GRID), dev_addr(dst),
+              dev_addr(IN(n, 1)), L(bytes), cg_comment_safe(dst->name ? dst->name : ""));
             continue;
         }
         if (!call)
@@ -881,7 +880,7 @@ static void launches(Graph *g, const MemPlan *m, const char *kprefix, int *k) {
         }
         P("    launch(%d, %lld, %d, (const uint64_t[]){", *k, L(grid), U->nargs);
         for (int a = 0; a < U->nargs; a++)
-            P("%s%s", a ? ", " : "", dev_addr(&G->nodes[U->arg_node[a]], ""));
+            P("%s%s", a ? ", " : "", dev_addr(&G->nodes[U->arg_node[a]]));
         P("}); /* %s */\n", name);
         (*k)++;
     }

@@ -79,12 +79,12 @@ typedef enum { C, EMU, GPU } Target;
 
 /* Builds tests/steps_driver.c with tg's step for target, `steps` steps, parameters printed at the
  * end; returns its output. */
-static char *steps(const char *tg, Target t, int steps, const char *name) {
+static char *steps_with(const char *tg, Target t, int steps, const char *name, const char *flag) {
     char *dir = fmt("%s/%s", tmp, name);
     mkdir(dir, 0755);
     char *src = fmt("%s/net.c", dir), *err = fmt("%s/err.txt", dir), *bin = fmt("%s/steps", dir);
     char *gen[] = {(char *)tgc, "compile", (char *)tg, "-o", src, "--no-main", "--prefix", "net", "--target",
-                   t == C ? "c" : "cuda", NULL};
+                   t == C ? "c" : "cuda", (char *)flag, NULL};
     ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
     char *cc[24] = {"gcc", "-std=c99", "-O2", fmt("-DSTEPS=%d", steps), "-DPARAMS", fmt("-I%s", dir),
                     fmt("-I%s", incdir), src, fmt("%s/tests/steps_driver.c", root), "-o", bin, fmt("-L%s", libdir)};
@@ -105,6 +105,8 @@ static char *steps(const char *tg, Target t, int steps, const char *name) {
     ck_assert_msg(run(dir, out, err, argv) == 0, "%s", slurp(err, NULL));
     return slurp(out, NULL);
 }
+
+static char *steps(const char *tg, Target t, int n, const char *name) { return steps_with(tg, t, n, name, NULL); }
 
 /* Line by line: losses within 1e-4 relative; per tensor, the sum within 1e-4 of the magnitudes'
  * sum (a sum near zero has no relative precision) and the magnitudes' sum within 1e-4. */
@@ -135,13 +137,18 @@ static void same_training(const char *what, const char *want, const char *got, i
     ck_assert_int_ge(line - losses, 10); /* the parameters were compared */
 }
 
-static const char *nets[] = {"samples/lenet.tg", "bench/net2.tg", "tests/programs/step_net4_adamw.tg"};
+/* the last one -O0: every value its own buffer, so the optimizer's state is copied (tg_copy) */
+static const char *nets[] = {"samples/lenet.tg", "bench/net2.tg", "tests/programs/step_net4_adamw.tg",
+                             "tests/programs/step_net4_adamw.tg"};
 
 START_TEST(test_emulated_step_trains_as_c) {
     char *tg = fmt("%s/%s", root, nets[_i]);
-    int n = _i == 1 ? 8 : 30;
-    char *want = steps(tg, C, n, fmt("c%d", _i));
-    char *got = steps(tg, EMU, n, fmt("emu%d", _i));
+    int n = _i == 1 || _i == 3 ? 8 : 30;
+    const char *flag = _i == 3 ? "-O0" : NULL;
+    char *want = steps_with(tg, C, n, fmt("c%d", _i), flag);
+    char *got = steps_with(tg, EMU, n, fmt("emu%d", _i), flag);
+    if (_i == 3)
+        ck_assert_msg(strstr(slurp(fmt("%s/emu3/net.c", tmp), NULL), "tg_copy: "), "-O0 launches no copy");
     same_training(nets[_i], want, got, n);
 }
 END_TEST
@@ -308,7 +315,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_gpu_steps_as_c);
     else {
         tcase_add_test(tc, test_nvrtc_compiles_every_sample);
-        tcase_add_loop_test(tc, test_emulated_step_trains_as_c, 0, 3);
+        tcase_add_loop_test(tc, test_emulated_step_trains_as_c, 0, 4);
         tcase_add_test(tc, test_emulated_trainer_as_c);
         tcase_add_test(tc, test_no_gpu_is_said);
         tcase_add_test(tc, test_tgc_errors);
