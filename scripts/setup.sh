@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="meson ninja-build pkg-config gcc clang libomp-dev check libclang-dev zlib1g-dev dataset-fashion-mnist"
+PACKAGES="meson ninja-build pkg-config gcc g++ clang libomp-dev check libclang-dev zlib1g-dev dataset-fashion-mnist"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
