@@ -423,7 +423,8 @@ static void op_conv2d_bwd_input(const Node *n, int ind) {
 static void op_conv2d_bwd_weight(const Node *n, int ind) {
     Conv c = conv_of(n);
     declare_coords(ind, n->shape, "i", (const char *[]){"k", "c", "r", "s"});
-    P("%*sconst int64_t ci = k / %lld * %lld + c; /* input channel */\n", ind, "", L(c.Og), L(c.Cg));
+    if (c.groups > 1)
+        P("%*sconst int64_t ci = k / %lld * %lld + c; /* input channel */\n", ind, "", L(c.Og), L(c.Cg));
     P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
     if (c.N * c.OH * c.OW == 0) { /* no batch or no output positions: a zero gradient */
         block_sum(ind, T(n->dtype), "i", "part[0]");
@@ -435,8 +436,8 @@ static void op_conv2d_bwd_weight(const Node *n, int ind) {
     P("%*s    const int64_t ih = h * %lld + r * %lld - %lld, iw = w * %lld + s * %lld - %lld;\n", ind, "", L(c.st[0]),
       L(c.dl[0]), L(c.pd[0]), L(c.st[1]), L(c.dl[1]), L(c.pd[1]));
     P("%*s    if (ih >= 0 && ih < %lld && iw >= 0 && iw < %lld)\n", ind, "", L(c.H), L(c.W));
-    P("%*s        acc += x1[((n * %lld + k) * %lld + h) * %lld + w] * x0[((n * %lld + ci) * %lld + ih) * %lld + iw];\n", ind,
-      "", L(c.O), L(c.OH), L(c.OW), L(c.C), L(c.H), L(c.W));
+    P("%*s        acc += x1[((n * %lld + k) * %lld + h) * %lld + w] * x0[((n * %lld + %s) * %lld + ih) * %lld + iw];\n", ind,
+      "", L(c.O), L(c.OH), L(c.OW), L(c.C), c.groups > 1 ? "ci" : "c", L(c.H), L(c.W));
     P("%*s}\n", ind, "");
     block_sum(ind, T(n->dtype), "i", "part[0]");
 }
@@ -514,6 +515,35 @@ static void op_maxpool_bwd(const Node *n, int ind, bool codes) {
     P("%*s        acc += %s;\n", ind, "", g);
     close_taps(ind);
     store(ind, "i", "acc");
+}
+
+/*
+ * max_pool2d's backward from x over disjoint unpadded windows, which memplan may run in place over
+ * x (the C backend's gather reads each window whole before writing it): here too a thread takes a
+ * window, reads it whole, then writes every element of it, so no thread reads an element another
+ * one writes. Elements no window covers get zero in a second loop; nobody reads them.
+ */
+static void op_maxpool_bwd_windows(const Node *n, const char *first, const char *step) {
+    const Node *dy = IN(n, 1);
+    Pool q = pool_of(n, n->shape, dy->shape);
+    int64_t total = shape_numel(n->shape), planes = total / (q.H * q.W);
+    const char *tp = T(n->dtype), *zero = cg_literal(0, n->dtype);
+    P("    for (int64_t i = %s; i < %lld; i += %s) { /* window i */\n", first, L(planes * q.OH * q.OW), step);
+    P("        const int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", L(q.OH * q.OW), L(q.OW), L(q.OH), L(q.OW));
+    window_max(8, T(IN(n, 0)->dtype), q);
+    P("        const %s g = %s + x1[i]; /* 0 + g, as adding into zeros: a -0.0 gradient arrives as +0.0 */\n", tp, zero);
+    P("        for (int64_t r = 0; r < %lld; r++)\n            for (int64_t s = 0; s < %lld; s++) {\n", L(q.k[0]), L(q.k[1]));
+    store(16, ir_fmt("(p * %lld + oh * %lld + r) * %lld + ow * %lld + s", L(q.H), L(q.st[0]), L(q.W), L(q.st[1])),
+          ir_fmt("r * %lld + s == at ? g : %s", L(q.k[1]), zero));
+    P("            }\n    }\n");
+    if (q.st[0] == q.k[0] && q.st[1] == q.k[1] && q.OH * q.k[0] == q.H && q.OW * q.k[1] == q.W)
+        return; /* the windows tile the plane */
+    P("    for (int64_t i = %s; i < %lld; i += %s) { /* elements no window covers */\n", first, L(total), step);
+    P("        const int64_t h = i / %lld %% %lld, w = i %% %lld;\n", L(q.W), L(q.H), L(q.W));
+    P("        if (h / %lld >= %lld || h %% %lld >= %lld || w / %lld >= %lld || w %% %lld >= %lld) {\n", L(q.st[0]), L(q.OH),
+      L(q.st[0]), L(q.k[0]), L(q.st[1]), L(q.OW), L(q.st[1]), L(q.k[1]));
+    store(12, "i", zero);
+    P("        }\n    }\n");
 }
 
 /* avg_pool2d as PyTorch computes it (the C backend's emit_avgpool says how), forward or as a
@@ -755,6 +785,11 @@ static void emit_unit(void) {
     }
     const char *first = style == PER_OUTPUT_BLOCK ? "blockIdx.x" : "blockIdx.x * (int64_t)blockDim.x + threadIdx.x";
     const char *step = style == PER_OUTPUT_BLOCK ? "gridDim.x" : "(int64_t)gridDim.x * blockDim.x";
+    if (h && h->op == OP_MAXPOOL2D_BWD && fuse_pool_disjoint(h, G)) {
+        op_maxpool_bwd_windows(h, first, step);
+        P("}\n");
+        return;
+    }
     P("    for (int64_t i = %s; i < %lld; i += %s) {\n", first, L(items), step);
     unit_body(h, 8, style, name);
     P("    }\n}\n");

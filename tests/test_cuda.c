@@ -140,12 +140,13 @@ static void same_training(const char *what, const char *want, const char *got, i
     }
     ck_assert_msg(!*a && !*b, "%s: the outputs have different lengths", what);
     ck_assert_int_eq(losses, nloss);
-    ck_assert_int_ge(line - losses, 10); /* the parameters were compared */
+    ck_assert_int_ge(line - losses, 4); /* the parameters were compared */
 }
 
-/* the last one -O0: every value its own buffer, so the optimizer's state is copied (tg_copy) */
+/* -O0: every value its own buffer, so the optimizer's state is copied (tg_copy); pool16: a
+ * 16x16 max-pool, whose backward reads x (too many taps for argmax codes), in place over x */
 static const char *nets[] = {"samples/lenet.tg", "bench/net2.tg", "tests/programs/step_net4_adamw.tg",
-                             "tests/programs/step_net4_adamw.tg"};
+                             "tests/programs/step_net4_adamw.tg", "tests/programs/step_pool16.tg"};
 
 START_TEST(test_emulated_step_trains_as_c) {
     char *tg = fmt("%s/%s", root, nets[_i]);
@@ -155,6 +156,8 @@ START_TEST(test_emulated_step_trains_as_c) {
     char *got = steps_with(tg, EMU, n, fmt("emu%d", _i), flag);
     if (_i == 3)
         ck_assert_msg(strstr(slurp(fmt("%s/emu3/net.c", tmp), NULL), "tg_copy: "), "-O0 launches no copy");
+    if (_i == 4) /* max_pool2d's backward from x, in place over x: a window per thread */
+        ck_assert_msg(strstr(slurp(fmt("%s/emu4/net.c", tmp), NULL), "the output overwrites"), "not in place");
     same_training(nets[_i], want, got, n);
 }
 END_TEST
@@ -325,7 +328,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc[0], test_gpu_steps_as_c);
     else {
         tcase_add_test(tc[1], test_nvrtc_compiles_every_sample);
-        tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 4);
+        tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 5);
         tcase_add_test(tc[3], test_emulated_trainer_as_c);
         tcase_add_test(tc[4], test_no_gpu_is_said);
         tcase_add_test(tc[4], test_tgc_errors);
