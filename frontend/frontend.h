@@ -82,6 +82,7 @@ typedef enum {
     S_EXPR,   /* expression statement */
     S_ASSIGN, /* targets op value: "=", "+=", "-=", "*=", "/=" */
     S_RETURN, /* return value */
+    S_IF,     /* if value { body } else { orelse }: value known at compile time */
 } StmtKind;
 
 struct Stmt {
@@ -89,7 +90,9 @@ struct Stmt {
     SrcLoc loc;
     const char *op;
     Expr *target; /* S_ASSIGN: a name, attribute, index, or tuple of names */
-    Expr *value;
+    Expr *value;  /* S_IF: the condition */
+    Stmt **body, **orelse; /* S_IF: the branches ("else if" is an if alone in orelse) */
+    int nbody, norelse;
 };
 
 typedef struct {

@@ -1307,6 +1307,28 @@ static void add_child(Module *m, const char *name, Module *c) {
 
 static int depth_guard;
 
+static bool condition(Expr *e);
+
+/* The layer declarations of a model body, in order, with those of the branch each if takes
+ * (its condition sees the constructor's arguments). */
+static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
+    for (int i = 0; i < n; i++) {
+        Stmt *s = body[i];
+        if (s->kind == S_IF) {
+            bool yes = condition(s->value);
+            declare_layers(m, env, yes ? s->body : s->orelse, yes ? s->nbody : s->norelse);
+            continue;
+        }
+        if (!is_layer_decl(s))
+            continue;
+        Value *v = eval(s->value);
+        if (v->kind != V_MODULE)
+            error_at(s->loc, "expected a module");
+        add_child(m, s->target->str, v->mod);
+        bind(env, s->target->str, v);
+    }
+}
+
 static Value *construct_model(Decl *d, Args *a) {
     if (++depth_guard > 64)
         error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
@@ -1335,16 +1357,7 @@ static Value *construct_model(Decl *d, Args *a) {
         bind(env, p->name, v);
     }
     args_done(a, npos, known, nknown);
-    for (int i = 0; i < d->nbody; i++) {
-        Stmt *s = d->body[i];
-        if (!is_layer_decl(s))
-            continue;
-        Value *v = eval(s->value);
-        if (v->kind != V_MODULE)
-            error_at(s->loc, "expected a module");
-        add_child(m, s->target->str, v->mod);
-        bind(env, s->target->str, v);
-    }
+    declare_layers(m, env, d->body, d->nbody);
     L.scope = saved;
     depth_guard--;
     Value *v = mk(V_MODULE);
@@ -3485,8 +3498,48 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
     }
 }
 
+static void exec_block(Stmt **body, int n);
+
+/* An if's condition: a value known at compile time (a number, a bool, None, a string), never a
+ * tensor, since the graph has no branches. */
+static bool condition(Expr *e) {
+    Value *c = eval(e);
+    switch (c->kind) {
+    case V_BOOL: case V_INT: return c->i != 0;
+    case V_FLOAT: return c->f != 0;
+    case V_NONE: return false;
+    case V_STR: return *c->s != 0;
+    case V_TENSOR:
+        error_at(e->loc, "an 'if' condition must be known at compile time (a number or a bool); this is a tensor, "
+                         "whose value exists only when the program runs");
+    default:
+        error_at(e->loc, "an 'if' condition must be a number or a bool, not %s", kind_name(c));
+    }
+}
+
+/* The branch an if takes; in a model's forward pass without its layer declarations, which the
+ * constructor ran (construct_model). */
+static void exec_if(Stmt *s) {
+    bool yes = condition(s->value);
+    Stmt **b = yes ? s->body : s->orelse;
+    int n = yes ? s->nbody : s->norelse;
+    if (!L.in_forward) {
+        exec_block(b, n);
+        return;
+    }
+    Stmt **fwd = ir_alloc(sizeof(Stmt *) * (size_t)(n + 1));
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!is_layer_decl(b[i]))
+            fwd[k++] = b[i];
+    exec_block(fwd, k);
+}
+
 static void exec_stmt(Stmt *s) {
     switch (s->kind) {
+    case S_IF:
+        exec_if(s);
+        return;
     case S_EXPR:
         eval(s->value);
         return;

@@ -72,7 +72,7 @@ static Token *expect(Parser *ps, const char *s) {
 
 /* Reserved words: rejected where a name is expected, so `model = 1` fails at the name itself. */
 static bool is_keyword(const char *s) {
-    static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or",
+    static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or", "if", "else",
                                "True", "False", "true", "false", "None"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (!strcmp(kw[i], s))
@@ -554,8 +554,12 @@ static bool peek_next_is_statementish(Parser *ps) {
            !is_punct(n, "+=") && !is_punct(n, ",");
 }
 
-/* stmt -> 'return' exprlist | exprlist (('=' | '+=' | '-=' | '*=' | '/=') exprlist)? */
-static Stmt *stmt(Parser *ps) {
+static Stmt **stmts(Parser *ps, Decl *d, int *n);
+
+/* stmt -> 'return' exprlist
+ *       | 'if' expr block ('else' ('if' ... | block))?
+ *       | exprlist (('=' | '+=' | '-=' | '*=' | '/=') exprlist)? */
+static Stmt *stmt(Parser *ps, Decl *d) {
     Token *t = peek(ps);
     Stmt *s = ir_alloc(sizeof(Stmt));
     s->loc = t->loc;
@@ -564,14 +568,37 @@ static Stmt *stmt(Parser *ps) {
         s->value = exprlist(ps);
         return s;
     }
+    if (accept(ps, "if")) {
+        s->kind = S_IF;
+        s->value = expr(ps);
+        if (is_punct(peek(ps), ":"))
+            syntax_error(ps, peek(ps)->loc, "a .tg 'if' takes a block in braces, not ':': if cond { ... }");
+        s->body = stmts(ps, d, &s->nbody);
+        /* 'else' may follow on the same line as the '}' or on the next */
+        int save = ps->pos;
+        skip_newlines(ps);
+        if (accept(ps, "else")) {
+            if (is_ident(peek(ps), "if")) {
+                s->orelse = ir_alloc(sizeof(Stmt *));
+                s->orelse[0] = stmt(ps, d);
+                s->norelse = 1;
+            } else
+                s->orelse = stmts(ps, d, &s->norelse);
+        } else
+            ps->pos = save;
+        return s;
+    }
+    if (is_ident(t, "elif") && peek_next_is_statementish(ps))
+        syntax_error(ps, t->loc, "'elif' is Python; .tg writes 'else if cond { ... }'");
     /* Caught before the expression parser, so a Python habit gets one clear message
      * rather than "expected end of statement" at some later token. */
-    static const char *python_only[] = {"for", "if", "while", "def", "class", "import", "from", "with", "else",
-                                        "elif", "try", "lambda", "del", "global", "assert", "pass", "break"};
+    static const char *python_only[] = {"for", "while", "def", "class", "import", "from", "with", "try", "lambda",
+                                        "del", "global", "assert", "pass", "break"};
     for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
         if (is_ident(t, python_only[i]) && peek_next_is_statementish(ps))
-            syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no control flow or definitions "
-                                     "besides model, program and train blocks (see docs/language.md)", t->text);
+            syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no loops or definitions besides "
+                                     "model, program and train blocks, and 'if' only on values known at compile "
+                                     "time (see docs/language.md)", t->text);
     Expr *e = exprlist(ps);
     Token *op = peek(ps);
     static const char *ops[] = {"=", "+=", "-=", "*=", "/="};
@@ -608,10 +635,13 @@ static void recover(Parser *ps) {
         Token *t = peek(ps);
         if (t->kind == TK_EOF)
             return;
-        if (is_punct(t, "(") || is_punct(t, "["))
+        if (is_punct(t, "(") || is_punct(t, "[") || is_punct(t, "{"))
             depth++;
-        if ((is_punct(t, ")") || is_punct(t, "]")) && depth > 0)
-            depth--;
+        if ((is_punct(t, ")") || is_punct(t, "]") || is_punct(t, "}")) && depth > 0) {
+            depth--; /* it closes a bracket opened after the error: skipped with it */
+            ps->pos++;
+            continue;
+        }
         if ((t->kind == TK_NEWLINE && depth == 0) || (is_punct(t, "}") && depth == 0))
             return;
         ps->pos++;
@@ -623,8 +653,12 @@ static void recover(Parser *ps) {
  * Each statement gets its own recovery point, so an error costs only that
  * statement and the next one is parsed as usual: several errors per run.
  */
-static void block(Parser *ps, Decl *d) {
+static Stmt **stmts(Parser *ps, Decl *d, int *nout) {
     expect(ps, "{");
+    /* a nested block ('if') has its own recovery points; the enclosing statement's comes back after */
+    jmp_buf outer;
+    bool was_armed = ps->armed;
+    memcpy(outer, ps->recover, sizeof outer);
     Stmt **body = NULL;
     int n = 0, cap = 0;
     for (;;) {
@@ -644,7 +678,7 @@ static void block(Parser *ps, Decl *d) {
             continue;
         }
         ps->armed = true;
-        Stmt *s = stmt(ps);
+        Stmt *s = stmt(ps, d);
         /* stmt() stops at the first token it cannot use: "x = 1 2" ends up here */
         Token *end = peek(ps);
         if (end->kind != TK_NEWLINE && !is_punct(end, ";") && !is_punct(end, "}"))
@@ -659,10 +693,13 @@ static void block(Parser *ps, Decl *d) {
         }
         body[n++] = s;
     }
-    ps->armed = false; /* recover may name this frame, about to return: no later error may jump there */
-    d->body = body;
-    d->nbody = n;
+    ps->armed = was_armed; /* recover may name this frame, about to return: no later error may jump there */
+    memcpy(ps->recover, outer, sizeof outer);
+    *nout = n;
+    return body;
 }
+
+static void block(Parser *ps, Decl *d) { d->body = stmts(ps, d, &d->nbody); }
 
 /* param -> NAME (':' expr)? ('=' expr)? */
 static void params(Parser *ps, Decl *d) {

@@ -570,9 +570,33 @@ static const BadCase bad[] = {
      "program p {\n"
      "    for i in range(3)\n"
      "}\n",
-     "bad.tg:2:5: error: 'for' is Python, not .tg: the language has no control flow or definitions besides model, program and train blocks (see docs/language.md)\n"
+     "bad.tg:2:5: error: 'for' is Python, not .tg: the language has no loops or definitions besides model, program and train blocks, and 'if' only on values known at compile time (see docs/language.md)\n"
      "    for i in range(3)\n"
      "    ^\n"},
+    {"python_elif",
+     "program p {\n"
+     "    if 1 > 2 { print(1) }\n"
+     "    elif 1 { print(2) }\n"
+     "    print(3)\n"
+     "}\n",
+     "bad.tg:3:5: error: 'elif' is Python; .tg writes 'else if cond { ... }'\n"
+     "    elif 1 { print(2) }\n"
+     "    ^\n"},
+    {"if_colon",
+     "program p {\n"
+     "    if True: print(1)\n"
+     "}\n",
+     "bad.tg:2:12: error: a .tg 'if' takes a block in braces, not ':': if cond { ... }\n"
+     "    if True: print(1)\n"
+     "           ^\n"},
+    {"if_on_tensor",
+     "program p {\n"
+     "    x = ones(2)\n"
+     "    if x.sum() > 1 { print(1) }\n"
+     "}\n",
+     "bad.tg:3:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
+     "    if x.sum() > 1 { print(1) }\n"
+     "               ^\n"},
     {"view_of_transpose",
      "program p {\n"
      "    t = ones(2, 3)\n"
