@@ -750,9 +750,28 @@ static CXTranslationUnit parse(CXIndex index, const char *path, const char *open
     return tu;
 }
 
+/* A --target cuda program: its step starts the GPU on the first call and launches kernels through
+ * libtgrt_cuda, which is not what check proves. */
+static bool cuda_program(const char *path) {
+    FILE *f = fopen(path, "r");
+    char line[512];
+    bool yes = false;
+    for (int i = 0; f && i < 64 && fgets(line, sizeof line, f) && !yes; i++)
+        yes = strstr(line, "#include <tgrt_cuda.h>") != NULL;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
 int validate_c(const char *path, FILE *report) {
     if (access(path, R_OK)) {
         fprintf(report, "tgc: error: cannot open '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (cuda_program(path)) {
+        fprintf(report, "%s: error: a --target cuda program: tgc check proves the C backend's promises, and this "
+                        "step launches CUDA kernels through libtgrt_cuda instead (compile without --target to check "
+                        "the same network's C)\n", path);
         return 1;
     }
     CXIndex index = clang_createIndex(0, 0);

@@ -104,7 +104,9 @@ static void store(int ind, const char *idx, const char *val) {
             P("%*s%s[%s] = t%d;\n", ind, "", cg_bname(i), idx, i);
 }
 
-/* A block's 256 partial values `acc` combined in a fixed tree; thread 0 stores the sum. */
+/* A block's partial values `acc` combined in a fixed tree; thread 0 stores the sum. The tree
+ * follows blockDim.x, which must be a power of two of at most BLOCK: the host launches BLOCK, the
+ * CPU emulation of the tests 1. */
 static void block_sum(int ind, const char *acc_t, const char *idx, const char *result) {
     P("%*s__shared__ %s part[%d];\n", ind, "", acc_t, BLOCK);
     P("%*spart[threadIdx.x] = acc;\n%*s__syncthreads();\n", ind, "", ind, "");
@@ -1009,7 +1011,8 @@ void cuda_emit_host(FILE *f, Graph *train, const MemPlan *tm, Graph *pred, const
     P("    return rc;\n}\n\n");
     P("void %s_cuda_push(const void *arena) {\n", pf);
     P("    tg_cuda_upload(cu, dmem, arena, %s_PERSISTENT_BYTES);\n    tg_cuda_sync(cu);\n    pushed = 1;\n}\n\n", U_);
-    P("void %s_cuda_pull(void *arena) { tg_cuda_download(cu, arena, dmem, %s_PERSISTENT_BYTES); }\n\n", pf, U_);
+    P("void %s_cuda_pull(void *arena) {\n    if (cu && pushed) /* else the arena holds the newest values */\n"
+      "        tg_cuda_download(cu, arena, dmem, %s_PERSISTENT_BYTES);\n}\n\n", pf, U_);
     P("/* Started and holding the parameters: a program that calls the step without %s_cuda_start and\n"
       "   push (as the trainer does) gets them here, or a clear message and exit status 1. */\n", pf);
     P("static void ready(void *arena) {\n    char err[1024];\n");

@@ -12,7 +12,8 @@
 # machine has no zlib.h), Fashion-MNIST's four files, and this script. `run` then shows:
 #   1. libtgrt_cuda opens the GPU and NVRTC compiles the kernels (the device line);
 #   2. 100 training steps of LeNet on the GPU against the C backend: every loss and every
-#      parameter's sum within 1e-4 (PASS/FAIL);
+#      parameter's sum within 1e-4 (PASS/FAIL); the same again from the kernel cache; the
+#      runtime's GPU test (tests/test_cuda_gpu.c) where Check is installed;
 #   3. the Fashion-MNIST trainer, 2 epochs, on the GPU and on the CPU: both accuracies (PASS when
 #      they are within 1 point);
 #   4. the bench: tgc CUDA training and inference images/s at batch 4 and 256, and PyTorch CUDA's
@@ -31,7 +32,7 @@ pack)
     rm -rf "$dir"
     mkdir -p "$dir/runtime" "$dir/data" "$dir/zlib" "$dir/gen"
     cp runtime/*.c runtime/*.h "$dir/runtime/"
-    cp tests/steps_driver.c bench/step_bench.c bench/torch_bench.py "$dir/"
+    cp tests/steps_driver.c bench/step_bench.c bench/torch_bench.py tests/test_cuda_gpu.c tests/harness.h "$dir/"
     cp "$data"/*.gz "$dir/data/"
     for h in /usr/include/zlib.h /usr/include/zconf.h /usr/include/*/zconf.h; do
         [ -f "$h" ] && cp "$h" "$dir/zlib/"
@@ -61,6 +62,7 @@ run) ;;
     ;;
 esac
 
+set +e # from here every step reports PASS or FAIL and the run goes on to the summary line
 dir=${2:-$(dirname "$0")}
 dir=$(cd "$dir" && pwd)
 results=${3:-$dir/results.txt}
@@ -109,6 +111,9 @@ for t in c cuda; do
         "$dir/steps_driver.c" -o "$b/steps_$t" $l
 done
 "$b/steps_c" > "$b/steps_c.txt"
+export TGC_CUDA_CACHE="$b/kernel-cache" # a fresh cache: the first run compiles, the second loads
+rm -rf "$TGC_CUDA_CACHE"
+t0=$(date +%s.%N)
 if "$b/steps_cuda" > "$b/steps_cuda.txt" 2> "$b/steps_cuda.err"; then
     ok=$(paste -d' ' "$b/steps_c.txt" "$b/steps_cuda.txt" | awk '
         function abs(v) { return v < 0 ? -v : v }
@@ -126,6 +131,29 @@ else
     fi
 fi
 verdict "100 training steps of LeNet on the GPU agree with the C backend within 1e-4" "$ok"
+t1=$(date +%s.%N)
+"$b/steps_cuda" > "$b/steps_cuda2.txt" 2>> "$b/steps_cuda.err"
+t2=$(date +%s.%N)
+say "the same program again: $(awk "BEGIN {printf \"%.2f s, first run %.2f s\", $t2 - $t1, $t1 - $t0}") (NVRTC compiled the kernels once)"
+ok=0
+cmp -s "$b/steps_cuda.txt" "$b/steps_cuda2.txt" && [ -n "$(ls "$TGC_CUDA_CACHE" 2>/dev/null)" ] && ok=1
+verdict "a second run takes the kernels from the cache and computes the same" "$ok"
+unset TGC_CUDA_CACHE
+
+# the runtime's own GPU test, where Check is installed
+if pkg-config --exists check 2>/dev/null; then
+    if $cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -I"$dir" -I"$dir/runtime" "$dir/test_cuda_gpu.c" -o "$b/test_cuda_gpu" -L"$b" -ltgrt_cuda -ldl \
+        $(pkg-config --cflags --libs check) 2>> "$results"; then
+        "$b/test_cuda_gpu" > "$b/test_cuda_gpu.txt" 2>&1
+        rc=$?
+        tail -3 "$b/test_cuda_gpu.txt" | tee -a "$results"
+        verdict "libtgrt_cuda's GPU test (memory, copies, launches, shared memory, the cache, errors)" $([ $rc -eq 0 ] && echo 1 || echo 0)
+    else
+        verdict "libtgrt_cuda's GPU test builds" 0
+    fi
+else
+    say "libtgrt_cuda's GPU test: skipped (no Check here)"
+fi
 
 # 3. Fashion-MNIST, 2 epochs, both backends
 $cc $fast -I"$dir/runtime" "$dir/gen/fashion_c/lenet_fashion.c" -o "$b/fashion_c" $libs

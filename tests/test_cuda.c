@@ -38,17 +38,20 @@ static const char *sanitizers(void) {
 static int nfiles, nkernels;
 
 /* Under the sanitizers (CI's second run) tgc writes every file's kernels, but NVRTC, not our code
- * and four times slower there, compiles only those of samples/ and bench/: the plain run compiles
- * them all. */
+ * and four times slower there, compiles only those of samples/ and bench/ under 300 kernels (the
+ * ResNets' are left to the plain run, which compiles them all). The ResNet test programs of
+ * tests/programs are left out in both: samples/resnet18*.tg have the same kernels. */
 static void nvrtc_file(const char *tg, bool compile) {
     char *cu = fmt("%s/k.cu", tmp), *err = fmt("%s/err.txt", tmp);
     char *gen[] = {(char *)tgc, "compile", (char *)tg, "--emit=cuda", "-o", cu, NULL};
     ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s: %s", tg, slurp(err, NULL));
     char *src = slurp(cu, NULL), *log = NULL, msg[512];
-    if (!compile)
-        return;
+    int k = 0;
     for (const char *p = src; (p = strstr(p, "extern \"C\" __global__")); p++)
-        nkernels++;
+        k++;
+    if (!compile || (sanitizers() && k > 300))
+        return;
+    nkernels += k;
     int rc = tg_nvrtc_compile(src, "compute_80", NULL, &log, msg, sizeof msg);
     ck_assert_msg(rc != -1, "NVRTC cannot be loaded: %s", msg);
     ck_assert_msg(rc == 0, "%s: NVRTC rejects the kernels:\n%s", tg, log);
@@ -67,14 +70,15 @@ START_TEST(test_nvrtc_compiles_every_sample) {
         char *names[256];
         int n = 0;
         while ((e = readdir(dp)) && n < 256)
-            if (strlen(e->d_name) > 3 && !strcmp(e->d_name + strlen(e->d_name) - 3, ".tg"))
+            if (strlen(e->d_name) > 3 && !strcmp(e->d_name + strlen(e->d_name) - 3, ".tg") &&
+                !(strcmp(dirs[d], "samples") && !strncmp(e->d_name, "resnet", 6)))
                 names[n++] = fmt("%s/%s", path, e->d_name);
         closedir(dp);
         for (int i = 0; i < n; i++)
             nvrtc_file(names[i], !sanitizers() || !strcmp(dirs[d], "samples") || !strcmp(dirs[d], "bench"));
     }
     printf("NVRTC: %d files, %d kernels, no error or warning\n", nfiles, nkernels);
-    ck_assert_int_ge(nfiles, sanitizers() ? 3 : 30);
+    ck_assert_int_ge(nfiles, sanitizers() ? 3 : 40);
     ck_assert_int_ge(nkernels, sanitizers() ? 100 : 500);
 }
 END_TEST
@@ -140,13 +144,14 @@ static void same_training(const char *what, const char *want, const char *got, i
     }
     ck_assert_msg(!*a && !*b, "%s: the outputs have different lengths", what);
     ck_assert_int_eq(losses, nloss);
-    ck_assert_int_ge(line - losses, 4); /* the parameters were compared */
+    ck_assert_int_ge(line - losses, 2); /* the parameters were compared */
 }
 
 /* -O0: every value its own buffer, so the optimizer's state is copied (tg_copy); pool16: a
  * 16x16 max-pool, whose backward reads x (too many taps for argmax codes), in place over x */
 static const char *nets[] = {"samples/lenet.tg", "bench/net2.tg", "tests/programs/step_net4_adamw.tg",
-                             "tests/programs/step_net4_adamw.tg", "tests/programs/step_pool16.tg"};
+                             "tests/programs/step_net4_adamw.tg", "tests/programs/step_pool16.tg",
+                             "tests/programs/step_int_ops.tg"};
 
 START_TEST(test_emulated_step_trains_as_c) {
     char *tg = fmt("%s/%s", root, nets[_i]);
@@ -328,7 +333,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc[0], test_gpu_steps_as_c);
     else {
         tcase_add_test(tc[1], test_nvrtc_compiles_every_sample);
-        tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 5);
+        tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 6);
         tcase_add_test(tc[3], test_emulated_trainer_as_c);
         tcase_add_test(tc[4], test_no_gpu_is_said);
         tcase_add_test(tc[4], test_tgc_errors);
