@@ -20,12 +20,21 @@
  * every shape at compile time, so there is nothing to allocate. Errors name the
  * file; malformed JSON names the byte (counted from the start of the file).
  * Like npy.c, this assumes a little-endian host.
+ *
+ * Loading a model's whole state_dict is strict, as PyTorch's load_state_dict
+ * is: given the list of every tensor the model has, the header must name
+ * exactly those, so a file for another architecture fails on its first
+ * unknown or missing name instead of half-loading. A generated program loads
+ * one tensor per call (each into its own arena slot) and hands the list to
+ * the first call only: the header is parsed again per tensor, which costs
+ * little next to reading the data.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* fileno, fsync, fstat, fseeko, open */
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,12 +666,78 @@ static int parse_metadata(Parser *p, const char *const *keys, char **values, int
 }
 
 /*
+ * A strict load: the model's full list of tensor names, which the file must hold exactly (a
+ * loader of one tensor still checks the whole state_dict, so the list can be longer than the
+ * tensors requested).
+ */
+typedef struct {
+    const char *const *names; /* every tensor the model has */
+    int n;
+    unsigned char *seen;      /* n flags: the file has names[j] */
+    int nfile;                /* the file's tensors (metadata aside) */
+    char *unknown;            /* the file's first tensor the model lacks (header length + 1 bytes) */
+    int nunknown;             /* how many the model lacks */
+} Strict;
+
+/* Edit distance of a and b, or INT_MAX when either is too long to bother (a did-you-mean only). */
+static int distance(const char *a, const char *b) {
+    enum { LONGEST = 128 };
+    size_t na = strlen(a), nb = strlen(b);
+    int row[LONGEST + 1];
+    if (na > LONGEST || nb > LONGEST)
+        return INT_MAX;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0]; /* row[i-1][j-1] */
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+/*
+ * A file entry the model lacks. The message suggests the closest of the model's names that the
+ * file lacks (known only once the whole header is read), if one is close: a renamed tensor.
+ */
+static int unknown(const char *path, const Strict *s, const char *name, char *err, size_t errcap) {
+    const char *best = NULL;
+    int bestd = INT_MAX, limit = (int)strlen(name) / 3 + 1; /* a typo or two, not another layer */
+    for (int j = 0; j < s->n; j++) {
+        int d = s->seen[j] ? INT_MAX : distance(name, s->names[j]);
+        if (d < bestd && d <= limit) {
+            best = s->names[j];
+            bestd = d;
+        }
+    }
+    char more[64] = ""; /* a file for another architecture has many */
+    if (s->nunknown > 1)
+        snprintf(more, sizeof more, "the file has %d more the model lacks", s->nunknown - 1);
+    if (best && more[0])
+        return fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?; %s)", name, best, more);
+    if (best)
+        return fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?)", name, best);
+    if (more[0])
+        return fail(err, errcap, path, "%s is not a tensor of the model (%s)", name, more);
+    return fail(err, errcap, path, "%s is not a tensor of the model", name);
+}
+
+/*
  * header -> '{' (member (',' member)*)? '}' whitespace*
  * member -> '"__metadata__"' ':' metadata | string ':' entry
- * Requested entries land in e[i]; every entry's offsets are checked against datalen.
+ * Requested entries land in e[i]; every entry's offsets are checked against datalen. With s,
+ * s->seen records the entries that name a tensor of the model, s->unknown the first that does not.
  */
 static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, const char *const *keys,
-                        char **values, int nmeta, size_t valcap, uint64_t datalen, char *scratch) {
+                        char **values, int nmeta, size_t valcap, uint64_t datalen, char *scratch, Strict *s) {
     char *name = scratch, *field = scratch + p->len + 1; /* two buffers of len + 1 bytes */
     if (expect(p, '{') != 0)
         return -1;
@@ -683,6 +758,18 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                         x = &e[i];
                 if (x->found)
                     return fail(p->err, p->errcap, p->path, "%s appears twice", name);
+                if (s) {
+                    int j = 0;
+                    while (j < s->n && (strlen(s->names[j]) != nlen || strcmp(s->names[j], name) != 0))
+                        j++;
+                    if (j == s->n && s->nunknown++ == 0)
+                        memcpy(s->unknown, name, nlen + 1);
+                    if (j < s->n && s->seen[j])
+                        return fail(p->err, p->errcap, p->path, "%s appears twice", name);
+                    if (j < s->n)
+                        s->seen[j] = 1;
+                    s->nfile++;
+                }
                 int have = parse_entry(p, x, field);
                 if (have < 0)
                     return -1;
@@ -749,8 +836,9 @@ static int read_tensors(FILE *f, const char *path, TgNamedTensor *t, int n, cons
     return 0;
 }
 
-int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
-                        int nmeta, size_t valcap, char *err, size_t errcap) {
+/* The three loaders' common path: tg_load_safetensors, plus the model's names check with s. */
+static int load(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values, int nmeta,
+                size_t valcap, Strict *s, char *err, size_t errcap) {
     for (int i = 0; i < nmeta; i++)
         copy_value(values[i], valcap, "");
     for (int i = 0; i < n; i++)
@@ -789,10 +877,12 @@ int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *c
         return -1;
     }
 
-    /* One block: the header, then two decode buffers of hlen + 1 bytes, then one Entry per tensor. */
+    /* One block: the header, then two decode buffers of hlen + 1 bytes, then one Entry per tensor,
+       then the strict load's unknown name (hlen + 1 bytes) and seen flags. */
     size_t h = (size_t)hlen;
     size_t entries_at = (3 * (h + 1) + sizeof(Entry) - 1) / sizeof(Entry) * sizeof(Entry);
-    char *block = calloc(1, entries_at + (size_t)(n > 0 ? n : 1) * sizeof(Entry));
+    size_t strict_at = entries_at + (size_t)(n > 0 ? n : 1) * sizeof(Entry);
+    char *block = calloc(1, strict_at + (s ? h + 1 + (size_t)s->n : 0) + 1);
     if (!block) {
         fail(err, errcap, path, "out of memory for a %llu-byte header", (unsigned long long)hlen);
         fclose(f);
@@ -804,11 +894,64 @@ int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *c
         fail(err, errcap, path, "cannot read the header: %s", ferror(f) ? strerror(errno) : "file truncated");
     } else {
         Parser p = {path, block, h, 0, err, errcap, 0};
-        rc = parse_header(&p, t, n, e, keys, values, nmeta, valcap, size - 8 - hlen, block + h + 1);
+        if (s) {
+            s->unknown = block + strict_at;
+            s->seen = (unsigned char *)block + strict_at + h + 1;
+        }
+        rc = parse_header(&p, t, n, e, keys, values, nmeta, valcap, size - 8 - hlen, block + h + 1, s);
+        if (rc == 0 && s && s->nunknown > 0)
+            rc = unknown(path, s, s->unknown, err, errcap);
+        for (int j = 0; rc == 0 && s && j < s->n; j++)
+            if (!s->seen[j])
+                rc = fail(err, errcap, path, "no tensor %s (the model has %d tensors; the file has %d)", s->names[j],
+                          s->n, s->nfile);
         if (rc == 0)
             rc = read_tensors(f, path, t, n, e, 8 + hlen, err, errcap);
     }
     free(block);
     fclose(f);
     return rc;
+}
+
+int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
+                        int nmeta, size_t valcap, char *err, size_t errcap) {
+    return load(path, t, n, keys, values, nmeta, valcap, NULL, err, errcap);
+}
+
+/* A model's names must be distinct, or "the file holds exactly these" means nothing. */
+static int distinct(const char *path, const char *const *names, int n, char *err, size_t errcap) {
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !names[i][0])
+            return fail(err, errcap, path, "the model's tensor %d has no name", i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                return fail(err, errcap, path, "the model has two tensors named %s", names[i]);
+    }
+    return 0;
+}
+
+int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *err, size_t errcap) {
+    const char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof *names);
+    if (!names)
+        return fail(err, errcap, path, "out of memory");
+    for (int i = 0; i < n; i++)
+        names[i] = t[i].name;
+    int rc = distinct(path, names, n, err, errcap);
+    if (rc == 0) {
+        Strict s = {names, n, NULL, 0, NULL, 0};
+        rc = load(path, t, n, NULL, NULL, 0, 0, &s, err, errcap);
+    }
+    free(names);
+    return rc;
+}
+
+int tg_load_one_safetensors(const char *path, const char *name, TgDType dt, int rank, const int64_t *shape,
+                            void *out, const char *const *model, int nmodel, char *err, size_t errcap) {
+    TgNamedTensor t = {name, dt, rank, shape, out};
+    if (!model)
+        return load(path, &t, 1, NULL, NULL, 0, 0, NULL, err, errcap);
+    if (distinct(path, model, nmodel, err, errcap) != 0)
+        return -1;
+    Strict s = {model, nmodel, NULL, 0, NULL, 0};
+    return load(path, &t, 1, NULL, NULL, 0, 0, &s, err, errcap);
 }

@@ -148,6 +148,22 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
  */
 int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
                         int nmeta, size_t valcap, char *err, size_t errcap);
+/*
+ * Reads a whole state_dict strictly: the file must hold exactly the n named tensors (metadata
+ * aside), each with its dtype and shape, as torch's load_state_dict(strict=True) wants. Errors
+ * name the file: "w.safetensors: no tensor layer1.0.bn1.running_mean (the model has 122 tensors;
+ * the file has 121)", "w.safetensors: fc.weight2 is not a tensor of the model (did you mean
+ * fc.weight?)", and the dtype and shape messages of tg_load_safetensors. Rank 0 (PyTorch's
+ * num_batches_tracked, I64 []) is shape NULL.
+ */
+int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *err, size_t errcap);
+/*
+ * Reads one named tensor (dtype, shape, into out), as a generated program's load_state does per
+ * tensor. With model (nmodel names, all the model's tensors), the file must also hold exactly
+ * those, with the messages above; NULL checks only this tensor.
+ */
+int tg_load_one_safetensors(const char *path, const char *name, TgDType dt, int rank, const int64_t *shape,
+                            void *out, const char *const *model, int nmodel, char *err, size_t errcap);
 
 /* ---- pictures (png.c) ---------------------------------------------------- */
 

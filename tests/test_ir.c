@@ -79,6 +79,23 @@ START_TEST(test_roundtrip_samples) {
 }
 END_TEST
 
+/* load_state from a .safetensors file: each load names its tensor (key), the first lists them all (keys). */
+START_TEST(test_roundtrip_load_state_safetensors) {
+    const char *path = "tests/programs/safetensors_load.tg";
+    diag_nerrors = 0;
+    Lowered *lw = lower_ast(parse_file(path, slurp(path)));
+    ck_assert_int_eq(diag_nerrors, 0);
+    Graph *g = lw->programs[0].graph;
+    char *a = ir_sprint(g);
+    ck_assert_msg(strstr(a, "load() {path=\"small.safetensors\", key=\"conv.weight\", "
+                            "keys=\"conv.weight\\nconv.bias\\nfc.weight\\nfc.bias\"} : f32[2, 1, 3, 3]") &&
+                      strstr(a, "load() {path=\"small.safetensors\", key=\"fc.bias\"} : f32[3]"),
+                  "%s", a);
+    char *b = ir_sprint(ir_read(path, a));
+    ck_assert_msg(!strcmp(a, b), "does not round-trip:\n%s\n---\n%s", a, b);
+}
+END_TEST
+
 START_TEST(test_read_conv_pool) {
     const char *text =
         "graph g {\n"
@@ -184,6 +201,7 @@ int main(void) {
     Suite *s = suite_create("ir");
     TCase *tc = tcase_create("ir");
     tcase_add_test(tc, test_roundtrip_samples);
+    tcase_add_test(tc, test_roundtrip_load_state_safetensors);
     tcase_add_test(tc, test_read_conv_pool);
     tcase_add_test(tc, test_shape_rules);
     tcase_add_test(tc, test_read_errors);

@@ -11,6 +11,14 @@
  * the C loader reads it; when it has numpy, a script parses the C writer's
  * file with json and compares every tensor with numpy. Without them those
  * parts are skipped (and say so). Files live in a mkdtemp directory.
+ *
+ * Whole state_dicts (tg_load_state_safetensors, and tg_load_one_safetensors as
+ * generated programs call it): the exact message for a missing tensor, an
+ * unknown one (with and without a did-you-mean), a shape or dtype mismatch,
+ * rank-0 I64 (num_batches_tracked); and a golden written by
+ * scripts/export_safetensors.py's writer from a PyTorch Conv2d + BatchNorm2d,
+ * checked value by value against tests/golden/safetensors/tiny.txt (argv[1] is
+ * tests/golden).
  */
 #include <check.h>
 #include <stdarg.h>
@@ -485,7 +493,258 @@ START_TEST(c_writes_python_reads) {
 }
 END_TEST
 
-int main(void) {
+/* ---- whole state_dicts: tg_load_state_safetensors and tg_load_one_safetensors ---- */
+
+/* A BatchNorm2d-like state: a weight, a running mean and PyTorch's num_batches_tracked (I64 []). */
+static const int64_t FC_SHAPE[] = {3, 2}, BN_SHAPE[] = {3};
+typedef struct {
+    float fc[6], mean[3];
+    int64_t tracked;
+} State;
+
+static void state_fill(State *x) {
+    for (int i = 0; i < 6; i++)
+        x->fc[i] = 0.5f * (float)i - 1.0f;
+    for (int i = 0; i < 3; i++)
+        x->mean[i] = -0.25f * (float)(i + 1);
+    x->tracked = 123456789012LL;
+}
+
+static void state_describe(State *x, TgNamedTensor t[3]) {
+    TgNamedTensor all[3] = {
+        {"fc.weight", TG_F32, 2, FC_SHAPE, x->fc},
+        {"bn.running_mean", TG_F32, 1, BN_SHAPE, x->mean},
+        {"bn.num_batches_tracked", TG_I64, 0, NULL, &x->tracked},
+    };
+    memcpy(t, all, sizeof all);
+}
+
+/* Saves the n tensors t as dir/name; returns the path. */
+static char *state_save(const char *name, const TgNamedTensor *t, int n) {
+    char *path = fmt("%s/%s", dir, name);
+    char err[512] = "";
+    ck_assert_msg(tg_save_safetensors(path, t, n, NULL, NULL, 0, err, sizeof err) == 0, "%s", err);
+    return path;
+}
+
+/* Loading the whole State from path fails with exactly want (formatted with the path). */
+static void state_fails(const char *path, const char *want) {
+    State got;
+    TgNamedTensor t[3];
+    state_describe(&got, t);
+    char err[512] = "";
+    ck_assert_int_eq(tg_load_state_safetensors(path, t, 3, err, sizeof err), -1);
+    ck_assert_str_eq(err, fmt(want, path));
+}
+
+START_TEST(state_loads) {
+    State want, got;
+    TgNamedTensor t[3], u[3];
+    state_fill(&want);
+    state_describe(&want, t);
+    memset(&got, 0, sizeof got);
+    state_describe(&got, u);
+    char *path = state_save("state.safetensors", t, 3);
+    char err[512] = "";
+    /* the model's order need not be the file's */
+    TgNamedTensor shuffled[3] = {u[2], u[0], u[1]};
+    ck_assert_msg(tg_load_state_safetensors(path, shuffled, 3, err, sizeof err) == 0, "%s", err);
+    ck_assert(memcmp(got.fc, want.fc, sizeof want.fc) == 0 && memcmp(got.mean, want.mean, sizeof want.mean) == 0);
+    ck_assert(got.tracked == 123456789012LL); /* rank 0, I64 */
+    /* metadata is not a tensor: a file with it still holds exactly the model's tensors */
+    const char *keys[] = {"format"}, *values[] = {"pt"};
+    ck_assert_msg(tg_save_safetensors(path, t, 3, keys, values, 1, err, sizeof err) == 0, "%s", err);
+    memset(&got, 0, sizeof got);
+    ck_assert_msg(tg_load_state_safetensors(path, u, 3, err, sizeof err) == 0, "%s", err);
+    ck_assert(got.tracked == 123456789012LL && got.mean[2] == -0.75f);
+}
+END_TEST
+
+START_TEST(state_missing_key) {
+    State x;
+    TgNamedTensor t[3];
+    state_fill(&x);
+    state_describe(&x, t);
+    TgNamedTensor two[2] = {t[0], t[2]};
+    state_fails(state_save("missing.safetensors", two, 2),
+                "%s: no tensor bn.running_mean (the model has 3 tensors; the file has 2)");
+}
+END_TEST
+
+START_TEST(state_unknown_key) {
+    State x;
+    TgNamedTensor t[4];
+    state_fill(&x);
+    state_describe(&x, t);
+    /* a renamed tensor: the unknown name comes before the missing one, with the name it was meant to be */
+    t[0].name = "fc.weight2";
+    state_fails(state_save("typo.safetensors", t, 3),
+                "%s: fc.weight2 is not a tensor of the model (did you mean fc.weight?)");
+    /* an extra tensor, with the model's all there: no suggestion (the file has fc.weight) */
+    t[0].name = "fc.weight";
+    t[3] = (TgNamedTensor){"fc.weight2", TG_F32, 2, FC_SHAPE, x.fc};
+    state_fails(state_save("extra.safetensors", t, 4), "%s: fc.weight2 is not a tensor of the model");
+    /* nothing close, and how many more there are (a file for another architecture) */
+    TgNamedTensor u[5] = {t[0], t[1], t[2], {"layer4.1.conv2.weight", TG_F32, 1, BN_SHAPE, x.mean},
+                          {"layer4.1.bn2.weight", TG_F32, 1, BN_SHAPE, x.mean}};
+    u[1].name = "conv1.bias";
+    state_fails(state_save("other.safetensors", u, 5),
+                "%s: conv1.bias is not a tensor of the model (the file has 2 more the model lacks)");
+    u[1].name = "bn.running_men";
+    state_fails(state_save("other.safetensors", u, 5),
+                "%s: bn.running_men is not a tensor of the model (did you mean bn.running_mean?; the file has 2 more "
+                "the model lacks)");
+}
+END_TEST
+
+START_TEST(state_shape_mismatch) {
+    State x;
+    TgNamedTensor t[3];
+    state_fill(&x);
+    state_describe(&x, t);
+    int64_t wide[] = {2, 3};
+    t[0].shape = wide;
+    state_fails(state_save("shape.safetensors", t, 3), "%s: fc.weight is F32 [2, 3] but F32 [3, 2] is expected");
+    /* num_batches_tracked is [] in PyTorch's state_dict; [1] is another shape */
+    state_describe(&x, t);
+    int64_t one[] = {1};
+    t[2].rank = 1;
+    t[2].shape = one;
+    state_fails(state_save("rank.safetensors", t, 3),
+                "%s: bn.num_batches_tracked is I64 [1] but I64 [] is expected");
+}
+END_TEST
+
+START_TEST(state_dtype_mismatch) {
+    State x;
+    TgNamedTensor t[3];
+    state_fill(&x);
+    state_describe(&x, t);
+    float f = 3.0f;
+    t[2] = (TgNamedTensor){"bn.num_batches_tracked", TG_F32, 0, NULL, &f};
+    state_fails(state_save("dtype.safetensors", t, 3), "%s: bn.num_batches_tracked is F32 [] but I64 [] is expected");
+}
+END_TEST
+
+START_TEST(state_duplicate_names) {
+    State x;
+    TgNamedTensor t[3];
+    state_fill(&x);
+    state_describe(&x, t);
+    char *path = state_save("state.safetensors", t, 3);
+    t[1].name = "fc.weight";
+    char err[512] = "";
+    ck_assert_int_eq(tg_load_state_safetensors(path, t, 3, err, sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: the model has two tensors named fc.weight", path));
+    /* a file naming a tensor twice (possible only by hand) */
+    path = raw_file("twice.safetensors", UINT64_MAX,
+                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[8,12]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[8,12]}}",
+                    12);
+    float a[2];
+    const char *model[] = {"a", "b"};
+    int64_t two[] = {2};
+    ck_assert_int_eq(tg_load_one_safetensors(path, "a", TG_F32, 1, two, a, model, 2, err, sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: b appears twice", path));
+}
+END_TEST
+
+/* One tensor at a time, as generated programs load: the check of the whole list rides on one call. */
+START_TEST(load_one) {
+    State want;
+    TgNamedTensor t[3];
+    state_fill(&want);
+    state_describe(&want, t);
+    char *path = state_save("state.safetensors", t, 3);
+    const char *model[] = {"fc.weight", "bn.running_mean", "bn.num_batches_tracked"};
+    float mean[3] = {0};
+    int64_t tracked = 0;
+    char err[512] = "";
+    ck_assert_msg(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 3, err,
+                                          sizeof err) == 0, "%s", err);
+    ck_assert(memcmp(mean, want.mean, sizeof mean) == 0);
+    ck_assert_msg(tg_load_one_safetensors(path, "bn.num_batches_tracked", TG_I64, 0, NULL, &tracked, NULL, 0, err,
+                                          sizeof err) == 0, "%s", err);
+    ck_assert(tracked == 123456789012LL);
+    /* the list: a model with a fourth tensor finds it missing, one with two only finds an unknown */
+    const char *more[] = {"fc.weight", "bn.running_mean", "bn.num_batches_tracked", "fc.bias"};
+    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, more, 4, err,
+                                             sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: no tensor fc.bias (the model has 4 tensors; the file has 3)", path));
+    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 2, err,
+                                             sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: bn.num_batches_tracked is not a tensor of the model", path));
+    /* without the list, only the one tensor counts; its shape is still checked */
+    int64_t four[] = {4};
+    float big[4];
+    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, four, big, NULL, 0, err,
+                                             sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: bn.running_mean is F32 [3] but F32 [4] is expected", path));
+}
+END_TEST
+
+static const char *golden; /* tests/golden (argv[1]) */
+
+/*
+ * tiny.safetensors was written by scripts/export_safetensors.py's writer from a PyTorch
+ * Sequential(Conv2d(2, 3, 3), BatchNorm2d(3)); tiny.txt lists its values, exactly (hex floats).
+ * The names, dtypes and shapes here are the model's, as a generated program would state them.
+ */
+START_TEST(golden_from_pytorch) {
+    float w[54], b[3], bw[3], bb[3], mean[3], var[3];
+    int64_t tracked = -1;
+    int64_t w_shape[] = {3, 2, 3, 3}, c[] = {3};
+    TgNamedTensor t[] = {
+        {"0.weight", TG_F32, 4, w_shape, w}, {"0.bias", TG_F32, 1, c, b},
+        {"1.weight", TG_F32, 1, c, bw},      {"1.bias", TG_F32, 1, c, bb},
+        {"1.running_mean", TG_F32, 1, c, mean}, {"1.running_var", TG_F32, 1, c, var},
+        {"1.num_batches_tracked", TG_I64, 0, NULL, &tracked},
+    };
+    char *path = fmt("%s/safetensors/tiny.safetensors", golden), err[512] = "";
+    ck_assert_msg(tg_load_state_safetensors(path, t, 7, err, sizeof err) == 0, "%s", err);
+    ck_assert(tracked == 3); /* three training-mode forward passes */
+
+    FILE *f = fopen(fmt("%s/safetensors/tiny.txt", golden), "r");
+    ck_assert_msg(f != NULL, "no tiny.txt in %s/safetensors", golden);
+    char line[8192];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char *tok = strtok(line, " \n");
+        int i = 0;
+        while (i < 7 && strcmp(t[i].name, tok) != 0)
+            i++;
+        ck_assert_msg(i < 7, "tiny.txt names %s, which the model does not have", tok);
+        ck_assert_str_eq(strtok(NULL, " \n"), t[i].dtype == TG_I64 ? "I64" : "F32");
+        ck_assert_int_eq(atoi(strtok(NULL, " \n")), t[i].rank);
+        int64_t numel = 1;
+        for (int d = 0; d < t[i].rank; d++) {
+            ck_assert_int_eq(atoll(strtok(NULL, " \n")), t[i].shape[d]);
+            numel *= t[i].shape[d];
+        }
+        for (int64_t k = 0; k < numel; k++) {
+            char *v = strtok(NULL, " \n");
+            ck_assert_msg(v != NULL, "tiny.txt: %s has too few values", t[i].name);
+            double want = strtod(v, NULL);
+            double got = t[i].dtype == TG_I64 ? (double)((int64_t *)t[i].data)[k] : (double)((float *)t[i].data)[k];
+            ck_assert_msg(got == want, "%s[%lld]: loaded %a, PyTorch %a", t[i].name, (long long)k, got, want);
+        }
+        ck_assert_msg(strtok(NULL, " \n") == NULL, "tiny.txt: %s has too many values", t[i].name);
+        lines++;
+    }
+    fclose(f);
+    ck_assert_int_eq(lines, 7);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_safetensors GOLDEN-DIR (meson passes tests/golden)\n");
+        return 1;
+    }
+    golden = argv[1];
     strcpy(dir, "/tmp/tgst.XXXXXX");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -507,6 +766,14 @@ int main(void) {
     tcase_add_test(tc, failed_save_keeps_old_file);
     tcase_add_test(tc, python_writes_c_reads);
     tcase_add_test(tc, c_writes_python_reads);
+    tcase_add_test(tc, state_loads);
+    tcase_add_test(tc, state_missing_key);
+    tcase_add_test(tc, state_unknown_key);
+    tcase_add_test(tc, state_shape_mismatch);
+    tcase_add_test(tc, state_dtype_mismatch);
+    tcase_add_test(tc, state_duplicate_names);
+    tcase_add_test(tc, load_one);
+    tcase_add_test(tc, golden_from_pytorch);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
