@@ -1953,6 +1953,16 @@ static const char *printf_spec(const Node *at, const char *spec, DType dt) {
     return ir_fmt("%slld", f);
 }
 
+/* fputs of n bytes of text, in literals of at most 2,000 bytes: C99 promises no more than 4,095
+ * characters in one, and a module tree's text (print(resnet)) has more. */
+static void emit_fputs(const char *buf, size_t n) {
+    for (size_t at = 0; at < n; at += 2000) {
+        P("    fputs(");
+        c_string(buf + at, n - at < 2000 ? n - at : 2000);
+        P(", out);\n");
+    }
+}
+
 static void emit_print(const Node *n) {
     const char *fmt = node_str(n, "fmt", "");
     const char *lit = fmt;
@@ -1970,9 +1980,7 @@ static void emit_print(const Node *n) {
             continue;
         }
         if (bn) {
-            P("    fputs(");
-            c_string(buf, bn);
-            P(", out);\n");
+            emit_fputs(buf, bn);
             bn = 0;
         }
         char *end;
@@ -2007,11 +2015,8 @@ static void emit_print(const Node *n) {
         p = close + 1;
     }
     (void)lit;
-    if (bn) {
-        P("    fputs(");
-        c_string(buf, bn);
-        P(", out);\n");
-    }
+    if (bn)
+        emit_fputs(buf, bn);
 }
 
 /* ---- the training step ---- */
@@ -2073,9 +2078,12 @@ static void emit_train(Graph *g) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
             continue;
-        if (!strcmp(node_str(n, "init", ""), "full"))
+        if (!strcmp(node_str(n, "init", ""), "full") && shape_numel(n->shape) == 1)
             P("    %s[0] = %s; /* %s */\n", var(i), literal(node_float(n, "value", 0), n->dtype),
               comment_safe(n->name ? n->name : ""));
+        else if (!strcmp(node_str(n, "init", ""), "full"))
+            P("    for (int64_t i = 0; i < %lld; i++) /* %s */\n        %s[i] = %s;\n", (long long)shape_numel(n->shape),
+              comment_safe(n->name ? n->name : ""), var(i), literal(node_float(n, "value", 0), n->dtype));
         else if (!strcmp(node_str(n, "init", ""), "uniform"))
             P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), var(i),
               (long long)shape_numel(n->shape), literal(node_float(n, "from", 0), DT_F64),
@@ -2143,6 +2151,36 @@ static void emit_step(Graph *g) {
     P("    return (float)%s[0];\n}\n", var(loss->id));
 }
 
+/*
+ * One tensor of load_state(net, "w.safetensors"). The load that carries keys (the model's names,
+ * one per line) lists them in a table, and the runtime checks that the file holds exactly those.
+ */
+static void emit_load_safetensors(const Node *n) {
+    const char *path = node_str(n, "path", ""), *key = node_str(n, "key", ""), *keys = node_str(n, "keys", NULL);
+    int nkeys = 0;
+    if (keys) {
+        P("    static const char *const %s_names[] = { /* every tensor the model has */\n", var(n->id));
+        for (const char *k = keys;; k++) {
+            const char *end = strchr(k, '\n');
+            P("        ");
+            c_string(k, end ? (size_t)(end - k) : strlen(k));
+            P(",\n");
+            nkeys++;
+            if (!end)
+                break;
+            k = end;
+        }
+        P("    };\n");
+    }
+    P("    if (tg_load_one_safetensors(");
+    c_string(path, strlen(path));
+    P(", ");
+    c_string(key, strlen(key));
+    P(", %s, %d, %s, %s, %s, %d, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape),
+      var(n->id), keys ? ir_fmt("%s_names", var(n->id)) : "NULL", nkeys);
+    P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+}
+
 static void emit_run(Graph *g, const char *fn) {
     P("\nint %s(void *arena, FILE *out) {\n", fn);
     P("    unsigned char *mem = arena;\n");
@@ -2163,10 +2201,16 @@ static void emit_run(Graph *g, const char *fn) {
         switch (n->op) {
         case OP_PRINT: emit_print(n); continue;
         case OP_SEED: P("    tg_rng_seed(&rng, %lldULL);\n", (long long)node_int(n, "seed", 0)); continue;
-        case OP_RAND:
         case OP_PARAM:
-            if (n->op == OP_PARAM && strcmp(node_str(n, "init", ""), "uniform"))
+            if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
+                P("    for (int64_t i = 0; i < %lld; i++) /* init %s */\n        %s[i] = %s;\n", (long long)cnt,
+                  comment_safe(n->name ? n->name : ""), var(i), literal(node_float(n, "value", 0), n->dtype));
+                continue;
+            }
+            if (strcmp(node_str(n, "init", ""), "uniform"))
                 die("unknown parameter init");
+            /* fall through */
+        case OP_RAND:
             P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), var(i), (long long)cnt,
               literal(node_float(n, "from", 0), DT_F64), literal(node_float(n, "to", 1), DT_F64),
               n->name ? " /* init " : "", n->name ? ir_fmt("%s */", comment_safe(n->name)) : "");
@@ -2176,6 +2220,10 @@ static void emit_run(Graph *g, const char *fn) {
               literal(node_float(n, "mean", 0), DT_F64), literal(node_float(n, "std", 1), DT_F64));
             continue;
         case OP_LOAD:
+            if (node_attr(n, "key")) {
+                emit_load_safetensors(n);
+                continue;
+            }
             P("    if (tg_npy_load(");
             c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
             P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), var(i));
@@ -2554,13 +2602,13 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
       "   request: a loop clang cannot vectorize at a low optimization level is no error. */\n"
       "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#ifdef __clang__\n"
       "#pragma clang diagnostic ignored \"-Wpass-failed\"\n#endif\n#else\n#define TG_SIMD\n#endif\n");
-    bool need_ipow = false;
-    for (int p = 0; p < nprograms; p++)
-        for (int i = 0; i < programs[p]->nnode; i++) {
-            Node *n = &programs[p]->nodes[i];
-            if (n->op == OP_POW && !dtype_is_float(n->dtype))
+    bool need_ipow = false; /* in any graph the C kernels compute: programs, the step, predict */
+    for (int p = 0; p < nprograms + 2; p++) {
+        Graph *g = p < nprograms ? programs[p] : p == nprograms ? (cuda ? NULL : train) : (cuda ? NULL : pred);
+        for (int i = 0; g && i < g->nnode; i++)
+            if (g->nodes[i].op == OP_POW && !dtype_is_float(g->nodes[i].dtype))
                 need_ipow = true;
-        }
+    }
     if (need_ipow)
         P("\n/* Integer power as PyTorch computes it: by squaring, wrapping on overflow; a negative\n"
           "   exponent gives 1 for a base of 1, +-1 for -1, and 0 otherwise. */\n"
@@ -2586,7 +2634,10 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         if (cuda) {
             units_alloc();
             emit_train(G); /* init and the tensor table: host code, as for C */
-            cuda_emit_host(out, train, opt->train_plan, pred, opt->predict_plan, prefix, banner, kpre);
+            /* the kernels' banner leaves out the command line: the compiled-kernel cache keys on the source */
+            cuda_emit_host(out, train, opt->train_plan, pred, opt->predict_plan, prefix,
+                           ir_fmt("// Generated by tgc %s from %s. Do not edit.\n", TGC_VERSION, comment_safe(opt->source)),
+                           kpre);
         } else {
             P("\n/* ---- training step of %s: kernels ---- */\n", G->name);
             emit_kernels();

@@ -102,6 +102,12 @@ struct Module {
     int64_t start_dim, end_dim;
     const char *loss_reduction; /* MSELoss, CrossEntropyLoss */
     int weight, bias;    /* parameter storage groups, -1 if none */
+    /* BatchNorm2d: its buffers' groups (-1 if none) and their PARAM nodes, eps, momentum */
+    int rmean, rvar, nbt, rmean_node, rvar_node, nbt_node;
+    double eps, momentum;
+    bool affine, track;
+    bool eval;           /* model.eval(): BatchNorm2d uses its running statistics */
+    int64_t osize[2];    /* AdaptiveAvgPool2d's output size */
 };
 
 typedef struct {
@@ -1082,7 +1088,25 @@ static Module *new_module(const char *cls) {
     m->cls = cls;
     m->path = "";
     m->weight = m->bias = -1;
+    m->rmean = m->rvar = m->nbt = -1;
     return m;
+}
+
+/* A tensor made once with one value everywhere: BatchNorm2d's weight (ones, a trainable
+ * parameter), bias (zeros), and its buffers (running_var ones, running_mean and
+ * num_batches_tracked zeros), which the step updates but no gradient reaches. */
+static int new_filled(Shape s, DType dt, double value, bool trainable, SrcLoc loc, int *node) {
+    Attr a[2] = {attr_str("init", "full"), attr_float("value", value)};
+    int id = add(OP_PARAM, NULL, 0, dt, s, a, 2, loc);
+    N(id)->flags |= NF_PARAM | (trainable ? NF_TRAINABLE : 0);
+    int g = new_group(id);
+    L.group_rg[g] = trainable;
+    L.group_param[g] = trainable;
+    info(id)->rg = trainable;
+    info(id)->leaf = trainable ? g : -1;
+    if (node)
+        *node = id;
+    return g;
 }
 
 /* A parameter initialised as PyTorch's reset_parameters does: uniform_(-bound, bound). */
@@ -1116,6 +1140,11 @@ static void name_params(Module *m, const char *path) {
         N(L.group_base[m->weight])->name = ir_fmt("%sweight", path);
     if (m->bias >= 0)
         N(L.group_base[m->bias])->name = ir_fmt("%sbias", path);
+    if (m->rmean >= 0) {
+        N(L.group_base[m->rmean])->name = ir_fmt("%srunning_mean", path);
+        N(L.group_base[m->rvar])->name = ir_fmt("%srunning_var", path);
+        N(L.group_base[m->nbt])->name = ir_fmt("%snum_batches_tracked", path);
+    }
     for (int i = 0; i < m->nchild; i++)
         name_params(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]));
 }
@@ -1155,6 +1184,8 @@ static void pool_window(Args *a, Module *m, bool *kernel_pair, bool *stride_pair
         pair_value(st, m->stride, a->loc, "stride", stride_pair);
     pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, a->loc, "padding", pad_pair);
 }
+
+static void add_child(Module *m, const char *name, Module *c);
 
 static Value *construct_builtin(const char *cls, Args *a) {
     Module *m = new_module(cls);
@@ -1231,6 +1262,48 @@ static Value *construct_builtin(const char *cls, Args *a) {
             error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
         m->loss_reduction = red->s;
         m->repr = ir_fmt("%s()", cls);
+    } else if (!strcmp(cls, "BatchNorm2d")) {
+        m->in = int_arg(req(a, 0, "num_features"), loc, "num_features");
+        Value *eps = arg(a, 1, "eps", mk_float(1e-5)), *mom = arg(a, 2, "momentum", mk_float(0.1));
+        m->affine = bool_arg(arg(a, 3, "affine", mk_bool(true)), loc, "affine");
+        m->track = bool_arg(arg(a, 4, "track_running_stats", mk_bool(true)), loc, "track_running_stats");
+        DONE(a, 5, "num_features", "eps", "momentum", "affine", "track_running_stats");
+        if (!is_scalar(eps) || !is_scalar(mom) || num(eps) <= 0 || num(mom) < 0 || num(mom) > 1)
+            error_at(loc, "BatchNorm2d: eps must be a positive number and momentum one in [0, 1] (momentum=None, the "
+                          "cumulative average, is not supported)");
+        if (m->in < 1 || m->in > (1 << 24))
+            error_at(loc, "BatchNorm2d: num_features must be positive");
+        m->eps = num(eps);
+        m->momentum = num(mom);
+        Shape c = shape_make(1, &m->in);
+        if (m->affine) {
+            m->weight = new_filled(c, DT_F32, 1, true, loc, NULL);
+            m->bias = new_filled(c, DT_F32, 0, true, loc, NULL);
+        }
+        if (m->track) {
+            m->rmean = new_filled(c, DT_F32, 0, false, loc, &m->rmean_node);
+            m->rvar = new_filled(c, DT_F32, 1, false, loc, &m->rvar_node);
+            m->nbt = new_filled(shape_scalar(), DT_I64, 0, false, loc, &m->nbt_node);
+        }
+        m->repr = ir_fmt("BatchNorm2d(%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s)", (long long)m->in,
+                         py_float_repr(m->eps), py_float_repr(m->momentum), m->affine ? "True" : "False",
+                         m->track ? "True" : "False");
+    } else if (!strcmp(cls, "AdaptiveAvgPool2d")) {
+        bool pair;
+        pair_value(req(a, 0, "output_size"), m->osize, loc, "output_size", &pair);
+        DONE(a, 1, "output_size");
+        if (m->osize[0] < 1 || m->osize[1] < 1)
+            error_at(loc, "AdaptiveAvgPool2d: output_size must be positive");
+        m->repr = ir_fmt("AdaptiveAvgPool2d(output_size=%s)",
+                         pair ? pair_str(m->osize) : ir_fmt("%lld", (long long)m->osize[0]));
+    } else if (!strcmp(cls, "Sequential")) {
+        for (int i = 0; i < a->npos; i++) {
+            if (a->pos[i]->kind != V_MODULE)
+                error_at(loc, "Sequential takes modules; argument %d is %s", i + 1, kind_name(a->pos[i]));
+            add_child(m, ir_fmt("%d", i), a->pos[i]->mod);
+        }
+        if (a->nkw)
+            error_at(loc, "Sequential takes modules only, no keyword arguments");
     } else if (!strcmp(cls, "Flatten")) {
         m->start_dim = int_arg(arg(a, 0, "start_dim", mk_int(1)), loc, "start_dim");
         m->end_dim = int_arg(arg(a, 1, "end_dim", mk_int(-1)), loc, "end_dim");
@@ -1256,7 +1329,7 @@ static const char *module_repr(Module *m, int indent) {
 
 static bool is_builtin_module(const char *name) {
     static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
-                                 "CrossEntropyLoss"};
+                                 "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (!strcmp(mods[i], name))
             return true;
@@ -1371,6 +1444,22 @@ static Value *param_value(int group) {
     v->group = group;
     v->node = L.group_base[group];
     return v;
+}
+
+/* The state_dict: each module's parameters, then its buffers (BatchNorm2d's running statistics),
+ * then its children's, in PyTorch's order. */
+static void collect_state(Module *m, Value ***out, int *n) {
+    int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
+    for (int i = 0; i < 5; i++)
+        if (groups[i] >= 0) {
+            Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
+            if (*n)
+                memcpy(o, *out, sizeof(Value *) * (size_t)*n);
+            o[(*n)++] = param_value(groups[i]);
+            *out = o;
+        }
+    for (int i = 0; i < m->nchild; i++)
+        collect_state(m->child[i], out, n);
 }
 
 static void collect_params(Module *m, Value ***out, int *n) {
@@ -2392,6 +2481,31 @@ static Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc) {
     return result(add(OP_LINEAR, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), NULL, 0, loc), x, NULL);
 }
 
+/*
+ * load_state(net, "w.safetensors"): one LOAD per tensor, by its state_dict name (key). The first
+ * also carries every name the model has (keys, one per line: a name never holds a newline), so
+ * the run checks that the file holds exactly the model's tensors, as load_state_dict(strict=True).
+ */
+static void load_state_safetensors(Value **ps, int n, const char *path, SrcLoc loc) {
+    const char **names = ir_alloc(sizeof(char *) * (size_t)(n + 1));
+    size_t len = 1;
+    for (int i = 0; i < n; i++) {
+        names[i] = TN(ps[i])->name ? TN(ps[i])->name : ir_fmt("param%d", i);
+        len += strlen(names[i]) + 1;
+    }
+    char *keys = ir_alloc(len), *k = keys;
+    for (int i = 0; i < n; i++)
+        k += sprintf(k, "%s%s", i ? "\n" : "", names[i]);
+    for (int i = 0; i < n; i++) {
+        Node *p = TN(ps[i]);
+        Attr at[3] = {attr_str("path", path), attr_str("key", names[i]), attr_str("keys", keys)};
+        set_group(ps[i]->group, add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
+    }
+}
+
+static void set_eval(Module *m, bool eval);
+static Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc);
+
 static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     SrcLoc loc = a->loc;
     /* methods take the receiver as their first argument */
@@ -2472,6 +2586,14 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
         return mk(V_NONE);
     }
+    if (!strcmp(f, "eval") || !strcmp(f, "train")) { /* module.eval(), module.train(mode=True): returns the module */
+        Value *m = req(a, 0, "module"), *mode = f[0] == 't' ? arg(a, 1, "mode", mk_bool(true)) : mk_bool(false);
+        DONE(a, f[0] == 't' ? 2 : 1, "module", "mode");
+        if (m->kind != V_MODULE)
+            error_at(loc, "%s() needs a module, got %s", f, kind_name(m));
+        set_eval(m->mod, !bool_arg(mode, loc, "mode"));
+        return m;
+    }
     if (!strcmp(f, "parameters")) {
         Value *m = req(a, 0, "module");
         DONE(a, 1, "module");
@@ -2485,10 +2607,16 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         Value *m = req(a, 0, "module"), *dir = req(a, 1, "directory");
         DONE(a, 2, "module", "directory");
         if (m->kind != V_MODULE || dir->kind != V_STR)
-            error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy");
+            error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy "
+                          "(or load_state(module, \"file.safetensors\") from one file)");
         Value **ps = NULL;
         int n = 0;
-        collect_params(m->mod, &ps, &n);
+        collect_state(m->mod, &ps, &n);
+        size_t len = strlen(dir->s);
+        if (len >= 12 && !strcmp(dir->s + len - 12, ".safetensors")) {
+            load_state_safetensors(ps, n, dir->s, loc);
+            return mk(V_NONE);
+        }
         for (int i = 0; i < n; i++) {
             Node *p = TN(ps[i]);
             const char *name = p->name ? p->name : ir_fmt("param%d", i);
@@ -2945,6 +3073,15 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         DONE(a, 3, "input", "weight", "bias");
         return linear_call(x, w, b, loc);
     }
+    if (!strcmp(f, "adaptive_avg_pool2d")) {
+        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        int64_t os[2];
+        pair_value(req(a, 1, "output_size"), os, loc, "output_size", NULL);
+        DONE(a, 2, "input", "output_size");
+        if (os[0] < 1 || os[1] < 1)
+            error_at(loc, "adaptive_avg_pool2d: output_size must be positive");
+        return adaptive_avg_pool(x, os, loc);
+    }
     if (!strcmp(f, "avg_pool2d")) {
         Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
         int64_t k[2], st[2], pd[2];
@@ -3029,6 +3166,105 @@ static void run_forward(Stmt **body, int n, SrcLoc call, const char *model) {
     diag_catch = outer;
 }
 
+/* A tuple of ints, for a reduction's dims. */
+static Value *int_tuple(const int64_t *v, int n) {
+    Value *t = mk(V_TUPLE);
+    t->n = n;
+    t->items = ir_alloc(sizeof(Value *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        t->items[i] = mk_int(v[i]);
+    return t;
+}
+
+/*
+ * BatchNorm2d as PyTorch computes it, from the graph's own ops (so autodiff needs nothing new):
+ * in training mode the batch's mean and biased variance over (N, H, W) normalize, and the running
+ * statistics move by momentum toward the mean and the unbiased variance, num_batches_tracked
+ * counting the batches (no gradient reaches them, and a frozen model updates them too, as
+ * PyTorch's does); in eval mode the running statistics normalize. Then weight and bias.
+ */
+static Value *batch_norm(Module *m, Value *x, SrcLoc loc) {
+    Shape xs = TN(x)->shape;
+    if (xs.rank != 4 || xs.d[1] != m->in)
+        error_at(loc, "BatchNorm2d(%lld) expects an input of shape [N, %lld, H, W], got %s", (long long)m->in,
+                 (long long)m->in, shape_str(xs));
+    Shape cs = shape_make(4, (int64_t[]){1, m->in, 1, 1}), c1 = shape_make(1, &m->in);
+    bool batch_stats = !m->eval || !m->track;
+    Value *mean, *var;
+    if (batch_stats) {
+        int64_t count = xs.d[0] * xs.d[2] * xs.d[3];
+        if (count < 2 && !m->eval)
+            error_at(loc, "BatchNorm2d in training mode needs more than 1 value per channel (here %s), as PyTorch's does",
+                     shape_str(xs));
+        Value *axes = int_tuple((int64_t[]){0, 2, 3}, 3);
+        mean = reduce(OP_MEAN, x, axes, true, loc);
+        Value *d = tensor_binop(OP_SUB, x, mean, loc);
+        var = reduce(OP_MEAN, tensor_binop(OP_MUL, d, d, loc), axes, true, loc);
+        if (!m->eval && m->track) { /* the running statistics, outside autograd */
+            bool saved = L.no_grad;
+            L.no_grad = true;
+            double mom = m->momentum, unbias = (double)count / (double)(count - 1);
+            Value *rm = tensor_binop(OP_ADD, tensor_binop(OP_MUL, param_value(m->rmean), mk_float(1 - mom), loc),
+                                     tensor_binop(OP_MUL, view_reshape(mean, c1, loc), mk_float(mom), loc), loc);
+            Value *rv = tensor_binop(OP_ADD, tensor_binop(OP_MUL, param_value(m->rvar), mk_float(1 - mom), loc),
+                                     tensor_binop(OP_MUL, view_reshape(var, c1, loc), mk_float(mom * unbias), loc), loc);
+            Value *nb = tensor_binop(OP_ADD, param_value(m->nbt), mk_int(1), loc);
+            set_group(m->rmean, rm->node, loc);
+            set_group(m->rvar, rv->node, loc);
+            set_group(m->nbt, nb->node, loc);
+            L.no_grad = saved;
+        }
+    } else {
+        mean = view_reshape(param_value(m->rmean), cs, loc);
+        var = view_reshape(param_value(m->rvar), cs, loc);
+    }
+    Value *y = tensor_binop(OP_DIV, tensor_binop(OP_SUB, x, mean, loc),
+                            unary_op(OP_SQRT, tensor_binop(OP_ADD, var, mk_float(m->eps), loc), loc), loc);
+    if (m->affine)
+        y = tensor_binop(OP_ADD, tensor_binop(OP_MUL, y, view_reshape(param_value(m->weight), cs, loc), loc),
+                         view_reshape(param_value(m->bias), cs, loc), loc);
+    return y;
+}
+
+/* adaptive_avg_pool2d: the mean over each plane for an output of 1x1, an avg_pool2d where the
+ * output size divides the input's (the same windows PyTorch's adaptive pooling takes). */
+static Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
+    Shape xs = TN(x)->shape;
+    if (xs.rank != 4 && xs.rank != 3)
+        error_at(loc, "adaptive_avg_pool2d expects [N, C, H, W] or [C, H, W], got %s", shape_str(xs));
+    int64_t H = xs.d[xs.rank - 2], W = xs.d[xs.rank - 1];
+    if (os[0] == 1 && os[1] == 1) {
+        int64_t axes[2] = {xs.rank - 2, xs.rank - 1};
+        return reduce(OP_MEAN, x, int_tuple(axes, 2), true, loc);
+    }
+    if (H % os[0] || W % os[1])
+        error_at(loc, "adaptive_avg_pool2d to %lldx%lld from %lldx%lld: tgc supports output sizes that divide the "
+                      "input's (PyTorch's uneven windows are not implemented)",
+                 (long long)os[0], (long long)os[1], (long long)H, (long long)W);
+    int64_t k[2] = {H / os[0], W / os[1]}, pd[2] = {0, 0};
+    return avgpool_call(x, k, k, pd, false, true, loc);
+}
+
+/* model.train(mode) / model.eval(): the mode of every module inside (BatchNorm2d's statistics). */
+static void set_eval(Module *m, bool eval) {
+    m->eval = eval;
+    for (int i = 0; i < m->nchild; i++)
+        set_eval(m->child[i], eval);
+}
+
+/* The buffers of a module tree, in order: groups and their PARAM nodes. */
+static void collect_buffers(Module *m, int *groups, int *nodes, int *n) {
+    if (m->rmean >= 0) {
+        int g[3] = {m->rmean, m->rvar, m->nbt}, id[3] = {m->rmean_node, m->rvar_node, m->nbt_node};
+        for (int i = 0; i < 3; i++) {
+            groups[*n] = g[i];
+            nodes[(*n)++] = id[i];
+        }
+    }
+    for (int i = 0; i < m->nchild; i++)
+        collect_buffers(m->child[i], groups, nodes, n);
+}
+
 static Value *module_call(Module *m, Args *a) {
     SrcLoc loc = a->loc;
     if (!m->decl && m->loss_reduction) {
@@ -3052,6 +3288,17 @@ static Value *module_call(Module *m, Args *a) {
             return unary_op(OP_RELU, x, loc);
         if (!strcmp(m->cls, "Flatten"))
             return flatten(x, m->start_dim, m->end_dim, loc);
+        if (!strcmp(m->cls, "BatchNorm2d"))
+            return batch_norm(m, x, loc);
+        if (!strcmp(m->cls, "AdaptiveAvgPool2d"))
+            return adaptive_avg_pool(x, m->osize, loc);
+        if (!strcmp(m->cls, "Sequential")) {
+            for (int i = 0; i < m->nchild; i++) {
+                Args ca = {.loc = loc, .fname = m->child[i]->cls, .pos = &x, .npos = 1};
+                x = module_call(m->child[i], &ca);
+            }
+            return x;
+        }
         unreachable();
     }
     Decl *d = m->decl;
@@ -3266,13 +3513,17 @@ static Value *attribute(Value *base, Expr *e) {
         Module *m = base->mod;
         if (!strcmp(name, "weight") && m->weight >= 0) return param_value(m->weight);
         if (!strcmp(name, "bias") && m->bias >= 0) return param_value(m->bias);
+        if (!strcmp(name, "running_mean") && m->rmean >= 0) return param_value(m->rmean);
+        if (!strcmp(name, "running_var") && m->rvar >= 0) return param_value(m->rvar);
+        if (!strcmp(name, "num_batches_tracked") && m->nbt >= 0) return param_value(m->nbt);
         for (int i = 0; i < m->nchild; i++)
             if (!strcmp(m->child_name[i], name)) {
                 Value *c = mk(V_MODULE);
                 c->mod = m->child[i];
                 return c;
             }
-        if (!strcmp(name, "parameters") || !strcmp(name, "zero_grad") || !strcmp(name, "requires_grad_")) {
+        if (!strcmp(name, "parameters") || !strcmp(name, "zero_grad") || !strcmp(name, "requires_grad_") ||
+            !strcmp(name, "eval") || !strcmp(name, "train")) {
             Value *f = mk(V_FUNC);
             f->s = name;
             f->self = base;
@@ -3432,6 +3683,17 @@ static Value *eval_expr(Expr *e) {
                          kind_name(b), (long long)n);
             if (i < 0) i += n;
             return b->kind == V_SIZE ? mk_int(b->shape.d[i]) : b->items[i];
+        }
+        if (b->kind == V_MODULE && !strcmp(b->mod->cls, "Sequential")) { /* model.layer1[0] */
+            if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
+                error_at(e->loc, "a Sequential takes a single integer index");
+            int64_t n = b->mod->nchild, i = int_arg(eval(e->items[0]), e->items[0]->loc, "an index");
+            if (i < -n || i >= n)
+                error_at(e->items[0]->loc, "index %lld out of range for a Sequential of %lld modules", (long long)i,
+                         (long long)n);
+            Value *c = mk(V_MODULE);
+            c->mod = b->mod->child[i < 0 ? i + n : i];
+            return c;
         }
         error_at(e->loc, "%s cannot be indexed", kind_name(b));
     }
@@ -3628,12 +3890,12 @@ static void def_globals(Ast *ast) {
         "abs", "tanh", "sigmoid", "logical_not", "sum", "mean", "max", "min", "argmax", "reshape",
         "flatten", "transpose", "swapaxes", "permute", "unsqueeze", "squeeze", "cat", "concat",
         "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "avg_pool2d", "int", "float", "bool",
-        "backward", "mse_loss", "cross_entropy", "SGD", "Adam", "AdamW",
+        "backward", "mse_loss", "cross_entropy", "SGD", "Adam", "AdamW", "adaptive_avg_pool2d",
     };
     for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
         def_func(funcs[i]);
     static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
-                                    "CrossEntropyLoss"};
+                                    "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
         Value *v = mk(V_CLASS);
         v->s = classes[i];
@@ -3846,6 +4108,7 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     L.no_grad = true;
     Args ca = {.loc = d->loc, .fname = md->name};
     Value *net = construct_model(md, &ca);
+    set_eval(net->mod, true); /* inference: BatchNorm2d normalizes with its running statistics */
     Attr a = attr_str("name", "x");
     int x = add(OP_INPUT, NULL, 0, xdt, xshape, &a, 1, d->loc);
     L.g->nodes[x].flags |= NF_INPUT;
@@ -3912,6 +4175,10 @@ static Graph *lower_train(Decl *d) {
     Args fa = {.loc = d->loc, .fname = md->name, .pos = &xin, .npos = 1};
     Value *out = module_call(net->mod, &fa);
     tensor_arg(out, d->loc, "the model's output");
+    /* buffers the forward pass moved (BatchNorm2d's running statistics): stored back at the end */
+    int *bgroups = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)), *bnodes = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)),
+        nb = 0;
+    collect_buffers(net->mod, bgroups, bnodes, &nb);
     bool ce = !strcmp(loss_e->str, "cross_entropy");
     Shape ys = ce ? shape_make(1, &TN(out)->shape.d[0]) : TN(out)->shape;
     Attr ya = attr_str("name", "y");
@@ -3928,11 +4195,39 @@ static Graph *lower_train(Decl *d) {
     int *wrt = ir_alloc(sizeof(int) * (size_t)(np + 1)), *grads = ir_alloc(sizeof(int) * (size_t)(np + 1));
     const char **names = ir_alloc(sizeof(char *) * (size_t)(np + 1));
     int nw = 0;
-    for (int i = 0; i < np; i++)
+    /* trainable = ["fc"]: only those modules' parameters train, the rest are frozen, as
+     * `for p in model.parameters(): p.requires_grad = False` before a new fc is */
+    Expr *tr = train_setting(d, "trainable");
+    bool *used = tr ? ir_alloc((size_t)tr->nitems + 1) : NULL;
+    for (int i = 0; i < np; i++) {
+        const char *pn = TN(ps[i])->name ? TN(ps[i])->name : "";
+        bool keep = !tr;
+        for (int j = 0; tr && j < tr->nitems; j++) {
+            size_t l = strlen(tr->items[j]->str);
+            if (!strcmp(pn, tr->items[j]->str) || (!strncmp(pn, tr->items[j]->str, l) && pn[l] == '.'))
+                keep = used[j] = true;
+        }
+        if (!keep) {
+            L.group_rg[ps[i]->group] = false;
+            info(ps[i]->node)->rg = false;
+            L.g->nodes[ps[i]->node].flags &= ~NF_TRAINABLE;
+            ps[i] = NULL;
+            continue;
+        }
         if (L.group_rg[ps[i]->group]) {
             wrt[nw] = ps[i]->node;
             names[nw++] = TN(ps[i])->name;
         }
+    }
+    for (int j = 0; tr && j < tr->nitems; j++)
+        if (!used[j])
+            error_at(tr->items[j]->loc, "trainable: %s has no parameter named '%s' or inside a module '%s'", md->name,
+                     tr->items[j]->str, tr->items[j]->str);
+    int kept = 0; /* the optimizer takes the trainable parameters only */
+    for (int i = 0; i < np; i++)
+        if (ps[i])
+            ps[kept++] = ps[i];
+    np = kept;
     int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
     pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss", NULL);
     for (int i = 0; i < nw; i++) /* memory planning keeps gradients beside their parameters */
@@ -3967,6 +4262,13 @@ static Graph *lower_train(Decl *d) {
     for (int i = 0; i < nassign; i += 2) {
         int in[2] = {assigns[i], assigns[i + 1]};
         int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, opt_e->loc);
+        L.g->nodes[a].flags |= NF_UPDATE;
+    }
+    for (int i = 0; i < nb; i++) {
+        int in[2] = {bnodes[i], L.group_base[bgroups[i]]};
+        if (in[1] == in[0])
+            continue;
+        int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, d->loc);
         L.g->nodes[a].flags |= NF_UPDATE;
     }
     Graph *step = L.g;
@@ -4151,7 +4453,7 @@ static void check_train(Decl *d) {
             diag_error(d->loc, "train block names unknown model '%s'", d->name);
     }
     static const char *keys[] = {"data", "test_data", "transform", "pad", "classes", "batch", "shuffle",
-                                 "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint"};
+                                 "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint", "trainable"};
     const int nkeys = (int)(sizeof keys / sizeof keys[0]);
     bool seen[sizeof keys / sizeof keys[0]] = {0};
     for (int i = 0; i < d->nbody; i++) {
@@ -4208,6 +4510,12 @@ static void check_train(Decl *d) {
         } else if (!strcmp(k, "checkpoint")) {
             if (v->kind != E_STR)
                 diag_error(v->loc, "checkpoint must be a file path string");
+        } else if (!strcmp(k, "trainable")) {
+            bool good = v->kind == E_LIST && v->nitems > 0;
+            for (int j = 0; good && j < v->nitems; j++)
+                good = v->items[j]->kind == E_STR;
+            if (!good)
+                diag_error(v->loc, "trainable must be a list of module or parameter names, e.g. [\"fc\"]");
         } else if (!strcmp(k, "pad")) {
             if (v->kind != E_INT || v->ival < 0)
                 diag_error(v->loc, "pad must be a non-negative integer");

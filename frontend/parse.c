@@ -388,7 +388,13 @@ static Expr *postfix(Parser *ps) {
             ix->nitems = l.n;
             e = ix;
         } else if (accept(ps, ".")) {
-            Token *name = expect_name(ps, "an attribute name");
+            /* after '.', .tg's own keywords are names: net.train(), as in PyTorch */
+            Token *name = peek(ps);
+            if (name->kind == TK_IDENT && (!is_keyword(name->text) || !strcmp(name->text, "train") ||
+                                           !strcmp(name->text, "model")))
+                ps->pos++;
+            else
+                name = expect_name(ps, "an attribute name");
             Expr *a = new_expr(E_ATTR, name->loc);
             a->lhs = e;
             a->str = name->text;

@@ -7,7 +7,9 @@
  * what PyTorch printed for the same cell (tests/golden/blitz, random numbers
  * included), and what the tutorial's notebook printed (tests/golden/seed,
  * where '?' stands for a digit of a random number). The Task 3 network with
- * fixed .npy weights matches PyTorch's output within 1e-5. The command line's
+ * fixed .npy weights matches PyTorch's output within 1e-5; a model loaded from
+ * a .safetensors file prints what PyTorch prints, and files that do not fit it
+ * stop the program with exit status 1 and a message. The command line's
  * own errors are checked too.
  *
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT, TGRT_INCDIR, TGRT_LIBDIR.
@@ -218,6 +220,211 @@ START_TEST(test_semantics_match_pytorch) {
     ck_assert_int_eq(run(tmp, outf, NULL, runargv), 0);
     char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/semantics.out", root), NULL);
     ck_assert_msg(!strcmp(got, want), "--- PyTorch ---\n%s--- tgc ---\n%s", want, got);
+}
+END_TEST
+
+/*
+ * tests/programs/resnet8.tg: the blitz's Task 2-1 with ResNet-18 at base width 8 (BatchNorm2d in
+ * training and eval mode, its running statistics, the residual blocks and their downsample, the
+ * loss (prediction - labels).sum(), gradients, one SGD momentum step), and resnet8_finetune.tg,
+ * Task 2-3 (frozen backbone, new fc: its gradients, its step, the running statistics), against
+ * PyTorch's tensors (scripts/gen_resnet_goldens.py). Each tensor within 1e-4 of its largest magnitude: its sums
+ * run over up to 32,768 terms, whose float rounding differs between the two.
+ */
+static const char *resnets[][2] = {{"resnet8", "resnet"}, {"resnet8_finetune", "resnet_finetune"}};
+
+/* tests/programs/NAME.tg compiled and built with -O1 into dir/NAME: a ResNet's hundreds of kernels
+ * take gcc a minute at tgc build's -O3. */
+static char *build_o1(const char *name, const char *dir) {
+    char *c = fmt("%s/%s.c", dir, name), *bin = fmt("%s/%s", dir, name), *err = fmt("%s/%s.err", dir, name);
+    const char *tg = strchr(name, '/') ? fmt("%s/%s.tg", root, name) : fmt("%s/tests/programs/%s.tg", root, name);
+    if (strchr(name, '/')) { /* samples/NAME */
+        c = fmt("%s/%s.c", dir, strrchr(name, '/') + 1);
+        bin = fmt("%s/%s", dir, strrchr(name, '/') + 1);
+        err = fmt("%s/%s.err", dir, strrchr(name, '/') + 1);
+    }
+    char *gen[] = {(char *)tgc, "compile", (char *)tg, "-o", c, NULL};
+    ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-fopenmp", fmt("-I%s", incdir), c, "-o", bin, fmt("-L%s", libdir), "-ltgrt",
+                  "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+    ck_assert_msg(run(NULL, NULL, err, cc) == 0, "%s", slurp(err, NULL));
+    return bin;
+}
+
+START_TEST(test_resnet_matches_pytorch) {
+    const char *prog = resnets[_i][0], *golden = resnets[_i][1];
+    char *dir = fmt("%s/%s", tmp, prog);
+    mkdir(dir, 0755);
+    char *bin = build_o1(prog, dir);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(dir, NULL, NULL, runargv), 0);
+    char *gdir = fmt("%s/tests/golden/%s", root, golden);
+    DIR *d = opendir(gdir);
+    ck_assert_ptr_nonnull(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".npy"))
+            continue;
+        size_t gl, ol;
+        char *g = slurp(fmt("%s/%s", gdir, e->d_name), &gl), *o = slurp(fmt("%s/%s", dir, e->d_name), &ol);
+        ck_assert_msg(o != NULL, "%s.tg did not write %s", prog, e->d_name);
+        size_t hl = 10 + (size_t)((unsigned char)g[8] | (unsigned char)g[9] << 8);
+        ck_assert_msg(ol == gl && !memcmp(g, o, hl), "%s: dtype or shape differs from PyTorch's", e->d_name);
+        bool f4 = strstr(g + 10, "'<f4'") != NULL;
+        size_t n = (gl - hl) / (f4 ? 4 : 8);
+        double worst = 0, big = 0;
+        for (size_t i = 0; i < n; i++) {
+            double a, b;
+            if (f4) {
+                float fa, fb;
+                memcpy(&fa, o + hl + 4 * i, 4);
+                memcpy(&fb, g + hl + 4 * i, 4);
+                a = fa, b = fb;
+            } else {
+                int64_t ia, ib;
+                memcpy(&ia, o + hl + 8 * i, 8);
+                memcpy(&ib, g + hl + 8 * i, 8);
+                a = (double)ia, b = (double)ib;
+            }
+            worst = fmax(worst, fabs(a - b));
+            big = fmax(big, fabs(b));
+        }
+        ck_assert_msg(worst <= 1e-4 * fmax(big, 1e-6), "%s: max |tgc - PyTorch| = %g, %g of its largest magnitude",
+                      e->d_name, worst, worst / big);
+        files++;
+    }
+    closedir(d);
+    ck_assert_int_eq(files, _i ? 9 : 12);
+}
+END_TEST
+
+/* The blitz's fine-tuning (samples/resnet18_finetune.tg): with the backbone frozen and fc new, the
+ * backward pass computes fc's gradients only. Every backward node of its IR comes from fc's line
+ * or the loss's, after the backbone's; none is a convolution's or a batch norm's. */
+START_TEST(test_finetune_backward_is_fc_only) {
+    const char *tg = fmt("%s/samples/resnet18_finetune.tg", root);
+    char *ir = fmt("%s/finetune.ir", tmp), *err = fmt("%s/finetune.err", tmp);
+    char *argv[] = {(char *)tgc, "compile", (char *)tg, "--emit=ir", "-o", ir, NULL};
+    ck_assert_msg(run(NULL, NULL, err, argv) == 0, "%s", slurp(err, NULL));
+    char *text = slurp(ir, NULL), *src = slurp(tg, NULL);
+    ck_assert(text && src);
+    int fc_line = 1; /* the line of `return fc(x)` in ResNet18 */
+    for (char *p = src; p < strstr(src, "return fc(x)"); p++)
+        fc_line += *p == '\n';
+    ck_assert_msg(!strstr(text, "conv2d_bwd") && !strstr(text, "max_pool2d_bwd"), "a backbone gradient is computed");
+    int nb = 0;
+    for (char *l = text; (l = strstr(l, "!backward")); l++) {
+        char *at = strstr(l, ".tg\":");
+        ck_assert(at);
+        int line = atoi(at + 5);
+        ck_assert_msg(line >= fc_line, "a backward node from line %d, in the frozen backbone (fc is at line %d)", line,
+                      fc_line);
+        nb++;
+    }
+    ck_assert_int_ge(nb, 2); /* fc's weight and bias gradients */
+    /* the same as a train block's step: trainable = ["fc"] (bench/finetune.tg) */
+    char *ir2 = fmt("%s/finetune_step.ir", tmp);
+    char *argv2[] = {(char *)tgc, "compile", fmt("%s/bench/finetune.tg", root), "--emit=ir", "-o", ir2, NULL};
+    ck_assert_msg(run(NULL, NULL, err, argv2) == 0, "%s", slurp(err, NULL));
+    text = slurp(ir2, NULL);
+    ck_assert_msg(!strstr(text, "conv2d_bwd") && strstr(text, "d loss/d fc.weight") && !strstr(text, "d loss/d conv1.weight"),
+                  "the step computes more than fc's gradients");
+    ck_assert(strstr(text, "layer4.1.bn2.running_mean")); /* moved by the step, as in PyTorch */
+}
+END_TEST
+
+/* Max |got - want| over want's largest magnitude, for two .npy files of f32 with the same header. */
+static double npy_rel_diff(const char *got, const char *want) {
+    size_t gl, wl;
+    char *g = slurp(got, &gl), *w = slurp(want, &wl);
+    ck_assert_msg(g && w, "%s or %s is missing", got, want);
+    size_t hl = 10 + (size_t)((unsigned char)w[8] | (unsigned char)w[9] << 8);
+    ck_assert_msg(gl == wl && !memcmp(g, w, hl), "%s: dtype or shape differs from %s", got, want);
+    double worst = 0, big = 0;
+    for (size_t i = hl; i + 4 <= wl; i += 4) {
+        float a, b;
+        memcpy(&a, g + i, 4);
+        memcpy(&b, w + i, 4);
+        worst = fmax(worst, fabs((double)a - b));
+        big = fmax(big, fabs((double)b));
+    }
+    return worst / fmax(big, 1e-30);
+}
+
+/*
+ * samples/resnet18.tg at full width with torchvision's resnet18 (random weights exported to
+ * .safetensors by scripts/export_safetensors.py, loaded with load_state): eval and training mode
+ * outputs and a running mean within 1e-4 of torchvision's. Runs where /usr/bin/python3 has
+ * torchvision (scripts/check_torchvision_resnet.py); elsewhere it says so and passes.
+ */
+START_TEST(test_resnet18_matches_torchvision) {
+    char *probe[] = {"/usr/bin/python3", "-c", "import torchvision", NULL};
+    if (access("/usr/bin/python3", X_OK) || run(NULL, NULL, NULL, probe) != 0) {
+        printf("test_resnet18_matches_torchvision: skipped, /usr/bin/python3 has no torchvision\n");
+        return;
+    }
+    char *dir = fmt("%s/torchvision", tmp), *err = fmt("%s/torchvision.err", tmp);
+    char *py[] = {"/usr/bin/python3", fmt("%s/scripts/check_torchvision_resnet.py", root), dir, NULL};
+    ck_assert_msg(run(NULL, NULL, err, py) == 0, "%s", slurp(err, NULL));
+    char *sample = slurp(fmt("%s/samples/resnet18.tg", root), NULL);
+    char *models = fmt("%.*s", (int)(strstr(sample, "\nprogram ") - sample), sample);
+    char *tg = fmt("%s/check.tg", dir);
+    FILE *f = fopen(tg, "w");
+    ck_assert(f);
+    fprintf(f, "%s\nprogram main {\n    net = ResNet()\n    load_state(net, \"%s/resnet18.safetensors\")\n"
+               "    x = load(\"%s/x.npy\", f32[1, 3, 64, 64])\n    net.eval()\n    save(\"got_eval.npy\", net(x))\n"
+               "    net.train()\n    save(\"got_train.npy\", net(x))\n"
+               "    save(\"got_mean.npy\", net.layer1[0].bn1.running_mean)\n}\n",
+            models, dir, dir);
+    fclose(f);
+    char *c = fmt("%s/check.c", dir), *bin = fmt("%s/check", dir);
+    char *gen[] = {(char *)tgc, "compile", tg, "-o", c, NULL};
+    ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-fopenmp", fmt("-I%s", incdir), c, "-o", bin, fmt("-L%s", libdir), "-ltgrt",
+                  "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+    ck_assert_msg(run(NULL, NULL, err, cc) == 0, "%s", slurp(err, NULL));
+    char *argv[] = {bin, NULL};
+    ck_assert_msg(run(dir, NULL, err, argv) == 0, "%s", slurp(err, NULL));
+    const char *what[] = {"eval", "train", "mean"};
+    for (int i = 0; i < 3; i++) {
+        double d = npy_rel_diff(fmt("%s/got_%s.npy", dir, what[i]), fmt("%s/want_%s.npy", dir, what[i]));
+        ck_assert_msg(d <= 1e-4, "%s: tgc and torchvision differ by %g of the largest magnitude", what[i], d);
+    }
+}
+END_TEST
+
+/* The blitz's Task 2-1 and 2-3 samples run: print(model) as torchvision prints resnet18 (made by
+ * scripts/gen_resnet_goldens.py), the fine-tuning's new fc, no gradient for the backbone. */
+START_TEST(test_resnet_samples_run) {
+    char *dir = fmt("%s/samples_resnet", tmp);
+    mkdir(dir, 0755);
+    char *bin = build_o1("samples/resnet18", dir), *out = fmt("%s/r18.out", dir), *err = fmt("%s/r18.err2", dir);
+    char *argv[] = {bin, NULL};
+    ck_assert_msg(run(dir, out, err, argv) == 0, "%s", slurp(err, NULL));
+    char *got = slurp(out, NULL), *want = slurp(fmt("%s/tests/golden/resnet18_print.txt", root), NULL);
+    ck_assert(got && want);
+    ck_assert_msg(!strncmp(got, want, strlen(want)), "print(net) differs from torchvision's:\n%s", got);
+    ck_assert_msg(strstr(got + strlen(want), "torch.Size([1, 1000]) 62 tensor("), "%s", got + strlen(want));
+    bin = build_o1("samples/resnet18_finetune", dir);
+    char *argv2[] = {bin, NULL};
+    ck_assert_msg(run(dir, out, err, argv2) == 0, "%s", slurp(err, NULL));
+    got = slurp(out, NULL);
+    ck_assert_msg(strstr(got, "Linear(in_features=512, out_features=10, bias=True)\n") &&
+                      strstr(got, "torch.Size([10, 512]) torch.Size([10]) None None\n"),
+                  "%s", got);
+}
+END_TEST
+
+/* A ResNet-34 from the same BasicBlock, full width: builds, trains a step, infers, all finite. */
+START_TEST(test_resnet34_runs) {
+    char *bin = build_o1("resnet34", tmp), *out = fmt("%s/resnet34.out", tmp), *err = fmt("%s/resnet34.err2", tmp);
+    char *argv[] = {bin, NULL};
+    ck_assert_msg(run(tmp, out, err, argv) == 0, "%s", slurp(err, NULL));
+    char *got = slurp(out, NULL);
+    ck_assert_msg(strstr(got, "torch.Size([1, 1000]) 110 BatchNorm2d(256, eps=1e-05") && strstr(got, "True 1.0 1.0"),
+                  "%s", got);
 }
 END_TEST
 
@@ -504,6 +711,57 @@ START_TEST(test_runtime_error_names_file) {
 }
 END_TEST
 
+/*
+ * load_state(net, "small.safetensors"): tests/programs/safetensors_load.tg loads the parameters
+ * PyTorch saved (tests/golden/safetensors, scripts/gen_safetensors_goldens.py) and prints what
+ * PyTorch printed. Then the same program against files that do not fit its model: each run
+ * exits 1 before printing anything, with a message naming the file and the problem.
+ */
+START_TEST(test_load_state_safetensors) {
+    char *dir = fmt("%s/stload", tmp), *golden = fmt("%s/tests/golden/safetensors", root);
+    mkdir(dir, 0755);
+    ck_assert_int_eq(symlink(fmt("%s/small.safetensors", golden), fmt("%s/small.safetensors", dir)), 0);
+    char *bin = fmt("%s/safetensors_load", dir), *errf = fmt("%s/err.txt", dir), *outf = fmt("%s/out.txt", dir);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/safetensors_load.tg", root), "-o", bin, NULL};
+    ck_assert_msg(run(NULL, NULL, errf, argv) == 0, "%s", slurp(errf, NULL));
+    char *runargv[] = {bin, NULL};
+    ck_assert_msg(run(dir, outf, errf, runargv) == 0, "%s", slurp(errf, NULL));
+    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/small.out", golden), NULL);
+    ck_assert_msg(want && !strcmp(got, want), "differs from PyTorch:\n--- PyTorch ---\n%s--- tgc ---\n%s", want, got);
+
+    static float zeros[96];
+    int64_t cw[] = {2, 1, 3, 3}, cb[] = {2}, fw[] = {3, 32}, fb[] = {3}, narrow[] = {3, 31};
+    TgNamedTensor fits[] = {{"conv.weight", TG_F32, 4, cw, zeros}, {"conv.bias", TG_F32, 1, cb, zeros},
+                            {"fc.weight", TG_F32, 2, fw, zeros},   {"fc.bias", TG_F32, 1, fb, zeros},
+                            {"bn.num_batches_tracked", TG_F32, 0, NULL, zeros}};
+    static const struct {
+        const char *name;
+        int n;              /* tensors of fits[] the file holds */
+        const char *fc;     /* the name it gives fc.weight */
+        int narrow;         /* fc.weight is [3, 31] */
+        const char *msg;
+    } cases[] = {
+        {"missing", 3, "fc.weight", 0,
+         "small.safetensors: no tensor fc.bias (the model has 4 tensors; the file has 3)\n"},
+        {"unknown", 4, "fc.weight2", 0,
+         "small.safetensors: fc.weight2 is not a tensor of the model (did you mean fc.weight?)\n"},
+        {"extra", 5, "fc.weight", 0, "small.safetensors: bn.num_batches_tracked is not a tensor of the model\n"},
+        {"shape", 4, "fc.weight", 1, "small.safetensors: fc.weight is F32 [3, 31] but F32 [3, 32] is expected\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *sub = fmt("%s/%s", dir, cases[i].name), err[512] = "";
+        mkdir(sub, 0755);
+        fits[2].name = cases[i].fc;
+        fits[2].shape = cases[i].narrow ? narrow : fw;
+        ck_assert_msg(tg_save_safetensors(fmt("%s/small.safetensors", sub), fits, cases[i].n, NULL, NULL, 0, err,
+                                          sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(run(sub, outf, errf, runargv), 1);
+        ck_assert_str_eq(slurp(errf, NULL), cases[i].msg);
+        ck_assert_str_eq(slurp(outf, NULL), "");
+    }
+}
+END_TEST
+
 static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(void) {
@@ -539,12 +797,18 @@ int main(void) {
     tcase_add_test(tc, test_lenet_npy_matches_pytorch);
     tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_semantics_match_pytorch);
+    tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);
+    tcase_add_test(tc, test_finetune_backward_is_fc_only);
+    tcase_add_test(tc, test_resnet34_runs);
+    tcase_add_test(tc, test_resnet18_matches_torchvision);
+    tcase_add_test(tc, test_resnet_samples_run);
     tcase_add_loop_test(tc, test_training_steps_match_pytorch, 0, (int)(sizeof train_cases / sizeof train_cases[0]));
     tcase_add_loop_test(tc, test_generated_train_step_matches_pytorch, 0,
                         (int)(sizeof train_cases / sizeof train_cases[0]));
     tcase_add_test(tc, test_frozen_layers_are_not_differentiated);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_runtime_error_names_file);
+    tcase_add_test(tc, test_load_state_safetensors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -597,6 +597,22 @@ static const BadCase bad[] = {
      "bad.tg:3:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
      "    if x.sum() > 1 { print(1) }\n"
      "               ^\n"},
+    {"trainable_unknown",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    batch = 2\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    trainable = [\"fc2\"]\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:10:18: error: trainable: Net has no parameter named 'fc2' or inside a module 'fc2'\n"
+     "    trainable = [\"fc2\"]\n"
+     "                 ^\n"},
     {"view_of_transpose",
      "program p {\n"
      "    t = ones(2, 3)\n"
