@@ -4140,6 +4140,23 @@ static Expr *train_setting(Decl *d, const char *key) {
  * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
  * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
  */
+/* freeze_batchnorm = true: the BatchNorm2d layers outside `trainable` run in eval mode in the step,
+ * normalizing with their running statistics and leaving them as they are (PyTorch's
+ * module.eval() on the frozen part); by default they move, as a frozen PyTorch model's do. */
+static void freeze_batchnorm(Module *m, Expr *trainable) {
+    if (!strcmp(m->cls, "BatchNorm2d")) {
+        bool trains = !trainable;
+        for (int j = 0; trainable && j < trainable->nitems; j++) {
+            const char *t = trainable->items[j]->str;
+            size_t l = strlen(t);
+            trains |= !strncmp(m->path, t, l) && (m->path[l] == '.' || !m->path[l]);
+        }
+        m->eval = !trains;
+    }
+    for (int i = 0; i < m->nchild; i++)
+        freeze_batchnorm(m->child[i], trainable);
+}
+
 static Graph *lower_train(Decl *d) {
     Binding *mb = find_in(L.globals, d->name);
     Decl *md = mb->v->decl;
@@ -4151,6 +4168,9 @@ static Graph *lower_train(Decl *d) {
     push_scope();
     Args ca = {.loc = d->loc, .fname = md->name};
     Value *net = construct_model(md, &ca);
+    Expr *fz = train_setting(d, "freeze_batchnorm");
+    if (fz && fz->ival)
+        freeze_batchnorm(net->mod, train_setting(d, "trainable"));
     /* the input: the model's declared type with its first (symbolic) dimension = batch */
     Value *xin = NULL;
     for (int i = 0; i < md->nparams; i++) {
@@ -4453,7 +4473,8 @@ static void check_train(Decl *d) {
             diag_error(d->loc, "train block names unknown model '%s'", d->name);
     }
     static const char *keys[] = {"data", "test_data", "transform", "pad", "classes", "batch", "shuffle",
-                                 "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint", "trainable"};
+                                 "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint", "trainable",
+                                 "freeze_batchnorm"};
     const int nkeys = (int)(sizeof keys / sizeof keys[0]);
     bool seen[sizeof keys / sizeof keys[0]] = {0};
     for (int i = 0; i < d->nbody; i++) {
@@ -4504,9 +4525,9 @@ static void check_train(Decl *d) {
                 good = v->items[j]->kind == E_STR;
             if (!good)
                 diag_error(v->loc, "classes must be a list of strings");
-        } else if (!strcmp(k, "shuffle")) {
+        } else if (!strcmp(k, "shuffle") || !strcmp(k, "freeze_batchnorm")) {
             if (v->kind != E_BOOL)
-                diag_error(v->loc, "shuffle must be true or false");
+                diag_error(v->loc, "%s must be true or false", k);
         } else if (!strcmp(k, "checkpoint")) {
             if (v->kind != E_STR)
                 diag_error(v->loc, "checkpoint must be a file path string");

@@ -331,6 +331,23 @@ START_TEST(test_finetune_backward_is_fc_only) {
     ck_assert_msg(!strstr(text, "conv2d_bwd") && strstr(text, "d loss/d fc.weight") && !strstr(text, "d loss/d conv1.weight"),
                   "the step computes more than fc's gradients");
     ck_assert(strstr(text, "layer4.1.bn2.running_mean")); /* moved by the step, as in PyTorch */
+    int moved = 0, frozen = 0;
+    for (char *l = text; (l = strstr(l, " assign(")); l++)
+        moved++;
+    /* freeze_batchnorm = true: the frozen layers' statistics stay; only fc's update remains */
+    char *bsrc = slurp(fmt("%s/bench/finetune.tg", root), NULL), *fz = fmt("%s/frozen.tg", tmp);
+    char *at = strstr(bsrc, "    trainable");
+    ck_assert(at);
+    FILE *f = fopen(fz, "w");
+    ck_assert(f);
+    fprintf(f, "%.*s    freeze_batchnorm = true\n%s", (int)(at - bsrc), bsrc, at);
+    fclose(f);
+    char *argv3[] = {(char *)tgc, "compile", fz, "--emit=ir", "-o", ir2, NULL};
+    ck_assert_msg(run(NULL, NULL, err, argv3) == 0, "%s", slurp(err, NULL));
+    text = slurp(ir2, NULL);
+    for (char *l = text; (l = strstr(l, " assign(")); l++)
+        frozen++;
+    ck_assert_msg(moved >= 60 + 4 && frozen <= 6, "%d updates with the statistics moving, %d frozen", moved, frozen);
 }
 END_TEST
 
