@@ -231,6 +231,36 @@ END_TEST
  * PyTorch's tensors (scripts/gen_resnet_goldens.py). Each tensor within 1e-4 of its largest magnitude: its sums
  * run over up to 32,768 terms, whose float rounding differs between the two.
  */
+/* Max |got - want| over want's largest magnitude, for two .npy files of f32 or i64 with the same
+ * header (dtype and shape). */
+static double npy_rel_diff(const char *got, const char *want) {
+    size_t gl, wl;
+    char *g = slurp(got, &gl), *w = slurp(want, &wl);
+    ck_assert_msg(g && w, "%s or %s is missing", got, want);
+    size_t hl = 10 + (size_t)((unsigned char)w[8] | (unsigned char)w[9] << 8);
+    ck_assert_msg(gl == wl && !memcmp(g, w, hl), "%s: dtype or shape differs from %s", got, want);
+    bool f4 = strstr(w + 10, "'<f4'") != NULL;
+    ck_assert_msg(f4 || strstr(w + 10, "'<i8'"), "%s: neither f32 nor i64", want);
+    double worst = 0, big = 0;
+    for (size_t i = hl; i + (f4 ? 4 : 8) <= wl; i += f4 ? 4 : 8) {
+        double a, b;
+        if (f4) {
+            float fa, fb;
+            memcpy(&fa, g + i, 4);
+            memcpy(&fb, w + i, 4);
+            a = fa, b = fb;
+        } else {
+            int64_t ia, ib;
+            memcpy(&ia, g + i, 8);
+            memcpy(&ib, w + i, 8);
+            a = (double)ia, b = (double)ib;
+        }
+        worst = fmax(worst, fabs(a - b));
+        big = fmax(big, fabs(b));
+    }
+    return worst / fmax(big, 1e-6);
+}
+
 static const char *resnets[][2] = {{"resnet8", "resnet"}, {"resnet8_finetune", "resnet_finetune"}};
 
 /* tests/programs/NAME.tg compiled and built with -O1 into dir/NAME: a ResNet's hundreds of kernels
@@ -266,32 +296,8 @@ START_TEST(test_resnet_matches_pytorch) {
     for (struct dirent *e; (e = readdir(d));) {
         if (!strstr(e->d_name, ".npy"))
             continue;
-        size_t gl, ol;
-        char *g = slurp(fmt("%s/%s", gdir, e->d_name), &gl), *o = slurp(fmt("%s/%s", dir, e->d_name), &ol);
-        ck_assert_msg(o != NULL, "%s.tg did not write %s", prog, e->d_name);
-        size_t hl = 10 + (size_t)((unsigned char)g[8] | (unsigned char)g[9] << 8);
-        ck_assert_msg(ol == gl && !memcmp(g, o, hl), "%s: dtype or shape differs from PyTorch's", e->d_name);
-        bool f4 = strstr(g + 10, "'<f4'") != NULL;
-        size_t n = (gl - hl) / (f4 ? 4 : 8);
-        double worst = 0, big = 0;
-        for (size_t i = 0; i < n; i++) {
-            double a, b;
-            if (f4) {
-                float fa, fb;
-                memcpy(&fa, o + hl + 4 * i, 4);
-                memcpy(&fb, g + hl + 4 * i, 4);
-                a = fa, b = fb;
-            } else {
-                int64_t ia, ib;
-                memcpy(&ia, o + hl + 8 * i, 8);
-                memcpy(&ib, g + hl + 8 * i, 8);
-                a = (double)ia, b = (double)ib;
-            }
-            worst = fmax(worst, fabs(a - b));
-            big = fmax(big, fabs(b));
-        }
-        ck_assert_msg(worst <= 1e-4 * fmax(big, 1e-6), "%s: max |tgc - PyTorch| = %g, %g of its largest magnitude",
-                      e->d_name, worst, worst / big);
+        double rel = npy_rel_diff(fmt("%s/%s", dir, e->d_name), fmt("%s/%s", gdir, e->d_name));
+        ck_assert_msg(rel <= 1e-4, "%s: max |tgc - PyTorch| is %g of its largest magnitude", e->d_name, rel);
         files++;
     }
     closedir(d);
@@ -351,23 +357,6 @@ START_TEST(test_finetune_backward_is_fc_only) {
 }
 END_TEST
 
-/* Max |got - want| over want's largest magnitude, for two .npy files of f32 with the same header. */
-static double npy_rel_diff(const char *got, const char *want) {
-    size_t gl, wl;
-    char *g = slurp(got, &gl), *w = slurp(want, &wl);
-    ck_assert_msg(g && w, "%s or %s is missing", got, want);
-    size_t hl = 10 + (size_t)((unsigned char)w[8] | (unsigned char)w[9] << 8);
-    ck_assert_msg(gl == wl && !memcmp(g, w, hl), "%s: dtype or shape differs from %s", got, want);
-    double worst = 0, big = 0;
-    for (size_t i = hl; i + 4 <= wl; i += 4) {
-        float a, b;
-        memcpy(&a, g + i, 4);
-        memcpy(&b, w + i, 4);
-        worst = fmax(worst, fabs((double)a - b));
-        big = fmax(big, fabs((double)b));
-    }
-    return worst / fmax(big, 1e-30);
-}
 
 /*
  * samples/resnet18.tg at full width with torchvision's resnet18 (random weights exported to
