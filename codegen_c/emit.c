@@ -2067,6 +2067,22 @@ static void emit_pointers(Graph *g, bool inputs, bool programs) {
 /* PREFIX_init, PREFIX_train_step and the table of persistent tensors, for a train block's graph. */
 static void emit_step(Graph *g);
 
+/* A tensor of the model's state_dict (a parameter or a buffer such as a running mean), not the
+ * optimizer's: its state carries PyTorch's names (step, lr, <param>.momentum_buffer, .exp_avg,
+ * .exp_avg_sq), which no module's tensor has. */
+static bool model_tensor(const Node *n) {
+    const char *s = n->name ? n->name : "";
+    static const char *const suffix[] = {".momentum_buffer", ".exp_avg", ".exp_avg_sq"};
+    if (!strcmp(s, "step") || !strcmp(s, "lr"))
+        return false;
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(s), k = strlen(suffix[i]);
+        if (l > k && !strcmp(s + l - k, suffix[i]))
+            return false;
+    }
+    return true;
+}
+
 static void emit_train(Graph *g) {
     const char *pf = prefix;
     P("\n/* ---- training step: init ---- */\n");
@@ -2105,7 +2121,7 @@ static void emit_train(Graph *g) {
           n->shape.rank);
         for (int k = 0; k < n->shape.rank; k++)
             P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
-        P("%s}, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0);
+        P("%s}, %d, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0, model_tensor(n) ? 1 : 0);
     }
     P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
 }
@@ -2292,7 +2308,7 @@ static void emit_checkpoint_helpers(void) {
     P("static int read_checkpoint(const char *path, void *arena, int params_only, TgRng *rng, long long *epoch,\n"
       "                           long long *batch, long long *done, double *running) {\n");
     P("    TgNamedTensor t[%s_ntensors_max];\n    int n = 0;\n", upper(pf));
-    P("    for (int i = 0; i < %s_ntensors; i++)\n        if (!params_only || %s_tensors[i].trainable)\n", pf, pf);
+    P("    for (int i = 0; i < %s_ntensors; i++)\n        if (!params_only || %s_tensors[i].model)\n", pf, pf);
     P("            t[n++] = (TgNamedTensor){%s_tensors[i].name, %s_tensors[i].dtype, %s_tensors[i].rank,\n"
       "                                     %s_tensors[i].shape, (unsigned char *)arena + %s_tensors[i].offset};\n", pf, pf, pf, pf, pf);
     P("    static char v[6][624 * 8 + 64];\n    char *values[6] = {v[0], v[1], v[2], v[3], v[4], v[5]};\n");
@@ -2370,7 +2386,9 @@ static void emit_trainer_main(Graph *train, Graph *pred) {
     P("           \"  --save FILE    checkpoint (.safetensors) every --save-every batches (default: log_every)\\n\"\n"
       "           \"                 and at the end of each epoch, written atomically\\n\"\n"
       "           \"  --resume FILE  continue from a checkpoint exactly where it was taken\\n\"\n"
-      "           \"  --load FILE    start from a checkpoint's parameters (optimizer state and position reset)\\n\"\n");
+      "           \"  --load FILE    start from the model's tensors in a checkpoint or an exported state_dict\\n\"\n"
+      "           \"                 (.safetensors; parameters and batch-norm statistics; optimizer state and\\n\"\n"
+      "           \"                 position start afresh)\\n\"\n");
     P("           \"The batch size (%lld), the input shape (%lldx%lldx%lld), the loss and the optimizer are\\n\"\n",
       (long long)B, (long long)C, (long long)H, (long long)W);
     P("           \"compiled in; change them in the .tg file and compile again.\\n\", argv0);\n}\n\n");
@@ -2556,7 +2574,9 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         P("#define %s_BATCH %lld\n", upper(prefix), (long long)x->shape.d[0]);
         P("typedef struct {\n    const char *name;  /* PyTorch's state_dict key, or <key>.momentum_buffer, ... */\n"
           "    size_t offset;     /* bytes into the arena */\n    TgDType dtype;\n    int rank;\n"
-          "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n} %sTensor;\n",
+          "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n"
+          "    int model;         /* the model's (its state_dict: parameters, batch-norm statistics), not the optimizer's */\n"
+          "} %sTensor;\n",
           prefix);
         P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
         int npersist = 0;

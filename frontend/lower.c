@@ -1275,6 +1275,7 @@ static Value *construct_builtin(const char *cls, Args *a) {
             error_at(loc, "BatchNorm2d: num_features must be positive");
         m->eps = num(eps);
         m->momentum = num(mom);
+        const char *mrepr = mom->kind == V_FLOAT ? py_float_repr(m->momentum) : ir_fmt("%lld", (long long)mom->i);
         Shape c = shape_make(1, &m->in);
         if (m->affine) {
             m->weight = new_filled(c, DT_F32, 1, true, loc, NULL);
@@ -1286,7 +1287,8 @@ static Value *construct_builtin(const char *cls, Args *a) {
             m->nbt = new_filled(shape_scalar(), DT_I64, 0, false, loc, &m->nbt_node);
         }
         m->repr = ir_fmt("BatchNorm2d(%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s)", (long long)m->in,
-                         py_float_repr(m->eps), py_float_repr(m->momentum), m->affine ? "True" : "False",
+                         eps->kind == V_FLOAT ? py_float_repr(m->eps) : ir_fmt("%lld", (long long)eps->i), mrepr,
+                         m->affine ? "True" : "False",
                          m->track ? "True" : "False");
     } else if (!strcmp(cls, "AdaptiveAvgPool2d")) {
         bool pair;
@@ -1384,10 +1386,22 @@ static bool condition(Expr *e);
 
 /* The layer declarations of a model body, in order, with those of the branch each if takes
  * (its condition sees the constructor's arguments). */
+static bool declares_layers(Stmt **body, int n) {
+    for (int i = 0; i < n; i++)
+        if (is_layer_decl(body[i]) ||
+            (body[i]->kind == S_IF && (declares_layers(body[i]->body, body[i]->nbody) ||
+                                       declares_layers(body[i]->orelse, body[i]->norelse))))
+            return true;
+    return false;
+}
+
 static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
     for (int i = 0; i < n; i++) {
         Stmt *s = body[i];
         if (s->kind == S_IF) {
+            /* an if of the forward pass alone (on its input's shape, say) is left to it */
+            if (!declares_layers(s->body, s->nbody) && !declares_layers(s->orelse, s->norelse))
+                continue;
             bool yes = condition(s->value);
             declare_layers(m, env, yes ? s->body : s->orelse, yes ? s->nbody : s->norelse);
             continue;
@@ -4147,9 +4161,10 @@ static void freeze_batchnorm(Module *m, Expr *trainable) {
     if (!strcmp(m->cls, "BatchNorm2d")) {
         bool trains = !trainable;
         for (int j = 0; trainable && j < trainable->nitems; j++) {
+            /* "layer4" holds the module "layer4.1.bn2."; "bn1.weight" is one of "bn1."'s parameters */
             const char *t = trainable->items[j]->str;
-            size_t l = strlen(t);
-            trains |= !strncmp(m->path, t, l) && (m->path[l] == '.' || !m->path[l]);
+            size_t l = strlen(t), pl = strlen(m->path);
+            trains |= (!strncmp(m->path, t, l) && (m->path[l] == '.' || !m->path[l])) || !strncmp(t, m->path, pl);
         }
         m->eval = !trains;
     }
@@ -4169,6 +4184,9 @@ static Graph *lower_train(Decl *d) {
     Args ca = {.loc = d->loc, .fname = md->name};
     Value *net = construct_model(md, &ca);
     Expr *fz = train_setting(d, "freeze_batchnorm");
+    if (fz && fz->ival && !train_setting(d, "trainable"))
+        error_at(fz->loc, "freeze_batchnorm = true fixes the statistics of the frozen layers; say which train with "
+                          "trainable = [...]");
     if (fz && fz->ival)
         freeze_batchnorm(net->mod, train_setting(d, "trainable"));
     /* the input: the model's declared type with its first (symbolic) dimension = batch */

@@ -423,6 +423,46 @@ START_TEST(test_resnet_samples_run) {
 }
 END_TEST
 
+/* The trainer's --load takes the model's tensors, frozen parameters and batch-norm statistics
+ * included (trainable = ["fc"] leaves the rest untrained, not unloaded); the optimizer starts
+ * afresh. After 20 steps saved in a, a run with another seed that loads a and takes one step
+ * must carry a's convolution and a's statistics one batch further. */
+START_TEST(test_trainer_load_takes_buffers) {
+    struct stat st;
+    if (stat("/usr/share/datasets/fashion-mnist", &st))
+        ck_abort_msg("Fashion-MNIST is not installed (scripts/setup.sh installs dataset-fashion-mnist)");
+    char *tg = fmt("%s/bnload.tg", tmp), *bin = fmt("%s/bnload", tmp), *err = fmt("%s/bnload.err", tmp);
+    FILE *f = fopen(tg, "w");
+    ck_assert(f);
+    fputs("model Net(x: f32[B, 1, 28, 28]) {\n    conv1 = Conv2d(1, 4, 3)\n    bn1 = BatchNorm2d(4)\n"
+          "    fc = Linear(4 * 13 * 13, 10)\n    x = max_pool2d(relu(bn1(conv1(x))), 2)\n    return fc(flatten(x, 1))\n}\n"
+          "train Net {\n    data = fashion_mnist(\"/usr/share/datasets/fashion-mnist\")\n    batch = 4\n"
+          "    loss = cross_entropy\n    optimizer = SGD(lr=0.01, momentum=0.9)\n    trainable = [\"fc\"]\n    epochs = 1\n}\n",
+          f);
+    fclose(f);
+    char *build[] = {(char *)tgc, "build", tg, "-o", bin, NULL};
+    ck_assert_msg(run(NULL, NULL, err, build) == 0, "%s", slurp(err, NULL));
+    char *a = fmt("%s/a.safetensors", tmp), *b = fmt("%s/b.safetensors", tmp);
+    char *r1[] = {bin, "--limit", "20", "--save-every", "20", "--save", a, "--test-limit", "8", NULL};
+    ck_assert_msg(run(NULL, NULL, err, r1) == 0, "%s", slurp(err, NULL));
+    char *r2[] = {bin, "--seed", "5", "--load", a, "--limit", "1", "--save-every", "1", "--save", b, "--test-limit", "8", NULL};
+    ck_assert_msg(run(NULL, NULL, err, r2) == 0, "%s", slurp(err, NULL));
+    float wa[36], wb[36], ma[4], mb[4];
+    int64_t na, nb, sw[4] = {4, 1, 3, 3}, sm[1] = {4};
+    char msg[512];
+    TgNamedTensor ta[3] = {{"conv1.weight", TG_F32, 4, sw, wa}, {"bn1.running_mean", TG_F32, 1, sm, ma},
+                           {"bn1.num_batches_tracked", TG_I64, 0, NULL, &na}},
+                  tb[3] = {{"conv1.weight", TG_F32, 4, sw, wb}, {"bn1.running_mean", TG_F32, 1, sm, mb},
+                           {"bn1.num_batches_tracked", TG_I64, 0, NULL, &nb}};
+    ck_assert_msg(!tg_load_safetensors(a, ta, 3, NULL, NULL, 0, 0, msg, sizeof msg), "%s", msg);
+    ck_assert_msg(!tg_load_safetensors(b, tb, 3, NULL, NULL, 0, 0, msg, sizeof msg), "%s", msg);
+    ck_assert_msg(!memcmp(wa, wb, sizeof wa), "--load did not take the frozen convolution's weights");
+    ck_assert_msg(na == 20 && nb == 21, "num_batches_tracked %lld then %lld: --load reset the statistics", (long long)na,
+                  (long long)nb);
+    ck_assert_msg(memcmp(ma, mb, sizeof ma), "the running mean did not move in the loaded run's step");
+}
+END_TEST
+
 /* A ResNet-34 from the same BasicBlock, full width: builds, trains a step, infers, all finite. */
 START_TEST(test_resnet34_runs) {
     char *bin = build_o1("resnet34", tmp), *out = fmt("%s/resnet34.out", tmp), *err = fmt("%s/resnet34.err2", tmp);
@@ -808,6 +848,7 @@ int main(void) {
     tcase_add_test(tc, test_resnet34_runs);
     tcase_add_test(tc, test_resnet18_matches_torchvision);
     tcase_add_test(tc, test_resnet_samples_run);
+    tcase_add_test(tc, test_trainer_load_takes_buffers);
     tcase_add_loop_test(tc, test_training_steps_match_pytorch, 0, (int)(sizeof train_cases / sizeof train_cases[0]));
     tcase_add_loop_test(tc, test_generated_train_step_matches_pytorch, 0,
                         (int)(sizeof train_cases / sizeof train_cases[0]));

@@ -613,6 +613,23 @@ static const BadCase bad[] = {
      "bad.tg:10:18: error: trainable: Net has no parameter named 'fc2' or inside a module 'fc2'\n"
      "    trainable = [\"fc2\"]\n"
      "                 ^\n"},
+    {"if_on_tensor_in_model",
+     "model M(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    if x.shape[1] == 4 { x = x * 2 }\n"
+     "    if x.sum() > 0 { x = x * 2 }\n"
+     "    return fc(x)\n"
+     "}\n"
+     "program p {\n"
+     "    m = M()\n"
+     "    print(m(ones(1, 4)))\n"
+     "}\n",
+     "bad.tg:4:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
+     "    if x.sum() > 0 { x = x * 2 }\n"
+     "               ^\n"
+     "bad.tg:9:12: note: in the forward pass of M, called here\n"
+     "    print(m(ones(1, 4)))\n"
+     "           ^\n"},
     {"view_of_transpose",
      "program p {\n"
      "    t = ones(2, 3)\n"
