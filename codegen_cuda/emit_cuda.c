@@ -814,16 +814,19 @@ static const char *preamble =
     "    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)\n"
     "        dst[i] = src[i];\n}\n";
 
-static void kernels_of(Graph *g, const MemPlan *m, const char *kprefix) {
+/* Calls fn with U set to each kernel unit of g, in order. */
+static void each_unit(Graph *g, const MemPlan *m, const char *kprefix, void (*fn)(void)) {
     cg_begin(out, g, m, kprefix);
     G = g;
     M = m;
     for (int i = 0, f, l; i < g->nnode; i++)
         if (cg_kernel_at(i, &f, &l)) {
             U = cg_unit(f, l);
-            emit_unit();
+            fn();
         }
 }
+
+static void kernels_of(Graph *g, const MemPlan *m, const char *kprefix) { each_unit(g, m, kprefix, emit_unit); }
 
 void cuda_emit_kernels(FILE *f, Graph *g, const MemPlan *m, const char *kprefix) {
     out = f;
@@ -857,16 +860,8 @@ static char *kernel_source(Graph *train, const MemPlan *tm, Graph *pred, const M
 static int nkernels;
 static const char **knames;
 
-static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) {
-    cg_begin(out, g, m, kprefix);
-    G = g;
-    M = m;
-    for (int i = 0, f, l; i < g->nnode; i++)
-        if (cg_kernel_at(i, &f, &l)) {
-            U = cg_unit(f, l);
-            knames[nkernels++] = cg_unit_name();
-        }
-}
+static void add_name(void) { knames[nkernels++] = cg_unit_name(); }
+static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) { each_unit(g, m, kprefix, add_name); }
 
 /* The device address of node id's buffer in a launch. */
 static const char *dev_addr(const Node *n) {
@@ -923,16 +918,14 @@ static void launches(Graph *g, const MemPlan *m, const char *kprefix, int *k) {
     }
 }
 
+static int most_args;
+static void count_args(void) { most_args = U->nargs > most_args ? U->nargs : most_args; }
+
+/* The most parameters a kernel of g has (3 at least: tg_copy's). */
 static int max_args(Graph *g, const MemPlan *m, const char *kprefix) {
-    cg_begin(out, g, m, kprefix);
-    int mx = 3;
-    for (int i = 0, f, l; i < g->nnode; i++)
-        if (cg_kernel_at(i, &f, &l)) {
-            U = cg_unit(f, l);
-            if (U->nargs > mx)
-                mx = U->nargs;
-        }
-    return mx;
+    most_args = 3;
+    each_unit(g, m, kprefix, count_args);
+    return most_args;
 }
 
 static const Node *input_node(Graph *g, int which) {

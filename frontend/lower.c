@@ -1460,11 +1460,12 @@ static Value *param_value(int group) {
     return v;
 }
 
-/* The state_dict: each module's parameters, then its buffers (BatchNorm2d's running statistics),
- * then its children's, in PyTorch's order. */
-static void collect_state(Module *m, Value ***out, int *n) {
+/* Appends each group of m's that exists (>= 0) as a tensor value, then its children's: the
+ * parameters (weight, bias) or the whole state_dict (with BatchNorm2d's buffers), in PyTorch's
+ * order: each module's own tensors, then its children's. */
+static void collect(Module *m, bool buffers, Value ***out, int *n) {
     int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (buffers ? 5 : 2); i++)
         if (groups[i] >= 0) {
             Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
             if (*n)
@@ -1473,22 +1474,11 @@ static void collect_state(Module *m, Value ***out, int *n) {
             *out = o;
         }
     for (int i = 0; i < m->nchild; i++)
-        collect_state(m->child[i], out, n);
+        collect(m->child[i], buffers, out, n);
 }
 
-static void collect_params(Module *m, Value ***out, int *n) {
-    int groups[2] = {m->weight, m->bias};
-    for (int i = 0; i < 2; i++)
-        if (groups[i] >= 0) {
-            Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
-            if (*n)
-                memcpy(o, *out, sizeof(Value *) * (size_t)*n);
-            o[(*n)++] = param_value(groups[i]);
-            *out = o;
-        }
-    for (int i = 0; i < m->nchild; i++)
-        collect_params(m->child[i], out, n);
-}
+static void collect_params(Module *m, Value ***out, int *n) { collect(m, false, out, n); }
+static void collect_state(Module *m, Value ***out, int *n) { collect(m, true, out, n); }
 
 /* ---- tensor operations ---- */
 

@@ -87,6 +87,22 @@ END_TEST
 
 typedef enum { C, EMU, GPU } Target;
 
+/* Appends to cc (from its n-th slot, NULL-terminated) what a program for target t links: the CPU
+ * emulation of libtgrt_cuda, or the library itself for a GPU; libtgrt; the sanitizers of this build. */
+static void link_for(Target t, char **cc, int n) {
+    if (t == EMU)
+        cc[n++] = fmt("%s/tests/cuda_emu/emu.c", root);
+    if (t == GPU)
+        cc[n++] = "-ltgrt_cuda";
+    cc[n++] = "-ltgrt";
+    cc[n++] = "-lz";
+    cc[n++] = "-lm";
+    cc[n++] = "-ldl";
+    if (sanitizers())
+        cc[n++] = (char *)sanitizers();
+    cc[n] = NULL;
+}
+
 /* Builds tests/steps_driver.c with tg's step for target, `steps` steps, parameters printed at the
  * end; returns its output. */
 static char *steps_with(const char *tg, Target t, int steps, const char *name, const char *flag) {
@@ -98,17 +114,7 @@ static char *steps_with(const char *tg, Target t, int steps, const char *name, c
     ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
     char *cc[24] = {"gcc", "-std=c99", "-O2", fmt("-DSTEPS=%d", steps), "-DPARAMS", fmt("-I%s", dir),
                     fmt("-I%s", incdir), src, fmt("%s/tests/steps_driver.c", root), "-o", bin, fmt("-L%s", libdir)};
-    int n = 12;
-    if (t == EMU)
-        cc[n++] = fmt("%s/tests/cuda_emu/emu.c", root);
-    if (t == GPU)
-        cc[n++] = "-ltgrt_cuda";
-    cc[n++] = "-ltgrt";
-    cc[n++] = "-lz";
-    cc[n++] = "-lm";
-    cc[n++] = "-ldl";
-    if (sanitizers())
-        cc[n++] = (char *)sanitizers();
+    link_for(t, cc, 12);
     ck_assert_msg(run(NULL, NULL, err, cc) == 0, "the step does not build:\n%s", slurp(err, NULL));
     char *out = fmt("%s/out.txt", dir);
     char *argv[] = {bin, NULL};
@@ -175,17 +181,7 @@ static char *trainer(const char *tg, Target t, const char *name) {
     ck_assert_msg(run(NULL, NULL, err, gen) == 0, "%s", slurp(err, NULL));
     char *cc[20] = {"gcc", "-std=c99", "-O2", "-fopenmp", "-Wall", "-Wextra", "-Wpedantic", "-Werror", fmt("-I%s", incdir),
                     src, "-o", bin, fmt("-L%s", libdir)};
-    int n = 13;
-    if (t == EMU)
-        cc[n++] = fmt("%s/tests/cuda_emu/emu.c", root);
-    if (t == GPU)
-        cc[n++] = "-ltgrt_cuda";
-    cc[n++] = "-ltgrt";
-    cc[n++] = "-lz";
-    cc[n++] = "-lm";
-    cc[n++] = "-ldl";
-    if (sanitizers())
-        cc[n++] = (char *)sanitizers();
+    link_for(t, cc, 13);
     ck_assert_msg(run(NULL, NULL, err, cc) == 0, "the trainer does not build:\n%s", slurp(err, NULL));
     return bin;
 }
