@@ -5,8 +5,11 @@ normalize(0.5, 0.5)), batch 4, SGD(lr=0.001, momentum=0.9), 2 epochs. Prints the
 in percent with two decimals as its last line.
 
     /usr/bin/python3 bench/lenet_fashion_torch.py SEED [EPOCHS]
+
+TORCH_THREADS=N sets PyTorch's thread count (default: PyTorch's own choice).
 """
 import gzip
+import os
 import sys
 
 import numpy as np
@@ -52,6 +55,8 @@ class Net(nn.Module):
 def main():
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    if os.environ.get("TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["TORCH_THREADS"]))
     torch.manual_seed(seed)
     xtr, ytr = prepare(idx("train-images-idx3-ubyte")), torch.from_numpy(idx("train-labels-idx1-ubyte"))
     xte, yte = prepare(idx("t10k-images-idx3-ubyte")), torch.from_numpy(idx("t10k-labels-idx1-ubyte"))
