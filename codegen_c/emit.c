@@ -616,7 +616,12 @@ static void emit_reduce(const Node *n) {
     if (!*oidx)
         oidx = "0";
     const char *iidx = bcast_index(x->shape, x->shape, v);
-    int indent = 4;
+    int indent = 4, kept = 0;
+    for (int i = 0; i < x->shape.rank; i++)
+        kept += !red[i];
+    /* outputs are independent sums, each in its own order: parallel over them when it pays */
+    if (kept && shape_numel(n->shape) > 1 && worth_parallel(shape_numel(x->shape)))
+        P("    #pragma omp parallel for%s\n", kept > 1 ? ir_fmt(" collapse(%d)", kept) : "");
     for (int i = 0; i < x->shape.rank; i++)
         if (!red[i]) {
             P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", indent, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
@@ -1064,13 +1069,16 @@ static void emit_conv2d_tiled(const Node *n) {
     int64_t nfull = O / ob, otail = O % ob;
     P("    /* tiles of %lld output channels x %lld columns; accumulators in registers */\n", (long long)ob,
       (long long)wb);
+    bool par = worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]);
+    if (par)
+        P("    #pragma omp parallel\n    {\n");
     for (int part = 0; part < 2; part++) {
         int64_t OBn = part == 0 ? ob : otail;
         if (!OBn || (part == 0 && !nfull))
             continue;
         const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
-        if (part == 0 && worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]))
-            P("    #pragma omp parallel for collapse(2)\n");
+        if (par) /* the last channels' loop shares the threads: no wait between the two */
+            P("    #pragma omp for%s nowait\n", part == 0 ? " collapse(2)" : "");
         P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
         if (part == 0)
             P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
@@ -1083,6 +1091,8 @@ static void emit_conv2d_tiled(const Node *n) {
         if (part == 1)
             P("        }\n");
     }
+    if (par)
+        P("    }\n");
     P("}\n");
 }
 
@@ -1105,6 +1115,9 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
     int64_t ob = 12 / KW < 1 ? 1 : 12 / KW;
     if (ob > O)
         ob = O;
+    /* the columns in whole chunks of L lanes, then the rest: a partial chunk gets accumulators and a
+     * pass over the rows of its own, so that neither set leaves the registers */
+    int64_t wfull = OW / L * L, wrest = OW - wfull;
     P("    /* dL/dw[o][c][r][s] = sum over n, h, w of dL/dy[n][o][h][w] * x[n][c][ih][iw]: %lld channels x %lld taps"
       " per tile, %lld lanes over w */\n", (long long)ob, (long long)KW, (long long)L);
     for (int part = 0; part < 2; part++) {
@@ -1112,63 +1125,75 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
         if (!OBn || (part == 0 && !nfull))
             continue;
         const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
-        if (part == 0 && worth_parallel(O * C * KH * KW * Nb * OH * OW))
-            P("    #pragma omp parallel for collapse(3)\n");
+        if (worth_parallel(O * C * KH * KW * Nb * OH * OW))
+            P("    #pragma omp parallel for collapse(%d)\n", part == 0 ? 3 : 2);
         if (part == 0)
             P("    for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
         P("    for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
         P("        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
-        P("            %s acc[%lld][%lld][%lld];\n", t, (long long)OBn, (long long)KW, (long long)L);
+        P("            %s sum[%lld][%lld];\n", t, (long long)OBn, (long long)KW);
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t lanes = pass == 0 ? L : wrest, wa = pass == 0 ? 0 : wfull, wb = pass == 0 ? wfull : OW;
+            if (wa == wb)
+                continue;
+            P("            {\n");
+            P("            %s acc[%lld][%lld][%lld]; /* columns %lld to %lld */\n", t, (long long)OBn, (long long)KW,
+              (long long)lanes, (long long)wa, (long long)wb - 1);
+            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+            P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
+            P("                        acc[ob][s][l] = %s;\n", zero);
+            P("            for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+            P("                for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+            P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+              (long long)pd[0]);
+            if (pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H)
+                P("                    if (ih < 0 || ih >= %lld)\n                        continue;\n", (long long)H);
+            P("                    const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", t, (long long)C,
+              (long long)H, (long long)W);
+            P("                    const %s *gr = x1 + ((n * %lld + %s) * %lld + h) * %lld;\n", t, (long long)O, o0,
+              (long long)OH, (long long)OW);
+            /* a chunk whose windows reach into the padding reads through a guard */
+            for (int64_t w0 = wa; w0 < wb; w0 += lanes) {
+                int64_t wn = lanes;
+                bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + wn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
+                P("                    for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+                if (inside)
+                    P("                        const %s *xs = xr + %lld + s * %lld;\n", t,
+                      (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
+                else {
+                    P("                        %s xs[%lld];\n", t, (long long)(wn * st[1]));
+                    P("                        for (int l = 0; l < %lld; l++) {\n", (long long)wn);
+                    P("                            const int64_t iw = %lld + l * %lld + s * %lld;\n",
+                      (long long)(w0 * st[1] - pd[1]), (long long)st[1], (long long)dl[1]);
+                    P("                            xs[l * %lld] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n",
+                      (long long)st[1], (long long)W, zero);
+                    P("                        }\n");
+                }
+                P("                        for (int ob = 0; ob < %lld; ob++) {\n", (long long)OBn);
+                P("                            const %s *g = gr + ob * %lld + %lld;\n", t, (long long)(OH * OW),
+                  (long long)w0);
+                P("                            TG_SIMD\n");
+                P("                            for (int l = 0; l < %lld; l++)\n", (long long)wn);
+                P("                                acc[ob][s][l] += g[l] * xs[l%s];\n",
+                  st[1] != 1 ? ir_fmt(" * %lld", (long long)st[1]) : "");
+                P("                        }\n");
+                P("                    }\n");
+            }
+            P("                }\n");
+            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+            P("                for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+            P("                    %s a = %s;\n", t, pass == 0 ? zero : "sum[ob][s]");
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
+            P("                        a += acc[ob][s][l];\n");
+            P("                    sum[ob][s] = a;\n");
+            P("                }\n");
+            P("            }\n");
+        }
         P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
         P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
-        P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
-        P("                        acc[ob][s][l] = %s;\n", zero);
-        P("            for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-        P("                for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
-        P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
-          (long long)pd[0]);
-        if (pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H)
-            P("                    if (ih < 0 || ih >= %lld)\n                        continue;\n", (long long)H);
-        P("                    const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", t, (long long)C,
-          (long long)H, (long long)W);
-        P("                    const %s *gr = x1 + ((n * %lld + %s) * %lld + h) * %lld;\n", t, (long long)O, o0,
-          (long long)OH, (long long)OW);
-        /* w in chunks of L lanes; a chunk whose windows reach into the padding reads through a guard */
-        for (int64_t w0 = 0; w0 < OW; w0 += L) {
-            int64_t wn = OW - w0 < L ? OW - w0 : L;
-            bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + wn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
-            P("                    for (int s = 0; s < %lld; s++) {\n", (long long)KW);
-            if (inside)
-                P("                        const %s *xs = xr + %lld + s * %lld;\n", t, (long long)(w0 * st[1] - pd[1]),
-                  (long long)dl[1]);
-            else {
-                P("                        %s xs[%lld];\n", t, (long long)(wn * st[1]));
-                P("                        for (int l = 0; l < %lld; l++) {\n", (long long)wn);
-                P("                            const int64_t iw = %lld + l * %lld + s * %lld;\n",
-                  (long long)(w0 * st[1] - pd[1]), (long long)st[1], (long long)dl[1]);
-                P("                            xs[l * %lld] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", (long long)st[1],
-                  (long long)W, zero);
-                P("                        }\n");
-            }
-            P("                        for (int ob = 0; ob < %lld; ob++) {\n", (long long)OBn);
-            P("                            const %s *g = gr + ob * %lld + %lld;\n", t, (long long)(OH * OW),
-              (long long)w0);
-            P("                            TG_SIMD\n");
-            P("                            for (int l = 0; l < %lld; l++)\n", (long long)wn);
-            P("                                acc[ob][s][l] += g[l] * xs[l%s];\n",
-              st[1] != 1 ? ir_fmt(" * %lld", (long long)st[1]) : "");
-            P("                        }\n");
-            P("                    }\n");
-        }
-        P("                }\n");
-        P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
-        P("                for (int s = 0; s < %lld; s++) {\n", (long long)KW);
-        P("                    %s sum = %s;\n", t, zero);
-        P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
-        P("                        sum += acc[ob][s][l];\n");
-        P("                    out[(((%s + ob) * %lld + c) * %lld + r) * %lld + s] = sum;\n", o0, (long long)C,
+        P("                    out[(((%s + ob) * %lld + c) * %lld + r) * %lld + s] = sum[ob][s];\n", o0, (long long)C,
           (long long)KH, (long long)KW);
-        P("                }\n");
         P("        }\n");
     }
     P("}\n");
@@ -2076,6 +2101,8 @@ static void emit_maxpool_bwd_at(const Node *n) {
     else
         P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
     P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    if (gather) /* the windows of a row write disjoint elements */
+        P("            TG_SIMD\n");
     P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
     P("                const int64_t wi = (p * %lld + h) * %lld + w;\n", (long long)OH, (long long)OW);
     const char *g = prologue_value(n, 16);
@@ -3080,6 +3107,10 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
       "   request: a loop clang cannot vectorize at a low optimization level is no error. */\n"
       "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#ifdef __clang__\n"
       "#pragma clang diagnostic ignored \"-Wpass-failed\"\n#endif\n#else\n#define TG_SIMD\n#endif\n");
+    P("\n/* The kernels' register tiles count 256-bit AVX registers. GCC tuned for a CPU with 128-bit\n"
+      "   units (AMD Zen 1) would vectorize them at 128 bits, twice the registers, and spill. */\n"
+      "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__)\n"
+      "#pragma GCC target(\"prefer-vector-width=256\")\n#endif\n");
     bool need_ipow = false; /* in any graph the C kernels compute: programs, the step, predict */
     for (int p = 0; p < nprograms + 2; p++) {
         Graph *g = p < nprograms ? programs[p] : p == nprograms ? (cuda ? NULL : train) : (cuda ? NULL : pred);
