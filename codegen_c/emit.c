@@ -1687,6 +1687,93 @@ static void emit_conv2d_bwd_input_gemm(const Node *n) {
     P("    }\n}\n");
 }
 
+/* ---- convolution with output channels in the SIMD lanes ---- */
+
+/*
+ * Narrow outputs (LeNet's second layer: 10 columns) fill the width-tiled kernel's registers
+ * badly; with enough output channels, the lanes can run over them instead. Unpadded, one group,
+ * channels a multiple of the SIMD width, the weights small enough to transpose on the stack,
+ * and fewer lanes wasted than across the width.
+ */
+static bool conv_chan_lanes(const Node *n) {
+    if (n->op != OP_CONV2D || node_int(n, "groups", 1) != 1 || !dtype_is_float(n->dtype) || !shape_numel(n->shape) ||
+        !shape_numel(IN((Node *)n, 1)->shape))
+        return false;
+    ConvDims d = conv_dims(n);
+    int64_t L = lanes_of(n->dtype);
+    if (d.pd[0] || d.pd[1] || d.O % L || d.O * d.K > GEMM_PANEL)
+        return false;
+    int64_t wb = d.OW < 2 * L ? d.OW : 2 * L;
+    return (double)d.OW / (double)round_up(d.OW, L) < 1.0 && wb < 2 * L;
+}
+
+/* One tile: positions [w0, w0 + wt) of row h, channels [ob0, ob0 + ov * L). */
+static void emit_conv_chan_tile(const Node *n, const ConvDims *d, int ind, int64_t wt, int64_t ov, const char *w0) {
+    const char *t = dtype_ctype(n->dtype);
+    int64_t L = lanes_of(n->dtype), nc = ov * L;
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)wt, (long long)nc);
+    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s        acc[i][j] = %s;\n", ind, "", n->nin == 3 ? "x2[ob0 + j]" : literal(0, n->dtype));
+    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)d->C);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)d->KH);
+    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + h * %lld + r * %lld) * %lld + %s * %lld;\n", ind, "", t,
+      (long long)d->C, (long long)d->H, (long long)d->st[0], (long long)d->dl[0], (long long)d->W, w0,
+      (long long)d->st[1]);
+    P("%*s        const %s *wr = wt + (c * %lld + r) * %lld + ob0;\n", ind, "", t, (long long)d->KH,
+      (long long)(d->KW * d->O));
+    P("%*s        for (int64_t s = 0; s < %lld; s++)\n", ind, "", (long long)d->KW);
+    P("%*s            for (int i = 0; i < %lld; i++) {\n", ind, "", (long long)wt);
+    P("%*s                const %s xv = xr[i * %lld + s * %lld];\n", ind, "", t, (long long)d->st[1],
+      (long long)d->dl[1]);
+    P("%*s                TG_SIMD\n", ind, "");
+    P("%*s                for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s                    acc[i][j] += xv * wr[s * %lld + j];\n", ind, "", (long long)d->O);
+    P("%*s            }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s    for (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
+    emit_store(ind + 8, ir_fmt("((n * %lld + ob0 + j) * %lld + h) * %lld + %s + i", (long long)d->O, (long long)d->OH,
+                               (long long)d->OW, w0), "acc[i][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+/*
+ * y[n][o][h][w] = b[o] + sum over c, r, s of x[n][c][h + r][w + s] w[o][c][r][s], with the weights
+ * transposed to [c][r][s][o] so that each input value, broadcast, meets a vector of output
+ * channels: tiles of WT positions x OV registers of channels.
+ */
+static void emit_conv2d_chan(const Node *n) {
+    kernel_open(n);
+    ConvDims d = conv_dims(n);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t L = lanes_of(n->dtype), ov = d.O / L > 4 ? 4 : d.O / L;
+    while ((d.O / L) % ov)
+        ov--;
+    int64_t wt = GEMM_REGS / ov, nwt = d.OW / wt, rest = d.OW % wt;
+    if (wt > d.OW)
+        wt = d.OW, nwt = 1, rest = 0;
+    P("    /* output channels in the lanes: tiles of %lld positions x %lld channels, the weights transposed */\n",
+      (long long)wt, (long long)(ov * L));
+    P("    %s wt[%lld];\n", t, (long long)(d.O * d.K));
+    P("    for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
+    P("        for (int64_t k = 0; k < %lld; k++)\n", (long long)d.K);
+    P("            wt[k * %lld + o] = x1[o * %lld + k];\n", (long long)d.O, (long long)d.K);
+    if (worth_parallel(d.N * d.O * d.P * d.K))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)d.N);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)d.OH);
+    P("            for (int64_t ob0 = 0; ob0 < %lld; ob0 += %lld) {\n", (long long)d.O, (long long)(ov * L));
+    P("                for (int64_t w0 = 0; w0 < %lld; w0 += %lld)\n", (long long)(nwt * wt), (long long)wt);
+    emit_conv_chan_tile(n, &d, 20, wt, ov, "w0");
+    if (rest)
+        emit_conv_chan_tile(n, &d, 16, rest, ov, ir_fmt("%lld", (long long)(nwt * wt)));
+    P("            }\n}\n");
+}
+
 /* Pooling windows that are unpadded and all inside the input: loops with no bounds checks. */
 static bool pool_inside(const Node *n, int64_t H, int64_t W, int64_t OH, int64_t OW) {
     const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
@@ -2225,6 +2312,8 @@ static void emit_kernel(const Node *n) {
     case OP_CONV2D:
         if (conv_gemm(n))
             emit_conv2d_gemm(n);
+        else if (conv_chan_lanes(n))
+            emit_conv2d_chan(n);
         else if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype) && shape_numel(n->shape))
             emit_conv2d_tiled(n);
         else

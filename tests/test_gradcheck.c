@@ -285,6 +285,13 @@ static void add_cases(void) {
                     add_case("conv2d", gr == 1 ? "1x2x5x5 3x2x2x3 3" : "1x2x5x5 4x1x3x2 4",
                              fmt("conv2d(x0, x1, x2, stride=%d, padding=%d, dilation=%d, groups=%d)", st, pd, dl, gr),
                              false);
+    /* shapes that take the other convolution kernels: output channels in the lanes (8 of them,
+     * 5 columns), the GEMM kernels with a batch split into parts and a last channel tile, the
+     * weight gradient's pass over a row's partial chunk of lanes (11 columns) */
+    add_case("conv2d", "2x2x7x7 8x2x3x3 8", "conv2d(x0, x1, x2)", false);
+    add_case("conv2d", "2x2x9x9 8x2x3x3", "conv2d(x0, x1, dilation=2)", false);
+    add_case("conv2d", "3x2x7x7 5x2x3x3 5", "conv2d(x0, x1, x2, stride=2, padding=1)", false);
+    add_case("conv2d", "2x1x12x12 2x1x2x2 2", "conv2d(x0, x1, x2)", false);
     /* max_pool2d over kernel, stride, padding, dilation and ceil_mode */
     add_case("max_pool2d", "1x2x5x5", "max_pool2d(x0, 2)", false);
     add_case("max_pool2d", "1x1x5x5", "max_pool2d(x0, 3, stride=1)", false);
