@@ -50,7 +50,11 @@ echo "# tgc against PyTorch$(have jax && echo ', JAX')$(have tinygrad && echo ',
 echo
 echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
 echo "tgc: gcc $CFLAGS, OpenMP threads 1 or 2, the better shown; PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
-echo "(Debian, its BLAS: $(/usr/bin/python3 -c 'import torch; c = torch.__config__.show(); import re; m = re.search(r"BLAS_INFO=(\w+)", c); print(m.group(1) if m else "?")')), threads 1 or 2. Measured peak: $peak1 GFLOP/s on 1 thread, $peak2 on 2."
+blas=$(/usr/bin/python3 -c 'import torch, re; m = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show()); print(m.group(1) if m else "?")')
+# Debian's torch links the generic libblas.so.3, which the alternatives system points at a BLAS
+lib=$(readlink -f "/usr/lib/$(gcc -dumpmachine)/libblas.so.3" 2>/dev/null || true)
+case "$lib" in *openblas*) blas="$blas, libblas.so.3 -> OpenBLAS ($lib)" ;; ?*) blas="$blas, libblas.so.3 -> $lib" ;; esac
+echo "(Debian, its BLAS: $blas), threads 1 or 2. Measured peak: $peak1 GFLOP/s on 1 thread, $peak2 on 2."
 echo "Each figure: as many steps as fit in $secs s after a warm-up, on one batch of made-up data."
 echo
 echo "| net | what | batch | tgc img/s (thr) | PyTorch img/s (thr) | tgc / PyTorch | JAX | tinygrad | tgc GFLOP/s | of peak |"
