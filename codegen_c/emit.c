@@ -1111,7 +1111,7 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
     const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
                   *dl = node_ints(n, "dilation", NULL);
     const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
-    int64_t L = OW < 8 ? OW : 8; /* lanes */
+    int64_t L = OW < lanes_of(n->dtype) ? OW : lanes_of(n->dtype); /* lanes: one register */
     int64_t ob = 12 / KW < 1 ? 1 : 12 / KW;
     if (ob > O)
         ob = O;
