@@ -1386,6 +1386,26 @@ static void gemm_tile(int64_t M, int64_t N, int64_t lanes, int64_t *mr, int64_t 
     }
 }
 
+/*
+ * The loop over a GEMM's row tiles, part 0 the whole tiles of mr rows below `full`, part 1 the
+ * one tile of the rows left (named `what`), then the tile's accumulators set to `init`.
+ */
+static void emit_row_tiles(int ind, int part, const char *v, int64_t full, int64_t mr, const char *what, bool brace) {
+    if (part == 0)
+        P("%*sfor (int64_t %s = 0; %s < %lld; %s += %lld)%s\n", ind, "", v, v, (long long)full, v, (long long)mr,
+          brace ? " {" : "");
+    else
+        P("%*sfor (int64_t %s = %lld; %s < %lld; %s++)%s /* the last %s */\n", ind, "", v, (long long)full, v,
+          (long long)full + 1, v, brace ? " {" : "", what);
+}
+
+static void emit_acc(int ind, const char *t, int64_t m, int64_t nr, const char *init) {
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)m, (long long)nr);
+    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)m);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nr);
+    P("%*s        acc[i][j] = %s;\n", ind, "", init);
+}
+
 /* acc[i][j] += sum over q < kk of a[i * ais + q * aks] * b[q * bks + j]: the micro-kernel. */
 static void emit_micro(int ind, const char *t, int64_t mr, int64_t nr, const char *kk, const char *a, int64_t ais,
                        int64_t aks, const char *b, int64_t bks) {
@@ -1529,16 +1549,9 @@ static void emit_conv2d_gemm(const Node *n) {
         int64_t m = part == 0 ? mr : d.O - full;
         if (!m || (part == 0 && !full))
             continue;
-        if (part == 0)
-            P("            for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)full, (long long)mr);
-        else
-            P("            for (int64_t o0 = %lld; o0 < %lld; o0++) /* the last channels */\n", (long long)full,
-              (long long)full + 1);
+        emit_row_tiles(12, part, "o0", full, mr, "channels", false);
         P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
-        P("                    %s acc[%lld][%lld];\n", t, (long long)m, (long long)nr);
-        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
-        P("                        for (int j = 0; j < %lld; j++)\n", (long long)nr);
-        P("                            acc[i][j] = %s;\n", n->nin == 3 ? "x2[o0 + i]" : literal(0, n->dtype));
+        emit_acc(20, t, m, nr, n->nin == 3 ? "x2[o0 + i]" : literal(0, n->dtype));
         P("                    const %s *wo = x1 + o0 * %lld, *cj = col + j0;\n", t, (long long)d.K);
         emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.K), "wo", d.K, 1, "cj", pb);
         P("                    const int jn = np - j0 < %lld ? (int)(np - j0) : %lld;\n", (long long)nr, (long long)nr);
@@ -1594,15 +1607,8 @@ static void emit_conv2d_bwd_weight_gemm(const Node *n) {
         int64_t m = part == 0 ? mr : d.O - full;
         if (!m || (part == 0 && !full))
             continue;
-        if (part == 0)
-            P("                    for (int64_t o0 = 0; o0 < %lld; o0 += %lld) {\n", (long long)full, (long long)mr);
-        else
-            P("                    for (int64_t o0 = %lld; o0 < %lld; o0++) { /* the last channels */\n",
-              (long long)full, (long long)full + 1);
-        P("                        %s acc[%lld][%lld];\n", t, (long long)m, (long long)nr);
-        P("                        for (int i = 0; i < %lld; i++)\n", (long long)m);
-        P("                            for (int j = 0; j < %lld; j++)\n", (long long)nr);
-        P("                                acc[i][j] = wacc[(o0 + i) * %lld + j];\n", (long long)nr);
+        emit_row_tiles(20, part, "o0", full, mr, "channels", true);
+        emit_acc(24, t, m, nr, ir_fmt("wacc[(o0 + i) * %lld + j]", (long long)nr));
         P("                        const %s *gy = x1 + (n * %lld + o0) * %lld + p0;\n", t, (long long)d.O,
           (long long)d.P);
         emit_micro(24, t, m, nr, "np", "gy", d.P, 1, "colT", nr);
@@ -1660,16 +1666,9 @@ static void emit_conv2d_bwd_input_gemm(const Node *n) {
         int64_t m = part == 0 ? mr : d.K - full;
         if (!m || (part == 0 && !full))
             continue;
-        if (part == 0)
-            P("            for (int64_t k0 = 0; k0 < %lld; k0 += %lld)\n", (long long)full, (long long)mr);
-        else
-            P("            for (int64_t k0 = %lld; k0 < %lld; k0++) /* the last taps */\n", (long long)full,
-              (long long)full + 1);
+        emit_row_tiles(12, part, "k0", full, mr, "taps", false);
         P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
-        P("                    %s acc[%lld][%lld];\n", t, (long long)m, (long long)nr);
-        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
-        P("                        for (int j = 0; j < %lld; j++)\n", (long long)nr);
-        P("                            acc[i][j] = %s;\n", literal(0, n->dtype));
+        emit_acc(20, t, m, nr, literal(0, n->dtype));
         P("                    const %s *wk = x1 + k0, *gj = gp + j0;\n", t);
         emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.O), "wk", 1, d.K, "gj", pb);
         P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
