@@ -104,7 +104,7 @@ static bool *prologue;     /* per node: a member computing the head's dL/dy inpu
 
 static Node *IN(Node *n, int k) { return &G->nodes[n->in[k]]; }
 
-static bool inline_scalar(const Node *consumer, const Node *x) { return memplan_inline_scalar(consumer, x); }
+static bool inline_scalar(const Node *consumer, const Node *x) { return kernel_inline_scalar(consumer, x); }
 
 static bool grouped(void) { return U1 > U0; }
 static bool in_unit(int id) { return id >= U0 && id <= U1; }
@@ -269,7 +269,7 @@ static void unit_begin(int first, int last) {
     U1 = last;
     UH = -1;
     for (int i = first; i <= last && grouped(); i++)
-        if (fuse_head(&G->nodes[i], G) != HEAD_NONE || G->nodes[i].op == OP_CROSS_ENTROPY)
+        if (kernel_epilogue(&G->nodes[i]) != EPI_NONE || G->nodes[i].op == OP_CROSS_ENTROPY)
             UH = i;
     if (!grouped())
         UH = first;
@@ -535,7 +535,7 @@ static void emit_members(int indent, Shape gs, const char *flat, const char **ax
 /* The stores, after every load of the element: an output may be written over an input. */
 static void emit_stores(int indent, const char *flat) {
     for (int i = U0; i <= U1; i++)
-        if (stored(i) && !M->view[i] && !(i == UH && fuse_head(&G->nodes[i], G) == HEAD_SCATTER))
+        if (stored(i) && !M->view[i] && !(i == UH && kernel_epilogue(&G->nodes[i]) == EPI_SCATTER))
             P("%*s%s[%s] = t%d;\n", indent, "", bname[i], flat, i);
 }
 
@@ -1200,7 +1200,7 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
 }
 
 /*
- * conv2d_bwd_input as register tiles, for stride 1 (fuse_conv_gather): each input element's
+ * conv2d_bwd_input as register tiles, for stride 1 (kernel_gathers): each input element's
  * gradient gathers, over o, r, s, the output gradients whose windows read it, times the weight
  * that read it. Tiles of CBn input channels x WBn columns of one row; rows and columns whose
  * windows fall outside dL/dy are skipped or read through a guard. Every element is written once,
@@ -1679,7 +1679,7 @@ static void emit_conv2d_bwd_input_gemm(const Node *n) {
     emit_im2col(12, &d, t, "img", "dcol", "0", d.K, pb, 1, true);
     P("        }\n");
     P("        for (int64_t e = 0; e < %lld; e++)\n", (long long)chw);
-    if (grouped() && fuse_head(n, G) == HEAD_SCATTER)
+    if (grouped() && kernel_epilogue(n) == EPI_SCATTER)
         P("            out[n * %lld + e] = img[e];\n", (long long)chw);
     else
         emit_store(12, ir_fmt("n * %lld + e", (long long)chw), "img[e]");
@@ -2169,7 +2169,7 @@ static void emit_maxpool_bwd_at(const Node *n) {
     const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
                   *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
     const char *t = dtype_ctype(n->dtype), *zero = literal(0, n->dtype);
-    bool gather = fuse_pool_disjoint(n, G);
+    bool gather = kernel_gathers(n);
     P("    /* each window's gradient goes to the element its code points at (the first maximum) */\n");
     if (gather && !(st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W)) {
         P("    for (int64_t p = 0; p < %lld; p++)              /* elements no window covers */\n", (long long)planes);
@@ -2324,7 +2324,7 @@ static void emit_kernel(const Node *n) {
     case OP_CONV2D_BWD_INPUT:
         if (conv_gemm(n))
             emit_conv2d_bwd_input_gemm(n);
-        else if (fuse_conv_gather(n))
+        else if (kernel_gathers(n))
             emit_conv2d_bwd_input_tiled(n);
         else
             emit_conv2d_bwd_input(n);
@@ -2338,7 +2338,7 @@ static void emit_kernel(const Node *n) {
             emit_conv2d_bwd_weight(n);
         return;
     case OP_MAXPOOL2D_BWD:
-        if (fuse_pool_disjoint(n, G))
+        if (kernel_gathers(n))
             emit_maxpool_bwd_gather(n);
         else
             emit_maxpool_bwd(n);
@@ -2388,7 +2388,7 @@ static void emit_unit(int first, int last) {
         emit_elementwise_group();
     else if (G->nodes[UH].op == OP_CROSS_ENTROPY)
         emit_cross_entropy_fused();
-    else if (fuse_head(&G->nodes[UH], G) == HEAD_SCATTER)
+    else if (kernel_epilogue(&G->nodes[UH]) == EPI_SCATTER)
         emit_scatter_group();
     else
         emit_kernel(&G->nodes[UH]); /* its stores go through emit_store, which adds the epilogue */

@@ -57,7 +57,7 @@ static const char **coords(Shape s, const char *flat) {
 /* Input k of the head at index idx: a literal, the one element, or a load. */
 static const char *xref(const Node *n, int k, const char *idx) {
     const Node *x = IN(n, k);
-    if (memplan_inline_scalar(n, x))
+    if (kernel_inline_scalar(n, x))
         return cg_attr_literal(node_attr(x, "data"), 0, x->dtype);
     if (shape_numel(x->shape) == 1)
         return ir_fmt("x%d[0]", k);
@@ -787,7 +787,7 @@ static void emit_unit(void) {
     }
     const char *first = style == PER_OUTPUT_BLOCK ? "blockIdx.x" : "blockIdx.x * (int64_t)blockDim.x + threadIdx.x";
     const char *step = style == PER_OUTPUT_BLOCK ? "gridDim.x" : "(int64_t)gridDim.x * blockDim.x";
-    if (h && h->op == OP_MAXPOOL2D_BWD && fuse_pool_disjoint(h, G)) {
+    if (h && h->op == OP_MAXPOOL2D_BWD && kernel_gathers(h)) {
         op_maxpool_bwd_windows(h, first, step);
         P("}\n");
         return;

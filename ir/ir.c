@@ -170,7 +170,7 @@ bool shape_broadcast(Shape a, Shape b, Shape *out) {
 /* ---- op table ---- */
 
 const OpInfo op_info[OP_COUNT] = {
-#define OP(id, name, arity, kind, diff) [OP_##id] = {name, arity, kind, diff},
+#define OP(id, name, arity, kind, diff, epi, lit) [OP_##id] = {name, arity, kind, diff, epi, lit},
 #include "ops.h"
 #undef OP
 };

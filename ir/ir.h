@@ -99,8 +99,16 @@ bool shape_broadcast(Shape a, Shape b, Shape *out);
 
 typedef enum { K_SRC, K_UNARY, K_BINARY, K_REDUCE, K_MOVE, K_NN, K_EFFECT } OpKind;
 
+/* How an op's kernel takes a fused epilogue of elementwise ops on its output (ops.h's epi column). */
 typedef enum {
-#define OP(id, name, arity, kind, diff) OP_##id,
+    EPI_NONE,    /* it cannot */
+    EPI_STORE,   /* it writes each output element once: the epilogue runs at that store */
+    EPI_SCATTER, /* it adds into its output: the epilogue is a second loop in the same kernel */
+    EPI_GATHER,  /* in the table only: EPI_STORE where kernel_gathers() holds, else EPI_SCATTER */
+} Epilogue;
+
+typedef enum {
+#define OP(id, name, arity, kind, diff, epi, lit) OP_##id,
 #include "ops.h"
 #undef OP
     OP_COUNT,
@@ -111,6 +119,8 @@ typedef struct {
     int arity;
     OpKind kind;
     bool diff;
+    Epilogue epi; /* what its kernel can fuse (kernel_epilogue() resolves EPI_GATHER) */
+    bool lit;     /* its kernel reads a rank-0 constant input as a literal */
 } OpInfo;
 
 extern const OpInfo op_info[OP_COUNT];
@@ -210,6 +220,21 @@ double node_float(const Node *n, const char *key, double dflt);
 const char *node_str(const Node *n, const char *key, const char *dflt);
 /* Returns the attribute's integers; dies if absent (the verifier guarantees presence). */
 const int64_t *node_ints(const Node *n, const char *key, int *len);
+
+/* ---- what a node's kernel can do (kernel.c): ops.h's epi and lit columns, resolved for a node's
+ * attributes and shapes. Fusion and memory planning plan with them, and both backends emit by
+ * them, so the three always agree. ---- */
+
+/* EPI_NONE, EPI_STORE or EPI_SCATTER: how n's kernel would take an epilogue. */
+Epilogue kernel_epilogue(const Node *n);
+/* A backward op whose kernel writes each element of its output once (a gather) instead of adding
+ * into it: max-pooling windows that are disjoint and unpadded, conv2d's input gradient at
+ * stride 1 with one group. */
+bool kernel_gathers(const Node *n);
+/* Unary or binary elementwise, and not empty: a member of an elementwise loop. */
+bool kernel_elementwise(const Node *n);
+/* Does consumer's kernel write its input x (a rank-0 constant) as a C literal, reading no memory? */
+bool kernel_inline_scalar(const Node *consumer, const Node *x);
 
 /* Shape rule of one op: fills n->shape and n->dtype; returns false after reporting. */
 bool ir_infer(Graph *g, Node *n);

@@ -12,7 +12,7 @@
  *   - an epilogue: elementwise ops of the output's shape after a conv2d,
  *     linear, matmul or pooling op (conv2d + relu, the relu mask after
  *     max_pool2d_bwd); the producer's kernel applies them as it stores each
- *     element (fuse_head() says which ops can, and how);
+ *     element (kernel_epilogue() in ir/kernel.c says which ops can, and how);
  *   - a prologue: the elementwise ops that make max_pool2d_bwd_at's dL/dy
  *     (the relu mask on the pooled values), computed window by window;
  *   - cross_entropy with its backward: both need the same softmax rows.
@@ -32,45 +32,6 @@
 #include "passes.h"
 
 #include <string.h>
-
-FuseHead fuse_head(const Node *n, const Graph *g) {
-    switch (n->op) {
-    case OP_CONV2D: case OP_LINEAR: case OP_MATMUL: case OP_MAXPOOL2D: case OP_AVGPOOL2D:
-        return dtype_is_float(n->dtype) ? HEAD_STORE : HEAD_NONE;
-    case OP_MAXPOOL2D_BWD: case OP_MAXPOOL2D_BWD_AT:
-        return fuse_pool_disjoint(n, g) ? HEAD_STORE : HEAD_SCATTER;
-    case OP_CONV2D_BWD_INPUT:
-        return fuse_conv_gather(n) ? HEAD_STORE : HEAD_SCATTER;
-    case OP_AVGPOOL2D_BWD:
-        return HEAD_SCATTER;
-    default:
-        return HEAD_NONE;
-    }
-}
-
-/* Pooling windows that never overlap and cover no padding: every input element lies in at most
- * one window, so the backward pass can write each element once (a gather) instead of adding. */
-bool fuse_pool_disjoint(const Node *n, const Graph *g) {
-    (void)g;
-    const int64_t *k = node_ints(n, "kernel", NULL), *st = node_ints(n, "stride", NULL),
-                  *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
-    return st[0] >= k[0] && st[1] >= k[1] && !pd[0] && !pd[1] && dl[0] == 1 && dl[1] == 1 &&
-           !node_int(n, "ceil_mode", 0);
-}
-
-/* conv2d's input gradient with stride 1 and one group: the code generator gathers it, each
- * element written once, so it takes an epilogue at the store. Not when it is empty (no input
- * channels): the gather's tiles need a positive size, and there is nothing to gather. */
-bool fuse_conv_gather(const Node *n) {
-    const int64_t *st = node_ints(n, "stride", NULL);
-    return n->op == OP_CONV2D_BWD_INPUT && st[0] == 1 && st[1] == 1 && node_int(n, "groups", 1) == 1 &&
-           dtype_is_float(n->dtype) && shape_numel(n->shape);
-}
-
-bool fuse_elementwise(const Node *n) {
-    OpKind k = op_info[n->op].kind;
-    return (k == K_UNARY || k == K_BINARY) && shape_numel(n->shape) > 0;
-}
 
 /* Forward, backward or update: a group stays within one, so an optimizer update is its own kernel
  * over the gradient memplan keeps, and the kernels that produce gradients can run early. */
@@ -186,7 +147,7 @@ Graph *pass_fuse(Graph *g) {
 
     for (int i = 0; i < N; i++) {
         Node *n = &g->nodes[i];
-        if (fuse_head(n, g) != HEAD_NONE)
+        if (kernel_epilogue(n) != EPI_NONE)
             S[i].head = i;
         if (n->op == OP_CROSS_ENTROPY_BWD) {
             /* the forward loss of the same logits and targets, if it is still on its own */
@@ -203,14 +164,14 @@ Graph *pass_fuse(Graph *g) {
             }
             continue;
         }
-        if (n->op == OP_MAXPOOL2D_BWD_AT && fuse_head(n, g) == HEAD_STORE) {
+        if (n->op == OP_MAXPOOL2D_BWD_AT && kernel_epilogue(n) == EPI_STORE) {
             /* a prologue: the elementwise ops that make dL/dy (the relu mask on the pooled
              * values), computed per window as the kernel reads it, if nothing else reads them */
             int rp = find(n->in[1]);
             bool ok = S[rp].head < 0 && !S[rp].ce && section(&g->nodes[S[rp].member[0]]) == section(n);
             for (int m = 0; m < S[rp].nmember && ok; m++) {
                 int x = S[rp].member[m];
-                ok = fuse_elementwise(&g->nodes[x]) && shape_eq(g->nodes[x].shape, g->nodes[n->in[1]].shape);
+                ok = kernel_elementwise(&g->nodes[x]) && shape_eq(g->nodes[x].shape, g->nodes[n->in[1]].shape);
                 for (int u = 0; u < nusers[x] && ok; u++)
                     ok = users[x][u] == i || find(users[x][u]) == rp;
             }
@@ -221,7 +182,7 @@ Graph *pass_fuse(Graph *g) {
             }
             continue;
         }
-        if (!fuse_elementwise(n))
+        if (!kernel_elementwise(n))
             continue;
         bool reads_prologue = false; /* a prologue value is per window, not per output element */
         for (int k = 0; k < n->nin; k++)
@@ -238,7 +199,7 @@ Graph *pass_fuse(Graph *g) {
                 /* an epilogue: the head's output shape, and one head per group */
                 ok = shape_eq(g->nodes[S[rp].head].shape, n->shape) && (S[rn].head < 0);
             else
-                ok = fuse_elementwise(pn) && shape_eq(pn->shape, n->shape) &&
+                ok = kernel_elementwise(pn) && shape_eq(pn->shape, n->shape) &&
                      (S[rn].head < 0 || shape_eq(g->nodes[S[rn].head].shape, pn->shape));
             if (ok && legal(rp, rn, i) && !head_reads(rp, rn))
                 merge(rp, rn);

@@ -39,12 +39,6 @@
 
 static int64_t aligned(int64_t b) { return (b + ALIGN - 1) / ALIGN * ALIGN; }
 
-bool memplan_inline_scalar(const Node *consumer, const Node *x) {
-    OpKind k = op_info[consumer->op].kind;
-    bool ew = k == K_UNARY || k == K_BINARY || consumer->op == OP_EXPAND || consumer->op == OP_SETSLICE;
-    return ew && x->op == OP_CONST && x->shape.rank == 0;
-}
-
 static const Graph *G;
 static int *gfirst, *glast; /* first and last member of each node's group (itself when alone) */
 static int *stor;           /* storage (union-find over nodes sharing a buffer) */
@@ -70,15 +64,15 @@ static bool inplace_ok(int v, int x) {
     const Node *xn = &G->nodes[x];
     int head = -1;
     for (int m = gfirst[v]; m <= glast[v]; m++) {
-        FuseHead h = fuse_head(&G->nodes[m], G);
-        if (h == HEAD_SCATTER)
+        Epilogue h = kernel_epilogue(&G->nodes[m]);
+        if (h == EPI_SCATTER)
             return false;
-        if (h == HEAD_STORE)
+        if (h == EPI_STORE)
             head = m;
         if (G->nodes[m].op == OP_CROSS_ENTROPY || G->nodes[m].op == OP_CROSS_ENTROPY_BWD)
             return false;
     }
-    if (head < 0 && !fuse_elementwise(&G->nodes[v]))
+    if (head < 0 && !kernel_elementwise(&G->nodes[v]))
         return false;
     for (int m = gfirst[v]; m <= glast[v]; m++) {
         const Node *n = &G->nodes[m];
@@ -88,7 +82,7 @@ static bool inplace_ok(int v, int x) {
             if (m == head) {
                 if (!(n->op == OP_MAXPOOL2D_BWD && k == 0 && shape_eq(n->shape, xn->shape)))
                     return false;
-            } else if (!fuse_elementwise(n) || !shape_eq(n->shape, xn->shape))
+            } else if (!kernel_elementwise(n) || !shape_eq(n->shape, xn->shape))
                 return false;
         }
     }
@@ -204,14 +198,14 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
         bool any = false, outside = false;
         for (int u = 0; u < nusers[i]; u++) {
             const Node *r = &g->nodes[users[i][u]];
-            if (memplan_inline_scalar(r, n))
+            if (kernel_inline_scalar(r, n))
                 continue;
             any = true;
             outside |= !same_group(i, r->id);
         }
         if (n->group && glast[i] != gfirst[i]) {
             /* a scatter kernel adds into its output before its epilogue reads it back */
-            buf[i] = outside || (fuse_head(n, g) == HEAD_SCATTER);
+            buf[i] = outside || (kernel_epilogue(n) == EPI_SCATTER);
         } else
             buf[i] = any || nusers[i] == 0;
     }

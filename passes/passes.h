@@ -28,20 +28,6 @@ void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads
 
 /* ---- fusion (fuse.c) ---- */
 
-/* How an op's kernel can take an epilogue of elementwise ops on its output. */
-typedef enum {
-    HEAD_NONE,    /* it cannot */
-    HEAD_STORE,   /* it writes each output element once: the epilogue runs at that store */
-    HEAD_SCATTER, /* it adds into its output: the epilogue is a second loop in the same kernel */
-} FuseHead;
-
-FuseHead fuse_head(const Node *n, const Graph *g);
-/* Pooling windows that are disjoint and unpadded: the backward pass is a gather. */
-bool fuse_pool_disjoint(const Node *n, const Graph *g);
-/* conv2d_bwd_input that the C backend computes as a gather (stride 1, one group). */
-bool fuse_conv_gather(const Node *n);
-/* Unary or binary elementwise, and not empty. */
-bool fuse_elementwise(const Node *n);
 /* Groups nodes into kernels (Node.group) and orders each group's members together. */
 Graph *pass_fuse(Graph *g);
 
@@ -70,7 +56,5 @@ typedef struct {
  * region starts after the step's persistent region (the predict graph).
  */
 MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared);
-/* A rank-0 constant that an elementwise consumer writes as a literal instead of reading memory. */
-bool memplan_inline_scalar(const Node *consumer, const Node *x);
 
 #endif

@@ -154,7 +154,11 @@ nfiles=$(echo "$files" | wc -l)
 nruns=$(find "$tmp/new/run" -name stdout | wc -l)
 ntrain=$(find "$tmp/new/run" -name losses.csv | wc -l)
 if [ "$status" = 0 ]; then
-    echo "same_outputs: identical: $nfiles .tg files compiled 5 ways, $nruns programs run ($ntrain trainers, their every batch's loss)"
+    if [ "$code_only" = 1 ]; then
+        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways (the generated files and messages)"
+    else
+        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways, $nruns programs run ($ntrain trainers, their every batch's loss)"
+    fi
 else
     keep=1
 fi

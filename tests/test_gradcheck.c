@@ -44,12 +44,12 @@ static const char *no_gradient[] = {
 };
 
 static const char *op_names[] = {
-#define OP(id, name, arity, kind, diff) name,
+#define OP(id, name, arity, kind, diff, epi, lit) name,
 #include "ir/ops.h"
 #undef OP
 };
 static const bool op_diff[] = {
-#define OP(id, name, arity, kind, diff) diff,
+#define OP(id, name, arity, kind, diff, epi, lit) diff,
 #include "ir/ops.h"
 #undef OP
 };
