@@ -31,6 +31,7 @@
 #include <zlib.h>
 
 #include "tgrt.h"
+#include "err.h"
 
 enum {
     IDX_IMAGES = 0x00000803, /* unsigned bytes, 3 dimensions (n, rows, cols) */
@@ -48,20 +49,6 @@ enum {
 
 /* The whole dataset must fit comfortably in memory; more is a corrupt header. */
 #define MAX_BYTES ((int64_t)1 << 36) /* 64 GiB */
-
-/* Writes "PATH: message" into err (truncated to errcap, never overflowing) and returns -1. */
-static int fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    if (err && errcap > 0) {
-        int n = snprintf(err, errcap, "%s: ", path);
-        if (n >= 0 && (size_t)n < errcap) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errcap - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
-}
 
 /* ---- IDX files -------------------------------------------------------------- */
 
@@ -95,11 +82,11 @@ static int64_t gz_read_full(gzFile f, uint8_t *buf, int64_t want) {
 static int gz_failure(IdxFile *x, char *err, size_t errcap) {
     int code;
     const char *msg = gzerror(x->f, &code);
-    if (code == Z_ERRNO) return fail(err, errcap, x->path, "read error: %s", strerror(errno));
+    if (code == Z_ERRNO) return tg_fail(err, errcap, x->path, "read error: %s", strerror(errno));
     /* zlib prefixes the path itself; ours is already there */
     size_t plen = strlen(x->path);
     if (strncmp(msg, x->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0) msg += plen + 2;
-    return fail(err, errcap, x->path, "corrupt gzip data: %s", msg);
+    return tg_fail(err, errcap, x->path, "corrupt gzip data: %s", msg);
 }
 
 static uint32_t be32(const uint8_t *p) {
@@ -120,7 +107,7 @@ static int idx_open(IdxFile *x, const char *path, uint32_t magic, const char *wh
     x->f = gzopen(path, "rb");
     if (!x->f) {
         /* errno 0 means zlib could not allocate its state */
-        return fail(err, errcap, path, "cannot open: %s",
+        return tg_fail(err, errcap, path, "cannot open: %s",
                     errno ? strerror(errno) : "out of memory");
     }
     gzbuffer(x->f, GZ_BUFFER);
@@ -129,14 +116,14 @@ static int idx_open(IdxFile *x, const char *path, uint32_t magic, const char *wh
     if (got < 0) return gz_failure(x, err, errcap);
     /* A short file that does not even hold a magic number is more likely the wrong file. */
     if (got < 4)
-        return fail(err, errcap, path, "not an IDX %s file: only %lld bytes long%s", what,
+        return tg_fail(err, errcap, path, "not an IDX %s file: only %lld bytes long%s", what,
                     (long long)got, size_kind(x));
     uint32_t m = be32(h);
     if (m != magic)
-        return fail(err, errcap, path, "not an IDX %s file: magic is 0x%08lx, expected 0x%08lx",
+        return tg_fail(err, errcap, path, "not an IDX %s file: magic is 0x%08lx, expected 0x%08lx",
                     what, (unsigned long)m, (unsigned long)magic);
     if (got < x->header)
-        return fail(err, errcap, path, "file ends after %lld of %lld header bytes%s",
+        return tg_fail(err, errcap, path, "file ends after %lld of %lld header bytes%s",
                     (long long)got, (long long)x->header, size_kind(x));
     for (int i = 0; i < x->rank; i++) x->dim[i] = be32(h + 4 + 4 * i);
     return 0;
@@ -150,7 +137,7 @@ static int idx_open(IdxFile *x, const char *path, uint32_t magic, const char *wh
 static int idx_read_data(IdxFile *x, int64_t nbytes, uint8_t **out, char *err, size_t errcap) {
     int64_t cap = nbytes < FIRST_CHUNK ? nbytes : FIRST_CHUNK, got = 0;
     uint8_t *buf = malloc((size_t)cap);
-    if (!buf) return fail(err, errcap, x->path, "out of memory");
+    if (!buf) return tg_fail(err, errcap, x->path, "out of memory");
     for (;;) {
         int64_t r = gz_read_full(x->f, buf + got, cap - got);
         if (r < 0) {
@@ -163,13 +150,13 @@ static int idx_read_data(IdxFile *x, int64_t nbytes, uint8_t **out, char *err, s
         uint8_t *bigger = realloc(buf, (size_t)cap);
         if (!bigger) {
             free(buf);
-            return fail(err, errcap, x->path, "out of memory");
+            return tg_fail(err, errcap, x->path, "out of memory");
         }
         buf = bigger;
     }
     if (got < nbytes) {
         free(buf);
-        return fail(err, errcap, x->path, "file ends after %lld of %lld bytes%s",
+        return tg_fail(err, errcap, x->path, "file ends after %lld of %lld bytes%s",
                     (long long)(x->header + got), (long long)(x->header + nbytes), size_kind(x));
     }
     int64_t extra = 0, r;
@@ -182,7 +169,7 @@ static int idx_read_data(IdxFile *x, int64_t nbytes, uint8_t **out, char *err, s
     /* Extra bytes mean the header undercounts: the data would be misread, not just longer. */
     if (extra > 0) {
         free(buf);
-        return fail(err, errcap, x->path,
+        return tg_fail(err, errcap, x->path,
                     "%lld bytes of trailing data after the %lld bytes the header describes%s",
                     (long long)extra, (long long)(x->header + nbytes), size_kind(x));
     }
@@ -195,31 +182,31 @@ int tg_load_idx(const char *images, const char *labels, int nclasses, TgDataset 
     memset(d, 0, sizeof *d);
     /* labels are bytes: 256 classes is the most a file can name */
     if (nclasses < 1 || nclasses > 256)
-        return fail(err, errcap, labels, "nclasses %d is out of range (1 to 256)", nclasses);
+        return tg_fail(err, errcap, labels, "nclasses %d is out of range (1 to 256)", nclasses);
     IdxFile im, lb;
     memset(&lb, 0, sizeof lb);
     if (idx_open(&im, images, IDX_IMAGES, "images", err, errcap)) goto error;
     int64_t n = im.dim[0], rows = im.dim[1], cols = im.dim[2];
     /* Check sizes before anything is allocated: a corrupt header must not ask for terabytes. */
     if (n == 0) {
-        fail(err, errcap, images, "holds no images");
+        tg_fail(err, errcap, images, "holds no images");
         goto error;
     }
     if (rows < 1 || rows > MAX_SIDE || cols < 1 || cols > MAX_SIDE) {
-        fail(err, errcap, images, "image size %lldx%lld is out of range (1 to %d pixels a side)",
+        tg_fail(err, errcap, images, "image size %lldx%lld is out of range (1 to %d pixels a side)",
              (long long)rows, (long long)cols, MAX_SIDE);
         goto error;
     }
     /* (the second test matters on 32-bit machines, where size_t is smaller than the limit) */
     if (n * rows * cols > MAX_BYTES || n * rows * cols > (int64_t)(SIZE_MAX / 2)) {
-        fail(err, errcap, images,
+        tg_fail(err, errcap, images,
              "%lld images of %lldx%lld pixels are more than this loader accepts", (long long)n,
              (long long)rows, (long long)cols);
         goto error;
     }
     if (idx_open(&lb, labels, IDX_LABELS, "labels", err, errcap)) goto error;
     if (lb.dim[0] != n) {
-        fail(err, errcap, images, "holds %lld images but %s holds %lld labels", (long long)n,
+        tg_fail(err, errcap, images, "holds %lld images but %s holds %lld labels", (long long)n,
              labels, (long long)lb.dim[0]);
         goto error;
     }
@@ -227,7 +214,7 @@ int tg_load_idx(const char *images, const char *labels, int nclasses, TgDataset 
     if (idx_read_data(&lb, n, &d->labels, err, errcap)) goto error;
     for (int64_t i = 0; i < n; i++) {
         if (d->labels[i] >= nclasses) {
-            fail(err, errcap, labels, "label %d at index %lld is out of range for %d classes",
+            tg_fail(err, errcap, labels, "label %d at index %lld is out of range for %d classes",
                  d->labels[i], (long long)i, nclasses);
             goto error;
         }
@@ -253,7 +240,7 @@ error:
 static int join(char *out, const char *dir, const char *name, char *err, size_t errcap) {
     int n = snprintf(out, PATH_CAP, "%s/%s", dir && *dir ? dir : ".", name);
     if (n < 0 || n >= PATH_CAP)
-        return fail(err, errcap, dir ? dir : ".", "directory name too long");
+        return tg_fail(err, errcap, dir ? dir : ".", "directory name too long");
     return 0;
 }
 
@@ -273,21 +260,21 @@ int tg_load_cifar10(const char *dir, int train, TgDataset *d, char *err, size_t 
         if (join(path[k], dir, name, err, errcap)) goto error;
         f[k] = fopen(path[k], "rb");
         if (!f[k]) {
-            fail(err, errcap, path[k], "cannot open: %s", strerror(errno));
+            tg_fail(err, errcap, path[k], "cannot open: %s", strerror(errno));
             goto error;
         }
         long size;
         if (fseek(f[k], 0, SEEK_END) != 0 || (size = ftell(f[k])) < 0 ||
             fseek(f[k], 0, SEEK_SET) != 0) {
-            fail(err, errcap, path[k], "cannot find its size: %s", strerror(errno));
+            tg_fail(err, errcap, path[k], "cannot find its size: %s", strerror(errno));
             goto error;
         }
         if (size == 0) {
-            fail(err, errcap, path[k], "file is empty");
+            tg_fail(err, errcap, path[k], "file is empty");
             goto error;
         }
         if (size % CIFAR_RECORD != 0) {
-            fail(err, errcap, path[k], "size %ld bytes is not a whole number of %d-byte records",
+            tg_fail(err, errcap, path[k], "size %ld bytes is not a whole number of %d-byte records",
                  size, CIFAR_RECORD);
             goto error;
         }
@@ -295,13 +282,13 @@ int tg_load_cifar10(const char *dir, int train, TgDataset *d, char *err, size_t 
         n += records[k];
     }
     if (n * CIFAR_PIXELS > MAX_BYTES || n > (int64_t)(SIZE_MAX / CIFAR_PIXELS)) {
-        fail(err, errcap, path[0], "%lld records are more than this loader accepts", (long long)n);
+        tg_fail(err, errcap, path[0], "%lld records are more than this loader accepts", (long long)n);
         goto error;
     }
     d->images = malloc((size_t)n * CIFAR_PIXELS);
     d->labels = malloc((size_t)n);
     if (!d->images || !d->labels) {
-        fail(err, errcap, path[0], "out of memory");
+        tg_fail(err, errcap, path[0], "out of memory");
         goto error;
     }
     int64_t at = 0; /* records loaded so far, from all files */
@@ -313,15 +300,15 @@ int tg_load_cifar10(const char *dir, int train, TgDataset *d, char *err, size_t 
             if (got < CIFAR_RECORD) {
                 /* the size was fine a moment ago: the file shrank or the disk failed */
                 if (ferror(f[k]))
-                    fail(err, errcap, path[k], "read error: %s", strerror(errno));
+                    tg_fail(err, errcap, path[k], "read error: %s", strerror(errno));
                 else
-                    fail(err, errcap, path[k], "file ends after %lld of %lld bytes",
+                    tg_fail(err, errcap, path[k], "file ends after %lld of %lld bytes",
                          (long long)(i * CIFAR_RECORD + (int64_t)got),
                          (long long)(records[k] * CIFAR_RECORD));
                 goto error;
             }
             if (label >= CIFAR_CLASSES) {
-                fail(err, errcap, path[k], "label %d at index %lld is out of range for %d classes",
+                tg_fail(err, errcap, path[k], "label %d at index %lld is out of range for %d classes",
                      label, (long long)i, CIFAR_CLASSES);
                 goto error;
             }
@@ -361,13 +348,13 @@ static int find_idx(char *out, const char *dir, const char *stem, char *err, siz
     f = fopen(gz, "rb");
     if (f || errno != ENOENT) {
         if (f) fclose(f);
-        if (strlen(gz) >= PATH_CAP) return fail(err, errcap, dir, "directory name too long");
+        if (strlen(gz) >= PATH_CAP) return tg_fail(err, errcap, dir, "directory name too long");
         memcpy(out, gz, strlen(gz) + 1);
         return 0;
     }
     char both[PATH_CAP + 8];
     snprintf(both, sizeof both, "%s[.gz]", out);
-    return fail(err, errcap, both, "cannot open: %s", strerror(ENOENT));
+    return tg_fail(err, errcap, both, "cannot open: %s", strerror(ENOENT));
 }
 
 int tg_load_dataset(const char *kind, const char *dir, int train, TgDataset *d, char *err,
@@ -375,7 +362,7 @@ int tg_load_dataset(const char *kind, const char *dir, int train, TgDataset *d, 
     memset(d, 0, sizeof *d);
     if (strcmp(kind, "cifar10") == 0) return tg_load_cifar10(dir, train, d, err, errcap);
     if (strcmp(kind, "mnist") != 0 && strcmp(kind, "fashion_mnist") != 0)
-        return fail(err, errcap, kind,
+        return tg_fail(err, errcap, kind,
                     "unknown dataset kind (known: mnist, fashion_mnist, cifar10)");
     /* Fashion-MNIST reuses MNIST's file names and format on purpose: a drop-in replacement. */
     const char *prefix = train ? "train" : "t10k";

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "tgrt.h"
+#include "err.h"
 
 #ifdef _WIN32
 static int sync_file(FILE *f) { (void)f; return 0; }
@@ -63,19 +64,6 @@ static const char *dtype_descr(TgDType dt) {
     case TG_U8: return "|u1";
     }
     return "?";
-}
-
-static int fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    if (err && errcap > 0) {
-        int n = snprintf(err, errcap, "%s: ", path);
-        if (n >= 0 && (size_t)n < errcap) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errcap - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
 }
 
 /* Appends "(6, 1, 5)" (Python's tuple repr: "()", "(5,)") to buf. */
@@ -277,15 +265,15 @@ static int check_header(const char *path, const Header *h, TgDType dt, int rank,
         le[0] = '<';
         strcpy(le + 1, h->descr + 1);
         if (h->descr[0] == '>' && descr_dtype(le) >= 0)
-            return fail(err, errcap, path,
+            return tg_fail(err, errcap, path,
                         "dtype '%s' is big-endian; save it little-endian (a.astype('%s'))",
                         h->descr, le);
-        return fail(err, errcap, path,
+        return tg_fail(err, errcap, path,
                     "dtype '%s' is not supported (only '<f4', '<f8', '<i4', '<i8', '|b1', '|u1')",
                     h->descr);
     }
     if ((TgDType)have != dt)
-        return fail(err, errcap, path, "dtype '%s' does not match the declared %s", h->descr,
+        return tg_fail(err, errcap, path, "dtype '%s' does not match the declared %s", h->descr,
                     dtype_name(dt));
     if (h->fortran) {
         /* Fortran and C order lay out the same bytes when at most one
@@ -293,7 +281,7 @@ static int check_header(const char *path, const Header *h, TgDType dt, int rank,
         int long_dims = 0;
         for (int i = 0; i < h->rank; i++) long_dims += h->shape[i] > 1;
         if (long_dims > 1)
-            return fail(err, errcap, path,
+            return tg_fail(err, errcap, path,
                         "fortran_order is True; only C-order arrays can be loaded "
                         "(save np.ascontiguousarray(a))");
     }
@@ -304,7 +292,7 @@ static int check_header(const char *path, const Header *h, TgDType dt, int rank,
         format_tuple(msg, sizeof msg, h->rank, h->shape);
         strncat(msg, " does not match the declared ", sizeof msg - strlen(msg) - 1);
         format_type(msg, sizeof msg, dt, rank, shape);
-        return fail(err, errcap, path, "shape %s", msg);
+        return tg_fail(err, errcap, path, "shape %s", msg);
     }
     return 0;
 }
@@ -312,21 +300,21 @@ static int check_header(const char *path, const Header *h, TgDType dt, int rank,
 int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, void *out,
                 char *err, size_t errcap) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errcap, path, "cannot open: %s", strerror(errno));
+    if (!f) return tg_fail(err, errcap, path, "cannot open: %s", strerror(errno));
     int rc = -1;
     unsigned char pre[12]; /* magic, version, header length */
     char text[MAX_HEADER];
     size_t got = fread(pre, 1, 10, f);
     if (got < 6 || memcmp(pre, MAGIC, 6) != 0) {
-        fail(err, errcap, path, "not a .npy file (bad magic)");
+        tg_fail(err, errcap, path, "not a .npy file (bad magic)");
         goto done;
     }
     if (got < 8) {
-        fail(err, errcap, path, "file ends inside the .npy preamble");
+        tg_fail(err, errcap, path, "file ends inside the .npy preamble");
         goto done;
     }
     if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
-        fail(err, errcap, path, "unsupported .npy version %d.%d (1.0, 2.0 and 3.0 are)", pre[6],
+        tg_fail(err, errcap, path, "unsupported .npy version %d.%d (1.0, 2.0 and 3.0 are)", pre[6],
              pre[7]);
         goto done;
     }
@@ -334,17 +322,17 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
     int lenbytes = pre[6] == 1 ? 2 : 4;
     got += fread(pre + got, 1, (size_t)(8 + lenbytes) - got, f);
     if (got < (size_t)(8 + lenbytes)) {
-        fail(err, errcap, path, "file ends inside the .npy preamble");
+        tg_fail(err, errcap, path, "file ends inside the .npy preamble");
         goto done;
     }
     uint32_t hlen = read_le(pre + 8, lenbytes);
     if (hlen >= MAX_HEADER) {
-        fail(err, errcap, path, "malformed .npy header: %lu bytes long", (unsigned long)hlen);
+        tg_fail(err, errcap, path, "malformed .npy header: %lu bytes long", (unsigned long)hlen);
         goto done;
     }
     got = fread(text, 1, hlen, f);
     if (got < hlen) {
-        fail(err, errcap, path, "file ends after %lu of %lu header bytes", (unsigned long)got,
+        tg_fail(err, errcap, path, "file ends after %lu of %lu header bytes", (unsigned long)got,
              (unsigned long)hlen);
         goto done;
     }
@@ -356,9 +344,9 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
         size_t n = hlen;
         while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\n')) text[--n] = '\0';
         if (lx.where == NO_OFFSET)
-            fail(err, errcap, path, "malformed .npy header: %s in %s", lx.why, text);
+            tg_fail(err, errcap, path, "malformed .npy header: %s in %s", lx.why, text);
         else
-            fail(err, errcap, path, "malformed .npy header: %s at offset %lu of %s", lx.why,
+            tg_fail(err, errcap, path, "malformed .npy header: %s at offset %lu of %s", lx.why,
                  (unsigned long)lx.where, text);
         goto done;
     }
@@ -367,14 +355,14 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
     size_t nbytes = tg_dtype_size(dt);
     for (int i = 0; i < rank; i++) {
         if (shape[i] != 0 && nbytes > SIZE_MAX / (size_t)shape[i]) {
-            fail(err, errcap, path, "array too large for this machine");
+            tg_fail(err, errcap, path, "array too large for this machine");
             goto done;
         }
         nbytes *= (size_t)shape[i];
     }
     got = fread(out, 1, nbytes, f);
     if (got < nbytes) {
-        fail(err, errcap, path, "file ends after %llu of %llu data bytes",
+        tg_fail(err, errcap, path, "file ends after %llu of %llu data bytes",
              (unsigned long long)got, (unsigned long long)nbytes);
         goto done;
     }
@@ -383,12 +371,12 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
     char sink[512];
     while ((got = fread(sink, 1, sizeof sink, f)) > 0) extra += got;
     if (extra) {
-        fail(err, errcap, path, "%llu bytes of trailing data after the %llu data bytes", extra,
+        tg_fail(err, errcap, path, "%llu bytes of trailing data after the %llu data bytes", extra,
              (unsigned long long)nbytes);
         goto done;
     }
     if (ferror(f)) {
-        fail(err, errcap, path, "read error: %s", strerror(errno));
+        tg_fail(err, errcap, path, "read error: %s", strerror(errno));
         goto done;
     }
     if (dt == TG_BOOL) {
@@ -396,7 +384,7 @@ int tg_npy_load(const char *path, TgDType dt, int rank, const int64_t *shape, vo
         const unsigned char *b = out;
         for (size_t i = 0; i < nbytes; i++)
             if (b[i] > 1) {
-                fail(err, errcap, path, "bool element %llu is %d, not 0 or 1",
+                tg_fail(err, errcap, path, "bool element %llu is %d, not 0 or 1",
                      (unsigned long long)i, b[i]);
                 goto done;
             }
@@ -446,25 +434,25 @@ int tg_npy_save(const char *path, TgDType dt, int rank, const int64_t *shape, co
                 char *err, size_t errcap) {
     char header[MAX_HEADER];
     if (rank < 0 || rank > TG_MAX_RANK)
-        return fail(err, errcap, path, "cannot save a rank-%d array", rank);
+        return tg_fail(err, errcap, path, "cannot save a rank-%d array", rank);
     size_t hlen = build_header(header, sizeof header, dt, rank, shape);
-    if (hlen == 0) return fail(err, errcap, path, "header too long");
+    if (hlen == 0) return tg_fail(err, errcap, path, "header too long");
     size_t nbytes = tg_dtype_size(dt);
     for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0) return fail(err, errcap, path, "negative dimension %lld",
+        if (shape[i] < 0) return tg_fail(err, errcap, path, "negative dimension %lld",
                                       (long long)shape[i]);
         nbytes *= (size_t)shape[i];
     }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
-    if (!tmp) return fail(err, errcap, path, "out of memory");
+    if (!tmp) return tg_fail(err, errcap, path, "out of memory");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
 
     int rc = -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
+        tg_fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
         goto done;
     }
     int bad = fwrite(header, 1, hlen, f) != hlen;
@@ -476,12 +464,12 @@ int tg_npy_save(const char *path, TgDType dt, int rank, const int64_t *shape, co
         saved_errno = errno;
     }
     if (bad) {
-        fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved_errno));
+        tg_fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved_errno));
         remove(tmp);
         goto done;
     }
     if (rename(tmp, path) != 0) {
-        fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tg_fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         remove(tmp);
         goto done;
     }

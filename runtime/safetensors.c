@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "tgrt.h"
+#include "err.h"
 
 enum {
     MAX_DIMS = 32,    /* the most dimensions a header entry may have (ours use <= TG_MAX_RANK) */
@@ -74,19 +75,6 @@ static uint64_t st_dtype_size(const char *s) {
         if (strcmp(s, sizes[i].name) == 0)
             return sizes[i].size;
     return 0;
-}
-
-static int fail(char *err, size_t errcap, const char *path, const char *fmt, ...) {
-    if (err && errcap > 0) {
-        int n = snprintf(err, errcap, "%s: ", path);
-        if (n >= 0 && (size_t)n < errcap) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errcap - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
 }
 
 /* "F32 [6, 1, 5, 5]" into buf (for mismatch messages). */
@@ -176,7 +164,7 @@ static int build_header(Buf *b, const char *path, const TgNamedTensor *t, int n,
         buf_str(b, "\"__metadata__\":{");
         for (int i = 0; i < nmeta; i++) {
             if (!keys[i] || !values[i])
-                return fail(err, errcap, path, "metadata entry %d has no key or value", i);
+                return tg_fail(err, errcap, path, "metadata entry %d has no key or value", i);
             if (i)
                 buf_str(b, ",");
             buf_json_string(b, keys[i]);
@@ -189,19 +177,19 @@ static int build_header(Buf *b, const char *path, const TgNamedTensor *t, int n,
         const TgNamedTensor *x = &t[i];
         const char *dt = st_dtype(x->dtype);
         if (!x->name || !x->name[0] || strcmp(x->name, "__metadata__") == 0)
-            return fail(err, errcap, path, "tensor %d has no usable name", i);
+            return tg_fail(err, errcap, path, "tensor %d has no usable name", i);
         for (int j = 0; j < i; j++)
             if (strcmp(t[j].name, x->name) == 0)
-                return fail(err, errcap, path, "tensor %s appears twice", x->name);
+                return tg_fail(err, errcap, path, "tensor %s appears twice", x->name);
         if (!dt)
-            return fail(err, errcap, path, "%s has an unknown dtype", x->name);
+            return tg_fail(err, errcap, path, "%s has an unknown dtype", x->name);
         if (x->rank < 0 || x->rank > TG_MAX_RANK || (x->rank > 0 && !x->shape))
-            return fail(err, errcap, path, "%s has an invalid rank %d", x->name, x->rank);
+            return tg_fail(err, errcap, path, "%s has an invalid rank %d", x->name, x->rank);
         int64_t bytes = byte_size(x->rank, x->shape, tg_dtype_size(x->dtype));
         if (bytes < 0)
-            return fail(err, errcap, path, "%s has an invalid shape", x->name);
+            return tg_fail(err, errcap, path, "%s has an invalid shape", x->name);
         if (bytes > 0 && !x->data)
-            return fail(err, errcap, path, "%s has no data", x->name);
+            return tg_fail(err, errcap, path, "%s has no data", x->name);
         buf_str(b, i || nmeta > 0 ? "," : "");
         buf_json_string(b, x->name);
         buf_str(b, ":{\"dtype\":\"");
@@ -220,7 +208,7 @@ static int build_header(Buf *b, const char *path, const TgNamedTensor *t, int n,
     while (b->len % 8 != 0) /* 8 + N is then a multiple of 8 too: the data stays aligned */
         buf_str(b, " ");
     if (b->oom)
-        return fail(err, errcap, path, "out of memory");
+        return tg_fail(err, errcap, path, "out of memory");
     return 0;
 }
 
@@ -262,14 +250,14 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
     char *tmp = malloc(plen + 5);
     if (!tmp) {
         free(b.p);
-        return fail(err, errcap, path, "out of memory");
+        return tg_fail(err, errcap, path, "out of memory");
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
 
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
+        tg_fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
         free(tmp);
         free(b.p);
         return -1;
@@ -289,7 +277,7 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
         saved = errno;
     }
     if (bad) {
-        fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved));
+        tg_fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved));
         remove(tmp);
         free(tmp);
         free(b.p);
@@ -297,14 +285,14 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
     }
     free(b.p);
     if (rename(tmp, path) != 0) {
-        fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tg_fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         remove(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     if (sync_dir(path) != 0)
-        return fail(err, errcap, path, "written, but syncing its directory failed: %s", strerror(errno));
+        return tg_fail(err, errcap, path, "written, but syncing its directory failed: %s", strerror(errno));
     return 0;
 }
 
@@ -331,7 +319,7 @@ typedef struct {
 
 static int syntax(Parser *p, const char *what) {
     if (!p->failed)
-        fail(p->err, p->errcap, p->path, "malformed header at byte %llu: %s",
+        tg_fail(p->err, p->errcap, p->path, "malformed header at byte %llu: %s",
              (unsigned long long)(8 + p->pos), what);
     p->failed = 1;
     return -1;
@@ -722,12 +710,12 @@ static int unknown(const char *path, const Strict *s, const char *name, char *er
     if (s->nunknown > 1)
         snprintf(more, sizeof more, "the file has %d more the model lacks", s->nunknown - 1);
     if (best && more[0])
-        return fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?; %s)", name, best, more);
+        return tg_fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?; %s)", name, best, more);
     if (best)
-        return fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?)", name, best);
+        return tg_fail(err, errcap, path, "%s is not a tensor of the model (did you mean %s?)", name, best);
     if (more[0])
-        return fail(err, errcap, path, "%s is not a tensor of the model (%s)", name, more);
-    return fail(err, errcap, path, "%s is not a tensor of the model", name);
+        return tg_fail(err, errcap, path, "%s is not a tensor of the model (%s)", name, more);
+    return tg_fail(err, errcap, path, "%s is not a tensor of the model", name);
 }
 
 /*
@@ -757,7 +745,7 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                     if (strlen(t[i].name) == nlen && strcmp(t[i].name, name) == 0)
                         x = &e[i];
                 if (x->found)
-                    return fail(p->err, p->errcap, p->path, "%s appears twice", name);
+                    return tg_fail(p->err, p->errcap, p->path, "%s appears twice", name);
                 if (s) {
                     int j = 0;
                     while (j < s->n && (strlen(s->names[j]) != nlen || strcmp(s->names[j], name) != 0))
@@ -765,7 +753,7 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                     if (j == s->n && s->nunknown++ == 0)
                         memcpy(s->unknown, name, nlen + 1);
                     if (j < s->n && s->seen[j])
-                        return fail(p->err, p->errcap, p->path, "%s appears twice", name);
+                        return tg_fail(p->err, p->errcap, p->path, "%s appears twice", name);
                     if (j < s->n)
                         s->seen[j] = 1;
                     s->nfile++;
@@ -775,13 +763,13 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                     return -1;
                 const char *lacks = !(have & 1) ? "dtype" : !(have & 2) ? "shape" : !(have & 4) ? "data_offsets" : NULL;
                 if (lacks)
-                    return fail(p->err, p->errcap, p->path, "%s has no %s", name, lacks);
+                    return tg_fail(p->err, p->errcap, p->path, "%s has no %s", name, lacks);
                 x->found = 1;
                 if (x->begin > x->end)
-                    return fail(p->err, p->errcap, p->path, "%s has data_offsets [%llu, %llu] that run backwards",
+                    return tg_fail(p->err, p->errcap, p->path, "%s has data_offsets [%llu, %llu] that run backwards",
                                 name, (unsigned long long)x->begin, (unsigned long long)x->end);
                 if (x->end > datalen)
-                    return fail(p->err, p->errcap, p->path,
+                    return tg_fail(p->err, p->errcap, p->path,
                                 "%s has data_offsets [%llu, %llu] past the end of the data (%llu bytes)", name,
                                 (unsigned long long)x->begin, (unsigned long long)x->end,
                                 (unsigned long long)datalen);
@@ -790,7 +778,7 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                 if (elsize && (bytes < 0 || (uint64_t)bytes != x->end - x->begin)) {
                     char what[256];
                     describe(what, sizeof what, x->dtype, x->rank, x->shape);
-                    return fail(p->err, p->errcap, p->path,
+                    return tg_fail(p->err, p->errcap, p->path,
                                 "%s has data_offsets [%llu, %llu] (%llu bytes) but %s takes %lld bytes", name,
                                 (unsigned long long)x->begin, (unsigned long long)x->end,
                                 (unsigned long long)(x->end - x->begin), what, (long long)bytes);
@@ -814,7 +802,7 @@ static int read_tensors(FILE *f, const char *path, TgNamedTensor *t, int n, cons
     for (int i = 0; i < n; i++) {
         const char *want = st_dtype(t[i].dtype);
         if (!e[i].found)
-            return fail(err, errcap, path, "%s is missing", t[i].name);
+            return tg_fail(err, errcap, path, "%s is missing", t[i].name);
         int same = want && strcmp(want, e[i].dtype) == 0 && e[i].rank == t[i].rank;
         for (int d = 0; same && d < t[i].rank; d++)
             same = e[i].shape[d] == t[i].shape[d];
@@ -822,15 +810,15 @@ static int read_tensors(FILE *f, const char *path, TgNamedTensor *t, int n, cons
             char have[256], expected[256];
             describe(have, sizeof have, e[i].dtype, e[i].rank, e[i].shape);
             describe(expected, sizeof expected, want ? want : "?", t[i].rank, t[i].shape);
-            return fail(err, errcap, path, "%s is %s but %s is expected", t[i].name, have, expected);
+            return tg_fail(err, errcap, path, "%s is %s but %s is expected", t[i].name, have, expected);
         }
         size_t bytes = (size_t)(e[i].end - e[i].begin);
         if (bytes == 0)
             continue;
         if (fseeko(f, (off_t)(data_start + e[i].begin), SEEK_SET) != 0)
-            return fail(err, errcap, path, "cannot seek to %s: %s", t[i].name, strerror(errno));
+            return tg_fail(err, errcap, path, "cannot seek to %s: %s", t[i].name, strerror(errno));
         if (fread(t[i].data, 1, bytes, f) != bytes)
-            return fail(err, errcap, path, "cannot read %s: %s", t[i].name,
+            return tg_fail(err, errcap, path, "cannot read %s: %s", t[i].name,
                         ferror(f) ? strerror(errno) : "file truncated");
     }
     return 0;
@@ -843,21 +831,21 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
         copy_value(values[i], valcap, "");
     for (int i = 0; i < n; i++)
         if (!t[i].name || t[i].rank < 0 || t[i].rank > TG_MAX_RANK)
-            return fail(err, errcap, path, "requested tensor %d has no name or a bad rank", i);
+            return tg_fail(err, errcap, path, "requested tensor %d has no name or a bad rank", i);
 
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errcap, path, "%s", strerror(errno));
+        return tg_fail(err, errcap, path, "%s", strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
-        fail(err, errcap, path, "%s", strerror(errno));
+        tg_fail(err, errcap, path, "%s", strerror(errno));
         fclose(f);
         return -1;
     }
     uint64_t size = (uint64_t)st.st_size;
     unsigned char len8[8];
     if (fread(len8, 1, 8, f) != 8) {
-        fail(err, errcap, path, "truncated: %llu bytes, too short for the 8-byte header length",
+        tg_fail(err, errcap, path, "truncated: %llu bytes, too short for the 8-byte header length",
              (unsigned long long)size);
         fclose(f);
         return -1;
@@ -866,13 +854,13 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | len8[i];
     if (hlen > size - 8) {
-        fail(err, errcap, path, "header length %llu is larger than the file (%llu bytes)",
+        tg_fail(err, errcap, path, "header length %llu is larger than the file (%llu bytes)",
              (unsigned long long)hlen, (unsigned long long)size);
         fclose(f);
         return -1;
     }
     if (hlen > MAX_HEADER) {
-        fail(err, errcap, path, "header length %llu is over the 100 MB limit", (unsigned long long)hlen);
+        tg_fail(err, errcap, path, "header length %llu is over the 100 MB limit", (unsigned long long)hlen);
         fclose(f);
         return -1;
     }
@@ -884,14 +872,14 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
     size_t strict_at = entries_at + (size_t)(n > 0 ? n : 1) * sizeof(Entry);
     char *block = calloc(1, strict_at + (s ? h + 1 + (size_t)s->n : 0) + 1);
     if (!block) {
-        fail(err, errcap, path, "out of memory for a %llu-byte header", (unsigned long long)hlen);
+        tg_fail(err, errcap, path, "out of memory for a %llu-byte header", (unsigned long long)hlen);
         fclose(f);
         return -1;
     }
     Entry *e = (Entry *)(void *)(block + entries_at);
     int rc = -1;
     if (fread(block, 1, h, f) != h) {
-        fail(err, errcap, path, "cannot read the header: %s", ferror(f) ? strerror(errno) : "file truncated");
+        tg_fail(err, errcap, path, "cannot read the header: %s", ferror(f) ? strerror(errno) : "file truncated");
     } else {
         Parser p = {path, block, h, 0, err, errcap, 0};
         if (s) {
@@ -903,7 +891,7 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
             rc = unknown(path, s, s->unknown, err, errcap);
         for (int j = 0; rc == 0 && s && j < s->n; j++)
             if (!s->seen[j])
-                rc = fail(err, errcap, path, "no tensor %s (the model has %d tensors; the file has %d)", s->names[j],
+                rc = tg_fail(err, errcap, path, "no tensor %s (the model has %d tensors; the file has %d)", s->names[j],
                           s->n, s->nfile);
         if (rc == 0)
             rc = read_tensors(f, path, t, n, e, 8 + hlen, err, errcap);
@@ -922,10 +910,10 @@ int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *c
 static int distinct(const char *path, const char *const *names, int n, char *err, size_t errcap) {
     for (int i = 0; i < n; i++) {
         if (!names[i] || !names[i][0])
-            return fail(err, errcap, path, "the model's tensor %d has no name", i);
+            return tg_fail(err, errcap, path, "the model's tensor %d has no name", i);
         for (int j = 0; j < i; j++)
             if (strcmp(names[i], names[j]) == 0)
-                return fail(err, errcap, path, "the model has two tensors named %s", names[i]);
+                return tg_fail(err, errcap, path, "the model has two tensors named %s", names[i]);
     }
     return 0;
 }
@@ -933,7 +921,7 @@ static int distinct(const char *path, const char *const *names, int n, char *err
 int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *err, size_t errcap) {
     const char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof *names);
     if (!names)
-        return fail(err, errcap, path, "out of memory");
+        return tg_fail(err, errcap, path, "out of memory");
     for (int i = 0; i < n; i++)
         names[i] = t[i].name;
     int rc = distinct(path, names, n, err, errcap);
