@@ -119,11 +119,10 @@ static bool hoistable(const Graph *g, int root) {
     return early;
 }
 
-Graph *pass_fuse(Graph *g) {
+/* Sets of one node each, and every node's readers (each once: add(x, x) reads x once). */
+static void init_sets(const Graph *g) {
     int N = g->nnode;
-    G = g;
     S = ir_alloc(sizeof(Set) * (size_t)(N + 1));
-    bool *pro = ir_alloc((size_t)N + 1);
     nusers = ir_alloc(sizeof(int) * (size_t)(N + 1));
     users = ir_alloc(sizeof(int *) * (size_t)(N + 1));
     for (int i = 0; i < N; i++)
@@ -138,83 +137,74 @@ Graph *pass_fuse(Graph *g) {
     for (int i = 0; i < N; i++)
         for (int k = 0; k < g->nodes[i].nin; k++) {
             int x = g->nodes[i].in[k];
-            bool dup = false; /* add(x, x) reads x once */
+            bool dup = false;
             for (int u = 0; u < nusers[x]; u++)
                 dup |= users[x][u] == i;
             if (!dup)
                 users[x][nusers[x]++] = i;
         }
+}
 
-    for (int i = 0; i < N; i++) {
-        Node *n = &g->nodes[i];
-        if (kernel_epilogue(n) != EPI_NONE)
-            S[i].head = i;
-        if (n->op == OP_CROSS_ENTROPY_BWD) {
-            /* the forward loss of the same logits and targets, if it is still on its own */
-            for (int u = 0; u < nusers[n->in[0]]; u++) {
-                Node *c = &g->nodes[users[n->in[0]][u]];
-                if (c->op == OP_CROSS_ENTROPY && c->id < i && c->in[1] == n->in[1] && find(c->id) == c->id &&
-                    S[c->id].nmember == 1 &&
-                    !strcmp(node_str(c, "reduction", "mean"), node_str(n, "reduction", "mean")) &&
-                    legal(c->id, i, i)) {
-                    merge(c->id, i);
-                    S[c->id].ce = true;
-                    break;
-                }
-            }
-            continue;
-        }
-        if (n->op == OP_MAXPOOL2D_BWD_AT && kernel_epilogue(n) == EPI_STORE) {
-            /* a prologue: the elementwise ops that make dL/dy (the relu mask on the pooled
-             * values), computed per window as the kernel reads it, if nothing else reads them */
-            int rp = find(n->in[1]);
-            bool ok = S[rp].head < 0 && !S[rp].ce && section(&g->nodes[S[rp].member[0]]) == section(n);
-            for (int m = 0; m < S[rp].nmember && ok; m++) {
-                int x = S[rp].member[m];
-                ok = kernel_elementwise(&g->nodes[x]) && shape_eq(g->nodes[x].shape, g->nodes[n->in[1]].shape);
-                for (int u = 0; u < nusers[x] && ok; u++)
-                    ok = users[x][u] == i || find(users[x][u]) == rp;
-            }
-            if (ok) {
-                for (int m = 0; m < S[rp].nmember; m++)
-                    pro[S[rp].member[m]] = true;
-                merge(rp, i);
-            }
-            continue;
-        }
-        if (!kernel_elementwise(n))
-            continue;
-        bool reads_prologue = false; /* a prologue value is per window, not per output element */
-        for (int k = 0; k < n->nin; k++)
-            reads_prologue |= pro[n->in[k]];
-        if (reads_prologue)
-            continue;
-        for (int k = 0; k < n->nin; k++) {
-            int p = n->in[k], rp = find(p), rn = find(i);
-            if (rp == rn || S[rp].ce || section(&g->nodes[S[rp].member[0]]) != section(n))
-                continue;
-            Node *pn = &g->nodes[p];
-            bool ok;
-            if (S[rp].head >= 0)
-                /* an epilogue: the head's output shape, and one head per group */
-                ok = shape_eq(g->nodes[S[rp].head].shape, n->shape) && (S[rn].head < 0);
-            else
-                ok = kernel_elementwise(pn) && shape_eq(pn->shape, n->shape) &&
-                     (S[rn].head < 0 || shape_eq(g->nodes[S[rn].head].shape, pn->shape));
-            if (ok && legal(rp, rn, i) && !head_reads(rp, rn))
-                merge(rp, rn);
+/* cross_entropy_bwd n joins the forward loss of the same logits and targets, if it is still on
+ * its own: both need the same softmax rows. */
+static void join_cross_entropy(const Node *n) {
+    for (int u = 0; u < nusers[n->in[0]]; u++) {
+        const Node *c = &G->nodes[users[n->in[0]][u]];
+        if (c->op == OP_CROSS_ENTROPY && c->id < n->id && c->in[1] == n->in[1] && find(c->id) == c->id &&
+            S[c->id].nmember == 1 && !strcmp(node_str(c, "reduction", "mean"), node_str(n, "reduction", "mean")) &&
+            legal(c->id, n->id, n->id)) {
+            merge(c->id, n->id);
+            S[c->id].ce = true;
+            return;
         }
     }
+}
 
-    /* number the groups of two or more, in order of their first member */
-    int *gid = ir_alloc(sizeof(int) * (size_t)(N + 1)), ngroup = 0;
-    for (int i = 0; i < N; i++) {
-        int r = find(i);
-        if (S[r].nmember > 1 && S[r].member[0] == i)
-            gid[r] = ++ngroup;
+/* max_pool2d_bwd_at n takes a prologue: the elementwise ops that make its dL/dy (the relu mask on
+ * the pooled values), computed per window as the kernel reads it, if nothing else reads them.
+ * Marks them in pro. */
+static void join_prologue(const Node *n, bool *pro) {
+    int rp = find(n->in[1]);
+    bool ok = S[rp].head < 0 && !S[rp].ce && section(&G->nodes[S[rp].member[0]]) == section(n);
+    for (int m = 0; m < S[rp].nmember && ok; m++) {
+        int x = S[rp].member[m];
+        ok = kernel_elementwise(&G->nodes[x]) && shape_eq(G->nodes[x].shape, G->nodes[n->in[1]].shape);
+        for (int u = 0; u < nusers[x] && ok; u++)
+            ok = users[x][u] == n->id || find(users[x][u]) == rp;
     }
+    if (!ok)
+        return;
+    for (int m = 0; m < S[rp].nmember; m++)
+        pro[S[rp].member[m]] = true;
+    merge(rp, n->id);
+}
 
-    /* the new order: each set at its last member, gradient sets as early as their inputs allow */
+/* An elementwise node joins the sets of its inputs: an elementwise chain of one shape, or the
+ * epilogue of a head whose output has its shape. */
+static void join_elementwise(const Node *n, const bool *pro) {
+    for (int k = 0; k < n->nin; k++)
+        if (pro[n->in[k]]) /* a prologue value is per window, not per output element */
+            return;
+    for (int k = 0; k < n->nin; k++) {
+        int p = n->in[k], rp = find(p), rn = find(n->id);
+        if (rp == rn || S[rp].ce || section(&G->nodes[S[rp].member[0]]) != section(n))
+            continue;
+        const Node *pn = &G->nodes[p];
+        bool ok;
+        if (S[rp].head >= 0)
+            /* an epilogue: the head's output shape, and one head per group */
+            ok = shape_eq(G->nodes[S[rp].head].shape, n->shape) && (S[rn].head < 0);
+        else
+            ok = kernel_elementwise(pn) && shape_eq(pn->shape, n->shape) &&
+                 (S[rn].head < 0 || shape_eq(G->nodes[S[rn].head].shape, pn->shape));
+        if (ok && legal(rp, rn, n->id) && !head_reads(rp, rn))
+            merge(rp, rn);
+    }
+}
+
+/* The new order: each set at its last member, gradient sets as early as their inputs allow. */
+static int *schedule(const Graph *g) {
+    int N = g->nnode;
     int *order = ir_alloc(sizeof(int) * (size_t)(N + 1)), norder = 0;
     bool *done = ir_alloc((size_t)N + 1);
     int *hoist = ir_alloc(sizeof(int) * (size_t)(N + 1)), nhoist = 0;
@@ -253,7 +243,35 @@ Graph *pass_fuse(Graph *g) {
     }
     if (norder != N)
         die("fuse: scheduled %d of %d nodes", norder, N);
+    return order;
+}
 
+Graph *pass_fuse(Graph *g) {
+    int N = g->nnode;
+    G = g;
+    init_sets(g);
+    bool *pro = ir_alloc((size_t)N + 1); /* members of a max_pool2d_bwd_at's prologue */
+    for (int i = 0; i < N; i++) {
+        Node *n = &g->nodes[i];
+        if (kernel_epilogue(n) != EPI_NONE)
+            S[i].head = i;
+        if (n->op == OP_CROSS_ENTROPY_BWD)
+            join_cross_entropy(n);
+        else if (n->op == OP_MAXPOOL2D_BWD_AT && kernel_epilogue(n) == EPI_STORE)
+            join_prologue(n, pro);
+        else if (kernel_elementwise(n))
+            join_elementwise(n, pro);
+    }
+
+    /* number the groups of two or more, in order of their first member */
+    int *gid = ir_alloc(sizeof(int) * (size_t)(N + 1)), ngroup = 0;
+    for (int i = 0; i < N; i++) {
+        int r = find(i);
+        if (S[r].nmember > 1 && S[r].member[0] == i)
+            gid[r] = ++ngroup;
+    }
+
+    int *order = schedule(g);
     int *remap = ir_alloc(sizeof(int) * (size_t)(N + 1));
     Graph *out = ir_new_graph(g->name);
     out->train = g->train;

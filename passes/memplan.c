@@ -39,10 +39,18 @@
 
 static int64_t aligned(int64_t b) { return (b + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* The graph being planned and what every phase below reads and writes (one plan at a time). */
 static const Graph *G;
+static int N;               /* G->nnode */
+static MemPlan *P;          /* the plan being made */
 static int *gfirst, *glast; /* first and last member of each node's group (itself when alone) */
 static int *stor;           /* storage (union-find over nodes sharing a buffer) */
 static int **users, *nusers;
+static bool *buf;           /* per node: needs memory of its own or a storage's */
+static int *sfirst, *slast; /* per storage: its lifetime, the union of what it holds */
+static int *scount;         /* per storage: how many values it holds */
+static bool *persist;       /* per storage: in the persistent region (parameters, state, gradients) */
+static int64_t *soff;       /* per storage: its offset */
 
 static int find(int i) {
     while (stor[i] != i)
@@ -155,40 +163,36 @@ static int64_t place(const int *tl, int nt, const Graph *g, const int *sfirst, c
     return end;
 }
 
-MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared) {
-    int N = g->nnode;
-    G = g;
-    MemPlan *p = ir_alloc(sizeof *p);
-    p->off = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
-    p->first = ir_alloc(sizeof(int) * (size_t)(N + 1));
-    p->last = ir_alloc(sizeof(int) * (size_t)(N + 1));
-    p->view = ir_alloc((size_t)N + 1);
-    p->inplace = ir_alloc((size_t)N + 1);
+/* Groups' spans and every node's readers. */
+static void index_graph(void) {
     gfirst = ir_alloc(sizeof(int) * (size_t)(N + 1));
     glast = ir_alloc(sizeof(int) * (size_t)(N + 1));
     stor = ir_alloc(sizeof(int) * (size_t)(N + 1));
     nusers = ir_alloc(sizeof(int) * (size_t)(N + 1));
     users = ir_alloc(sizeof(int *) * (size_t)(N + 1));
     for (int i = 0; i < N; i++) {
-        Node *n = &g->nodes[i];
-        gfirst[i] = n->group && i > 0 && g->nodes[i - 1].group == n->group ? gfirst[i - 1] : i;
+        const Node *n = &G->nodes[i];
+        gfirst[i] = n->group && i > 0 && G->nodes[i - 1].group == n->group ? gfirst[i - 1] : i;
         for (int k = 0; k < n->nin; k++)
             nusers[n->in[k]]++;
     }
     for (int i = N - 1; i >= 0; i--)
-        glast[i] = g->nodes[i].group && i + 1 < N && g->nodes[i + 1].group == g->nodes[i].group ? glast[i + 1] : i;
+        glast[i] = G->nodes[i].group && i + 1 < N && G->nodes[i + 1].group == G->nodes[i].group ? glast[i + 1] : i;
     for (int i = 0; i < N; i++) {
         users[i] = ir_alloc(sizeof(int) * (size_t)(nusers[i] + 1));
         nusers[i] = 0;
     }
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < g->nodes[i].nin; k++)
-            users[g->nodes[i].in[k]][nusers[g->nodes[i].in[k]]++] = i;
+        for (int k = 0; k < G->nodes[i].nin; k++)
+            users[G->nodes[i].in[k]][nusers[G->nodes[i].in[k]]++] = i;
+}
 
-    /* which values need a buffer */
-    bool *buf = ir_alloc((size_t)N + 1);
+/* Which values need a buffer: not inputs or effects, not a group's internal values, not scalars
+ * every reader writes as a literal. */
+static void find_buffers(void) {
+    buf = ir_alloc((size_t)N + 1);
     for (int i = 0; i < N; i++) {
-        Node *n = &g->nodes[i];
+        const Node *n = &G->nodes[i];
         if (n->op == OP_INPUT || op_info[n->op].kind == K_EFFECT)
             continue;
         if (n->op == OP_PARAM || (n->flags & (NF_OUTPUT | NF_GRAD))) {
@@ -197,7 +201,7 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
         }
         bool any = false, outside = false;
         for (int u = 0; u < nusers[i]; u++) {
-            const Node *r = &g->nodes[users[i][u]];
+            const Node *r = &G->nodes[users[i][u]];
             if (kernel_inline_scalar(r, n))
                 continue;
             any = true;
@@ -209,32 +213,40 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
         } else
             buf[i] = any || nusers[i] == 0;
     }
+}
 
-    /* lifetimes, per node */
+/* Every node's lifetime: from its kernel to its last reader's (the end, for an output). Each node
+ * starts as a storage of its own. */
+static void lifetimes(void) {
     for (int i = 0; i < N; i++) {
         stor[i] = i;
-        p->first[i] = glast[i];
-        p->last[i] = glast[i];
+        P->first[i] = glast[i];
+        P->last[i] = glast[i];
         for (int u = 0; u < nusers[i]; u++)
-            if (glast[users[i][u]] > p->last[i])
-                p->last[i] = glast[users[i][u]];
-        if (g->nodes[i].flags & NF_OUTPUT)
-            p->last[i] = N; /* read when the function returns */
+            if (glast[users[i][u]] > P->last[i])
+                P->last[i] = glast[users[i][u]];
+        if (G->nodes[i].flags & NF_OUTPUT)
+            P->last[i] = N; /* read when the function returns */
     }
+}
 
-    /* views: a reshape reads its input's buffer (not a parameter's: a parameter may be written) */
-    if (reuse)
-        for (int i = 0; i < N; i++) {
-            Node *n = &g->nodes[i];
-            if (n->op == OP_RESHAPE && buf[i] && buf[n->in[0]] && !n->group &&
-                g->nodes[n->in[0]].op != OP_PARAM && !(n->flags & (NF_OUTPUT | NF_GRAD))) {
-                stor[i] = find(n->in[0]);
-                p->view[i] = true;
-            }
+/* Views: a reshape reads its input's buffer (not a parameter's: a parameter may be written). */
+static void share_views(void) {
+    for (int i = 0; i < N; i++) {
+        const Node *n = &G->nodes[i];
+        if (n->op == OP_RESHAPE && buf[i] && buf[n->in[0]] && !n->group && G->nodes[n->in[0]].op != OP_PARAM &&
+            !(n->flags & (NF_OUTPUT | NF_GRAD))) {
+            stor[i] = find(n->in[0]);
+            P->view[i] = true;
         }
-    /* a storage's lifetime spans everything it holds */
-    int *sfirst = ir_alloc(sizeof(int) * (size_t)(N + 1)), *slast = ir_alloc(sizeof(int) * (size_t)(N + 1));
-    int *scount = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    }
+}
+
+/* A storage's lifetime spans everything it holds; parameters and gradients persist. */
+static void storage_spans(void) {
+    sfirst = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    slast = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    scount = ir_alloc(sizeof(int) * (size_t)(N + 1));
     for (int i = 0; i < N; i++) {
         sfirst[i] = N + 1;
         slast[i] = -1;
@@ -244,83 +256,88 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
             continue;
         int s = find(i);
         scount[s]++;
-        if (p->first[i] < sfirst[s])
-            sfirst[s] = p->first[i];
-        if (p->last[i] > slast[s])
-            slast[s] = p->last[i];
+        if (P->first[i] < sfirst[s])
+            sfirst[s] = P->first[i];
+        if (P->last[i] > slast[s])
+            slast[s] = P->last[i];
     }
-    bool *persist = ir_alloc((size_t)N + 1); /* per storage */
+    persist = ir_alloc((size_t)N + 1);
     for (int i = 0; i < N; i++)
-        if (buf[i] && (g->nodes[i].op == OP_PARAM || (g->nodes[i].flags & NF_GRAD)))
+        if (buf[i] && (G->nodes[i].op == OP_PARAM || (G->nodes[i].flags & NF_GRAD)))
             persist[find(i)] = true;
+}
 
-    if (reuse) {
-        /* the optimizer's new values straight into the parameters and state they replace */
-        for (int a = 0; a < N; a++) {
-            Node *as = &g->nodes[a];
-            if (as->op != OP_ASSIGN)
+/* The optimizer's new values straight into the parameters and state they replace (ASSIGN). */
+static void assign_in_place(void) {
+    for (int a = 0; a < N; a++) {
+        const Node *as = &G->nodes[a];
+        if (as->op != OP_ASSIGN)
+            continue;
+        int dst = as->in[0], v = as->in[1];
+        const Node *vn = &G->nodes[v];
+        if (!buf[v] || find(v) != v || scount[v] != 1 || persist[v] || op_info[vn->op].kind == K_SRC ||
+            op_info[vn->op].kind == K_MOVE || (vn->flags & (NF_OUTPUT | NF_GRAD)) ||
+            G->nodes[dst].op != OP_PARAM || find(dst) != dst || scount[dst] != 1 || bytes(vn) != bytes(&G->nodes[dst]))
+            continue;
+        bool ok = true;
+        for (int u = 0; u < nusers[dst] && ok; u++) {
+            int r = users[dst][u];
+            if (r == a || G->nodes[r].op == OP_ASSIGN)
                 continue;
-            int dst = as->in[0], v = as->in[1];
-            Node *vn = &g->nodes[v];
-            if (!buf[v] || find(v) != v || scount[v] != 1 || persist[v] || op_info[vn->op].kind == K_SRC ||
-                op_info[vn->op].kind == K_MOVE || (vn->flags & (NF_OUTPUT | NF_GRAD)) ||
-                g->nodes[dst].op != OP_PARAM || find(dst) != dst || scount[dst] != 1 || bytes(vn) != bytes(&g->nodes[dst]))
-                continue;
-            bool ok = true;
-            for (int u = 0; u < nusers[dst] && ok; u++) {
-                int r = users[dst][u];
-                if (r == a || g->nodes[r].op == OP_ASSIGN)
-                    continue;
-                ok = same_group(r, v) ? inplace_ok(v, dst) : glast[r] < glast[v];
-            }
-            if (!ok)
-                continue;
-            stor[v] = dst;
-            scount[dst]++;
+            ok = same_group(r, v) ? inplace_ok(v, dst) : glast[r] < glast[v];
         }
-        /* in place: an output over an input that dies at its kernel */
-        for (int v = 0; v < N; v++) {
-            if (!buf[v] || find(v) != v || persist[v] || p->view[v] || scount[v] != 1 || g->nodes[v].op == OP_PARAM ||
-                op_info[g->nodes[v].op].kind == K_SRC)
-                continue;
-            int t = glast[v];
-            for (int m = gfirst[v]; m <= glast[v]; m++) {
-                const Node *mn = &g->nodes[m];
-                int k;
-                for (k = 0; k < mn->nin; k++) {
-                    int x = mn->in[k];
-                    if (same_group(x, v) || !buf[x])
-                        continue;
-                    int s = find(x);
-                    if (persist[s] || slast[s] != t || s == v || g->nodes[s].op == OP_INPUT ||
-                        aligned(bytes(&g->nodes[s])) != aligned(bytes(&g->nodes[v])) ||
-                        bytes(&g->nodes[x]) != bytes(&g->nodes[v]) || !inplace_ok(v, x))
-                        continue;
-                    bool taken = false; /* one output per dying buffer */
-                    for (int o = gfirst[v]; o < v; o++)
-                        taken |= buf[o] && find(o) == s;
-                    if (taken)
-                        continue;
-                    stor[v] = s;
-                    p->inplace[v] = true;
-                    if (slast[v] > slast[s])
-                        slast[s] = slast[v];
-                    break;
-                }
-                if (k < mn->nin)
-                    break;
-            }
-        }
+        if (!ok)
+            continue;
+        stor[v] = dst;
+        scount[dst]++;
     }
+}
 
-    /* offsets: the persistent region */
-    int64_t *soff = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
+/* Could v's kernel write its output over the buffer of input x, which dies there? Returns x's
+ * storage, or -1. */
+static int dying_input(int v, int x) {
+    if (same_group(x, v) || !buf[x])
+        return -1;
+    int s = find(x);
+    if (persist[s] || slast[s] != glast[v] || s == v || G->nodes[s].op == OP_INPUT ||
+        aligned(bytes(&G->nodes[s])) != aligned(bytes(&G->nodes[v])) || bytes(&G->nodes[x]) != bytes(&G->nodes[v]) ||
+        !inplace_ok(v, x))
+        return -1;
+    for (int o = gfirst[v]; o < v; o++) /* one output per dying buffer */
+        if (buf[o] && find(o) == s)
+            return -1;
+    return s;
+}
+
+/* In place: an output over an input that dies at its kernel. */
+static void outputs_in_place(void) {
+    for (int v = 0; v < N; v++) {
+        if (!buf[v] || find(v) != v || persist[v] || P->view[v] || scount[v] != 1 || G->nodes[v].op == OP_PARAM ||
+            op_info[G->nodes[v].op].kind == K_SRC)
+            continue;
+        int s = -1;
+        for (int m = gfirst[v]; m <= glast[v] && s < 0; m++)
+            for (int k = 0; k < G->nodes[m].nin && s < 0; k++)
+                s = dying_input(v, G->nodes[m].in[k]);
+        if (s < 0)
+            continue;
+        stor[v] = s;
+        P->inplace[v] = true;
+        if (slast[v] > slast[s])
+            slast[s] = slast[v];
+    }
+}
+
+/* Offsets of the persistent region: parameters and state in graph order, then gradients. With a
+ * shared plan (predict beside the step), parameters sit where the step keeps them. */
+static void place_persistent(const Graph *shared_g, const MemPlan *shared) {
+    soff = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
     for (int i = 0; i < N; i++)
         soff[i] = -1;
     int64_t top = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < N; i++) {
-            Node *n = &g->nodes[i];
+            const Node *n = &G->nodes[i];
             if (!buf[i] || find(i) != i || !persist[i] || (pass == 0) != (n->op == OP_PARAM))
                 continue;
             if (shared && n->op == OP_PARAM) {
@@ -335,18 +352,21 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
             top += aligned(bytes(n));
         }
         if (pass == 0)
-            p->params = shared ? shared->params : top;
+            P->params = shared ? shared->params : top;
     }
-    p->persistent = shared ? shared->persistent : top;
-    int64_t base = p->persistent;
+    P->persistent = shared ? shared->persistent : top;
+}
 
-    /* the transient region */
+/* Offsets of the transient region, after the persistent one: one after another without reuse,
+ * else the smallest of four packings. */
+static void place_transient(bool reuse) {
+    int64_t base = P->persistent;
     int *tl = ir_alloc(sizeof(int) * (size_t)(N + 1)), nt = 0;
     for (int i = 0; i < N; i++) {
         if (!buf[i] || persist[find(i)])
             continue;
-        if (!p->view[i])
-            p->plain += aligned(bytes(&g->nodes[i]));
+        if (!P->view[i])
+            P->plain += aligned(bytes(&G->nodes[i]));
         if (find(i) == i)
             tl[nt++] = i;
     }
@@ -354,7 +374,7 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
     if (!reuse) {
         for (int t = 0; t < nt; t++) {
             soff[tl[t]] = end;
-            end += aligned(bytes(&g->nodes[tl[t]]));
+            end += aligned(bytes(&G->nodes[tl[t]]));
         }
     } else {
         /* four orders and fits, the best kept: no one heuristic wins everywhere, and all four are
@@ -362,8 +382,8 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
         int64_t *best = ir_alloc(sizeof(int64_t) * (size_t)(N + 1)), *try = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
         int64_t best_end = -1;
         for (int variant = 0; variant < 4; variant++) {
-            sort_storages(tl, nt, g, sfirst, variant / 2);
-            int64_t e = place(tl, nt, g, sfirst, slast, base, variant % 2, try);
+            sort_storages(tl, nt, G, sfirst, variant / 2);
+            int64_t e = place(tl, nt, G, sfirst, slast, base, variant % 2, try);
             if (best_end < 0 || e < best_end) {
                 best_end = e;
                 memcpy(best, try, sizeof(int64_t) * (size_t)N);
@@ -373,9 +393,32 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
             soff[tl[t]] = best[tl[t]];
         end = best_end > base ? best_end : base;
     }
-    p->transient = end - base;
-    p->total = end;
+    P->transient = end - base;
+    P->total = end;
+}
+
+MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared) {
+    G = g;
+    N = g->nnode;
+    P = ir_alloc(sizeof *P);
+    P->off = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
+    P->first = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    P->last = ir_alloc(sizeof(int) * (size_t)(N + 1));
+    P->view = ir_alloc((size_t)N + 1);
+    P->inplace = ir_alloc((size_t)N + 1);
+    index_graph();
+    find_buffers();
+    lifetimes();
+    if (reuse)
+        share_views();
+    storage_spans();
+    if (reuse) {
+        assign_in_place();
+        outputs_in_place();
+    }
+    place_persistent(shared_g, shared);
+    place_transient(reuse);
     for (int i = 0; i < N; i++)
-        p->off[i] = buf[i] ? soff[find(i)] : -1;
-    return p;
+        P->off[i] = buf[i] ? soff[find(i)] : -1;
+    return P;
 }
