@@ -310,11 +310,12 @@ static Graph *optimize(Graph *g, const Options *o, int *unfused) {
         const char *name;
         Graph *(*pass)(Graph *);
         bool on;
-    } passes[] = {{"dce", pass_dce, true}, {"simplify", pass_simplify, !o->no_simplify}, {"fuse", pass_fuse, !o->no_fuse}};
-    for (int p = 0; p < 3; p++) {
+    } passes[] = {{"autodiff", pass_autodiff, true}, {"dce", pass_dce, true}, {"simplify", pass_simplify, !o->no_simplify},
+                  {"fuse", pass_fuse, !o->no_fuse}};
+    for (int p = 0; p < 4; p++) {
         if (!passes[p].on)
             continue;
-        if (p == 2 && o->stats)
+        if (p == 3 && o->stats)
             *unfused = emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL));
         g = passes[p].pass(g);
 #ifndef NDEBUG

@@ -21,8 +21,6 @@
  * is an in-place update like any other.
  */
 #include "frontend.h"
-/* Programs call backward() mid-elaboration: the gradient graph is built then, by the autodiff pass. */
-#include "passes/passes.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -302,6 +300,8 @@ static int add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr 
     for (int k = 0; k < nin && !L.no_grad; k++)
         rg |= info(in[k])->rg && grad_flows(op, in, k, L.g->nodes[id].dtype);
     *info(id) = (NodeInfo){.rg = rg, .leaf = -1};
+    if (!rg) /* autograd records no grad_fn: a later backward() treats it as a constant */
+        L.g->nodes[id].flags |= NF_NOGRAD;
     return id;
 }
 
@@ -2195,15 +2195,14 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
         for (int k = 0; k < L.g->nodes[i].nin; k++)
             anc[L.g->nodes[i].in[k]] = true;
     }
+    /* a grad node per leaf the gradient reaches, which pass_autodiff expands into the backward
+     * graph; a leaf it does not reach keeps its .grad (None, or what it was) */
     int *grads = ir_alloc(sizeof(int) * (size_t)(nwrt + 1));
-    const char *yname = yn->name ? yn->name : "y";
-    bool *may = ir_alloc((size_t)n + 1);
-    for (int i = 0; i < n; i++)
-        may[i] = info(i)->rg;
-    pass_autodiff(L.g, y->node, seed, wrt, nwrt, grads, yname, may);
-    /* nodes appended by the pass are gradients: they do not require grad themselves */
-    for (int i = n; i < L.g->nnode; i++)
-        *info(i) = (NodeInfo){.leaf = -1};
+    bool *reach = ir_grad_reach(L.g, y->node, wrt, nwrt);
+    for (int i = 0; i < nwrt; i++) {
+        int in[3] = {y->node, seed, wrt[i]};
+        grads[i] = reach[wrt[i]] ? add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loc) : -1;
+    }
     for (int i = nwrt - 1; i >= 0; i--) {
         if (grads[i] < 0)
             continue;
@@ -4257,10 +4256,15 @@ static Graph *lower_train(Decl *d) {
             ps[kept++] = ps[i];
     np = kept;
     int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
-    pass_autodiff(L.g, loss->node, seed, wrt, nw, grads, "loss", NULL);
-    for (int i = 0; i < nw; i++) /* memory planning keeps gradients beside their parameters */
-        if (grads[i] >= 0 && !(L.g->nodes[grads[i]].flags & (NF_PARAM | NF_INPUT)))
+    /* dL/d each parameter the loss reaches, as grad nodes that pass_autodiff expands; NF_GRAD:
+     * memory planning keeps gradients beside their parameters */
+    bool *reach = ir_grad_reach(L.g, loss->node, wrt, nw);
+    for (int i = 0; i < nw; i++) {
+        int in[3] = {loss->node, seed, wrt[i]};
+        grads[i] = reach[wrt[i]] ? add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loss_e->loc) : -1;
+        if (grads[i] >= 0)
             L.g->nodes[grads[i]].flags |= NF_GRAD;
+    }
     for (int i = 0; i < L.g->nnode; i++)
         if (i >= L.ninfo || !L.info)
             *info(i) = (NodeInfo){.leaf = -1};

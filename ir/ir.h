@@ -155,6 +155,9 @@ enum {
     NF_BACKWARD = 1 << 4,  /* computed by autodiff: part of the backward graph */
     NF_UPDATE = 1 << 5,    /* an optimizer update of a parameter or its state */
     NF_GRAD = 1 << 6,      /* the gradient of a trainable parameter (kept with the parameters) */
+    NF_NOGRAD = 1 << 7,    /* made without gradient tracking (no_grad, or no input required grad when it
+                              was made): a gradient never flows through it, as PyTorch records no
+                              grad_fn for it. Read by pass_autodiff, which clears it. */
 };
 
 typedef struct {
@@ -220,6 +223,17 @@ double node_float(const Node *n, const char *key, double dflt);
 const char *node_str(const Node *n, const char *key, const char *dflt);
 /* Returns the attribute's integers; dies if absent (the verifier guarantees presence). */
 const int64_t *node_ints(const Node *n, const char *key, int *len);
+
+/* ---- where a gradient flows (grad.c) ---- */
+
+/* Can a gradient flow into input k of n? Through a differentiable op, float to float, not into
+ * cross_entropy's class indices. */
+bool ir_grad_flows(const Graph *g, const Node *n, int k);
+/* The nodes that get an adjoint when y (with a seed dL/dy) is differentiated for the leaves
+ * wrt[0..nwrt): those on a path from a leaf to y through inputs a gradient flows into, never
+ * through a node made without gradient tracking (NF_NOGRAD) or a gradient (NF_BACKWARD), never
+ * below a leaf. reach[wrt[i]] says whether dL/d wrt[i] exists. */
+bool *ir_grad_reach(const Graph *g, int y, const int *wrt, int nwrt);
 
 /* ---- what a node's kernel can do (kernel.c): ops.h's epi and lit columns, resolved for a node's
  * attributes and shapes. Fusion and memory planning plan with them, and both backends emit by

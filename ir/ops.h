@@ -88,6 +88,7 @@ OP(MAXPOOL2D_ARGMAX, "max_pool2d_argmax", 1, K_NN, 0, EPI_NONE,    0) /* u8: whe
 OP(MAXPOOL2D_BWD_AT, "max_pool2d_bwd_at", 2, K_NN, 0, EPI_GATHER,  0) /* dL/dx from the argmax codes and dL/dy; attr shape = x's */
 OP(AVGPOOL2D_BWD, "avg_pool2d_bwd", 2,  K_NN,     0, EPI_SCATTER, 0) /* dL/dx from x and dL/dy: each window's share, spread evenly */
 OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0, EPI_NONE,    0) /* dL/dlogits from logits, targets, dL/dloss */
+OP(GRAD,        "grad",         3,    K_NN,     0, EPI_NONE,    0) /* dL/d input 2 where dL/d input 0 = input 1: a backward() not yet expanded (pass_autodiff) */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0, EPI_NONE,    0) /* attr fmt: text with {i:kind} holes */
 OP(SEED,        "seed",         0,    K_EFFECT, 0, EPI_NONE,    0) /* reseed the program RNG; attr seed */
 OP(SAVE,        "save",         1,    K_EFFECT, 0, EPI_NONE,    0) /* write input 0 to the .npy file attr path */

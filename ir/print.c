@@ -120,6 +120,8 @@ static void print_node(FILE *f, const Node *n) {
         fputs(" !update", f);
     if (n->flags & NF_GRAD)
         fputs(" !grad", f);
+    if (n->flags & NF_NOGRAD)
+        fputs(" !nograd", f);
     if (n->group)
         fprintf(f, " !group=%d", n->group);
     if (n->name) {

@@ -293,6 +293,7 @@ static void read_node(Reader *r, Graph *g) {
         else if (!strcmp(f, "backward")) flags |= NF_BACKWARD;
         else if (!strcmp(f, "update")) flags |= NF_UPDATE;
         else if (!strcmp(f, "grad")) flags |= NF_GRAD;
+        else if (!strcmp(f, "nograd")) flags |= NF_NOGRAD;
         else if (!strcmp(f, "group") && accept(r, "=")) {
             int64_t v = read_int(r);
             if (v <= 0 || v > INT32_MAX)

@@ -555,6 +555,22 @@ bool ir_infer(Graph *g, Node *n) {
         n->dtype = x->dtype;
         return true;
     }
+    case OP_GRAD: {
+        /* grad(y, dy, x): dy is a gradient of y, x any float value; the result is dL/dx */
+        Node *dy = &g->nodes[n->in[1]], *w = &g->nodes[n->in[2]];
+        if (!shape_eq(dy->shape, x->shape) || dy->dtype != x->dtype || !dtype_is_float(x->dtype)) {
+            diag_error(n->loc, "grad: the seed %s must have the type of the differentiated value %s", ts(g, n->in[1]),
+                       ts(g, n->in[0]));
+            return false;
+        }
+        if (!dtype_is_float(w->dtype)) {
+            diag_error(n->loc, "grad: only a float value has a gradient, got %s", ts(g, n->in[2]));
+            return false;
+        }
+        n->shape = w->shape;
+        n->dtype = w->dtype;
+        return true;
+    }
     case OP_CONV2D_BWD_INPUT:
     case OP_CONV2D_BWD_WEIGHT: {
         /* the result's shape is an attribute; a forward conv2d over it must give back dL/dy's shape */

@@ -1,18 +1,22 @@
 /*
  * autodiff.c: reverse-mode differentiation on the graph.
  *
- * Requires: a verified graph, the output y and a seed dL/dy of y's shape. Appends the backward
- * graph as ordinary nodes (flagged NF_BACKWARD, placed after everything they read, so the graph
- * stays in topological order) and returns dL/d wrt[i] for each requested node. Invalidates
- * nothing: the forward nodes are untouched.
+ * Requires: a verified graph as the frontend lowers it, where each backward() of a program and
+ * the training step's gradients are grad nodes, grad(y, dy, x) = dL/dx given dy = dL/dy, and the
+ * values made without gradient tracking are flagged NF_NOGRAD. Produces: a new graph with each
+ * run of grad nodes sharing y and dy (one backward pass) replaced, where it stood, by the
+ * backward graph as ordinary nodes flagged NF_BACKWARD; every reader of a grad node reads the
+ * gradient it asked for; no NF_NOGRAD flag is left. Ids are renumbered; nothing else changes.
  *
- * Only what is needed is built. A node needs an adjoint when it lies on a path from some wrt to
- * y through differentiable inputs; a frozen parameter is simply not in wrt, so nothing below the
- * lowest trainable layer is differentiated (not even the input gradient of that layer).
- * Adjoints of values used more than once are summed. Each op's vector-Jacobian product emits
- * ordinary ops (elementwise, reductions, matmul, slices) or one of the dedicated backward ops
- * (conv2d_bwd_input/weight, max_pool2d_bwd, cross_entropy_bwd). Broadcasting is undone by
- * summing the adjoint over the broadcast axes.
+ * Only what is needed is built. A node needs an adjoint when it lies on a path from some leaf x
+ * to y through differentiable inputs (ir_grad_reach, which the frontend asks too, to know which
+ * .grad a backward() fills); a frozen parameter is simply not a leaf asked for, so nothing below
+ * the lowest trainable layer is differentiated (not even the input gradient of that layer).
+ * Leaves end the walk: what computed them (an optimizer update) is not differentiated, nor is a
+ * value made under no_grad or an earlier gradient. Adjoints of values used more than once are
+ * summed. Each op's vector-Jacobian product emits ordinary ops (elementwise, reductions, matmul,
+ * slices) or one of the dedicated backward ops (conv2d_bwd_input/weight, max_pool2d_bwd,
+ * cross_entropy_bwd). Broadcasting is undone by summing the adjoint over the broadcast axes.
  */
 #include "passes.h"
 
@@ -344,50 +348,29 @@ static int vjp(const Node *n, int k, int g) {
     }
 }
 
-/* Can a gradient flow into input k of n? (Integer operands, class indices and casts from integers cannot.) */
-static bool diff_input(const Node *n, int k) {
-    if (!op_info[n->op].diff || !dtype_is_float(N(n->in[k])->dtype) || !dtype_is_float(n->dtype))
-        return false;
-    if (n->op == OP_CROSS_ENTROPY && k == 1)
-        return false;
-    return true;
-}
-
-void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname,
-                   const bool *may_grad) {
-    G = g;
-    int n0 = g->nnode;
-    /* wrt nodes are leaves: whatever computed them (an optimizer update) is not differentiated */
-    bool *dep = ir_alloc((size_t)n0 + 1), *anc = ir_alloc((size_t)n0 + 1), *leaf = ir_alloc((size_t)n0 + 1);
+/*
+ * Appends dL/d wrt[i] for each leaf to G (grads[i]), given dy = dL/dy: adjoints in reverse order
+ * over the nodes ir_grad_reach marks, each op's VJP, the adjoints of a value used twice summed.
+ * Gradient nodes are named "d <yname>/d <name>".
+ */
+static void differentiate(int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname) {
+    int n0 = G->nnode;
+    bool *reach = ir_grad_reach(G, y, wrt, nwrt), *leaf = ir_alloc((size_t)n0 + 1);
     for (int i = 0; i < nwrt; i++)
-        dep[wrt[i]] = leaf[wrt[i]] = true;
-    for (int i = 0; i < n0; i++) {
-        Node *n = N(i);
-        /* a value computed without gradient tracking (item(), a frozen pass, a gradient) is a constant */
-        if (may_grad && !may_grad[i])
-            continue;
-        for (int k = 0; k < n->nin && !dep[i]; k++)
-            if (dep[n->in[k]] && diff_input(n, k))
-                dep[i] = true;
-    }
-    anc[y] = true;
-    for (int i = y; i >= 0; i--)
-        if (anc[i])
-            for (int k = 0; k < N(i)->nin; k++)
-                anc[N(i)->in[k]] = true;
+        leaf[wrt[i]] = true;
     int *adj = ir_alloc(sizeof(int) * (size_t)(n0 + 1));
     for (int i = 0; i < n0; i++)
         adj[i] = -1;
     adj[y] = dy;
     for (int i = y; i >= 0; i--) {
-        if (adj[i] < 0 || !dep[i] || !anc[i])
+        if (!reach[i] || leaf[i])
             continue;
         /* copy: emitting nodes may move the node array */
         Node n = *N(i);
         at = n.loc;
-        for (int k = 0; k < n.nin && !leaf[i]; k++) {
+        for (int k = 0; k < n.nin; k++) {
             int x = n.in[k];
-            if (!dep[x] || !diff_input(&n, k))
+            if (!reach[x] || !ir_grad_flows(G, &n, k))
                 continue;
             int c = vjp(&n, k, adj[i]);
             if (adj[x] < 0)
@@ -405,4 +388,58 @@ void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads
         if (grads[w] >= 0 && N(wrt[w])->name)
             N(grads[w])->name = ir_fmt("d %s/d %s", yname, N(wrt[w])->name);
     }
+}
+
+/* One backward(): the run of grad nodes from `first` that share its y and seed. */
+static int backward_run(const Graph *g, int first) {
+    int last = first;
+    while (last + 1 < g->nnode && g->nodes[last + 1].op == OP_GRAD &&
+           g->nodes[last + 1].in[0] == g->nodes[first].in[0] && g->nodes[last + 1].in[1] == g->nodes[first].in[1])
+        last++;
+    return last;
+}
+
+Graph *pass_autodiff(Graph *g) {
+    Graph *out = ir_new_graph(g->name);
+    out->train = g->train;
+    G = out;
+    int *remap = ir_alloc(sizeof(int) * (size_t)(g->nnode + 1));
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_GRAD) {
+            int *in = ir_alloc(sizeof(int) * (size_t)(n->nin + 1));
+            for (int k = 0; k < n->nin; k++)
+                in[k] = remap[n->in[k]];
+            int id = ir_add_typed(out, n->op, in, n->nin, n->dtype, n->shape, n->attr, n->nattr, n->loc);
+            out->nodes[id].flags = n->flags;
+            out->nodes[id].name = n->name;
+            out->nodes[id].group = n->group;
+            remap[i] = id;
+            continue;
+        }
+        /* the backward graph goes where the backward() was, before anything reads a gradient */
+        int last = backward_run(g, i), nwrt = last - i + 1;
+        int *wrt = ir_alloc(sizeof(int) * (size_t)nwrt), *grads = ir_alloc(sizeof(int) * (size_t)nwrt);
+        for (int j = 0; j < nwrt; j++)
+            wrt[j] = remap[g->nodes[i + j].in[2]];
+        int y = remap[n->in[0]];
+        differentiate(y, remap[n->in[1]], wrt, nwrt, grads, out->nodes[y].name ? out->nodes[y].name : "y");
+        for (int j = 0; j < nwrt; j++) {
+            const Node *gn = &g->nodes[i + j];
+            if (grads[j] < 0)
+                error_at(gn->loc, "grad: %%%d does not depend on %%%d through operations a gradient flows through",
+                         gn->in[0], gn->in[2]);
+            Node *r = &out->nodes[grads[j]];
+            /* a trainable parameter's gradient is kept beside it by memplan (not when it is itself a
+             * parameter or an input, as dL/dx = seed is when y is x) */
+            if ((gn->flags & NF_GRAD) && !(r->flags & (NF_PARAM | NF_INPUT)))
+                r->flags |= NF_GRAD;
+            remap[i + j] = grads[j];
+        }
+        i = last;
+    }
+    /* what autograd recorded has been used: the graph reads the same as one built by hand */
+    for (int i = 0; i < out->nnode; i++)
+        out->nodes[i].flags &= ~NF_NOGRAD;
+    return out;
 }

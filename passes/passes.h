@@ -18,13 +18,12 @@ Graph *pass_dce(Graph *g);
 Graph *pass_simplify(Graph *g);
 
 /*
- * Appends the backward graph of y to g: grads[i] = dL/d wrt[i] given dy = dL/dy (y's shape),
- * or -1 where wrt[i] does not reach y through differentiable ops. Gradient nodes are named
- * "d <yname>/d <parameter>". may_grad (or NULL: every node) marks the nodes a gradient may pass
- * through; the others are constants, as PyTorch's tensors computed without requires_grad are.
+ * Expands every grad node (a backward() of the program, or the training step's gradients) into
+ * the backward graph: a run of grad nodes with the same y and seed is one backward pass, placed
+ * where the run stood, and each grad node's readers read the gradient it asked for. Returns the
+ * new graph; afterwards no grad node is left and no node is flagged NF_NOGRAD.
  */
-void pass_autodiff(Graph *g, int y, int dy, const int *wrt, int nwrt, int *grads, const char *yname,
-                   const bool *may_grad);
+Graph *pass_autodiff(Graph *g);
 
 /* ---- fusion (fuse.c) ---- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "frontend/frontend.h"
+#include "passes/passes.h"
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -76,6 +77,37 @@ START_TEST(test_roundtrip_samples) {
     }
     closedir(d);
     ck_assert_int_ge(count, 10);
+}
+END_TEST
+
+/* The frontend calls no pass: a backward() lowers to grad nodes (one per leaf), which
+ * pass_autodiff expands where they stand, before print reads a.grad. */
+START_TEST(test_backward_lowers_to_grad_nodes) {
+    const char *path = "samples/blitz/autograd.tg";
+    diag_nerrors = 0;
+    Lowered *lw = lower_ast(parse_file(path, slurp(path)));
+    ck_assert_int_eq(diag_nerrors, 0);
+    Graph *g = lw->programs[0].graph;
+    int grads = 0, backward = 0, first_grad = -1;
+    for (int i = 0; i < g->nnode; i++) {
+        if (g->nodes[i].op == OP_GRAD && first_grad < 0)
+            first_grad = i;
+        grads += g->nodes[i].op == OP_GRAD;
+        backward += (g->nodes[i].flags & NF_BACKWARD) != 0;
+    }
+    ck_assert_int_eq(grads, 2); /* a.grad and b.grad */
+    ck_assert_int_eq(backward, 0);
+    Graph *d = pass_autodiff(g);
+    ck_assert(ir_verify(d));
+    int after = 0, prints_after = 0;
+    for (int i = 0; i < d->nnode; i++) {
+        ck_assert_int_ne(d->nodes[i].op, OP_GRAD);
+        ck_assert_msg(!(d->nodes[i].flags & NF_NOGRAD), "node %d keeps !nograd", i);
+        after += (d->nodes[i].flags & NF_BACKWARD) != 0;
+        prints_after += d->nodes[i].op == OP_PRINT && i > first_grad;
+    }
+    ck_assert_int_ge(after, 4);
+    ck_assert_int_eq(prints_after, 2);
 }
 END_TEST
 
@@ -202,6 +234,7 @@ int main(void) {
     TCase *tc = tcase_create("ir");
     tcase_add_test(tc, test_roundtrip_samples);
     tcase_add_test(tc, test_roundtrip_load_state_safetensors);
+    tcase_add_test(tc, test_backward_lowers_to_grad_nodes);
     tcase_add_test(tc, test_read_conv_pool);
     tcase_add_test(tc, test_shape_rules);
     tcase_add_test(tc, test_read_errors);

@@ -2,6 +2,8 @@
  * test_passes.c: each pass as "IR text in, IR text out".
  */
 #include <check.h>
+#include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,137 @@ START_TEST(test_dce_keeps_rng_order_and_params) {
         "  print(%2) {fmt=\"{0:t}\"}\n"
         "}\n";
     check_pass(pass_dce, g, g);
+}
+END_TEST
+
+/* ---- autodiff ---- */
+
+START_TEST(test_autodiff_expands_where_backward_was) {
+    /* the backward graph replaces the grad node in place, its reader reads dL/dw; the seed keeps
+     * its position; nograd flags are gone afterwards */
+    check_pass(pass_autodiff,
+               "graph g {\n"
+               "  %0 = input() {name=\"x\"} : f32[3] !input \"x\"\n"
+               "  %1 = param() {init=\"zeros\"} : f32[3] !param !trainable \"w\"\n"
+               "  %2 = mul(%0, %1) : f32[3]\n"
+               "  %3 = sum(%2) {axes=[0], keepdim=0} : f32[] \"y\"\n"
+               "  %4 = full() {value=1.0} : f32[] !nograd\n"
+               "  %5 = grad(%3, %4, %1) : f32[3] !nograd !grad\n"
+               "  print(%5) {fmt=\"{0:t}\"}\n"
+               "}\n",
+               "graph g {\n"
+               "  # ---- forward ----\n"
+               "  %0 = input() {name=\"x\"} : f32[3] !input \"x\"\n"
+               "  %1 = param() {init=\"zeros\"} : f32[3] !param !trainable \"w\"\n"
+               "  %2 = mul(%0, %1) : f32[3]\n"
+               "  %3 = sum(%2) {axes=[0], keepdim=0} : f32[] \"y\"\n"
+               "  %4 = full() {value=1.0} : f32[]\n"
+               "  # ---- backward ----\n"
+               "  %5 = reshape(%4) {shape=[1]} : f32[1] !backward\n"
+               "  %6 = expand(%5) {shape=[3]} : f32[3] !backward\n"
+               "  %7 = mul(%6, %0) : f32[3] !backward !grad \"d y/d w\"\n"
+               "  # ---- forward ----\n"
+               "  print(%7) {fmt=\"{0:t}\"}\n"
+               "}\n");
+}
+END_TEST
+
+START_TEST(test_autodiff_respects_nograd_and_earlier_gradients) {
+    /* r = sum(a.grad * a + exp(a)) where exp(a) was made under no_grad: dr/da is the first
+     * gradient (a constant to the second backward, not differentiated again), nothing from exp */
+    check_pass(pass_autodiff,
+               "graph g {\n"
+               "  %0 = param() {init=\"zeros\"} : f32[3] !param !trainable \"a\"\n"
+               "  %1 = mul(%0, %0) : f32[3]\n"
+               "  %2 = sum(%1) {axes=[0], keepdim=0} : f32[] \"q\"\n"
+               "  %3 = full() {value=1.0} : f32[] !nograd\n"
+               "  %4 = grad(%2, %3, %0) : f32[3] !nograd\n"
+               "  %5 = mul(%4, %0) : f32[3]\n"
+               "  %6 = exp(%0) : f32[3] !nograd\n"
+               "  %7 = add(%5, %6) : f32[3]\n"
+               "  %8 = sum(%7) {axes=[0], keepdim=0} : f32[] \"r\"\n"
+               "  %9 = grad(%8, %3, %0) : f32[3] !nograd\n"
+               "  print(%9) {fmt=\"{0:t}\"}\n"
+               "}\n",
+               "graph g {\n"
+               "  # ---- forward ----\n"
+               "  %0 = param() {init=\"zeros\"} : f32[3] !param !trainable \"a\"\n"
+               "  %1 = mul(%0, %0) : f32[3]\n"
+               "  %2 = sum(%1) {axes=[0], keepdim=0} : f32[] \"q\"\n"
+               "  %3 = full() {value=1.0} : f32[]\n"
+               "  # ---- backward ----\n"
+               "  %4 = reshape(%3) {shape=[1]} : f32[1] !backward\n"
+               "  %5 = expand(%4) {shape=[3]} : f32[3] !backward\n"
+               "  %6 = mul(%5, %0) : f32[3] !backward \"d q/d a\"\n"
+               "  %7 = mul(%5, %0) : f32[3] !backward\n"
+               "  %8 = add(%6, %7) : f32[3] !backward \"d q/d a\"\n"
+               "  # ---- forward ----\n"
+               "  %9 = mul(%8, %0) : f32[3]\n"
+               "  %10 = exp(%0) : f32[3]\n"
+               "  %11 = add(%9, %10) : f32[3]\n"
+               "  %12 = sum(%11) {axes=[0], keepdim=0} : f32[] \"r\"\n"
+               "  # ---- backward ----\n"
+               "  %13 = reshape(%3) {shape=[1]} : f32[1] !backward\n"
+               "  %14 = expand(%13) {shape=[3]} : f32[3] !backward\n"
+               "  %15 = mul(%14, %8) : f32[3] !backward \"d r/d a\"\n"
+               "  # ---- forward ----\n"
+               "  print(%15) {fmt=\"{0:t}\"}\n"
+               "}\n");
+}
+END_TEST
+
+START_TEST(test_autodiff_one_pass_per_backward) {
+    /* two grad nodes of one backward share its backward graph: the adjoint of the product is
+     * built once, for both leaves */
+    Graph *g = pass_autodiff(ir_read("in.ir",
+                                     "graph g {\n"
+                                     "  %0 = param() {init=\"zeros\"} : f32[2] !param !trainable \"u\"\n"
+                                     "  %1 = param() {init=\"zeros\"} : f32[2] !param !trainable \"v\"\n"
+                                     "  %2 = mul(%0, %1) : f32[2]\n"
+                                     "  %3 = sum(%2) {axes=[0], keepdim=0} : f32[] \"y\"\n"
+                                     "  %4 = full() {value=1.0} : f32[]\n"
+                                     "  %5 = grad(%3, %4, %0) : f32[2]\n"
+                                     "  %6 = grad(%3, %4, %1) : f32[2]\n"
+                                     "  %7 = add(%5, %6) : f32[2]\n"
+                                     "}\n"));
+    ck_assert(ir_verify(g));
+    int expands = 0, grads = 0;
+    for (int i = 0; i < g->nnode; i++) {
+        expands += g->nodes[i].op == OP_EXPAND;
+        grads += g->nodes[i].op == OP_GRAD;
+    }
+    ck_assert_int_eq(expands, 1);
+    ck_assert_int_eq(grads, 0);
+    const Node *sum = &g->nodes[g->nnode - 1];
+    ck_assert_str_eq(g->nodes[sum->in[0]].name, "d y/d u");
+    ck_assert_str_eq(g->nodes[sum->in[1]].name, "d y/d v");
+}
+END_TEST
+
+START_TEST(test_autodiff_unreachable_is_an_error) {
+    /* a grad node whose leaf the value does not depend on (the frontend never makes one) */
+    char *buf = NULL;
+    size_t len = 0;
+    diag_out = open_memstream(&buf, &len);
+    jmp_buf c;
+    diag_catch = &c;
+    volatile bool failed = true;
+    if (!setjmp(c)) {
+        pass_autodiff(ir_read("in.ir", "graph g {\n"
+                                       "  %0 = param() {init=\"zeros\"} : f32[2] !param \"u\"\n"
+                                       "  %1 = param() {init=\"zeros\"} : f32[2] !param \"v\"\n"
+                                       "  %2 = sum(%0) {axes=[0], keepdim=0} : f32[]\n"
+                                       "  %3 = full() {value=1.0} : f32[]\n"
+                                       "  %4 = grad(%2, %3, %1) : f32[2]\n"
+                                       "}\n"));
+        failed = false;
+    }
+    diag_catch = NULL;
+    fclose(diag_out);
+    diag_out = stderr;
+    ck_assert(failed);
+    ck_assert_msg(strstr(buf, "error: grad: %2 does not depend on %1 through"), "%s", buf);
+    free(buf);
 }
 END_TEST
 
@@ -577,7 +710,13 @@ END_TEST
 
 int main(void) {
     Suite *s = suite_create("passes");
-    TCase *tc = tcase_create("dce");
+    TCase *tc = tcase_create("autodiff");
+    tcase_add_test(tc, test_autodiff_expands_where_backward_was);
+    tcase_add_test(tc, test_autodiff_respects_nograd_and_earlier_gradients);
+    tcase_add_test(tc, test_autodiff_one_pass_per_backward);
+    tcase_add_test(tc, test_autodiff_unreachable_is_an_error);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dce");
     tcase_add_test(tc, test_dce_removes_unused);
     tcase_add_test(tc, test_dce_keeps_rng_order_and_params);
     suite_add_tcase(s, tc);

@@ -72,6 +72,8 @@ static void roundtrip(const Graph *g) {
 
 /* tgc.c's optimize() with --stats: the passes in order, the unfused kernel count before fusion */
 static Graph *optimize(Graph *g, Passes p, int *unfused) {
+    g = pass_autodiff(g);
+    verify(g, "autodiff");
     g = pass_dce(g);
     verify(g, "dce");
     if (p.simplify) {
