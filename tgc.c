@@ -1,10 +1,11 @@
 /*
- * tgc.c: the command line. main() spells out the whole pipeline:
+ * tgc.c: the command line. main() spells out the whole pipeline, each stage a named call:
  *
- *   read -> parse_file -> lower_ast (autodiff inside) -> pass_dce -> pass_simplify -> pass_fuse
- *        -> pass_memplan -> emit_c -> [cc]
+ *   read_source -> parse_file -> lower_ast -> (per graph) pass_autodiff -> pass_dce
+ *     -> pass_simplify -> pass_fuse -> pass_memplan -> emit_c (or ir_print, emit_cuda_source) -> cc
  *
- * (tgc check FILE.c is its own path: codegen_c/validate.c.)
+ * with ir_verify after lowering and after every pass in debug builds. (tgc check FILE.c is its
+ * own path: codegen_c/validate.c.)
  *
  * Every stage reports user errors through diag (file:line:col, source line,
  * caret) and the run stops with exit status 1 after the stage that found them.
@@ -301,218 +302,261 @@ static int check_files(int n, char **paths) {
     return problems ? 1 : 0;
 }
 
-/*
- * The graph passes, in order, each verified after it in debug builds. *unfused gets the kernel
- * count of the simplified graph without fusion, for --stats to compare against.
- */
-static Graph *optimize(Graph *g, const Options *o, int *unfused) {
-    struct {
-        const char *name;
-        Graph *(*pass)(Graph *);
-        bool on;
-    } passes[] = {{"autodiff", pass_autodiff, true}, {"dce", pass_dce, true}, {"simplify", pass_simplify, !o->no_simplify},
-                  {"fuse", pass_fuse, !o->no_fuse}};
-    for (int p = 0; p < 4; p++) {
-        if (!passes[p].on)
-            continue;
-        if (p == 3 && o->stats)
-            *unfused = emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL));
-        g = passes[p].pass(g);
+/* ---- the stages ---- */
+
+/* Debug builds check the graph after lowering and after every pass, so a pass that breaks it is
+ * named at once instead of surfacing as wrong C. */
+static Graph *verified(Graph *g, const char *after) {
 #ifndef NDEBUG
-        if (!ir_verify(g))
-            die("graph '%s' fails verification after %s", g->name, passes[p].name);
+    if (!ir_verify(g))
+        die("graph '%s' fails verification after %s", g->name, after);
+#else
+    (void)after;
 #endif
-    }
-    if (o->no_fuse && o->stats)
-        *unfused = emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL));
     return g;
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "check"))
-        return check_files(argc - 2, argv + 2);
-    Options o = parse_args(argc, argv);
-    bool build = !strcmp(o.cmd, "build");
+/* Every graph of a file, in the order they are emitted: the programs, then a train block's step
+ * and its predict graph (the model's forward pass alone, which shares the step's parameters). */
+typedef struct {
+    Graph **graph;
+    MemPlan **plan;
+    int *unfused; /* kernels without fusion, for --stats (-1: not counted) */
+    int n, nprograms;
+    int train, predict; /* their indices, or -1 */
+} Graphs;
 
-    /* the pipeline: each stage reports all its errors, then diag_check() stops the run before
-     * the next stage trips over the damage and buries them under follow-on errors */
-    char *text = read_source(o.input);
-    Ast *ast = parse_file(o.input, text);
-    diag_check();
-    Lowered *lw = lower_ast(ast);
-    diag_check();
+static Graphs collect_graphs(Lowered *lw) {
+    Graphs gs = {.n = lw->nprograms, .nprograms = lw->nprograms, .train = -1, .predict = -1};
+    gs.graph = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 2));
+    for (int i = 0; i < lw->nprograms; i++)
+        gs.graph[i] = lw->programs[i].graph;
+    if (lw->train) {
+        gs.graph[gs.train = gs.n++] = lw->train;
+        if (lw->train->train)
+            gs.graph[gs.predict = gs.n++] = lw->train->train->predict;
+    }
+    gs.plan = ir_alloc(sizeof(MemPlan *) * (size_t)(gs.n + 1));
+    gs.unfused = ir_alloc(sizeof(int) * (size_t)(gs.n + 1));
+    return gs;
+}
+
+/* What the command line asks that the file cannot give: said before any pass runs. */
+static void check_targets(const Lowered *lw, const Options *o) {
     if (lw->nprograms == 0 && !lw->train)
-        fail("%s", ir_fmt("%s has no program or train block to compile", o.input));
-    if (o.cuda && !lw->train)
+        fail("%s", ir_fmt("%s has no program or train block to compile", o->input));
+    if (o->cuda && !lw->train)
         fail("%s", ir_fmt("--target cuda runs a train block's step and predict on the GPU, and %s has no train "
-                          "block (its programs run on the CPU: compile it without --target)", o.input));
-    if (lw->train && !o.no_main && !o.emit_ir && !o.emit_cuda) {
-        /* one main per program: the trainer's, or the programs' */
-        if (lw->nprograms)
-            fail("%s", ir_fmt("%s has both program and train blocks, and each would be the program's main(); "
-                              "compile with --no-main, or put them in separate files", o.input));
-        const Node *y = NULL;
-        for (int i = 0; i < lw->train->nnode; i++)
-            if (lw->train->nodes[i].op == OP_INPUT)
-                y = &lw->train->nodes[i];
-        if (y->dtype != DT_I64)
-            fail("%s", ir_fmt("%s: the standalone trainer trains classifiers (loss = cross_entropy, labels from "
-                              "the data); for other losses compile the training step with --no-main and call it "
-                              "from C", o.input));
-    }
-    Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 1));
-    int *unfused = ir_alloc(sizeof(int) * (size_t)(lw->nprograms + 1));
-    for (int i = 0; i < lw->nprograms; i++)
-        graphs[i] = optimize(lw->programs[i].graph, &o, &unfused[i]);
-    int train_unfused = -1, predict_unfused = -1;
-    Graph *train = lw->train ? optimize(lw->train, &o, &train_unfused) : NULL;
-    if (train && train->train)
-        train->train->predict = optimize(train->train->predict, &o, &predict_unfused);
-    /* memory: each program from zero; the step, then predict inside the step's arena */
-    MemPlan **plans = ir_alloc(sizeof(MemPlan *) * (size_t)(lw->nprograms + 1));
-    for (int i = 0; i < lw->nprograms; i++)
-        plans[i] = pass_memplan(graphs[i], !o.no_memplan, NULL, NULL);
-    MemPlan *train_plan = train ? pass_memplan(train, !o.no_memplan, NULL, NULL) : NULL;
-    MemPlan *predict_plan = train && train->train
-                                ? pass_memplan(train->train->predict, !o.no_memplan, train, train_plan)
-                                : NULL;
-    if (o.stats) {
-        FILE *sf = strcmp(o.output, "-") || o.emit_ir ? stdout : stderr;
-        if (o.emit_ir && !strcmp(o.output, "-"))
-            sf = stderr;
-        for (int i = 0; i < lw->nprograms; i++)
-            emit_stats(sf, graphs[i], plans[i], unfused[i]);
-        if (train)
-            emit_stats(sf, train, train_plan, train_unfused);
-        if (train && train->train)
-            emit_stats(sf, train->train->predict, predict_plan, predict_unfused);
-    }
+                          "block (its programs run on the CPU: compile it without --target)", o->input));
+    if (!lw->train || o->no_main || o->emit_ir || o->emit_cuda)
+        return;
+    /* one main per program: the trainer's, or the programs' */
+    if (lw->nprograms)
+        fail("%s", ir_fmt("%s has both program and train blocks, and each would be the program's main(); "
+                          "compile with --no-main, or put them in separate files", o->input));
+    const Node *y = NULL;
+    for (int i = 0; i < lw->train->nnode; i++)
+        if (lw->train->nodes[i].op == OP_INPUT)
+            y = &lw->train->nodes[i];
+    if (y->dtype != DT_I64)
+        fail("%s", ir_fmt("%s: the standalone trainer trains classifiers (loss = cross_entropy, labels from "
+                          "the data); for other losses compile the training step with --no-main and call it "
+                          "from C", o->input));
+}
 
-    if (o.emit_cuda) {
-        FILE *f = stdout;
-        char *tmp = NULL;
-        if (strcmp(o.output, "-"))
-            f = open_tmp(o.output, &tmp);
-        emit_cuda_source(f, graphs, plans, lw->nprograms, train, train_plan, predict_plan,
-                         ir_fmt("// Generated by tgc %s from %s (tgc compile %s --emit=cuda). Do not edit.\n", TGC_VERSION,
-                                o.input, o.input));
-        if (tmp)
-            commit(f, tmp, o.output);
-        return 0;
-    }
-    if (o.emit_ir) {
-        FILE *f = stdout;
-        char *tmp = NULL;
-        if (strcmp(o.output, "-"))
-            f = open_tmp(o.output, &tmp);
-        for (int i = 0; i < lw->nprograms + (train != NULL); i++) {
-            Graph *gr = i < lw->nprograms ? graphs[i] : train;
-            if (o.emit_dot)
-                ir_print_dot(f, gr);
-            else
-                ir_print(f, gr);
-        }
-        if (tmp)
-            commit(f, tmp, o.output);
-        return 0;
-    }
+/* --stats: each graph's report, to stdout unless the generated text goes there. */
+static void print_stats(const Graphs *gs, const Options *o) {
+    FILE *sf = strcmp(o->output, "-") ? stdout : stderr;
+    for (int i = 0; i < gs->n; i++)
+        emit_stats(sf, gs->graph[i], gs->plan[i], gs->unfused[i]);
+}
 
-    /* file names: OUT.c + OUT.h, or for build a temporary directory. The C file in it is named
-     * after the executable, since the default prefix of the C identifiers derives from it. */
-    const char *cpath = o.output, *dir = NULL;
-    if (build) {
-        if (o.keep)
-            cpath = ir_fmt("%s.c", o.output);
+/* -o PATH, or stdout for "-": a temporary beside PATH that commit() renames into place. */
+static FILE *open_output(const char *path, char **tmp) {
+    *tmp = NULL;
+    return strcmp(path, "-") ? open_tmp(path, tmp) : stdout;
+}
+
+static void close_output(FILE *f, const char *tmp, const char *path) {
+    if (tmp)
+        commit(f, tmp, path);
+}
+
+/* --emit=ir and --emit=dot: the graphs after the passes (predict is the trainer's own). */
+static void write_ir(const Graphs *gs, const Options *o) {
+    char *tmp;
+    FILE *f = open_output(o->output, &tmp);
+    for (int i = 0; i < gs->n; i++) {
+        if (i == gs->predict)
+            continue;
+        if (o->emit_dot)
+            ir_print_dot(f, gs->graph[i]);
+        else
+            ir_print(f, gs->graph[i]);
+    }
+    close_output(f, tmp, o->output);
+}
+
+/* --emit=cuda: the CUDA kernels of every graph. */
+static void write_cuda(const Graphs *gs, const Options *o) {
+    char *tmp;
+    FILE *f = open_output(o->output, &tmp);
+    Graph *train = gs->train >= 0 ? gs->graph[gs->train] : NULL;
+    emit_cuda_source(f, gs->graph, gs->plan, gs->nprograms, train, gs->train >= 0 ? gs->plan[gs->train] : NULL,
+                     gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
+                     ir_fmt("// Generated by tgc %s from %s (tgc compile %s --emit=cuda). Do not edit.\n", TGC_VERSION,
+                            o->input, o->input));
+    close_output(f, tmp, o->output);
+}
+
+/* Where compile writes OUT.c and OUT.h, or build its temporary C (in a directory of its own,
+ * named after the executable: the default prefix of the C identifiers derives from it). */
+typedef struct {
+    const char *c, *h;     /* the files; c is "-" for stdout (the header's text goes first) */
+    const char *hbase;     /* the header's name as the .c includes it */
+    const char *prefix;    /* of the generated identifiers */
+    const char *dir;       /* build's temporary directory, or NULL */
+} Paths;
+
+static Paths output_paths(const Options *o) {
+    Paths p = {.c = o->output};
+    if (!strcmp(o->cmd, "build")) {
+        if (!strcmp(o->output, "-"))
+            fail("%s", "build needs a file name for the executable");
+        if (o->keep)
+            p.c = ir_fmt("%s.c", o->output);
         else {
             char tmpl[] = "/tmp/tgc-XXXXXX";
             if (!mkdtemp(tmpl))
                 fail("cannot create a temporary directory: %s", strerror(errno));
-            dir = ir_strdup(tmpl);
-            cpath = ir_fmt("%s/%s.c", dir, default_prefix(o.output));
+            p.dir = ir_strdup(tmpl);
+            p.c = ir_fmt("%s/%s.c", p.dir, default_prefix(o->output));
         }
     }
-    bool to_stdout = !strcmp(cpath, "-");
-    if (to_stdout && build)
-        fail("%s", "build needs a file name for the executable");
-    const char *prefix = o.prefix ? o.prefix : default_prefix(to_stdout ? "out" : cpath);
-    size_t clen = strlen(cpath);
-    const char *hpath = clen > 2 && !strcmp(cpath + clen - 2, ".c") ? ir_fmt("%.*s.h", (int)(clen - 2), cpath)
-                                                                     : ir_fmt("%s.h", cpath);
+    bool to_stdout = !strcmp(p.c, "-");
+    p.prefix = o->prefix ? o->prefix : default_prefix(to_stdout ? "out" : p.c);
+    size_t clen = strlen(p.c);
+    p.h = clen > 2 && !strcmp(p.c + clen - 2, ".c") ? ir_fmt("%.*s.h", (int)(clen - 2), p.c) : ir_fmt("%s.h", p.c);
     /* the .c includes its header by base name: the two are always written side by side */
-    const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
-    if (to_stdout)
-        hbase = ir_fmt("%s.h", prefix);
-    /* for the generated file's first line, so a reader knows how to regenerate it */
-    const char *cmdline = ir_fmt("tgc %s %s -o %s", o.cmd, o.input, o.output);
-    if (o.no_simplify && o.no_fuse && o.no_memplan)
-        cmdline = ir_fmt("%s -O0", cmdline);
-    else
-        cmdline = ir_fmt("%s%s%s%s", cmdline, o.no_simplify ? " --no-simplify" : "", o.no_fuse ? " --no-fuse" : "",
-                         o.no_memplan ? " --no-memplan" : "");
-    EmitOptions eo = {.prefix = prefix, .source = o.input, .command = cmdline, .header = hbase, .main = !o.no_main,
-                      .train = train, .plans = plans, .train_plan = train_plan, .predict_plan = predict_plan,
-                      .cuda = o.cuda};
+    p.hbase = to_stdout ? ir_fmt("%s.h", p.prefix) : strrchr(p.h, '/') ? strrchr(p.h, '/') + 1 : p.h;
+    return p;
+}
+
+/* The command line for the generated file's first line, so a reader knows how to regenerate it. */
+static const char *command_line(const Options *o) {
+    const char *cmd = ir_fmt("tgc %s %s -o %s", o->cmd, o->input, o->output);
+    if (o->no_simplify && o->no_fuse && o->no_memplan)
+        return ir_fmt("%s -O0", cmd);
+    return ir_fmt("%s%s%s%s", cmd, o->no_simplify ? " --no-simplify" : "", o->no_fuse ? " --no-fuse" : "",
+                  o->no_memplan ? " --no-memplan" : "");
+}
+
+/* The .c and .h (or both to stdout, the header's text first). */
+static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
+    EmitOptions eo = {.prefix = p->prefix, .source = o->input, .command = command_line(o), .header = p->hbase,
+                      .main = !o->no_main, .train = gs->train >= 0 ? gs->graph[gs->train] : NULL, .plans = gs->plan,
+                      .train_plan = gs->train >= 0 ? gs->plan[gs->train] : NULL,
+                      .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL, .cuda = o->cuda};
+    bool to_stdout = !strcmp(p->c, "-");
     char *ctmp = NULL, *htmp = NULL;
-    FILE *cf = to_stdout ? stdout : open_tmp(cpath, &ctmp);
-    FILE *hf = to_stdout ? stdout : open_tmp(hpath, &htmp);
+    FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);
+    FILE *hf = to_stdout ? stdout : open_tmp(p->h, &htmp);
     if (to_stdout)
         eo.header = NULL; /* one self-contained stream: the header's text, then the source */
-    emit_c(cf, hf, graphs, lw->nprograms, &eo);
+    emit_c(cf, hf, gs->graph, gs->nprograms, &eo);
     if (!to_stdout) {
-        commit(cf, ctmp, cpath);
-        commit(hf, htmp, hpath);
+        commit(cf, ctmp, p->c);
+        commit(hf, htmp, p->h);
     }
-    if (!build)
-        return 0;
+}
 
-    /* build: the C compiler with the runtime and OpenMP flags */
+/* build: the C compiler on the generated file, with the runtime and OpenMP; returns tgc's exit
+ * status. The temporary C is removed even on failure: the compiler's messages have been shown. */
+static int cc(const Options *o, const Paths *p) {
     const char *inc = TGC_INSTALL_INCDIR, *lib = TGC_INSTALL_LIBDIR;
     if (in_build_tree()) {
         inc = TGC_BUILD_INCDIR; /* this tgc is the one in the build tree: use the runtime beside it */
         lib = TGC_BUILD_LIBDIR;
     }
-    const char *cc = o.cc ? o.cc : getenv("CC") ? getenv("CC") : TGC_CC;
-    /* Libraries come after the source, since linkers resolve left to right, and -lm after
-     * -ltgrt, which calls into it. At most 15 of the 32 slots are used, the NULL included. */
-    char *args[32];
-    int n = 0;
-    args[n++] = (char *)cc;
-    args[n++] = "-std=c99";
+    if (o->cuda && !TGC_HAVE_CUDA)
+        fail("%s", "this tgc was built without the CUDA runtime (no CUDA headers were found when it was "
+                   "built): tgc compile --target cuda still writes the program; link it with libtgrt_cuda "
+                   "on a machine that has it");
     /* the kernels are written for the vectorizer: -O3, this machine's widest SIMD, and FMA
-     * contraction, which -std=c99 alone turns off in gcc */
-    args[n++] = "-O3";
-    args[n++] = "-march=native";
-    args[n++] = "-ffp-contract=fast";
-    if (TGC_HAVE_OPENMP)
-        args[n++] = "-fopenmp";
-    args[n++] = ir_fmt("-I%s", inc);
-    args[n++] = (char *)cpath;
-    args[n++] = "-o";
-    args[n++] = (char *)o.output;
-    args[n++] = ir_fmt("-L%s", lib);
-    if (o.cuda) {
-        if (!TGC_HAVE_CUDA)
-            fail("%s", "this tgc was built without the CUDA runtime (no CUDA headers were found when it was "
-                       "built): tgc compile --target cuda still writes the program; link it with libtgrt_cuda "
-                       "on a machine that has it");
-        args[n++] = "-ltgrt_cuda";
-        args[n++] = "-ldl";
-    }
-    args[n++] = "-ltgrt";
-    args[n++] = "-lz";
-    args[n++] = "-lm";
-    if (*TGC_EXTRA_CFLAGS)
-        args[n++] = TGC_EXTRA_CFLAGS; /* tgc itself was built with sanitizers, and so was libtgrt */
-    args[n] = NULL;
-    int rc = run(args, o.verbose);
-    if (dir) { /* removed even on failure: the compiler's messages have already been shown */
-        remove(cpath);
-        remove(hpath);
-        rmdir(dir);
+     * contraction, which -std=c99 alone turns off in gcc. Libraries come after the source, since
+     * linkers resolve left to right, and -lm after -ltgrt, which calls into it. */
+    const char *cc = o->cc ? o->cc : getenv("CC") ? getenv("CC") : TGC_CC;
+    const char *args[] = {
+        cc, "-std=c99", "-O3", "-march=native", "-ffp-contract=fast", TGC_HAVE_OPENMP ? "-fopenmp" : NULL,
+        ir_fmt("-I%s", inc), p->c, "-o", o->output, ir_fmt("-L%s", lib),
+        o->cuda ? "-ltgrt_cuda" : NULL, o->cuda ? "-ldl" : NULL, "-ltgrt", "-lz", "-lm",
+        *TGC_EXTRA_CFLAGS ? TGC_EXTRA_CFLAGS : NULL, /* tgc itself was built with sanitizers, and so was libtgrt */
+    };
+    int nargs = (int)(sizeof args / sizeof args[0]), n = 0;
+    char **argv = ir_alloc(sizeof(char *) * (size_t)(nargs + 1));
+    for (int i = 0; i < nargs; i++)
+        if (args[i])
+            argv[n++] = (char *)args[i];
+    int rc = run(argv, o->verbose);
+    if (p->dir) {
+        remove(p->c);
+        remove(p->h);
+        rmdir(p->dir);
     }
     if (rc != 0) {
-        fprintf(stderr, "tgc: error: the C compiler failed (exit %d) building %s\n", rc, o.output);
+        fprintf(stderr, "tgc: error: the C compiler failed (exit %d) building %s\n", rc, o->output);
         return 1;
+    }
+    return 0;
+}
+
+/*
+ * The pipeline. Each stage reports all its errors, then diag_check() stops the run before the
+ * next stage trips over the damage and buries them under follow-on errors.
+ */
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "check"))
+        return check_files(argc - 2, argv + 2);
+    Options o = parse_args(argc, argv);
+
+    char *text = read_source(o.input);
+    Ast *ast = parse_file(o.input, text);
+    diag_check();
+    Lowered *lw = lower_ast(ast);
+    diag_check();
+    check_targets(lw, &o);
+
+    Graphs gs = collect_graphs(lw);
+    for (int i = 0; i < gs.n; i++) {
+        Graph *g = verified(gs.graph[i], "lowering");
+        g = verified(pass_autodiff(g), "autodiff");
+        g = verified(pass_dce(g), "dce");
+        if (!o.no_simplify)
+            g = verified(pass_simplify(g), "simplify");
+        /* for --stats: the kernels the same graph would have without fusion */
+        gs.unfused[i] = o.stats ? emit_count_kernels(g, pass_memplan(g, !o.no_memplan, NULL, NULL)) : -1;
+        if (!o.no_fuse)
+            g = verified(pass_fuse(g), "fuse");
+        gs.graph[i] = g;
+    }
+    if (gs.predict >= 0)
+        gs.graph[gs.train]->train->predict = gs.graph[gs.predict];
+    /* memory: each program from zero; the step, then predict inside the step's arena */
+    for (int i = 0; i < gs.n; i++)
+        gs.plan[i] = i == gs.predict ? pass_memplan(gs.graph[i], !o.no_memplan, gs.graph[gs.train], gs.plan[gs.train])
+                                     : pass_memplan(gs.graph[i], !o.no_memplan, NULL, NULL);
+    if (o.stats)
+        print_stats(&gs, &o);
+
+    if (o.emit_cuda)
+        write_cuda(&gs, &o);
+    else if (o.emit_ir)
+        write_ir(&gs, &o);
+    else {
+        Paths p = output_paths(&o);
+        write_c(&gs, &o, &p);
+        if (!strcmp(o.cmd, "build"))
+            return cc(&o, &p);
     }
     return 0;
 }
