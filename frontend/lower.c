@@ -143,6 +143,11 @@ typedef struct {
     Value *ret;         /* model forward: returned value */
     bool in_forward;
     const char *checking; /* set while a model is run only to check it: the note to print */
+    int depth_guard;    /* model constructions and calls now running: a model containing itself stops at 64 */
+    int eval_depth;     /* expressions now being evaluated: deeply nested ones would exhaust the C stack */
+    /* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
+    Scope *callers[80];
+    int ncallers;
 } Lower;
 
 static Lower L;
@@ -464,10 +469,6 @@ static void refresh(Value *v, SrcLoc loc) {
     v->node = x;
 }
 
-/* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
-static Scope *callers[80];
-static int ncallers;
-
 /* The group of v now holds `node` (the whole base was replaced). */
 static void set_group(int group, int node, SrcLoc loc) {
     /* a parameter keeps its name through loads and updates: gradients are labelled with it */
@@ -479,8 +480,8 @@ static void set_group(int group, int node, SrcLoc loc) {
         info(node)->leaf = group;
     }
     L.stamp++;
-    for (int c = -1; c < ncallers; c++)
-        for (Scope *s = c < 0 ? L.scope : callers[c]; s; s = s->up)
+    for (int c = -1; c < L.ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
             for (int i = 0; i < s->n; i++)
                 refresh_scope_values(s->b[i].v, group, loc);
 }
@@ -1380,8 +1381,6 @@ static void add_child(Module *m, const char *name, Module *c) {
     m->child_name = nm;
 }
 
-static int depth_guard;
-
 static bool condition(Expr *e);
 
 /* The layer declarations of a model body, in order, with those of the branch each if takes
@@ -1417,7 +1416,7 @@ static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
 }
 
 static Value *construct_model(Decl *d, Args *a) {
-    if (++depth_guard > 64)
+    if (++L.depth_guard > 64)
         error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
     Module *m = new_module(d->name);
     m->decl = d;
@@ -1446,7 +1445,7 @@ static Value *construct_model(Decl *d, Args *a) {
     args_done(a, npos, known, nknown);
     declare_layers(m, env, d->body, d->nbody);
     L.scope = saved;
-    depth_guard--;
+    L.depth_guard--;
     Value *v = mk(V_MODULE);
     v->mod = m;
     name_params(m, "");
@@ -3159,7 +3158,7 @@ static void run_forward(Stmt **body, int n, SrcLoc call, const char *model) {
     diag_catch = &here;
     if (setjmp(here)) {
         diag_catch = outer;
-        if (L.checking && depth_guard <= 2)
+        if (L.checking && L.depth_guard <= 2)
             diag_note(call, "in the forward pass of %s, %s", model, L.checking);
         else
             diag_note(call, "in the forward pass of %s, called here", model);
@@ -3305,10 +3304,10 @@ static Value *module_call(Module *m, Args *a) {
         unreachable();
     }
     Decl *d = m->decl;
-    if (++depth_guard > 64)
+    if (++L.depth_guard > 64)
         error_at(loc, "model calls nested more than 64 deep (does '%s' call itself?)", d->name);
     Scope *saved = L.scope;
-    callers[ncallers++] = saved;
+    L.callers[L.ncallers++] = saved;
     L.scope = m->env;
     Scope *fs = push_scope();
     int npos = 0;
@@ -3344,8 +3343,8 @@ static Value *module_call(Module *m, Args *a) {
     L.ret = saved_ret;
     L.in_forward = saved_fwd;
     L.scope = saved;
-    ncallers--;
-    depth_guard--;
+    L.ncallers--;
+    L.depth_guard--;
     return r;
 }
 
@@ -3585,14 +3584,11 @@ static Value *tensor_type(Value *dt, Expr *e) {
 
 static Value *eval_expr(Expr *e);
 
-/* Deeply nested expressions would exhaust the C stack of the elaborator. */
-static int eval_depth;
-
 static Value *eval(Expr *e) {
-    if (++eval_depth > 1000)
+    if (++L.eval_depth > 1000)
         error_at(e->loc, "expression nested too deeply (more than 1000 levels)");
     Value *v = eval_expr(e);
-    eval_depth--;
+    L.eval_depth--;
     return v;
 }
 
@@ -3852,16 +3848,16 @@ static void exec_block(Stmt **body, int n) {
         jmp_buf here, *outer = diag_catch;
         /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
         Scope *scope = L.scope;
-        int depth = depth_guard, edepth = eval_depth, ncall = ncallers;
+        int depth = L.depth_guard, edepth = L.eval_depth, ncall = L.ncallers;
         /* An error in one statement of a program does not hide the errors of the next ones. */
         if (!L.in_forward && setjmp(here)) {
             diag_catch = outer;
             L.scope = scope;
             L.ret = NULL;
             L.in_forward = false;
-            depth_guard = depth;
-            eval_depth = edepth;
-            ncallers = ncall;
+            L.depth_guard = depth;
+            L.eval_depth = edepth;
+            L.ncallers = ncall;
             L.no_grad = false;
             if (diag_nerrors > 20)
                 error_at(body[i]->loc, "too many errors; giving up");
@@ -4328,7 +4324,7 @@ static Value *eval_or_null(Expr *e) {
     if (!setjmp(here))
         val = eval(e);
     diag_catch = outer;
-    eval_depth = 0;
+    L.eval_depth = 0;
     return val;
 }
 
@@ -4461,9 +4457,9 @@ static void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *r
         L.no_grad = false;
         L.ret = NULL;
         L.in_forward = false;
-        depth_guard = 0;
-        eval_depth = 0;
-        ncallers = 0;
+        L.depth_guard = 0;
+        L.eval_depth = 0;
+        L.ncallers = 0;
         L.checking = NULL;
     } else
         check_model(d, batch, at, reason);
@@ -4580,9 +4576,6 @@ static void check_train(Decl *d) {
 
 Lowered *lower_ast(Ast *ast) {
     memset(&L, 0, sizeof L);
-    eval_depth = 0;
-    depth_guard = 0;
-    ncallers = 0;
     L.ast = ast;
     L.globals = push_scope();
     def_globals(ast);
