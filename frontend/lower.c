@@ -154,7 +154,7 @@ static Lower L;
 
 /* ---- values ---- */
 
-static Value *mk(VKind k) {
+static Value *lw_mk(VKind k) {
     Value *v = ir_alloc(sizeof(Value));
     v->kind = k;
     v->node = -1;
@@ -162,10 +162,10 @@ static Value *mk(VKind k) {
     return v;
 }
 
-static Value *mk_int(int64_t i) { Value *v = mk(V_INT); v->i = i; return v; }
-static Value *mk_float(double f) { Value *v = mk(V_FLOAT); v->f = f; return v; }
-static Value *mk_bool(bool b) { Value *v = mk(V_BOOL); v->i = b; return v; }
-static Value *mk_str(const char *s) { Value *v = mk(V_STR); v->s = s; return v; }
+static Value *mk_int(int64_t i) { Value *v = lw_mk(V_INT); v->i = i; return v; }
+static Value *mk_float(double f) { Value *v = lw_mk(V_FLOAT); v->f = f; return v; }
+static Value *mk_bool(bool b) { Value *v = lw_mk(V_BOOL); v->i = b; return v; }
+static Value *mk_str(const char *s) { Value *v = lw_mk(V_STR); v->s = s; return v; }
 
 static int new_group(int node) {
     if (L.ngroups == L.capgroups) {
@@ -193,7 +193,7 @@ static int new_group(int node) {
 
 /* A fresh tensor: a new storage group whose base is the node. */
 static Value *mk_tensor(int node) {
-    Value *v = mk(V_TENSOR);
+    Value *v = lw_mk(V_TENSOR);
     v->node = node;
     v->group = new_group(node);
     return v;
@@ -244,7 +244,7 @@ static Binding *find_in(Scope *s, const char *name) {
     return NULL;
 }
 
-static void bind(Scope *s, const char *name, Value *v) {
+static void lw_bind(Scope *s, const char *name, Value *v) {
     Binding *b = find_in(s, name);
     if (b) {
         b->v = v;
@@ -273,7 +273,7 @@ static const char *suggest_name(const char *name) {
 
 /* ---- graph building ---- */
 
-static NodeInfo *info(int id) {
+static NodeInfo *lw_info(int id) {
     if (id >= L.ninfo) {
         int cap = L.ninfo ? L.ninfo : 256;
         while (cap <= id)
@@ -296,27 +296,27 @@ static bool grad_flows(Op op, const int *in, int k, DType out) {
     return !(op == OP_CROSS_ENTROPY && k == 1);
 }
 
-static int add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc) {
+static int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc) {
     int id = ir_add(L.g, op, in, nin, dt, shape, a, na, loc);
     if (id < 0)
         diag_stop(); /* the shape rule has reported why */
     /* requires_grad propagates as in PyTorch, except in an optimizer step (no_grad) */
     bool rg = false;
     for (int k = 0; k < nin && !L.no_grad; k++)
-        rg |= info(in[k])->rg && grad_flows(op, in, k, L.g->nodes[id].dtype);
-    *info(id) = (NodeInfo){.rg = rg, .leaf = -1};
+        rg |= lw_info(in[k])->rg && grad_flows(op, in, k, L.g->nodes[id].dtype);
+    *lw_info(id) = (NodeInfo){.rg = rg, .leaf = -1};
     if (!rg) /* autograd records no grad_fn: a later backward() treats it as a constant */
         L.g->nodes[id].flags |= NF_NOGRAD;
     return id;
 }
 
-static int add1(Op op, int x, const Attr *a, int na, SrcLoc loc) {
-    return add(op, &x, 1, DT_F32, shape_scalar(), a, na, loc);
+static int lw_add1(Op op, int x, const Attr *a, int na, SrcLoc loc) {
+    return lw_add(op, &x, 1, DT_F32, shape_scalar(), a, na, loc);
 }
 
-static int add2(Op op, int x, int y, SrcLoc loc) {
+static int lw_add2(Op op, int x, int y, SrcLoc loc) {
     int in[2] = {x, y};
-    return add(op, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
+    return lw_add(op, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
 }
 
 static double num(Value *v);
@@ -362,29 +362,29 @@ static Attr data_attr(const char *key, Value **v, int64_t n, DType dt, SrcLoc lo
 
 static int const_scalar(Value *v, DType dt, SrcLoc loc) {
     Attr a = data_attr("data", &v, 1, dt, loc);
-    return add(OP_CONST, NULL, 0, dt, shape_scalar(), &a, 1, loc);
+    return lw_add(OP_CONST, NULL, 0, dt, shape_scalar(), &a, 1, loc);
 }
 
-static int cast(int x, DType dt, SrcLoc loc) {
+static int lw_cast(int x, DType dt, SrcLoc loc) {
     if (N(x)->dtype == dt)
         return x;
-    return add(OP_CAST, &x, 1, dt, N(x)->shape, NULL, 0, loc);
+    return lw_add(OP_CAST, &x, 1, dt, N(x)->shape, NULL, 0, loc);
 }
 
-static int reshape(int x, Shape s, SrcLoc loc) {
+static int lw_reshape(int x, Shape s, SrcLoc loc) {
     if (shape_eq(N(x)->shape, s))
         return x;
     Attr a = attr_ints("shape", s.d, s.rank);
     a.kind = A_INTS;
-    return add1(OP_RESHAPE, x, &a, 1, loc);
+    return lw_add1(OP_RESHAPE, x, &a, 1, loc);
 }
 
-static int expand(int x, Shape s, SrcLoc loc) {
+static int lw_expand(int x, Shape s, SrcLoc loc) {
     if (shape_eq(N(x)->shape, s))
         return x;
     Attr a = attr_ints("shape", s.d, s.rank);
     a.kind = A_INTS;
-    return add1(OP_EXPAND, x, &a, 1, loc);
+    return lw_add1(OP_EXPAND, x, &a, 1, loc);
 }
 
 static Attr ints_attr(const char *key, const int64_t *v, int n) {
@@ -396,7 +396,7 @@ static Attr ints_attr(const char *key, const int64_t *v, int n) {
 /* ---- aliasing: storage groups and views ---- */
 
 static int apply_step(int x, ViewStep *st, SrcLoc loc) {
-    return add(st->op, &x, 1, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
+    return lw_add(st->op, &x, 1, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
 }
 
 /* Does a view step of a contiguous tensor of shape `in` give a contiguous one, as PyTorch's strides would say? */
@@ -431,7 +431,7 @@ static bool step_keeps_contiguous(const ViewStep *st, Shape in) {
 
 /* A view of v: same group, one more step. */
 static Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
-    Value *r = mk(V_TENSOR);
+    Value *r = lw_mk(V_TENSOR);
     r->group = v->group;
     r->tflags = v->tflags & TV_NUMPY;
     r->nchain = v->nchain + 1;
@@ -476,8 +476,8 @@ static void set_group(int group, int node, SrcLoc loc) {
         L.g->nodes[node].name = L.g->nodes[L.group_base[group]].name;
     L.group_base[group] = node;
     if (L.group_rg[group]) { /* the new value of a leaf is the leaf the next backward reaches */
-        info(node)->rg = true;
-        info(node)->leaf = group;
+        lw_info(node)->rg = true;
+        lw_info(node)->leaf = group;
     }
     L.stamp++;
     for (int c = -1; c < L.ncallers; c++)
@@ -504,11 +504,11 @@ static void write_through(Value *v, int node, SrcLoc loc) {
         switch (st->op) {
         case OP_SLICE: {
             int in[2] = {mid[i], x};
-            x = add(OP_SETSLICE, in, 2, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
+            x = lw_add(OP_SETSLICE, in, 2, DT_F32, shape_scalar(), st->attr, st->nattr, loc);
             break;
         }
         case OP_RESHAPE:
-            x = reshape(x, below, loc);
+            x = lw_reshape(x, below, loc);
             break;
         case OP_PERMUTE: {
             int64_t inv[MAX_RANK];
@@ -516,7 +516,7 @@ static void write_through(Value *v, int node, SrcLoc loc) {
             for (int k = 0; k < st->attr[0].n; k++)
                 inv[p[k]] = k;
             Attr a = ints_attr("perm", inv, st->attr[0].n);
-            x = add1(OP_PERMUTE, x, &a, 1, loc);
+            x = lw_add1(OP_PERMUTE, x, &a, 1, loc);
             break;
         }
         default:
@@ -528,7 +528,7 @@ static void write_through(Value *v, int node, SrcLoc loc) {
 
 /* ---- forward declarations ---- */
 
-static Value *eval(Expr *e);
+static Value *lw_eval(Expr *e);
 static void exec_block(Stmt **body, int n);
 static Value *call_value(Value *f, Expr *call, Value **args, const char **names, int nargs, SrcLoc loc);
 static const char *value_str(Value *v, SrcLoc loc);
@@ -613,7 +613,7 @@ static int as_node(Value *v, DType dt, SrcLoc loc) {
         return const_scalar(v, dt, loc);
     if (v->kind != V_TENSOR)
         error_at(loc, "expected a tensor or a number, got %s", kind_name(v));
-    return cast(v->node, dt, loc);
+    return lw_cast(v->node, dt, loc);
 }
 
 static Value *tensor_arg(Value *v, SrcLoc loc, const char *what) {
@@ -695,7 +695,7 @@ typedef struct {
 } Args;
 
 /* Argument `index` by position, or by keyword `name`; dflt when absent. */
-static Value *arg(Args *a, int index, const char *name, Value *dflt) {
+static Value *lw_arg(Args *a, int index, const char *name, Value *dflt) {
     for (int i = 0; i < a->nkw; i++)
         if (name && !strcmp(a->kw[i], name)) {
             if (index >= 0 && index < a->npos)
@@ -708,8 +708,8 @@ static Value *arg(Args *a, int index, const char *name, Value *dflt) {
     return dflt;
 }
 
-static Value *req(Args *a, int index, const char *name) {
-    Value *v = arg(a, index, name, NULL);
+static Value *lw_req(Args *a, int index, const char *name) {
+    Value *v = lw_arg(a, index, name, NULL);
     if (!v)
         error_at(a->loc, "%s() missing required argument '%s'", a->fname, name);
     return v;
@@ -935,7 +935,7 @@ static const char *value_str(Value *v, SrcLoc loc) {
 
 /* ---- run-time text (f-strings and print) ---- */
 
-static Value *text_new(void) { return mk(V_TEXT); }
+static Value *text_new(void) { return lw_mk(V_TEXT); }
 
 static void text_push(Value *t, Value *item) {
     Value **items = ir_alloc(sizeof(Value *) * (size_t)(t->n + 1));
@@ -951,8 +951,8 @@ static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, S
 /* PyTorch's name for the backward function of the op that made node id. */
 static const char *grad_fn_name(int id) {
     Node *n = &L.g->nodes[id];
-    if (info(id)->fn)
-        return info(id)->fn;
+    if (lw_info(id)->fn)
+        return lw_info(id)->fn;
     int naxes = 0;
     const Attr *ax = node_attr(n, "axes");
     if (ax)
@@ -1032,15 +1032,15 @@ static void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, S
     }
     if (kind == 't' && !fstring && !v->nchain && v->group >= 0 && L.group_param[v->group])
         text_push(t, mk_str("Parameter containing:\n")); /* as print(param) in PyTorch */
-    if (kind == 't' && info(v->node)->rg && !(spec && *spec)) {
+    if (kind == 't' && lw_info(v->node)->rg && !(spec && *spec)) {
         /* PyTorch's repr names how a tensor that requires grad came to be */
-        bool leaf = !v->nchain && info(v->node)->leaf >= 0 && L.group_rg[v->group];
+        bool leaf = !v->nchain && lw_info(v->node)->leaf >= 0 && L.group_rg[v->group];
         spec = leaf ? "requires_grad=True" : ir_fmt("grad_fn=<%s>", grad_fn_name(v->node));
     }
-    Value *pair = mk(V_TUPLE);
+    Value *pair = lw_mk(V_TUPLE);
     pair->n = 2;
     pair->items = ir_alloc(sizeof(Value *) * 2);
-    Value *snap = mk(V_TENSOR);
+    Value *snap = lw_mk(V_TENSOR);
     *snap = *v;
     snap->group = -1; /* not part of any storage group: never refreshed */
     snap->nchain = 0;
@@ -1079,7 +1079,7 @@ static void emit_print(Value *text, SrcLoc loc) {
         nin++;
     }
     Attr a = attr_str("fmt", fmt);
-    add(OP_PRINT, in, nin, DT_F32, shape_scalar(), &a, 1, loc);
+    lw_add(OP_PRINT, in, nin, DT_F32, shape_scalar(), &a, 1, loc);
 }
 
 /* ---- modules ---- */
@@ -1098,13 +1098,13 @@ static Module *new_module(const char *cls) {
  * num_batches_tracked zeros), which the step updates but no gradient reaches. */
 static int new_filled(Shape s, DType dt, double value, bool trainable, SrcLoc loc, int *node) {
     Attr a[2] = {attr_str("init", "full"), attr_float("value", value)};
-    int id = add(OP_PARAM, NULL, 0, dt, s, a, 2, loc);
+    int id = lw_add(OP_PARAM, NULL, 0, dt, s, a, 2, loc);
     N(id)->flags |= NF_PARAM | (trainable ? NF_TRAINABLE : 0);
     int g = new_group(id);
     L.group_rg[g] = trainable;
     L.group_param[g] = trainable;
-    info(id)->rg = trainable;
-    info(id)->leaf = trainable ? g : -1;
+    lw_info(id)->rg = trainable;
+    lw_info(id)->leaf = trainable ? g : -1;
     if (node)
         *node = id;
     return g;
@@ -1117,13 +1117,13 @@ static int new_param(Shape s, double bound, SrcLoc loc) {
         if (__builtin_mul_overflow(numel, s.d[i], &numel) || numel > ((int64_t)1 << 34))
             error_at(loc, "parameter of shape %s is too large", shape_str(s));
     Attr a[3] = {attr_str("init", "uniform"), attr_float("from", -bound), attr_float("to", bound)};
-    int id = add(OP_PARAM, NULL, 0, DT_F32, s, a, 3, loc);
+    int id = lw_add(OP_PARAM, NULL, 0, DT_F32, s, a, 3, loc);
     N(id)->flags |= NF_PARAM | NF_TRAINABLE;
     int g = new_group(id);
     L.group_rg[g] = true; /* an nn.Parameter requires grad until frozen */
     L.group_param[g] = true;
-    info(id)->rg = true;
-    info(id)->leaf = g;
+    lw_info(id)->rg = true;
+    lw_info(id)->leaf = g;
     return g;
 }
 
@@ -1175,15 +1175,15 @@ static const char *pool_field(const int64_t v[2], bool pair) {
 /* kernel_size, stride (the kernel when absent) and padding of a pooling module; *_pair say whether
    each was written as a pair, which is how PyTorch's repr shows it. */
 static void pool_window(Args *a, Module *m, bool *kernel_pair, bool *stride_pair, bool *pad_pair) {
-    pair_value(req(a, 0, "kernel_size"), m->k, a->loc, "kernel_size", kernel_pair);
-    Value *st = arg(a, 1, "stride", mk(V_NONE));
+    pair_value(lw_req(a, 0, "kernel_size"), m->k, a->loc, "kernel_size", kernel_pair);
+    Value *st = lw_arg(a, 1, "stride", lw_mk(V_NONE));
     if (st->kind == V_NONE) {
         m->stride[0] = m->k[0];
         m->stride[1] = m->k[1];
         *stride_pair = *kernel_pair;
     } else
         pair_value(st, m->stride, a->loc, "stride", stride_pair);
-    pair_value(arg(a, 2, "padding", mk_int(0)), m->pad, a->loc, "padding", pad_pair);
+    pair_value(lw_arg(a, 2, "padding", mk_int(0)), m->pad, a->loc, "padding", pad_pair);
 }
 
 static void add_child(Module *m, const char *name, Module *c);
@@ -1192,14 +1192,14 @@ static Value *construct_builtin(const char *cls, Args *a) {
     Module *m = new_module(cls);
     SrcLoc loc = a->loc;
     if (!strcmp(cls, "Conv2d")) {
-        m->in = int_arg(req(a, 0, "in_channels"), loc, "in_channels");
-        m->out = int_arg(req(a, 1, "out_channels"), loc, "out_channels");
-        pair_value(req(a, 2, "kernel_size"), m->k, loc, "kernel_size", NULL);
-        pair_value(arg(a, 3, "stride", mk_int(1)), m->stride, loc, "stride", NULL);
-        pair_value(arg(a, 4, "padding", mk_int(0)), m->pad, loc, "padding", NULL);
-        pair_value(arg(a, 5, "dilation", mk_int(1)), m->dil, loc, "dilation", NULL);
-        m->groups = int_arg(arg(a, 6, "groups", mk_int(1)), loc, "groups");
-        m->has_bias = bool_arg(arg(a, 7, "bias", mk_bool(true)), loc, "bias");
+        m->in = int_arg(lw_req(a, 0, "in_channels"), loc, "in_channels");
+        m->out = int_arg(lw_req(a, 1, "out_channels"), loc, "out_channels");
+        pair_value(lw_req(a, 2, "kernel_size"), m->k, loc, "kernel_size", NULL);
+        pair_value(lw_arg(a, 3, "stride", mk_int(1)), m->stride, loc, "stride", NULL);
+        pair_value(lw_arg(a, 4, "padding", mk_int(0)), m->pad, loc, "padding", NULL);
+        pair_value(lw_arg(a, 5, "dilation", mk_int(1)), m->dil, loc, "dilation", NULL);
+        m->groups = int_arg(lw_arg(a, 6, "groups", mk_int(1)), loc, "groups");
+        m->has_bias = bool_arg(lw_arg(a, 7, "bias", mk_bool(true)), loc, "bias");
         DONE(a, 8, "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias");
         if (m->in < 1 || m->out < 1 || m->k[0] < 1 || m->k[1] < 1 || m->stride[0] < 1 || m->stride[1] < 1 ||
             m->pad[0] < 0 || m->pad[1] < 0 || m->dil[0] < 1 || m->dil[1] < 1)
@@ -1222,9 +1222,9 @@ static Value *construct_builtin(const char *cls, Args *a) {
         if (!m->has_bias) r = ir_fmt("%s, bias=False", r);
         m->repr = ir_fmt("%s)", r);
     } else if (!strcmp(cls, "Linear")) {
-        m->in = int_arg(req(a, 0, "in_features"), loc, "in_features");
-        m->out = int_arg(req(a, 1, "out_features"), loc, "out_features");
-        m->has_bias = bool_arg(arg(a, 2, "bias", mk_bool(true)), loc, "bias");
+        m->in = int_arg(lw_req(a, 0, "in_features"), loc, "in_features");
+        m->out = int_arg(lw_req(a, 1, "out_features"), loc, "out_features");
+        m->has_bias = bool_arg(lw_arg(a, 2, "bias", mk_bool(true)), loc, "bias");
         DONE(a, 3, "in_features", "out_features", "bias");
         if (m->in < 1 || m->out < 1)
             error_at(loc, "Linear: in_features and out_features must be positive");
@@ -1238,8 +1238,8 @@ static Value *construct_builtin(const char *cls, Args *a) {
     } else if (!strcmp(cls, "MaxPool2d")) {
         bool kp, sp, pp, dp;
         pool_window(a, m, &kp, &sp, &pp);
-        pair_value(arg(a, 3, "dilation", mk_int(1)), m->dil, loc, "dilation", &dp);
-        m->ceil_mode = bool_arg(arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        pair_value(lw_arg(a, 3, "dilation", mk_int(1)), m->dil, loc, "dilation", &dp);
+        m->ceil_mode = bool_arg(lw_arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
         DONE(a, 5, "kernel_size", "stride", "padding", "dilation", "ceil_mode");
         m->repr = ir_fmt("MaxPool2d(kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s)",
                          pool_field(m->k, kp), pool_field(m->stride, sp), pool_field(m->pad, pp),
@@ -1247,27 +1247,27 @@ static Value *construct_builtin(const char *cls, Args *a) {
     } else if (!strcmp(cls, "AvgPool2d")) {
         bool kp, sp, pp;
         pool_window(a, m, &kp, &sp, &pp);
-        m->ceil_mode = bool_arg(arg(a, 3, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
-        m->count_include_pad = bool_arg(arg(a, 4, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
+        m->ceil_mode = bool_arg(lw_arg(a, 3, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        m->count_include_pad = bool_arg(lw_arg(a, 4, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
         DONE(a, 5, "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad");
         m->repr = ir_fmt("AvgPool2d(kernel_size=%s, stride=%s, padding=%s)", pool_field(m->k, kp),
                          pool_field(m->stride, sp), pool_field(m->pad, pp));
     } else if (!strcmp(cls, "ReLU")) {
-        m->inplace = bool_arg(arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
+        m->inplace = bool_arg(lw_arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
         DONE(a, 1, "inplace");
         m->repr = m->inplace ? "ReLU(inplace=True)" : "ReLU()";
     } else if (!strcmp(cls, "MSELoss") || !strcmp(cls, "CrossEntropyLoss")) {
-        Value *red = arg(a, 0, "reduction", mk_str("mean"));
+        Value *red = lw_arg(a, 0, "reduction", mk_str("mean"));
         DONE(a, 1, "reduction");
         if (red->kind != V_STR || (strcmp(red->s, "mean") && strcmp(red->s, "sum") && strcmp(red->s, "none")))
             error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
         m->loss_reduction = red->s;
         m->repr = ir_fmt("%s()", cls);
     } else if (!strcmp(cls, "BatchNorm2d")) {
-        m->in = int_arg(req(a, 0, "num_features"), loc, "num_features");
-        Value *eps = arg(a, 1, "eps", mk_float(1e-5)), *mom = arg(a, 2, "momentum", mk_float(0.1));
-        m->affine = bool_arg(arg(a, 3, "affine", mk_bool(true)), loc, "affine");
-        m->track = bool_arg(arg(a, 4, "track_running_stats", mk_bool(true)), loc, "track_running_stats");
+        m->in = int_arg(lw_req(a, 0, "num_features"), loc, "num_features");
+        Value *eps = lw_arg(a, 1, "eps", mk_float(1e-5)), *mom = lw_arg(a, 2, "momentum", mk_float(0.1));
+        m->affine = bool_arg(lw_arg(a, 3, "affine", mk_bool(true)), loc, "affine");
+        m->track = bool_arg(lw_arg(a, 4, "track_running_stats", mk_bool(true)), loc, "track_running_stats");
         DONE(a, 5, "num_features", "eps", "momentum", "affine", "track_running_stats");
         if (!is_scalar(eps) || !is_scalar(mom) || num(eps) <= 0 || num(mom) < 0 || num(mom) > 1)
             error_at(loc, "BatchNorm2d: eps must be a positive number and momentum one in [0, 1] (momentum=None, the "
@@ -1293,7 +1293,7 @@ static Value *construct_builtin(const char *cls, Args *a) {
                          m->track ? "True" : "False");
     } else if (!strcmp(cls, "AdaptiveAvgPool2d")) {
         bool pair;
-        pair_value(req(a, 0, "output_size"), m->osize, loc, "output_size", &pair);
+        pair_value(lw_req(a, 0, "output_size"), m->osize, loc, "output_size", &pair);
         DONE(a, 1, "output_size");
         if (m->osize[0] < 1 || m->osize[1] < 1)
             error_at(loc, "AdaptiveAvgPool2d: output_size must be positive");
@@ -1308,13 +1308,13 @@ static Value *construct_builtin(const char *cls, Args *a) {
         if (a->nkw)
             error_at(loc, "Sequential takes modules only, no keyword arguments");
     } else if (!strcmp(cls, "Flatten")) {
-        m->start_dim = int_arg(arg(a, 0, "start_dim", mk_int(1)), loc, "start_dim");
-        m->end_dim = int_arg(arg(a, 1, "end_dim", mk_int(-1)), loc, "end_dim");
+        m->start_dim = int_arg(lw_arg(a, 0, "start_dim", mk_int(1)), loc, "start_dim");
+        m->end_dim = int_arg(lw_arg(a, 1, "end_dim", mk_int(-1)), loc, "end_dim");
         DONE(a, 2, "start_dim", "end_dim");
         m->repr = ir_fmt("Flatten(start_dim=%lld, end_dim=%lld)", (long long)m->start_dim, (long long)m->end_dim);
     } else
         unreachable();
-    Value *v = mk(V_MODULE);
+    Value *v = lw_mk(V_MODULE);
     v->mod = m;
     return v;
 }
@@ -1381,7 +1381,7 @@ static void add_child(Module *m, const char *name, Module *c) {
     m->child_name = nm;
 }
 
-static bool condition(Expr *e);
+static bool lw_condition(Expr *e);
 
 /* The layer declarations of a model body, in order, with those of the branch each if takes
  * (its condition sees the constructor's arguments). */
@@ -1401,17 +1401,17 @@ static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
             /* an if of the forward pass alone (on its input's shape, say) is left to it */
             if (!declares_layers(s->body, s->nbody) && !declares_layers(s->orelse, s->norelse))
                 continue;
-            bool yes = condition(s->value);
+            bool yes = lw_condition(s->value);
             declare_layers(m, env, yes ? s->body : s->orelse, yes ? s->nbody : s->norelse);
             continue;
         }
         if (!is_layer_decl(s))
             continue;
-        Value *v = eval(s->value);
+        Value *v = lw_eval(s->value);
         if (v->kind != V_MODULE)
             error_at(s->loc, "expected a module");
         add_child(m, s->target->str, v->mod);
-        bind(env, s->target->str, v);
+        lw_bind(env, s->target->str, v);
     }
 }
 
@@ -1434,26 +1434,26 @@ static Value *construct_model(Decl *d, Args *a) {
         if (is_tensor_type(p->type))
             continue;
         if (nknown < 64) known[nknown++] = p->name;
-        Value *v = arg(a, npos++, p->name, NULL);
+        Value *v = lw_arg(a, npos++, p->name, NULL);
         if (!v) {
             if (!p->dflt)
                 error_at(a->loc, "%s() missing required argument '%s'", d->name, p->name);
-            v = eval(p->dflt);
+            v = lw_eval(p->dflt);
         }
-        bind(env, p->name, v);
+        lw_bind(env, p->name, v);
     }
     args_done(a, npos, known, nknown);
     declare_layers(m, env, d->body, d->nbody);
     L.scope = saved;
     L.depth_guard--;
-    Value *v = mk(V_MODULE);
+    Value *v = lw_mk(V_MODULE);
     v->mod = m;
     name_params(m, "");
     return v;
 }
 
 static Value *param_value(int group) {
-    Value *v = mk(V_TENSOR);
+    Value *v = lw_mk(V_TENSOR);
     v->group = group;
     v->node = L.group_base[group];
     return v;
@@ -1484,13 +1484,13 @@ static void collect_state(Module *m, Value ***out, int *n) { collect(m, true, ou
 /* Names the grad_fn PyTorch would show for the tensor (printing only). */
 static Value *named_fn(Value *v, Value *from, const char *fn) {
     if (v != from && v->kind == V_TENSOR)
-        info(v->node)->fn = fn;
+        lw_info(v->node)->fn = fn;
     return v;
 }
 
 
 
-static Value *result(int node, Value *a, Value *b) {
+static Value *lw_result(int node, Value *a, Value *b) {
     Value *v = mk_tensor(node);
     if ((a && a->kind == V_TENSOR && (a->tflags & TV_NUMPY)) || (b && b->kind == V_TENSOR && (b->tflags & TV_NUMPY)))
         v->tflags |= TV_NUMPY;
@@ -1562,7 +1562,7 @@ static Op binop_code(const char *op) {
     return OP_COUNT;
 }
 
-static Value *matmul(Value *a, Value *b, SrcLoc loc);
+static Value *lw_matmul(Value *a, Value *b, SrcLoc loc);
 
 static Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
     if ((a->kind != V_TENSOR && !is_scalar(a)) || (b->kind != V_TENSOR && !is_scalar(b)))
@@ -1594,17 +1594,17 @@ static Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
         if (op == OP_MUL) op = OP_AND;
     }
     int x = as_node(a, dt, loc), y = as_node(b, dt, loc);
-    Value *r = result(add2(op, x, y, loc), a, b);
+    Value *r = lw_result(lw_add2(op, x, y, loc), a, b);
     if (python)
         r->tflags |= TV_PYSCALAR;
     return r;
 }
 
-static Value *binop(const char *op, Value *a, Value *b, SrcLoc loc) {
+static Value *lw_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     if (!strcmp(op, "@")) {
         if (a->kind != V_TENSOR || b->kind != V_TENSOR)
             error_at(loc, "'@' needs two tensors, got %s and %s", kind_name(a), kind_name(b));
-        return matmul(a, b, loc);
+        return lw_matmul(a, b, loc);
     }
     if (is_scalar(a) && is_scalar(b))
         return scalar_binop(op, a, b, loc);
@@ -1619,7 +1619,7 @@ static Value *binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     if (a->kind == V_STR && b->kind == V_STR && (!strcmp(op, "==") || !strcmp(op, "!=")))
         return mk_bool((strcmp(a->s, b->s) == 0) == (op[0] == '='));
     if ((a->kind == V_LIST || a->kind == V_TUPLE) && a->kind == b->kind && !strcmp(op, "+")) {
-        Value *r = mk(a->kind);
+        Value *r = lw_mk(a->kind);
         r->n = a->n + b->n;
         r->items = ir_alloc(sizeof(Value *) * (size_t)(r->n ? r->n : 1));
         for (int i = 0; i < a->n; i++) r->items[i] = a->items[i];
@@ -1638,7 +1638,7 @@ static Value *binop(const char *op, Value *a, Value *b, SrcLoc loc) {
 }
 
 /* matmul with PyTorch's rules for 1-D operands and broadcast batch dimensions. */
-static Value *matmul(Value *a, Value *b, SrcLoc loc) {
+static Value *lw_matmul(Value *a, Value *b, SrcLoc loc) {
     Node *x = TN(a), *y = TN(b);
     if (x->shape.rank == 0 || y->shape.rank == 0)
         error_at(loc, "matmul needs tensors of rank 1 or more, got %s and %s", type_str(x->dtype, x->shape),
@@ -1651,9 +1651,9 @@ static Value *matmul(Value *a, Value *b, SrcLoc loc) {
     int xa = a->node, yb = b->node;
     Shape xs = x->shape, ys = y->shape;
     bool vec_a = xs.rank == 1, vec_b = ys.rank == 1;
-    if (vec_a) xa = reshape(xa, shape_make(2, (int64_t[]){1, xs.d[0]}), loc);
-    if (vec_b) yb = reshape(yb, shape_make(2, (int64_t[]){ys.d[0], 1}), loc);
-    int r = add2(OP_MATMUL, xa, yb, loc);
+    if (vec_a) xa = lw_reshape(xa, shape_make(2, (int64_t[]){1, xs.d[0]}), loc);
+    if (vec_b) yb = lw_reshape(yb, shape_make(2, (int64_t[]){ys.d[0], 1}), loc);
+    int r = lw_add2(OP_MATMUL, xa, yb, loc);
     Shape rs = N(r)->shape;
     if (vec_a || vec_b) {
         Shape o = {0};
@@ -1662,9 +1662,9 @@ static Value *matmul(Value *a, Value *b, SrcLoc loc) {
             if (vec_b && i == rs.rank - 1) continue;
             o.d[o.rank++] = rs.d[i];
         }
-        r = reshape(r, o, loc);
+        r = lw_reshape(r, o, loc);
     }
-    return result(r, a, b);
+    return lw_result(r, a, b);
 }
 
 static Value *unary_op(Op op, Value *a, SrcLoc loc) {
@@ -1689,12 +1689,12 @@ static Value *unary_op(Op op, Value *a, SrcLoc loc) {
     int x = a->node;
     if ((op == OP_EXP || op == OP_LOG || op == OP_SQRT || op == OP_TANH || op == OP_SIGMOID) &&
         !dtype_is_float(TN(a)->dtype))
-        x = cast(x, DT_F32, loc); /* torch promotes integers to the default float type */
-    return result(add1(op, x, NULL, 0, loc), a, NULL);
+        x = lw_cast(x, DT_F32, loc); /* torch promotes integers to the default float type */
+    return lw_result(lw_add1(op, x, NULL, 0, loc), a, NULL);
 }
 
 /* sum/mean/max/min/argmax over `dim` (None = all), keepdim. */
-static Value *reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
+static Value *lw_reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
     tensor_arg(a, loc, "the operand");
     int x = a->node;
     Node *n = TN(a);
@@ -1715,24 +1715,24 @@ static Value *reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc) {
         for (int j = i + 1; j < naxes; j++)
             if (axes[j] < axes[i]) { int64_t t = axes[i]; axes[i] = axes[j]; axes[j] = t; }
     if (op == OP_SUM && !dtype_is_float(n->dtype))
-        x = cast(x, DT_I64, loc); /* torch sums integers and bools into int64 */
+        x = lw_cast(x, DT_I64, loc); /* torch sums integers and bools into int64 */
     if ((op == OP_ARGMAX || op == OP_MAX || op == OP_MIN) && n->dtype == DT_BOOL)
         error_at(loc, "%s of a bool tensor is not supported", op_info[op].name);
     if (op == OP_MEAN && !dtype_is_float(n->dtype))
         error_at(loc, "mean needs a floating-point tensor, got %s (use .float() first)", type_str(n->dtype, n->shape));
     if (op == OP_ARGMAX && (!dim || dim->kind == V_NONE)) {
         /* argmax over everything indexes the flattened tensor */
-        x = reshape(x, shape_make(1, (int64_t[]){shape_numel(n->shape)}), loc);
+        x = lw_reshape(x, shape_make(1, (int64_t[]){shape_numel(n->shape)}), loc);
         axes[0] = 0;
         naxes = 1;
         keepdim = false;
     }
     Attr at[2] = {ints_attr("axes", axes, naxes), attr_int("keepdim", keepdim)};
-    return result(add1(op, x, at, 2, loc), a, NULL);
+    return lw_result(lw_add1(op, x, at, 2, loc), a, NULL);
 }
 
-static Value *tuple2(Value *a, Value *b) {
-    Value *t = mk(V_TUPLE);
+static Value *lw_tuple2(Value *a, Value *b) {
+    Value *t = lw_mk(V_TUPLE);
     t->n = 2;
     t->items = ir_alloc(sizeof(Value *) * 2);
     t->items[0] = a;
@@ -1798,13 +1798,13 @@ static Value *view_reshape(Value *a, Shape s, SrcLoc loc) {
 static Value *reshape_or_copy(Value *a, Shape s, SrcLoc loc) {
     if (!a->strided || same_but_ones(TN(a)->shape, s))
         return view_reshape(a, s, loc);
-    Value *r = result(reshape(cast(a->node, TN(a)->dtype, loc), s, loc), a, NULL);
+    Value *r = lw_result(lw_reshape(lw_cast(a->node, TN(a)->dtype, loc), s, loc), a, NULL);
     if (shape_eq(TN(a)->shape, s))
         r = a;
     return r;
 }
 
-static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
+static Value *lw_flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
     Shape in = TN(a)->shape;
     int r = in.rank ? in.rank : 1;
     if (start < -r || start >= r || end < -r || end >= r)
@@ -1826,7 +1826,7 @@ static Value *flatten(Value *a, int64_t start, int64_t end, SrcLoc loc) {
     return named_fn(reshape_or_copy(a, s, loc), a, a->strided ? "CloneBackward0" : "ReshapeAliasBackward0");
 }
 
-static Value *permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
+static Value *lw_permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
     bool identity = true;
     for (int i = 0; i < n; i++)
         identity &= perm[i] == i;
@@ -1836,7 +1836,7 @@ static Value *permute(Value *a, const int64_t *perm, int n, SrcLoc loc) {
     return mk_view(a, OP_PERMUTE, &at, 1, loc);
 }
 
-static Value *transpose(Value *a, Value *d0, Value *d1, SrcLoc loc) {
+static Value *lw_transpose(Value *a, Value *d0, Value *d1, SrcLoc loc) {
     int r = TN(a)->shape.rank;
     int i = axis_arg(d0, r, loc), j = axis_arg(d1, r, loc);
     int64_t perm[MAX_RANK];
@@ -1845,7 +1845,7 @@ static Value *transpose(Value *a, Value *d0, Value *d1, SrcLoc loc) {
         perm[i] = j;
         perm[j] = i;
     }
-    return permute(a, perm, r, loc);
+    return lw_permute(a, perm, r, loc);
 }
 
 /* t[items]: ints drop an axis, slices keep it, one '...' stands for the axes not named. */
@@ -1882,12 +1882,12 @@ static Value *index_tensor(Value *a, Expr *e) {
         if (it->kind == E_SLICE) {
             int64_t st = 1, lo, hi;
             if (it->items[2]) {
-                st = int_arg(eval(it->items[2]), it->items[2]->loc, "a slice step");
+                st = int_arg(lw_eval(it->items[2]), it->items[2]->loc, "a slice step");
                 if (st <= 0)
                     error_at(it->items[2]->loc, "slice step must be positive, got %lld", (long long)st);
             }
-            lo = it->items[0] ? int_arg(eval(it->items[0]), it->items[0]->loc, "a slice start") : 0;
-            hi = it->items[1] ? int_arg(eval(it->items[1]), it->items[1]->loc, "a slice stop") : dim;
+            lo = it->items[0] ? int_arg(lw_eval(it->items[0]), it->items[0]->loc, "a slice start") : 0;
+            hi = it->items[1] ? int_arg(lw_eval(it->items[1]), it->items[1]->loc, "a slice stop") : dim;
             if (lo < 0) lo += dim;
             if (hi < 0) hi += dim;
             lo = lo < 0 ? 0 : lo > dim ? dim : lo;
@@ -1898,7 +1898,7 @@ static Value *index_tensor(Value *a, Expr *e) {
             if (size[axis] == 0)
                 start[axis] = 0;
         } else {
-            Value *iv = eval(it);
+            Value *iv = lw_eval(it);
             if (iv->kind == V_TENSOR)
                 error_at(it->loc, "indexing with a tensor is not supported; use integers and slices");
             if (iv->kind == V_BOOL)
@@ -1938,8 +1938,8 @@ static int inplace_result(Value *target, int node, SrcLoc loc) {
     if (category(from) > category(to))
         error_at(loc, "result type %s can't be cast to the desired output type %s", dtype_torch(from),
                  dtype_torch(to));
-    int x = cast(node, to, loc);
-    return expand(x, TN(target)->shape, loc);
+    int x = lw_cast(node, to, loc);
+    return lw_expand(x, TN(target)->shape, loc);
 }
 
 /* target <- value, in place: cast and broadcast value to target, write through views. */
@@ -1955,7 +1955,7 @@ static void assign_into(Value *target, Value *value, SrcLoc loc) {
         if (category(N(x)->dtype) > category(TN(target)->dtype))
             error_at(loc, "cannot assign %s to a tensor of dtype %s", type_str(N(x)->dtype, N(x)->shape),
                      dtype_torch(TN(target)->dtype));
-        x = cast(x, TN(target)->dtype, loc);
+        x = lw_cast(x, TN(target)->dtype, loc);
     }
     /* leading axes of size 1 may be dropped, as PyTorch's copy_ does (t[0] = ones(1, 3)) */
     Shape xs = N(x)->shape;
@@ -1966,13 +1966,13 @@ static void assign_into(Value *target, Value *value, SrcLoc loc) {
         Shape r = {.rank = xs.rank - drop};
         for (int i = 0; i < r.rank; i++)
             r.d[i] = xs.d[i + drop];
-        x = reshape(x, r, loc);
+        x = lw_reshape(x, r, loc);
     }
     Shape b;
     if (!shape_broadcast(N(x)->shape, TN(target)->shape, &b) || !shape_eq(b, TN(target)->shape))
         error_at(loc, "cannot assign %s to a tensor of shape %s", type_str(N(x)->dtype, N(x)->shape),
                  shape_str(TN(target)->shape));
-    x = expand(x, TN(target)->shape, loc);
+    x = lw_expand(x, TN(target)->shape, loc);
     if (target->nchain == 0 && !shape_eq(N(x)->shape, TN(target)->shape))
         unreachable();
     write_through(target, x, loc);
@@ -2019,9 +2019,9 @@ static Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc) 
     if (data->kind == V_TENSOR) {
         int x = data->node;
         if (dtype && dtype->kind != V_NONE)
-            x = cast(x, dtype_value(dtype, loc), loc);
+            x = lw_cast(x, dtype_value(dtype, loc), loc);
         else
-            x = add1(OP_CAST, x, NULL, 0, loc), N(x)->dtype = TN(data)->dtype;
+            x = lw_add1(OP_CAST, x, NULL, 0, loc), N(x)->dtype = TN(data)->dtype;
         Value *r = mk_tensor(x);
         if (numpy) r->tflags |= TV_NUMPY;
         return r;
@@ -2041,37 +2041,37 @@ static Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc) 
     if (dtype && dtype->kind != V_NONE)
         dt = dtype_value(dtype, loc);
     Attr a = data_attr("data", vals, n, dt, loc);
-    int id = add(OP_CONST, NULL, 0, dt, s, &a, 1, loc);
+    int id = lw_add(OP_CONST, NULL, 0, dt, s, &a, 1, loc);
     Value *r = mk_tensor(id);
     if (numpy) r->tflags |= TV_NUMPY;
     return r;
 }
 
-static Value *filled(Shape s, DType dt, Value *value, SrcLoc loc) {
+static Value *lw_filled(Shape s, DType dt, Value *value, SrcLoc loc) {
     Attr a = data_attr("value", &value, 1, dt, loc);
     if (a.kind == A_FLOATS)
         a.kind = A_FLOAT;
     else
         a.kind = A_INT;
-    return mk_tensor(add(OP_FULL, NULL, 0, dt, s, &a, 1, loc));
+    return mk_tensor(lw_add(OP_FULL, NULL, 0, dt, s, &a, 1, loc));
 }
 
 static Value *random_tensor(bool normal, Shape s, DType dt, SrcLoc loc) {
     if (!dtype_is_float(dt))
         error_at(loc, "%s needs a floating-point dtype, got %s", normal ? "randn" : "rand", dtype_torch(dt));
     Attr a[2] = {attr_float(normal ? "mean" : "from", 0), attr_float(normal ? "std" : "to", 1)};
-    return mk_tensor(add(normal ? OP_RANDN : OP_RAND, NULL, 0, dt, s, a, 2, loc));
+    return mk_tensor(lw_add(normal ? OP_RANDN : OP_RAND, NULL, 0, dt, s, a, 2, loc));
 }
 
 static DType opt_dtype(Args *a, int pos, DType dflt) {
-    Value *d = arg(a, pos, "dtype", NULL);
+    Value *d = lw_arg(a, pos, "dtype", NULL);
     return d && d->kind != V_NONE ? dtype_value(d, a->loc) : dflt;
 }
 
 /* zeros(2, 3), zeros((2, 3)), zeros(shape) and the dtype= keyword. */
 static Shape size_args(Args *a) {
     if (a->npos == 0) {
-        Value *s = arg(a, -1, "size", NULL);
+        Value *s = lw_arg(a, -1, "size", NULL);
         if (!s)
             error_at(a->loc, "%s() needs a size", a->fname);
         return shape_from_values(&s, 1, a->loc);
@@ -2085,7 +2085,7 @@ static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
     if (!strstr(path->s, ".npy"))
         error_at(loc, "load() reads .npy files; '%s' does not end in .npy", path->s);
     Attr a = attr_str("path", path->s);
-    return mk_tensor(add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
+    return mk_tensor(lw_add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
 }
 
 
@@ -2096,11 +2096,11 @@ static void set_requires_grad(Value *t, bool flag, SrcLoc loc) {
     tensor_arg(t, loc, "the receiver");
     if (flag && !dtype_is_float(TN(t)->dtype))
         error_at(loc, "only tensors of floating point dtype can require gradients, got %s", dtype_torch(TN(t)->dtype));
-    if (t->nchain || (!L.group_rg[t->group] && info(t->node)->rg))
+    if (t->nchain || (!L.group_rg[t->group] && lw_info(t->node)->rg))
         error_at(loc, "requires_grad can only be changed on a leaf tensor (one not computed from others)");
     L.group_rg[t->group] = flag;
-    info(t->node)->rg = flag;
-    info(t->node)->leaf = flag ? t->group : -1;
+    lw_info(t->node)->rg = flag;
+    lw_info(t->node)->leaf = flag ? t->group : -1;
 }
 
 static void module_requires_grad(Module *m, bool flag) {
@@ -2108,8 +2108,8 @@ static void module_requires_grad(Module *m, bool flag) {
     for (int i = 0; i < 2; i++)
         if (groups[i] >= 0) {
             L.group_rg[groups[i]] = flag;
-            info(L.group_base[groups[i]])->rg = flag;
-            info(L.group_base[groups[i]])->leaf = flag ? groups[i] : -1;
+            lw_info(L.group_base[groups[i]])->rg = flag;
+            lw_info(L.group_base[groups[i]])->leaf = flag ? groups[i] : -1;
         }
     for (int i = 0; i < m->nchild; i++)
         module_requires_grad(m->child[i], flag);
@@ -2120,25 +2120,25 @@ static void zero_grads(Value **params, int n, SrcLoc loc) {
     for (int i = 0; i < n; i++) {
         int gg = L.grad_group[params[i]->group];
         if (gg >= 0)
-            set_group(gg, filled(TN(params[i])->shape, TN(params[i])->dtype, mk_int(0), loc)->node, loc);
+            set_group(gg, lw_filled(TN(params[i])->shape, TN(params[i])->dtype, mk_int(0), loc)->node, loc);
     }
 }
 
 /* The .grad of a tensor: a tensor on its own storage, or None. */
 static Value *grad_of(Value *t) {
     if (t->nchain || t->group < 0 || L.grad_group[t->group] < 0)
-        return mk(V_NONE);
-    Value *g = mk(V_TENSOR);
+        return lw_mk(V_NONE);
+    Value *g = lw_mk(V_TENSOR);
     g->group = L.grad_group[t->group];
     g->node = L.group_base[g->group];
     return g;
 }
 
 /* y.backward(gradient): gradients of y for every leaf it depends on, accumulated into .grad. */
-static void backward(Value *y, Value *gradient, SrcLoc loc) {
+static void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
     tensor_arg(y, loc, "backward()'s tensor");
     Node *yn = TN(y);
-    if (!info(y->node)->rg) {
+    if (!lw_info(y->node)->rg) {
         /* say where the path from a tensor that requires grad was cut, if it was */
         bool *anc = ir_alloc((size_t)L.g->nnode + 1);
         anc[y->node] = true;
@@ -2149,7 +2149,7 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
             Node *n = &L.g->nodes[i];
             for (int k = 0; k < n->nin; k++) {
                 anc[n->in[k]] = true;
-                if (info(n->in[k])->rg && cut < 0)
+                if (lw_info(n->in[k])->rg && cut < 0)
                     cut = i;
             }
         }
@@ -2168,14 +2168,14 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
         if (shape_numel(yn->shape) != 1)
             error_at(loc, "backward() of %s needs gradient=: a gradient can only be implied for a scalar",
                      type_str(yn->dtype, yn->shape));
-        seed = filled(yn->shape, yn->dtype, mk_int(1), loc)->node;
+        seed = lw_filled(yn->shape, yn->dtype, mk_int(1), loc)->node;
     } else {
         Value *gv = gradient->kind == V_LIST || is_scalar(gradient) ? tensor_literal(gradient, NULL, false, loc) : gradient;
         tensor_arg(gv, loc, "gradient");
         if (!shape_eq(TN(gv)->shape, yn->shape))
             error_at(loc, "backward(): gradient %s must have the shape of the tensor, %s",
                      type_str(TN(gv)->dtype, TN(gv)->shape), type_str(yn->dtype, yn->shape));
-        seed = cast(gv->node, yn->dtype, loc);
+        seed = lw_cast(gv->node, yn->dtype, loc);
     }
     /* the leaves: ancestors of y that are the value of a leaf group */
     int n = L.g->nnode;
@@ -2185,9 +2185,9 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
        optimizer update, ran without gradient tracking) */
     anc[y->node] = true;
     for (int i = y->node; i >= 0; i--) {
-        if (!anc[i] || !info(i)->rg)
+        if (!anc[i] || !lw_info(i)->rg)
             continue;
-        if (info(i)->leaf >= 0) {
+        if (lw_info(i)->leaf >= 0) {
             wrt[nwrt++] = i;
             continue;
         }
@@ -2200,18 +2200,18 @@ static void backward(Value *y, Value *gradient, SrcLoc loc) {
     bool *reach = ir_grad_reach(L.g, y->node, wrt, nwrt);
     for (int i = 0; i < nwrt; i++) {
         int in[3] = {y->node, seed, wrt[i]};
-        grads[i] = reach[wrt[i]] ? add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loc) : -1;
+        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loc) : -1;
     }
     for (int i = nwrt - 1; i >= 0; i--) {
         if (grads[i] < 0)
             continue;
-        int group = info(wrt[i])->leaf;
+        int group = lw_info(wrt[i])->leaf;
         int gg = L.grad_group[group];
         if (gg < 0) {
             L.grad_group[group] = new_group(grads[i]);
         } else {
             int in[2] = {L.group_base[gg], grads[i]}; /* gradients accumulate, as in PyTorch */
-            int sum = add(OP_ADD, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
+            int sum = lw_add(OP_ADD, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
             L.g->nodes[sum].flags |= NF_BACKWARD;
             set_group(gg, sum, loc);
         }
@@ -2232,7 +2232,7 @@ typedef struct Optim {
 
 
 static double opt_num(Args *a, const char *key, double dflt) {
-    Value *v = arg(a, -1, key, NULL);
+    Value *v = lw_arg(a, -1, key, NULL);
     if (!v)
         return dflt;
     double d = float_arg(v, a->loc, key);
@@ -2244,9 +2244,9 @@ static double opt_num(Args *a, const char *key, double dflt) {
 static Value *make_optimizer(const char *kind, Args *a) {
     SrcLoc loc = a->loc;
     Optim *o = ir_alloc(sizeof(Optim));
-    Value *ps = req(a, 0, "params");
+    Value *ps = lw_req(a, 0, "params");
     if (ps->kind == V_MODULE) {
-        Value *l = mk(V_LIST);
+        Value *l = lw_mk(V_LIST);
         collect_params(ps->mod, &l->items, &l->n);
         ps = l;
     }
@@ -2257,28 +2257,28 @@ static Value *make_optimizer(const char *kind, Args *a) {
     for (int i = 0; i < o->nparams; i++) {
         tensor_arg(o->params[i], loc, "each parameter");
         Value *pv = o->params[i];
-        if (pv->nchain || (!L.group_rg[pv->group] && info(pv->node)->rg))
+        if (pv->nchain || (!L.group_rg[pv->group] && lw_info(pv->node)->rg))
             error_at(loc, "%s(): parameter %d is not a leaf tensor (it is computed from others)", kind, i);
     }
     o->adam = strcmp(kind, "SGD") != 0;
     o->adamw = !strcmp(kind, "AdamW");
     if (!o->adam) {
-        Value *lr = arg(a, 1, "lr", NULL);
+        Value *lr = lw_arg(a, 1, "lr", NULL);
         if (!lr)
             error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
         o->lr = float_arg(lr, loc, "lr");
         o->momentum = opt_num(a, "momentum", 0);
         o->dampening = opt_num(a, "dampening", 0);
         o->weight_decay = opt_num(a, "weight_decay", 0);
-        Value *nv = arg(a, -1, "nesterov", mk_bool(false));
+        Value *nv = lw_arg(a, -1, "nesterov", mk_bool(false));
         o->nesterov = bool_arg(nv, loc, "nesterov");
         DONE(a, 2, "params", "lr", "momentum", "dampening", "weight_decay", "nesterov");
         if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
             error_at(loc, "nesterov momentum requires a momentum and zero dampening");
     } else {
-        Value *lr = arg(a, 1, "lr", mk_float(1e-3));
+        Value *lr = lw_arg(a, 1, "lr", mk_float(1e-3));
         o->lr = float_arg(lr, loc, "lr");
-        Value *betas = arg(a, -1, "betas", NULL);
+        Value *betas = lw_arg(a, -1, "betas", NULL);
         o->beta1 = 0.9;
         o->beta2 = 0.999;
         if (betas) {
@@ -2289,7 +2289,7 @@ static Value *make_optimizer(const char *kind, Args *a) {
         }
         o->eps = opt_num(a, "eps", 1e-8);
         o->weight_decay = opt_num(a, "weight_decay", o->adamw ? 1e-2 : 0);
-        Value *ams = arg(a, -1, "amsgrad", mk_bool(false));
+        Value *ams = lw_arg(a, -1, "amsgrad", mk_bool(false));
         if (bool_arg(ams, loc, "amsgrad"))
             error_at(loc, "amsgrad=True is not supported");
         DONE(a, 2, "params", "lr", "betas", "eps", "weight_decay", "amsgrad");
@@ -2300,7 +2300,7 @@ static Value *make_optimizer(const char *kind, Args *a) {
     o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     for (int i = 0; i < o->nparams; i++)
         o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
-    Value *v = mk(V_OPTIM);
+    Value *v = lw_mk(V_OPTIM);
     v->optim = o;
     v->s = kind;
     return v;
@@ -2308,7 +2308,7 @@ static Value *make_optimizer(const char *kind, Args *a) {
 
 /* Elementwise helpers for update rules: x op y where y may be a float constant. */
 static int upd2(Op op, int x, int y, SrcLoc loc) {
-    int r = add2(op, x, y, loc);
+    int r = lw_add2(op, x, y, loc);
     L.g->nodes[r].flags |= NF_UPDATE;
     return r;
 }
@@ -2355,8 +2355,8 @@ static void optimizer_step(Optim *o, SrcLoc loc) {
             continue;
         }
         if (o->exp_avg[i] < 0) {
-            o->exp_avg[i] = new_group(filled(sh, dt, mk_int(0), loc)->node);
-            o->exp_avg_sq[i] = new_group(filled(sh, dt, mk_int(0), loc)->node);
+            o->exp_avg[i] = new_group(lw_filled(sh, dt, mk_int(0), loc)->node);
+            o->exp_avg_sq[i] = new_group(lw_filled(sh, dt, mk_int(0), loc)->node);
         }
         if (o->adamw && o->weight_decay != 0) /* decoupled: param *= 1 - lr * wd */
             pn = upd2(OP_MUL, pn, uconst(1 - o->lr * o->weight_decay, dt, loc), loc);
@@ -2370,7 +2370,7 @@ static void optimizer_step(Optim *o, SrcLoc loc) {
         set_group(o->exp_avg_sq[i], v, loc);
         double bc1 = 1 - pow(o->beta1, o->steps[i]), bc2 = 1 - pow(o->beta2, o->steps[i]);
         double step_size = o->lr / bc1, bc2_sqrt = sqrt(bc2);
-        int sq = add1(OP_SQRT, v, NULL, 0, loc);
+        int sq = lw_add1(OP_SQRT, v, NULL, 0, loc);
         L.g->nodes[sq].flags |= NF_UPDATE;
         int denom = upd2(OP_ADD, upd2(OP_DIV, sq, uconst(bc2_sqrt, dt, loc), loc), uconst(o->eps, dt, loc), loc);
         int delta = upd2(OP_MUL, upd2(OP_DIV, m, denom, loc), uconst(-step_size, dt, loc), loc);
@@ -2386,16 +2386,16 @@ static void optimizer_step(Optim *o, SrcLoc loc) {
 static Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc) {
     tensor_arg(x, loc, "the input");
     tensor_arg(t, loc, "the target");
-    Value *d = binop("-", x, t, loc);
+    Value *d = lw_binop("-", x, t, loc);
     Value *sq = tensor_binop(OP_MUL, d, d, loc);
     Value *r = sq;
     if (!strcmp(reduction, "mean"))
-        r = reduce(OP_MEAN, sq, NULL, false, loc);
+        r = lw_reduce(OP_MEAN, sq, NULL, false, loc);
     else if (!strcmp(reduction, "sum"))
-        r = reduce(OP_SUM, sq, NULL, false, loc);
+        r = lw_reduce(OP_SUM, sq, NULL, false, loc);
     else if (strcmp(reduction, "none"))
         error_at(loc, "reduction must be 'mean', 'sum' or 'none', got '%s'", reduction);
-    info(r->node)->fn = "MseLossBackward0";
+    lw_info(r->node)->fn = "MseLossBackward0";
     return r;
 }
 
@@ -2406,8 +2406,8 @@ static Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc lo
         error_at(loc, "cross_entropy: the target must be class indices (i64), got %s", type_str(TN(t)->dtype, TN(t)->shape));
     int in[2] = {x->node, t->node};
     Attr a = attr_str("reduction", reduction);
-    Value *r = result(add(OP_CROSS_ENTROPY, in, 2, DT_F32, shape_scalar(), &a, 1, loc), x, NULL);
-    info(r->node)->fn = "NllLossBackward0";
+    Value *r = lw_result(lw_add(OP_CROSS_ENTROPY, in, 2, DT_F32, shape_scalar(), &a, 1, loc), x, NULL);
+    lw_info(r->node)->fn = "NllLossBackward0";
     return r;
 }
 
@@ -2417,7 +2417,7 @@ static Value *module_call(Module *m, Args *a);
 
 /* Python's len()/type() and the other compile-time helpers. */
 static Value *py_type(Value *v, SrcLoc loc) {
-    Value *t = mk(V_PYTYPE);
+    Value *t = lw_mk(V_PYTYPE);
     if (v->kind == V_INT) t->s = "int";
     else if (v->kind == V_FLOAT) t->s = "float";
     else if (v->kind == V_BOOL) t->s = "bool";
@@ -2459,28 +2459,28 @@ static Value *conv2d_call(Value *x, Value *w, Value *b, Value *stride, Value *pa
         error_at(loc, "conv2d expects 4-D input (N, C, H, W), got %s", type_str(TN(x)->dtype, TN(x)->shape));
     Attr at[4] = {ints_attr("stride", st, 2), ints_attr("padding", pd, 2), ints_attr("dilation", dl, 2),
                   attr_int("groups", int_arg(groups, loc, "groups"))};
-    return result(add(OP_CONV2D, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), at, 4, loc), x, NULL);
+    return lw_result(lw_add(OP_CONV2D, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), at, 4, loc), x, NULL);
 }
 
 static Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2],
                            const int64_t dl[2], bool ceil_mode, SrcLoc loc) {
     Attr at[5] = {ints_attr("kernel", k, 2), ints_attr("stride", st, 2), ints_attr("padding", pd, 2),
                   ints_attr("dilation", dl, 2), attr_int("ceil_mode", ceil_mode)};
-    return result(add1(OP_MAXPOOL2D, x->node, at, 5, loc), x, NULL);
+    return lw_result(lw_add1(OP_MAXPOOL2D, x->node, at, 5, loc), x, NULL);
 }
 
 static Value *avgpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2], bool ceil_mode,
                            bool count_include_pad, SrcLoc loc) {
     Attr at[5] = {ints_attr("kernel", k, 2), ints_attr("stride", st, 2), ints_attr("padding", pd, 2),
                   attr_int("ceil_mode", ceil_mode), attr_int("count_include_pad", count_include_pad)};
-    return result(add1(OP_AVGPOOL2D, x->node, at, 5, loc), x, NULL);
+    return lw_result(lw_add1(OP_AVGPOOL2D, x->node, at, 5, loc), x, NULL);
 }
 
 static Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc) {
     if (b && b->kind != V_NONE)
         tensor_arg(b, loc, "the bias");
     int in[3] = {x->node, w->node, b && b->kind != V_NONE ? b->node : -1};
-    return result(add(OP_LINEAR, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), NULL, 0, loc), x, NULL);
+    return lw_result(lw_add(OP_LINEAR, in, in[2] >= 0 ? 3 : 2, DT_F32, shape_scalar(), NULL, 0, loc), x, NULL);
 }
 
 /*
@@ -2501,7 +2501,7 @@ static void load_state_safetensors(Value **ps, int n, const char *path, SrcLoc l
     for (int i = 0; i < n; i++) {
         Node *p = TN(ps[i]);
         Attr at[3] = {attr_str("path", path), attr_str("key", names[i]), attr_str("keys", keys)};
-        set_group(ps[i]->group, add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
+        set_group(ps[i]->group, lw_add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
     }
 }
 
@@ -2523,7 +2523,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
     /* -- output and compile-time helpers -- */
     if (!strcmp(f, "print")) {
-        Value *sep = arg(a, -1, "sep", mk_str(" ")), *end = arg(a, -1, "end", mk_str("\n"));
+        Value *sep = lw_arg(a, -1, "sep", mk_str(" ")), *end = lw_arg(a, -1, "end", mk_str("\n"));
         DONE(a, a->npos, "sep", "end");
         if (sep->kind != V_STR || end->kind != V_STR)
             error_at(loc, "print(): sep and end must be strings");
@@ -2534,10 +2534,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         }
         text_append(t, end, NULL, loc);
         emit_print(t, loc);
-        return mk(V_NONE);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "len")) {
-        Value *v = req(a, 0, "obj");
+        Value *v = lw_req(a, 0, "obj");
         DONE(a, 1, "obj");
         if (v->kind == V_LIST || v->kind == V_TUPLE) return mk_int(v->n);
         if (v->kind == V_STR) return mk_int((int64_t)strlen(v->s));
@@ -2549,12 +2549,12 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         error_at(loc, "len() of %s", kind_name(v));
     }
     if (!strcmp(f, "type")) {
-        Value *v = req(a, 0, "obj");
+        Value *v = lw_req(a, 0, "obj");
         DONE(a, 1, "obj");
         return py_type(v, loc);
     }
     if (!strcmp(f, "str")) {
-        Value *v = req(a, 0, "obj");
+        Value *v = lw_req(a, 0, "obj");
         DONE(a, 1, "obj");
         if (v->kind == V_TENSOR || v->kind == V_TEXT) {
             Value *t = text_new();
@@ -2564,10 +2564,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return mk_str(value_str(v, loc));
     }
     if (!strcmp(f, "list") || !strcmp(f, "tuple")) {
-        Value *v = req(a, 0, "iterable");
+        Value *v = lw_req(a, 0, "iterable");
         DONE(a, 1, "iterable");
         if (v->kind == V_SIZE) {
-            Value *r = mk(f[0] == 'l' ? V_LIST : V_TUPLE);
+            Value *r = lw_mk(f[0] == 'l' ? V_LIST : V_TUPLE);
             r->n = v->shape.rank;
             r->items = ir_alloc(sizeof(Value *) * (size_t)(r->n + 1));
             for (int i = 0; i < r->n; i++) r->items[i] = mk_int(v->shape.d[i]);
@@ -2575,21 +2575,21 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         }
         if (v->kind != V_LIST && v->kind != V_TUPLE)
             error_at(loc, "%s() of %s is not supported", f, kind_name(v));
-        Value *r = mk(f[0] == 'l' ? V_LIST : V_TUPLE);
+        Value *r = lw_mk(f[0] == 'l' ? V_LIST : V_TUPLE);
         r->n = v->n;
         r->items = v->items;
         return r;
     }
     if (!strcmp(f, "manual_seed")) {
-        Value *s = req(a, 0, "seed");
+        Value *s = lw_req(a, 0, "seed");
         DONE(a, 1, "seed");
         int64_t seed = int_arg(s, loc, "seed");
         Attr at = attr_int("seed", seed);
-        add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
-        return mk(V_NONE);
+        lw_add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "eval") || !strcmp(f, "train")) { /* module.eval(), module.train(mode=True): returns the module */
-        Value *m = req(a, 0, "module"), *mode = f[0] == 't' ? arg(a, 1, "mode", mk_bool(true)) : mk_bool(false);
+        Value *m = lw_req(a, 0, "module"), *mode = f[0] == 't' ? lw_arg(a, 1, "mode", mk_bool(true)) : mk_bool(false);
         DONE(a, f[0] == 't' ? 2 : 1, "module", "mode");
         if (m->kind != V_MODULE)
             error_at(loc, "%s() needs a module, got %s", f, kind_name(m));
@@ -2597,16 +2597,16 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return m;
     }
     if (!strcmp(f, "parameters")) {
-        Value *m = req(a, 0, "module");
+        Value *m = lw_req(a, 0, "module");
         DONE(a, 1, "module");
         if (m->kind != V_MODULE)
             error_at(loc, "parameters() needs a module, got %s", kind_name(m));
-        Value *l = mk(V_LIST);
+        Value *l = lw_mk(V_LIST);
         collect_params(m->mod, &l->items, &l->n);
         return l;
     }
     if (!strcmp(f, "load_state")) {
-        Value *m = req(a, 0, "module"), *dir = req(a, 1, "directory");
+        Value *m = lw_req(a, 0, "module"), *dir = lw_req(a, 1, "directory");
         DONE(a, 2, "module", "directory");
         if (m->kind != V_MODULE || dir->kind != V_STR)
             error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy "
@@ -2617,7 +2617,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         size_t len = strlen(dir->s);
         if (len >= 12 && !strcmp(dir->s + len - 12, ".safetensors")) {
             load_state_safetensors(ps, n, dir->s, loc);
-            return mk(V_NONE);
+            return lw_mk(V_NONE);
         }
         for (int i = 0; i < n; i++) {
             Node *p = TN(ps[i]);
@@ -2625,20 +2625,20 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             Value *ld = load_npy(mk_str(ir_fmt("%s/%s.npy", dir->s, name)), p->dtype, p->shape, loc);
             set_group(ps[i]->group, ld->node, loc);
         }
-        return mk(V_NONE);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "save")) {
-        Value *path = req(a, 0, "path"), *t = req(a, 1, "tensor");
+        Value *path = lw_req(a, 0, "path"), *t = lw_req(a, 1, "tensor");
         DONE(a, 2, "path", "tensor");
         if (path->kind != V_STR || !strstr(path->s, ".npy"))
             error_at(loc, "save(path, tensor) writes a .npy file; give a path ending in .npy");
         tensor_arg(t, loc, "the saved value");
         Attr at = attr_str("path", path->s);
-        add(OP_SAVE, &t->node, 1, DT_F32, shape_scalar(), &at, 1, loc);
-        return mk(V_NONE);
+        lw_add(OP_SAVE, &t->node, 1, DT_F32, shape_scalar(), &at, 1, loc);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "load")) {
-        Value *path = req(a, 0, "path"), *ty = arg(a, 1, "type", NULL);
+        Value *path = lw_req(a, 0, "path"), *ty = lw_arg(a, 1, "type", NULL);
         DONE(a, 2, "path", "type");
         if (!ty || ty->kind != V_TYPE)
             error_at(loc, "load(path, type) needs the tensor's declared type, e.g. load(\"x.npy\", f32[1, 32])");
@@ -2650,13 +2650,13 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
     /* -- autograd, losses, optimizers -- */
     if (!strcmp(f, "backward")) {
-        Value *y = req(a, 0, "tensor"), *gr = arg(a, 1, "gradient", NULL);
+        Value *y = lw_req(a, 0, "tensor"), *gr = lw_arg(a, 1, "gradient", NULL);
         DONE(a, 2, "tensor", "gradient");
-        backward(y, gr, loc);
-        return mk(V_NONE);
+        lw_backward(y, gr, loc);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "requires_grad_")) {
-        Value *t = req(a, 0, "self"), *flag = arg(a, 1, "requires_grad", mk_bool(true));
+        Value *t = lw_req(a, 0, "self"), *flag = lw_arg(a, 1, "requires_grad", mk_bool(true));
         DONE(a, 2, "self", "requires_grad");
         if (t->kind == V_MODULE)
             module_requires_grad(t->mod, bool_arg(flag, loc, "requires_grad"));
@@ -2665,7 +2665,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return t;
     }
     if (!strcmp(f, "zero_grad")) {
-        Value *t = req(a, 0, "self"), *none = arg(a, 1, "set_to_none", mk_bool(false));
+        Value *t = lw_req(a, 0, "self"), *none = lw_arg(a, 1, "set_to_none", mk_bool(false));
         DONE(a, 2, "self", "set_to_none");
         if (bool_arg(none, loc, "set_to_none"))
             error_at(loc, "zero_grad(set_to_none=True) is not supported; gradients are zeroed");
@@ -2678,20 +2678,20 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             zero_grads(ps, n, loc);
         } else
             error_at(loc, "zero_grad() belongs to a module or an optimizer, not %s", kind_name(t));
-        return mk(V_NONE);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "step")) {
-        Value *o = req(a, 0, "self");
+        Value *o = lw_req(a, 0, "self");
         DONE(a, 1, "self");
         if (o->kind != V_OPTIM)
             error_at(loc, "step() belongs to an optimizer, not %s", kind_name(o));
         optimizer_step(o->optim, loc);
-        return mk(V_NONE);
+        return lw_mk(V_NONE);
     }
     if (!strcmp(f, "SGD") || !strcmp(f, "Adam") || !strcmp(f, "AdamW"))
         return make_optimizer(f, a);
     if (!strcmp(f, "mse_loss") || !strcmp(f, "cross_entropy")) {
-        Value *x = req(a, 0, "input"), *t = req(a, 1, "target"), *red = arg(a, 2, "reduction", mk_str("mean"));
+        Value *x = lw_req(a, 0, "input"), *t = lw_req(a, 1, "target"), *red = lw_arg(a, 2, "reduction", mk_str("mean"));
         DONE(a, 3, "input", "target", "reduction");
         if (red->kind != V_STR)
             error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
@@ -2700,8 +2700,8 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
     /* -- creation -- */
     if (!strcmp(f, "tensor") || !strcmp(f, "array") || !strcmp(f, "as_tensor")) {
-        Value *d = req(a, 0, "data"), *dt = arg(a, 1, "dtype", NULL);
-        Value *rg = arg(a, -1, "requires_grad", NULL);
+        Value *d = lw_req(a, 0, "data"), *dt = lw_arg(a, 1, "dtype", NULL);
+        Value *rg = lw_arg(a, -1, "requires_grad", NULL);
         DONE(a, 2, "data", "dtype", "requires_grad");
         Value *t = tensor_literal(d, dt, numpy_ns || !strcmp(f, "array"), loc);
         if (rg && bool_arg(rg, loc, "requires_grad"))
@@ -2709,10 +2709,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return t;
     }
     if (!strcmp(f, "from_numpy") || !strcmp(f, "numpy")) {
-        Value *t = tensor_arg(req(a, 0, "array"), loc, "the argument");
+        Value *t = tensor_arg(lw_req(a, 0, "array"), loc, "the argument");
         DONE(a, 1, "array");
         /* shares storage: same group, no view step */
-        Value *r = mk(V_TENSOR);
+        Value *r = lw_mk(V_TENSOR);
         *r = *t;
         r->stamp = 0;
         r->tflags = f[0] == 'n' ? TV_NUMPY : 0;
@@ -2720,24 +2720,24 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     }
     if (!strcmp(f, "zeros") || !strcmp(f, "ones") || !strcmp(f, "empty")) {
         DType dt = opt_dtype(a, -1, numpy_ns ? DT_F64 : DT_F32);
-        Value *rg = arg(a, -1, "requires_grad", NULL);
+        Value *rg = lw_arg(a, -1, "requires_grad", NULL);
         Shape s = size_args(a);
         DONE(a, a->npos, "dtype", "size", "requires_grad");
-        Value *t = filled(s, dt, mk_int(f[0] == 'o' ? 1 : 0), loc);
+        Value *t = lw_filled(s, dt, mk_int(f[0] == 'o' ? 1 : 0), loc);
         if (rg && bool_arg(rg, loc, "requires_grad"))
             set_requires_grad(t, true, loc);
         return t;
     }
     if (!strcmp(f, "full")) {
-        Value *sz = req(a, 0, "size"), *fv = req(a, 1, "fill_value");
+        Value *sz = lw_req(a, 0, "size"), *fv = lw_req(a, 1, "fill_value");
         float_arg(fv, loc, "fill_value");
         DType dt = opt_dtype(a, 2, default_dtype_for(value_category(fv)));
         DONE(a, 3, "size", "fill_value", "dtype");
-        return filled(shape_from_values(&sz, 1, loc), dt, fv, loc);
+        return lw_filled(shape_from_values(&sz, 1, loc), dt, fv, loc);
     }
     if (!strcmp(f, "rand") || !strcmp(f, "randn")) {
         DType dt = opt_dtype(a, -1, DT_F32);
-        Value *rg = arg(a, -1, "requires_grad", NULL);
+        Value *rg = lw_arg(a, -1, "requires_grad", NULL);
         Shape s = size_args(a);
         DONE(a, a->npos, "dtype", "size", "requires_grad");
         Value *t = random_tensor(f[4] == 'n', s, dt, loc);
@@ -2747,8 +2747,8 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     }
     if (!strcmp(f, "zeros_like") || !strcmp(f, "ones_like") || !strcmp(f, "rand_like") ||
         !strcmp(f, "randn_like") || !strcmp(f, "full_like") || !strcmp(f, "empty_like")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
-        Value *fv = f[0] == 'f' ? req(a, 1, "fill_value") : NULL;
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        Value *fv = f[0] == 'f' ? lw_req(a, 1, "fill_value") : NULL;
         DType dt = opt_dtype(a, -1, TN(t)->dtype);
         DONE(a, fv ? 2 : 1, "input", "fill_value", "dtype");
         Shape s = TN(t)->shape;
@@ -2756,10 +2756,10 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             return random_tensor(f[4] == 'n', s, dt, loc);
         if (fv)
             float_arg(fv, loc, "fill_value");
-        return filled(s, dt, fv ? fv : mk_int(f[0] == 'o' ? 1 : 0), loc);
+        return lw_filled(s, dt, fv ? fv : mk_int(f[0] == 'o' ? 1 : 0), loc);
     }
     if (!strcmp(f, "arange")) {
-        Value *p0 = req(a, 0, "end"), *p1 = arg(a, 1, "end", NULL), *p2 = arg(a, 2, "step", NULL);
+        Value *p0 = lw_req(a, 0, "end"), *p1 = lw_arg(a, 1, "end", NULL), *p2 = lw_arg(a, 2, "step", NULL);
         Value *start = p1 ? p0 : mk_int(0), *end = p1 ? p1 : p0, *step = p2 ? p2 : mk_int(1);
         bool fl = start->kind == V_FLOAT || end->kind == V_FLOAT || step->kind == V_FLOAT;
         DType dt = opt_dtype(a, -1, fl ? DT_F32 : DT_I64);
@@ -2774,12 +2774,12 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             error_at(loc, "arange of %s elements is too large", py_float_repr(count));
         int64_t n = (int64_t)count;
         Attr at[2] = {attr_float("start", s0), attr_float("step", st)};
-        return mk_tensor(add(OP_ARANGE, NULL, 0, dt, shape_make(1, &n), at, 2, loc));
+        return mk_tensor(lw_add(OP_ARANGE, NULL, 0, dt, shape_make(1, &n), at, 2, loc));
     }
 
     /* -- elementwise -- */
     if ((op = binop_code(f)) != OP_COUNT && (op != OP_POW || a->npos >= 2)) {
-        Value *x = req(a, 0, "input"), *y = req(a, 1, "other"), *out = arg(a, -1, "out", NULL);
+        Value *x = lw_req(a, 0, "input"), *y = lw_req(a, 1, "other"), *out = lw_arg(a, -1, "out", NULL);
         DONE(a, 2, "input", "other", "out");
         Value *r = tensor_binop(op, x, y, loc);
         if (out) {
@@ -2789,7 +2789,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return r;
     }
     if ((op = unary_code(f)) != OP_COUNT) {
-        Value *x = req(a, 0, "input");
+        Value *x = lw_req(a, 0, "input");
         DONE(a, 1, "input");
         return unary_op(op, x, loc);
     }
@@ -2797,21 +2797,21 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     /* -- in-place methods: add_, mul_, zero_, fill_, copy_, relu_, ... -- */
     size_t fl = strlen(f);
     if (fl > 1 && f[fl - 1] == '_') {
-        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver");
         char *base = ir_strndup(f, fl - 1);
         int x;
         if (!strcmp(base, "zero") || !strcmp(base, "fill")) {
-            Value *v = base[0] == 'z' ? mk_int(0) : req(a, 1, "value");
+            Value *v = base[0] == 'z' ? mk_int(0) : lw_req(a, 1, "value");
             DONE(a, base[0] == 'z' ? 1 : 2, "value");
             assign_into(t, v, loc);
             return t;
         } else if (!strcmp(base, "copy")) {
-            Value *src = req(a, 1, "src");
+            Value *src = lw_req(a, 1, "src");
             DONE(a, 2, "src");
             assign_into(t, src, loc);
             return t;
         } else if ((op = binop_code(base)) != OP_COUNT) {
-            Value *y = req(a, 1, "other");
+            Value *y = lw_req(a, 1, "other");
             DONE(a, 2, "other");
             x = tensor_binop(op, t, y, loc)->node;
         } else if ((op = unary_code(base)) != OP_COUNT) {
@@ -2825,21 +2825,21 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
     /* -- reductions -- */
     if (!strcmp(f, "sum") || !strcmp(f, "mean")) {
-        Value *x = req(a, 0, "input"), *dim = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        Value *x = lw_req(a, 0, "input"), *dim = lw_arg(a, 1, "dim", NULL), *kd = lw_arg(a, 2, "keepdim", mk_bool(false));
         DONE(a, 3, "input", "dim", "keepdim");
-        return reduce(f[0] == 's' ? OP_SUM : OP_MEAN, x, dim, bool_arg(kd, loc, "keepdim"), loc);
+        return lw_reduce(f[0] == 's' ? OP_SUM : OP_MEAN, x, dim, bool_arg(kd, loc, "keepdim"), loc);
     }
     if (!strcmp(f, "max") || !strcmp(f, "min")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
-        Value *d = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        Value *d = lw_arg(a, 1, "dim", NULL), *kd = lw_arg(a, 2, "keepdim", mk_bool(false));
         DONE(a, 3, "input", "dim", "keepdim");
         Op rop = f[1] == 'a' ? OP_MAX : OP_MIN;
         if (d && d->kind == V_TENSOR)
             return tensor_binop(rop == OP_MAX ? OP_MAXIMUM : OP_MINIMUM, x, d, loc);
         if (!d)
-            return reduce(rop, x, NULL, false, loc);
+            return lw_reduce(rop, x, NULL, false, loc);
         bool keep = bool_arg(kd, loc, "keepdim");
-        Value *vals = reduce(rop, x, d, keep, loc);
+        Value *vals = lw_reduce(rop, x, d, keep, loc);
         /* max(dim) returns indices: its gradient goes to the first maximum, max() shares it among ties */
         Node *vn = TN(vals);
         Attr *na = ir_alloc(sizeof(Attr) * (size_t)(vn->nattr + 1));
@@ -2849,18 +2849,18 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         vn->nattr++;
         if (rop == OP_MIN)
             error_at(loc, "min(dim) with indices is not supported; use min() or max(dim)");
-        return tuple2(vals, reduce(OP_ARGMAX, x, d, keep, loc));
+        return lw_tuple2(vals, lw_reduce(OP_ARGMAX, x, d, keep, loc));
     }
     if (!strcmp(f, "argmax")) {
-        Value *x = req(a, 0, "input"), *d = arg(a, 1, "dim", NULL), *kd = arg(a, 2, "keepdim", mk_bool(false));
+        Value *x = lw_req(a, 0, "input"), *d = lw_arg(a, 1, "dim", NULL), *kd = lw_arg(a, 2, "keepdim", mk_bool(false));
         DONE(a, 3, "input", "dim", "keepdim");
-        return reduce(OP_ARGMAX, x, d, bool_arg(kd, loc, "keepdim"), loc);
+        return lw_reduce(OP_ARGMAX, x, d, bool_arg(kd, loc, "keepdim"), loc);
     }
 
     /* -- shapes and views -- */
     if (!strcmp(f, "view") || !strcmp(f, "reshape")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
-        Value *sh = arg(a, -1, "shape", NULL);
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        Value *sh = lw_arg(a, -1, "shape", NULL);
         Shape s;
         if (sh) {
             DONE(a, 1, "shape");
@@ -2877,27 +2877,27 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         return view_reshape(t, s, loc);
     }
     if (!strcmp(f, "flatten")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
-        int64_t s = int_arg(arg(a, 1, "start_dim", mk_int(0)), loc, "start_dim");
-        int64_t e = int_arg(arg(a, 2, "end_dim", mk_int(-1)), loc, "end_dim");
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        int64_t s = int_arg(lw_arg(a, 1, "start_dim", mk_int(0)), loc, "start_dim");
+        int64_t e = int_arg(lw_arg(a, 2, "end_dim", mk_int(-1)), loc, "end_dim");
         DONE(a, 3, "input", "start_dim", "end_dim");
-        return flatten(t, s, e, loc);
+        return lw_flatten(t, s, e, loc);
     }
     if (!strcmp(f, "transpose") || !strcmp(f, "swapaxes")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
-        Value *d0 = req(a, 1, "dim0"), *d1 = req(a, 2, "dim1");
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        Value *d0 = lw_req(a, 1, "dim0"), *d1 = lw_req(a, 2, "dim1");
         DONE(a, 3, "input", "dim0", "dim1");
-        return named_fn(transpose(t, d0, d1, loc), t, "TransposeBackward0");
+        return named_fn(lw_transpose(t, d0, d1, loc), t, "TransposeBackward0");
     }
     if (!strcmp(f, "t")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         DONE(a, 1, "input");
         if (TN(t)->shape.rank > 2)
             error_at(loc, "t() expects a tensor of rank 2 or less, got %s", type_str(TN(t)->dtype, TN(t)->shape));
-        return TN(t)->shape.rank < 2 ? t : named_fn(transpose(t, mk_int(0), mk_int(1), loc), t, "TBackward0");
+        return TN(t)->shape.rank < 2 ? t : named_fn(lw_transpose(t, mk_int(0), mk_int(1), loc), t, "TBackward0");
     }
     if (!strcmp(f, "permute")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         Value **dims = a->pos + 1;
         int nd = a->npos - 1;
         if (nd == 1 && (dims[0]->kind == V_TUPLE || dims[0]->kind == V_LIST)) {
@@ -2916,11 +2916,11 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
                 error_at(loc, "permute: dim %lld repeated", (long long)perm[i]);
             seen[perm[i]] = true;
         }
-        return permute(t, perm, r, loc);
+        return lw_permute(t, perm, r, loc);
     }
     if (!strcmp(f, "expand")) {
         /* a broadcast copy (PyTorch returns a view, but writing into an expanded view is an error there) */
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         Shape s = infer_view_shape(a->pos + 1, a->npos - 1, -1, loc);
         DONE(a, a->npos, "input");
         Shape in = TN(t)->shape;
@@ -2929,11 +2929,11 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             if (s.d[i] == -1 && j >= 0)
                 s.d[i] = in.d[j];
         }
-        return result(expand(t->node, s, loc), t, NULL);
+        return lw_result(lw_expand(t->node, s, loc), t, NULL);
     }
     if (!strcmp(f, "unsqueeze") || !strcmp(f, "squeeze")) {
-        Value *t = tensor_arg(req(a, 0, "input"), loc, "the input");
-        Value *d = arg(a, 1, "dim", NULL);
+        Value *t = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+        Value *d = lw_arg(a, 1, "dim", NULL);
         DONE(a, 2, "input", "dim");
         Shape in = TN(t)->shape, s = {0};
         if (f[0] == 'u') {
@@ -2954,8 +2954,8 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
                         f[0] == 'u' ? "UnsqueezeBackward0" : d ? "SqueezeBackward1" : "SqueezeBackward0");
     }
     if (!strcmp(f, "cat") || !strcmp(f, "concat") || !strcmp(f, "concatenate")) {
-        Value *l = req(a, 0, "tensors"), *d = arg(a, 1, "dim", NULL);
-        if (!d) d = arg(a, -1, "axis", mk_int(0));
+        Value *l = lw_req(a, 0, "tensors"), *d = lw_arg(a, 1, "dim", NULL);
+        if (!d) d = lw_arg(a, -1, "axis", mk_int(0));
         DONE(a, 2, "tensors", "dim", "axis");
         if ((l->kind != V_LIST && l->kind != V_TUPLE) || l->n == 0)
             error_at(loc, "cat() needs a non-empty list of tensors");
@@ -2967,17 +2967,17 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         int axis = axis_arg(d, TN(l->items[0])->shape.rank, loc);
         int *in = ir_alloc(sizeof(int) * (size_t)l->n);
         for (int i = 0; i < l->n; i++)
-            in[i] = cast(l->items[i]->node, dt, loc);
+            in[i] = lw_cast(l->items[i]->node, dt, loc);
         Attr at = attr_int("axis", axis);
-        return result(add(OP_CAT, in, l->n, dt, shape_scalar(), &at, 1, loc), l->items[0], NULL);
+        return lw_result(lw_add(OP_CAT, in, l->n, dt, shape_scalar(), &at, 1, loc), l->items[0], NULL);
     }
     if (!strcmp(f, "matmul") || !strcmp(f, "mm") || !strcmp(f, "dot")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *y = tensor_arg(req(a, 1, "other"), loc, "other");
-        Value *out = arg(a, -1, "out", NULL);
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input"), *y = tensor_arg(lw_req(a, 1, "other"), loc, "other");
+        Value *out = lw_arg(a, -1, "out", NULL);
         DONE(a, 2, "input", "other", "out");
         if (!strcmp(f, "mm") && (TN(x)->shape.rank != 2 || TN(y)->shape.rank != 2))
             error_at(loc, "mm() needs two 2-D tensors; use matmul for broadcasting");
-        Value *r = matmul(x, y, loc);
+        Value *r = lw_matmul(x, y, loc);
         if (out) {
             assign_into(out, r, loc);
             return out;
@@ -2987,37 +2987,37 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
     /* -- conversions and queries -- */
     if (!strcmp(f, "item")) {
-        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver");
         DONE(a, 1, "self");
         if (shape_numel(TN(t)->shape) != 1)
             error_at(loc, "item() needs a tensor with one element, got %s", type_str(TN(t)->dtype, TN(t)->shape));
         /* a Python float is a double and a Python int an int64: item() widens exactly */
         DType pdt = dtype_is_float(TN(t)->dtype) ? DT_F64 : TN(t)->dtype == DT_BOOL ? DT_BOOL : DT_I64;
-        Value *r = mk_tensor(cast(reshape(t->node, shape_scalar(), loc), pdt, loc));
+        Value *r = mk_tensor(lw_cast(lw_reshape(t->node, shape_scalar(), loc), pdt, loc));
         r->tflags = TV_PYSCALAR;
-        info(r->node)->rg = false; /* a Python number: a constant for autograd */
+        lw_info(r->node)->rg = false; /* a Python number: a constant for autograd */
         return r;
     }
     if (!strcmp(f, "size")) {
-        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver"), *d = arg(a, 1, "dim", NULL);
+        Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver"), *d = lw_arg(a, 1, "dim", NULL);
         DONE(a, 2, "self", "dim");
         if (d) {
             if (TN(t)->shape.rank == 0)
                 error_at(loc, "size(dim) of a 0-d tensor: it has no dimensions");
             return mk_int(TN(t)->shape.d[axis_arg(d, TN(t)->shape.rank, loc)]);
         }
-        Value *s = mk(V_SIZE);
+        Value *s = lw_mk(V_SIZE);
         s->shape = TN(t)->shape;
         return s;
     }
     if (!strcmp(f, "dim") || !strcmp(f, "numel")) {
-        Value *t = tensor_arg(req(a, 0, "self"), loc, "the receiver");
+        Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver");
         DONE(a, 1, "self");
         return mk_int(f[0] == 'd' ? TN(t)->shape.rank : shape_numel(TN(t)->shape));
     }
     if (!strcmp(f, "float") || !strcmp(f, "double") || !strcmp(f, "long") || !strcmp(f, "int") ||
         !strcmp(f, "bool") || !strcmp(f, "to") || !strcmp(f, "type_as") || !strcmp(f, "clone")) {
-        Value *t = req(a, 0, "self");
+        Value *t = lw_req(a, 0, "self");
         if (!self && !strcmp(f, "int")) {
             DONE(a, 1, "x");
             double d = trunc(float_arg(t, loc, "int()"));
@@ -3037,7 +3037,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
         else if (!strcmp(f, "int")) dt = DT_I32;
         else if (!strcmp(f, "bool")) dt = DT_BOOL;
         if (!strcmp(f, "to")) {
-            Value *d = req(a, 1, "dtype");
+            Value *d = lw_req(a, 1, "dtype");
             if (d->kind == V_DEVICE || d->kind == V_STR) {
                 DONE(a, 2, "dtype");
                 const char *dev = d->s;
@@ -3049,64 +3049,64 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
             dt = dtype_value(d, loc);
             DONE(a, 2, "dtype");
         } else if (!strcmp(f, "type_as")) {
-            dt = TN(tensor_arg(req(a, 1, "other"), loc, "other"))->dtype;
+            dt = TN(tensor_arg(lw_req(a, 1, "other"), loc, "other"))->dtype;
             DONE(a, 2, "other");
         } else
             DONE(a, 1, "self");
         if (dt == TN(t)->dtype && strcmp(f, "clone"))
             return t;
-        int x = dt == TN(t)->dtype ? add1(OP_CAST, t->node, NULL, 0, loc) : cast(t->node, dt, loc);
+        int x = dt == TN(t)->dtype ? lw_add1(OP_CAST, t->node, NULL, 0, loc) : lw_cast(t->node, dt, loc);
         N(x)->dtype = dt;
-        return result(x, t, NULL);
+        return lw_result(x, t, NULL);
     }
 
     /* -- neural-network functions -- */
     if (!strcmp(f, "conv2d")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *w = tensor_arg(req(a, 1, "weight"), loc, "weight");
-        Value *b = arg(a, 2, "bias", NULL);
-        Value *st = arg(a, 3, "stride", mk_int(1)), *pd = arg(a, 4, "padding", mk_int(0));
-        Value *dl = arg(a, 5, "dilation", mk_int(1)), *gr = arg(a, 6, "groups", mk_int(1));
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input"), *w = tensor_arg(lw_req(a, 1, "weight"), loc, "weight");
+        Value *b = lw_arg(a, 2, "bias", NULL);
+        Value *st = lw_arg(a, 3, "stride", mk_int(1)), *pd = lw_arg(a, 4, "padding", mk_int(0));
+        Value *dl = lw_arg(a, 5, "dilation", mk_int(1)), *gr = lw_arg(a, 6, "groups", mk_int(1));
         DONE(a, 7, "input", "weight", "bias", "stride", "padding", "dilation", "groups");
         return conv2d_call(x, w, b, st, pd, dl, gr, loc);
     }
     if (!strcmp(f, "linear")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input"), *w = tensor_arg(req(a, 1, "weight"), loc, "weight");
-        Value *b = arg(a, 2, "bias", NULL);
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input"), *w = tensor_arg(lw_req(a, 1, "weight"), loc, "weight");
+        Value *b = lw_arg(a, 2, "bias", NULL);
         DONE(a, 3, "input", "weight", "bias");
         return linear_call(x, w, b, loc);
     }
     if (!strcmp(f, "adaptive_avg_pool2d")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         int64_t os[2];
-        pair_value(req(a, 1, "output_size"), os, loc, "output_size", NULL);
+        pair_value(lw_req(a, 1, "output_size"), os, loc, "output_size", NULL);
         DONE(a, 2, "input", "output_size");
         if (os[0] < 1 || os[1] < 1)
             error_at(loc, "adaptive_avg_pool2d: output_size must be positive");
         return adaptive_avg_pool(x, os, loc);
     }
     if (!strcmp(f, "avg_pool2d")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         int64_t k[2], st[2], pd[2];
-        pair_value(req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
-        Value *sv = arg(a, 2, "stride", mk(V_NONE));
+        pair_value(lw_req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
+        Value *sv = lw_arg(a, 2, "stride", lw_mk(V_NONE));
         if (sv->kind == V_NONE) { st[0] = k[0]; st[1] = k[1]; }
         else pair_value(sv, st, loc, "stride", NULL);
-        pair_value(arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
-        bool cm = bool_arg(arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
-        bool incl = bool_arg(arg(a, 5, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
+        pair_value(lw_arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
+        bool cm = bool_arg(lw_arg(a, 4, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        bool incl = bool_arg(lw_arg(a, 5, "count_include_pad", mk_bool(true)), loc, "count_include_pad");
         DONE(a, 6, "input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad");
         return avgpool_call(x, k, st, pd, cm, incl, loc);
     }
     if (!strcmp(f, "max_pool2d")) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         int64_t k[2], st[2], pd[2], dl[2];
-        pair_value(req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
-        Value *s = arg(a, 2, "stride", mk(V_NONE));
+        pair_value(lw_req(a, 1, "kernel_size"), k, loc, "kernel_size", NULL);
+        Value *s = lw_arg(a, 2, "stride", lw_mk(V_NONE));
         if (s->kind == V_NONE) { st[0] = k[0]; st[1] = k[1]; }
         else pair_value(s, st, loc, "stride", NULL);
-        pair_value(arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
-        pair_value(arg(a, 4, "dilation", mk_int(1)), dl, loc, "dilation", NULL);
-        bool cm = bool_arg(arg(a, 5, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
+        pair_value(lw_arg(a, 3, "padding", mk_int(0)), pd, loc, "padding", NULL);
+        pair_value(lw_arg(a, 4, "dilation", mk_int(1)), dl, loc, "dilation", NULL);
+        bool cm = bool_arg(lw_arg(a, 5, "ceil_mode", mk_bool(false)), loc, "ceil_mode");
         DONE(a, 6, "input", "kernel_size", "stride", "padding", "dilation", "ceil_mode");
         return maxpool_call(x, k, st, pd, dl, cm, loc);
     }
@@ -3115,7 +3115,7 @@ static Value *builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
 
 /* ---- calling modules ---- */
 
-static Value *pair_tuple(const int64_t v[2]) { return tuple2(mk_int(v[0]), mk_int(v[1])); }
+static Value *pair_tuple(const int64_t v[2]) { return lw_tuple2(mk_int(v[0]), mk_int(v[1])); }
 
 /* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
 /* f32[B, 1, 32, 32] as declared, symbols by name. */
@@ -3129,7 +3129,7 @@ static const char *declared_type(Value *ty) {
 
 /* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
 static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *model) {
-    Value *ty = eval(p->type);
+    Value *ty = lw_eval(p->type);
     if (ty->kind != V_TYPE)
         error_at(p->loc, "the type of '%s' must be a tensor type such as f32[B, 3, 32, 32]", p->name);
     bool ok = v->kind == V_TENSOR && TN(v)->dtype == ty->dt && TN(v)->shape.rank == ty->shape.rank;
@@ -3140,7 +3140,7 @@ static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *
             if (b && b->v->kind == V_INT)
                 ok = b->v->i == n->shape.d[i];
             else
-                bind(env, ty->sym[i], mk_int(n->shape.d[i]));
+                lw_bind(env, ty->sym[i], mk_int(n->shape.d[i]));
         } else
             ok = ty->shape.d[i] == n->shape.d[i];
     }
@@ -3170,7 +3170,7 @@ static void run_forward(Stmt **body, int n, SrcLoc call, const char *model) {
 
 /* A tuple of ints, for a reduction's dims. */
 static Value *int_tuple(const int64_t *v, int n) {
-    Value *t = mk(V_TUPLE);
+    Value *t = lw_mk(V_TUPLE);
     t->n = n;
     t->items = ir_alloc(sizeof(Value *) * (size_t)(n + 1));
     for (int i = 0; i < n; i++)
@@ -3199,9 +3199,9 @@ static Value *batch_norm(Module *m, Value *x, SrcLoc loc) {
             error_at(loc, "BatchNorm2d in training mode needs more than 1 value per channel (here %s), as PyTorch's does",
                      shape_str(xs));
         Value *axes = int_tuple((int64_t[]){0, 2, 3}, 3);
-        mean = reduce(OP_MEAN, x, axes, true, loc);
+        mean = lw_reduce(OP_MEAN, x, axes, true, loc);
         Value *d = tensor_binop(OP_SUB, x, mean, loc);
-        var = reduce(OP_MEAN, tensor_binop(OP_MUL, d, d, loc), axes, true, loc);
+        var = lw_reduce(OP_MEAN, tensor_binop(OP_MUL, d, d, loc), axes, true, loc);
         if (!m->eval && m->track) { /* the running statistics, outside autograd */
             bool saved = L.no_grad;
             L.no_grad = true;
@@ -3237,7 +3237,7 @@ static Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
     int64_t H = xs.d[xs.rank - 2], W = xs.d[xs.rank - 1];
     if (os[0] == 1 && os[1] == 1) {
         int64_t axes[2] = {xs.rank - 2, xs.rank - 1};
-        return reduce(OP_MEAN, x, int_tuple(axes, 2), true, loc);
+        return lw_reduce(OP_MEAN, x, int_tuple(axes, 2), true, loc);
     }
     if (H % os[0] || W % os[1])
         error_at(loc, "adaptive_avg_pool2d to %lldx%lld from %lldx%lld: tgc supports output sizes that divide the "
@@ -3270,12 +3270,12 @@ static void collect_buffers(Module *m, int *groups, int *nodes, int *n) {
 static Value *module_call(Module *m, Args *a) {
     SrcLoc loc = a->loc;
     if (!m->decl && m->loss_reduction) {
-        Value *x = req(a, 0, "input"), *t = req(a, 1, "target");
+        Value *x = lw_req(a, 0, "input"), *t = lw_req(a, 1, "target");
         DONE(a, 2, "input", "target");
         return m->cls[0] == 'M' ? mse_loss(x, t, m->loss_reduction, loc) : cross_entropy(x, t, m->loss_reduction, loc);
     }
     if (!m->decl) {
-        Value *x = tensor_arg(req(a, 0, "input"), loc, "the input");
+        Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         DONE(a, 1, "input");
         if (!strcmp(m->cls, "Conv2d"))
             return conv2d_call(x, param_value(m->weight), m->bias >= 0 ? param_value(m->bias) : NULL,
@@ -3289,7 +3289,7 @@ static Value *module_call(Module *m, Args *a) {
         if (!strcmp(m->cls, "ReLU"))
             return unary_op(OP_RELU, x, loc);
         if (!strcmp(m->cls, "Flatten"))
-            return flatten(x, m->start_dim, m->end_dim, loc);
+            return lw_flatten(x, m->start_dim, m->end_dim, loc);
         if (!strcmp(m->cls, "BatchNorm2d"))
             return batch_norm(m, x, loc);
         if (!strcmp(m->cls, "AdaptiveAvgPool2d"))
@@ -3318,11 +3318,11 @@ static Value *module_call(Module *m, Args *a) {
         if (!is_tensor_type(p->type))
             continue;
         if (nknown < 64) known[nknown++] = p->name;
-        Value *v = arg(a, npos++, p->name, NULL);
+        Value *v = lw_arg(a, npos++, p->name, NULL);
         if (!v)
             error_at(loc, "%s() missing input '%s'", d->name, p->name);
         check_input(p, v, fs, loc, d->name);
-        bind(fs, p->name, v);
+        lw_bind(fs, p->name, v);
     }
     args_done(a, npos, known, nknown);
     if (npos == 0)
@@ -3429,12 +3429,12 @@ static Value *attribute(Value *base, Expr *e) {
         }
         if (b->v->kind == V_PYTYPE && (!strcmp(name, "float") || !strcmp(name, "int") || !strcmp(name, "bool"))) {
             /* torch.float is float32, torch.int int32, torch.bool bool (np.float is Python's float) */
-            Value *d = mk(V_DTYPE);
+            Value *d = lw_mk(V_DTYPE);
             d->dt = name[0] == 'f' ? (np ? DT_F64 : DT_F32) : name[0] == 'i' ? (np ? DT_I64 : DT_I32) : DT_BOOL;
             return d;
         }
         if (np && b->v->kind == V_FUNC) {
-            Value *f = mk(V_FUNC);
+            Value *f = lw_mk(V_FUNC);
             *f = *b->v;
             f->numpy_ns = true;
             return f;
@@ -3444,10 +3444,10 @@ static Value *attribute(Value *base, Expr *e) {
     if (base->kind == V_TENSOR) {
         Node *n = TN(base);
         if (!strcmp(name, "shape")) {
-            Value *s = mk(V_SIZE);
+            Value *s = lw_mk(V_SIZE);
             s->shape = n->shape;
             if (base->tflags & TV_NUMPY) { /* numpy: a tuple of ints */
-                Value *t = mk(V_TUPLE);
+                Value *t = lw_mk(V_TUPLE);
                 t->n = n->shape.rank;
                 t->items = ir_alloc(sizeof(Value *) * (size_t)(t->n + 1));
                 for (int i = 0; i < t->n; i++) t->items[i] = mk_int(n->shape.d[i]);
@@ -3456,12 +3456,12 @@ static Value *attribute(Value *base, Expr *e) {
             return s;
         }
         if (!strcmp(name, "dtype")) {
-            Value *d = mk(V_DTYPE);
+            Value *d = lw_mk(V_DTYPE);
             d->dt = n->dtype;
             return d;
         }
         if (!strcmp(name, "device")) {
-            Value *d = mk(V_DEVICE);
+            Value *d = lw_mk(V_DEVICE);
             d->s = "cpu";
             return d;
         }
@@ -3471,14 +3471,14 @@ static Value *attribute(Value *base, Expr *e) {
             int r = n->shape.rank;
             int64_t perm[MAX_RANK];
             for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
-            return permute(base, perm, r, loc);
+            return lw_permute(base, perm, r, loc);
         }
         if (!strcmp(name, "data"))
             return base;
         if (!strcmp(name, "requires_grad"))
-            return mk_bool(info(base->node)->rg);
+            return mk_bool(lw_info(base->node)->rg);
         if (!strcmp(name, "is_leaf"))
-            return mk_bool(!info(base->node)->rg || (!base->nchain && L.group_rg[base->group]));
+            return mk_bool(!lw_info(base->node)->rg || (!base->nchain && L.group_rg[base->group]));
         if (!strcmp(name, "grad"))
             return grad_of(base);
         if (!strcmp(name, "grad_fn"))
@@ -3496,7 +3496,7 @@ static Value *attribute(Value *base, Expr *e) {
         const int nm = (int)(sizeof methods / sizeof methods[0]);
         for (int i = 0; i < nm; i++)
             if (!strcmp(methods[i], name)) {
-                Value *f = mk(V_FUNC);
+                Value *f = lw_mk(V_FUNC);
                 f->s = name;
                 f->self = base;
                 return f;
@@ -3520,13 +3520,13 @@ static Value *attribute(Value *base, Expr *e) {
         if (!strcmp(name, "num_batches_tracked") && m->nbt >= 0) return param_value(m->nbt);
         for (int i = 0; i < m->nchild; i++)
             if (!strcmp(m->child_name[i], name)) {
-                Value *c = mk(V_MODULE);
+                Value *c = lw_mk(V_MODULE);
                 c->mod = m->child[i];
                 return c;
             }
         if (!strcmp(name, "parameters") || !strcmp(name, "zero_grad") || !strcmp(name, "requires_grad_") ||
             !strcmp(name, "eval") || !strcmp(name, "train")) {
-            Value *f = mk(V_FUNC);
+            Value *f = lw_mk(V_FUNC);
             f->s = name;
             f->self = base;
             return f;
@@ -3542,7 +3542,7 @@ static Value *attribute(Value *base, Expr *e) {
         error_at(loc, "%s has no attribute '%s'", m->cls, name);
     }
     if (base->kind == V_OPTIM && (!strcmp(name, "step") || !strcmp(name, "zero_grad"))) {
-        Value *f = mk(V_FUNC);
+        Value *f = lw_mk(V_FUNC);
         f->s = name;
         f->self = base;
         return f;
@@ -3552,7 +3552,7 @@ static Value *attribute(Value *base, Expr *e) {
 
 /* f32[B, 3, 32, 32]: a tensor type, dims literal or symbolic. */
 static Value *tensor_type(Value *dt, Expr *e) {
-    Value *t = mk(V_TYPE);
+    Value *t = lw_mk(V_TYPE);
     t->dt = dt->dt;
     if (e->nitems > MAX_RANK)
         error_at(e->loc, "tensor types have at most %d dimensions", MAX_RANK);
@@ -3574,7 +3574,7 @@ static Value *tensor_type(Value *dt, Expr *e) {
                 t->sym[i] = d->str;
             continue;
         }
-        Value *v = eval(d);
+        Value *v = lw_eval(d);
         t->shape.d[i] = int_arg(v, d->loc, "a dimension");
         if (t->shape.d[i] < 0)
             error_at(d->loc, "negative dimension %lld", (long long)t->shape.d[i]);
@@ -3584,7 +3584,7 @@ static Value *tensor_type(Value *dt, Expr *e) {
 
 static Value *eval_expr(Expr *e);
 
-static Value *eval(Expr *e) {
+static Value *lw_eval(Expr *e) {
     if (++L.eval_depth > 1000)
         error_at(e->loc, "expression nested too deeply (more than 1000 levels)");
     Value *v = eval_expr(e);
@@ -3597,7 +3597,7 @@ static Value *eval_expr(Expr *e) {
     case E_INT: return mk_int(e->ival);
     case E_FLOAT: return mk_float(e->fval);
     case E_BOOL: return mk_bool(e->ival != 0);
-    case E_NONE: return mk(V_NONE);
+    case E_NONE: return lw_mk(V_NONE);
     case E_STR: return mk_str(e->str);
     case E_NAME: return lookup(e);
     case E_FSTR: {
@@ -3608,7 +3608,7 @@ static Value *eval_expr(Expr *e) {
             if (p->kind == E_STR)
                 text_push(t, mk_str(p->str));
             else {
-                Value *v = eval(p->lhs);
+                Value *v = lw_eval(p->lhs);
                 runtime |= v->kind == V_TENSOR || v->kind == V_TEXT;
                 text_append_ex(t, v, p->str, true, p->loc);
             }
@@ -3622,15 +3622,15 @@ static Value *eval_expr(Expr *e) {
     }
     case E_LIST:
     case E_TUPLE: {
-        Value *v = mk(e->kind == E_LIST ? V_LIST : V_TUPLE);
+        Value *v = lw_mk(e->kind == E_LIST ? V_LIST : V_TUPLE);
         v->n = e->nitems;
         v->items = ir_alloc(sizeof(Value *) * (size_t)(e->nitems + 1));
         for (int i = 0; i < e->nitems; i++)
-            v->items[i] = eval(e->items[i]);
+            v->items[i] = lw_eval(e->items[i]);
         return v;
     }
     case E_UNARY: {
-        Value *v = eval(e->lhs);
+        Value *v = lw_eval(e->lhs);
         if (!strcmp(e->op, "not")) {
             if (v->kind == V_TENSOR)
                 return unary_op(OP_NOT, v, e->loc);
@@ -3645,26 +3645,26 @@ static Value *eval_expr(Expr *e) {
         return unary_op(OP_NEG, v, e->loc);
     }
     case E_BINARY: {
-        Value *a = eval(e->lhs);
+        Value *a = lw_eval(e->lhs);
         if (!strcmp(e->op, "and") && is_scalar(a) && num(a) == 0)
             return a; /* short-circuit */
         if (!strcmp(e->op, "or") && is_scalar(a) && num(a) != 0)
             return a;
-        return binop(e->op, a, eval(e->rhs), e->loc);
+        return lw_binop(e->op, a, lw_eval(e->rhs), e->loc);
     }
     case E_CALL: {
-        Value *f = eval(e->lhs);
+        Value *f = lw_eval(e->lhs);
         Value **args = ir_alloc(sizeof(Value *) * (size_t)(e->nitems + 1));
         for (int i = 0; i < e->nitems; i++)
-            args[i] = eval(e->items[i]);
+            args[i] = lw_eval(e->items[i]);
         return call_value(f, e, args, e->names, e->nitems, e->loc);
     }
     case E_ATTR:
-        return attribute(eval(e->lhs), e);
+        return attribute(lw_eval(e->lhs), e);
     case E_INDEX: {
-        Value *b = eval(e->lhs);
+        Value *b = lw_eval(e->lhs);
         if (b->kind == V_PYTYPE && dtype_from_name(b->s) >= 0) { /* bool[2], float[3] */
-            Value *d = mk(V_DTYPE);
+            Value *d = lw_mk(V_DTYPE);
             d->dt = (DType)dtype_from_name(b->s);
             b = d;
         }
@@ -3676,7 +3676,7 @@ static Value *eval_expr(Expr *e) {
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
                 error_at(e->loc, "only a single integer index is supported for %s", kind_name(b));
             int64_t n = b->kind == V_SIZE ? b->shape.rank : b->n;
-            int64_t i = int_arg(eval(e->items[0]), e->items[0]->loc, "an index");
+            int64_t i = int_arg(lw_eval(e->items[0]), e->items[0]->loc, "an index");
             if (i < -n || i >= n)
                 error_at(e->items[0]->loc, "index %lld out of range for %s of length %lld", (long long)i,
                          kind_name(b), (long long)n);
@@ -3686,11 +3686,11 @@ static Value *eval_expr(Expr *e) {
         if (b->kind == V_MODULE && !strcmp(b->mod->cls, "Sequential")) { /* model.layer1[0] */
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
                 error_at(e->loc, "a Sequential takes a single integer index");
-            int64_t n = b->mod->nchild, i = int_arg(eval(e->items[0]), e->items[0]->loc, "an index");
+            int64_t n = b->mod->nchild, i = int_arg(lw_eval(e->items[0]), e->items[0]->loc, "an index");
             if (i < -n || i >= n)
                 error_at(e->items[0]->loc, "index %lld out of range for a Sequential of %lld modules", (long long)i,
                          (long long)n);
-            Value *c = mk(V_MODULE);
+            Value *c = lw_mk(V_MODULE);
             c->mod = b->mod->child[i < 0 ? i + n : i];
             return c;
         }
@@ -3714,7 +3714,7 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
             error_at(t->loc, "cannot assign to the builtin name '%s'", t->str);
         if (v->kind == V_TENSOR && !TN(v)->name && !(TN(v)->flags & NF_PARAM))
             TN(v)->name = t->str; /* the IR, its gradients and the generated code read better with names */
-        bind(L.scope, t->str, v);
+        lw_bind(L.scope, t->str, v);
         return;
     case E_TUPLE:
         if (v->kind != V_TUPLE && v->kind != V_LIST)
@@ -3725,13 +3725,13 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
             assign(t->items[i], v->items[i], loc);
         return;
     case E_INDEX: {
-        Value *b = eval(t->lhs);
+        Value *b = lw_eval(t->lhs);
         if (b->kind == V_TENSOR) {
             assign_into(index_tensor(b, t), v, loc);
             return;
         }
         if (b->kind == V_LIST && t->nitems == 1) {
-            int64_t i = int_arg(eval(t->items[0]), t->items[0]->loc, "an index");
+            int64_t i = int_arg(lw_eval(t->items[0]), t->items[0]->loc, "an index");
             if (i < -b->n || i >= b->n)
                 error_at(t->loc, "list index %lld out of range", (long long)i);
             b->items[i < 0 ? i + b->n : i] = v;
@@ -3740,7 +3740,7 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
         error_at(t->loc, "cannot assign into %s", kind_name(b));
     }
     case E_ATTR: {
-        Value *b = eval(t->lhs);
+        Value *b = lw_eval(t->lhs);
         if (b->kind == V_TENSOR && !strcmp(t->str, "requires_grad")) {
             set_requires_grad(b, bool_arg(v, loc, "requires_grad"), loc);
             return;
@@ -3748,7 +3748,7 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
         if (b->kind == V_MODULE && v->kind == V_MODULE) {
             add_child(b->mod, t->str, v->mod);
             if (b->mod->env)
-                bind(b->mod->env, t->str, v); /* the forward pass sees the new layer */
+                lw_bind(b->mod->env, t->str, v); /* the forward pass sees the new layer */
             name_params(b->mod, b->mod->path);
             return;
         }
@@ -3763,8 +3763,8 @@ static void exec_block(Stmt **body, int n);
 
 /* An if's condition: a value known at compile time (a number, a bool, None, a string), never a
  * tensor, since the graph has no branches. */
-static bool condition(Expr *e) {
-    Value *c = eval(e);
+static bool lw_condition(Expr *e) {
+    Value *c = lw_eval(e);
     switch (c->kind) {
     case V_BOOL: case V_INT: return c->i != 0;
     case V_FLOAT: return c->f != 0;
@@ -3781,7 +3781,7 @@ static bool condition(Expr *e) {
 /* The branch an if takes; in a model's forward pass without its layer declarations, which the
  * constructor ran (construct_model). */
 static void exec_if(Stmt *s) {
-    bool yes = condition(s->value);
+    bool yes = lw_condition(s->value);
     Stmt **b = yes ? s->body : s->orelse;
     int n = yes ? s->nbody : s->norelse;
     if (!L.in_forward) {
@@ -3802,28 +3802,28 @@ static void exec_stmt(Stmt *s) {
         exec_if(s);
         return;
     case S_EXPR:
-        eval(s->value);
+        lw_eval(s->value);
         return;
     case S_RETURN:
         if (!L.in_forward)
             error_at(s->loc, "'return' outside a model");
-        L.ret = eval(s->value);
+        L.ret = lw_eval(s->value);
         return;
     case S_ASSIGN: {
-        Value *v = eval(s->value);
+        Value *v = lw_eval(s->value);
         if (!strcmp(s->op, "=")) {
             assign(s->target, v, s->loc);
             return;
         }
         char op[2] = {s->op[0], 0};
-        Value *cur = eval(s->target);
+        Value *cur = lw_eval(s->target);
         if (cur->kind == V_TENSOR) {
             /* x += y updates x in place, as PyTorch does */
-            Value *r = binop(op, cur, v, s->loc);
+            Value *r = lw_binop(op, cur, v, s->loc);
             write_through(cur, inplace_result(cur, r->node, s->loc), s->loc);
             return;
         }
-        assign(s->target, binop(op, cur, v, s->loc), s->loc);
+        assign(s->target, lw_binop(op, cur, v, s->loc), s->loc);
         return;
     }
     }
@@ -3832,7 +3832,7 @@ static void exec_stmt(Stmt *s) {
 /* The names a failed assignment would have bound become V_ERROR, so their uses stay quiet. */
 static void poison_expr(Expr *t) {
     if (t->kind == E_NAME)
-        bind(L.scope, t->str, mk(V_ERROR));
+        lw_bind(L.scope, t->str, lw_mk(V_ERROR));
     else if (t->kind == E_TUPLE)
         for (int i = 0; i < t->nitems; i++)
             poison_expr(t->items[i]);
@@ -3874,9 +3874,9 @@ static void exec_block(Stmt **body, int n) {
 /* ---- globals ---- */
 
 static void def_func(const char *name) {
-    Value *v = mk(V_FUNC);
+    Value *v = lw_mk(V_FUNC);
     v->s = name;
-    bind(L.globals, name, v);
+    lw_bind(L.globals, name, v);
 }
 
 static void def_globals(Ast *ast) {
@@ -3896,16 +3896,16 @@ static void def_globals(Ast *ast) {
     static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
                                     "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
-        Value *v = mk(V_CLASS);
+        Value *v = lw_mk(V_CLASS);
         v->s = classes[i];
-        bind(L.globals, classes[i], v);
+        lw_bind(L.globals, classes[i], v);
     }
     static const char *dts[] = {"f32", "f64", "i32", "i64", "u8", "float32", "float64", "double",
                                 "int32", "int64", "long", "uint8"};
     for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++) {
-        Value *v = mk(V_DTYPE);
+        Value *v = lw_mk(V_DTYPE);
         v->dt = (DType)dtype_from_name(dts[i]);
-        bind(L.globals, dts[i], v);
+        lw_bind(L.globals, dts[i], v);
     }
     /* `bool`, `float` and `int` are both functions and dtypes: as a dtype= argument they convert */
     for (int i = 0; i < L.globals->n; i++) {
@@ -3917,9 +3917,9 @@ static void def_globals(Ast *ast) {
     }
     static const char *ns[] = {"torch", "np", "numpy", "nn", "F"};
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-        Value *v = mk(V_NAMESPACE);
+        Value *v = lw_mk(V_NAMESPACE);
         v->s = !strcmp(ns[i], "numpy") ? "np" : ns[i];
-        bind(L.globals, ns[i], v);
+        lw_bind(L.globals, ns[i], v);
     }
     for (int i = 0; i < ast->ndecls; i++)
         if (ast->decls[i]->kind == D_MODEL) {
@@ -3928,10 +3928,10 @@ static void def_globals(Ast *ast) {
                 diag_error(d->loc, "model name '%s' is already taken", d->name);
                 continue;
             }
-            Value *v = mk(V_CLASS);
+            Value *v = lw_mk(V_CLASS);
             v->s = d->name;
             v->decl = d;
-            bind(L.globals, d->name, v);
+            lw_bind(L.globals, d->name, v);
         }
 }
 
@@ -3943,14 +3943,14 @@ static const char *call_name(Expr *e);
 /* A persistent zero-initialised state tensor (optimizer buffers, the step counter). */
 static int new_state(const char *name, DType dt, Shape s, SrcLoc loc) {
     Attr a = attr_str("init", "zeros");
-    int id = add(OP_PARAM, NULL, 0, dt, s, &a, 1, loc);
+    int id = lw_add(OP_PARAM, NULL, 0, dt, s, &a, 1, loc);
     L.g->nodes[id].flags |= NF_PARAM;
     L.g->nodes[id].name = name;
     return id;
 }
 
 static int upd_cast(int x, DType dt, SrcLoc loc) {
-    int r = cast(x, dt, loc);
+    int r = lw_cast(x, dt, loc);
     L.g->nodes[r].flags |= NF_UPDATE;
     return r;
 }
@@ -3969,10 +3969,10 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
     /* the learning rate lives in the arena too, so a caller (the trainer's --lr) may change it; as a
        double, so lr-derived factors round exactly as Python's floats do */
     Attr la[2] = {attr_str("init", "full"), attr_float("value", o->lr)};
-    int lr = add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
+    int lr = lw_add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
     L.g->nodes[lr].flags |= NF_PARAM;
     L.g->nodes[lr].name = "lr";
-    int neg_lr = add1(OP_NEG, lr, NULL, 0, loc);
+    int neg_lr = lw_add1(OP_NEG, lr, NULL, 0, loc);
     int neg_lr32 = upd_cast(neg_lr, DT_F32, loc);
     int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
     int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
@@ -3983,7 +3983,7 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
         int bc1 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta1, DT_F64, loc), tf, loc), loc);
         int bc2 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta2, DT_F64, loc), tf, loc), loc);
         step_size = upd_cast(upd2(OP_DIV, neg_lr, bc1, loc), DT_F32, loc);
-        int sq = add1(OP_SQRT, bc2, NULL, 0, loc);
+        int sq = lw_add1(OP_SQRT, bc2, NULL, 0, loc);
         L.g->nodes[sq].flags |= NF_UPDATE;
         bc2_sqrt = upd_cast(sq, DT_F32, loc);
     }
@@ -4023,7 +4023,7 @@ static void runtime_update(Optim *o, int *params, const char **names, int *grads
                       upd2(OP_MUL, g, uconst(1 - o->beta1, dt, loc), loc), loc);
         int vn = upd2(OP_ADD, upd2(OP_MUL, v, uconst(o->beta2, dt, loc), loc),
                       upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
-        int sq = add1(OP_SQRT, vn, NULL, 0, loc);
+        int sq = lw_add1(OP_SQRT, vn, NULL, 0, loc);
         L.g->nodes[sq].flags |= NF_UPDATE;
         int denom = upd2(OP_ADD, upd2(OP_DIV, sq, bc2_sqrt, loc), uconst(o->eps, dt, loc), loc);
         int delta = upd2(OP_MUL, upd2(OP_DIV, mn, denom, loc), step_size, loc);
@@ -4040,7 +4040,7 @@ static Expr *train_setting(Decl *d, const char *key);
 
 /* Numbers of a list or tuple expression (normalize's mean and std), at most 4. */
 static int number_list(Expr *e, double *out) {
-    Value *v = eval(e);
+    Value *v = lw_eval(e);
     if (is_scalar(v)) {
         out[0] = num(v);
         return 1;
@@ -4109,7 +4109,7 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     Value *net = construct_model(md, &ca);
     set_eval(net->mod, true); /* inference: BatchNorm2d normalizes with its running statistics */
     Attr a = attr_str("name", "x");
-    int x = add(OP_INPUT, NULL, 0, xdt, xshape, &a, 1, d->loc);
+    int x = lw_add(OP_INPUT, NULL, 0, xdt, xshape, &a, 1, d->loc);
     L.g->nodes[x].flags |= NF_INPUT;
     L.g->nodes[x].name = "x";
     Value *xv = mk_tensor(x);
@@ -4181,7 +4181,7 @@ static Graph *lower_train(Decl *d) {
             continue;
         if (xin)
             error_at(d->loc, "a trained model takes one input tensor; %s takes several", md->name);
-        Value *ty = eval(md->params[i].type);
+        Value *ty = lw_eval(md->params[i].type);
         for (int k = 0; k < ty->shape.rank; k++)
             if (ty->sym && ty->sym[k]) {
                 if (k)
@@ -4190,7 +4190,7 @@ static Graph *lower_train(Decl *d) {
                 ty->shape.d[0] = batch_e->ival;
             }
         Attr a = attr_str("name", "x");
-        int x = add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
+        int x = lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
         L.g->nodes[x].flags |= NF_INPUT;
         L.g->nodes[x].name = "x";
         xin = mk_tensor(x);
@@ -4205,7 +4205,7 @@ static Graph *lower_train(Decl *d) {
     bool ce = !strcmp(loss_e->str, "cross_entropy");
     Shape ys = ce ? shape_make(1, &TN(out)->shape.d[0]) : TN(out)->shape;
     Attr ya = attr_str("name", "y");
-    int y = add(OP_INPUT, NULL, 0, ce ? DT_I64 : DT_F32, ys, &ya, 1, d->loc);
+    int y = lw_add(OP_INPUT, NULL, 0, ce ? DT_I64 : DT_F32, ys, &ya, 1, d->loc);
     L.g->nodes[y].flags |= NF_INPUT;
     L.g->nodes[y].name = "y";
     Value *loss = ce ? cross_entropy(out, mk_tensor(y), "mean", loss_e->loc) : mse_loss(out, mk_tensor(y), "mean", loss_e->loc);
@@ -4232,7 +4232,7 @@ static Graph *lower_train(Decl *d) {
         }
         if (!keep) {
             L.group_rg[ps[i]->group] = false;
-            info(ps[i]->node)->rg = false;
+            lw_info(ps[i]->node)->rg = false;
             L.g->nodes[ps[i]->node].flags &= ~NF_TRAINABLE;
             ps[i] = NULL;
             continue;
@@ -4251,32 +4251,32 @@ static Graph *lower_train(Decl *d) {
         if (ps[i])
             ps[kept++] = ps[i];
     np = kept;
-    int seed = filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
+    int seed = lw_filled(shape_scalar(), TN(loss)->dtype, mk_int(1), d->loc)->node;
     /* dL/d each parameter the loss reaches, as grad nodes that pass_autodiff expands; NF_GRAD:
      * memory planning keeps gradients beside their parameters */
     bool *reach = ir_grad_reach(L.g, loss->node, wrt, nw);
     for (int i = 0; i < nw; i++) {
         int in[3] = {loss->node, seed, wrt[i]};
-        grads[i] = reach[wrt[i]] ? add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loss_e->loc) : -1;
+        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loss_e->loc) : -1;
         if (grads[i] >= 0)
             L.g->nodes[grads[i]].flags |= NF_GRAD;
     }
     for (int i = 0; i < L.g->nnode; i++)
         if (i >= L.ninfo || !L.info)
-            *info(i) = (NodeInfo){.leaf = -1};
+            *lw_info(i) = (NodeInfo){.leaf = -1};
     /* the optimizer, from the block's setting */
     Args oa = {.loc = opt_e->loc, .fname = opt_e->lhs->str};
     Value **pos = ir_alloc(sizeof(Value *) * (size_t)(opt_e->nitems + 2));
     const char **kw = ir_alloc(sizeof(char *) * (size_t)(opt_e->nitems + 1));
     Value **kwv = ir_alloc(sizeof(Value *) * (size_t)(opt_e->nitems + 1));
-    Value *plist = mk(V_LIST);
+    Value *plist = lw_mk(V_LIST);
     plist->items = ps;
     plist->n = np;
     pos[oa.npos++] = plist;
     for (int i = 0; i < opt_e->nitems; i++) {
         if (opt_e->names[i]) {
             kw[oa.nkw] = opt_e->names[i];
-            kwv[oa.nkw++] = eval(opt_e->items[i]);
+            kwv[oa.nkw++] = lw_eval(opt_e->items[i]);
         }
     }
     oa.pos = pos;
@@ -4289,14 +4289,14 @@ static Graph *lower_train(Decl *d) {
     L.no_grad = false;
     for (int i = 0; i < nassign; i += 2) {
         int in[2] = {assigns[i], assigns[i + 1]};
-        int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, opt_e->loc);
+        int a = lw_add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, opt_e->loc);
         L.g->nodes[a].flags |= NF_UPDATE;
     }
     for (int i = 0; i < nb; i++) {
         int in[2] = {bnodes[i], L.group_base[bgroups[i]]};
         if (in[1] == in[0])
             continue;
-        int a = add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, d->loc);
+        int a = lw_add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, d->loc);
         L.g->nodes[a].flags |= NF_UPDATE;
     }
     Graph *step = L.g;
@@ -4316,13 +4316,13 @@ static const char *call_name(Expr *e) {
     return NULL;
 }
 
-/* eval, with an error reported and NULL returned instead of a stop. */
+/* lw_eval, with an error reported and NULL returned instead of a stop. */
 static Value *eval_or_null(Expr *e) {
     Value *volatile val = NULL;
     jmp_buf here, *outer = diag_catch;
     diag_catch = &here;
     if (!setjmp(here))
-        val = eval(e);
+        val = lw_eval(e);
     diag_catch = outer;
     L.eval_depth = 0;
     return val;
@@ -4412,7 +4412,7 @@ static void check_model(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
             ok = p->dflt != NULL; /* constructor arguments need defaults to be checked alone */
             continue;
         }
-        Value *ty = eval(p->type);
+        Value *ty = lw_eval(p->type);
         if (ty->kind != V_TYPE)
             break;
         for (int k = 0; k < ty->shape.rank; k++)
@@ -4424,7 +4424,7 @@ static void check_model(Decl *d, int64_t batch, SrcLoc at, const char *reason) {
             }
         if (ok) {
             Attr a = attr_str("name", p->name);
-            args[nargs++] = mk_tensor(add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, p->loc));
+            args[nargs++] = mk_tensor(lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, p->loc));
         }
     }
     if (ok) {
