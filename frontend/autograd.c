@@ -1,0 +1,138 @@
+/*
+ * autograd.c: autograd in programs: requires_grad, backward(), .grad.
+ *
+ * What PyTorch keeps on a tensor is kept per node (NodeInfo: requires grad, the leaf it is
+ * the value of) and per storage group (a leaf that requires grad, the group of its .grad).
+ * backward() finds the leaves the tensor depends on and lowers to a grad node for each leaf
+ * its gradient reaches (ir_grad_reach, the walk of the autodiff pass), which pass_autodiff
+ * later expands into the backward graph where it stands; each leaf's gradient accumulates
+ * into its .grad, as PyTorch's does.
+ */
+#include "lower.h"
+
+/* x.requires_grad_(flag) on a leaf: its storage group becomes (or stops being) a gradient target. */
+void set_requires_grad(Value *t, bool flag, SrcLoc loc) {
+    tensor_arg(t, loc, "the receiver");
+    if (flag && !dtype_is_float(TN(t)->dtype))
+        error_at(loc, "only tensors of floating point dtype can require gradients, got %s", dtype_torch(TN(t)->dtype));
+    if (t->nchain || (!L.group_rg[t->group] && lw_info(t->node)->rg))
+        error_at(loc, "requires_grad can only be changed on a leaf tensor (one not computed from others)");
+    L.group_rg[t->group] = flag;
+    lw_info(t->node)->rg = flag;
+    lw_info(t->node)->leaf = flag ? t->group : -1;
+}
+
+void module_requires_grad(Module *m, bool flag) {
+    int groups[2] = {m->weight, m->bias};
+    for (int i = 0; i < 2; i++)
+        if (groups[i] >= 0) {
+            L.group_rg[groups[i]] = flag;
+            lw_info(L.group_base[groups[i]])->rg = flag;
+            lw_info(L.group_base[groups[i]])->leaf = flag ? groups[i] : -1;
+        }
+    for (int i = 0; i < m->nchild; i++)
+        module_requires_grad(m->child[i], flag);
+}
+
+/* zero_grad(): gradients that exist become zeros (PyTorch 1.13's default, set_to_none=False). */
+void zero_grads(Value **params, int n, SrcLoc loc) {
+    for (int i = 0; i < n; i++) {
+        int gg = L.grad_group[params[i]->group];
+        if (gg >= 0)
+            set_group(gg, lw_filled(TN(params[i])->shape, TN(params[i])->dtype, mk_int(0), loc)->node, loc);
+    }
+}
+
+/* The .grad of a tensor: a tensor on its own storage, or None. */
+Value *grad_of(Value *t) {
+    if (t->nchain || t->group < 0 || L.grad_group[t->group] < 0)
+        return lw_mk(V_NONE);
+    Value *g = lw_mk(V_TENSOR);
+    g->group = L.grad_group[t->group];
+    g->node = L.group_base[g->group];
+    return g;
+}
+
+/* y.backward(gradient): gradients of y for every leaf it depends on, accumulated into .grad. */
+void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
+    tensor_arg(y, loc, "backward()'s tensor");
+    Node *yn = TN(y);
+    if (!lw_info(y->node)->rg) {
+        /* say where the path from a tensor that requires grad was cut, if it was */
+        bool *anc = ir_alloc((size_t)L.g->nnode + 1);
+        anc[y->node] = true;
+        int cut = -1;
+        for (int i = y->node; i >= 0 && cut < 0; i--) {
+            if (!anc[i])
+                continue;
+            Node *n = &L.g->nodes[i];
+            for (int k = 0; k < n->nin; k++) {
+                anc[n->in[k]] = true;
+                if (lw_info(n->in[k])->rg && cut < 0)
+                    cut = i;
+            }
+        }
+        if (cut >= 0) {
+            Node *c = &L.g->nodes[cut];
+            diag_error(loc, "backward() of a tensor that does not require grad: its gradient would have to pass "
+                            "through '%s', which has none", op_info[c->op].name);
+            diag_note(c->loc, "'%s' (%s) cuts the path from a tensor that requires grad here", op_info[c->op].name,
+                      type_str(c->dtype, c->shape));
+            diag_stop();
+        }
+        error_at(loc, "backward() of a tensor that does not require grad: nothing it depends on requires_grad");
+    }
+    int seed;
+    if (!gradient || gradient->kind == V_NONE) {
+        if (shape_numel(yn->shape) != 1)
+            error_at(loc, "backward() of %s needs gradient=: a gradient can only be implied for a scalar",
+                     type_str(yn->dtype, yn->shape));
+        seed = lw_filled(yn->shape, yn->dtype, mk_int(1), loc)->node;
+    } else {
+        Value *gv = gradient->kind == V_LIST || is_scalar(gradient) ? tensor_literal(gradient, NULL, false, loc) : gradient;
+        tensor_arg(gv, loc, "gradient");
+        if (!shape_eq(TN(gv)->shape, yn->shape))
+            error_at(loc, "backward(): gradient %s must have the shape of the tensor, %s",
+                     type_str(TN(gv)->dtype, TN(gv)->shape), type_str(yn->dtype, yn->shape));
+        seed = lw_cast(gv->node, yn->dtype, loc);
+    }
+    /* the leaves: ancestors of y that are the value of a leaf group */
+    int n = L.g->nnode;
+    bool *anc = ir_alloc((size_t)n + 1);
+    int *wrt = ir_alloc(sizeof(int) * (size_t)(n + 1)), nwrt = 0;
+    /* walk back through what requires grad only; a leaf ends the walk (what made it, like an
+       optimizer update, ran without gradient tracking) */
+    anc[y->node] = true;
+    for (int i = y->node; i >= 0; i--) {
+        if (!anc[i] || !lw_info(i)->rg)
+            continue;
+        if (lw_info(i)->leaf >= 0) {
+            wrt[nwrt++] = i;
+            continue;
+        }
+        for (int k = 0; k < L.g->nodes[i].nin; k++)
+            anc[L.g->nodes[i].in[k]] = true;
+    }
+    /* a grad node per leaf the gradient reaches, which pass_autodiff expands into the backward
+     * graph; a leaf it does not reach keeps its .grad (None, or what it was) */
+    int *grads = ir_alloc(sizeof(int) * (size_t)(nwrt + 1));
+    bool *reach = ir_grad_reach(L.g, y->node, wrt, nwrt);
+    for (int i = 0; i < nwrt; i++) {
+        int in[3] = {y->node, seed, wrt[i]};
+        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loc) : -1;
+    }
+    for (int i = nwrt - 1; i >= 0; i--) {
+        if (grads[i] < 0)
+            continue;
+        int group = lw_info(wrt[i])->leaf;
+        int gg = L.grad_group[group];
+        if (gg < 0) {
+            L.grad_group[group] = new_group(grads[i]);
+        } else {
+            int in[2] = {L.group_base[gg], grads[i]}; /* gradients accumulate, as in PyTorch */
+            int sum = lw_add(OP_ADD, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);
+            L.g->nodes[sum].flags |= NF_BACKWARD;
+            set_group(gg, sum, loc);
+        }
+    }
+}

@@ -1,0 +1,321 @@
+/*
+ * lower.h: what the files of the elaborator (lower.c, which lists them) share. Not an API for
+ * anyone else: the frontend's is frontend.h (parse_file, lower_ast).
+ *
+ * The elaborator keeps one state, L, defined in lower.c, as chibicc keeps its globals. A
+ * function shared between its files is a global symbol of libtgccore, which links ir/, passes/
+ * and codegen_c/ together: one whose name would be a bare word (add, cast, eval, info, ...)
+ * takes the prefix lw_ (lower); one whose name says what it works on (mk_tensor, set_group,
+ * tensor_binop, module_call) keeps it. A helper used by one file is static there.
+ */
+#ifndef TGC_LOWER_H
+#define TGC_LOWER_H
+
+#include "frontend.h"
+
+typedef struct Value Value;
+typedef struct Module Module;
+typedef struct Scope Scope;
+
+typedef enum {
+    V_NONE,    /* None */
+    V_INT,     /* i */
+    V_FLOAT,   /* f */
+    V_BOOL,    /* i */
+    V_STR,     /* s */
+    V_TENSOR,  /* node, group, view chain */
+    V_LIST,    /* items */
+    V_TUPLE,   /* items */
+    V_DTYPE,   /* dt */
+    V_TYPE,    /* dt + shape (+ symbolic dims), from f32[B, 3, 32, 32] */
+    V_SIZE,    /* torch.Size: shape */
+    V_DEVICE,  /* s */
+    V_MODULE,  /* mod */
+    V_CLASS,   /* s = builtin module name, or decl = user model */
+    V_FUNC,    /* s = builtin name, self = bound receiver, numpy namespace flag */
+    V_NAMESPACE, /* s = "torch", "np", ... */
+    V_PYTYPE,  /* s = "float", "int", "bool": type(x) */
+    V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
+    V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
+    V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
+} VKind;
+
+enum { TV_NUMPY = 1, TV_PYSCALAR = 2 };
+
+typedef struct {
+    Op op;
+    Attr attr[3];
+    int nattr;
+} ViewStep;
+
+struct Value {
+    VKind kind;
+    int64_t i;
+    double f;
+    const char *s;
+    int node;           /* V_TENSOR: node holding the current contents */
+    int group;          /* V_TENSOR: storage group */
+    ViewStep *chain;    /* V_TENSOR: view steps from the group base */
+    int nchain;
+    unsigned tflags;    /* TV_* */
+    Value **items;
+    int n;
+    DType dt;
+    Shape shape;
+    const char **sym;   /* V_TYPE: symbolic dim names, NULL for literal dims */
+    Module *mod;
+    Decl *decl;
+    Value *self;
+    bool numpy_ns;      /* V_FUNC from the np namespace */
+    unsigned stamp;     /* visited mark for alias updates */
+    bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
+    struct Optim *optim; /* V_OPTIM */
+};
+
+struct Module {
+    const char *cls;     /* "Conv2d", "Linear", ..., or a user model's name */
+    const char *path;    /* parameter name prefix: "" for the root, "conv1." inside */
+    Decl *decl;          /* user model */
+    Scope *env;          /* user model: constructor arguments and children */
+    Module **child;
+    const char **child_name;
+    int nchild;
+    const char *repr;    /* builtin: one-line repr as PyTorch prints it */
+    int64_t in, out;     /* channels / features */
+    int64_t k[2], stride[2], pad[2], dil[2], groups;
+    bool has_bias, ceil_mode, inplace, count_include_pad;
+    int64_t start_dim, end_dim;
+    const char *loss_reduction; /* MSELoss, CrossEntropyLoss */
+    int weight, bias;    /* parameter storage groups, -1 if none */
+    /* BatchNorm2d: its buffers' groups (-1 if none) and their PARAM nodes, eps, momentum */
+    int rmean, rvar, nbt, rmean_node, rvar_node, nbt_node;
+    double eps, momentum;
+    bool affine, track;
+    bool eval;           /* model.eval(): BatchNorm2d uses its running statistics */
+    int64_t osize[2];    /* AdaptiveAvgPool2d's output size */
+};
+
+typedef struct {
+    const char *name;
+    Value *v;
+} Binding;
+
+struct Scope {
+    Scope *up;
+    Binding *b;
+    int n, cap;
+};
+
+/* What autograd knows about a node (PyTorch keeps it on the tensor). */
+typedef struct {
+    bool rg;            /* requires_grad */
+    int leaf;           /* the leaf group whose value this node is, or -1 */
+    const char *fn;     /* grad_fn name for printing ("AddmmBackward0"), NULL: from the op */
+} NodeInfo;
+
+typedef struct {
+    Ast *ast;
+    Graph *g;
+    Scope *scope;       /* innermost */
+    Scope *globals;
+    int *group_base;    /* group -> node holding its contents */
+    int ngroups, capgroups;
+    unsigned stamp;
+    NodeInfo *info;     /* per node of g: autograd facts the IR does not keep */
+    int ninfo;
+    bool *group_rg;     /* group -> a leaf that requires grad (a parameter, requires_grad=True) */
+    bool *group_param;  /* group -> a module's parameter (printed as "Parameter containing:") */
+    int *grad_group;    /* group -> the group holding its .grad, or -1 (None) */
+    bool no_grad;       /* inside an optimizer step or a weight load: updates are not recorded */
+    Value *ret;         /* model forward: returned value */
+    bool in_forward;
+    const char *checking; /* set while a model is run only to check it: the note to print */
+    int depth_guard;    /* model constructions and calls now running: a model containing itself stops at 64 */
+    int eval_depth;     /* expressions now being evaluated: deeply nested ones would exhaust the C stack */
+    /* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
+    Scope *callers[80];
+    int ncallers;
+} Lower;
+
+extern Lower L;
+
+/* A node of the graph being built (by id, or a tensor value's), and a Python number's value. */
+static inline Node *N(int id) { return &L.g->nodes[id]; }
+static inline Node *TN(Value *v) { return N(v->node); }
+static inline bool is_scalar(Value *v) { return v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL; }
+static inline double num(Value *v) { return v->kind == V_FLOAT ? v->f : (double)v->i; }
+
+/* ---- values.c: values and scopes ---- */
+
+Value *lw_mk(VKind k);
+Value *mk_int(int64_t i);
+Value *mk_float(double f);
+Value *mk_bool(bool b);
+Value *mk_str(const char *s);
+const char *kind_name(Value *v); /* "a tensor f32[2, 3]", for messages */
+Scope *push_scope(void);         /* a new innermost scope */
+Binding *find_in(Scope *s, const char *name);
+void lw_bind(Scope *s, const char *name, Value *v);
+
+/* ---- args.c: call arguments ---- */
+
+/* A call's arguments: f(1, 2, dim=0) has pos = {1, 2} and kw = {"dim"}, kwv = {0}. */
+typedef struct {
+    const char *fname; /* the callee, for messages: "zeros", "Conv2d", "Net" */
+    Value **pos;
+    int npos;
+    const char **kw;
+    Value **kwv;
+    int nkw;
+    unsigned used; /* bit i: keyword i consumed */
+    SrcLoc loc;
+} Args;
+/* The end of taking a's arguments: at most maxpos positional, keywords among those named. */
+#define DONE(a, maxpos, ...)                                                                        \
+    do {                                                                                           \
+        static const char *const known_[] = {"", __VA_ARGS__};                                     \
+        args_done(a, maxpos, known_, (int)(sizeof known_ / sizeof known_[0]));                     \
+    } while (0)
+
+/* Argument `index` by position, or by keyword `name`; dflt when absent (lw_req: an error). */
+Value *lw_arg(Args *a, int index, const char *name, Value *dflt);
+Value *lw_req(Args *a, int index, const char *name);
+void args_done(Args *a, int maxpos, const char *const *known, int nknown);
+/* A value as an operation takes it, or an error that names it `what` */
+Value *tensor_arg(Value *v, SrcLoc loc, const char *what);
+int64_t int_arg(Value *v, SrcLoc loc, const char *what);
+double float_arg(Value *v, SrcLoc loc, const char *what);
+bool bool_arg(Value *v, SrcLoc loc, const char *what);
+int axis_arg(Value *v, int rank, SrcLoc loc);
+Shape shape_from_values(Value **v, int n, SrcLoc loc);
+DType dtype_value(Value *v, SrcLoc loc);
+
+/* ---- graph.c: nodes, storage groups, views, in-place writes ---- */
+
+NodeInfo *lw_info(int id); /* what autograd knows of node id */
+/* A new node (ir_add: its shape rule checks it, and stops at a bad one); its requires_grad follows
+ * its inputs'. lw_add1 and lw_add2 are for ops whose inputs imply the result's type. */
+int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc);
+int lw_add1(Op op, int x, const Attr *a, int na, SrcLoc loc);
+int lw_add2(Op op, int x, int y, SrcLoc loc);
+Attr data_attr(const char *key, Value **v, int64_t n, DType dt, SrcLoc loc);
+Attr ints_attr(const char *key, const int64_t *v, int n);
+int const_scalar(Value *v, DType dt, SrcLoc loc);
+/* x as dt, as shape s, broadcast to s: x itself when it is already */
+int lw_cast(int x, DType dt, SrcLoc loc);
+int lw_reshape(int x, Shape s, SrcLoc loc);
+int lw_expand(int x, Shape s, SrcLoc loc);
+int new_group(int node);
+Value *mk_tensor(int node); /* a fresh tensor: a new storage group */
+Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc);
+void set_group(int group, int node, SrcLoc loc);   /* the group's contents is now node */
+void write_through(Value *v, int node, SrcLoc loc); /* in place: what v views is now node */
+
+/* ---- format.c: Python's str and format, run-time text ---- */
+
+const char *py_float_repr(double v);
+const char *value_str(Value *v, SrcLoc loc);
+Value *text_new(void);
+void text_push(Value *t, Value *item);
+void text_append(Value *t, Value *v, const char *spec, SrcLoc loc);
+/* Appends str(v) (in an f-string: format(v, spec)) to t: literal text now, or a tensor hole. */
+void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc);
+void print_text(Value *text, SrcLoc loc); /* print(): a PRINT node */
+
+/* ---- tensors.c: tensor operations and creation ---- */
+
+int value_category(Value *v);
+DType promote_types(DType a, DType b);
+DType default_dtype_for(int cat);
+Value *lw_result(int node, Value *a, Value *b); /* node as a fresh tensor, numpy's if a or b is */
+Value *named_fn(Value *v, Value *from, const char *fn);
+Op binop_code(const char *op);
+Value *lw_binop(const char *op, Value *a, Value *b, SrcLoc loc); /* a op b, for any values: "+", "@", ... */
+Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc);
+Value *lw_matmul(Value *a, Value *b, SrcLoc loc);
+Value *unary_op(Op op, Value *a, SrcLoc loc);
+Value *lw_reduce(Op op, Value *a, Value *dim, bool keepdim, SrcLoc loc); /* dim NULL or None: all */
+Value *lw_tuple2(Value *a, Value *b);
+bool same_but_ones(Shape a, Shape b);
+Value *view_reshape(Value *a, Shape s, SrcLoc loc);
+Value *reshape_or_copy(Value *a, Shape s, SrcLoc loc);
+Value *lw_flatten(Value *a, int64_t start, int64_t end, SrcLoc loc);
+Value *lw_permute(Value *a, const int64_t *perm, int n, SrcLoc loc);
+Value *lw_transpose(Value *a, Value *d0, Value *d1, SrcLoc loc);
+Value *index_tensor(Value *a, Expr *e); /* a[...], a view */
+int inplace_result(Value *target, int node, SrcLoc loc);
+void assign_into(Value *target, Value *value, SrcLoc loc); /* target <- value, in place */
+Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc);
+Value *lw_filled(Shape s, DType dt, Value *value, SrcLoc loc);
+
+/* ---- modules.c: modules ---- */
+
+Value *construct_builtin(const char *cls, Args *a);
+Value *construct_model(Decl *d, Args *a);
+const char *module_repr(Module *m, int indent);
+bool is_layer_decl(Stmt *s);
+bool is_tensor_type(Expr *t);
+void add_child(Module *m, const char *name, Module *c);
+void name_params(Module *m, const char *path);
+void pair_value(Value *v, int64_t out[2], SrcLoc loc, const char *what, bool *was_pair);
+Value *param_value(int group);
+void collect_params(Module *m, Value ***out, int *n);
+void collect_state(Module *m, Value ***out, int *n);
+void collect_buffers(Module *m, int *groups, int *nodes, int *n);
+void set_eval(Module *m, bool eval);
+Value *module_call(Module *m, Args *a);
+Value *conv2d_call(Value *x, Value *w, Value *b, Value *stride, Value *padding, Value *dil, Value *groups,
+                   SrcLoc loc);
+Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2], const int64_t dl[2],
+                    bool ceil_mode, SrcLoc loc);
+Value *avgpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2], bool ceil_mode,
+                    bool count_include_pad, SrcLoc loc);
+Value *linear_call(Value *x, Value *w, Value *b, SrcLoc loc);
+Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc);
+/* Runs model d once alone, its errors reported (with `reason`, where it ran) and the run going on. */
+void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *reason);
+
+/* ---- autograd.c: requires_grad, backward, .grad ---- */
+
+void set_requires_grad(Value *t, bool flag, SrcLoc loc);
+void module_requires_grad(Module *m, bool flag);
+void zero_grads(Value **params, int n, SrcLoc loc);
+Value *grad_of(Value *t); /* t.grad */
+void lw_backward(Value *y, Value *gradient, SrcLoc loc); /* y.backward(gradient) */
+
+/* ---- optim.c: optimizers and losses ---- */
+
+typedef struct Optim {
+    bool adam, adamw;
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    bool nesterov;
+    Value **params;
+    int nparams;
+    int *buf, *exp_avg, *exp_avg_sq; /* state groups per parameter, -1 before the first step */
+    int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
+} Optim;
+
+Value *make_optimizer(const char *kind, Args *a);
+void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
+/* The update of a train block's step, as assignments (state, new value) into assigns. */
+void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
+                    int *nassign);
+Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc);
+Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc loc);
+
+/* ---- builtins.c: builtin functions and methods ---- */
+
+Value *call_builtin(const char *f, Value *self, Args *a, bool numpy_ns);
+
+/* ---- expr.c, stmt.c: expressions and statements ---- */
+
+Value *lw_eval(Expr *e);
+bool lw_condition(Expr *e); /* an if's condition, known at compile time */
+void exec_block(Stmt **body, int n);
+
+/* ---- train.c: train blocks ---- */
+
+void check_train(Decl *d);   /* reports what is wrong, several errors where it can */
+Graph *lower_train(Decl *d); /* the training step of a checked block */
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * optim.c: optimizers (SGD, Adam, AdamW) and losses (MSELoss, CrossEntropyLoss).
+ *
+ * An optimizer is a compile-time value holding its parameters and settings. Its update is
+ * built of ordinary nodes flagged NF_UPDATE, in two forms that compute what PyTorch 1.13's
+ * single-tensor SGD and Adam compute: optimizer_step in a program, whose state is storage
+ * groups and whose step count is known at compile time, and runtime_update in a train
+ * block's step, whose state and step count are persistent tensors read when the step runs.
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- optimizers ---- */
+
+static double opt_num(Args *a, const char *key, double dflt) {
+    Value *v = lw_arg(a, -1, key, NULL);
+    if (!v)
+        return dflt;
+    double d = float_arg(v, a->loc, key);
+    if (!(d >= 0) || !isfinite(d))
+        error_at(a->loc, "%s must be a non-negative number", key);
+    return d;
+}
+
+Value *make_optimizer(const char *kind, Args *a) {
+    SrcLoc loc = a->loc;
+    Optim *o = ir_alloc(sizeof(Optim));
+    Value *ps = lw_req(a, 0, "params");
+    if (ps->kind == V_MODULE) {
+        Value *l = lw_mk(V_LIST);
+        collect_params(ps->mod, &l->items, &l->n);
+        ps = l;
+    }
+    if (ps->kind != V_LIST && ps->kind != V_TUPLE)
+        error_at(loc, "%s() needs the parameters to optimize, e.g. %s(net.parameters(), lr=0.01)", kind, kind);
+    o->params = ps->items;
+    o->nparams = ps->n;
+    for (int i = 0; i < o->nparams; i++) {
+        tensor_arg(o->params[i], loc, "each parameter");
+        Value *pv = o->params[i];
+        if (pv->nchain || (!L.group_rg[pv->group] && lw_info(pv->node)->rg))
+            error_at(loc, "%s(): parameter %d is not a leaf tensor (it is computed from others)", kind, i);
+    }
+    o->adam = strcmp(kind, "SGD") != 0;
+    o->adamw = !strcmp(kind, "AdamW");
+    if (!o->adam) {
+        Value *lr = lw_arg(a, 1, "lr", NULL);
+        if (!lr)
+            error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
+        o->lr = float_arg(lr, loc, "lr");
+        o->momentum = opt_num(a, "momentum", 0);
+        o->dampening = opt_num(a, "dampening", 0);
+        o->weight_decay = opt_num(a, "weight_decay", 0);
+        Value *nv = lw_arg(a, -1, "nesterov", mk_bool(false));
+        o->nesterov = bool_arg(nv, loc, "nesterov");
+        DONE(a, 2, "params", "lr", "momentum", "dampening", "weight_decay", "nesterov");
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+            error_at(loc, "nesterov momentum requires a momentum and zero dampening");
+    } else {
+        Value *lr = lw_arg(a, 1, "lr", mk_float(1e-3));
+        o->lr = float_arg(lr, loc, "lr");
+        Value *betas = lw_arg(a, -1, "betas", NULL);
+        o->beta1 = 0.9;
+        o->beta2 = 0.999;
+        if (betas) {
+            if ((betas->kind != V_TUPLE && betas->kind != V_LIST) || betas->n != 2)
+                error_at(loc, "betas must be a pair, e.g. (0.9, 0.999)");
+            o->beta1 = float_arg(betas->items[0], loc, "betas");
+            o->beta2 = float_arg(betas->items[1], loc, "betas");
+        }
+        o->eps = opt_num(a, "eps", 1e-8);
+        o->weight_decay = opt_num(a, "weight_decay", o->adamw ? 1e-2 : 0);
+        Value *ams = lw_arg(a, -1, "amsgrad", mk_bool(false));
+        if (bool_arg(ams, loc, "amsgrad"))
+            error_at(loc, "amsgrad=True is not supported");
+        DONE(a, 2, "params", "lr", "betas", "eps", "weight_decay", "amsgrad");
+    }
+    o->buf = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->exp_avg = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->exp_avg_sq = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    for (int i = 0; i < o->nparams; i++)
+        o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
+    Value *v = lw_mk(V_OPTIM);
+    v->optim = o;
+    v->s = kind;
+    return v;
+}
+
+/* Elementwise helpers for update rules: x op y where y may be a float constant. */
+static int upd2(Op op, int x, int y, SrcLoc loc) {
+    int r = lw_add2(op, x, y, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+static int uconst(double v, DType dt, SrcLoc loc) {
+    int r = const_scalar(mk_float(v), dt, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+
+/*
+ * optimizer.step(), as PyTorch 1.13's single-tensor SGD and Adam/AdamW compute it. The step
+ * count of a straight-line program is known here, so bias corrections are constants computed in
+ * double exactly as Python computes them.
+ */
+void optimizer_step(Optim *o, SrcLoc loc) {
+    L.no_grad = true;
+    int first_node = L.g->nnode;
+    for (int i = 0; i < o->nparams; i++) {
+        Value *p = o->params[i];
+        int gg = L.grad_group[p->group];
+        if (gg < 0)
+            continue; /* no gradient yet: PyTorch skips the parameter */
+        int pn = L.group_base[p->group], g = L.group_base[gg];
+        DType dt = L.g->nodes[pn].dtype;
+        Shape sh = L.g->nodes[pn].shape;
+        o->steps[i]++;
+        if (!o->adam) {
+            int d = g;
+            if (o->weight_decay != 0)
+                d = upd2(OP_ADD, d, upd2(OP_MUL, pn, uconst(o->weight_decay, dt, loc), loc), loc);
+            if (o->momentum != 0) {
+                int buf;
+                if (o->buf[i] < 0) { /* the first step: buf = d_p */
+                    buf = d;
+                    o->buf[i] = new_group(buf);
+                } else {
+                    buf = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->buf[i]], uconst(o->momentum, dt, loc), loc),
+                               upd2(OP_MUL, d, uconst(1 - o->dampening, dt, loc), loc), loc);
+                    set_group(o->buf[i], buf, loc);
+                }
+                d = o->nesterov ? upd2(OP_ADD, d, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc), loc) : buf;
+            }
+            set_group(p->group, upd2(OP_ADD, pn, upd2(OP_MUL, d, uconst(-o->lr, dt, loc), loc), loc), loc);
+            continue;
+        }
+        if (o->exp_avg[i] < 0) {
+            o->exp_avg[i] = new_group(lw_filled(sh, dt, mk_int(0), loc)->node);
+            o->exp_avg_sq[i] = new_group(lw_filled(sh, dt, mk_int(0), loc)->node);
+        }
+        if (o->adamw && o->weight_decay != 0) /* decoupled: param *= 1 - lr * wd */
+            pn = upd2(OP_MUL, pn, uconst(1 - o->lr * o->weight_decay, dt, loc), loc);
+        if (!o->adamw && o->weight_decay != 0)
+            g = upd2(OP_ADD, g, upd2(OP_MUL, pn, uconst(o->weight_decay, dt, loc), loc), loc);
+        int m = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->exp_avg[i]], uconst(o->beta1, dt, loc), loc),
+                     upd2(OP_MUL, g, uconst(1 - o->beta1, dt, loc), loc), loc);
+        int v = upd2(OP_ADD, upd2(OP_MUL, L.group_base[o->exp_avg_sq[i]], uconst(o->beta2, dt, loc), loc),
+                     upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
+        set_group(o->exp_avg[i], m, loc);
+        set_group(o->exp_avg_sq[i], v, loc);
+        double bc1 = 1 - pow(o->beta1, o->steps[i]), bc2 = 1 - pow(o->beta2, o->steps[i]);
+        double step_size = o->lr / bc1, bc2_sqrt = sqrt(bc2);
+        int sq = lw_add1(OP_SQRT, v, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        int denom = upd2(OP_ADD, upd2(OP_DIV, sq, uconst(bc2_sqrt, dt, loc), loc), uconst(o->eps, dt, loc), loc);
+        int delta = upd2(OP_MUL, upd2(OP_DIV, m, denom, loc), uconst(-step_size, dt, loc), loc);
+        set_group(p->group, upd2(OP_ADD, pn, delta, loc), loc);
+    }
+    for (int i = first_node; i < L.g->nnode; i++) /* zero state and constants belong to the update too */
+        L.g->nodes[i].flags |= NF_UPDATE;
+    L.no_grad = false;
+}
+
+/* ---- the update in a train block's step ---- */
+
+/* A persistent zero-initialised state tensor (optimizer buffers, the step counter). */
+static int new_state(const char *name, DType dt, Shape s, SrcLoc loc) {
+    Attr a = attr_str("init", "zeros");
+    int id = lw_add(OP_PARAM, NULL, 0, dt, s, &a, 1, loc);
+    L.g->nodes[id].flags |= NF_PARAM;
+    L.g->nodes[id].name = name;
+    return id;
+}
+
+static int upd_cast(int x, DType dt, SrcLoc loc) {
+    int r = lw_cast(x, dt, loc);
+    L.g->nodes[r].flags |= NF_UPDATE;
+    return r;
+}
+
+/*
+ * The optimizer update with the step count read at run time (a state), as a generated
+ * train_step needs: SGD's first step sets buf = d_p through a 0/1 blend (exact, both terms
+ * finite), Adam's bias corrections are computed in double from the step and then used as float
+ * scalars, as PyTorch's Python floats are. Writes go through assign effects at the very end,
+ * after every update has read the old values.
+ */
+void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
+                           int *nassign) {
+    int first_node = L.g->nnode;
+    int step = new_state("step", DT_I64, shape_scalar(), loc);
+    /* the learning rate lives in the arena too, so a caller (the trainer's --lr) may change it; as a
+       double, so lr-derived factors round exactly as Python's floats do */
+    Attr la[2] = {attr_str("init", "full"), attr_float("value", o->lr)};
+    int lr = lw_add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
+    L.g->nodes[lr].flags |= NF_PARAM;
+    L.g->nodes[lr].name = "lr";
+    int neg_lr = lw_add1(OP_NEG, lr, NULL, 0, loc);
+    int neg_lr32 = upd_cast(neg_lr, DT_F32, loc);
+    int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
+    int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
+    int first = -1, step_size = -1, bc2_sqrt = -1;
+    if (!o->adam && o->momentum != 0)
+        first = upd_cast(upd2(OP_EQ, step, const_scalar(mk_int(0), DT_I64, loc), loc), DT_F32, loc);
+    if (o->adam) {
+        int bc1 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta1, DT_F64, loc), tf, loc), loc);
+        int bc2 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta2, DT_F64, loc), tf, loc), loc);
+        step_size = upd_cast(upd2(OP_DIV, neg_lr, bc1, loc), DT_F32, loc);
+        int sq = lw_add1(OP_SQRT, bc2, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        bc2_sqrt = upd_cast(sq, DT_F32, loc);
+    }
+    for (int i = 0; i < n; i++) {
+        if (grads[i] < 0)
+            continue;
+        int p = params[i], g = grads[i];
+        DType dt = L.g->nodes[p].dtype;
+        Shape sh = L.g->nodes[p].shape;
+        if (!o->adam) {
+            int d = g;
+            if (o->weight_decay != 0)
+                d = upd2(OP_ADD, d, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
+            if (o->momentum != 0) {
+                int buf = new_state(ir_fmt("%s.momentum_buffer", names[i]), dt, sh, loc);
+                int later = upd2(OP_ADD, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc),
+                                 upd2(OP_MUL, d, uconst(1 - o->dampening, dt, loc), loc), loc);
+                int nb = upd2(OP_ADD, upd2(OP_MUL, first, d, loc),
+                              upd2(OP_MUL, upd2(OP_SUB, uconst(1, dt, loc), first, loc), later, loc), loc);
+                assigns[(*nassign)++] = buf, assigns[(*nassign)++] = nb;
+                d = o->nesterov ? upd2(OP_ADD, d, upd2(OP_MUL, nb, uconst(o->momentum, dt, loc), loc), loc) : nb;
+            }
+            assigns[(*nassign)++] = p;
+            assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, d, neg_lr32, loc), loc);
+            continue;
+        }
+        int m = new_state(ir_fmt("%s.exp_avg", names[i]), dt, sh, loc);
+        int v = new_state(ir_fmt("%s.exp_avg_sq", names[i]), dt, sh, loc);
+        int pn = p;
+        if (o->adamw && o->weight_decay != 0) {
+            int keep = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_MUL, lr, uconst(o->weight_decay, DT_F64, loc), loc), loc);
+            pn = upd2(OP_MUL, pn, upd_cast(keep, dt, loc), loc);
+        }
+        if (!o->adamw && o->weight_decay != 0)
+            g = upd2(OP_ADD, g, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
+        int mn = upd2(OP_ADD, upd2(OP_MUL, m, uconst(o->beta1, dt, loc), loc),
+                      upd2(OP_MUL, g, uconst(1 - o->beta1, dt, loc), loc), loc);
+        int vn = upd2(OP_ADD, upd2(OP_MUL, v, uconst(o->beta2, dt, loc), loc),
+                      upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
+        int sq = lw_add1(OP_SQRT, vn, NULL, 0, loc);
+        L.g->nodes[sq].flags |= NF_UPDATE;
+        int denom = upd2(OP_ADD, upd2(OP_DIV, sq, bc2_sqrt, loc), uconst(o->eps, dt, loc), loc);
+        int delta = upd2(OP_MUL, upd2(OP_DIV, mn, denom, loc), step_size, loc);
+        assigns[(*nassign)++] = m, assigns[(*nassign)++] = mn;
+        assigns[(*nassign)++] = v, assigns[(*nassign)++] = vn;
+        assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, pn, delta, loc);
+    }
+    assigns[(*nassign)++] = step, assigns[(*nassign)++] = step1;
+    for (int i = first_node; i < L.g->nnode; i++) /* constants and state too: one update section */
+        L.g->nodes[i].flags |= NF_UPDATE;
+}
+
+/* ---- losses ---- */
+
+Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    tensor_arg(t, loc, "the target");
+    Value *d = lw_binop("-", x, t, loc);
+    Value *sq = tensor_binop(OP_MUL, d, d, loc);
+    Value *r = sq;
+    if (!strcmp(reduction, "mean"))
+        r = lw_reduce(OP_MEAN, sq, NULL, false, loc);
+    else if (!strcmp(reduction, "sum"))
+        r = lw_reduce(OP_SUM, sq, NULL, false, loc);
+    else if (strcmp(reduction, "none"))
+        error_at(loc, "reduction must be 'mean', 'sum' or 'none', got '%s'", reduction);
+    lw_info(r->node)->fn = "MseLossBackward0";
+    return r;
+}
+
+Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    tensor_arg(t, loc, "the target");
+    if (TN(t)->dtype != DT_I64)
+        error_at(loc, "cross_entropy: the target must be class indices (i64), got %s", type_str(TN(t)->dtype, TN(t)->shape));
+    int in[2] = {x->node, t->node};
+    Attr a = attr_str("reduction", reduction);
+    Value *r = lw_result(lw_add(OP_CROSS_ENTROPY, in, 2, DT_F32, shape_scalar(), &a, 1, loc), x, NULL);
+    lw_info(r->node)->fn = "NllLossBackward0";
+    return r;
+}

@@ -1,0 +1,174 @@
+/*
+ * stmt.c: statements.
+ *
+ * Assignment binds names, writes into a tensor in place (t[0] = 1, x += y) or replaces a
+ * module's layer; an if takes the branch its compile-time condition picks; return ends a
+ * forward pass. A program's statements run one by one: an error in one is reported, the names
+ * it would have bound become V_ERROR (their uses stay quiet) and the next statements are still
+ * checked.
+ */
+#include "lower.h"
+
+#include <string.h>
+
+static void assign(Expr *t, Value *v, SrcLoc loc) {
+    switch (t->kind) {
+    case E_NAME:
+        if (find_in(L.globals, t->str) && L.scope == L.globals)
+            error_at(t->loc, "cannot assign to the builtin name '%s'", t->str);
+        if (v->kind == V_TENSOR && !TN(v)->name && !(TN(v)->flags & NF_PARAM))
+            TN(v)->name = t->str; /* the IR, its gradients and the generated code read better with names */
+        lw_bind(L.scope, t->str, v);
+        return;
+    case E_TUPLE:
+        if (v->kind != V_TUPLE && v->kind != V_LIST)
+            error_at(loc, "cannot unpack %s into %d names", kind_name(v), t->nitems);
+        if (v->n != t->nitems)
+            error_at(loc, "cannot unpack %d values into %d names", v->n, t->nitems);
+        for (int i = 0; i < t->nitems; i++)
+            assign(t->items[i], v->items[i], loc);
+        return;
+    case E_INDEX: {
+        Value *b = lw_eval(t->lhs);
+        if (b->kind == V_TENSOR) {
+            assign_into(index_tensor(b, t), v, loc);
+            return;
+        }
+        if (b->kind == V_LIST && t->nitems == 1) {
+            int64_t i = int_arg(lw_eval(t->items[0]), t->items[0]->loc, "an index");
+            if (i < -b->n || i >= b->n)
+                error_at(t->loc, "list index %lld out of range", (long long)i);
+            b->items[i < 0 ? i + b->n : i] = v;
+            return;
+        }
+        error_at(t->loc, "cannot assign into %s", kind_name(b));
+    }
+    case E_ATTR: {
+        Value *b = lw_eval(t->lhs);
+        if (b->kind == V_TENSOR && !strcmp(t->str, "requires_grad")) {
+            set_requires_grad(b, bool_arg(v, loc, "requires_grad"), loc);
+            return;
+        }
+        if (b->kind == V_MODULE && v->kind == V_MODULE) {
+            add_child(b->mod, t->str, v->mod);
+            if (b->mod->env)
+                lw_bind(b->mod->env, t->str, v); /* the forward pass sees the new layer */
+            name_params(b->mod, b->mod->path);
+            return;
+        }
+        error_at(t->loc, "cannot assign to attribute '%s' of %s", t->str, kind_name(b));
+    }
+    default:
+        error_at(t->loc, "cannot assign to this expression");
+    }
+}
+
+/* An if's condition: a value known at compile time (a number, a bool, None, a string), never a
+ * tensor, since the graph has no branches. */
+bool lw_condition(Expr *e) {
+    Value *c = lw_eval(e);
+    switch (c->kind) {
+    case V_BOOL: case V_INT: return c->i != 0;
+    case V_FLOAT: return c->f != 0;
+    case V_NONE: return false;
+    case V_STR: return *c->s != 0;
+    case V_TENSOR:
+        error_at(e->loc, "an 'if' condition must be known at compile time (a number or a bool); this is a tensor, "
+                         "whose value exists only when the program runs");
+    default:
+        error_at(e->loc, "an 'if' condition must be a number or a bool, not %s", kind_name(c));
+    }
+}
+
+/* The branch an if takes; in a model's forward pass without its layer declarations, which the
+ * constructor ran (construct_model). */
+static void exec_if(Stmt *s) {
+    bool yes = lw_condition(s->value);
+    Stmt **b = yes ? s->body : s->orelse;
+    int n = yes ? s->nbody : s->norelse;
+    if (!L.in_forward) {
+        exec_block(b, n);
+        return;
+    }
+    Stmt **fwd = ir_alloc(sizeof(Stmt *) * (size_t)(n + 1));
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!is_layer_decl(b[i]))
+            fwd[k++] = b[i];
+    exec_block(fwd, k);
+}
+
+static void exec_stmt(Stmt *s) {
+    switch (s->kind) {
+    case S_IF:
+        exec_if(s);
+        return;
+    case S_EXPR:
+        lw_eval(s->value);
+        return;
+    case S_RETURN:
+        if (!L.in_forward)
+            error_at(s->loc, "'return' outside a model");
+        L.ret = lw_eval(s->value);
+        return;
+    case S_ASSIGN: {
+        Value *v = lw_eval(s->value);
+        if (!strcmp(s->op, "=")) {
+            assign(s->target, v, s->loc);
+            return;
+        }
+        char op[2] = {s->op[0], 0};
+        Value *cur = lw_eval(s->target);
+        if (cur->kind == V_TENSOR) {
+            /* x += y updates x in place, as PyTorch does */
+            Value *r = lw_binop(op, cur, v, s->loc);
+            write_through(cur, inplace_result(cur, r->node, s->loc), s->loc);
+            return;
+        }
+        assign(s->target, lw_binop(op, cur, v, s->loc), s->loc);
+        return;
+    }
+    }
+}
+
+/* The names a failed assignment would have bound become V_ERROR, so their uses stay quiet. */
+static void poison_expr(Expr *t) {
+    if (t->kind == E_NAME)
+        lw_bind(L.scope, t->str, lw_mk(V_ERROR));
+    else if (t->kind == E_TUPLE)
+        for (int i = 0; i < t->nitems; i++)
+            poison_expr(t->items[i]);
+}
+
+static void poison_targets(Stmt *s) {
+    if (s->kind == S_ASSIGN && !strcmp(s->op, "="))
+        poison_expr(s->target);
+}
+
+void exec_block(Stmt **body, int n) {
+    for (int i = 0; i < n && !L.ret; i++) {
+        jmp_buf here, *outer = diag_catch;
+        /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
+        Scope *scope = L.scope;
+        int depth = L.depth_guard, edepth = L.eval_depth, ncall = L.ncallers;
+        /* An error in one statement of a program does not hide the errors of the next ones. */
+        if (!L.in_forward && setjmp(here)) {
+            diag_catch = outer;
+            L.scope = scope;
+            L.ret = NULL;
+            L.in_forward = false;
+            L.depth_guard = depth;
+            L.eval_depth = edepth;
+            L.ncallers = ncall;
+            L.no_grad = false;
+            if (diag_nerrors > 20)
+                error_at(body[i]->loc, "too many errors; giving up");
+            poison_targets(body[i]);
+            continue;
+        }
+        if (!L.in_forward)
+            diag_catch = &here;
+        exec_stmt(body[i]);
+        diag_catch = outer;
+    }
+}

@@ -1,0 +1,86 @@
+/*
+ * values.c: compile-time values and scopes.
+ *
+ * Whatever an expression evaluates to is a Value: a Python number, string, list or tuple, a
+ * dtype, a module or a module class, a function, an optimizer, or a tensor (a node of the
+ * graph in a storage group, see graph.c). Names are bound in scopes, looked up innermost
+ * first: a program's or a forward pass's own, then a model's constructor arguments and
+ * layers, then the globals.
+ */
+#include "lower.h"
+
+#include <string.h>
+
+/* ---- values ---- */
+
+Value *lw_mk(VKind k) {
+    Value *v = ir_alloc(sizeof(Value));
+    v->kind = k;
+    v->node = -1;
+    v->group = -1;
+    return v;
+}
+
+Value *mk_int(int64_t i) { Value *v = lw_mk(V_INT); v->i = i; return v; }
+Value *mk_float(double f) { Value *v = lw_mk(V_FLOAT); v->f = f; return v; }
+Value *mk_bool(bool b) { Value *v = lw_mk(V_BOOL); v->i = b; return v; }
+Value *mk_str(const char *s) { Value *v = lw_mk(V_STR); v->s = s; return v; }
+
+const char *kind_name(Value *v) {
+    switch (v->kind) {
+    case V_NONE: return "None";
+    case V_INT: return "an int";
+    case V_FLOAT: return "a float";
+    case V_BOOL: return "a bool";
+    case V_STR: return "a string";
+    case V_TENSOR: return ir_fmt("a tensor %s", type_str(TN(v)->dtype, TN(v)->shape));
+    case V_LIST: return "a list";
+    case V_TUPLE: return "a tuple";
+    case V_DTYPE: return "a dtype";
+    case V_TYPE: return "a tensor type";
+    case V_SIZE: return "a torch.Size";
+    case V_DEVICE: return "a device";
+    case V_MODULE: return ir_fmt("a module (%s)", v->mod->cls);
+    case V_CLASS: return "a module class";
+    case V_FUNC: return "a function";
+    case V_NAMESPACE: return "a namespace";
+    case V_PYTYPE: return "a type";
+    case V_TEXT: return "a formatted string";
+    case V_ERROR: return "an error";
+    case V_OPTIM: return ir_fmt("an optimizer (%s)", v->s);
+    }
+    return "?";
+}
+
+/* ---- scopes ---- */
+
+Scope *push_scope(void) {
+    Scope *s = ir_alloc(sizeof(Scope));
+    s->up = L.scope;
+    L.scope = s;
+    return s;
+}
+
+Binding *find_in(Scope *s, const char *name) {
+    for (int i = s->n - 1; i >= 0; i--)
+        if (!strcmp(s->b[i].name, name))
+            return &s->b[i];
+    return NULL;
+}
+
+void lw_bind(Scope *s, const char *name, Value *v) {
+    Binding *b = find_in(s, name);
+    if (b) {
+        b->v = v;
+        return;
+    }
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        Binding *nb = ir_alloc(sizeof(Binding) * (size_t)cap);
+        if (s->n)
+            memcpy(nb, s->b, sizeof(Binding) * (size_t)s->n);
+        s->b = nb;
+        s->cap = cap;
+    }
+    s->b[s->n++] = (Binding){name, v};
+}
