@@ -39,6 +39,14 @@ static Value *lookup(Expr *e) {
     error_at(e->loc, "unknown name '%s'", e->str);
 }
 
+/* self.name() as a function value: the builtin name with its receiver bound. */
+static Value *method(Value *self, const char *name) {
+    Value *f = lw_mk(V_FUNC);
+    f->s = name;
+    f->self = self;
+    return f;
+}
+
 static Value *attribute(Value *base, Expr *e) {
     const char *name = e->str;
     SrcLoc loc = e->loc;
@@ -113,26 +121,13 @@ static Value *attribute(Value *base, Expr *e) {
         if (!strcmp(name, "grad_fn"))
             error_at(loc, "'.grad_fn' objects are not available; print the tensor to see its grad_fn, or "
                           "'tgc compile --emit=ir' to see the whole backward graph");
-        static const char *methods[] = {
-            "numpy", "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt",
-            "ge", "neg", "relu", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "logical_not", "sum", "mean",
-            "max", "min", "argmax", "view", "reshape", "flatten", "transpose", "t", "permute", "unsqueeze",
-            "squeeze", "matmul", "mm", "dot", "item", "size", "dim", "numel", "float", "double", "long", "int",
-            "bool", "to", "type_as", "clone", "add_", "sub_", "mul_", "div_", "pow_", "neg_", "relu_", "exp_",
-            "log_", "sqrt_", "abs_", "tanh_", "sigmoid_", "zero_", "fill_", "copy_", "maximum_", "minimum_",
-            "backward", "requires_grad_", "expand",
-        };
-        const int nm = (int)(sizeof methods / sizeof methods[0]);
-        for (int i = 0; i < nm; i++)
-            if (!strcmp(methods[i], name)) {
-                Value *f = lw_mk(V_FUNC);
-                f->s = name;
-                f->self = base;
-                return f;
-            }
-        const char *cands[128];
+        if (has_builtin(name, BI_TENSOR))
+            return method(base, name);
+        const char *cands[256];
         int nc = 0;
-        for (int i = 0; i < nm; i++) cands[nc++] = methods[i];
+        for (const Builtin *b = builtins; b->name && nc < 250; b++)
+            if (b->where & BI_TENSOR)
+                cands[nc++] = b->name;
         static const char *attrs[] = {"shape", "dtype", "device", "ndim", "T", "data"};
         for (int i = 0; i < 6; i++) cands[nc++] = attrs[i];
         const char *hint = diag_suggest(name, cands, nc);
@@ -153,13 +148,8 @@ static Value *attribute(Value *base, Expr *e) {
                 c->mod = m->child[i];
                 return c;
             }
-        if (!strcmp(name, "parameters") || !strcmp(name, "zero_grad") || !strcmp(name, "requires_grad_") ||
-            !strcmp(name, "eval") || !strcmp(name, "train")) {
-            Value *f = lw_mk(V_FUNC);
-            f->s = name;
-            f->self = base;
-            return f;
-        }
+        if (has_builtin(name, BI_MODULE))
+            return method(base, name);
         const char *cands[64];
         int n = 0;
         for (int i = 0; i < m->nchild && n < 64; i++) cands[n++] = m->child_name[i];
@@ -170,12 +160,8 @@ static Value *attribute(Value *base, Expr *e) {
             error_at(loc, "%s has no attribute '%s'; did you mean '%s'?", m->cls, name, hint);
         error_at(loc, "%s has no attribute '%s'", m->cls, name);
     }
-    if (base->kind == V_OPTIM && (!strcmp(name, "step") || !strcmp(name, "zero_grad"))) {
-        Value *f = lw_mk(V_FUNC);
-        f->s = name;
-        f->self = base;
-        return f;
-    }
+    if (base->kind == V_OPTIM && has_builtin(name, BI_OPTIM))
+        return method(base, name);
     error_at(loc, "%s has no attribute '%s'", kind_name(base), name);
 }
 

@@ -41,19 +41,9 @@ static void def_func(const char *name) {
 }
 
 static void def_globals(Ast *ast) {
-    static const char *funcs[] = {
-        "print", "len", "type", "str", "list", "tuple", "manual_seed", "parameters", "load", "load_state", "save",
-        "tensor", "array", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn",
-        "zeros_like", "ones_like", "rand_like", "randn_like", "full_like", "empty_like", "arange",
-        "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
-        "subtract", "multiply", "divide", "true_divide", "neg", "negative", "relu", "exp", "log", "sqrt",
-        "abs", "tanh", "sigmoid", "logical_not", "sum", "mean", "max", "min", "argmax", "reshape",
-        "flatten", "transpose", "swapaxes", "permute", "unsqueeze", "squeeze", "cat", "concat",
-        "concatenate", "matmul", "mm", "dot", "conv2d", "linear", "max_pool2d", "avg_pool2d", "int", "float", "bool",
-        "backward", "mse_loss", "cross_entropy", "SGD", "Adam", "AdamW", "adaptive_avg_pool2d",
-    };
-    for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
-        def_func(funcs[i]);
+    for (const Builtin *b = builtins; b->name; b++) /* the global functions of the builtin table */
+        if (b->where & BI_GLOBAL)
+            def_func(b->name);
     static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
                                     "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {

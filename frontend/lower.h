@@ -169,6 +169,8 @@ typedef struct {
     int nkw;
     unsigned used; /* bit i: keyword i consumed */
     SrcLoc loc;
+    int code;      /* a builtin's code (builtins.c): what fname means to a handler several names share */
+    bool numpy;    /* a builtin called as np.NAME: numpy's defaults (float64) */
 } Args;
 /* The end of taking a's arguments: at most maxpos positional, keywords among those named. */
 #define DONE(a, maxpos, ...)                                                                        \
@@ -229,7 +231,6 @@ DType promote_types(DType a, DType b);
 DType default_dtype_for(int cat);
 Value *lw_result(int node, Value *a, Value *b); /* node as a fresh tensor, numpy's if a or b is */
 Value *named_fn(Value *v, Value *from, const char *fn);
-Op binop_code(const char *op);
 Value *lw_binop(const char *op, Value *a, Value *b, SrcLoc loc); /* a op b, for any values: "+", "@", ... */
 Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc);
 Value *lw_matmul(Value *a, Value *b, SrcLoc loc);
@@ -305,6 +306,25 @@ Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc loc);
 
 /* ---- builtins.c: builtin functions and methods ---- */
 
+/* Where a builtin's name is visible. */
+enum {
+    BI_GLOBAL = 1, /* a global function, also torch.NAME, F.NAME and np.NAME: zeros(2, 3) */
+    BI_TENSOR = 2, /* a tensor's method, which takes the tensor first: x.sum(1) is sum(x, 1) */
+    BI_MODULE = 4, /* a module's method: net.parameters() */
+    BI_OPTIM = 8,  /* an optimizer's method: optimizer.step() */
+};
+
+typedef struct {
+    const char *name;
+    Value *(*fn)(Args *a); /* the handler: the arguments, a method's receiver first */
+    int code;              /* for a handler several names share: what this name means to it (an Op, ...) */
+    unsigned where;        /* BI_*, or'ed */
+} Builtin;
+
+/* Every builtin, in the order "did you mean" tries their names; a NULL name ends the table. */
+extern const Builtin builtins[];
+bool has_builtin(const char *name, unsigned where); /* a row of that name visible as where */
+/* Calls builtin f: a function when self is NULL, else a method of self; numpy_ns: called as np.f. */
 Value *call_builtin(const char *f, Value *self, Args *a, bool numpy_ns);
 
 /* ---- expr.c, stmt.c: expressions and statements ---- */

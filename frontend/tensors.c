@@ -158,14 +158,11 @@ static Value *scalar_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     error_at(loc, "operator '%s' is not supported for numbers", op);
 }
 
-Op binop_code(const char *op) {
+/* The op of a binary operator on tensors (those of add() and the like are in the builtin table). */
+static Op binop_code(const char *op) {
     static const struct { const char *s; Op op; } t[] = {
         {"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"**", OP_POW},
         {"==", OP_EQ}, {"!=", OP_NE}, {"<", OP_LT}, {"<=", OP_LE}, {">", OP_GT}, {">=", OP_GE},
-        {"add", OP_ADD}, {"sub", OP_SUB}, {"mul", OP_MUL}, {"div", OP_DIV}, {"pow", OP_POW},
-        {"maximum", OP_MAXIMUM}, {"minimum", OP_MINIMUM}, {"eq", OP_EQ}, {"ne", OP_NE},
-        {"lt", OP_LT}, {"le", OP_LE}, {"gt", OP_GT}, {"ge", OP_GE},
-        {"subtract", OP_SUB}, {"multiply", OP_MUL}, {"divide", OP_DIV}, {"true_divide", OP_DIV},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (!strcmp(t[i].s, op))
