@@ -44,12 +44,10 @@ static void def_globals(Ast *ast) {
     for (const Builtin *b = builtins; b->name; b++) /* the global functions of the builtin table */
         if (b->where & BI_GLOBAL)
             def_func(b->name);
-    static const char *classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
-                                    "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+    for (int i = 0; module_classes[i]; i++) {
         Value *v = lw_mk(V_CLASS);
-        v->s = classes[i];
-        lw_bind(L.globals, classes[i], v);
+        v->s = module_classes[i];
+        lw_bind(L.globals, module_classes[i], v);
     }
     static const char *dts[] = {"f32", "f64", "i32", "i64", "u8", "float32", "float64", "double",
                                 "int32", "int64", "long", "uint8"};

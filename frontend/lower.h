@@ -251,6 +251,7 @@ Value *lw_filled(Shape s, DType dt, Value *value, SrcLoc loc);
 
 /* ---- modules.c: modules ---- */
 
+extern const char *const module_classes[]; /* Conv2d, Linear, ...; NULL ends them */
 Value *construct_builtin(const char *cls, Args *a);
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);

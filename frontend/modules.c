@@ -263,11 +263,14 @@ const char *module_repr(Module *m, int indent) {
     return ir_fmt("%s%*s)", s, indent, "");
 }
 
+/* The builtin module classes, global names (lower.c): construct_builtin and module_call have a
+ * branch for each. */
+const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
+                                      "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential", NULL};
+
 static bool is_builtin_module(const char *name) {
-    static const char *mods[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
-                                 "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential"};
-    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-        if (!strcmp(mods[i], name))
+    for (int i = 0; module_classes[i]; i++)
+        if (!strcmp(module_classes[i], name))
             return true;
     return false;
 }
