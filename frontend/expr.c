@@ -21,6 +21,7 @@ static const char *suggest_name(const char *name) {
     return diag_suggest(name, cands, n);
 }
 
+/* A name, innermost scope first; an unknown one says what it may have meant. */
 static Value *lookup(Expr *e) {
     for (Scope *s = L.scope; s; s = s->up) {
         Binding *b = find_in(s, e->str);
@@ -32,6 +33,7 @@ static Value *lookup(Expr *e) {
     const char *hint = suggest_name(e->str);
     if (hint)
         error_at(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, hint);
+    /* f16, int8, float16, half: a dtype tgc does not have, or spells another way */
     const char *s = e->str;
     if (((s[0] == 'f' || s[0] == 'i' || s[0] == 'u') && s[1] >= '0' && s[1] <= '9') || strstr(s, "float") ||
         strstr(s, "int") || strstr(s, "half"))
@@ -47,6 +49,8 @@ static Value *method(Value *self, const char *name) {
     return f;
 }
 
+/* base.name: a namespace's member (torch.zeros is the global zeros), a tensor's attribute or
+ * method, a module's parameter, buffer, layer or method, an optimizer's method. */
 static Value *attribute(Value *base, Expr *e) {
     const char *name = e->str;
     SrcLoc loc = e->loc;
@@ -242,6 +246,7 @@ static Value *call_value(Value *f, Expr *call, Value **args, const char **names,
 
 static Value *eval_expr(Expr *e);
 
+/* The value of e; the depth guard keeps deeply nested expressions off the end of the C stack. */
 Value *lw_eval(Expr *e) {
     if (++L.eval_depth > 1000)
         error_at(e->loc, "expression nested too deeply (more than 1000 levels)");
@@ -258,7 +263,7 @@ static Value *eval_expr(Expr *e) {
     case E_NONE: return lw_mk(V_NONE);
     case E_STR: return mk_str(e->str);
     case E_NAME: return lookup(e);
-    case E_FSTR: {
+    case E_FSTR: { /* a string when every hole is known now, else run-time text */
         Value *t = text_new();
         bool runtime = false;
         for (int i = 0; i < e->nitems; i++) {

@@ -13,6 +13,8 @@
 
 #include "frontend.h"
 
+/* ---- values, modules, scopes, the elaborator's state ---- */
+
 typedef struct Value Value;
 typedef struct Module Module;
 typedef struct Scope Scope;

@@ -121,6 +121,8 @@ static void pool_window(Args *a, Module *m, bool *kernel_pair, bool *stride_pair
     pair_value(lw_arg(a, 2, "padding", mk_int(0)), m->pad, a->loc, "padding", pad_pair);
 }
 
+/* Conv2d(...), Linear(...) and the other builtin classes: the arguments checked as PyTorch checks
+ * them, the parameters made, the repr kept. */
 Value *construct_builtin(const char *cls, Args *a) {
     Module *m = new_module(cls);
     SrcLoc loc = a->loc;
@@ -349,6 +351,7 @@ static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
     }
 }
 
+/* Net(...): the constructor arguments bound (those without a tensor type), the layers declared. */
 Value *construct_model(Decl *d, Args *a) {
     if (++L.depth_guard > 64)
         error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
@@ -606,6 +609,7 @@ void collect_buffers(Module *m, int *groups, int *nodes, int *n) {
         collect_buffers(m->child[i], groups, nodes, n);
 }
 
+/* m(x): a builtin module's computation, or a user model's forward pass in its own scope. */
 Value *module_call(Module *m, Args *a) {
     SrcLoc loc = a->loc;
     if (!m->decl && m->loss_reduction) {

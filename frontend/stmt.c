@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+/* t = v: binds a name (or names, unpacking), writes into a tensor or list item, sets
+ * requires_grad, or replaces a module's layer. */
 static void assign(Expr *t, Value *v, SrcLoc loc) {
     switch (t->kind) {
     case E_NAME:
@@ -98,6 +100,7 @@ static void exec_if(Stmt *s) {
     exec_block(fwd, k);
 }
 
+/* One statement; x += y on a tensor updates it in place, as PyTorch does. */
 static void exec_stmt(Stmt *s) {
     switch (s->kind) {
     case S_IF:

@@ -117,10 +117,6 @@ static Expr *train_setting(Decl *d, const char *key) {
     return NULL;
 }
 
-/*
- * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
- * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
- */
 /* freeze_batchnorm = true: the BatchNorm2d layers outside `trainable` run in eval mode in the step,
  * normalizing with their running statistics and leaving them as they are (PyTorch's
  * module.eval() on the frozen part); by default they move, as a frozen PyTorch model's do. */
@@ -139,6 +135,10 @@ static void freeze_batchnorm(Module *m, Expr *trainable) {
         freeze_batchnorm(m->child[i], trainable);
 }
 
+/*
+ * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
+ * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
+ */
 Graph *lower_train(Decl *d) {
     Binding *mb = find_in(L.globals, d->name);
     Decl *md = mb->v->decl;
