@@ -2,9 +2,12 @@
  * frontend.h: .tg text -> tokens -> AST -> Graph.
  *
  * The lexer and the recursive-descent parser turn a file into declarations
- * (model, program, train); lower.c elaborates them into IR graphs: it runs
- * the compile-time part of the language (Python-like scalars, lists, module
- * construction, shapes, names) and emits a node for every tensor operation.
+ * (model, program, train); the elaborator (lower_ast in lower.c, its rooms
+ * declared in lower.h: values, graph, tensors, modules, autograd, optim,
+ * builtins, expr, stmt, train, ...) turns them into IR graphs: it runs the
+ * compile-time part of the language (Python-like scalars, lists, module
+ * construction, shapes, names) and emits a node for every tensor operation;
+ * a backward() becomes grad nodes that pass_autodiff expands.
  * The grammar is written down in docs/language.md.
  */
 #ifndef TGC_FRONTEND_H

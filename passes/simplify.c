@@ -13,7 +13,7 @@
  * already simplified when it is visited. Each node is tried in turn against
  *   1. the identities below: the node becomes one of its operands (or a simpler node);
  *   2. constant folding: every input is an OP_CONST or OP_FULL and the result has at most
- *      FOLD_MAX elements: the node becomes an OP_CONST with attribute `data`, as lower.c
+ *      FOLD_MAX elements: the node becomes an OP_CONST with attribute `data`, as the frontend
  *      builds them (doubles for float dtypes, int64 for integers and bool, row-major);
  *   3. a hash table of the nodes kept so far (same op, inputs, attributes, dtype and shape):
  *      a node equal to an earlier one becomes that one.
@@ -328,7 +328,7 @@ static bool fold(const Graph *out, Node *c) {
     }
     Attr *data = ir_alloc(sizeof(Attr));
     *data = fl ? attr_floats("data", f, (int)cnt) : attr_ints("data", iv, (int)cnt);
-    data->kind = fl ? A_FLOATS : A_INTS; /* a list even for one element, as lower.c writes them */
+    data->kind = fl ? A_FLOATS : A_INTS; /* a list even for one element, as the frontend writes them */
     c->op = OP_CONST;
     c->nin = 0;
     c->attr = data;
@@ -525,7 +525,7 @@ static int *lookup(Table *t, const Graph *out, const Node *c) {
 /*
  * Node y is now x: x takes y's name if it has none, and y's NF_OUTPUT. Also y's NF_GRAD, so
  * that memory planning keeps a parameter's gradient with the parameters, unless x is a
- * parameter or input itself (lower.c marks no such node as a gradient either).
+ * parameter or input itself (the frontend marks no such node as a gradient either).
  */
 static int replace(Graph *out, int x, const Node *y) {
     Node *n = &out->nodes[x];
