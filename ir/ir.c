@@ -96,7 +96,6 @@ const char *dtype_ctype(DType dt) { return dtypes[dt].ctype; }
 const char *dtype_torch(DType dt) { return dtypes[dt].torch; }
 int dtype_size(DType dt) { return dtypes[dt].size; }
 bool dtype_is_float(DType dt) { return dt == DT_F32 || dt == DT_F64; }
-bool dtype_is_int(DType dt) { return !dtype_is_float(dt); }
 
 int dtype_from_name(const char *s) {
     /* PyTorch and numpy spellings are accepted so cells translate as written. */

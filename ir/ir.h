@@ -83,7 +83,6 @@ const char *dtype_ctype(DType dt);      /* "float" */
 const char *dtype_torch(DType dt);      /* "torch.float32" */
 int dtype_size(DType dt);
 bool dtype_is_float(DType dt);
-bool dtype_is_int(DType dt);            /* integers and bool */
 int dtype_from_name(const char *name);  /* f32/float32/float/..., -1 if unknown */
 
 Shape shape_make(int rank, const int64_t *d);
