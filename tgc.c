@@ -456,7 +456,8 @@ static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
     EmitOptions eo = {.prefix = p->prefix, .source = o->input, .command = command_line(o), .header = p->hbase,
                       .main = !o->no_main, .train = gs->train >= 0 ? gs->graph[gs->train] : NULL, .plans = gs->plan,
                       .train_plan = gs->train >= 0 ? gs->plan[gs->train] : NULL,
-                      .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL, .cuda = o->cuda};
+                      .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
+                      .backend = o->cuda ? &backend_cuda : &backend_c};
     bool to_stdout = !strcmp(p->c, "-");
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);

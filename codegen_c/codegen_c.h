@@ -7,6 +7,11 @@
 #include "ir/ir.h"
 #include "passes/passes.h"
 
+/* Where a train block's step and predict run: backend_c (here), or backend_cuda (codegen_cuda.h).
+ * The type is codegen_c/frame.h's. */
+typedef struct Backend Backend;
+extern const Backend backend_c;
+
 typedef struct {
     const char *prefix;    /* identifier prefix: "lenet" -> lenet_run, LENET_ARENA_BYTES */
     const char *source;    /* .tg path, for the banner */
@@ -14,7 +19,7 @@ typedef struct {
     const char *header;    /* file name of the header the .c includes ("lenet.h"); NULL: the
                               header goes first into the same file (c == h) */
     bool main;             /* emit a main() that runs every program */
-    bool cuda;             /* --target cuda: the training step and predict as CUDA kernels (codegen_cuda) */
+    const Backend *backend; /* where the training step and predict run (--target); NULL: backend_c */
     Graph *train;          /* a train block's step graph (init, train_step, the tensor table), or NULL */
     MemPlan **plans;       /* each program's memory plan (pass_memplan) */
     const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */

@@ -2,7 +2,7 @@
  * validate.c: reads generated C back with libclang and proves what it promises.
  *
  * A training step from tgc promises "no allocation, no I/O" and kernels a C compiler can
- * optimize (static, restrict pointers, constant shapes). A change to emit.c can break any of
+ * optimize (static, restrict pointers, constant shapes). A change to the emitters can break any of
  * these and still compile and still give the right numbers, so `tgc check` parses the file as
  * a C99 compiler would (-std=c99 -Wall -Wextra -Wpedantic, the runtime's include path),
  * reports every diagnostic, and then follows the code from the entry points, the functions

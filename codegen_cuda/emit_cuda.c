@@ -3,7 +3,7 @@
  * host functions that launch them.
  *
  * The kernels are the C backend's units (one node, or a fusion group as pass_fuse made it) with
- * the same names, comments and buffer parameters (codegen_c/emit_internal.h). Each is written as
+ * the same names, comments and buffer parameters (codegen_c/frame.h). Each is written as
  * a gather: one thread computes one output element and writes it once, in a grid-stride loop, so
  * no kernel needs atomics, any grid size is correct, and the result does not depend on how the
  * GPU schedules threads. Fused elementwise ops run on the element before its store, as the C
@@ -11,41 +11,31 @@
  * give each output element a block of 256 threads that sum strided parts and combine them in a
  * fixed tree, deterministic too. Shapes are literal constants, so the launch sizes come from the
  * shapes alone and the output is the same for the same graph.
+ *
+ * The host half is backend_cuda (frame.h's Backend): the kernel source embedded as text and its
+ * table, PREFIX_cuda_start/push/pull, and the training step and predict launching the kernels
+ * on the GPU's copy of the arena. The rest of the program (the header, init, the tensor table,
+ * the trainer) is emit_c's, as for C.
  */
 #include "codegen_cuda.h"
-#include "codegen_c/emit_internal.h"
+#include "codegen_c/frame.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static FILE *out;
-static Graph *G;
-static const MemPlan *M;
-static const CgUnit *U;
-
-#define P(...) fprintf(out, __VA_ARGS__)
 #define BLOCK 256       /* threads per block, every kernel */
 #define MAX_GRID 65536  /* blocks of a grid-stride kernel: enough to fill any GPU */
 
 typedef enum { PER_ELEMENT, PER_OUTPUT_BLOCK, ONE_BLOCK } Style;
 
-static Node *IN(const Node *n, int k) { return &G->nodes[n->in[k]]; }
 static const char *T(DType dt) { return dtype_ctype(dt); }
 static long long L(int64_t v) { return (long long)v; }
-
-static void strides(Shape s, int64_t *st) {
-    int64_t acc = 1;
-    for (int i = s.rank - 1; i >= 0; i--) {
-        st[i] = acc;
-        acc *= s.d[i];
-    }
-}
 
 /* Coordinate expressions of flat index `flat` in shape s: "(i / 64 % 8)". */
 static const char **coords(Shape s, const char *flat) {
     int64_t st[MAX_RANK];
-    strides(s, st);
+    cg_strides(s, st);
     const char **v = ir_alloc(sizeof(char *) * MAX_RANK);
     for (int k = 0; k < s.rank; k++) {
         const char *c = st[k] == 1 ? flat : ir_fmt("%s / %lld", flat, L(st[k]));
@@ -68,7 +58,7 @@ static const char *xref(const Node *n, int k, const char *idx) {
  * output elements with a block each). */
 static Style style_of(const Node *h, int64_t *items) {
     if (!h) {
-        *items = shape_numel(G->nodes[U->last].shape);
+        *items = shape_numel(cg.g->nodes[cg.u.last].shape);
         return PER_ELEMENT;
     }
     *items = shape_numel(h->shape);
@@ -86,21 +76,21 @@ static Style style_of(const Node *h, int64_t *items) {
     }
 }
 
-static const Node *head(void) { return U->head >= 0 ? &G->nodes[U->head] : NULL; }
+static const Node *head(void) { return cg.u.head >= 0 ? &cg.g->nodes[cg.u.head] : NULL; }
 
 /* ---- stores and epilogues ---- */
 
 /* The element at idx of the head's output has value val: the fused ops, then every store. */
 static void store(int ind, const char *idx, const char *val) {
     const Node *h = head();
-    if (U->first == U->last) {
+    if (cg.u.first == cg.u.last) {
         P("%*sout[%s] = %s;\n", ind, "", idx, val);
         return;
     }
     P("%*sconst %s t%d = %s;\n", ind, "", T(h->dtype), h->id, val);
     cg_emit_members(ind, h->shape, idx, NULL);
-    for (int i = U->first; i <= U->last; i++)
-        if (cg_stored(i) && !U->prologue[i])
+    for (int i = cg.u.first; i <= cg.u.last; i++)
+        if (cg_stored(i) && !cg.u.prologue[i])
             P("%*s%s[%s] = t%d;\n", ind, "", cg_bname(i), idx, i);
 }
 
@@ -148,16 +138,16 @@ static void op_elementwise(const Node *n, int ind) {
 
 /* A chain of elementwise ops: every member in registers, the stores at the end. */
 static void op_group(int ind) {
-    Shape gs = G->nodes[U->last].shape;
+    Shape gs = cg.g->nodes[cg.u.last].shape;
     bool flat = true;
-    for (int i = U->first; i <= U->last; i++)
-        for (int k = 0; k < G->nodes[i].nin; k++) {
-            const Node *x = IN(&G->nodes[i], k);
-            if ((x->id < U->first || x->id > U->last) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
+    for (int i = cg.u.first; i <= cg.u.last; i++)
+        for (int k = 0; k < cg.g->nodes[i].nin; k++) {
+            const Node *x = IN(&cg.g->nodes[i], k);
+            if (!cg_in_unit(x->id) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
                 flat = false;
         }
     cg_emit_members(ind, gs, "i", flat ? NULL : coords(gs, "i"));
-    for (int i = U->first; i <= U->last; i++)
+    for (int i = cg.u.first; i <= cg.u.last; i++)
         if (cg_stored(i))
             P("%*s%s[i] = t%d;\n", ind, "", cg_bname(i), i);
 }
@@ -182,7 +172,7 @@ static const char *reduce_index(const Node *n, const char *o, const char *j, int
         return "0"; /* nothing is read */
     const char **kc = coords(kept, o), **rc = coords(rs, j);
     int64_t st[MAX_RANK];
-    strides(x->shape, st);
+    cg_strides(x->shape, st);
     const char *e = "";
     for (int i = 0, ki = 0, ri = 0; i < x->shape.rank; i++) {
         const char *c = red[i] ? rc[ri++] : kc[ki++];
@@ -242,7 +232,7 @@ static void op_reduce(const Node *n, int ind, Style style) {
 
 static void op_permute(const Node *n, int ind) {
     int64_t st[MAX_RANK];
-    strides(IN(n, 0)->shape, st);
+    cg_strides(IN(n, 0)->shape, st);
     const int64_t *perm = node_ints(n, "perm", NULL);
     const char **c = coords(n->shape, "i");
     const char *src = "";
@@ -256,7 +246,7 @@ static void op_permute(const Node *n, int ind) {
 static void op_slice(const Node *n, int ind) {
     Shape in = IN(n, 0)->shape;
     int64_t st[MAX_RANK];
-    strides(in, st);
+    cg_strides(in, st);
     const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
     const char **c = coords(n->shape, "i");
     const char *e = "";
@@ -502,16 +492,8 @@ static void op_maxpool_bwd(const Node *n, int ind, bool codes) {
         P("%*s            if (at != r * %lld + s) continue;\n%*s        }\n", ind, "", L(q.k[1]), ind, "");
     }
     const char *g = "x1[wi]";
-    if (dy->id >= U->first && dy->id <= U->last) { /* the prologue: dL/dy made here, per window */
-        for (int i = U->first; i < U->head; i++) {
-            if (!U->prologue[i])
-                continue;
-            const Node *m = &G->nodes[i];
-            const char *e = m->nin == 1 ? cg_unary(m, cg_operand(m, 0, dy->shape, "wi", NULL))
-                                        : cg_binary(m, cg_operand(m, 0, dy->shape, "wi", NULL),
-                                                    cg_operand(m, 1, dy->shape, "wi", NULL));
-            P("%*s        const %s t%d = %s;\n", ind, "", T(m->dtype), i, e);
-        }
+    if (cg_in_unit(dy->id)) { /* the prologue: dL/dy made here, per window */
+        cg_emit_prologue(ind + 8, dy->shape, "wi");
         g = ir_fmt("t%d", dy->id);
     }
     P("%*s        acc += %s;\n", ind, "", g);
@@ -598,9 +580,9 @@ static void row_stats(int ind, const char *tp, const char *f, int64_t C) {
  * loss summed in the block's fixed tree. */
 static void op_cross_entropy(const Node *ce, int ind) {
     const Node *bw = NULL;
-    for (int i = U->first; i <= U->last; i++)
-        if (G->nodes[i].op == OP_CROSS_ENTROPY_BWD)
-            bw = &G->nodes[i];
+    for (int i = cg.u.first; i <= cg.u.last; i++)
+        if (cg.g->nodes[i].op == OP_CROSS_ENTROPY_BWD)
+            bw = &cg.g->nodes[i];
     int64_t N = IN(ce, 0)->shape.d[0], C = IN(ce, 0)->shape.d[1];
     const char *red = node_str(ce, "reduction", "mean");
     bool none = !strcmp(red, "none");
@@ -719,10 +701,10 @@ static void unit_body(const Node *h, int ind, Style style, const char *name) {
 
 static const char *param_list(void) {
     const char *s = "";
-    for (int a = 0; a < U->nargs; a++) {
-        const Node *x = &G->nodes[U->arg_node[a]];
-        s = ir_fmt("%s%s%s%s *__restrict__ %s", s, a ? ", " : "", U->arg_written[a] ? "" : "const ", T(x->dtype),
-                   U->arg_name[a]);
+    for (int a = 0; a < cg.u.nargs; a++) {
+        const Node *x = &cg.g->nodes[cg.u.args[a].node];
+        s = ir_fmt("%s%s%s%s *__restrict__ %s", s, a ? ", " : "", cg.u.args[a].written ? "" : "const ", T(x->dtype),
+                   cg.u.args[a].name);
     }
     return s;
 }
@@ -774,7 +756,7 @@ static void emit_unit(void) {
         return;
     }
     /* other names of an in-place buffer, in CUDA's spelling of restrict */
-    const char *al = U->aliases;
+    const char *al = cg.u.aliases;
     for (const char *p = al; *p;) {
         const char *e = strchr(p, '\n');
         P("%.*s\n", (int)(e - p), p);
@@ -814,112 +796,108 @@ static const char *preamble =
     "    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)\n"
     "        dst[i] = src[i];\n}\n";
 
-/* Calls fn with U set to each kernel unit of g, in order. */
+/* Calls fn with each kernel unit of g, in order, as the current unit (cg.u). */
 static void each_unit(Graph *g, const MemPlan *m, const char *kprefix, void (*fn)(void)) {
-    cg_begin(out, g, m, kprefix);
-    G = g;
-    M = m;
+    cg_begin(g, m, kprefix);
     for (int i = 0, f, l; i < g->nnode; i++)
         if (cg_kernel_at(i, &f, &l)) {
-            U = cg_unit(f, l);
+            cg_unit_begin(f, l);
             fn();
         }
 }
 
 static void kernels_of(Graph *g, const MemPlan *m, const char *kprefix) { each_unit(g, m, kprefix, emit_unit); }
 
-void cuda_emit_kernels(FILE *f, Graph *g, const MemPlan *m, const char *kprefix) {
-    out = f;
-    kernels_of(g, m, kprefix);
-}
-
 /* ---- host ---- */
 
 /* The source of all kernels, as text. */
-static char *kernel_source(Graph *train, const MemPlan *tm, Graph *pred, const MemPlan *pm, const char *banner,
-                           const char *tpre) {
+static char *kernel_source(const TrainCode *t) {
     char *buf = NULL;
     size_t len = 0;
-    FILE *saved = out;
-    out = open_memstream(&buf, &len);
-    if (!out)
+    FILE *saved = cg.out;
+    cg.out = open_memstream(&buf, &len);
+    if (!cg.out)
         die("open_memstream failed");
-    P("%s%s", banner, preamble);
-    P("\n/* ---- training step of %s ---- */\n", train->name);
-    kernels_of(train, tm, tpre);
-    if (pred) {
+    /* the kernels' banner leaves out the command line: the compiled-kernel cache keys on the source */
+    P("%s%s", cg_banner(t->source, NULL), preamble);
+    P("\n/* ---- training step of %s ---- */\n", t->train->name);
+    kernels_of(t->train, t->train_plan, t->train_kpre);
+    if (t->pred) {
         P("\n/* ---- predict ---- */\n");
-        kernels_of(pred, pm, "p");
+        kernels_of(t->pred, t->pred_plan, "p");
     }
-    fclose(out);
-    out = saved;
+    fclose(cg.out);
+    cg.out = saved;
     return buf;
 }
 
-/* The kernel table index of each unit, in launch order: train units, predict units, tg_copy. */
+/* The kernel table, in launch order: the step's units, predict's, tg_copy. */
 static int nkernels;
 static const char **knames;
 
 static void add_name(void) { knames[nkernels++] = cg_unit_name(); }
 static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) { each_unit(g, m, kprefix, add_name); }
 
+/* tg_copy's index in the table: after every unit of the step and of predict. */
+static int copy_kernel(const TrainCode *t) {
+    return emit_count_kernels(t->train, t->train_plan) + (t->pred ? emit_count_kernels(t->pred, t->pred_plan) : 0);
+}
+
 /* The device address of node id's buffer in a launch. */
 static const char *dev_addr(const Node *n) {
     if (n->op == OP_INPUT) {
-        for (int i = 0, k = 0; i < G->nnode; i++)
-            if (G->nodes[i].op == OP_INPUT) {
+        for (int i = 0, k = 0; i < cg.g->nnode; i++)
+            if (cg.g->nodes[i].op == OP_INPUT) {
                 if (i == n->id)
                     return k ? "dy" : "dx";
                 k++;
             }
     }
-    return ir_fmt("dmem + %lld", L(M->off[n->id]));
+    return ir_fmt("dmem + %lld", L(cg.m->off[n->id]));
 }
 
-/* The launches of graph g, in order; *k counts kernels. */
-static void launches(Graph *g, const MemPlan *m, const char *kprefix, int *k) {
-    cg_begin(out, g, m, kprefix);
-    G = g;
-    M = m;
+/* The launches of graph g, in order, its first kernel at index k of the table, tg_copy at copy. */
+static void launches(Graph *g, const MemPlan *m, const char *kprefix, int k, int copy) {
+    cg_begin(g, m, kprefix);
     const char *section = "";
     for (int i = 0, f, l; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
         bool call = cg_kernel_at(i, &f, &l);
-        bool copy = n->op == OP_ASSIGN && M->off[n->in[0]] != M->off[n->in[1]];
+        bool copy_here = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
         const Node *s0 = &g->nodes[f];
         const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
-        if (strcmp(sec, section) && (call || copy) && *kprefix != 'p') {
+        if (strcmp(sec, section) && (call || copy_here) && *kprefix != 'p') {
             P("    /* %s */\n", sec);
             section = sec;
         }
-        if (copy) {
+        if (copy_here) {
             const Node *dst = IN(n, 0);
             int64_t bytes = shape_numel(dst->shape) * dtype_size(dst->dtype);
-            P("    launch(%d, %lld, 3, (const uint64_t[]){%s, %s, %lld}); /* tg_copy: %s */\n", nkernels - 1,
+            P("    launch(%d, %lld, 3, (const uint64_t[]){%s, %s, %lld}); /* tg_copy: %s */\n", copy,
               L((bytes + BLOCK - 1) / BLOCK < MAX_GRID ? (bytes + BLOCK - 1) / BLOCK : MAX_GRID), dev_addr(dst),
               dev_addr(IN(n, 1)), L(bytes), cg_comment_safe(dst->name ? dst->name : ""));
             continue;
         }
         if (!call)
             continue;
-        U = cg_unit(f, l);
+        cg_unit_begin(f, l);
         int64_t grid = unit_grid();
         const char *name = cg_unit_name();
         if (!grid) {
             P("    /* %s: empty, nothing to launch */\n", name);
-            (*k)++;
+            k++;
             continue;
         }
-        P("    launch(%d, %lld, %d, (const uint64_t[]){", *k, L(grid), U->nargs);
-        for (int a = 0; a < U->nargs; a++)
-            P("%s%s", a ? ", " : "", dev_addr(&G->nodes[U->arg_node[a]]));
+        P("    launch(%d, %lld, %d, (const uint64_t[]){", k, L(grid), cg.u.nargs);
+        for (int a = 0; a < cg.u.nargs; a++)
+            P("%s%s", a ? ", " : "", dev_addr(&cg.g->nodes[cg.u.args[a].node]));
         P("}); /* %s */\n", name);
-        (*k)++;
+        k++;
     }
 }
 
 static int most_args;
-static void count_args(void) { most_args = U->nargs > most_args ? U->nargs : most_args; }
+static void count_args(void) { most_args = cg.u.nargs > most_args ? cg.u.nargs : most_args; }
 
 /* The most parameters a kernel of g has (3 at least: tg_copy's). */
 static int max_args(Graph *g, const MemPlan *m, const char *kprefix) {
@@ -942,25 +920,39 @@ static const Node *output_node(Graph *g) {
     return NULL;
 }
 
-void cuda_emit_host(FILE *f, Graph *train, const MemPlan *tm, Graph *pred, const MemPlan *pm, const char *pf,
-                    const char *banner, const char *tpre) {
-    out = f;
-    char *src = kernel_source(train, tm, pred, pm, banner, tpre);
-    out = f;
+static int64_t input_bytes(Graph *g, int which) {
+    const Node *x = input_node(g, which);
+    return shape_numel(x->shape) * dtype_size(x->dtype);
+}
+
+/* ---- the backend: the host half of a CUDA program ---- */
+
+/* The header: PREFIX_cuda_start, push and pull. */
+static void declare(const TrainCode *t) {
+    const char *prefix = t->prefix;
+    P("\n/* The GPU (--target cuda): the step and predict run there on its copy of the arena.\n"
+      "   %s_cuda_start opens the device and compiles the kernels (or takes them from the cache);\n"
+      "   push copies the persistent region (parameters, optimizer state) to the GPU, pull back. */\n"
+      "#define %s_TARGET_CUDA 1\n"
+      "int %s_cuda_start(char *err, size_t errlen);\nvoid %s_cuda_push(const void *arena);\n"
+      "void %s_cuda_pull(void *arena);\n", prefix, cg_upper(prefix), prefix, prefix, prefix);
+}
+
+/* The GPU's code: the kernel source and table, PREFIX_cuda_start/push/pull, and the launch helper. */
+static void device(const TrainCode *t) {
+    const char *pf = t->prefix;
+    char *src = kernel_source(t);
     nkernels = 0;
-    knames = ir_alloc(sizeof(char *) * (size_t)(train->nnode + (pred ? pred->nnode : 0) + 2));
-    collect_names(train, tm, tpre);
-    if (pred)
-        collect_names(pred, pm, "p");
+    knames = ir_alloc(sizeof(char *) * (size_t)(t->train->nnode + (t->pred ? t->pred->nnode : 0) + 2));
+    collect_names(t->train, t->train_plan, t->train_kpre);
+    if (t->pred)
+        collect_names(t->pred, t->pred_plan, "p");
     knames[nkernels++] = "tg_copy";
-    out = f;
     const char *U_ = cg_upper(pf);
-    const Node *x = input_node(train, 0), *y = input_node(train, 1), *loss = output_node(train);
-    int64_t xb = shape_numel(x->shape) * dtype_size(x->dtype), yb = shape_numel(y->shape) * dtype_size(y->dtype);
-    int margs = max_args(train, tm, tpre);
-    if (pred && max_args(pred, pm, "p") > margs)
-        margs = max_args(pred, pm, "p");
-    out = f;
+    int64_t xb = input_bytes(t->train, 0), yb = input_bytes(t->train, 1);
+    int margs = max_args(t->train, t->train_plan, t->train_kpre);
+    if (t->pred && max_args(t->pred, t->pred_plan, "p") > margs)
+        margs = max_args(t->pred, t->pred_plan, "p");
 
     P("\n/* ---- the GPU ---- */\n\n");
     P("/* The kernels, CUDA C++ compiled by NVRTC for the device when the program starts (or taken from\n"
@@ -1016,6 +1008,14 @@ void cuda_emit_host(FILE *f, Graph *train, const MemPlan *tm, Graph *pred, const
     P("    uint64_t v[%d];\n    void *p[%d];\n", margs, margs);
     P("    for (int i = 0; i < nargs; i++) {\n        v[i] = a[i];\n        p[i] = &v[i];\n    }\n");
     P("    tg_cuda_launch(cu, k, grid, %d, 0, p);\n}\n", BLOCK);
+}
+
+/* PREFIX_train_step: the batch in through pinned memory, the step's launches, the loss back. */
+static void step(const TrainCode *t) {
+    const char *pf = t->prefix;
+    const Node *x = input_node(t->train, 0), *y = input_node(t->train, 1), *loss = output_node(t->train);
+    int64_t xb = input_bytes(t->train, 0), yb = input_bytes(t->train, 1);
+    int copy = copy_kernel(t);
     P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. The kernels run on the GPU's\n"
       "   copy of the parameters; %s_cuda_pull brings them back. */\n",
       type_str(x->dtype, x->shape), type_str(y->dtype, y->shape), pf);
@@ -1023,24 +1023,53 @@ void cuda_emit_host(FILE *f, Graph *train, const MemPlan *tm, Graph *pred, const
     P("    ready(arena);\n");
     P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(xb), L(xb));
     P("    memcpy(hy, y, %lld);\n    tg_cuda_upload(cu, dy, hy, %lld);\n", L(yb), L(yb));
-    int k = 0;
-    launches(train, tm, tpre, &k);
-    P("    float loss;\n    tg_cuda_download(cu, &loss, dmem + %lld, sizeof loss);\n    return loss;\n}\n", L(tm->off[loss->id]));
-    if (pred) {
-        const Node *o = output_node(pred), *px = input_node(pred, 0);
-        int64_t pb = shape_numel(px->shape) * dtype_size(px->dtype);
-        P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", pf);
-        P("    ready(arena);\n");
-        P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(pb), L(pb));
-        launches(pred, pm, "p", &k);
-        P("    tg_cuda_download(cu, out, dmem + %lld, %lld);\n}\n", L(pm->off[o->id]),
-          L(shape_numel(o->shape) * dtype_size(o->dtype)));
-    }
+    launches(t->train, t->train_plan, t->train_kpre, 0, copy);
+    P("    float loss;\n    tg_cuda_download(cu, &loss, dmem + %lld, sizeof loss);\n    return loss;\n}\n",
+      L(t->train_plan->off[loss->id]));
 }
+
+/* PREFIX_predict: the batch in, predict's launches (after the step's in the table), the output back. */
+static void predict(const TrainCode *t) {
+    const Node *o = output_node(t->pred);
+    int64_t pb = input_bytes(t->pred, 0);
+    int copy = copy_kernel(t), first = emit_count_kernels(t->train, t->train_plan);
+    P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", t->prefix);
+    P("    ready(arena);\n");
+    P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(pb), L(pb));
+    launches(t->pred, t->pred_plan, "p", first, copy);
+    P("    tg_cuda_download(cu, out, dmem + %lld, %lld);\n}\n", L(t->pred_plan->off[o->id]),
+      L(shape_numel(o->shape) * dtype_size(o->dtype)));
+}
+
+/* The trainer: the GPU starts before the data are read, so a machine without one says so at once. */
+static void start(const TrainCode *t) {
+    P("    if (%s_cuda_start(err, sizeof err)) { /* before the data: a machine without a GPU says so at once */\n", t->prefix);
+    P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", t->prefix);
+}
+
+static void push(const TrainCode *t) {
+    P("    %s_cuda_push(arena); /* parameters and optimizer state to the GPU */\n", t->prefix);
+}
+
+static void pull(const TrainCode *t) {
+    P("                %s_cuda_pull(arena); /* the GPU's parameters and state, for the checkpoint */\n", t->prefix);
+}
+
+const Backend backend_cuda = {
+    .name = "cuda",
+    .includes = "#include <stdlib.h> /* the GPU's start: the kernel source is joined once */\n#include <tgrt_cuda.h>\n",
+    .declare = declare,
+    .device = device,
+    .step = step,
+    .predict = predict,
+    .start = start,
+    .push = push,
+    .pull = pull,
+};
 
 void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, int nprograms, Graph *train,
                       const MemPlan *train_plan, const MemPlan *predict_plan, const char *banner) {
-    out = f;
+    cg.out = f;
     P("%s%s", banner, preamble);
     for (int p = 0; p < nprograms; p++) {
         P("\n/* ---- program %s ---- */\n", programs[p]->name);
@@ -1049,7 +1078,6 @@ void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, int nprograms,
     if (!train)
         return;
     Graph *pred = train->train ? train->train->predict : NULL;
-    out = f;
     P("\n/* ---- training step of %s ---- */\n", train->name);
     kernels_of(train, train_plan, nprograms ? "t" : "");
     if (pred) {

@@ -26,7 +26,7 @@ dir=${FUZZ_DIR:-build-fuzz}
 cc=${CC:-clang}
 mkdir -p "$dir/corpus" "$dir/seeds" "$dir/crashes"
 
-# emit.c needs config.h for the version in its banner; nothing else of it
+# codegen_c/frame.c needs config.h for the version in its banner; nothing else of it
 version=$(sed -n "s/^ *version: '\([^']*\)'.*/\1/p" meson.build | head -n 1)
 printf '#pragma once\n#define TGC_VERSION "%s"\n' "$version" > "$dir/config.h"
 # the compiler's sources as meson lists them, less codegen_c/validate.c (tgc check, libclang)

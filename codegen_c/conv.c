@@ -1,0 +1,951 @@
+/*
+ * conv.c: conv2d and its two gradients (conv2d_bwd_input: dL/dx, conv2d_bwd_weight: dL/dw).
+ *
+ * Each op has several forms, and which one a kernel gets is a rule of its shapes (the end of
+ * this file, docs/kernels.md), never a timing, so the same .tg always gives the same file:
+ * plain loops (any groups, any shape), register tiles that read unpadded stride-1 rows in
+ * place, matrix products over a packed im2col panel (strided or narrow outputs), and, for
+ * narrow unpadded outputs with many channels, the output channels in the SIMD lanes.
+ */
+#include "emit.h"
+
+#include <string.h>
+
+/* ---- convolution as plain loops ---- */
+
+static void emit_conv2d_loops(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = n->shape.d[2], OW = n->shape.d[3];
+    int len;
+    const int64_t *st = node_ints(n, "stride", &len), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
+    const char *t = dtype_ctype(n->dtype);
+    bool pad = pd[0] || pd[1];
+    if (worth_parallel(Nb * O * OH * OW * Cg * KH * KW))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("        for (int64_t k = 0; k < %lld; k++)            /* output channel */\n", (long long)O);
+    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                    %s acc = %s;\n", t, n->nin == 3 ? "x2[k]" : cg_literal(0, n->dtype));
+    if (G > 1)
+        P("                    const int64_t c0 = k / %lld * %lld;   /* first input channel of k's group */\n",
+          (long long)Og, (long long)Cg);
+    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+      (long long)pd[0]);
+    if (pad)
+        P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1],
+      (long long)dl[1], (long long)pd[1]);
+    if (pad)
+        P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                acc += x0[((n * %lld + %sc) * %lld + ih) * %lld + iw] *\n", (long long)C,
+      G > 1 ? "c0 + " : "", (long long)H, (long long)W);
+    P("                                       x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg,
+      (long long)KH, (long long)KW);
+    P("                            }\n");
+    P("                        }\n");
+    emit_store(20, ir_fmt("((n * %lld + k) * %lld + h) * %lld + w", (long long)O, (long long)OH, (long long)OW), "acc");
+    P("                }\n}\n");
+}
+
+static void emit_conv2d_bwd_input_loops(const Node *n) {
+    emit_kernel_open(n);
+    Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
+    P("    /* dL/dx: every output gradient flows back to the inputs its window read, through w */\n");
+    P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)(Nb * C * H * W), dtype_ctype(n->dtype));
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("        for (int64_t k = 0; k < %lld; k++) {\n", (long long)O);
+    P("            const int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", (long long)Og, (long long)Cg);
+    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                    const %s g = x0[((n * %lld + k) * %lld + h) * %lld + w];\n", dtype_ctype(n->dtype), (long long)O, (long long)OH, (long long)OW);
+    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                out[((n * %lld + c0 + c) * %lld + ih) * %lld + iw] +=\n", (long long)C, (long long)H, (long long)W);
+    P("                                    g * x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg, (long long)KH, (long long)KW);
+    P("                            }\n                        }\n                }\n        }\n}\n");
+}
+
+static void emit_conv2d_bwd_weight_loops(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = n->shape.d[0], Cg = n->shape.d[1], KH = n->shape.d[2], KW = n->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
+    const char *t = dtype_ctype(n->dtype);
+    P("    /* dL/dw[k][c][r][s] = sum over the batch and output positions of dL/dy * the input it saw */\n");
+    if (worth_parallel(O * Cg * KH * KW * Nb * OH * OW))
+        P("    #pragma omp parallel for\n");
+    P("    for (int64_t k = 0; k < %lld; k++)\n", (long long)O);
+    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
+    P("            for (int64_t r = 0; r < %lld; r++)\n", (long long)KH);
+    P("                for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
+    P("                    const int64_t ci = k / %lld * %lld + c; /* input channel */\n", (long long)Og, (long long)Cg);
+    P("                    %s acc = 0;\n", t);
+    P("                    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+    P("                        for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    P("                            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
+    P("                                acc += x1[((n * %lld + k) * %lld + h) * %lld + w] *\n", (long long)O, (long long)OH, (long long)OW);
+    P("                                       x0[((n * %lld + ci) * %lld + ih) * %lld + iw];\n", (long long)C, (long long)H, (long long)W);
+    P("                            }\n                        }\n");
+    P("                    out[((k * %lld + c) * %lld + r) * %lld + s] = acc;\n", (long long)Cg, (long long)KH, (long long)KW);
+    P("                }\n}\n");
+}
+
+/* ---- convolution, register-tiled ---- */
+
+/* Sizes, in elements, of the local buffers the convolution kernels keep on a thread's stack:
+ * accumulator registers of a GEMM tile, a packed panel, an image, the partial weight gradients. */
+enum { GEMM_REGS = 12, GEMM_PANEL = 16384, GEMM_IMAGE = 32768, GEMM_PART = 65536 };
+
+static int64_t lanes_of(DType dt) { return dt == DT_F64 ? 4 : 8; } /* one AVX2 register */
+static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+/*
+ * The tile sizes of the direct convolutions: WB output columns (the SIMD lanes, two AVX2
+ * vectors of floats at most) by OB output channels, as many as keep the accumulators in about
+ * twelve vector registers. Rules, not timing: the same shapes always give the same file.
+ */
+static void conv_tile_sizes(int64_t O, int64_t OW, int64_t *ob, int64_t *wb) {
+    *wb = OW < 16 ? OW : 16;
+    int64_t vecs = (*wb + 7) / 8;
+    *ob = 12 / vecs;
+    if (*ob > O)
+        *ob = O;
+}
+
+/*
+ * One tile of conv2d: output channels [o0, o0 + OBn) of row h, columns [w0, w0 + WBn), summed
+ * over c, r, s in the same order as the plain loop (so the same float results), with the
+ * accumulators in a small local array the compiler keeps in registers. Columns whose window
+ * leaves the input (padding) take a guarded path; the rest read straight rows.
+ */
+static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, int64_t WBn, int64_t w0) {
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = w->shape.d[0], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = n->shape.d[2], OW = n->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype);
+    bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + WBn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)OBn, (long long)WBn);
+    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    P("%*s        acc[ob][j] = %s;\n", ind, "", n->nin == 3 ? ir_fmt("x2[%s + ob]", o0) : cg_literal(0, n->dtype));
+    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)C);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
+    P("%*s        const int64_t ih = h * %lld + r * %lld - %lld;\n", ind, "", (long long)st[0], (long long)dl[0],
+      (long long)pd[0]);
+    if (pd[0])
+        P("%*s        if (ih < 0 || ih >= %lld)\n%*s            continue;\n", ind, "", (long long)H, ind, "");
+    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", ind, "", t, (long long)C, (long long)H,
+      (long long)W);
+    P("%*s        const %s *wr = x1 + ((%s * %lld + c) * %lld + r) * %lld;\n", ind, "", t, o0, (long long)C,
+      (long long)KH, (long long)KW);
+    int64_t need = (WBn - 1) * st[1] + (KW - 1) * dl[1] + 1; /* input columns the tile's windows span */
+    if (!inside) {
+        /* some window reaches into the padding: the span, zero-padded, in a local row */
+        P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
+        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
+        P("%*s            const int64_t iw = %lld + k;\n", ind, "", (long long)(w0 * st[1] - pd[1]));
+        P("%*s            row[k] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", ind, "", (long long)W, cg_literal(0, n->dtype));
+        P("%*s        }\n", ind, "");
+    }
+    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    int in = ind + 12;
+    if (inside)
+        P("%*sconst %s *xs = xr + %lld + s * %lld;\n", in, "", t, (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
+    else
+        P("%*sconst %s *xs = row + s * %lld;\n", in, "", t, (long long)dl[1]);
+    const char *step = st[1] != 1 ? ir_fmt("j * %lld", (long long)st[1]) : "j";
+    P("%*sfor (int ob = 0; ob < %lld; ob++) {\n", in, "", (long long)OBn);
+    P("%*s    const %s wv = wr[ob * %lld + s];\n", in, "", t, (long long)(C * KH * KW));
+    P("%*s    TG_SIMD\n", in, "");
+    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WBn);
+    P("%*s        acc[ob][j] += wv * xs[%s];\n", in, "", step);
+    P("%*s}\n", in, "");
+    P("%*s        }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    emit_store(ind + 8,
+               ir_fmt("((n * %lld + %s + ob) * %lld + h) * %lld + %lld + j", (long long)O, o0, (long long)OH,
+                      (long long)OW, (long long)w0),
+               "acc[ob][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+/* conv2d (one group) as register tiles: images and channel blocks in parallel when it pays. */
+static void emit_conv2d_tiled(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], O = w->shape.d[0], OH = n->shape.d[2], OW = n->shape.d[3];
+    int64_t ob, wb;
+    conv_tile_sizes(O, OW, &ob, &wb);
+    int64_t nfull = O / ob, otail = O % ob;
+    P("    /* tiles of %lld output channels x %lld columns; accumulators in registers */\n", (long long)ob,
+      (long long)wb);
+    bool par = worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]);
+    if (par)
+        P("    #pragma omp parallel\n    {\n");
+    for (int part = 0; part < 2; part++) {
+        int64_t OBn = part == 0 ? ob : otail;
+        if (!OBn || (part == 0 && !nfull))
+            continue;
+        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        if (par) /* the last channels' loop shares the threads: no wait between the two */
+            P("    #pragma omp for%s nowait\n", part == 0 ? " collapse(2)" : "");
+        P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+        if (part == 0)
+            P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
+        else
+            P("        {\n");
+        P("            for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+        for (int64_t w0 = 0; w0 < OW; w0 += wb)
+            emit_conv_tile(n, 16, OBn, o0, OW - w0 < wb ? OW - w0 : wb, w0);
+        P("            }\n");
+        if (part == 1)
+            P("        }\n");
+    }
+    if (par)
+        P("    }\n");
+    P("}\n");
+}
+
+/*
+ * conv2d_bwd_weight as register tiles: for OBn output channels and one (c, r), the KW weights'
+ * gradients are sums over every (n, h, w); each sum runs in 8 SIMD lanes over w and the lanes are
+ * added at the end, in a fixed order (the result depends on the shapes only, never on threads).
+ * Channel blocks and input channels are the parallel loop: each thread owns whole gradients.
+ */
+static void emit_conv2d_bwd_weight_tiled(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
+    int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+    int64_t O = n->shape.d[0], KH = n->shape.d[2], KW = n->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
+                  *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype), *zero = cg_literal(0, n->dtype);
+    int64_t L = OW < lanes_of(n->dtype) ? OW : lanes_of(n->dtype); /* lanes: one register */
+    int64_t ob = 12 / KW < 1 ? 1 : 12 / KW;
+    if (ob > O)
+        ob = O;
+    /* the columns in whole chunks of L lanes, then the rest: a partial chunk gets accumulators and a
+     * pass over the rows of its own, so that neither set leaves the registers */
+    int64_t wfull = OW / L * L, wrest = OW - wfull;
+    P("    /* dL/dw[o][c][r][s] = sum over n, h, w of dL/dy[n][o][h][w] * x[n][c][ih][iw]: %lld channels x %lld taps"
+      " per tile, %lld lanes over w */\n", (long long)ob, (long long)KW, (long long)L);
+    for (int part = 0; part < 2; part++) {
+        int64_t OBn = part == 0 ? ob : O % ob, nfull = O / ob;
+        if (!OBn || (part == 0 && !nfull))
+            continue;
+        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        if (worth_parallel(O * C * KH * KW * Nb * OH * OW))
+            P("    #pragma omp parallel for collapse(%d)\n", part == 0 ? 3 : 2);
+        if (part == 0)
+            P("    for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
+        P("    for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
+        P("        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+        P("            %s sum[%lld][%lld];\n", t, (long long)OBn, (long long)KW);
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t lanes = pass == 0 ? L : wrest, wa = pass == 0 ? 0 : wfull, wb = pass == 0 ? wfull : OW;
+            if (wa == wb)
+                continue;
+            P("            {\n");
+            P("            %s acc[%lld][%lld][%lld]; /* columns %lld to %lld */\n", t, (long long)OBn, (long long)KW,
+              (long long)lanes, (long long)wa, (long long)wb - 1);
+            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+            P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
+            P("                        acc[ob][s][l] = %s;\n", zero);
+            P("            for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+            P("                for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+            P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
+              (long long)pd[0]);
+            if (pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H)
+                P("                    if (ih < 0 || ih >= %lld)\n                        continue;\n", (long long)H);
+            P("                    const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", t, (long long)C,
+              (long long)H, (long long)W);
+            P("                    const %s *gr = x1 + ((n * %lld + %s) * %lld + h) * %lld;\n", t, (long long)O, o0,
+              (long long)OH, (long long)OW);
+            /* a chunk whose windows reach into the padding reads through a guard */
+            for (int64_t w0 = wa; w0 < wb; w0 += lanes) {
+                int64_t wn = lanes;
+                bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + wn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
+                P("                    for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+                if (inside)
+                    P("                        const %s *xs = xr + %lld + s * %lld;\n", t,
+                      (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
+                else {
+                    P("                        %s xs[%lld];\n", t, (long long)(wn * st[1]));
+                    P("                        for (int l = 0; l < %lld; l++) {\n", (long long)wn);
+                    P("                            const int64_t iw = %lld + l * %lld + s * %lld;\n",
+                      (long long)(w0 * st[1] - pd[1]), (long long)st[1], (long long)dl[1]);
+                    P("                            xs[l * %lld] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n",
+                      (long long)st[1], (long long)W, zero);
+                    P("                        }\n");
+                }
+                P("                        for (int ob = 0; ob < %lld; ob++) {\n", (long long)OBn);
+                P("                            const %s *g = gr + ob * %lld + %lld;\n", t, (long long)(OH * OW),
+                  (long long)w0);
+                P("                            TG_SIMD\n");
+                P("                            for (int l = 0; l < %lld; l++)\n", (long long)wn);
+                P("                                acc[ob][s][l] += g[l] * xs[l%s];\n",
+                  st[1] != 1 ? ir_fmt(" * %lld", (long long)st[1]) : "");
+                P("                        }\n");
+                P("                    }\n");
+            }
+            P("                }\n");
+            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+            P("                for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+            P("                    %s a = %s;\n", t, pass == 0 ? zero : "sum[ob][s]");
+            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
+            P("                        a += acc[ob][s][l];\n");
+            P("                    sum[ob][s] = a;\n");
+            P("                }\n");
+            P("            }\n");
+        }
+        P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
+        P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
+        P("                    out[(((%s + ob) * %lld + c) * %lld + r) * %lld + s] = sum[ob][s];\n", o0, (long long)C,
+          (long long)KH, (long long)KW);
+        P("        }\n");
+    }
+    P("}\n");
+}
+
+/*
+ * conv2d_bwd_input as register tiles, for stride 1 (kernel_gathers): each input element's
+ * gradient gathers, over o, r, s, the output gradients whose windows read it, times the weight
+ * that read it. Tiles of CBn input channels x WBn columns of one row; rows and columns whose
+ * windows fall outside dL/dy are skipped or read through a guard. Every element is written once,
+ * so an epilogue (the relu mask) runs at the store.
+ */
+static void emit_conv_bwd_input_tile(const Node *n, int ind, int64_t CBn, const char *c0, int64_t WBn, int64_t w0,
+                                     int64_t lp, int64_t owp) {
+    Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t O = w->shape.d[0], KH = w->shape.d[2], KW = w->shape.d[3];
+    int64_t OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype), *zero = cg_literal(0, n->dtype);
+    /* lane j, tap s reads dL/dy column w0 + j + pd - s * dl */
+    /* with dL/dy padded (lp >= 0), the tile computes whole SIMD registers and stores WBn columns */
+    int64_t WC = lp >= 0 ? round_up(WBn, lanes_of(n->dtype)) : WBn;
+    bool inside = lp >= 0 || (w0 + pd[1] - (KW - 1) * dl[1] >= 0 && w0 + WBn - 1 + pd[1] < OW);
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)CBn, (long long)WC);
+    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WC);
+    P("%*s        acc[cb][j] = %s;\n", ind, "", zero);
+    P("%*sfor (int64_t o = 0; o < %lld; o++)\n", ind, "", (long long)O);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
+    P("%*s        const int64_t h = ih + %lld - r * %lld;\n", ind, "", (long long)pd[0], (long long)dl[0]);
+    P("%*s        if (h < 0 || h >= %lld)\n%*s            continue;\n", ind, "", (long long)OH, ind, "");
+    if (lp >= 0) /* dL/dy's rows padded with zeros in gpad: every tile reads inside */
+        P("%*s        const %s *gr = gpad + (o * %lld + h) * %lld;\n", ind, "", t, (long long)OH, (long long)owp);
+    else
+        P("%*s        const %s *gr = x0 + ((n * %lld + o) * %lld + h) * %lld;\n", ind, "", t, (long long)O, (long long)OH,
+          (long long)OW);
+    P("%*s        const %s *wr = x1 + ((o * %lld + %s) * %lld + r) * %lld;\n", ind, "", t, (long long)C, c0,
+      (long long)KH, (long long)KW);
+    int64_t need = WBn + (KW - 1) * dl[1], first = w0 + pd[1] - (KW - 1) * dl[1];
+    if (!inside) {
+        /* the tile reads past dL/dy's edges: the columns it spans, zero-padded, in a local row */
+        P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
+        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
+        P("%*s            const int64_t w = %lld + k;\n", ind, "", (long long)first);
+        P("%*s            row[k] = w >= 0 && w < %lld ? gr[w] : %s;\n", ind, "", (long long)OW, zero);
+        P("%*s        }\n", ind, "");
+    }
+    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    int in = ind + 12;
+    if (inside)
+        P("%*sconst %s *gs = gr + %lld - s * %lld;\n", in, "", t, (long long)(w0 + pd[1] + (lp > 0 ? lp : 0)),
+          (long long)dl[1]);
+    else
+        P("%*sconst %s *gs = row + (%lld - s) * %lld;\n", in, "", t, (long long)(KW - 1), (long long)dl[1]);
+    P("%*sfor (int cb = 0; cb < %lld; cb++) {\n", in, "", (long long)CBn);
+    P("%*s    const %s wv = wr[cb * %lld + s];\n", in, "", t, (long long)(KH * KW));
+    P("%*s    TG_SIMD\n", in, "");
+    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WC);
+    P("%*s        acc[cb][j] += wv * gs[j];\n", in, "");
+    P("%*s}\n", in, "");
+    P("%*s        }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
+    emit_store(ind + 8,
+               ir_fmt("((n * %lld + %s + cb) * %lld + ih) * %lld + %lld + j", (long long)C, c0, (long long)H,
+                      (long long)W, (long long)w0),
+               "acc[cb][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+static void emit_conv2d_bwd_input_tiled(const Node *n) {
+    emit_kernel_open(n);
+    Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
+    int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
+    int64_t O = w->shape.d[0], KW = w->shape.d[3], OH = dy->shape.d[2], OW = dy->shape.d[3];
+    const int64_t *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t cb, wb;
+    conv_tile_sizes(C, W, &cb, &wb);
+    int64_t nfull = C / cb, ctail = C % cb;
+    /* dL/dy's rows with the zeros the windows reach past its edges, per image, when that fits */
+    int64_t lp = (KW - 1) * dl[1] - pd[1], rp = W - 1 + pd[1] - (OW - 1);
+    lp = lp > 0 ? lp : 0, rp = rp > 0 ? rp : 0;
+    int64_t owp = OW + lp + rp, lastw0 = (W - 1) / wb * wb;
+    if (owp < lastw0 + round_up(W - lastw0, lanes_of(n->dtype)) + pd[1] + lp) /* the last tile's whole registers */
+        owp = lastw0 + round_up(W - lastw0, lanes_of(n->dtype)) + pd[1] + lp;
+    bool padded = O * OH * owp <= GEMM_IMAGE;
+    P("    /* dL/dx[n][c][ih][iw] = sum over o, r, s of dL/dy[n][o][ih + pad - r][iw + pad - s] * w[o][c][r][s];"
+      " tiles of %lld channels x %lld columns */\n", (long long)cb, (long long)wb);
+    bool par = worth_parallel(Nb * C * H * W * w->shape.d[0] * w->shape.d[2] * w->shape.d[3]);
+    if (padded) {
+        if (par)
+            P("    #pragma omp parallel for\n");
+        P("    for (int64_t n = 0; n < %lld; n++) {\n", (long long)Nb);
+        P("        %s gpad[%lld]; /* dL/dy's rows, %lld zeros left and %lld right */\n", t, (long long)(O * OH * owp),
+          (long long)lp, (long long)rp);
+        P("        for (int64_t oh = 0; oh < %lld; oh++)\n", (long long)(O * OH));
+        P("            for (int64_t j = 0; j < %lld; j++)\n", (long long)owp);
+        P("                gpad[oh * %lld + j] = j >= %lld && j < %lld ? x0[(n * %lld + oh) * %lld + j - %lld] : %s;\n",
+          (long long)owp, (long long)lp, (long long)(lp + OW), (long long)(O * OH), (long long)OW, (long long)lp,
+          cg_literal(0, n->dtype));
+    }
+    for (int part = 0; part < 2; part++) {
+        int64_t CBn = part == 0 ? cb : ctail;
+        if (!CBn || (part == 0 && !nfull))
+            continue;
+        const char *c0 = part == 0 ? "c0" : ir_fmt("%lld", (long long)(nfull * cb));
+        if (padded) {
+            if (part == 0)
+                P("        for (int64_t c0 = 0; c0 < %lld; c0 += %lld)\n", (long long)(nfull * cb), (long long)cb);
+            else
+                P("        {\n");
+        } else {
+            if (part == 0 && par)
+                P("    #pragma omp parallel for collapse(2)\n");
+            P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
+            if (part == 0)
+                P("        for (int64_t c0 = 0; c0 < %lld; c0 += %lld)\n", (long long)(nfull * cb), (long long)cb);
+            else
+                P("        {\n");
+        }
+        P("            for (int64_t ih = 0; ih < %lld; ih++) {\n", (long long)H);
+        for (int64_t w0 = 0; w0 < W; w0 += wb)
+            emit_conv_bwd_input_tile(n, 16, CBn, c0, W - w0 < wb ? W - w0 : wb, w0, padded ? lp : -1, owp);
+        P("            }\n");
+        if (part == 1)
+            P("        }\n");
+    }
+    if (padded)
+        P("    }\n");
+    P("}\n");
+}
+
+/* ---- convolution as packed GEMM ---- */
+
+/*
+ * The three convolution ops as matrix products over the im2col matrix X[k][p] of an image
+ * (k = (c, r, s) a tap, p = (oh, ow) an output position, X the input the tap reads there, zero in
+ * the padding): y = w X, dL/dw = dL/dy X^T summed over the images, dL/dx = col2im(w^T dL/dy).
+ * X is packed a panel of positions at a time into a local buffer, so strides, padding and
+ * dilation cost nothing in the inner loops; every product runs through one micro-kernel: an
+ * MR x NR tile of accumulators in registers (NR a multiple of the SIMD width), fed a broadcast
+ * from A and a vector row from B per step. Tile sizes, panel sizes and the parallel partition
+ * come from the shapes by the rules below, never from timing.
+ */
+
+typedef struct {
+    int64_t N, C, H, W, O, KH, KW, OH, OW, K, P;
+    const int64_t *st, *pd, *dl;
+} ConvDims;
+
+/* Dims of a conv2d (x, w -> y), conv2d_bwd_weight (x, dy -> dw) or conv2d_bwd_input (dy, w -> dx). */
+static ConvDims conv_dims(const Node *n) {
+    const Node *x, *w, *y;
+    if (n->op == OP_CONV2D)
+        x = IN((Node *)n, 0), w = IN((Node *)n, 1), y = n;
+    else if (n->op == OP_CONV2D_BWD_WEIGHT)
+        x = IN((Node *)n, 0), w = n, y = IN((Node *)n, 1);
+    else
+        x = n, w = IN((Node *)n, 1), y = IN((Node *)n, 0);
+    ConvDims d = {x->shape.d[0], x->shape.d[1], x->shape.d[2], x->shape.d[3], w->shape.d[0], w->shape.d[2],
+                  w->shape.d[3], y->shape.d[2], y->shape.d[3], 0, 0, node_ints(n, "stride", NULL),
+                  node_ints(n, "padding", NULL), node_ints(n, "dilation", NULL)};
+    d.K = d.C * d.KH * d.KW;
+    d.P = d.OH * d.OW;
+    return d;
+}
+
+
+/*
+ * The micro-tile for an M x N product: MR rows by NR columns, MR * NR / lanes accumulator
+ * registers at most GEMM_REGS. Each step loads NR / lanes vectors and broadcasts MR values for
+ * MR * NR / lanes FMAs; the pick minimises the padded work divided by that ratio.
+ */
+static void gemm_tile(int64_t M, int64_t N, int64_t lanes, int64_t *mr, int64_t *nr) {
+    double best = 0;
+    for (int64_t m = 6; m >= 1; m--) {
+        int64_t v = GEMM_REGS / m > 3 ? 3 : GEMM_REGS / m, n = v * lanes;
+        if (n > round_up(N, lanes))
+            n = round_up(N, lanes), v = n / lanes;
+        double ratio = (double)(m * v) / (double)(m + v);
+        double cost = (double)round_up(M, m) * (double)round_up(N, n) / ratio;
+        if (best == 0 || cost < best - 1e-9)
+            best = cost, *mr = m, *nr = n;
+    }
+}
+
+/*
+ * The loop over a GEMM's row tiles, part 0 the whole tiles of mr rows below `full`, part 1 the
+ * one tile of the rows left (named `what`), then the tile's accumulators set to `init`.
+ */
+static void emit_row_tiles(int ind, int part, const char *v, int64_t full, int64_t mr, const char *what, bool brace) {
+    if (part == 0)
+        P("%*sfor (int64_t %s = 0; %s < %lld; %s += %lld)%s\n", ind, "", v, v, (long long)full, v, (long long)mr,
+          brace ? " {" : "");
+    else
+        P("%*sfor (int64_t %s = %lld; %s < %lld; %s++)%s /* the last %s */\n", ind, "", v, (long long)full, v,
+          (long long)full + 1, v, brace ? " {" : "", what);
+}
+
+static void emit_acc(int ind, const char *t, int64_t m, int64_t nr, const char *init) {
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)m, (long long)nr);
+    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)m);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nr);
+    P("%*s        acc[i][j] = %s;\n", ind, "", init);
+}
+
+/* acc[i][j] += sum over q < kk of a[i * ais + q * aks] * b[q * bks + j]: the micro-kernel. */
+static void emit_micro(int ind, const char *t, int64_t mr, int64_t nr, const char *kk, const char *a, int64_t ais,
+                       int64_t aks, const char *b, int64_t bks) {
+    P("%*sfor (int64_t q = 0; q < %s; q++) {\n", ind, "", kk);
+    P("%*s    const %s *bq = %s + q * %lld;\n", ind, "", t, b, (long long)bks);
+    P("%*s    for (int i = 0; i < %lld; i++) {\n", ind, "", (long long)mr);
+    P("%*s        const %s av = %s[i * %lld + q * %lld];\n", ind, "", t, a, (long long)ais, (long long)aks);
+    P("%*s        TG_SIMD\n", ind, "");
+    P("%*s        for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nr);
+    P("%*s            acc[i][j] += av * bq[j];\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*s}\n", ind, "");
+}
+
+/*
+ * The im2col walk of image `img` (C x H x W at `xc`) for taps k of [k0, k0 + kn) and positions
+ * [p0, p0 + np): with add false, col[kk * ks + j * js] = X[k][p] (zero in the padding and for
+ * k >= K); with add true, the reverse, xc[...] += col[...] over the positions inside the image
+ * (col2im). Each output row's run of positions splits into the columns left of the image, those
+ * inside (a straight or strided copy) and those right of it.
+ */
+static void emit_im2col(int ind, const ConvDims *d, const char *t, const char *xc, const char *col, const char *k0,
+                        int64_t kn, int64_t ks, int64_t js, bool add) {
+    const char *zero = "0";
+    P("%*sfor (int64_t kk = 0; kk < %lld; kk++) {\n", ind, "", (long long)kn);
+    ind += 4;
+    P("%*sconst int64_t k = %s + kk;\n", ind, "", k0);
+    P("%*s%s%s *cd = %s + kk * %lld;\n", ind, "", add ? "const " : "", t, col, (long long)ks);
+    if (!add && d->K % kn) /* the last block of taps passes the last tap: zeros */
+        P("%*sif (k >= %lld) {\n%*s    for (int64_t j = 0; j < np; j++)\n%*s        cd[j * %lld] = %s;\n%*s    continue;\n"
+          "%*s}\n", ind, "", (long long)d->K, ind, "", ind, "", (long long)js, zero, ind, "", ind, "");
+    else if (d->K % kn)
+        P("%*sif (k >= %lld)\n%*s    continue;\n", ind, "", (long long)d->K, ind, "");
+    P("%*sconst int64_t c = k / %lld, r = k / %lld %% %lld, s = k %% %lld;\n", ind, "", (long long)(d->KH * d->KW),
+      (long long)d->KW, (long long)d->KH, (long long)d->KW);
+    P("%*s/* output columns [lo, hi) read inside the image's width at this tap */\n", ind, "");
+    P("%*sconst int64_t ln = %lld - s * %lld, hn = %lld - s * %lld;\n", ind, "", (long long)d->pd[1],
+      (long long)d->dl[1], (long long)(d->W - 1 + d->pd[1]), (long long)d->dl[1]);
+    P("%*sconst int64_t lo = ln <= 0 ? 0 : (ln + %lld) / %lld, hi0 = hn < 0 ? 0 : hn / %lld + 1;\n", ind, "",
+      (long long)(d->st[1] - 1), (long long)d->st[1], (long long)d->st[1]);
+    P("%*sconst int64_t hi = hi0 > %lld ? %lld : hi0;\n", ind, "", (long long)d->OW, (long long)d->OW);
+    P("%*sint64_t oh = p0 / %lld, ow = p0 %% %lld;\n", ind, "", (long long)d->OW, (long long)d->OW);
+    P("%*sfor (int64_t j = 0; j < np; oh++, ow = 0) {\n", ind, "");
+    ind += 4;
+    P("%*sconst int64_t e = ow + (np - j < %lld - ow ? np - j : %lld - ow); /* this row's columns: [ow, e) */\n", ind,
+      "", (long long)d->OW, (long long)d->OW);
+    P("%*sconst int64_t ih = oh * %lld + r * %lld - %lld;\n", ind, "", (long long)d->st[0], (long long)d->dl[0],
+      (long long)d->pd[0]);
+    P("%*sconst int64_t v0 = ih < 0 || ih >= %lld ? e : lo < ow ? ow : lo > e ? e : lo;\n", ind, "", (long long)d->H);
+    P("%*sconst int64_t v1 = v0 == e || hi < v0 ? v0 : hi > e ? e : hi;\n", ind, "");
+    P("%*sconst int64_t base = c * %lld + ih * %lld + s * %lld - %lld;\n", ind, "", (long long)(d->H * d->W),
+      (long long)d->W, (long long)d->dl[1], (long long)d->pd[1]);
+    P("%*sconst int64_t jo = j - ow; /* column q goes to position jo + q */\n", ind, "");
+    if (!add) {
+        P("%*sfor (int64_t q = ow; q < v0; q++)\n%*s    cd[(jo + q) * %lld] = %s;\n", ind, "", ind, "", (long long)js, zero);
+        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    cd[(jo + q) * %lld] = %s[base + q * %lld];\n", ind, "", ind, "",
+          (long long)js, xc, (long long)d->st[1]);
+        P("%*sfor (int64_t q = v1; q < e; q++)\n%*s    cd[(jo + q) * %lld] = %s;\n", ind, "", ind, "", (long long)js, zero);
+    } else {
+        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    %s[base + q * %lld] += cd[(jo + q) * %lld];\n", ind, "", ind, "", xc,
+          (long long)d->st[1], (long long)js);
+    }
+    P("%*sj += e - ow;\n", ind, "");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+/* Is the shape one the GEMM kernels take (one group, floats, nothing empty, buffers that fit a
+ * thread's stack)? */
+static bool conv_gemm_ok(const Node *n) {
+    if (node_int(n, "groups", 1) != 1 || !dtype_is_float(n->dtype) || !shape_numel(n->shape))
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (!shape_numel(IN((Node *)n, i)->shape))
+            return false;
+    ConvDims d = conv_dims(n);
+    int64_t mr, nr, L = lanes_of(n->dtype);
+    switch (n->op) {
+    case OP_CONV2D:
+        gemm_tile(d.O, d.P, L, &mr, &nr);
+        return d.K * nr <= 2 * GEMM_PANEL;
+    case OP_CONV2D_BWD_WEIGHT:
+        gemm_tile(d.O, d.K, L, &mr, &nr);
+        return d.O * nr <= GEMM_PANEL;
+    default:
+        gemm_tile(d.K, d.P, L, &mr, &nr);
+        return d.C * d.H * d.W <= GEMM_IMAGE && (d.K + d.O) * nr <= 2 * GEMM_PANEL;
+    }
+}
+
+/*
+ * Which convolutions take the GEMM kernels: strided ones, whose direct kernels would read the
+ * input with gaps, and those with outputs narrower than a SIMD register. The direct kernels
+ * (above) read unpadded stride-1 rows in place and beat packing for few channels, as on LeNet.
+ */
+static bool conv_gemm(const Node *n) {
+    if (!conv_gemm_ok(n))
+        return false;
+    ConvDims d = conv_dims(n);
+    return d.st[0] != 1 || d.st[1] != 1 || (n->op == OP_CONV2D_BWD_INPUT ? d.W : d.OW) < lanes_of(n->dtype);
+}
+
+/* Positions per packed panel: a multiple of nr, `per` values each, about GEMM_PANEL in all. */
+static int64_t gemm_panel(int64_t per, int64_t nr, int64_t P) {
+    int64_t pb = GEMM_PANEL / per / nr * nr;
+    if (pb < nr)
+        pb = nr;
+    return pb > round_up(P, nr) ? round_up(P, nr) : pb;
+}
+
+/* y[n][o][p] = bias[o] + sum over k of w[o][k] X[k][p]: tiles of output channels x positions. */
+static void emit_conv2d_gemm(const Node *n) {
+    emit_kernel_open(n);
+    ConvDims d = conv_dims(n);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t mr, nr;
+    gemm_tile(d.O, d.P, lanes_of(n->dtype), &mr, &nr);
+    int64_t pb = gemm_panel(d.K, nr, d.P), nch = (d.P + pb - 1) / pb;
+    P("    /* y = w X + b, X the im2col matrix (%lld taps x %lld positions) packed %lld positions at a time;"
+      " tiles of %lld channels x %lld positions */\n", (long long)d.K, (long long)d.P, (long long)pb, (long long)mr,
+      (long long)nr);
+    if (worth_parallel(d.N * d.O * d.P * d.K))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)d.N);
+    P("        for (int64_t pc = 0; pc < %lld; pc++) {\n", (long long)nch);
+    P("            const int64_t p0 = pc * %lld, np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", (long long)pb,
+      (long long)d.P, (long long)pb, (long long)d.P, (long long)pb);
+    P("            %s col[%lld];\n", t, (long long)(d.K * pb));
+    P("            const %s *xc = x0 + n * %lld;\n", t, (long long)(d.C * d.H * d.W));
+    emit_im2col(12, &d, t, "xc", "col", "0", d.K, pb, 1, false);
+    if (d.P % nr) {
+        P("            for (int64_t k = 0; k < %lld; k++) /* the last tile's columns past the end */\n", (long long)d.K);
+        P("                for (int64_t j = np; j < (np + %lld) / %lld * %lld; j++)\n", (long long)(nr - 1),
+          (long long)nr, (long long)nr);
+        P("                    col[k * %lld + j] = 0;\n", (long long)pb);
+    }
+    int64_t full = d.O / mr * mr;
+    for (int part = 0; part < 2; part++) {
+        int64_t m = part == 0 ? mr : d.O - full;
+        if (!m || (part == 0 && !full))
+            continue;
+        emit_row_tiles(12, part, "o0", full, mr, "channels", false);
+        P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
+        emit_acc(20, t, m, nr, n->nin == 3 ? "x2[o0 + i]" : cg_literal(0, n->dtype));
+        P("                    const %s *wo = x1 + o0 * %lld, *cj = col + j0;\n", t, (long long)d.K);
+        emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.K), "wo", d.K, 1, "cj", pb);
+        P("                    const int jn = np - j0 < %lld ? (int)(np - j0) : %lld;\n", (long long)nr, (long long)nr);
+        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
+        P("                        for (int j = 0; j < jn; j++)\n");
+        emit_store(28, ir_fmt("(n * %lld + o0 + i) * %lld + p0 + j0 + j", (long long)d.O, (long long)d.P), "acc[i][j]");
+        P("                }\n");
+    }
+    P("        }\n}\n");
+}
+
+/*
+ * dL/dw[o][k] = sum over images n and positions p of dL/dy[n][o][p] X_n[k][p], as outer products:
+ * blocks of nr taps, X^T packed for them, tiles of channels x taps accumulated over p in order.
+ * The batch splits into a fixed number of parts (a rule of the shapes, never of the threads),
+ * each summing its images into its own partial gradient; the parts are added in order, so the
+ * result is the same for any number of threads.
+ */
+static void emit_conv2d_bwd_weight_gemm(const Node *n) {
+    emit_kernel_open(n);
+    ConvDims d = conv_dims(n);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t mr, nr;
+    gemm_tile(d.O, d.K, lanes_of(n->dtype), &mr, &nr);
+    int64_t nkb = (d.K + nr - 1) / nr, pb = d.P < 256 ? d.P : 256, parts = 1;
+    if (nkb < 8 && d.N > 1)
+        parts = (8 + nkb - 1) / nkb < d.N ? (8 + nkb - 1) / nkb : d.N;
+    while (parts > 1 && parts * d.O * d.K > GEMM_PART)
+        parts--;
+    int64_t per = d.N ? (d.N + parts - 1) / parts : 1;
+    parts = d.N ? (d.N + per - 1) / per : 1;
+    P("    /* dL/dw = sum over images of dL/dy X^T: blocks of %lld taps, tiles of %lld channels; %lld part%s of %lld"
+      " image%s */\n", (long long)nr, (long long)mr, (long long)parts, parts > 1 ? "s" : "", (long long)per,
+      per > 1 ? "s" : "");
+    if (parts > 1)
+        P("    %s part[%lld][%lld];\n", t, (long long)parts, (long long)(d.O * d.K));
+    if (worth_parallel(d.N * d.O * d.P * d.K))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t pt = 0; pt < %lld; pt++)\n", (long long)parts);
+    P("        for (int64_t kb = 0; kb < %lld; kb++) {\n", (long long)nkb);
+    P("            %s wacc[%lld], colT[%lld];\n", t, (long long)(d.O * nr), (long long)(pb * nr));
+    P("            for (int64_t i = 0; i < %lld; i++)\n                wacc[i] = %s;\n", (long long)(d.O * nr),
+      cg_literal(0, n->dtype));
+    P("            for (int64_t n = pt * %lld; n < %lld && n < (pt + 1) * %lld; n++)\n", (long long)per, (long long)d.N,
+      (long long)per);
+    P("                for (int64_t p0 = 0; p0 < %lld; p0 += %lld) {\n", (long long)d.P, (long long)pb);
+    P("                    const int64_t np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", (long long)d.P, (long long)pb,
+      (long long)d.P, (long long)pb);
+    P("                    const %s *xc = x0 + n * %lld;\n", t, (long long)(d.C * d.H * d.W));
+    emit_im2col(20, &d, t, "xc", "colT", ir_fmt("kb * %lld", (long long)nr), nr, 1, nr, false);
+    int64_t full = d.O / mr * mr;
+    for (int part = 0; part < 2; part++) {
+        int64_t m = part == 0 ? mr : d.O - full;
+        if (!m || (part == 0 && !full))
+            continue;
+        emit_row_tiles(20, part, "o0", full, mr, "channels", true);
+        emit_acc(24, t, m, nr, ir_fmt("wacc[(o0 + i) * %lld + j]", (long long)nr));
+        P("                        const %s *gy = x1 + (n * %lld + o0) * %lld + p0;\n", t, (long long)d.O,
+          (long long)d.P);
+        emit_micro(24, t, m, nr, "np", "gy", d.P, 1, "colT", nr);
+        P("                        for (int i = 0; i < %lld; i++)\n", (long long)m);
+        P("                            for (int j = 0; j < %lld; j++)\n", (long long)nr);
+        P("                                wacc[(o0 + i) * %lld + j] = acc[i][j];\n", (long long)nr);
+        P("                    }\n");
+    }
+    P("                }\n");
+    P("            const int64_t kn = %lld - kb * %lld < %lld ? %lld - kb * %lld : %lld;\n", (long long)d.K,
+      (long long)nr, (long long)nr, (long long)d.K, (long long)nr, (long long)nr);
+    P("            for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
+    P("                for (int64_t j = 0; j < kn; j++)\n");
+    P("                    %s[o * %lld + kb * %lld + j] = wacc[o * %lld + j];\n", parts > 1 ? "part[pt]" : "out",
+      (long long)d.K, (long long)nr, (long long)nr);
+    P("        }\n");
+    if (parts > 1) {
+        P("    for (int64_t e = 0; e < %lld; e++) { /* the parts in order */\n", (long long)(d.O * d.K));
+        P("        %s s = part[0][e];\n", t);
+        P("        for (int64_t pt = 1; pt < %lld; pt++)\n            s += part[pt][e];\n", (long long)parts);
+        P("        out[e] = s;\n    }\n");
+    }
+    P("}\n");
+}
+
+/*
+ * dL/dx of an image = col2im(w^T dL/dy): per panel of positions, the taps' gradients dcol =
+ * w^T dL/dy (tiles of taps x positions, summed over the output channels), then each added to the
+ * input element it read, in a local image. The image is stored at the end, element by element
+ * (through an epilogue, the relu mask, when there is one), so images run in parallel.
+ */
+static void emit_conv2d_bwd_input_gemm(const Node *n) {
+    emit_kernel_open(n);
+    ConvDims d = conv_dims(n);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t mr, nr, chw = d.C * d.H * d.W;
+    gemm_tile(d.K, d.P, lanes_of(n->dtype), &mr, &nr);
+    int64_t pb = gemm_panel(d.K + d.O, nr, d.P);
+    P("    /* dL/dx = col2im(w^T dL/dy), %lld positions at a time; tiles of %lld taps x %lld positions */\n",
+      (long long)pb, (long long)mr, (long long)nr);
+    if (worth_parallel(d.N * d.O * d.P * d.K))
+        P("    #pragma omp parallel for\n");
+    P("    for (int64_t n = 0; n < %lld; n++) {\n", (long long)d.N);
+    P("        %s img[%lld], gp[%lld], dcol[%lld];\n", t, (long long)chw, (long long)(d.O * pb), (long long)(d.K * pb));
+    P("        for (int64_t e = 0; e < %lld; e++)\n            img[e] = %s;\n", (long long)chw, cg_literal(0, n->dtype));
+    P("        for (int64_t p0 = 0; p0 < %lld; p0 += %lld) {\n", (long long)d.P, (long long)pb);
+    P("            const int64_t np = %lld - p0 < %lld ? %lld - p0 : %lld, npad = (np + %lld) / %lld * %lld;\n",
+      (long long)d.P, (long long)pb, (long long)d.P, (long long)pb, (long long)(nr - 1), (long long)nr, (long long)nr);
+    P("            for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
+    P("                for (int64_t j = 0; j < npad; j++)\n");
+    P("                    gp[o * %lld + j] = j < np ? x0[(n * %lld + o) * %lld + p0 + j] : %s;\n", (long long)pb,
+      (long long)d.O, (long long)d.P, cg_literal(0, n->dtype));
+    int64_t full = d.K / mr * mr;
+    for (int part = 0; part < 2; part++) {
+        int64_t m = part == 0 ? mr : d.K - full;
+        if (!m || (part == 0 && !full))
+            continue;
+        emit_row_tiles(12, part, "k0", full, mr, "taps", false);
+        P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
+        emit_acc(20, t, m, nr, cg_literal(0, n->dtype));
+        P("                    const %s *wk = x1 + k0, *gj = gp + j0;\n", t);
+        emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.O), "wk", 1, d.K, "gj", pb);
+        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
+        P("                        for (int j = 0; j < %lld; j++)\n", (long long)nr);
+        P("                            dcol[(k0 + i) * %lld + j0 + j] = acc[i][j];\n", (long long)pb);
+        P("                }\n");
+    }
+    emit_im2col(12, &d, t, "img", "dcol", "0", d.K, pb, 1, true);
+    P("        }\n");
+    P("        for (int64_t e = 0; e < %lld; e++)\n", (long long)chw);
+    if (cg_grouped() && kernel_epilogue(n) == EPI_SCATTER)
+        P("            out[n * %lld + e] = img[e];\n", (long long)chw);
+    else
+        emit_store(12, ir_fmt("n * %lld + e", (long long)chw), "img[e]");
+    P("    }\n}\n");
+}
+
+/* ---- convolution with output channels in the SIMD lanes ---- */
+
+/*
+ * Narrow outputs (LeNet's second layer: 10 columns) fill the width-tiled kernel's registers
+ * badly; with enough output channels, the lanes can run over them instead. Unpadded, one group,
+ * channels a multiple of the SIMD width, the weights small enough to transpose on the stack,
+ * and fewer lanes wasted than across the width.
+ */
+static bool conv_chan_lanes(const Node *n) {
+    if (n->op != OP_CONV2D || node_int(n, "groups", 1) != 1 || !dtype_is_float(n->dtype) || !shape_numel(n->shape) ||
+        !shape_numel(IN((Node *)n, 1)->shape))
+        return false;
+    ConvDims d = conv_dims(n);
+    int64_t L = lanes_of(n->dtype);
+    if (d.pd[0] || d.pd[1] || d.O % L || d.O * d.K > GEMM_PANEL)
+        return false;
+    int64_t wb = d.OW < 2 * L ? d.OW : 2 * L;
+    return (double)d.OW / (double)round_up(d.OW, L) < 1.0 && wb < 2 * L;
+}
+
+/* One tile: positions [w0, w0 + wt) of row h, channels [ob0, ob0 + ov * L). */
+static void emit_conv_chan_tile(const Node *n, const ConvDims *d, int ind, int64_t wt, int64_t ov, const char *w0) {
+    const char *t = dtype_ctype(n->dtype);
+    int64_t L = lanes_of(n->dtype), nc = ov * L;
+    P("%*s{\n", ind, "");
+    ind += 4;
+    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)wt, (long long)nc);
+    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
+    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s        acc[i][j] = %s;\n", ind, "", n->nin == 3 ? "x2[ob0 + j]" : cg_literal(0, n->dtype));
+    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)d->C);
+    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)d->KH);
+    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + h * %lld + r * %lld) * %lld + %s * %lld;\n", ind, "", t,
+      (long long)d->C, (long long)d->H, (long long)d->st[0], (long long)d->dl[0], (long long)d->W, w0,
+      (long long)d->st[1]);
+    P("%*s        const %s *wr = wt + (c * %lld + r) * %lld + ob0;\n", ind, "", t, (long long)d->KH,
+      (long long)(d->KW * d->O));
+    P("%*s        for (int64_t s = 0; s < %lld; s++)\n", ind, "", (long long)d->KW);
+    P("%*s            for (int i = 0; i < %lld; i++) {\n", ind, "", (long long)wt);
+    P("%*s                const %s xv = xr[i * %lld + s * %lld];\n", ind, "", t, (long long)d->st[1],
+      (long long)d->dl[1]);
+    P("%*s                TG_SIMD\n", ind, "");
+    P("%*s                for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s                    acc[i][j] += xv * wr[s * %lld + j];\n", ind, "", (long long)d->O);
+    P("%*s            }\n", ind, "");
+    P("%*s    }\n", ind, "");
+    P("%*sfor (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
+    P("%*s    for (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
+    emit_store(ind + 8, ir_fmt("((n * %lld + ob0 + j) * %lld + h) * %lld + %s + i", (long long)d->O, (long long)d->OH,
+                               (long long)d->OW, w0), "acc[i][j]");
+    ind -= 4;
+    P("%*s}\n", ind, "");
+}
+
+/*
+ * y[n][o][h][w] = b[o] + sum over c, r, s of x[n][c][h + r][w + s] w[o][c][r][s], with the weights
+ * transposed to [c][r][s][o] so that each input value, broadcast, meets a vector of output
+ * channels: tiles of WT positions x OV registers of channels.
+ */
+static void emit_conv2d_chan(const Node *n) {
+    emit_kernel_open(n);
+    ConvDims d = conv_dims(n);
+    const char *t = dtype_ctype(n->dtype);
+    int64_t L = lanes_of(n->dtype), ov = d.O / L > 4 ? 4 : d.O / L;
+    while ((d.O / L) % ov)
+        ov--;
+    int64_t wt = GEMM_REGS / ov, nwt = d.OW / wt, rest = d.OW % wt;
+    if (wt > d.OW)
+        wt = d.OW, nwt = 1, rest = 0;
+    P("    /* output channels in the lanes: tiles of %lld positions x %lld channels, the weights transposed */\n",
+      (long long)wt, (long long)(ov * L));
+    P("    %s wt[%lld];\n", t, (long long)(d.O * d.K));
+    P("    for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
+    P("        for (int64_t k = 0; k < %lld; k++)\n", (long long)d.K);
+    P("            wt[k * %lld + o] = x1[o * %lld + k];\n", (long long)d.O, (long long)d.K);
+    if (worth_parallel(d.N * d.O * d.P * d.K))
+        P("    #pragma omp parallel for collapse(2)\n");
+    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)d.N);
+    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)d.OH);
+    P("            for (int64_t ob0 = 0; ob0 < %lld; ob0 += %lld) {\n", (long long)d.O, (long long)(ov * L));
+    P("                for (int64_t w0 = 0; w0 < %lld; w0 += %lld)\n", (long long)(nwt * wt), (long long)wt);
+    emit_conv_chan_tile(n, &d, 20, wt, ov, "w0");
+    if (rest)
+        emit_conv_chan_tile(n, &d, 16, rest, ov, ir_fmt("%lld", (long long)(nwt * wt)));
+    P("            }\n}\n");
+}
+
+/* ---- which form ---- */
+
+void emit_conv2d(const Node *n) {
+    if (conv_gemm(n))
+        emit_conv2d_gemm(n);
+    else if (conv_chan_lanes(n))
+        emit_conv2d_chan(n);
+    else if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype) && shape_numel(n->shape))
+        emit_conv2d_tiled(n); /* the tiles need every size positive: an empty output takes the loops */
+    else
+        emit_conv2d_loops(n);
+}
+
+void emit_conv2d_bwd_input(const Node *n) {
+    if (conv_gemm(n))
+        emit_conv2d_bwd_input_gemm(n);
+    else if (kernel_gathers(n))
+        emit_conv2d_bwd_input_tiled(n);
+    else
+        emit_conv2d_bwd_input_loops(n);
+}
+
+void emit_conv2d_bwd_weight(const Node *n) {
+    if (conv_gemm(n))
+        emit_conv2d_bwd_weight_gemm(n);
+    else if (node_int(n, "groups", 1) == 1 && dtype_is_float(n->dtype) && shape_numel(n->shape))
+        emit_conv2d_bwd_weight_tiled(n);
+    else
+        emit_conv2d_bwd_weight_loops(n);
+}

@@ -1,0 +1,290 @@
+/*
+ * elementwise.c: the kernels that are loops over elements: elementwise ops (one loop, flat when
+ * no input broadcasts), fused chains of them (values in registers, the stores at the end),
+ * the epilogue every head kernel stores through (emit_store), reductions (each output a sum in
+ * its own fixed order, in double for floats), and data movement (copies, permutes, slices, cat).
+ */
+#include "emit.h"
+
+#include <string.h>
+
+/* ---- elementwise ---- */
+
+/* The expression reading input k at flat index `idx`. */
+static const char *in_ref(const Node *n, int k, const char *idx) {
+    Node *x = IN((Node *)n, k);
+    if (kernel_inline_scalar(n, x))
+        return cg_attr_literal(node_attr(x, "data"), 0, x->dtype);
+    if (shape_numel(x->shape) == 1)
+        return ir_fmt("x%d[0]", k);
+    return ir_fmt("x%d[%s]", k, idx);
+}
+
+/* Unary, binary, cast and expand: one loop, flat when no input broadcasts. */
+void emit_elementwise(const Node *n) {
+    emit_kernel_open(n);
+    int64_t total = shape_numel(n->shape);
+    bool flat = true;
+    for (int k = 0; k < n->nin; k++) {
+        Node *x = IN((Node *)n, k);
+        if (!shape_eq(x->shape, n->shape) && shape_numel(x->shape) != 1)
+            flat = false;
+    }
+    const char *idx[2];
+    int indent;
+    if (flat) {
+        if (worth_parallel(total))
+            P("    #pragma omp parallel for\n");
+        P("    for (int64_t i = 0; i < %lld; i++)\n", (long long)total);
+        idx[0] = idx[1] = "i";
+        indent = 8;
+        P("%*sout[i] = ", indent, "");
+    } else {
+        const char **v = cg_axis_vars(n->shape.rank, "i");
+        emit_loops(n->shape, v, 4, worth_parallel(total));
+        for (int k = 0; k < n->nin && k < 2; k++)
+            idx[k] = cg_bcast_index(IN((Node *)n, k)->shape, n->shape, v);
+        indent = 4 + 4 * n->shape.rank;
+        P("%*sout[%s] = ", indent, "", cg_bcast_index(n->shape, n->shape, v));
+    }
+    if (n->op == OP_EXPAND)
+        P("%s;\n", in_ref(n, 0, idx[0]));
+    else if (n->nin == 1)
+        P("%s;\n", cg_unary(n, in_ref(n, 0, idx[0])));
+    else
+        P("%s;\n", cg_binary(n, in_ref(n, 0, idx[0]), in_ref(n, 1, idx[1])));
+    P("}\n");
+}
+
+/* ---- fused groups: elementwise chains and epilogues ---- */
+
+/* The stores, after every load of the element: an output may be written over an input. */
+void emit_stores(int indent, const char *flat) {
+    for (int i = cg.u.first; i <= cg.u.last; i++)
+        if (stored(i) && !cg.m->view[i] && !(i == cg.u.head && kernel_epilogue(&cg.g->nodes[i]) == EPI_SCATTER))
+            P("%*s%s[%s] = t%d;\n", indent, "", cg_bname(i), flat, i);
+}
+
+/*
+ * The store of one output element by a head kernel (conv2d, linear, ...): alone, a plain store;
+ * with an epilogue, the element's value goes through the fused elementwise ops first.
+ */
+void emit_store(int indent, const char *idx, const char *val) {
+    if (!cg_grouped()) {
+        P("%*sout[%s] = %s;\n", indent, "", idx, val);
+        return;
+    }
+    const Node *h = &cg.g->nodes[cg.u.head];
+    P("%*s{\n", indent, "");
+    P("%*s    const int64_t ei = %s;\n", indent, "", idx);
+    P("%*s    const %s t%d = %s;\n", indent, "", dtype_ctype(h->dtype), cg.u.head, val);
+    cg_emit_members(indent + 4, h->shape, "ei", NULL);
+    emit_stores(indent + 4, "ei");
+    P("%*s}\n", indent, "");
+}
+
+/* A chain of elementwise ops of one shape: one loop, values in registers, stores at the end. */
+void emit_elementwise_group(void) {
+    emit_kernel_open(NULL);
+    Shape gs = cg.g->nodes[cg.u.last].shape;
+    int64_t total = shape_numel(gs);
+    bool flat = true;
+    for (int i = cg.u.first; i <= cg.u.last; i++)
+        for (int k = 0; k < cg.g->nodes[i].nin; k++) {
+            const Node *x = IN(&cg.g->nodes[i], k);
+            if (!cg_in_unit(x->id) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
+                flat = false;
+        }
+    if (flat) {
+        if (worth_parallel(total))
+            P("    #pragma omp parallel for\n");
+        P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)total);
+        cg_emit_members(8, gs, "i", NULL);
+        emit_stores(8, "i");
+        P("    }\n}\n");
+        return;
+    }
+    const char **v = cg_axis_vars(gs.rank, "i");
+    emit_loops(gs, v, 4, worth_parallel(total));
+    int ind = 4 + 4 * gs.rank;
+    P("%*s{\n", ind - 4, "");
+    P("%*sconst int64_t i = %s;\n", ind, "", cg_bcast_index(gs, gs, v));
+    cg_emit_members(ind, gs, "i", v);
+    emit_stores(ind, "i");
+    P("%*s}\n}\n", ind - 4, "");
+}
+
+/* ---- reductions ---- */
+
+void emit_reduce(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int naxes;
+    const int64_t *axes = node_ints(n, "axes", &naxes);
+    bool red[MAX_RANK] = {0};
+    for (int i = 0; i < naxes; i++)
+        red[axes[i]] = true;
+    int64_t st[MAX_RANK];
+    cg_strides(x->shape, st);
+    const char **v = cg_axis_vars(x->shape.rank, "i");
+    /* output index: kept axes in order */
+    const char *oidx = "";
+    int64_t ost = 1, count = 1;
+    for (int i = x->shape.rank - 1; i >= 0; i--) {
+        if (red[i]) {
+            count *= x->shape.d[i];
+            continue;
+        }
+        const char *term = ost == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)ost);
+        oidx = *oidx ? ir_fmt("%s + %s", term, oidx) : term;
+        ost *= x->shape.d[i];
+    }
+    if (!*oidx)
+        oidx = "0";
+    const char *iidx = cg_bcast_index(x->shape, x->shape, v);
+    int indent = 4, kept = 0;
+    for (int i = 0; i < x->shape.rank; i++)
+        kept += !red[i];
+    /* outputs are independent sums, each in its own order: parallel over them when it pays */
+    if (kept && shape_numel(n->shape) > 1 && worth_parallel(shape_numel(x->shape)))
+        P("    #pragma omp parallel for%s\n", kept > 1 ? ir_fmt(" collapse(%d)", kept) : "");
+    for (int i = 0; i < x->shape.rank; i++)
+        if (!red[i]) {
+            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", indent, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+            indent += 4;
+        }
+    P("%*s{\n", indent - (indent > 4 ? 4 : 0), "");
+    bool fl = dtype_is_float(x->dtype);
+    /* float sums accumulate in double: fewer rounding steps than PyTorch's float cascade, never more */
+    const char *acc_t = n->op == OP_SUM || n->op == OP_MEAN ? (fl ? "double" : "int64_t") : dtype_ctype(x->dtype);
+    if (n->op == OP_SUM || n->op == OP_MEAN)
+        P("%*s%s acc = 0;\n", indent, "", acc_t);
+    else if (n->op == OP_ARGMAX)
+        P("%*s%s best = 0;\n%*sint64_t arg = -1, k = 0;\n", indent, "", dtype_ctype(x->dtype), indent, "");
+    else
+        P("%*s%s acc = 0;\n%*sint first = 1;\n", indent, "", acc_t, indent, "");
+    int inner = indent;
+    for (int i = 0; i < x->shape.rank; i++)
+        if (red[i]) {
+            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", inner, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+            inner += 4;
+        }
+    P("%*s{\n", inner - (inner > indent ? 4 : 0), "");
+    P("%*s%s val = x0[%s];\n", inner, "", dtype_ctype(x->dtype), iidx);
+    switch (n->op) {
+    case OP_SUM: case OP_MEAN: P("%*sacc += val;\n", inner, ""); break;
+    case OP_MAX:
+        P("%*sif (first || val > acc%s) acc = val;\n%*sfirst = 0;\n", inner, "", fl ? " || val != val" : "", inner, "");
+        break;
+    case OP_MIN:
+        P("%*sif (first || val < acc%s) acc = val;\n%*sfirst = 0;\n", inner, "", fl ? " || val != val" : "", inner, "");
+        break;
+    case OP_ARGMAX:
+        /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
+        if (fl)
+            P("%*sif (arg < 0 || (best == best && (val > best || val != val))) {\n", inner, "");
+        else
+            P("%*sif (arg < 0 || val > best) {\n", inner, "");
+        P("%*s    best = val;\n%*s    arg = k;\n%*s}\n%*sk++;\n", inner, "", inner, "", inner, "", inner, "");
+        break;
+    default: unreachable();
+    }
+    P("%*s}\n", inner - (inner > indent ? 4 : 0), "");
+    if (n->op == OP_SUM)
+        P("%*sout[%s] = (%s)acc;\n", indent, "", oidx, dtype_ctype(n->dtype));
+    else if (n->op == OP_MEAN && count == 0)
+        P("%*sout[%s] = NAN; /* the mean of nothing, as PyTorch */\n%*s(void)acc;\n", indent, "", oidx, indent, "");
+    else if (n->op == OP_MEAN)
+        P("%*sout[%s] = (%s)(acc / %lld);\n", indent, "", oidx, dtype_ctype(n->dtype), (long long)count);
+    else if (n->op == OP_ARGMAX)
+        P("%*sout[%s] = arg;\n", indent, "", oidx);
+    else
+        P("%*sout[%s] = acc;\n", indent, "", oidx);
+    P("%*s}\n", indent - (indent > 4 ? 4 : 0), "");
+    P("}\n");
+}
+
+/* ---- data movement ---- */
+
+void emit_copy(const Node *n) {
+    emit_kernel_open(n);
+    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), dtype_ctype(n->dtype));
+    P("}\n");
+}
+
+void emit_permute(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    int64_t st[MAX_RANK];
+    cg_strides(x->shape, st);
+    const int64_t *perm = node_ints(n, "perm", NULL);
+    const char **v = cg_axis_vars(n->shape.rank, "i");
+    emit_loops(n->shape, v, 4, worth_parallel(shape_numel(n->shape)));
+    const char *src = "";
+    for (int i = 0; i < n->shape.rank; i++) {
+        const char *term = st[perm[i]] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)st[perm[i]]);
+        src = *src ? ir_fmt("%s + %s", src, term) : term;
+    }
+    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", cg_bcast_index(n->shape, n->shape, v), *src ? src : "0");
+}
+
+/* Index into the sliced input for region coordinates v. */
+static const char *slice_index(const Node *n, Shape in, const char **v) {
+    int64_t st[MAX_RANK];
+    cg_strides(in, st);
+    const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
+    const char *e = "";
+    for (int i = 0; i < in.rank; i++) {
+        const char *pos = step[i] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)step[i]);
+        if (start[i])
+            pos = ir_fmt("(%lld + %s)", (long long)start[i], pos);
+        const char *term = st[i] == 1 ? pos : ir_fmt("%s * %lld", pos, (long long)st[i]);
+        e = *e ? ir_fmt("%s + %s", e, term) : term;
+    }
+    return *e ? e : "0";
+}
+
+void emit_slice(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0);
+    const char **v = cg_axis_vars(n->shape.rank, "i");
+    emit_loops(n->shape, v, 4, false);
+    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", cg_bcast_index(n->shape, n->shape, v),
+      slice_index(n, x->shape, v));
+}
+
+void emit_setslice(const Node *n) {
+    emit_kernel_open(n);
+    Node *x = IN((Node *)n, 0), *val = IN((Node *)n, 1);
+    int len;
+    const int64_t *size = node_ints(n, "size", &len);
+    Shape region = shape_make(len, size);
+    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), dtype_ctype(x->dtype));
+    const char **v = cg_axis_vars(region.rank, "i");
+    emit_loops(region, v, 4, false);
+    P("%*sout[%s] = %s;\n}\n", 4 + 4 * region.rank, "", slice_index(n, x->shape, v),
+      in_ref(n, 1, cg_bcast_index(val->shape, region, v)));
+}
+
+void emit_cat(const Node *n) {
+    emit_kernel_open(n);
+    int axis = (int)node_int(n, "axis", 0);
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; i++)
+        outer *= n->shape.d[i];
+    for (int i = axis + 1; i < n->shape.rank; i++)
+        inner *= n->shape.d[i];
+    int64_t orow = n->shape.d[axis] * inner, off = 0;
+    P("    for (int64_t o = 0; o < %lld; o++) {\n", (long long)outer);
+    for (int k = 0; k < n->nin; k++) {
+        Node *x = IN((Node *)n, k);
+        int64_t row = x->shape.d[axis] * inner;
+        if (!row)
+            P("        (void)x%d; /* empty along the axis */\n", k);
+        else
+            P("        memcpy(out + o * %lld + %lld, x%d + o * %lld, %lld * sizeof(%s));\n", (long long)orow,
+              (long long)off, k, (long long)row, (long long)row, dtype_ctype(n->dtype));
+        off += row;
+    }
+    P("    }\n}\n");
+}

@@ -1,0 +1,75 @@
+/*
+ * emit.h: what the files of the C backend share beyond the kernel frame (frame.h): the C
+ * kernel's frame, the per-family kernel emitters the dispatch calls (kernels.c), and the host
+ * code's entry points.
+ *
+ *   frame.c        literals, unit spans and names, parameters and aliases, comments, loops
+ *   elementwise.c  elementwise ops, fused chains and epilogues, reductions, data movement
+ *   matmul.c       matmul, linear
+ *   conv.c         conv2d and its gradients: plain loops, register tiles, packed GEMM, channel lanes
+ *   pool_loss.c    pooling, cross-entropy, and their backward kernels
+ *   kernels.c      the dispatch from op to emitter, sources (constants), a graph's kernels and calls
+ *   host.c         emit_c: the header, the run functions, init, the tensor table, step, predict
+ *   trainer.c      the standalone trainer's main
+ *   stats.c        --stats
+ */
+#ifndef TGC_EMIT_H
+#define TGC_EMIT_H
+
+#include "frame.h"
+
+static inline const char *fsuffix(DType dt) { return dt == DT_F32 ? "f" : ""; }
+/* Has an arena offset: a buffer of its own or a view of one (not a register). */
+static inline bool stored(int id) { return cg.m->off[id] >= 0; }
+/* Parallelise only loops with enough work to pay for the threads. */
+static inline bool worth_parallel(int64_t work) { return work >= (1 << 16); }
+
+/* ---- frame.c: the C kernel's frame ---- */
+
+/* Opens `static void kNN(const T *restrict x0, ..., T *restrict out) {` for the current kernel. */
+void emit_kernel_open(const Node *n);
+/* The call of the current kernel, with the caller's pointer variables. */
+void emit_kernel_call(void);
+/* Nested loops over shape s, axis variables vars, the outermost parallel if asked. */
+void emit_loops(Shape s, const char **vars, int indent, bool parallel);
+const char **cg_axis_vars(int rank, const char *base); /* base0, base1, ... */
+
+/* ---- the kernels, by family ---- */
+
+/* elementwise.c */
+void emit_store(int indent, const char *idx, const char *val);
+void emit_stores(int indent, const char *flat);
+void emit_elementwise(const Node *n);
+void emit_elementwise_group(void);
+void emit_reduce(const Node *n);
+void emit_copy(const Node *n);
+void emit_permute(const Node *n);
+void emit_slice(const Node *n);
+void emit_setslice(const Node *n);
+void emit_cat(const Node *n);
+/* matmul.c */
+void emit_matmul(const Node *n);
+void emit_linear(const Node *n);
+/* conv.c: each picks its form by the rules of docs/kernels.md */
+void emit_conv2d(const Node *n);
+void emit_conv2d_bwd_input(const Node *n);
+void emit_conv2d_bwd_weight(const Node *n);
+/* pool_loss.c */
+void emit_maxpool(const Node *n);
+void emit_maxpool_argmax(const Node *n);
+void emit_maxpool_bwd(const Node *n);
+void emit_maxpool_bwd_at(const Node *n);
+void emit_avgpool(const Node *n, bool bwd);
+void emit_cross_entropy(const Node *n);
+void emit_cross_entropy_bwd(const Node *n);
+void emit_cross_entropy_fused(void);
+
+/* kernels.c: graph g's kernel functions (backend_c's kernels), and the call of the kernel that
+ * ends at node i of the current graph, if one does */
+void emit_kernels(Graph *g, const MemPlan *m, const char *kpre);
+bool emit_call_at(int i);
+
+/* trainer.c: the standalone trainer (main), for a train block with predict */
+void emit_trainer_main(const TrainCode *t, const Backend *be);
+
+#endif

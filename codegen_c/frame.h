@@ -1,0 +1,147 @@
+/*
+ * frame.h: the kernel frame, what the C backend (codegen_c/) and the CUDA backend
+ * (codegen_cuda/) share, and the Backend interface through which emit_c writes either kind of
+ * program. Not an API for anyone else.
+ *
+ * The kernels of both backends are the same units: one node, or a fusion group as pass_fuse
+ * made it, with the same names (k11_conv2d_relu_fwd), the same comments tracing them to the .tg
+ * line and IR nodes, and the same buffer parameters (each distinct buffer once; an output
+ * written over a dying input is one parameter, the input read through an alias line). The
+ * scalar expressions of elementwise ops are C that CUDA C++ compiles as it is. frame.c defines
+ * all of it; the state the emitters share is the one Frame below, cg.
+ */
+#ifndef TGC_FRAME_H
+#define TGC_FRAME_H
+
+#include "codegen_c.h"
+
+/* ---- what differs between a C program and a CUDA one ---- */
+
+/* A train block's code, as the backends write it. */
+typedef struct {
+    const char *prefix;        /* identifier prefix: lenet -> lenet_train_step, LENET_ARENA_BYTES */
+    const char *source;        /* the .tg file as named on the command line, for banners */
+    Graph *train;              /* the training step */
+    const MemPlan *train_plan;
+    const char *train_kpre;    /* its kernels' name prefix: "t" after a file's programs, else "" */
+    Graph *pred;               /* predict: the model's forward pass alone, or NULL */
+    const MemPlan *pred_plan;  /* inside the step's arena */
+} TrainCode;
+
+/*
+ * Where a train block's step and predict run, as QBE's Target is what differs between machines.
+ * The host program (the header, the file's programs, PREFIX_init, the tensor table, the trainer)
+ * is emit_c's for every backend; emit_c calls the hooks in the order of the file (a NULL hook
+ * writes nothing):
+ *
+ *   header:  ..., declare
+ *   .c:      includes, programs, kernels (the step's), PREFIX_init, step (without a device),
+ *            the tensor table, device, step (with one: it launches what device declares),
+ *            kernels (predict's), predict, the trainer's main (start, push and pull inside)
+ */
+struct Backend {
+    const char *name;     /* as --target names it */
+    const char *includes; /* #include lines the .c needs beyond a C program's */
+    /* the header's declarations of what the target adds (the device's start, push and pull) */
+    void (*declare)(const TrainCode *t);
+    /* graph g's kernels as C functions of the .c (NULL: they are not C, the device holds them) */
+    void (*kernels)(Graph *g, const MemPlan *m, const char *kpre);
+    /* the device's code: its kernels' source, its start, the copies to and from it */
+    void (*device)(const TrainCode *t);
+    void (*step)(const TrainCode *t);    /* PREFIX_train_step */
+    void (*predict)(const TrainCode *t); /* PREFIX_predict */
+    /* the trainer's calls into the device: start it (before the data are read), push the
+     * parameters and optimizer state to it (after init or resume), pull them back (before a
+     * checkpoint) */
+    void (*start)(const TrainCode *t);
+    void (*push)(const TrainCode *t);
+    void (*pull)(const TrainCode *t);
+};
+
+/* ---- the emitters' state: one graph at a time, in it one kernel unit at a time ---- */
+
+/* A parameter of the current kernel: one distinct buffer. */
+typedef struct {
+    int node;         /* the node whose pointer the caller passes */
+    const char *name; /* the parameter's name */
+    bool written;
+} KArg;
+
+/*
+ * A kernel unit: one node, or a fusion group, a run of nodes [first, last] that pass_fuse
+ * marked with one group number. Its parameters are the distinct buffers it reads and writes,
+ * each passed once: where memplan put an output over a dying input (in place), the kernel gets
+ * that buffer once, writable, and reads the input through a pointer derived from it, so every
+ * restrict promise holds. Names inside a kernel: the head op's inputs x0, x1, ... and its output
+ * out, as the single-op emitters write them; other buffers v<node>; values a group keeps in
+ * registers t<node>.
+ */
+typedef struct {
+    int first, last;     /* its nodes */
+    int head;            /* the op with its own loops (conv2d, ...), or -1: an elementwise chain */
+    KArg *args;          /* its parameters, in order */
+    int nargs;
+    const char *aliases; /* "const float *x0 = out;" lines: other names of a parameter's buffer */
+    bool *prologue;      /* per node: a member computing the head's dL/dy input, before the head */
+} Unit;
+
+/* Everything the emitters share, in one place. */
+typedef struct {
+    FILE *out;        /* where P writes: the .c, the .h, or a buffer being filled */
+    Graph *g;         /* the graph whose code is being written (cg_begin) */
+    const MemPlan *m; /* its memory plan */
+    const char *kpre; /* its kernels' name prefix: "", "t", "p", "p1_" (graphs after the first) */
+    Unit u;           /* the current kernel unit (cg_unit_begin) */
+} Frame;
+
+extern Frame cg;
+
+#define P(...) fprintf(cg.out, __VA_ARGS__)
+
+/* Start writing graph g, planned by m; kernel names start with kpre. */
+void cg_begin(Graph *g, const MemPlan *m, const char *kpre);
+/* Does a kernel end at node i? (Kernels run at their last node.) Sets its span. */
+bool cg_kernel_at(int i, int *first, int *last);
+/* Makes [first, last] the current unit: its head, its parameters and their names. */
+void cg_unit_begin(int first, int last);
+const char *cg_unit_name(void);
+/* The unit's comment: .tg line(s), the IR nodes it computes, which it stores. */
+void cg_kernel_comment(void);
+/* The name of node id's buffer inside the unit (x0.., out, v<id>). */
+const char *cg_bname(int id);
+
+static inline Node *IN(const Node *n, int k) { return &cg.g->nodes[n->in[k]]; }
+static inline bool cg_grouped(void) { return cg.u.last > cg.u.first; }
+static inline bool cg_in_unit(int id) { return id >= cg.u.first && id <= cg.u.last; }
+/* Has a buffer of its own (not a view, not a register). */
+static inline bool cg_stored(int id) { return cg.m->off[id] >= 0 && !cg.m->view[id]; }
+
+/* ---- literals, strings, indices ---- */
+
+/* A C literal of type dt with value v, exact for floats (shortest round trip). */
+const char *cg_literal(double v, DType dt);
+/* Element i of a literal attribute (exact int64 for integer data) as a C literal of type dt. */
+const char *cg_attr_literal(const Attr *a, int i, DType dt);
+/* Text safe inside a C comment: no comment end, no line breaks, no control bytes. */
+const char *cg_comment_safe(const char *s);
+void cg_c_string(const char *s, size_t n); /* a C string literal of s's n bytes, written by P */
+const char *cg_upper(const char *s);
+/* "// Generated by tgc X.Y from SOURCE (COMMAND). Do not edit.\n"; no parentheses without a command. */
+const char *cg_banner(const char *source, const char *command);
+void cg_strides(Shape s, int64_t *st); /* row-major */
+/* Index into s (aligned right against o; broadcast dims read 0) from o's axis variables. */
+const char *cg_bcast_index(Shape s, Shape o, const char **vars);
+
+/* ---- the scalar C of elementwise ops, and fused members ---- */
+
+const char *cg_unary(const Node *n, const char *a);
+const char *cg_binary(const Node *n, const char *a, const char *b);
+/* Input k of member m inside the kernel's loop: a register, a literal, or a load at the loop's
+ * flat index `flat` of shape gs (axis variables axv, when the loop has them, for broadcast reads). */
+const char *cg_operand(const Node *m, int k, Shape gs, const char *flat, const char **axv);
+/* Every member but the head and the prologue as `const T t<id> = ...;`, in order. */
+void cg_emit_members(int indent, Shape gs, const char *flat, const char **axv);
+/* The prologue's members alike, for the element at `flat` of shape s of the head's dL/dy. */
+void cg_emit_prologue(int indent, Shape s, const char *flat);
+
+#endif

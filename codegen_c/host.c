@@ -1,0 +1,592 @@
+/*
+ * host.c: emit_c, the program around the kernels: the header (the arena's size, the functions a
+ * caller links), the .c's preamble, each program's kernels and run function (a flat list of
+ * kernel calls, runtime calls for sources and prints, in graph order), and for a train block
+ * PREFIX_init, the tensor table, the training step and predict. Where the step and predict run
+ * is the backend's (frame.h): backend_c, at the end of this file, writes them as C here.
+ *
+ * Every value lives at a fixed offset of one arena the caller provides, so a run allocates
+ * nothing; a function's pointer variables v<node> name those offsets with each buffer's lifetime.
+ */
+#include "emit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- literals and types ---- */
+
+static const char *tg_dtype(DType dt) {
+    static const char *names[] = {"TG_F32", "TG_F64", "TG_I32", "TG_I64", "TG_BOOL", "TG_U8"};
+    return names[dt];
+}
+
+static const char *var(int id) { return ir_fmt("v%d", id); }
+
+static const char *shape_lit(Shape s) {
+    if (!s.rank)
+        return "NULL";
+    const char *e = "(const int64_t[]){";
+    for (int i = 0; i < s.rank; i++)
+        e = ir_fmt("%s%s%lld", e, i ? ", " : "", (long long)s.d[i]);
+    return ir_fmt("%s}", e);
+}
+
+/* ---- the run function ---- */
+
+/* Python format spec (validated by the frontend) -> printf conversion for one number. */
+static const char *printf_spec(const Node *at, const char *spec, DType dt) {
+    char fill = ' ', align = 0, sign = 0, type = 0;
+    int width = 0, prec = -1;
+    const char *s = spec;
+    size_t n = strlen(s);
+    if (n >= 2 && strchr("<>^=", s[1])) { fill = s[0]; align = s[1]; s += 2; }
+    else if (n >= 1 && strchr("<>^=", s[0])) { align = s[0]; s++; }
+    if (*s == '+' || *s == '-' || *s == ' ') sign = *s++;
+    if (*s == '0') { fill = '0'; s++; }
+    while (*s >= '0' && *s <= '9') width = width * 10 + (*s++ - '0');
+    if (*s == '.') { s++; prec = 0; while (*s >= '0' && *s <= '9') prec = prec * 10 + (*s++ - '0'); }
+    if (*s) type = *s;
+    if ((fill != ' ' && fill != '0') || align == '^')
+        error_at(at->loc, "format specifier '%s': only space or zero fill and '<'/'>' alignment are supported for tensors", spec);
+    const char *f = "%";
+    if (align == '<') f = ir_fmt("%s-", f);
+    if (sign == '+') f = ir_fmt("%s+", f);
+    if (sign == ' ') f = ir_fmt("%s ", f);
+    if (width > 1000 || prec > 1000)
+        error_at(at->loc, "format specifier '%s': width and precision go up to 1000", spec);
+    if (fill == '0') f = ir_fmt("%s0", f);
+    if (width) f = ir_fmt("%s%d", f, width);
+    if (type == '%')
+        error_at(at->loc, "format '%%' is not supported for tensors");
+    if (dtype_is_float(dt) || (type && type != 'd')) {
+        if (!type) type = 'g';
+        return ir_fmt("%s.%d%c", f, prec < 0 ? 6 : prec, type);
+    }
+    return ir_fmt("%slld", f);
+}
+
+/* fputs of n bytes of text, in literals of at most 2,000 bytes: C99 promises no more than 4,095
+ * characters in one, and a module tree's text (print(resnet)) has more. */
+static void emit_fputs(const char *buf, size_t n) {
+    for (size_t at = 0; at < n; at += 2000) {
+        P("    fputs(");
+        cg_c_string(buf + at, n - at < 2000 ? n - at : 2000);
+        P(", out);\n");
+    }
+}
+
+static void emit_print(const Node *n) {
+    const char *fmt = node_str(n, "fmt", "");
+    const char *lit = fmt;
+    char *buf = ir_alloc(strlen(fmt) + 1);
+    size_t bn = 0;
+    P("    /* %s:%d */\n", cg_comment_safe(diag_file_name(n->loc.file)), n->loc.line);
+    for (const char *p = fmt; *p;) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            buf[bn++] = p[0];
+            p += 2;
+            continue;
+        }
+        if (*p != '{') {
+            buf[bn++] = *p++;
+            continue;
+        }
+        if (bn) {
+            emit_fputs(buf, bn);
+            bn = 0;
+        }
+        char *end;
+        long k = strtol(p + 1, &end, 10);
+        char kind = end[1];
+        const char *spec = NULL;
+        const char *close = strchr(end, '}');
+        if (end[2] == ':')
+            spec = ir_strndup(end + 3, (size_t)(close - end - 3));
+        Node *x = &cg.g->nodes[n->in[k]];
+        const char *v = var(x->id);
+        if (kind == 't' && spec) { /* "requires_grad=True", "grad_fn=<AddmmBackward0>" */
+            P("    tg_print_tensor(out, %s, %s, %d, %s, (const char *const[]){", v, tg_dtype(x->dtype), x->shape.rank,
+              shape_lit(x->shape));
+            cg_c_string(spec, strlen(spec));
+            P("}, 1);\n");
+        } else if (kind == 't')
+            P("    tg_print_tensor(out, %s, %s, %d, %s, NULL, 0);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
+        else if (kind == 'n')
+            P("    tg_print_numpy(out, %s, %s, %d, %s);\n", v, tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape));
+        else if (spec) {
+            const char *pf = printf_spec(n, spec, x->dtype);
+            bool as_double = pf[strlen(pf) - 1] != 'd'; /* Python formats an int with 'f' as a float */
+            P("    fprintf(out, \"%s\", ", pf);
+            P(as_double ? "(double)%s[0]);\n" : "(long long)%s[0]);\n", v);
+        } else if (dtype_is_float(x->dtype))
+            P("    tg_print_pyfloat(out, (double)%s[0]);\n", v);
+        else if (x->dtype == DT_BOOL)
+            P("    fputs(%s[0] ? \"True\" : \"False\", out);\n", v);
+        else
+            P("    fprintf(out, \"%%lld\", (long long)%s[0]);\n", v);
+        p = close + 1;
+    }
+    (void)lit;
+    if (bn)
+        emit_fputs(buf, bn);
+}
+
+/* The pointer variables v<node> of a function: arena offsets from memplan, with each buffer's
+ * lifetime (the nodes that write and last read it). */
+static void emit_pointers(Graph *g, bool inputs, bool programs) {
+    /* only the buffers the function names: a view or a value updated in place may have none */
+    bool *used = ir_alloc((size_t)g->nnode + 1);
+    for (int i = 0, f, l; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (cg_kernel_at(i, &f, &l)) {
+            cg_unit_begin(f, l);
+            for (int a = 0; a < cg.u.nargs; a++)
+                used[cg.u.args[a].node] = true;
+        }
+        if (op_info[n->op].kind == K_EFFECT && !(n->op == OP_ASSIGN && cg.m->off[n->in[0]] == cg.m->off[n->in[1]]))
+            for (int k = 0; k < n->nin; k++)
+                used[n->in[k]] = true;
+        if ((op_info[n->op].kind == K_SRC && (n->op != OP_PARAM || programs)) || (n->flags & NF_OUTPUT) || !inputs)
+            used[i] = true;
+    }
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (!used[i])
+            continue;
+        if (n->op == OP_INPUT && inputs)
+            P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), var(i), n->name,
+              type_str(n->dtype, n->shape));
+        if (cg.m->off[i] < 0 || (!inputs && n->op != OP_PARAM))
+            continue;
+        const char *into = NULL; /* the parameter or state a new value is written over */
+        for (int j = 0; j < g->nnode && n->op != OP_PARAM && !(n->flags & NF_GRAD) && cg.m->off[i] < cg.m->persistent;
+             j++)
+            if (g->nodes[j].op == OP_PARAM && cg.m->off[j] == cg.m->off[i])
+                into = g->nodes[j].name;
+        const char *life = n->op == OP_PARAM ? "persistent"
+                           : into            ? ir_fmt("the new %s, written in place", cg_comment_safe(into ? into : ""))
+                           : cg.m->view[i]      ? ir_fmt("view of %%%d", n->in[0])
+                           : (n->flags & NF_GRAD) ? ir_fmt("gradient, persistent, from %%%d", cg.m->first[i])
+                           : cg.m->last[i] >= g->nnode ? ir_fmt("live %%%d..return", cg.m->first[i])
+                                                    : ir_fmt("live %%%d..%%%d", cg.m->first[i], cg.m->last[i]);
+        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
+          (long long)cg.m->off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? cg_comment_safe(n->name) : "",
+          *life ? ", " : "", life);
+    }
+}
+
+/*
+ * One tensor of load_state(net, "w.safetensors"). The load that carries keys (the model's names,
+ * one per line) lists them in a table, and the runtime checks that the file holds exactly those.
+ */
+static void emit_load_safetensors(const Node *n) {
+    const char *path = node_str(n, "path", ""), *key = node_str(n, "key", ""), *keys = node_str(n, "keys", NULL);
+    int nkeys = 0;
+    if (keys) {
+        P("    static const char *const %s_names[] = { /* every tensor the model has */\n", var(n->id));
+        for (const char *k = keys;; k++) {
+            const char *end = strchr(k, '\n');
+            P("        ");
+            cg_c_string(k, end ? (size_t)(end - k) : strlen(k));
+            P(",\n");
+            nkeys++;
+            if (!end)
+                break;
+            k = end;
+        }
+        P("    };\n");
+    }
+    P("    if (tg_load_one_safetensors(");
+    cg_c_string(path, strlen(path));
+    P(", ");
+    cg_c_string(key, strlen(key));
+    P(", %s, %d, %s, %s, %s, %d, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape),
+      var(n->id), keys ? ir_fmt("%s_names", var(n->id)) : "NULL", nkeys);
+    P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+}
+
+/* A program's run function: its sources, prints and kernel calls, in graph order. */
+static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn) {
+    cg_begin(g, m, kpre);
+    P("\nint %s(void *arena, FILE *out) {\n", fn);
+    P("    unsigned char *mem = arena;\n");
+    bool rng = false, load = false;
+    for (int i = 0; i < g->nnode; i++) {
+        Op op = g->nodes[i].op;
+        rng |= op == OP_RAND || op == OP_RANDN || op == OP_PARAM || op == OP_SEED;
+        load |= op == OP_LOAD || op == OP_SAVE;
+    }
+    if (rng)
+        P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
+    if (load)
+        P("    char err[512];\n");
+    emit_pointers(g, true, true);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        int64_t cnt = shape_numel(n->shape);
+        switch (n->op) {
+        case OP_PRINT: emit_print(n); continue;
+        case OP_SEED: P("    tg_rng_seed(&rng, %lldULL);\n", (long long)node_int(n, "seed", 0)); continue;
+        case OP_PARAM:
+            if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
+                P("    for (int64_t i = 0; i < %lld; i++) /* init %s */\n        %s[i] = %s;\n", (long long)cnt,
+                  cg_comment_safe(n->name ? n->name : ""), var(i), cg_literal(node_float(n, "value", 0), n->dtype));
+                continue;
+            }
+            if (strcmp(node_str(n, "init", ""), "uniform"))
+                die("unknown parameter init");
+            /* fall through */
+        case OP_RAND:
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+              cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
+              n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
+            continue;
+        case OP_RANDN:
+            P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+              cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
+            continue;
+        case OP_LOAD:
+            if (node_attr(n, "key")) {
+                emit_load_safetensors(n);
+                continue;
+            }
+            P("    if (tg_npy_load(");
+            cg_c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), var(i));
+            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+            continue;
+        case OP_SAVE: {
+            Node *x = &g->nodes[n->in[0]];
+            const char *path = node_str(n, "path", "");
+            P("    if (tg_npy_save(");
+            cg_c_string(path, strlen(path));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), var(x->id));
+            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+            continue;
+        }
+        case OP_INPUT:
+            continue;
+        default:
+            break;
+        }
+        emit_call_at(i);
+    }
+    P("    return 0;\n}\n");
+}
+
+/* ---- the training step ---- */
+
+/* A tensor of the model's state_dict (a parameter or a buffer such as a running mean), not the
+ * optimizer's: its state carries PyTorch's names (step, lr, <param>.momentum_buffer, .exp_avg,
+ * .exp_avg_sq), which no module's tensor has. */
+static bool model_tensor(const Node *n) {
+    const char *s = n->name ? n->name : "";
+    static const char *const suffix[] = {".momentum_buffer", ".exp_avg", ".exp_avg_sq"};
+    if (!strcmp(s, "step") || !strcmp(s, "lr"))
+        return false;
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(s), k = strlen(suffix[i]);
+        if (l > k && !strcmp(s + l - k, suffix[i]))
+            return false;
+    }
+    return true;
+}
+
+/* PREFIX_init: parameters as PyTorch initializes them, optimizer state zero. */
+static void emit_init(const TrainCode *t) {
+    Graph *g = t->train;
+    const char *pf = t->prefix;
+    cg_begin(g, t->train_plan, t->train_kpre);
+    P("\n/* ---- training step: init ---- */\n");
+    P("\n/* Parameters as PyTorch initializes them (from seed, in registration order), optimizer state zero. */\n");
+    P("void %s_init(void *arena, uint64_t seed) {\n    unsigned char *mem = arena;\n", pf);
+    P("    TgRng rng;\n    tg_rng_seed(&rng, seed);\n");
+    emit_pointers(g, false, false);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        if (!strcmp(node_str(n, "init", ""), "full") && shape_numel(n->shape) == 1)
+            P("    %s[0] = %s; /* %s */\n", var(i), cg_literal(node_float(n, "value", 0), n->dtype),
+              cg_comment_safe(n->name ? n->name : ""));
+        else if (!strcmp(node_str(n, "init", ""), "full"))
+            P("    for (int64_t i = 0; i < %lld; i++) /* %s */\n        %s[i] = %s;\n", (long long)shape_numel(n->shape),
+              cg_comment_safe(n->name ? n->name : ""), var(i), cg_literal(node_float(n, "value", 0), n->dtype));
+        else if (!strcmp(node_str(n, "init", ""), "uniform"))
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), var(i),
+              (long long)shape_numel(n->shape), cg_literal(node_float(n, "from", 0), DT_F64),
+              cg_literal(node_float(n, "to", 1), DT_F64), cg_comment_safe(n->name ? n->name : ""));
+        else
+            P("    memset(%s, 0, %lld); /* %s */\n", var(i), (long long)(shape_numel(n->shape) * dtype_size(n->dtype)),
+              cg_comment_safe(n->name ? n->name : ""));
+    }
+    P("}\n");
+}
+
+/* PREFIX_train_step: the kernel calls in order, the loss returned. */
+static void emit_step(const TrainCode *t) {
+    Graph *g = t->train;
+    const char *pf = t->prefix;
+    cg_begin(g, t->train_plan, t->train_kpre);
+    const Node *x = NULL, *y = NULL, *loss = NULL;
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_INPUT && !x)
+            x = n;
+        else if (n->op == OP_INPUT)
+            y = n;
+        if (n->flags & NF_OUTPUT)
+            loss = n;
+    }
+    P("\n/* ---- training step: forward, backward, update ---- */\n");
+    P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. No allocation, no I/O. */\n",
+      type_str(x->dtype, x->shape), type_str(y->dtype, y->shape));
+    P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
+      dtype_ctype(x->dtype), dtype_ctype(y->dtype));
+    emit_pointers(g, true, false);
+    const char *section = "";
+    for (int i = 0, f, l; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        bool call = cg_kernel_at(i, &f, &l);
+        bool copy = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
+        const Node *s0 = &g->nodes[f];
+        const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
+        if (strcmp(sec, section) && (call || copy)) {
+            P("    /* %s */\n", sec);
+            section = sec;
+        }
+        if (copy) { /* the new value could not be computed in place (memplan says why not) */
+            Node *dst = &g->nodes[n->in[0]];
+            P("    memcpy(%s, %s, %lld); /* %s */\n", var(n->in[0]), var(n->in[1]),
+              (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
+            continue;
+        }
+        emit_call_at(i);
+    }
+    P("    return (float)%s[0];\n}\n", var(loss->id));
+}
+
+/* PREFIX_tensors: where each persistent tensor lives, with its PyTorch name. */
+static void emit_tensor_table(const TrainCode *t) {
+    Graph *g = t->train;
+    const char *pf = t->prefix;
+    P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
+    P("const %sTensor %s_tensors[] = {\n", pf, pf);
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        P("    {\"%s\", %lld, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", (long long)t->train_plan->off[i],
+          tg_dtype(n->dtype), n->shape.rank);
+        for (int k = 0; k < n->shape.rank; k++)
+            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
+        P("%s}, %d, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0, model_tensor(n) ? 1 : 0);
+    }
+    P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
+}
+
+/* PREFIX_predict: the forward pass's kernel calls, the output copied out. */
+static void emit_predict(const TrainCode *t) {
+    Graph *g = t->pred;
+    cg_begin(g, t->pred_plan, "p");
+    const Node *o = NULL;
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].flags & NF_OUTPUT)
+            o = &g->nodes[i];
+    P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", t->prefix);
+    P("    unsigned char *mem = arena;\n");
+    emit_pointers(g, true, false);
+    for (int i = 0; i < g->nnode; i++)
+        emit_call_at(i);
+    P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", var(o->id), (long long)shape_numel(o->shape));
+}
+
+/* ---- the files ---- */
+
+/* The header's part for a train block: batch size, the tensor table's type, init, step, predict. */
+static void emit_header_train(const TrainCode *t, const Backend *be) {
+    Graph *train = t->train, *pred = t->pred;
+    const char *prefix = t->prefix;
+    const Node *x = NULL;
+    for (int i = 0; i < train->nnode && !x; i++)
+        if (train->nodes[i].op == OP_INPUT)
+            x = &train->nodes[i];
+    P("\n/* The training step of %s. The caller owns the arena; nothing here allocates. */\n", train->name);
+    P("#define %s_BATCH %lld\n", cg_upper(prefix), (long long)x->shape.d[0]);
+    P("typedef struct {\n    const char *name;  /* PyTorch's state_dict key, or <key>.momentum_buffer, ... */\n"
+      "    size_t offset;     /* bytes into the arena */\n    TgDType dtype;\n    int rank;\n"
+      "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n"
+      "    int model;         /* the model's (its state_dict: parameters, batch-norm statistics), not the optimizer's */\n"
+      "} %sTensor;\n",
+      prefix);
+    P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
+    int npersist = 0;
+    for (int i = 0; i < train->nnode; i++)
+        npersist += train->nodes[i].op == OP_PARAM;
+    P("#define %s_ntensors_max %d /* the length of %s_tensors, as a constant */\n", cg_upper(prefix), npersist, prefix);
+    P("void %s_init(void *arena, uint64_t seed);\n", prefix);
+    const Node *y = NULL;
+    for (int i = 0; i < train->nnode; i++)
+        if (train->nodes[i].op == OP_INPUT && &train->nodes[i] != x)
+            y = &train->nodes[i];
+    P("float %s_train_step(void *arena, const float *x, const %s *y);\n", prefix, dtype_ctype(y->dtype));
+    if (pred) {
+        const Node *o = NULL;
+        for (int i = 0; i < pred->nnode; i++)
+            if (pred->nodes[i].flags & NF_OUTPUT)
+                o = &pred->nodes[i];
+        P("/* The model's forward pass on a batch, no gradients: out is %s. */\n", type_str(o->dtype, o->shape));
+        P("void %s_predict(void *arena, const float *x, float *out);\n", prefix);
+    }
+    if (be->declare)
+        be->declare(t);
+}
+
+/* The header: the arena's size and every function a caller links. */
+static void emit_header(const char *banner, Graph **programs, int nprograms, const char **fn, const EmitOptions *opt,
+                        const TrainCode *t, const Backend *be) {
+    const char *prefix = opt->prefix;
+    /* programs run one after another and share the arena; predict's plan sits inside the step's */
+    int64_t arena = 0;
+    for (int p = 0; p < nprograms; p++)
+        if (opt->plans[p]->total > arena)
+            arena = opt->plans[p]->total;
+    if (t && t->train_plan->total > arena)
+        arena = t->train_plan->total;
+    if (t && t->pred && t->pred_plan->total > arena)
+        arena = t->pred_plan->total;
+    const char *guard = ir_fmt("%s_H", cg_upper(prefix));
+    P("%s#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <stdio.h>\n\n#include <tgrt.h>\n\n", banner, guard, guard);
+    P("/* Bytes of working memory the caller provides (aligned to 64 bytes). */\n");
+    P("#define %s_ARENA_BYTES %lld\n", cg_upper(prefix), (long long)(arena ? arena : 64));
+    if (t)
+        P("/* Of which the first bytes persist across steps: parameters, optimizer state, gradients. */\n"
+          "#define %s_PERSISTENT_BYTES %lld\n", cg_upper(prefix), (long long)t->train_plan->persistent);
+    P("\n");
+    for (int p = 0; p < nprograms; p++) {
+        P("/* Runs program '%s', printing to out; returns 0, or 1 after reporting an error on stderr. */\n",
+          programs[p]->name);
+        P("int %s(void *arena, FILE *out);\n", fn[p]);
+    }
+    if (t)
+        emit_header_train(t, be);
+    P("\n#endif\n");
+}
+
+/* The .c's first lines: the banner and includes, the vectorizer's pragmas, ipow where a C
+ * kernel needs it. trainer: the file has the trainer's main, which needs POSIX. */
+static void emit_preamble(const char *banner, Graph **programs, int nprograms, const EmitOptions *opt,
+                          const TrainCode *t, const Backend *be, bool trainer) {
+    if (trainer)
+        P("%s#define _POSIX_C_SOURCE 200809L /* isatty and fileno, for the trainer's progress line */\n",
+          opt->header ? banner : "");
+    if (opt->header)
+        P("%s#include \"%s\"\n", trainer ? "" : banner, opt->header);
+    else
+        P("\n"); /* the header was written just above, into this same file */
+    P("\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\n#include <tgrt.h>\n%s",
+      be->includes);
+    P("\n/* The loops a kernel wants vectorized; OpenMP's simd where the compiler has OpenMP. It is a\n"
+      "   request: a loop clang cannot vectorize at a low optimization level is no error. */\n"
+      "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#ifdef __clang__\n"
+      "#pragma clang diagnostic ignored \"-Wpass-failed\"\n#endif\n#else\n#define TG_SIMD\n#endif\n");
+    P("\n/* The kernels' register tiles count 256-bit AVX registers. GCC tuned for a CPU with 128-bit\n"
+      "   units (AMD Zen 1) would vectorize them at 128 bits, twice the registers, and spill. */\n"
+      "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__)\n"
+      "#pragma GCC target(\"prefer-vector-width=256\")\n#endif\n");
+    bool need_ipow = false; /* in any graph the C kernels compute: programs, the step, predict */
+    for (int p = 0; p < nprograms + 2; p++) {
+        Graph *g = p < nprograms ? programs[p] : !t || !be->kernels ? NULL : p == nprograms ? t->train : t->pred;
+        for (int i = 0; g && i < g->nnode; i++)
+            if (g->nodes[i].op == OP_POW && !dtype_is_float(g->nodes[i].dtype))
+                need_ipow = true;
+    }
+    if (need_ipow)
+        P("\n/* Integer power as PyTorch computes it: by squaring, wrapping on overflow; a negative\n"
+          "   exponent gives 1 for a base of 1, +-1 for -1, and 0 otherwise. */\n"
+          "static int64_t ipow(int64_t b, int64_t e) {\n"
+          "    if (e < 0)\n        return b == 1 ? 1 : b == -1 ? (e & 1 ? -1 : 1) : 0;\n"
+          "    uint64_t r = 1, ub = (uint64_t)b;\n"
+          "    for (; e > 0; e >>= 1, ub *= ub)\n        if (e & 1)\n            r *= ub;\n"
+          "    return (int64_t)r;\n}\n");
+}
+
+/* A train block's functions, in the order the backend's hooks need (frame.h). */
+static void emit_training(const TrainCode *t, const Backend *be) {
+    if (be->kernels) {
+        P("\n/* ---- training step of %s: kernels ---- */\n", t->train->name);
+        be->kernels(t->train, t->train_plan, t->train_kpre);
+    }
+    emit_init(t);
+    if (!be->device) /* the step beside its kernels */
+        be->step(t);
+    emit_tensor_table(t);
+    if (be->device) { /* the device's code, then the step that launches its kernels */
+        be->device(t);
+        be->step(t);
+    }
+    if (!t->pred)
+        return;
+    if (be->kernels) {
+        P("\n/* ---- predict: kernels ---- */\n");
+        be->kernels(t->pred, t->pred_plan, "p");
+    }
+    be->predict(t);
+}
+
+/* The standalone program of a file's programs: main owns the arena and runs each in turn. */
+static void emit_programs_main(const char *prefix, const char **fn, int nprograms) {
+    P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");
+    P("/* The standalone program: main owns the arena (the run functions never allocate). */\n");
+    P("int main(void) {\n");
+    P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", cg_upper(prefix));
+    P("    if (!raw) {\n");
+    P("        fprintf(stderr, \"%s: cannot allocate %%.0f MiB of working memory\\n\",\n"
+      "                (double)%s_ARENA_BYTES / 1048576.0);\n", prefix, cg_upper(prefix));
+    P("        return 1;\n    }\n");
+    P("    void *arena = raw + (64 - (size_t)((uintptr_t)raw %% 64)); /* 64-byte aligned */\n");
+    P("    int status = 0;\n");
+    for (int p = 0; p < nprograms; p++)
+        P("    if (!status)\n        status = %s(arena, stdout);\n", fn[p]);
+    P("    free(raw);\n    return status;\n}\n#endif\n");
+}
+
+void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
+    const Backend *be = opt->backend && opt->train ? opt->backend : &backend_c;
+    Graph *train = opt->train;
+    TrainCode tc = {opt->prefix, opt->source, train, opt->train_plan, nprograms ? "t" : "",
+                    train && train->train ? train->train->predict : NULL, opt->predict_plan};
+    const TrainCode *t = train ? &tc : NULL;
+    bool trainer = t && t->pred && opt->main && !nprograms;
+    const char *banner = cg_banner(opt->source, opt->command);
+    const char **fn = ir_alloc(sizeof(char *) * (size_t)(nprograms + 1));
+    for (int p = 0; p < nprograms; p++)
+        fn[p] = nprograms == 1 ? ir_fmt("%s_run", opt->prefix) : ir_fmt("%s_run_%s", opt->prefix, programs[p]->name);
+
+    cg.out = h;
+    emit_header(banner, programs, nprograms, fn, opt, t, be);
+    cg.out = c;
+    emit_preamble(banner, programs, nprograms, opt, t, be, trainer);
+    for (int p = 0; p < nprograms; p++) {
+        const char *kpre = p ? ir_fmt("p%d_", p) : ""; /* kernels of later programs must not clash with the first's */
+        P("\n/* ---- program %s: kernels ---- */\n", programs[p]->name);
+        emit_kernels(programs[p], opt->plans[p], kpre);
+        P("\n/* ---- program %s: run ---- */\n", programs[p]->name);
+        emit_run(programs[p], opt->plans[p], kpre, fn[p]);
+    }
+    if (t)
+        emit_training(t, be);
+    if (trainer)
+        emit_trainer_main(t, be);
+    if (opt->main && nprograms)
+        emit_programs_main(opt->prefix, fn, nprograms);
+}
+
+/* The C target: the step's and predict's kernels are C functions of the .c, run on the CPU. */
+const Backend backend_c = {
+    .name = "c",
+    .includes = "",
+    .kernels = emit_kernels,
+    .step = emit_step,
+    .predict = emit_predict,
+};
