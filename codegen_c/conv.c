@@ -19,41 +19,39 @@ static void emit_conv2d_loops(const Node *n) {
     int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
     int64_t OH = n->shape.d[2], OW = n->shape.d[3];
-    int len;
-    const int64_t *st = node_ints(n, "stride", &len), *pd = node_ints(n, "padding", NULL),
+    const int64_t *st = node_ints(n, "stride", NULL), *pd = node_ints(n, "padding", NULL),
                   *dl = node_ints(n, "dilation", NULL);
     int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     const char *t = dtype_ctype(n->dtype);
     bool pad = pd[0] || pd[1];
     if (worth_parallel(Nb * O * OH * OW * Cg * KH * KW))
-        P("    #pragma omp parallel for collapse(2)\n");
-    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-    P("        for (int64_t k = 0; k < %lld; k++)            /* output channel */\n", (long long)O);
-    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
-    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                    %s acc = %s;\n", t, n->nin == 3 ? "x2[k]" : cg_literal(0, n->dtype));
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 2);
+    emit_for(4, "n", Nb, NULL);
+    emit_for(8, "k", O, "            /* output channel */");
+    emit_for(12, "h", OH, NULL);
+    emit_for(16, "w", OW, " {");
+    P("                    %s acc = %s;\n", t, n->nin == 3 ? "bias[k]" : cg_literal(0, n->dtype));
     if (G > 1)
         P("                    const int64_t c0 = k / %lld * %lld;   /* first input channel of k's group */\n",
           (long long)Og, (long long)Cg);
-    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
-    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
-    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
-      (long long)pd[0]);
+    emit_for(20, "c", Cg, NULL);
+    (pad ? cg_for_cont : cg_for)(24, "int64_t", "r", 0, KH, 1, " {");
+    P("                            const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
     if (pad)
         P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
-    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1],
-      (long long)dl[1], (long long)pd[1]);
+    (pad ? cg_for_cont : cg_for)(28, "int64_t", "s", 0, KW, 1, " {");
+    P("                                const int64_t iw = %s;\n", ix_tap("w", st[1], "s", dl[1], pd[1]));
     if (pad)
         P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-    P("                                acc += x0[((n * %lld + %sc) * %lld + ih) * %lld + iw] *\n", (long long)C,
-      G > 1 ? "c0 + " : "", (long long)H, (long long)W);
-    P("                                       x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg,
-      (long long)KH, (long long)KW);
-    P("                            }\n");
-    P("                        }\n");
-    emit_store(20, ir_fmt("((n * %lld + k) * %lld + h) * %lld + w", (long long)O, (long long)OH, (long long)OW), "acc");
-    P("                }\n}\n");
+    P("                                acc += x[%s] *\n", ix_4d("n", G > 1 ? "c0 + c" : "c", "ih", "iw", C, H, W));
+    P("                                       weight[%s];\n", ix_4d("k", "c", "r", "s", Cg, KH, KW));
+    cg_end();
+    cg_end();
+    cg_end();
+    emit_store(20, ix_4d("n", "k", "h", "w", O, OH, OW), "acc");
+    for (int i = 0; i < 4; i++)
+        cg_end();
+    P("}\n");
 }
 
 static void emit_conv2d_bwd_input_loops(const Node *n) {
@@ -67,22 +65,25 @@ static void emit_conv2d_bwd_input_loops(const Node *n) {
     int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     P("    /* dL/dx: every output gradient flows back to the inputs its window read, through w */\n");
     P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)(Nb * C * H * W), dtype_ctype(n->dtype));
-    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-    P("        for (int64_t k = 0; k < %lld; k++) {\n", (long long)O);
-    P("            const int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", (long long)Og, (long long)Cg);
-    P("            for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
-    P("                for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                    const %s g = x0[((n * %lld + k) * %lld + h) * %lld + w];\n", dtype_ctype(n->dtype), (long long)O, (long long)OH, (long long)OW);
-    P("                    for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
-    P("                        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
-    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    emit_for(4, "n", Nb, NULL);
+    emit_for(8, "k", O, " {");
+    P("            const int64_t c0 = %s; /* first input channel of k's group */\n",
+      Og == 1 ? ix_mul("k", Cg) : ir_fmt("k / %lld * %lld", (long long)Og, (long long)Cg));
+    emit_for(12, "h", OH, NULL);
+    emit_for(16, "w", OW, " {");
+    P("                    const %s g = dy[%s];\n", dtype_ctype(n->dtype), ix_4d("n", "k", "h", "w", O, OH, OW));
+    emit_for(20, "c", Cg, NULL);
+    cg_for_cont(24, "int64_t", "r", 0, KH, 1, " {");
+    P("                            const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
     P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-    P("                            for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
-    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    cg_for_cont(28, "int64_t", "s", 0, KW, 1, " {");
+    P("                                const int64_t iw = %s;\n", ix_tap("w", st[1], "s", dl[1], pd[1]));
     P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-    P("                                out[((n * %lld + c0 + c) * %lld + ih) * %lld + iw] +=\n", (long long)C, (long long)H, (long long)W);
-    P("                                    g * x1[((k * %lld + c) * %lld + r) * %lld + s];\n", (long long)Cg, (long long)KH, (long long)KW);
-    P("                            }\n                        }\n                }\n        }\n}\n");
+    P("                                out[%s] +=\n", ix_4d("n", "c0 + c", "ih", "iw", C, H, W));
+    P("                                    g * weight[%s];\n", ix_4d("k", "c", "r", "s", Cg, KH, KW));
+    for (int i = 0; i < 7; i++)
+        cg_end();
+    P("}\n");
 }
 
 static void emit_conv2d_bwd_weight_loops(const Node *n) {
@@ -97,25 +98,30 @@ static void emit_conv2d_bwd_weight_loops(const Node *n) {
     const char *t = dtype_ctype(n->dtype);
     P("    /* dL/dw[k][c][r][s] = sum over the batch and output positions of dL/dy * the input it saw */\n");
     if (worth_parallel(O * Cg * KH * KW * Nb * OH * OW))
-        P("    #pragma omp parallel for\n");
-    P("    for (int64_t k = 0; k < %lld; k++)\n", (long long)O);
-    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)Cg);
-    P("            for (int64_t r = 0; r < %lld; r++)\n", (long long)KH);
-    P("                for (int64_t s = 0; s < %lld; s++) {\n", (long long)KW);
-    P("                    const int64_t ci = k / %lld * %lld + c; /* input channel */\n", (long long)Og, (long long)Cg);
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
+    emit_for(4, "k", O, NULL);
+    emit_for(8, "c", Cg, NULL);
+    emit_for(12, "r", KH, NULL);
+    emit_for(16, "s", KW, " {");
+    P("                    const int64_t ci = %s; /* input channel */\n",
+      Og == 1 ? ix_add(ix_mul("k", Cg), "c") : ir_fmt("k / %lld * %lld + c", (long long)Og, (long long)Cg));
     P("                    %s acc = 0;\n", t);
-    P("                    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-    P("                        for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
-    P("                            const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
+    emit_for(20, "n", Nb, NULL);
+    cg_for_cont(24, "int64_t", "h", 0, OH, 1, " {");
+    P("                            const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
     P("                            if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-    P("                            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                                const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
+    cg_for_cont(28, "int64_t", "w", 0, OW, 1, " {");
+    P("                                const int64_t iw = %s;\n", ix_tap("w", st[1], "s", dl[1], pd[1]));
     P("                                if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-    P("                                acc += x1[((n * %lld + k) * %lld + h) * %lld + w] *\n", (long long)O, (long long)OH, (long long)OW);
-    P("                                       x0[((n * %lld + ci) * %lld + ih) * %lld + iw];\n", (long long)C, (long long)H, (long long)W);
-    P("                            }\n                        }\n");
-    P("                    out[((k * %lld + c) * %lld + r) * %lld + s] = acc;\n", (long long)Cg, (long long)KH, (long long)KW);
-    P("                }\n}\n");
+    P("                                acc += dy[%s] *\n", ix_4d("n", "k", "h", "w", O, OH, OW));
+    P("                                       x[%s];\n", ix_4d("n", "ci", "ih", "iw", C, H, W));
+    cg_end();
+    cg_end();
+    cg_end();
+    P("                    out[%s] = acc;\n", ix_4d("k", "c", "r", "s", Cg, KH, KW));
+    for (int i = 0; i < 4; i++)
+        cg_end();
+    P("}\n");
 }
 
 /* ---- convolution, register-tiled ---- */
@@ -157,50 +163,67 @@ static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, 
     bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + WBn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
     P("%*s{\n", ind, "");
     ind += 4;
-    P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)OBn, (long long)WBn);
-    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
-    P("%*s        acc[ob][j] = %s;\n", ind, "", n->nin == 3 ? ir_fmt("x2[%s + ob]", o0) : cg_literal(0, n->dtype));
-    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)C);
-    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
-    P("%*s        const int64_t ih = h * %lld + r * %lld - %lld;\n", ind, "", (long long)st[0], (long long)dl[0],
-      (long long)pd[0]);
+    /* one column: the accumulators are a vector of channels and the window's tap is read in place */
+    bool col = WBn == 1;
+    const char *acc = col ? "acc[ob]" : "acc[ob][j]";
+    if (col)
+        P("%*s%s acc[%lld];\n", ind, "", t, (long long)OBn);
+    else
+        P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)OBn, (long long)WBn);
+    const char *init = n->nin == 3 ? ir_fmt("bias[%s]", ix_add(o0, "ob")) : cg_literal(0, n->dtype);
+    emit_for_int(ind, "ob", OBn, NULL);
+    if (col)
+        P("%*s    acc[ob] = %s;\n", ind, "", init);
+    else {
+        emit_for_int(ind + 4, "j", WBn, NULL);
+        P("%*s        acc[ob][j] = %s;\n", ind, "", init);
+        cg_end();
+    }
+    cg_end();
+    emit_for(ind, "c", C, NULL);
+    (pd[0] ? cg_for_cont : cg_for)(ind + 4, "int64_t", "r", 0, KH, 1, " {");
+    P("%*s        const int64_t ih = %s;\n", ind, "", ix_tap("h", st[0], "r", dl[0], pd[0]));
     if (pd[0])
         P("%*s        if (ih < 0 || ih >= %lld)\n%*s            continue;\n", ind, "", (long long)H, ind, "");
-    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", ind, "", t, (long long)C, (long long)H,
-      (long long)W);
-    P("%*s        const %s *wr = x1 + ((%s * %lld + c) * %lld + r) * %lld;\n", ind, "", t, o0, (long long)C,
-      (long long)KH, (long long)KW);
+    P("%*s        const %s *xr = %s;\n", ind, "", t, ix_ptr("x", ix_4d("n", "c", "ih", "0", C, H, W)));
+    P("%*s        const %s *wr = %s;\n", ind, "", t, ix_ptr("weight", ix_4d(o0, "c", "r", "0", C, KH, KW)));
     int64_t need = (WBn - 1) * st[1] + (KW - 1) * dl[1] + 1; /* input columns the tile's windows span */
     if (!inside) {
         /* some window reaches into the padding: the span, zero-padded, in a local row */
         P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
-        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
-        P("%*s            const int64_t iw = %lld + k;\n", ind, "", (long long)(w0 * st[1] - pd[1]));
+        emit_for_int(ind + 8, "k", need, " {");
+        P("%*s            const int64_t iw = %s;\n", ind, "", ix_add(ix_int(w0 * st[1] - pd[1]), "k"));
         P("%*s            row[k] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", ind, "", (long long)W, cg_literal(0, n->dtype));
-        P("%*s        }\n", ind, "");
+        cg_end();
     }
-    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    emit_for(ind + 8, "s", KW, " {");
     int in = ind + 12;
-    if (inside)
-        P("%*sconst %s *xs = xr + %lld + s * %lld;\n", in, "", t, (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
-    else
-        P("%*sconst %s *xs = row + s * %lld;\n", in, "", t, (long long)dl[1]);
-    const char *step = st[1] != 1 ? ir_fmt("j * %lld", (long long)st[1]) : "j";
-    P("%*sfor (int ob = 0; ob < %lld; ob++) {\n", in, "", (long long)OBn);
-    P("%*s    const %s wv = wr[ob * %lld + s];\n", in, "", t, (long long)(C * KH * KW));
-    P("%*s    TG_SIMD\n", in, "");
-    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WBn);
-    P("%*s        acc[ob][j] += wv * xs[%s];\n", in, "", step);
-    P("%*s}\n", in, "");
-    P("%*s        }\n", ind, "");
-    P("%*s    }\n", ind, "");
-    P("%*sfor (int ob = 0; ob < %lld; ob++)\n", ind, "", (long long)OBn);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
-    emit_store(ind + 8,
-               ir_fmt("((n * %lld + %s + ob) * %lld + h) * %lld + %lld + j", (long long)O, o0, (long long)OH,
-                      (long long)OW, (long long)w0),
-               "acc[ob][j]");
+    const char *tap = inside ? ix_add(ix_int(w0 * st[1] - pd[1]), ix_mul("s", dl[1])) : ix_mul("s", dl[1]);
+    if (!col)
+        P("%*sconst %s *xs = %s;\n", in, "", t, ix_ptr(inside ? "xr" : "row", tap));
+    emit_for_int(in, "ob", OBn, " {");
+    P("%*s    const %s wv = wr[%s];\n", in, "", t, ix_add(ix_mul("ob", C * KH * KW), "s"));
+    if (col)
+        P("%*s    acc[ob] += wv * %s[%s];\n", in, "", inside ? "xr" : "row", tap);
+    else {
+        cg_pragma(in + 4, "TG_SIMD%s", NULL, 1);
+        emit_for_int(in + 4, "j", WBn, NULL);
+        P("%*s        acc[ob][j] += wv * xs[%s];\n", in, "", ix_mul("j", st[1]));
+        cg_end();
+    }
+    cg_end();
+    cg_end();
+    cg_end();
+    cg_end();
+    emit_for_int(ind, "ob", OBn, NULL);
+    if (col)
+        emit_store(ind + 4, ix_4d("n", ix_add(o0, "ob"), "h", ix_int(w0), O, OH, OW), acc);
+    else {
+        emit_for_int(ind + 4, "j", WBn, NULL);
+        emit_store(ind + 8, ix_4d("n", ix_add(o0, "ob"), "h", ix_add(ix_int(w0), "j"), O, OH, OW), acc);
+        cg_end();
+    }
+    cg_end();
     ind -= 4;
     P("%*s}\n", ind, "");
 }
@@ -215,27 +238,29 @@ static void emit_conv2d_tiled(const Node *n) {
     int64_t nfull = O / ob, otail = O % ob;
     P("    /* tiles of %lld output channels x %lld columns; accumulators in registers */\n", (long long)ob,
       (long long)wb);
-    bool par = worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]);
+    /* threads share images and channel blocks: there must be more than one */
+    bool par = worth_parallel(Nb * O * OH * OW * w->shape.d[1] * w->shape.d[2] * w->shape.d[3]) && Nb * nfull > 1;
     if (par)
         P("    #pragma omp parallel\n    {\n");
     for (int part = 0; part < 2; part++) {
         int64_t OBn = part == 0 ? ob : otail;
         if (!OBn || (part == 0 && !nfull))
             continue;
-        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        /* the channel blocks' loop, or for one block its first channel */
+        bool blocks = part == 0 && nfull > 1;
+        const char *o0 = blocks ? "o0" : ix_int(part == 0 ? 0 : nfull * ob);
         if (par) /* the last channels' loop shares the threads: no wait between the two */
-            P("    #pragma omp for%s nowait\n", part == 0 ? " collapse(2)" : "");
-        P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-        if (part == 0)
-            P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
-        else
-            P("        {\n");
-        P("            for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
+            cg_pragma(4, "#pragma omp for%s nowait", "#pragma omp single nowait", blocks ? 2 : 1);
+        emit_for(4, "n", Nb, NULL);
+        if (blocks)
+            cg_for(8, "int64_t", "o0", 0, nfull * ob, ob, NULL);
+        emit_for(blocks ? 12 : 8, "h", OH, " {");
         for (int64_t w0 = 0; w0 < OW; w0 += wb)
-            emit_conv_tile(n, 16, OBn, o0, OW - w0 < wb ? OW - w0 : wb, w0);
-        P("            }\n");
-        if (part == 1)
-            P("        }\n");
+            emit_conv_tile(n, blocks ? 16 : 12, OBn, o0, OW - w0 < wb ? OW - w0 : wb, w0);
+        cg_end();
+        if (blocks)
+            cg_end();
+        cg_end();
     }
     if (par)
         P("    }\n");
@@ -264,19 +289,20 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
     /* the columns in whole chunks of L lanes, then the rest: a partial chunk gets accumulators and a
      * pass over the rows of its own, so that neither set leaves the registers */
     int64_t wfull = OW / L * L, wrest = OW - wfull;
+    bool guard = pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H;
     P("    /* dL/dw[o][c][r][s] = sum over n, h, w of dL/dy[n][o][h][w] * x[n][c][ih][iw]: %lld channels x %lld taps"
       " per tile, %lld lanes over w */\n", (long long)ob, (long long)KW, (long long)L);
     for (int part = 0; part < 2; part++) {
         int64_t OBn = part == 0 ? ob : O % ob, nfull = O / ob;
         if (!OBn || (part == 0 && !nfull))
             continue;
-        const char *o0 = part == 0 ? "o0" : ir_fmt("%lld", (long long)(nfull * ob));
+        const char *o0 = part == 0 ? "o0" : ix_int(nfull * ob);
         if (worth_parallel(O * C * KH * KW * Nb * OH * OW))
-            P("    #pragma omp parallel for collapse(%d)\n", part == 0 ? 3 : 2);
+            cg_pragma(4, "#pragma omp parallel for%s", NULL, part == 0 ? 3 : 2);
         if (part == 0)
-            P("    for (int64_t o0 = 0; o0 < %lld; o0 += %lld)\n", (long long)(nfull * ob), (long long)ob);
-        P("    for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
-        P("        for (int64_t r = 0; r < %lld; r++) {\n", (long long)KH);
+            cg_for(4, "int64_t", "o0", 0, nfull * ob, ob, NULL);
+        emit_for(4, "c", C, NULL);
+        emit_for(8, "r", KH, " {");
         P("            %s sum[%lld][%lld];\n", t, (long long)OBn, (long long)KW);
         for (int pass = 0; pass < 2; pass++) {
             int64_t lanes = pass == 0 ? L : wrest, wa = pass == 0 ? 0 : wfull, wb = pass == 0 ? wfull : OW;
@@ -285,62 +311,68 @@ static void emit_conv2d_bwd_weight_tiled(const Node *n) {
             P("            {\n");
             P("            %s acc[%lld][%lld][%lld]; /* columns %lld to %lld */\n", t, (long long)OBn, (long long)KW,
               (long long)lanes, (long long)wa, (long long)wb - 1);
-            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
-            P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
-            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
+            emit_for_int(12, "ob", OBn, NULL);
+            emit_for_int(16, "s", KW, NULL);
+            emit_for_int(20, "l", lanes, NULL);
             P("                        acc[ob][s][l] = %s;\n", zero);
-            P("            for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-            P("                for (int64_t h = 0; h < %lld; h++) {\n", (long long)OH);
-            P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
-              (long long)pd[0]);
-            if (pd[0] || (OH - 1) * st[0] + (KH - 1) * dl[0] >= H)
+            cg_end();
+            cg_end();
+            cg_end();
+            emit_for(12, "n", Nb, NULL);
+            (guard ? cg_for_cont : cg_for)(16, "int64_t", "h", 0, OH, 1, " {");
+            P("                    const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
+            if (guard)
                 P("                    if (ih < 0 || ih >= %lld)\n                        continue;\n", (long long)H);
-            P("                    const %s *xr = x0 + ((n * %lld + c) * %lld + ih) * %lld;\n", t, (long long)C,
-              (long long)H, (long long)W);
-            P("                    const %s *gr = x1 + ((n * %lld + %s) * %lld + h) * %lld;\n", t, (long long)O, o0,
-              (long long)OH, (long long)OW);
+            P("                    const %s *xr = %s;\n", t, ix_ptr("x", ix_4d("n", "c", "ih", "0", C, H, W)));
+            P("                    const %s *gr = %s;\n", t, ix_ptr("dy", ix_4d("n", o0, "h", "0", O, OH, OW)));
             /* a chunk whose windows reach into the padding reads through a guard */
             for (int64_t w0 = wa; w0 < wb; w0 += lanes) {
                 int64_t wn = lanes;
                 bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + wn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
-                P("                    for (int s = 0; s < %lld; s++) {\n", (long long)KW);
+                emit_for_int(20, "s", KW, " {");
                 if (inside)
-                    P("                        const %s *xs = xr + %lld + s * %lld;\n", t,
-                      (long long)(w0 * st[1] - pd[1]), (long long)dl[1]);
+                    P("                        const %s *xs = %s;\n", t,
+                      ix_ptr("xr", ix_add(ix_int(w0 * st[1] - pd[1]), ix_mul("s", dl[1]))));
                 else {
                     P("                        %s xs[%lld];\n", t, (long long)(wn * st[1]));
-                    P("                        for (int l = 0; l < %lld; l++) {\n", (long long)wn);
-                    P("                            const int64_t iw = %lld + l * %lld + s * %lld;\n",
-                      (long long)(w0 * st[1] - pd[1]), (long long)st[1], (long long)dl[1]);
-                    P("                            xs[l * %lld] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n",
-                      (long long)st[1], (long long)W, zero);
-                    P("                        }\n");
+                    emit_for_int(24, "l", wn, " {");
+                    P("                            const int64_t iw = %s;\n",
+                      ix_add(ix_add(ix_int(w0 * st[1] - pd[1]), ix_mul("l", st[1])), ix_mul("s", dl[1])));
+                    P("                            xs[%s] = iw >= 0 && iw < %lld ? xr[iw] : %s;\n", ix_mul("l", st[1]),
+                      (long long)W, zero);
+                    cg_end();
                 }
-                P("                        for (int ob = 0; ob < %lld; ob++) {\n", (long long)OBn);
-                P("                            const %s *g = gr + ob * %lld + %lld;\n", t, (long long)(OH * OW),
-                  (long long)w0);
-                P("                            TG_SIMD\n");
-                P("                            for (int l = 0; l < %lld; l++)\n", (long long)wn);
-                P("                                acc[ob][s][l] += g[l] * xs[l%s];\n",
-                  st[1] != 1 ? ir_fmt(" * %lld", (long long)st[1]) : "");
-                P("                        }\n");
-                P("                    }\n");
+                emit_for_int(24, "ob", OBn, " {");
+                P("                            const %s *g = %s;\n", t, ix_ptr("gr", ix_addk(ix_mul("ob", OH * OW), w0)));
+                cg_pragma(28, "TG_SIMD%s", NULL, 1);
+                emit_for_int(28, "l", wn, NULL);
+                P("                                acc[ob][s][l] += g[l] * xs[%s];\n", ix_mul("l", st[1]));
+                cg_end();
+                cg_end();
+                cg_end();
             }
-            P("                }\n");
-            P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
-            P("                for (int s = 0; s < %lld; s++) {\n", (long long)KW);
-            P("                    %s a = %s;\n", t, pass == 0 ? zero : "sum[ob][s]");
-            P("                    for (int l = 0; l < %lld; l++)\n", (long long)lanes);
-            P("                        a += acc[ob][s][l];\n");
-            P("                    sum[ob][s] = a;\n");
-            P("                }\n");
+            cg_end();
+            cg_end();
+            emit_for_int(12, "ob", OBn, NULL);
+            emit_for_int(16, "s", KW, " {");
+            P("                    %s total = %s;\n", t, pass == 0 ? zero : "sum[ob][s]");
+            emit_for_int(20, "l", lanes, NULL);
+            P("                        total += acc[ob][s][l];\n");
+            cg_end();
+            P("                    sum[ob][s] = total;\n");
+            cg_end();
+            cg_end();
             P("            }\n");
         }
-        P("            for (int ob = 0; ob < %lld; ob++)\n", (long long)OBn);
-        P("                for (int s = 0; s < %lld; s++)\n", (long long)KW);
-        P("                    out[(((%s + ob) * %lld + c) * %lld + r) * %lld + s] = sum[ob][s];\n", o0, (long long)C,
-          (long long)KH, (long long)KW);
-        P("        }\n");
+        emit_for_int(12, "ob", OBn, NULL);
+        emit_for_int(16, "s", KW, NULL);
+        P("                    out[%s] = sum[ob][s];\n", ix_4d(ix_add(o0, "ob"), "c", "r", "s", C, KH, KW));
+        cg_end();
+        cg_end();
+        cg_end();
+        cg_end();
+        if (part == 0)
+            cg_end();
     }
     P("}\n");
 }
@@ -367,50 +399,51 @@ static void emit_conv_bwd_input_tile(const Node *n, int ind, int64_t CBn, const 
     P("%*s{\n", ind, "");
     ind += 4;
     P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)CBn, (long long)WC);
-    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WC);
+    emit_for_int(ind, "cb", CBn, NULL);
+    emit_for_int(ind + 4, "j", WC, NULL);
     P("%*s        acc[cb][j] = %s;\n", ind, "", zero);
-    P("%*sfor (int64_t o = 0; o < %lld; o++)\n", ind, "", (long long)O);
-    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)KH);
-    P("%*s        const int64_t h = ih + %lld - r * %lld;\n", ind, "", (long long)pd[0], (long long)dl[0]);
+    cg_end();
+    cg_end();
+    emit_for(ind, "o", O, NULL);
+    cg_for_cont(ind + 4, "int64_t", "r", 0, KH, 1, " {");
+    P("%*s        const int64_t h = %s;\n", ind, "", ix_sub(ix_addk("ih", pd[0]), ix_mul("r", dl[0])));
     P("%*s        if (h < 0 || h >= %lld)\n%*s            continue;\n", ind, "", (long long)OH, ind, "");
     if (lp >= 0) /* dL/dy's rows padded with zeros in gpad: every tile reads inside */
-        P("%*s        const %s *gr = gpad + (o * %lld + h) * %lld;\n", ind, "", t, (long long)OH, (long long)owp);
+        P("%*s        const %s *gr = %s;\n", ind, "", t, ix_ptr("gpad", ix_mul(ix_add(ix_mul("o", OH), "h"), owp)));
     else
-        P("%*s        const %s *gr = x0 + ((n * %lld + o) * %lld + h) * %lld;\n", ind, "", t, (long long)O, (long long)OH,
-          (long long)OW);
-    P("%*s        const %s *wr = x1 + ((o * %lld + %s) * %lld + r) * %lld;\n", ind, "", t, (long long)C, c0,
-      (long long)KH, (long long)KW);
+        P("%*s        const %s *gr = %s;\n", ind, "", t, ix_ptr("dy", ix_4d("n", "o", "h", "0", O, OH, OW)));
+    P("%*s        const %s *wr = %s;\n", ind, "", t, ix_ptr("weight", ix_4d("o", c0, "r", "0", C, KH, KW)));
     int64_t need = WBn + (KW - 1) * dl[1], first = w0 + pd[1] - (KW - 1) * dl[1];
     if (!inside) {
         /* the tile reads past dL/dy's edges: the columns it spans, zero-padded, in a local row */
         P("%*s        %s row[%lld];\n", ind, "", t, (long long)need);
-        P("%*s        for (int k = 0; k < %lld; k++) {\n", ind, "", (long long)need);
-        P("%*s            const int64_t w = %lld + k;\n", ind, "", (long long)first);
+        emit_for_int(ind + 8, "k", need, " {");
+        P("%*s            const int64_t w = %s;\n", ind, "", ix_add(ix_int(first), "k"));
         P("%*s            row[k] = w >= 0 && w < %lld ? gr[w] : %s;\n", ind, "", (long long)OW, zero);
-        P("%*s        }\n", ind, "");
+        cg_end();
     }
-    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", (long long)KW);
+    emit_for(ind + 8, "s", KW, " {");
     int in = ind + 12;
     if (inside)
-        P("%*sconst %s *gs = gr + %lld - s * %lld;\n", in, "", t, (long long)(w0 + pd[1] + (lp > 0 ? lp : 0)),
-          (long long)dl[1]);
+        P("%*sconst %s *gs = %s;\n", in, "", t,
+          ix_ptr("gr", ix_sub(ix_int(w0 + pd[1] + (lp > 0 ? lp : 0)), ix_mul("s", dl[1]))));
     else
-        P("%*sconst %s *gs = row + (%lld - s) * %lld;\n", in, "", t, (long long)(KW - 1), (long long)dl[1]);
-    P("%*sfor (int cb = 0; cb < %lld; cb++) {\n", in, "", (long long)CBn);
-    P("%*s    const %s wv = wr[cb * %lld + s];\n", in, "", t, (long long)(KH * KW));
-    P("%*s    TG_SIMD\n", in, "");
-    P("%*s    for (int j = 0; j < %lld; j++)\n", in, "", (long long)WC);
+        P("%*sconst %s *gs = %s;\n", in, "", t, ix_ptr("row", ix_mul(ix_sub(ix_int(KW - 1), "s"), dl[1])));
+    emit_for_int(in, "cb", CBn, " {");
+    P("%*s    const %s wv = wr[%s];\n", in, "", t, ix_add(ix_mul("cb", KH * KW), "s"));
+    cg_pragma(in + 4, "TG_SIMD%s", NULL, 1);
+    emit_for_int(in + 4, "j", WC, NULL);
     P("%*s        acc[cb][j] += wv * gs[j];\n", in, "");
-    P("%*s}\n", in, "");
-    P("%*s        }\n", ind, "");
-    P("%*s    }\n", ind, "");
-    P("%*sfor (int cb = 0; cb < %lld; cb++)\n", ind, "", (long long)CBn);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)WBn);
-    emit_store(ind + 8,
-               ir_fmt("((n * %lld + %s + cb) * %lld + ih) * %lld + %lld + j", (long long)C, c0, (long long)H,
-                      (long long)W, (long long)w0),
-               "acc[cb][j]");
+    cg_end();
+    cg_end();
+    cg_end();
+    cg_end();
+    cg_end();
+    emit_for_int(ind, "cb", CBn, NULL);
+    emit_for_int(ind + 4, "j", WBn, NULL);
+    emit_store(ind + 8, ix_4d("n", ix_add(c0, "cb"), "ih", ix_add(ix_int(w0), "j"), C, H, W), "acc[cb][j]");
+    cg_end();
+    cg_end();
     ind -= 4;
     P("%*s}\n", ind, "");
 }
@@ -437,44 +470,43 @@ static void emit_conv2d_bwd_input_tiled(const Node *n) {
     bool par = worth_parallel(Nb * C * H * W * w->shape.d[0] * w->shape.d[2] * w->shape.d[3]);
     if (padded) {
         if (par)
-            P("    #pragma omp parallel for\n");
-        P("    for (int64_t n = 0; n < %lld; n++) {\n", (long long)Nb);
+            cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
+        emit_for(4, "n", Nb, " {");
         P("        %s gpad[%lld]; /* dL/dy's rows, %lld zeros left and %lld right */\n", t, (long long)(O * OH * owp),
           (long long)lp, (long long)rp);
-        P("        for (int64_t oh = 0; oh < %lld; oh++)\n", (long long)(O * OH));
-        P("            for (int64_t j = 0; j < %lld; j++)\n", (long long)owp);
-        P("                gpad[oh * %lld + j] = j >= %lld && j < %lld ? x0[(n * %lld + oh) * %lld + j - %lld] : %s;\n",
-          (long long)owp, (long long)lp, (long long)(lp + OW), (long long)(O * OH), (long long)OW, (long long)lp,
+        emit_for(8, "oh", O * OH, NULL);
+        emit_for(12, "j", owp, NULL);
+        P("                gpad[%s] = j >= %lld && j < %lld ? dy[%s] : %s;\n", ix_add(ix_mul("oh", owp), "j"), (long long)lp,
+          (long long)(lp + OW), ix_sub(ix_add(ix_mul(ix_add(ix_mul("n", O * OH), "oh"), OW), "j"), ix_int(lp)),
           cg_literal(0, n->dtype));
+        cg_end();
+        cg_end();
     }
     for (int part = 0; part < 2; part++) {
         int64_t CBn = part == 0 ? cb : ctail;
         if (!CBn || (part == 0 && !nfull))
             continue;
-        const char *c0 = part == 0 ? "c0" : ir_fmt("%lld", (long long)(nfull * cb));
-        if (padded) {
-            if (part == 0)
-                P("        for (int64_t c0 = 0; c0 < %lld; c0 += %lld)\n", (long long)(nfull * cb), (long long)cb);
-            else
-                P("        {\n");
-        } else {
+        /* the channel blocks' loop, or for one block its first channel */
+        bool blocks = part == 0 && nfull > 1;
+        const char *c0 = blocks ? "c0" : ix_int(part == 0 ? 0 : nfull * cb);
+        if (!padded) {
             if (part == 0 && par)
-                P("    #pragma omp parallel for collapse(2)\n");
-            P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)Nb);
-            if (part == 0)
-                P("        for (int64_t c0 = 0; c0 < %lld; c0 += %lld)\n", (long long)(nfull * cb), (long long)cb);
-            else
-                P("        {\n");
+                cg_pragma(4, "#pragma omp parallel for%s", NULL, blocks ? 2 : 1);
+            emit_for(4, "n", Nb, NULL);
         }
-        P("            for (int64_t ih = 0; ih < %lld; ih++) {\n", (long long)H);
+        if (blocks)
+            cg_for(8, "int64_t", "c0", 0, nfull * cb, cb, NULL);
+        emit_for(blocks ? 12 : 8, "ih", H, " {");
         for (int64_t w0 = 0; w0 < W; w0 += wb)
-            emit_conv_bwd_input_tile(n, 16, CBn, c0, W - w0 < wb ? W - w0 : wb, w0, padded ? lp : -1, owp);
-        P("            }\n");
-        if (part == 1)
-            P("        }\n");
+            emit_conv_bwd_input_tile(n, blocks ? 16 : 12, CBn, c0, W - w0 < wb ? W - w0 : wb, w0, padded ? lp : -1, owp);
+        cg_end();
+        if (blocks)
+            cg_end();
+        if (!padded)
+            cg_end();
     }
     if (padded)
-        P("    }\n");
+        cg_end();
     P("}\n");
 }
 
@@ -538,32 +570,40 @@ static void gemm_tile(int64_t M, int64_t N, int64_t lanes, int64_t *mr, int64_t 
  */
 static void emit_row_tiles(int ind, int part, const char *v, int64_t full, int64_t mr, const char *what, bool brace) {
     if (part == 0)
-        P("%*sfor (int64_t %s = 0; %s < %lld; %s += %lld)%s\n", ind, "", v, v, (long long)full, v, (long long)mr,
-          brace ? " {" : "");
-    else
-        P("%*sfor (int64_t %s = %lld; %s < %lld; %s++)%s /* the last %s */\n", ind, "", v, (long long)full, v,
-          (long long)full + 1, v, brace ? " {" : "", what);
+        cg_for(ind, "int64_t", v, 0, full, mr, brace ? " {" : NULL);
+    else /* one tile: no loop */
+        cg_for(ind, "int64_t", v, full, full + 1, 1, ir_fmt("%s /* the last %s */", brace ? " {" : "", what));
 }
 
 static void emit_acc(int ind, const char *t, int64_t m, int64_t nr, const char *init) {
     P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)m, (long long)nr);
-    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)m);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nr);
+    emit_for_int(ind, "i", m, NULL);
+    emit_for_int(ind + 4, "j", nr, NULL);
     P("%*s        acc[i][j] = %s;\n", ind, "", init);
+    cg_end();
+    cg_end();
 }
 
-/* acc[i][j] += sum over q < kk of a[i * ais + q * aks] * b[q * bks + j]: the micro-kernel. */
-static void emit_micro(int ind, const char *t, int64_t mr, int64_t nr, const char *kk, const char *a, int64_t ais,
+/* acc[i][j] += sum over q < kk of a[i * ais + q * aks] * b[q * bks + j]: the micro-kernel. kk is
+ * np (the positions of a panel, at run time) where kn < 0. */
+static void emit_micro(int ind, const char *t, int64_t mr, int64_t nr, int64_t kn, const char *a, int64_t ais,
                        int64_t aks, const char *b, int64_t bks) {
-    P("%*sfor (int64_t q = 0; q < %s; q++) {\n", ind, "", kk);
-    P("%*s    const %s *bq = %s + q * %lld;\n", ind, "", t, b, (long long)bks);
-    P("%*s    for (int i = 0; i < %lld; i++) {\n", ind, "", (long long)mr);
-    P("%*s        const %s av = %s[i * %lld + q * %lld];\n", ind, "", t, a, (long long)ais, (long long)aks);
-    P("%*s        TG_SIMD\n", ind, "");
-    P("%*s        for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nr);
+    if (kn < 0)
+        P("%*sfor (int64_t q = 0; q < np; q++) {\n", ind, "");
+    else
+        emit_for(ind, "q", kn, " {");
+    P("%*s    const %s *bq = %s;\n", ind, "", t, ix_ptr(b, ix_mul("q", bks)));
+    emit_for_int(ind + 4, "i", mr, " {");
+    P("%*s        const %s av = %s[%s];\n", ind, "", t, a, ix_add(ix_mul("i", ais), ix_mul("q", aks)));
+    cg_pragma(ind + 8, "TG_SIMD%s", NULL, 1);
+    emit_for_int(ind + 8, "j", nr, NULL);
     P("%*s            acc[i][j] += av * bq[j];\n", ind, "");
-    P("%*s    }\n", ind, "");
-    P("%*s}\n", ind, "");
+    cg_end();
+    cg_end();
+    if (kn < 0)
+        P("%*s}\n", ind, "");
+    else
+        cg_end();
 }
 
 /*
@@ -576,49 +616,48 @@ static void emit_micro(int ind, const char *t, int64_t mr, int64_t nr, const cha
 static void emit_im2col(int ind, const ConvDims *d, const char *t, const char *xc, const char *col, const char *k0,
                         int64_t kn, int64_t ks, int64_t js, bool add) {
     const char *zero = "0";
-    P("%*sfor (int64_t kk = 0; kk < %lld; kk++) {\n", ind, "", (long long)kn);
+    int64_t sw = d->st[1];
+    (d->K % kn ? cg_for_cont : cg_for)(ind, "int64_t", "kk", 0, kn, 1, " {");
     ind += 4;
-    P("%*sconst int64_t k = %s + kk;\n", ind, "", k0);
-    P("%*s%s%s *cd = %s + kk * %lld;\n", ind, "", add ? "const " : "", t, col, (long long)ks);
+    P("%*sconst int64_t k = %s;\n", ind, "", ix_add(k0, "kk"));
+    P("%*s%s%s *cd = %s;\n", ind, "", add ? "const " : "", t, ix_ptr(col, ix_mul("kk", ks)));
     if (!add && d->K % kn) /* the last block of taps passes the last tap: zeros */
-        P("%*sif (k >= %lld) {\n%*s    for (int64_t j = 0; j < np; j++)\n%*s        cd[j * %lld] = %s;\n%*s    continue;\n"
-          "%*s}\n", ind, "", (long long)d->K, ind, "", ind, "", (long long)js, zero, ind, "", ind, "");
+        P("%*sif (k >= %lld) {\n%*s    for (int64_t j = 0; j < np; j++)\n%*s        cd[%s] = %s;\n%*s    continue;\n"
+          "%*s}\n", ind, "", (long long)d->K, ind, "", ind, "", ix_mul("j", js), zero, ind, "", ind, "");
     else if (d->K % kn)
         P("%*sif (k >= %lld)\n%*s    continue;\n", ind, "", (long long)d->K, ind, "");
     P("%*sconst int64_t c = k / %lld, r = k / %lld %% %lld, s = k %% %lld;\n", ind, "", (long long)(d->KH * d->KW),
       (long long)d->KW, (long long)d->KH, (long long)d->KW);
     P("%*s/* output columns [lo, hi) read inside the image's width at this tap */\n", ind, "");
-    P("%*sconst int64_t ln = %lld - s * %lld, hn = %lld - s * %lld;\n", ind, "", (long long)d->pd[1],
-      (long long)d->dl[1], (long long)(d->W - 1 + d->pd[1]), (long long)d->dl[1]);
-    P("%*sconst int64_t lo = ln <= 0 ? 0 : (ln + %lld) / %lld, hi0 = hn < 0 ? 0 : hn / %lld + 1;\n", ind, "",
-      (long long)(d->st[1] - 1), (long long)d->st[1], (long long)d->st[1]);
+    P("%*sconst int64_t ln = %s, hn = %s;\n", ind, "", ix_sub(ix_int(d->pd[1]), ix_mul("s", d->dl[1])),
+      ix_sub(ix_int(d->W - 1 + d->pd[1]), ix_mul("s", d->dl[1])));
+    P("%*sconst int64_t lo = ln <= 0 ? 0 : %s, hi0 = hn < 0 ? 0 : %s;\n", ind, "",
+      sw == 1 ? "ln" : ir_fmt("(ln + %lld) / %lld", (long long)(sw - 1), (long long)sw),
+      sw == 1 ? "hn + 1" : ir_fmt("hn / %lld + 1", (long long)sw));
     P("%*sconst int64_t hi = hi0 > %lld ? %lld : hi0;\n", ind, "", (long long)d->OW, (long long)d->OW);
     P("%*sint64_t oh = p0 / %lld, ow = p0 %% %lld;\n", ind, "", (long long)d->OW, (long long)d->OW);
     P("%*sfor (int64_t j = 0; j < np; oh++, ow = 0) {\n", ind, "");
     ind += 4;
     P("%*sconst int64_t e = ow + (np - j < %lld - ow ? np - j : %lld - ow); /* this row's columns: [ow, e) */\n", ind,
       "", (long long)d->OW, (long long)d->OW);
-    P("%*sconst int64_t ih = oh * %lld + r * %lld - %lld;\n", ind, "", (long long)d->st[0], (long long)d->dl[0],
-      (long long)d->pd[0]);
+    P("%*sconst int64_t ih = %s;\n", ind, "", ix_tap("oh", d->st[0], "r", d->dl[0], d->pd[0]));
     P("%*sconst int64_t v0 = ih < 0 || ih >= %lld ? e : lo < ow ? ow : lo > e ? e : lo;\n", ind, "", (long long)d->H);
     P("%*sconst int64_t v1 = v0 == e || hi < v0 ? v0 : hi > e ? e : hi;\n", ind, "");
-    P("%*sconst int64_t base = c * %lld + ih * %lld + s * %lld - %lld;\n", ind, "", (long long)(d->H * d->W),
-      (long long)d->W, (long long)d->dl[1], (long long)d->pd[1]);
+    P("%*sconst int64_t base = %s;\n", ind, "",
+      ix_addk(ix_add(ix_add(ix_mul("c", d->H * d->W), ix_mul("ih", d->W)), ix_mul("s", d->dl[1])), -d->pd[1]));
     P("%*sconst int64_t jo = j - ow; /* column q goes to position jo + q */\n", ind, "");
+    const char *to = ix_mul("jo + q", js), *from = ix_add("base", ix_mul("q", sw));
     if (!add) {
-        P("%*sfor (int64_t q = ow; q < v0; q++)\n%*s    cd[(jo + q) * %lld] = %s;\n", ind, "", ind, "", (long long)js, zero);
-        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    cd[(jo + q) * %lld] = %s[base + q * %lld];\n", ind, "", ind, "",
-          (long long)js, xc, (long long)d->st[1]);
-        P("%*sfor (int64_t q = v1; q < e; q++)\n%*s    cd[(jo + q) * %lld] = %s;\n", ind, "", ind, "", (long long)js, zero);
+        P("%*sfor (int64_t q = ow; q < v0; q++)\n%*s    cd[%s] = %s;\n", ind, "", ind, "", to, zero);
+        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    cd[%s] = %s[%s];\n", ind, "", ind, "", to, xc, from);
+        P("%*sfor (int64_t q = v1; q < e; q++)\n%*s    cd[%s] = %s;\n", ind, "", ind, "", to, zero);
     } else {
-        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    %s[base + q * %lld] += cd[(jo + q) * %lld];\n", ind, "", ind, "", xc,
-          (long long)d->st[1], (long long)js);
+        P("%*sfor (int64_t q = v0; q < v1; q++)\n%*s    %s[%s] += cd[%s];\n", ind, "", ind, "", xc, from, to);
     }
     P("%*sj += e - ow;\n", ind, "");
     ind -= 4;
     P("%*s}\n", ind, "");
-    ind -= 4;
-    P("%*s}\n", ind, "");
+    cg_end();
 }
 
 /* Is the shape one the GEMM kernels take (one group, floats, nothing empty, buffers that fit a
@@ -676,19 +715,20 @@ static void emit_conv2d_gemm(const Node *n) {
       " tiles of %lld channels x %lld positions */\n", (long long)d.K, (long long)d.P, (long long)pb, (long long)mr,
       (long long)nr);
     if (worth_parallel(d.N * d.O * d.P * d.K))
-        P("    #pragma omp parallel for collapse(2)\n");
-    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)d.N);
-    P("        for (int64_t pc = 0; pc < %lld; pc++) {\n", (long long)nch);
-    P("            const int64_t p0 = pc * %lld, np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", (long long)pb,
-      (long long)d.P, (long long)pb, (long long)d.P, (long long)pb);
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 2);
+    emit_for(4, "n", d.N, NULL);
+    emit_for(8, "pc", nch, " {");
+    P("            const int64_t p0 = %s, np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", ix_mul("pc", pb), (long long)d.P,
+      (long long)pb, (long long)d.P, (long long)pb);
     P("            %s col[%lld];\n", t, (long long)(d.K * pb));
-    P("            const %s *xc = x0 + n * %lld;\n", t, (long long)(d.C * d.H * d.W));
+    P("            const %s *xc = %s;\n", t, ix_ptr("x", ix_mul("n", d.C * d.H * d.W)));
     emit_im2col(12, &d, t, "xc", "col", "0", d.K, pb, 1, false);
     if (d.P % nr) {
-        P("            for (int64_t k = 0; k < %lld; k++) /* the last tile's columns past the end */\n", (long long)d.K);
+        emit_for(12, "k", d.K, " /* the last tile's columns past the end */");
         P("                for (int64_t j = np; j < (np + %lld) / %lld * %lld; j++)\n", (long long)(nr - 1),
           (long long)nr, (long long)nr);
-        P("                    col[k * %lld + j] = 0;\n", (long long)pb);
+        P("                    col[%s] = 0;\n", ix_add(ix_mul("k", pb), "j"));
+        cg_end();
     }
     int64_t full = d.O / mr * mr;
     for (int part = 0; part < 2; part++) {
@@ -697,16 +737,20 @@ static void emit_conv2d_gemm(const Node *n) {
             continue;
         emit_row_tiles(12, part, "o0", full, mr, "channels", false);
         P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
-        emit_acc(20, t, m, nr, n->nin == 3 ? "x2[o0 + i]" : cg_literal(0, n->dtype));
-        P("                    const %s *wo = x1 + o0 * %lld, *cj = col + j0;\n", t, (long long)d.K);
-        emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.K), "wo", d.K, 1, "cj", pb);
+        emit_acc(20, t, m, nr, n->nin == 3 ? "bias[o0 + i]" : cg_literal(0, n->dtype));
+        P("                    const %s *wo = %s, *cj = col + j0;\n", t, ix_ptr("weight", ix_mul("o0", d.K)));
+        emit_micro(20, t, m, nr, d.K, "wo", d.K, 1, "cj", pb);
         P("                    const int jn = np - j0 < %lld ? (int)(np - j0) : %lld;\n", (long long)nr, (long long)nr);
-        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
+        emit_for_int(20, "i", m, NULL);
         P("                        for (int j = 0; j < jn; j++)\n");
-        emit_store(28, ir_fmt("(n * %lld + o0 + i) * %lld + p0 + j0 + j", (long long)d.O, (long long)d.P), "acc[i][j]");
+        emit_store(28, ix_add(ix_mul(ix_add(ix_mul("n", d.O), "o0 + i"), d.P), "p0 + j0 + j"), "acc[i][j]");
+        cg_end();
         P("                }\n");
+        cg_end();
     }
-    P("        }\n}\n");
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /*
@@ -734,48 +778,68 @@ static void emit_conv2d_bwd_weight_gemm(const Node *n) {
       per > 1 ? "s" : "");
     if (parts > 1)
         P("    %s part[%lld][%lld];\n", t, (long long)parts, (long long)(d.O * d.K));
+    /* one part: no loop over parts, and the body four columns to the left */
+    int b = parts > 1 ? 4 : 0;
     if (worth_parallel(d.N * d.O * d.P * d.K))
-        P("    #pragma omp parallel for collapse(2)\n");
-    P("    for (int64_t pt = 0; pt < %lld; pt++)\n", (long long)parts);
-    P("        for (int64_t kb = 0; kb < %lld; kb++) {\n", (long long)nkb);
-    P("            %s wacc[%lld], colT[%lld];\n", t, (long long)(d.O * nr), (long long)(pb * nr));
-    P("            for (int64_t i = 0; i < %lld; i++)\n                wacc[i] = %s;\n", (long long)(d.O * nr),
-      cg_literal(0, n->dtype));
-    P("            for (int64_t n = pt * %lld; n < %lld && n < (pt + 1) * %lld; n++)\n", (long long)per, (long long)d.N,
-      (long long)per);
-    P("                for (int64_t p0 = 0; p0 < %lld; p0 += %lld) {\n", (long long)d.P, (long long)pb);
-    P("                    const int64_t np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", (long long)d.P, (long long)pb,
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, parts > 1 ? 2 : 1);
+    if (parts > 1)
+        emit_for(4, "pt", parts, NULL);
+    emit_for(4 + b, "kb", nkb, " {");
+    P("%*s%s wacc[%lld], colT[%lld];\n", 8 + b, "", t, (long long)(d.O * nr), (long long)(pb * nr));
+    emit_for(8 + b, "i", d.O * nr, NULL);
+    P("%*swacc[i] = %s;\n", 12 + b, "", cg_literal(0, n->dtype));
+    cg_end();
+    if (parts == 1)
+        emit_for(8, "n", d.N, NULL);
+    else if (per == 1) /* a part of one image */
+        P("%*s{\n%*sconst int64_t n = pt;\n", 8 + b, "", 12 + b, "");
+    else
+        P("%*sfor (int64_t n = %s; n < %lld && n < %s; n++)\n", 8 + b, "", ix_mul("pt", per), (long long)d.N,
+          ix_mul("(pt + 1)", per));
+    cg_for(12 + b, "int64_t", "p0", 0, d.P, pb, " {");
+    P("%*sconst int64_t np = %lld - p0 < %lld ? %lld - p0 : %lld;\n", 16 + b, "", (long long)d.P, (long long)pb,
       (long long)d.P, (long long)pb);
-    P("                    const %s *xc = x0 + n * %lld;\n", t, (long long)(d.C * d.H * d.W));
-    emit_im2col(20, &d, t, "xc", "colT", ir_fmt("kb * %lld", (long long)nr), nr, 1, nr, false);
+    P("%*sconst %s *xc = %s;\n", 16 + b, "", t, ix_ptr("x", ix_mul("n", d.C * d.H * d.W)));
+    emit_im2col(16 + b, &d, t, "xc", "colT", ix_mul("kb", nr), nr, 1, nr, false);
     int64_t full = d.O / mr * mr;
     for (int part = 0; part < 2; part++) {
         int64_t m = part == 0 ? mr : d.O - full;
         if (!m || (part == 0 && !full))
             continue;
-        emit_row_tiles(20, part, "o0", full, mr, "channels", true);
-        emit_acc(24, t, m, nr, ir_fmt("wacc[(o0 + i) * %lld + j]", (long long)nr));
-        P("                        const %s *gy = x1 + (n * %lld + o0) * %lld + p0;\n", t, (long long)d.O,
-          (long long)d.P);
-        emit_micro(24, t, m, nr, "np", "gy", d.P, 1, "colT", nr);
-        P("                        for (int i = 0; i < %lld; i++)\n", (long long)m);
-        P("                            for (int j = 0; j < %lld; j++)\n", (long long)nr);
-        P("                                wacc[(o0 + i) * %lld + j] = acc[i][j];\n", (long long)nr);
-        P("                    }\n");
+        emit_row_tiles(16 + b, part, "o0", full, mr, "channels", true);
+        emit_acc(20 + b, t, m, nr, ir_fmt("wacc[%s]", ix_add(ix_mul("o0 + i", nr), "j")));
+        P("%*sconst %s *gy = %s;\n", 20 + b, "", t, ix_ptr("dy", ix_add(ix_mul(ix_add(ix_mul("n", d.O), "o0"), d.P), "p0")));
+        emit_micro(20 + b, t, m, nr, -1, "gy", d.P, 1, "colT", nr);
+        emit_for_int(20 + b, "i", m, NULL);
+        emit_for_int(24 + b, "j", nr, NULL);
+        P("%*swacc[%s] = acc[i][j];\n", 28 + b, "", ix_add(ix_mul("o0 + i", nr), "j"));
+        cg_end();
+        cg_end();
+        cg_end();
     }
-    P("                }\n");
-    P("            const int64_t kn = %lld - kb * %lld < %lld ? %lld - kb * %lld : %lld;\n", (long long)d.K,
-      (long long)nr, (long long)nr, (long long)d.K, (long long)nr, (long long)nr);
-    P("            for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
-    P("                for (int64_t j = 0; j < kn; j++)\n");
-    P("                    %s[o * %lld + kb * %lld + j] = wacc[o * %lld + j];\n", parts > 1 ? "part[pt]" : "out",
-      (long long)d.K, (long long)nr, (long long)nr);
-    P("        }\n");
+    cg_end();
+    if (parts > 1 && per == 1)
+        P("%*s}\n", 8 + b, "");
+    else if (parts == 1)
+        cg_end();
+    P("%*sconst int64_t kn = %lld - %s < %lld ? %lld - %s : %lld;\n", 8 + b, "", (long long)d.K, ix_mul("kb", nr),
+      (long long)nr, (long long)d.K, ix_mul("kb", nr), (long long)nr);
+    emit_for(8 + b, "o", d.O, NULL);
+    P("%*sfor (int64_t j = 0; j < kn; j++)\n", 12 + b, "");
+    P("%*s%s[%s] = wacc[%s];\n", 16 + b, "", parts > 1 ? "part[pt]" : "out",
+      ix_add(ix_add(ix_mul("o", d.K), ix_mul("kb", nr)), "j"), ix_add(ix_mul("o", nr), "j"));
+    cg_end();
+    cg_end();
+    if (parts > 1)
+        cg_end();
     if (parts > 1) {
-        P("    for (int64_t e = 0; e < %lld; e++) { /* the parts in order */\n", (long long)(d.O * d.K));
+        emit_for(4, "e", d.O * d.K, " { /* the parts in order */");
         P("        %s s = part[0][e];\n", t);
-        P("        for (int64_t pt = 1; pt < %lld; pt++)\n            s += part[pt][e];\n", (long long)parts);
-        P("        out[e] = s;\n    }\n");
+        cg_for(8, "int64_t", "pt", 1, parts, 1, NULL);
+        P("            s += part[pt][e];\n");
+        cg_end();
+        P("        out[e] = s;\n");
+        cg_end();
     }
     P("}\n");
 }
@@ -796,17 +860,20 @@ static void emit_conv2d_bwd_input_gemm(const Node *n) {
     P("    /* dL/dx = col2im(w^T dL/dy), %lld positions at a time; tiles of %lld taps x %lld positions */\n",
       (long long)pb, (long long)mr, (long long)nr);
     if (worth_parallel(d.N * d.O * d.P * d.K))
-        P("    #pragma omp parallel for\n");
-    P("    for (int64_t n = 0; n < %lld; n++) {\n", (long long)d.N);
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
+    emit_for(4, "n", d.N, " {");
     P("        %s img[%lld], gp[%lld], dcol[%lld];\n", t, (long long)chw, (long long)(d.O * pb), (long long)(d.K * pb));
-    P("        for (int64_t e = 0; e < %lld; e++)\n            img[e] = %s;\n", (long long)chw, cg_literal(0, n->dtype));
-    P("        for (int64_t p0 = 0; p0 < %lld; p0 += %lld) {\n", (long long)d.P, (long long)pb);
+    emit_for(8, "e", chw, NULL);
+    P("            img[e] = %s;\n", cg_literal(0, n->dtype));
+    cg_end();
+    cg_for(8, "int64_t", "p0", 0, d.P, pb, " {");
     P("            const int64_t np = %lld - p0 < %lld ? %lld - p0 : %lld, npad = (np + %lld) / %lld * %lld;\n",
       (long long)d.P, (long long)pb, (long long)d.P, (long long)pb, (long long)(nr - 1), (long long)nr, (long long)nr);
-    P("            for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
+    emit_for(12, "o", d.O, NULL);
     P("                for (int64_t j = 0; j < npad; j++)\n");
-    P("                    gp[o * %lld + j] = j < np ? x0[(n * %lld + o) * %lld + p0 + j] : %s;\n", (long long)pb,
-      (long long)d.O, (long long)d.P, cg_literal(0, n->dtype));
+    P("                    gp[%s] = j < np ? dy[%s] : %s;\n", ix_add(ix_mul("o", pb), "j"),
+      ix_add(ix_mul(ix_add(ix_mul("n", d.O), "o"), d.P), "p0 + j"), cg_literal(0, n->dtype));
+    cg_end();
     int64_t full = d.K / mr * mr;
     for (int part = 0; part < 2; part++) {
         int64_t m = part == 0 ? mr : d.K - full;
@@ -815,21 +882,26 @@ static void emit_conv2d_bwd_input_gemm(const Node *n) {
         emit_row_tiles(12, part, "k0", full, mr, "taps", false);
         P("                for (int64_t j0 = 0; j0 < np; j0 += %lld) {\n", (long long)nr);
         emit_acc(20, t, m, nr, cg_literal(0, n->dtype));
-        P("                    const %s *wk = x1 + k0, *gj = gp + j0;\n", t);
-        emit_micro(20, t, m, nr, ir_fmt("%lld", (long long)d.O), "wk", 1, d.K, "gj", pb);
-        P("                    for (int i = 0; i < %lld; i++)\n", (long long)m);
-        P("                        for (int j = 0; j < %lld; j++)\n", (long long)nr);
-        P("                            dcol[(k0 + i) * %lld + j0 + j] = acc[i][j];\n", (long long)pb);
+        P("                    const %s *wk = %s, *gj = gp + j0;\n", t, ix_ptr("weight", "k0"));
+        emit_micro(20, t, m, nr, d.O, "wk", 1, d.K, "gj", pb);
+        emit_for_int(20, "i", m, NULL);
+        emit_for_int(24, "j", nr, NULL);
+        P("                            dcol[%s] = acc[i][j];\n", ix_add(ix_mul("k0 + i", pb), "j0 + j"));
+        cg_end();
+        cg_end();
         P("                }\n");
+        cg_end();
     }
     emit_im2col(12, &d, t, "img", "dcol", "0", d.K, pb, 1, true);
-    P("        }\n");
-    P("        for (int64_t e = 0; e < %lld; e++)\n", (long long)chw);
+    cg_end();
+    emit_for(8, "e", chw, NULL);
     if (cg_grouped() && kernel_epilogue(n) == EPI_SCATTER)
-        P("            out[n * %lld + e] = img[e];\n", (long long)chw);
+        P("            out[%s] = img[e];\n", ix_add(ix_mul("n", chw), "e"));
     else
-        emit_store(12, ir_fmt("n * %lld + e", (long long)chw), "img[e]");
-    P("    }\n}\n");
+        emit_store(12, ix_add(ix_mul("n", chw), "e"), "img[e]");
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /* ---- convolution with output channels in the SIMD lanes ---- */
@@ -859,29 +931,30 @@ static void emit_conv_chan_tile(const Node *n, const ConvDims *d, int ind, int64
     P("%*s{\n", ind, "");
     ind += 4;
     P("%*s%s acc[%lld][%lld];\n", ind, "", t, (long long)wt, (long long)nc);
-    P("%*sfor (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
-    P("%*s    for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
-    P("%*s        acc[i][j] = %s;\n", ind, "", n->nin == 3 ? "x2[ob0 + j]" : cg_literal(0, n->dtype));
-    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", (long long)d->C);
-    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", (long long)d->KH);
-    P("%*s        const %s *xr = x0 + ((n * %lld + c) * %lld + h * %lld + r * %lld) * %lld + %s * %lld;\n", ind, "", t,
-      (long long)d->C, (long long)d->H, (long long)d->st[0], (long long)d->dl[0], (long long)d->W, w0,
-      (long long)d->st[1]);
-    P("%*s        const %s *wr = wt + (c * %lld + r) * %lld + ob0;\n", ind, "", t, (long long)d->KH,
-      (long long)(d->KW * d->O));
-    P("%*s        for (int64_t s = 0; s < %lld; s++)\n", ind, "", (long long)d->KW);
-    P("%*s            for (int i = 0; i < %lld; i++) {\n", ind, "", (long long)wt);
-    P("%*s                const %s xv = xr[i * %lld + s * %lld];\n", ind, "", t, (long long)d->st[1],
-      (long long)d->dl[1]);
-    P("%*s                TG_SIMD\n", ind, "");
-    P("%*s                for (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
-    P("%*s                    acc[i][j] += xv * wr[s * %lld + j];\n", ind, "", (long long)d->O);
-    P("%*s            }\n", ind, "");
-    P("%*s    }\n", ind, "");
-    P("%*sfor (int j = 0; j < %lld; j++)\n", ind, "", (long long)nc);
-    P("%*s    for (int i = 0; i < %lld; i++)\n", ind, "", (long long)wt);
-    emit_store(ind + 8, ir_fmt("((n * %lld + ob0 + j) * %lld + h) * %lld + %s + i", (long long)d->O, (long long)d->OH,
-                               (long long)d->OW, w0), "acc[i][j]");
+    emit_for_int(ind, "i", wt, NULL);
+    emit_for_int(ind + 4, "j", nc, NULL);
+    P("%*s        acc[i][j] = %s;\n", ind, "", n->nin == 3 ? "bias[ob0 + j]" : cg_literal(0, n->dtype));
+    cg_end();
+    cg_end();
+    emit_for(ind, "c", d->C, NULL);
+    emit_for(ind + 4, "r", d->KH, " {");
+    const char *row = ix_add(ix_mul(ix_add(ix_mul("n", d->C), "c"), d->H), ix_tap("h", d->st[0], "r", d->dl[0], 0));
+    P("%*s        const %s *xr = %s;\n", ind, "", t, ix_ptr("x", ix_add(ix_mul(row, d->W), ix_mul(w0, d->st[1]))));
+    P("%*s        const %s *wr = %s;\n", ind, "", t,
+      ix_ptr("wt", ix_add(ix_mul(ix_add(ix_mul("c", d->KH), "r"), d->KW * d->O), "ob0")));
+    emit_for(ind + 8, "s", d->KW, NULL);
+    emit_for_int(ind + 12, "i", wt, " {");
+    P("%*s                const %s xv = xr[%s];\n", ind, "", t, ix_add(ix_mul("i", d->st[1]), ix_mul("s", d->dl[1])));
+    cg_pragma(ind + 16, "TG_SIMD%s", NULL, 1);
+    emit_for_int(ind + 16, "j", nc, NULL);
+    P("%*s                    acc[i][j] += xv * wr[%s];\n", ind, "", ix_add(ix_mul("s", d->O), "j"));
+    for (int i = 0; i < 5; i++)
+        cg_end();
+    emit_for_int(ind, "j", nc, NULL);
+    emit_for_int(ind + 4, "i", wt, NULL);
+    emit_store(ind + 8, ix_4d("n", "ob0 + j", "h", ix_add(w0, "i"), d->O, d->OH, d->OW), "acc[i][j]");
+    cg_end();
+    cg_end();
     ind -= 4;
     P("%*s}\n", ind, "");
 }
@@ -904,19 +977,25 @@ static void emit_conv2d_chan(const Node *n) {
     P("    /* output channels in the lanes: tiles of %lld positions x %lld channels, the weights transposed */\n",
       (long long)wt, (long long)(ov * L));
     P("    %s wt[%lld];\n", t, (long long)(d.O * d.K));
-    P("    for (int64_t o = 0; o < %lld; o++)\n", (long long)d.O);
-    P("        for (int64_t k = 0; k < %lld; k++)\n", (long long)d.K);
-    P("            wt[k * %lld + o] = x1[o * %lld + k];\n", (long long)d.O, (long long)d.K);
+    emit_for(4, "o", d.O, NULL);
+    emit_for(8, "k", d.K, NULL);
+    P("            wt[%s] = weight[%s];\n", ix_add(ix_mul("k", d.O), "o"), ix_add(ix_mul("o", d.K), "k"));
+    cg_end();
+    cg_end();
     if (worth_parallel(d.N * d.O * d.P * d.K))
-        P("    #pragma omp parallel for collapse(2)\n");
-    P("    for (int64_t n = 0; n < %lld; n++)\n", (long long)d.N);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)d.OH);
-    P("            for (int64_t ob0 = 0; ob0 < %lld; ob0 += %lld) {\n", (long long)d.O, (long long)(ov * L));
-    P("                for (int64_t w0 = 0; w0 < %lld; w0 += %lld)\n", (long long)(nwt * wt), (long long)wt);
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 2);
+    emit_for(4, "n", d.N, NULL);
+    emit_for(8, "h", d.OH, NULL);
+    cg_for(12, "int64_t", "ob0", 0, d.O, ov * L, " {");
+    cg_for(16, "int64_t", "w0", 0, nwt * wt, wt, NULL);
     emit_conv_chan_tile(n, &d, 20, wt, ov, "w0");
+    cg_end();
     if (rest)
-        emit_conv_chan_tile(n, &d, 16, rest, ov, ir_fmt("%lld", (long long)(nwt * wt)));
-    P("            }\n}\n");
+        emit_conv_chan_tile(n, &d, 16, rest, ov, ix_int(nwt * wt));
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /* ---- which form ---- */

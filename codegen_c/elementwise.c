@@ -16,8 +16,8 @@ static const char *in_ref(const Node *n, int k, const char *idx) {
     if (kernel_inline_scalar(n, x))
         return cg_attr_literal(node_attr(x, "data"), 0, x->dtype);
     if (shape_numel(x->shape) == 1)
-        return ir_fmt("x%d[0]", k);
-    return ir_fmt("x%d[%s]", k, idx);
+        return ir_fmt("%s[0]", cg_role(n, k));
+    return ir_fmt("%s[%s]", cg_role(n, k), idx);
 }
 
 /* Unary, binary, cast and expand: one loop, flat when no input broadcasts. */
@@ -30,29 +30,25 @@ void emit_elementwise(const Node *n) {
         if (!shape_eq(x->shape, n->shape) && shape_numel(x->shape) != 1)
             flat = false;
     }
-    const char *idx[2];
-    int indent;
+    const char *idx[2], *o;
+    int indent = 4;
+    const char **v = NULL;
     if (flat) {
-        if (worth_parallel(total))
-            P("    #pragma omp parallel for\n");
-        P("    for (int64_t i = 0; i < %lld; i++)\n", (long long)total);
-        idx[0] = idx[1] = "i";
-        indent = 8;
-        P("%*sout[i] = ", indent, "");
+        idx[0] = idx[1] = o = emit_flat_loop(total, &indent, false);
     } else {
-        const char **v = cg_axis_vars(n->shape.rank, "i");
-        emit_loops(n->shape, v, 4, worth_parallel(total));
+        v = emit_loops(n->shape, "i", &indent, worth_parallel(total));
         for (int k = 0; k < n->nin && k < 2; k++)
             idx[k] = cg_bcast_index(IN((Node *)n, k)->shape, n->shape, v);
-        indent = 4 + 4 * n->shape.rank;
-        P("%*sout[%s] = ", indent, "", cg_bcast_index(n->shape, n->shape, v));
+        o = cg_bcast_index(n->shape, n->shape, v);
     }
+    P("%*sout[%s] = ", indent, "", o);
     if (n->op == OP_EXPAND)
         P("%s;\n", in_ref(n, 0, idx[0]));
     else if (n->nin == 1)
         P("%s;\n", cg_unary(n, in_ref(n, 0, idx[0])));
     else
         P("%s;\n", cg_binary(n, in_ref(n, 0, idx[0]), in_ref(n, 1, idx[1])));
+    emit_loops_end(flat ? shape_make(1, &total) : n->shape);
     P("}\n");
 }
 
@@ -95,23 +91,23 @@ void emit_elementwise_group(void) {
             if (!cg_in_unit(x->id) && shape_numel(x->shape) != 1 && !shape_eq(x->shape, gs))
                 flat = false;
         }
+    int ind = 4;
     if (flat) {
-        if (worth_parallel(total))
-            P("    #pragma omp parallel for\n");
-        P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)total);
-        cg_emit_members(8, gs, "i", NULL);
-        emit_stores(8, "i");
-        P("    }\n}\n");
+        const char *i = emit_flat_loop(total, &ind, true);
+        cg_emit_members(ind, gs, i, NULL);
+        emit_stores(ind, i);
+        emit_loops_end(shape_make(1, &total));
+        P("}\n");
         return;
     }
-    const char **v = cg_axis_vars(gs.rank, "i");
-    emit_loops(gs, v, 4, worth_parallel(total));
-    int ind = 4 + 4 * gs.rank;
+    const char **v = emit_loops(gs, "i", &ind, worth_parallel(total));
     P("%*s{\n", ind - 4, "");
     P("%*sconst int64_t i = %s;\n", ind, "", cg_bcast_index(gs, gs, v));
     cg_emit_members(ind, gs, "i", v);
     emit_stores(ind, "i");
-    P("%*s}\n}\n", ind - 4, "");
+    P("%*s}\n", ind - 4, "");
+    emit_loops_end(gs);
+    P("}\n");
 }
 
 /* ---- reductions ---- */
@@ -124,36 +120,40 @@ void emit_reduce(const Node *n) {
     bool red[MAX_RANK] = {0};
     for (int i = 0; i < naxes; i++)
         red[axes[i]] = true;
-    int64_t st[MAX_RANK];
-    cg_strides(x->shape, st);
+    /* an axis of one element has no loop: its variable is 0 */
     const char **v = cg_axis_vars(x->shape.rank, "i");
+    int kept = 0, reduced = 0;
+    for (int i = 0; i < x->shape.rank; i++) {
+        if (x->shape.d[i] == 1)
+            v[i] = "0";
+        else if (red[i])
+            reduced++;
+        else
+            kept++;
+    }
     /* output index: kept axes in order */
-    const char *oidx = "";
+    const char *oidx = "0";
     int64_t ost = 1, count = 1;
     for (int i = x->shape.rank - 1; i >= 0; i--) {
         if (red[i]) {
             count *= x->shape.d[i];
             continue;
         }
-        const char *term = ost == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)ost);
-        oidx = *oidx ? ir_fmt("%s + %s", term, oidx) : term;
+        oidx = ix_add(ix_mul(v[i], ost), oidx);
         ost *= x->shape.d[i];
     }
-    if (!*oidx)
-        oidx = "0";
     const char *iidx = cg_bcast_index(x->shape, x->shape, v);
-    int indent = 4, kept = 0;
-    for (int i = 0; i < x->shape.rank; i++)
-        kept += !red[i];
+    int indent = 4;
     /* outputs are independent sums, each in its own order: parallel over them when it pays */
     if (kept && shape_numel(n->shape) > 1 && worth_parallel(shape_numel(x->shape)))
-        P("    #pragma omp parallel for%s\n", kept > 1 ? ir_fmt(" collapse(%d)", kept) : "");
+        cg_pragma(indent, "#pragma omp parallel for%s", NULL, kept);
     for (int i = 0; i < x->shape.rank; i++)
-        if (!red[i]) {
-            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", indent, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+        if (!red[i] && x->shape.d[i] != 1) {
+            cg_for(indent, "int64_t", v[i], 0, x->shape.d[i], 1, NULL);
             indent += 4;
         }
-    P("%*s{\n", indent - (indent > 4 ? 4 : 0), "");
+    if (kept)
+        P("%*s{\n", indent - 4, "");
     bool fl = dtype_is_float(x->dtype);
     /* float sums accumulate in double: fewer rounding steps than PyTorch's float cascade, never more */
     const char *acc_t = n->op == OP_SUM || n->op == OP_MEAN ? (fl ? "double" : "int64_t") : dtype_ctype(x->dtype);
@@ -165,12 +165,13 @@ void emit_reduce(const Node *n) {
         P("%*s%s acc = 0;\n%*sint first = 1;\n", indent, "", acc_t, indent, "");
     int inner = indent;
     for (int i = 0; i < x->shape.rank; i++)
-        if (red[i]) {
-            P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", inner, "", v[i], v[i], (long long)x->shape.d[i], v[i]);
+        if (red[i] && x->shape.d[i] != 1) {
+            cg_for(inner, "int64_t", v[i], 0, x->shape.d[i], 1, NULL);
             inner += 4;
         }
-    P("%*s{\n", inner - (inner > indent ? 4 : 0), "");
-    P("%*s%s val = x0[%s];\n", inner, "", dtype_ctype(x->dtype), iidx);
+    if (reduced)
+        P("%*s{\n", inner - 4, "");
+    P("%*s%s val = x[%s];\n", inner, "", dtype_ctype(x->dtype), iidx);
     switch (n->op) {
     case OP_SUM: case OP_MEAN: P("%*sacc += val;\n", inner, ""); break;
     case OP_MAX:
@@ -189,7 +190,10 @@ void emit_reduce(const Node *n) {
         break;
     default: unreachable();
     }
-    P("%*s}\n", inner - (inner > indent ? 4 : 0), "");
+    if (reduced)
+        P("%*s}\n", inner - 4, "");
+    for (int i = 0; i < reduced; i++)
+        cg_end();
     if (n->op == OP_SUM)
         P("%*sout[%s] = (%s)acc;\n", indent, "", oidx, dtype_ctype(n->dtype));
     else if (n->op == OP_MEAN && count == 0)
@@ -200,7 +204,10 @@ void emit_reduce(const Node *n) {
         P("%*sout[%s] = arg;\n", indent, "", oidx);
     else
         P("%*sout[%s] = acc;\n", indent, "", oidx);
-    P("%*s}\n", indent - (indent > 4 ? 4 : 0), "");
+    if (kept)
+        P("%*s}\n", indent - 4, "");
+    for (int i = 0; i < kept; i++)
+        cg_end();
     P("}\n");
 }
 
@@ -208,7 +215,7 @@ void emit_reduce(const Node *n) {
 
 void emit_copy(const Node *n) {
     emit_kernel_open(n);
-    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), dtype_ctype(n->dtype));
+    P("    memcpy(out, x, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), dtype_ctype(n->dtype));
     P("}\n");
 }
 
@@ -218,14 +225,14 @@ void emit_permute(const Node *n) {
     int64_t st[MAX_RANK];
     cg_strides(x->shape, st);
     const int64_t *perm = node_ints(n, "perm", NULL);
-    const char **v = cg_axis_vars(n->shape.rank, "i");
-    emit_loops(n->shape, v, 4, worth_parallel(shape_numel(n->shape)));
-    const char *src = "";
-    for (int i = 0; i < n->shape.rank; i++) {
-        const char *term = st[perm[i]] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)st[perm[i]]);
-        src = *src ? ir_fmt("%s + %s", src, term) : term;
-    }
-    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", cg_bcast_index(n->shape, n->shape, v), *src ? src : "0");
+    int ind = 4;
+    const char **v = emit_loops(n->shape, "i", &ind, worth_parallel(shape_numel(n->shape)));
+    const char *src = "0";
+    for (int i = 0; i < n->shape.rank; i++)
+        src = ix_add(src, ix_mul(v[i], st[perm[i]]));
+    P("%*sout[%s] = x[%s];\n", ind, "", cg_bcast_index(n->shape, n->shape, v), src);
+    emit_loops_end(n->shape);
+    P("}\n");
 }
 
 /* Index into the sliced input for region coordinates v. */
@@ -233,24 +240,20 @@ static const char *slice_index(const Node *n, Shape in, const char **v) {
     int64_t st[MAX_RANK];
     cg_strides(in, st);
     const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
-    const char *e = "";
-    for (int i = 0; i < in.rank; i++) {
-        const char *pos = step[i] == 1 ? v[i] : ir_fmt("%s * %lld", v[i], (long long)step[i]);
-        if (start[i])
-            pos = ir_fmt("(%lld + %s)", (long long)start[i], pos);
-        const char *term = st[i] == 1 ? pos : ir_fmt("%s * %lld", pos, (long long)st[i]);
-        e = *e ? ir_fmt("%s + %s", e, term) : term;
-    }
-    return *e ? e : "0";
+    const char *e = "0";
+    for (int i = 0; i < in.rank; i++)
+        e = ix_add(e, ix_mul(ix_add(ix_int(start[i]), ix_mul(v[i], step[i])), st[i]));
+    return e;
 }
 
 void emit_slice(const Node *n) {
     emit_kernel_open(n);
     Node *x = IN((Node *)n, 0);
-    const char **v = cg_axis_vars(n->shape.rank, "i");
-    emit_loops(n->shape, v, 4, false);
-    P("%*sout[%s] = x0[%s];\n}\n", 4 + 4 * n->shape.rank, "", cg_bcast_index(n->shape, n->shape, v),
-      slice_index(n, x->shape, v));
+    int ind = 4;
+    const char **v = emit_loops(n->shape, "i", &ind, false);
+    P("%*sout[%s] = x[%s];\n", ind, "", cg_bcast_index(n->shape, n->shape, v), slice_index(n, x->shape, v));
+    emit_loops_end(n->shape);
+    P("}\n");
 }
 
 void emit_setslice(const Node *n) {
@@ -259,11 +262,12 @@ void emit_setslice(const Node *n) {
     int len;
     const int64_t *size = node_ints(n, "size", &len);
     Shape region = shape_make(len, size);
-    P("    memcpy(out, x0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), dtype_ctype(x->dtype));
-    const char **v = cg_axis_vars(region.rank, "i");
-    emit_loops(region, v, 4, false);
-    P("%*sout[%s] = %s;\n}\n", 4 + 4 * region.rank, "", slice_index(n, x->shape, v),
-      in_ref(n, 1, cg_bcast_index(val->shape, region, v)));
+    P("    memcpy(out, x, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), dtype_ctype(x->dtype));
+    int ind = 4;
+    const char **v = emit_loops(region, "i", &ind, false);
+    P("%*sout[%s] = %s;\n", ind, "", slice_index(n, x->shape, v), in_ref(n, 1, cg_bcast_index(val->shape, region, v)));
+    emit_loops_end(region);
+    P("}\n");
 }
 
 void emit_cat(const Node *n) {
@@ -275,16 +279,22 @@ void emit_cat(const Node *n) {
     for (int i = axis + 1; i < n->shape.rank; i++)
         inner *= n->shape.d[i];
     int64_t orow = n->shape.d[axis] * inner, off = 0;
-    P("    for (int64_t o = 0; o < %lld; o++) {\n", (long long)outer);
+    /* one outer row: no loop, o is 0 */
+    const char *o = outer == 1 ? "0" : "o";
+    if (outer != 1)
+        cg_for(4, "int64_t", "o", 0, outer, 1, " {");
+    int ind = outer == 1 ? 4 : 8;
     for (int k = 0; k < n->nin; k++) {
         Node *x = IN((Node *)n, k);
         int64_t row = x->shape.d[axis] * inner;
         if (!row)
-            P("        (void)x%d; /* empty along the axis */\n", k);
+            P("%*s(void)%s; /* empty along the axis */\n", ind, "", cg_role(n, k));
         else
-            P("        memcpy(out + o * %lld + %lld, x%d + o * %lld, %lld * sizeof(%s));\n", (long long)orow,
-              (long long)off, k, (long long)row, (long long)row, dtype_ctype(n->dtype));
+            P("%*smemcpy(%s, %s, %lld * sizeof(%s));\n", ind, "", ix_ptr("out", ix_addk(ix_mul(o, orow), off)),
+              ix_ptr(cg_role(n, k), ix_mul(o, row)), (long long)row, dtype_ctype(n->dtype));
         off += row;
     }
-    P("    }\n}\n");
+    if (outer != 1)
+        cg_end();
+    P("}\n");
 }

@@ -3,7 +3,8 @@
  * kernel's frame, the per-family kernel emitters the dispatch calls (kernels.c), and the host
  * code's entry points.
  *
- *   frame.c        literals, unit spans and names, parameters and aliases, comments, loops
+ *   frame.c        literals, unit spans and names, parameters and aliases, comments, the C kernel's frame
+ *   index.c        index expressions and loops (both backends)
  *   elementwise.c  elementwise ops, fused chains and epilogues, reductions, data movement
  *   matmul.c       matmul, linear
  *   conv.c         conv2d and its gradients: plain loops, register tiles, packed GEMM, channel lanes
@@ -23,6 +24,9 @@ static inline const char *fsuffix(DType dt) { return dt == DT_F32 ? "f" : ""; }
 static inline bool stored(int id) { return cg.m->off[id] >= 0; }
 /* Parallelise only loops with enough work to pay for the threads. */
 static inline bool worth_parallel(int64_t work) { return work >= (1 << 16); }
+/* The loops of most kernels, from 0 by 1 (cg_for): int64_t over elements, int over a tile. */
+static inline void emit_for(int ind, const char *v, int64_t n, const char *tail) { cg_for(ind, "int64_t", v, 0, n, 1, tail); }
+static inline void emit_for_int(int ind, const char *v, int64_t n, const char *tail) { cg_for(ind, "int", v, 0, n, 1, tail); }
 
 /* ---- frame.c: the C kernel's frame ---- */
 
@@ -30,8 +34,14 @@ static inline bool worth_parallel(int64_t work) { return work >= (1 << 16); }
 void emit_kernel_open(const Node *n);
 /* The call of the current kernel, with the caller's pointer variables. */
 void emit_kernel_call(void);
-/* Nested loops over shape s, axis variables vars, the outermost parallel if asked. */
-void emit_loops(Shape s, const char **vars, int indent, bool parallel);
+/* Nested loops over shape s at indent *ind (then the body's), axis variables base0, base1, ...,
+ * the outermost parallel if asked; an axis of one element has no loop, its variable is 0.
+ * emit_loops_end(s) closes them. */
+const char **emit_loops(Shape s, const char *base, int *ind, bool parallel);
+void emit_loops_end(Shape s);
+/* The loop over the n elements of a flat kernel (parallel when it pays): its index, or "0" and no
+ * loop for one element; closed by emit_loops_end of shape [n]. */
+const char *emit_flat_loop(int64_t n, int *ind, bool brace);
 const char **cg_axis_vars(int rank, const char *base); /* base0, base1, ... */
 
 /* ---- the kernels, by family ---- */

@@ -20,8 +20,6 @@ static const char *tg_dtype(DType dt) {
     return names[dt];
 }
 
-static const char *var(int id) { return ir_fmt("v%d", id); }
-
 static const char *shape_lit(Shape s) {
     if (!s.rank)
         return "NULL";
@@ -80,7 +78,7 @@ static void emit_print(const Node *n) {
     const char *lit = fmt;
     char *buf = ir_alloc(strlen(fmt) + 1);
     size_t bn = 0;
-    P("    /* %s:%d */\n", cg_comment_safe(diag_file_name(n->loc.file)), n->loc.line);
+    P("    /* %s:%d */\n", cg_comment_safe(cg_base_name(diag_file_name(n->loc.file))), n->loc.line);
     for (const char *p = fmt; *p;) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
             buf[bn++] = p[0];
@@ -103,7 +101,7 @@ static void emit_print(const Node *n) {
         if (end[2] == ':')
             spec = ir_strndup(end + 3, (size_t)(close - end - 3));
         Node *x = &cg.g->nodes[n->in[k]];
-        const char *v = var(x->id);
+        const char *v = cg_var(x->id);
         if (kind == 't' && spec) { /* "requires_grad=True", "grad_fn=<AddmmBackward0>" */
             P("    tg_print_tensor(out, %s, %s, %d, %s, (const char *const[]){", v, tg_dtype(x->dtype), x->shape.rank,
               shape_lit(x->shape));
@@ -131,8 +129,31 @@ static void emit_print(const Node *n) {
         emit_fputs(buf, bn);
 }
 
-/* The pointer variables v<node> of a function: arena offsets from memplan, with each buffer's
- * lifetime (the nodes that write and last read it). */
+/* A buffer's lifetime, for the comments: persistent, or the nodes that write it and last read it. */
+static const char *lifetime(int i) {
+    const Node *n = &cg.g->nodes[i];
+    return n->op == OP_PARAM          ? "persistent"
+           : (n->flags & NF_GRAD)     ? ir_fmt("gradient, persistent, from %%%d", cg.m->first[i])
+           : cg.m->last[i] >= cg.g->nnode ? ir_fmt("live %%%d..return", cg.m->first[i])
+                                      : ir_fmt("live %%%d..%%%d", cg.m->first[i], cg.m->last[i]);
+}
+
+/* The current graph's arena offsets (memplan), one constant per buffer, which the functions below
+ * name their pointers with; beside each, the buffer's type, size and lifetime. */
+static void emit_offsets(const char *whose) {
+    P("\n/* Where the buffers of %s lie in the arena: byte offsets from memplan. */\n", whose);
+    for (int i = 0; i < cg.g->nnode; i++) {
+        const Node *n = &cg.g->nodes[i];
+        if (cg.m->off[i] < 0 || cg_owner(i) != i)
+            continue;
+        P("#define %s %lld /* %s%s%s, %lld bytes, %s */\n", cg_off(i), (long long)cg.m->off[i],
+          type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? cg_comment_safe(n->name) : "",
+          (long long)(shape_numel(n->shape) * dtype_size(n->dtype)), lifetime(i));
+    }
+}
+
+/* The pointer variables of a function (cg_var), at their buffers' offsets (emit_offsets): a view,
+ * or a value computed in place, at the offset of the buffer it shares. */
 static void emit_pointers(Graph *g, bool inputs, bool programs) {
     /* only the buffers the function names: a view or a value updated in place may have none */
     bool *used = ir_alloc((size_t)g->nnode + 1);
@@ -154,24 +175,18 @@ static void emit_pointers(Graph *g, bool inputs, bool programs) {
         if (!used[i])
             continue;
         if (n->op == OP_INPUT && inputs)
-            P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), var(i), n->name,
+            P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), cg_var(i), n->name,
               type_str(n->dtype, n->shape));
         if (cg.m->off[i] < 0 || (!inputs && n->op != OP_PARAM))
             continue;
-        const char *into = NULL; /* the parameter or state a new value is written over */
-        for (int j = 0; j < g->nnode && n->op != OP_PARAM && !(n->flags & NF_GRAD) && cg.m->off[i] < cg.m->persistent;
-             j++)
-            if (g->nodes[j].op == OP_PARAM && cg.m->off[j] == cg.m->off[i])
-                into = g->nodes[j].name;
-        const char *life = n->op == OP_PARAM ? "persistent"
-                           : into            ? ir_fmt("the new %s, written in place", cg_comment_safe(into ? into : ""))
-                           : cg.m->view[i]      ? ir_fmt("view of %%%d", n->in[0])
-                           : (n->flags & NF_GRAD) ? ir_fmt("gradient, persistent, from %%%d", cg.m->first[i])
-                           : cg.m->last[i] >= g->nnode ? ir_fmt("live %%%d..return", cg.m->first[i])
-                                                    : ir_fmt("live %%%d..%%%d", cg.m->first[i], cg.m->last[i]);
-        P("    %s *%s = (%s *)(mem + %lld); /* %s%s%s%s%s */\n", dtype_ctype(n->dtype), var(i), dtype_ctype(n->dtype),
-          (long long)cg.m->off[i], type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? cg_comment_safe(n->name) : "",
-          *life ? ", " : "", life);
+        int o = cg_owner(i);
+        const char *shared = o == i ? ""
+                             : cg.g->nodes[o].op == OP_PARAM ? ir_fmt(", the new %s, written in place",
+                                                                      cg_comment_safe(cg.g->nodes[o].name ? cg.g->nodes[o].name : ""))
+                             : cg.m->view[i] ? ir_fmt(", view of %%%d", n->in[0])
+                                             : ir_fmt(", in place of %%%d", o);
+        P("    %s *%s = (%s *)(mem + %s); /* %s%s%s%s */\n", dtype_ctype(n->dtype), cg_var(i), dtype_ctype(n->dtype),
+          cg_off(i), type_str(n->dtype, n->shape), n->name ? " " : "", n->name ? cg_comment_safe(n->name) : "", shared);
     }
 }
 
@@ -183,7 +198,7 @@ static void emit_load_safetensors(const Node *n) {
     const char *path = node_str(n, "path", ""), *key = node_str(n, "key", ""), *keys = node_str(n, "keys", NULL);
     int nkeys = 0;
     if (keys) {
-        P("    static const char *const %s_names[] = { /* every tensor the model has */\n", var(n->id));
+        P("    static const char *const %s_names[] = { /* every tensor the model has */\n", cg_var(n->id));
         for (const char *k = keys;; k++) {
             const char *end = strchr(k, '\n');
             P("        ");
@@ -201,13 +216,25 @@ static void emit_load_safetensors(const Node *n) {
     P(", ");
     cg_c_string(key, strlen(key));
     P(", %s, %d, %s, %s, %s, %d, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape),
-      var(n->id), keys ? ir_fmt("%s_names", var(n->id)) : "NULL", nkeys);
+      cg_var(n->id), keys ? ir_fmt("%s_names", cg_var(n->id)) : "NULL", nkeys);
     P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+}
+
+/* A parameter filled with its init's value (init = "full"), the comment naming it after note. */
+static void emit_param_fill(const Node *n, const char *note) {
+    const char *v = cg_var(n->id), *value = cg_literal(node_float(n, "value", 0), n->dtype);
+    const char *name = cg_comment_safe(n->name ? n->name : "");
+    if (shape_numel(n->shape) == 1)
+        P("    %s[0] = %s; /* %s%s */\n", v, value, note, name);
+    else
+        P("    for (int64_t i = 0; i < %lld; i++) /* %s%s */\n        %s[i] = %s;\n", (long long)shape_numel(n->shape), note,
+          name, v, value);
 }
 
 /* A program's run function: its sources, prints and kernel calls, in graph order. */
 static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn) {
     cg_begin(g, m, kpre);
+    emit_offsets(ir_fmt("program %s", g->name));
     P("\nint %s(void *arena, FILE *out) {\n", fn);
     P("    unsigned char *mem = arena;\n");
     bool rng = false, load = false;
@@ -229,20 +256,19 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         case OP_SEED: P("    tg_rng_seed(&rng, %lldULL);\n", (long long)node_int(n, "seed", 0)); continue;
         case OP_PARAM:
             if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
-                P("    for (int64_t i = 0; i < %lld; i++) /* init %s */\n        %s[i] = %s;\n", (long long)cnt,
-                  cg_comment_safe(n->name ? n->name : ""), var(i), cg_literal(node_float(n, "value", 0), n->dtype));
+                emit_param_fill(n, "init ");
                 continue;
             }
             if (strcmp(node_str(n, "init", ""), "uniform"))
                 die("unknown parameter init");
             /* fall through */
         case OP_RAND:
-            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), cg_var(i), (long long)cnt,
               cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
               n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
             continue;
         case OP_RANDN:
-            P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), var(i), (long long)cnt,
+            P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), cg_var(i), (long long)cnt,
               cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
             continue;
         case OP_LOAD:
@@ -252,7 +278,7 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
             }
             P("    if (tg_npy_load(");
             cg_c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
-            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), var(i));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), cg_var(i));
             P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
             continue;
         case OP_SAVE: {
@@ -260,7 +286,7 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
             const char *path = node_str(n, "path", "");
             P("    if (tg_npy_save(");
             cg_c_string(path, strlen(path));
-            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), var(x->id));
+            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), cg_var(x->id));
             P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
             continue;
         }
@@ -306,18 +332,14 @@ static void emit_init(const TrainCode *t) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
             continue;
-        if (!strcmp(node_str(n, "init", ""), "full") && shape_numel(n->shape) == 1)
-            P("    %s[0] = %s; /* %s */\n", var(i), cg_literal(node_float(n, "value", 0), n->dtype),
-              cg_comment_safe(n->name ? n->name : ""));
-        else if (!strcmp(node_str(n, "init", ""), "full"))
-            P("    for (int64_t i = 0; i < %lld; i++) /* %s */\n        %s[i] = %s;\n", (long long)shape_numel(n->shape),
-              cg_comment_safe(n->name ? n->name : ""), var(i), cg_literal(node_float(n, "value", 0), n->dtype));
+        if (!strcmp(node_str(n, "init", ""), "full"))
+            emit_param_fill(n, "");
         else if (!strcmp(node_str(n, "init", ""), "uniform"))
-            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), var(i),
+            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), cg_var(i),
               (long long)shape_numel(n->shape), cg_literal(node_float(n, "from", 0), DT_F64),
               cg_literal(node_float(n, "to", 1), DT_F64), cg_comment_safe(n->name ? n->name : ""));
         else
-            P("    memset(%s, 0, %lld); /* %s */\n", var(i), (long long)(shape_numel(n->shape) * dtype_size(n->dtype)),
+            P("    memset(%s, 0, %lld); /* %s */\n", cg_var(i), (long long)(shape_numel(n->shape) * dtype_size(n->dtype)),
               cg_comment_safe(n->name ? n->name : ""));
     }
     P("}\n");
@@ -349,35 +371,35 @@ static void emit_step(const TrainCode *t) {
         Node *n = &g->nodes[i];
         bool call = cg_kernel_at(i, &f, &l);
         bool copy = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
-        const Node *s0 = &g->nodes[f];
-        const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
+        const char *sec = cg_section(f, l);
         if (strcmp(sec, section) && (call || copy)) {
             P("    /* %s */\n", sec);
             section = sec;
         }
         if (copy) { /* the new value could not be computed in place (memplan says why not) */
             Node *dst = &g->nodes[n->in[0]];
-            P("    memcpy(%s, %s, %lld); /* %s */\n", var(n->in[0]), var(n->in[1]),
+            P("    memcpy(%s, %s, %lld); /* %s */\n", cg_var(n->in[0]), cg_var(n->in[1]),
               (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
             continue;
         }
         emit_call_at(i);
     }
-    P("    return (float)%s[0];\n}\n", var(loss->id));
+    P("    return (float)%s[0];\n}\n", cg_var(loss->id));
 }
 
 /* PREFIX_tensors: where each persistent tensor lives, with its PyTorch name. */
 static void emit_tensor_table(const TrainCode *t) {
     Graph *g = t->train;
     const char *pf = t->prefix;
+    cg_begin(g, t->train_plan, t->train_kpre);
     P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
     P("const %sTensor %s_tensors[] = {\n", pf, pf);
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
         if (n->op != OP_PARAM)
             continue;
-        P("    {\"%s\", %lld, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", (long long)t->train_plan->off[i],
-          tg_dtype(n->dtype), n->shape.rank);
+        P("    {\"%s\", %s, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", cg_off(i), tg_dtype(n->dtype),
+          n->shape.rank);
         for (int k = 0; k < n->shape.rank; k++)
             P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
         P("%s}, %d, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0, model_tensor(n) ? 1 : 0);
@@ -398,7 +420,7 @@ static void emit_predict(const TrainCode *t) {
     emit_pointers(g, true, false);
     for (int i = 0; i < g->nnode; i++)
         emit_call_at(i);
-    P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", var(o->id), (long long)shape_numel(o->shape));
+    P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", cg_var(o->id), (long long)shape_numel(o->shape));
 }
 
 /* ---- the files ---- */
@@ -517,6 +539,8 @@ static void emit_training(const TrainCode *t, const Backend *be) {
         P("\n/* ---- training step of %s: kernels ---- */\n", t->train->name);
         be->kernels(t->train, t->train_plan, t->train_kpre);
     }
+    cg_begin(t->train, t->train_plan, t->train_kpre);
+    emit_offsets(ir_fmt("the training step of %s", t->train->name));
     emit_init(t);
     if (!be->device) /* the step beside its kernels */
         be->step(t);
@@ -531,6 +555,8 @@ static void emit_training(const TrainCode *t, const Backend *be) {
         P("\n/* ---- predict: kernels ---- */\n");
         be->kernels(t->pred, t->pred_plan, "p");
     }
+    cg_begin(t->pred, t->pred_plan, "p");
+    emit_offsets("predict");
     be->predict(t);
 }
 

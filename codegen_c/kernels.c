@@ -26,17 +26,28 @@ static void emit_const(const Node *n) {
     P("\n    };\n    memcpy(out, data, sizeof data);\n}\n");
 }
 
+/* out[i] = value for every element i: a loop, or for one element (i is 0) the store alone. */
+static void emit_fill(int64_t cnt, const char *value) {
+    bool loop = cnt != 1;
+    if (loop)
+        emit_for(4, "i", cnt, NULL);
+    P("%*sout[%s] = %s;\n", loop ? 8 : 4, "", loop ? "i" : "0", value);
+    if (loop)
+        cg_end();
+    P("}\n");
+}
+
 static void emit_full(const Node *n) {
     emit_kernel_open(n);
-    P("    for (int64_t i = 0; i < %lld; i++)\n        out[i] = %s;\n}\n", (long long)shape_numel(n->shape),
-      cg_attr_literal(node_attr(n, "value"), 0, n->dtype));
+    emit_fill(shape_numel(n->shape), cg_attr_literal(node_attr(n, "value"), 0, n->dtype));
 }
 
 static void emit_arange(const Node *n) {
     emit_kernel_open(n);
-    P("    for (int64_t i = 0; i < %lld; i++)\n        out[i] = (%s)(%s + (double)i * %s);\n}\n",
-      (long long)shape_numel(n->shape), dtype_ctype(n->dtype), cg_literal(node_float(n, "start", 0), DT_F64),
-      cg_literal(node_float(n, "step", 1), DT_F64));
+    int64_t cnt = shape_numel(n->shape);
+    const char *start = cg_literal(node_float(n, "start", 0), DT_F64), *step = cg_literal(node_float(n, "step", 1), DT_F64);
+    emit_fill(cnt, cnt == 1 ? ir_fmt("(%s)%s", dtype_ctype(n->dtype), start)
+                            : ir_fmt("(%s)(%s + (double)i * %s)", dtype_ctype(n->dtype), start, step));
 }
 
 /* ---- the dispatch ---- */
@@ -95,11 +106,12 @@ static void emit_scatter_group(void) {
     fwrite(buf, 1, len - 2, cg.out);
     free(buf);
     P("    /* the fused elementwise ops, over the finished output */\n");
-    P("    for (int64_t ei = 0; ei < %lld; ei++) {\n", (long long)shape_numel(h->shape));
+    emit_for(4, "ei", shape_numel(h->shape), " {");
     P("        const %s t%d = out[ei];\n", dtype_ctype(h->dtype), cg.u.head);
     cg_emit_members(8, h->shape, "ei", NULL);
     emit_stores(8, "ei");
-    P("    }\n}\n");
+    cg_end();
+    P("}\n");
 }
 
 /* The kernel function of nodes [first, last]: one node, or a fusion group. */

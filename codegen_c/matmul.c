@@ -5,6 +5,8 @@
  */
 #include "emit.h"
 
+#include <string.h>
+
 void emit_matmul(const Node *n) {
     emit_kernel_open(n);
     Node *a = IN((Node *)n, 0), *b = IN((Node *)n, 1);
@@ -14,27 +16,30 @@ void emit_matmul(const Node *n) {
     batch.rank -= 2;
     ab.rank -= 2;
     bb.rank -= 2;
-    const char **v = cg_axis_vars(batch.rank, "b");
     const char *acc = dtype_is_float(n->dtype) ? dtype_ctype(n->dtype) : "int64_t";
     int ind = 4;
-    for (int i = 0; i < batch.rank; i++, ind += 4)
-        P("%*sfor (int64_t %s = 0; %s < %lld; %s++)\n", ind, "", v[i], v[i], (long long)batch.d[i], v[i]);
-    P("%*s{\n", ind - (batch.rank ? 4 : 0), "");
-    P("%*sconst %s *restrict A = x0 + (%s) * %lld;\n", ind, "", dtype_ctype(a->dtype), cg_bcast_index(ab, batch, v),
-      (long long)(M * K));
-    P("%*sconst %s *restrict B = x1 + (%s) * %lld;\n", ind, "", dtype_ctype(b->dtype), cg_bcast_index(bb, batch, v),
-      (long long)(K * Nn));
-    P("%*sconst int64_t c0 = (%s) * %lld; /* this product's first output element */\n", ind, "",
-      cg_bcast_index(batch, batch, v), (long long)(M * Nn));
+    const char **v = emit_loops(batch, "b", &ind, false);
+    bool loops = ind > 4; /* a batch of products: each in a block of its own */
+    if (loops)
+        P("%*s{\n", ind - 4, "");
+    P("%*sconst %s *restrict A = %s;\n", ind, "", dtype_ctype(a->dtype), ix_ptr("a", ix_mul(cg_bcast_index(ab, batch, v), M * K)));
+    P("%*sconst %s *restrict B = %s;\n", ind, "", dtype_ctype(b->dtype), ix_ptr("b", ix_mul(cg_bcast_index(bb, batch, v), K * Nn)));
+    const char *c0 = ix_mul(cg_bcast_index(batch, batch, v), M * Nn);
+    if (strcmp(c0, "0")) {
+        P("%*sconst int64_t c0 = %s; /* this product's first output element */\n", ind, "", c0);
+        c0 = "c0";
+    }
     /* an empty product has no tiles (the tile sizes would be 0): the plain loops run zero times */
     if (!dtype_is_float(n->dtype) || !M || !Nn) {
-        P("%*sfor (int64_t m = 0; m < %lld; m++)\n", ind, "", (long long)M);
-        P("%*s    for (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)Nn);
+        emit_for(ind, "m", M, NULL);
+        emit_for(ind + 4, "j", Nn, " {");
         P("%*s        %s acc = 0;\n", ind, "", acc);
-        P("%*s        for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)K);
-        P("%*s            acc += A[m * %lld + k] * B[k * %lld + j];\n", ind, "", (long long)K, (long long)Nn);
-        emit_store(ind + 8, ir_fmt("c0 + m * %lld + j", (long long)Nn), ir_fmt("(%s)acc", dtype_ctype(n->dtype)));
-        P("%*s    }\n", ind, "");
+        emit_for(ind + 8, "k", K, NULL);
+        P("%*s            acc += A[%s] * B[%s];\n", ind, "", ix_add(ix_mul("m", K), "k"), ix_add(ix_mul("k", Nn), "j"));
+        cg_end();
+        emit_store(ind + 8, ix_add(c0, ix_add(ix_mul("m", Nn), "j")), ir_fmt("(%s)acc", dtype_ctype(n->dtype)));
+        cg_end();
+        cg_end();
     } else {
         /* tiles of MB rows x JB columns in registers; each element's sum over k in order */
         int64_t JB = Nn < 16 ? Nn : 16, MB = 4;
@@ -45,40 +50,47 @@ void emit_matmul(const Node *n) {
             if (!MBn || (mp == 0 && M < MB))
                 continue;
             if (mp == 0)
-                P("%*sfor (int64_t m0 = 0; m0 < %lld; m0 += %lld)\n", ind, "", (long long)(M / MB * MB), (long long)MB);
+                cg_for(ind, "int64_t", "m0", 0, M / MB * MB, MB, " {");
             else
-                P("%*sfor (int64_t m0 = %lld; m0 < %lld; m0 += %lld)\n", ind, "", (long long)(M / MB * MB), (long long)M,
-                  (long long)MBn);
-            P("%*s{\n", ind, "");
+                cg_for(ind, "int64_t", "m0", M / MB * MB, M, MBn, " {");
             for (int jp = 0; jp < 2; jp++) {
                 int64_t JBn = jp == 0 ? JB : Nn % JB;
                 if (!JBn || (jp == 0 && Nn < JB))
                     continue;
                 int in = ind + 4;
                 if (jp == 0)
-                    P("%*sfor (int64_t j0 = 0; j0 < %lld; j0 += %lld) {\n", in, "", (long long)(Nn / JB * JB), (long long)JB);
+                    cg_for(in, "int64_t", "j0", 0, Nn / JB * JB, JB, " {");
                 else
-                    P("%*s{\n%*s    const int64_t j0 = %lld;\n", in, "", in, "", (long long)(Nn / JB * JB));
+                    cg_for(in, "int64_t", "j0", Nn / JB * JB, Nn / JB * JB + 1, 1, " {");
                 P("%*s    %s acc[%lld][%lld];\n", in, "", acc, (long long)MBn, (long long)JBn);
-                P("%*s    for (int mb = 0; mb < %lld; mb++)\n", in, "", (long long)MBn);
-                P("%*s        for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
+                emit_for_int(in + 4, "mb", MBn, NULL);
+                emit_for_int(in + 8, "jb", JBn, NULL);
                 P("%*s            acc[mb][jb] = 0;\n", in, "");
-                P("%*s    for (int64_t k = 0; k < %lld; k++)\n", in, "", (long long)K);
-                P("%*s        for (int mb = 0; mb < %lld; mb++) {\n", in, "", (long long)MBn);
-                P("%*s            const %s a = A[(m0 + mb) * %lld + k];\n", in, "", acc, (long long)K);
-                P("%*s            TG_SIMD\n", in, "");
-                P("%*s            for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
-                P("%*s                acc[mb][jb] += a * B[k * %lld + j0 + jb];\n", in, "", (long long)Nn);
-                P("%*s        }\n", in, "");
-                P("%*s    for (int mb = 0; mb < %lld; mb++)\n", in, "", (long long)MBn);
-                P("%*s        for (int jb = 0; jb < %lld; jb++)\n", in, "", (long long)JBn);
-                emit_store(in + 12, ir_fmt("c0 + (m0 + mb) * %lld + j0 + jb", (long long)Nn), "acc[mb][jb]");
-                P("%*s}\n", in, "");
+                cg_end();
+                cg_end();
+                emit_for(in + 4, "k", K, NULL);
+                emit_for_int(in + 8, "mb", MBn, " {");
+                P("%*s            const %s av = A[%s];\n", in, "", acc, ix_add(ix_mul("m0 + mb", K), "k"));
+                cg_pragma(in + 12, "TG_SIMD%s", NULL, 1);
+                emit_for_int(in + 12, "jb", JBn, NULL);
+                P("%*s                acc[mb][jb] += av * B[%s];\n", in, "", ix_add(ix_mul("k", Nn), "j0 + jb"));
+                cg_end();
+                cg_end();
+                cg_end();
+                emit_for_int(in + 4, "mb", MBn, NULL);
+                emit_for_int(in + 8, "jb", JBn, NULL);
+                emit_store(in + 12, ix_add(c0, ix_add(ix_mul("m0 + mb", Nn), "j0 + jb")), "acc[mb][jb]");
+                cg_end();
+                cg_end();
+                cg_end();
             }
-            P("%*s}\n", ind, "");
+            cg_end();
         }
     }
-    P("%*s}\n}\n", ind - (batch.rank ? 4 : 0), "");
+    if (loops)
+        P("%*s}\n", ind - 4, "");
+    emit_loops_end(batch);
+    P("}\n");
 }
 
 static void emit_linear_loops(const Node *n) {
@@ -87,14 +99,17 @@ static void emit_linear_loops(const Node *n) {
     int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(n->shape) / (O ? O : 1);
     const char *t = dtype_ctype(n->dtype);
     if (worth_parallel(R * O * I))
-        P("    #pragma omp parallel for\n");
-    P("    for (int64_t r = 0; r < %lld; r++)          /* rows of the input */\n", (long long)R);
-    P("        for (int64_t o = 0; o < %lld; o++) {   /* output features */\n", (long long)O);
-    P("            %s acc = %s;\n", t, n->nin == 3 ? "x2[o]" : cg_literal(0, n->dtype));
-    P("            for (int64_t i = 0; i < %lld; i++)\n", (long long)I);
-    P("                acc += x0[r * %lld + i] * x1[o * %lld + i];\n", (long long)I, (long long)I);
-    emit_store(12, ir_fmt("r * %lld + o", (long long)O), "acc");
-    P("        }\n}\n");
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
+    emit_for(4, "r", R, "          /* rows of the input */");
+    emit_for(8, "o", O, " {   /* output features */");
+    P("            %s acc = %s;\n", t, n->nin == 3 ? "bias[o]" : cg_literal(0, n->dtype));
+    emit_for(12, "i", I, NULL);
+    P("                acc += x[%s] * weight[%s];\n", ix_add(ix_mul("r", I), "i"), ix_add(ix_mul("o", I), "i"));
+    cg_end();
+    emit_store(12, ix_add(ix_mul("r", O), "o"), "acc");
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /*
@@ -110,17 +125,17 @@ static void emit_linear_tiled(const Node *n) {
     int64_t L = 8, full = I / L * L, rb = R < 4 ? R : 4, ob = 3;
     if (ob > O)
         ob = O;
-    P("    /* y[r][o] = b[o] + sum over i of x[r][i] * w[o][i]: tiles of %lld rows x %lld features, %lld lanes over i */\n",
+    P("    /* y[r][o] = bias[o] + sum over i of x[r][i] * weight[o][i]: tiles of %lld rows x %lld features, %lld lanes over i */\n",
       (long long)rb, (long long)ob, (long long)L);
     for (int rp = 0; rp < 2; rp++) {
         int64_t RBn = rp == 0 ? rb : R % rb;
         if (!RBn || (rp == 0 && R < rb))
             continue;
-        const char *r0 = rp == 0 ? "r0" : ir_fmt("%lld", (long long)(R / rb * rb));
+        const char *r0 = rp == 0 ? "r0" : ix_int(R / rb * rb);
         if (rp == 0 && worth_parallel(R * O * I))
-            P("    #pragma omp parallel for\n");
+            cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
         if (rp == 0)
-            P("    for (int64_t r0 = 0; r0 < %lld; r0 += %lld) {\n", (long long)(R / rb * rb), (long long)rb);
+            cg_for(4, "int64_t", "r0", 0, R / rb * rb, rb, " {");
         else
             P("    {\n");
         for (int op = 0; op < 2; op++) {
@@ -128,43 +143,54 @@ static void emit_linear_tiled(const Node *n) {
             if (!OBn || (op == 0 && O < ob))
                 continue;
             if (op == 0)
-                P("        for (int64_t o0 = 0; o0 < %lld; o0 += %lld) {\n", (long long)(O / ob * ob), (long long)ob);
+                cg_for(8, "int64_t", "o0", 0, O / ob * ob, ob, " {");
             else
-                P("        {\n            const int64_t o0 = %lld;\n", (long long)(O / ob * ob));
+                cg_for(8, "int64_t", "o0", O / ob * ob, O / ob * ob + 1, 1, " {");
+            const char *row = ix_add(r0, "ri"), *xrow = ix_mul(row, I);
             P("            %s acc[%lld][%lld][%lld];\n", t, (long long)RBn, (long long)OBn, (long long)L);
-            P("            for (int a = 0; a < %lld; a++)\n", (long long)RBn);
-            P("                for (int b = 0; b < %lld; b++)\n", (long long)OBn);
-            P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
-            P("                        acc[a][b][l] = %s;\n", zero);
+            emit_for_int(12, "ri", RBn, NULL);
+            emit_for_int(16, "oi", OBn, NULL);
+            emit_for_int(20, "l", L, NULL);
+            P("                        acc[ri][oi][l] = %s;\n", zero);
+            cg_end();
+            cg_end();
+            cg_end();
             if (full) {
-                P("            for (int64_t i = 0; i < %lld; i += %lld)\n", (long long)full, (long long)L);
-                P("                for (int a = 0; a < %lld; a++)\n", (long long)RBn);
-                P("                    for (int b = 0; b < %lld; b++) {\n", (long long)OBn);
-                P("                        const %s *xa = x0 + (%s + a) * %lld + i, *wb = x1 + (o0 + b) * %lld + i;\n",
-                  t, r0, (long long)I, (long long)I);
-                P("                        TG_SIMD\n");
-                P("                        for (int l = 0; l < %lld; l++)\n", (long long)L);
-                P("                            acc[a][b][l] += xa[l] * wb[l];\n");
-                P("                    }\n");
+                cg_for(12, "int64_t", "i", 0, full, L, NULL);
+                emit_for_int(16, "ri", RBn, NULL);
+                emit_for_int(20, "oi", OBn, " {");
+                P("                        const %s *xr = %s, *wr = %s;\n", t, ix_ptr("x", ix_add(xrow, "i")),
+                  ix_ptr("weight", ix_add(ix_mul("o0 + oi", I), "i")));
+                cg_pragma(24, "TG_SIMD%s", NULL, 1);
+                emit_for_int(24, "l", L, NULL);
+                P("                            acc[ri][oi][l] += xr[l] * wr[l];\n");
+                cg_end();
+                cg_end();
+                cg_end();
+                cg_end();
             }
-            P("            for (int a = 0; a < %lld; a++)\n", (long long)RBn);
-            P("                for (int b = 0; b < %lld; b++) {\n", (long long)OBn);
+            emit_for_int(12, "ri", RBn, NULL);
+            emit_for_int(16, "oi", OBn, " {");
             P("                    %s sum = %s;\n", t, zero);
-            P("                    for (int l = 0; l < %lld; l++)\n", (long long)L);
-            P("                        sum += acc[a][b][l];\n");
+            emit_for_int(20, "l", L, NULL);
+            P("                        sum += acc[ri][oi][l];\n");
+            cg_end();
             if (I % L) {
-                P("                    for (int64_t i = %lld; i < %lld; i++) /* the features past the last full lane group */\n",
-                  (long long)full, (long long)I);
-                P("                        sum += x0[(%s + a) * %lld + i] * x1[(o0 + b) * %lld + i];\n", r0, (long long)I,
-                  (long long)I);
+                cg_for(20, "int64_t", "i", full, I, 1, " /* the features past the last full lane group */");
+                P("                        sum += x[%s] * weight[%s];\n", ix_add(xrow, "i"), ix_add(ix_mul("o0 + oi", I), "i"));
+                cg_end();
             }
             if (n->nin == 3)
-                P("                    sum += x2[o0 + b];\n");
-            emit_store(20, ir_fmt("(%s + a) * %lld + o0 + b", r0, (long long)O), "sum");
-            P("                }\n");
-            P("        }\n");
+                P("                    sum += bias[o0 + oi];\n");
+            emit_store(20, ix_add(ix_mul(row, O), "o0 + oi"), "sum");
+            cg_end();
+            cg_end();
+            cg_end();
         }
-        P("    }\n");
+        if (rp == 0)
+            cg_end();
+        else
+            P("    }\n");
     }
     P("}\n");
 }

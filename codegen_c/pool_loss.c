@@ -22,8 +22,39 @@ static bool pool_inside(const Node *n, int64_t H, int64_t W, int64_t OH, int64_t
 /* The (n, c) planes loop of a pooling kernel, parallel when there is enough work. */
 static void pool_planes(int64_t planes, int64_t work) {
     if (planes > 1 && worth_parallel(work))
-        P("    #pragma omp parallel for\n");
-    P("    for (int64_t p = 0; p < %lld; p++)                /* (n, c) planes */\n", (long long)planes);
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, 1);
+    emit_for(4, "p", planes, "                /* (n, c) planes */");
+}
+
+/* Element (h, w) of plane p of an H x W image: (p * H + h) * W + w. */
+static const char *pix(const char *p, const char *h, const char *w, int64_t H, int64_t W) {
+    return ix_add(ix_mul(ix_add(ix_mul(p, H), h), W), w);
+}
+
+/* The elements of the input no window covers (windows disjoint, unpadded), which get zero. */
+static void emit_uncovered(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const int64_t *k,
+                           const int64_t *st, const char *zero) {
+    emit_for(4, "p", planes, "              /* elements no window covers */");
+    emit_for(8, "ih", H, NULL);
+    emit_for(12, "iw", W, NULL);
+    P("                if (ih / %lld >= %lld || ih %% %lld >= %lld || iw / %lld >= %lld || iw %% %lld >= %lld)\n",
+      (long long)st[0], (long long)OH, (long long)st[0], (long long)k[0], (long long)st[1], (long long)OW,
+      (long long)st[1], (long long)k[1]);
+    emit_store(20, pix("p", "ih", "iw", H, W), zero);
+    cg_end();
+    cg_end();
+    cg_end();
+}
+
+/* The loops over a padded window's taps (r, s) of output (h, w), each with the input element it
+ * reads (ih, iw), skipping the padding; two cg_end close them. */
+static void window_taps(const int64_t *k, const int64_t *st, const int64_t *pd, const int64_t *dl, int64_t H, int64_t W) {
+    cg_for_cont(16, "int64_t", "r", 0, k[0], 1, " {");
+    P("                    const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
+    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
+    cg_for_cont(20, "int64_t", "s", 0, k[1], 1, " {");
+    P("                        const int64_t iw = %s;\n", ix_tap("w", st[1], "s", dl[1], pd[1]));
+    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
 }
 
 void emit_maxpool(const Node *n) {
@@ -38,38 +69,33 @@ void emit_maxpool(const Node *n) {
                   *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
     const char *t = dtype_ctype(n->dtype);
     pool_planes(planes, planes * OH * OW * k[0] * k[1]);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    emit_for(8, "h", OH, NULL);
     if (pool_inside(n, H, W, OH, OW)) {
         /* every window inside: the first element starts the maximum, selects instead of branches */
-        P("            TG_SIMD\n");
-        P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-        P("                const %s *xw = x0 + (p * %lld + h * %lld) * %lld + w * %lld;\n", t, (long long)H,
-          (long long)st[0], (long long)W, (long long)st[1]);
+        cg_pragma(12, "TG_SIMD%s", NULL, 1);
+        emit_for(12, "w", OW, " {");
+        P("                const %s *xw = %s;\n", t, ix_ptr("x", pix("p", ix_mul("h", st[0]), ix_mul("w", st[1]), H, W)));
         P("                %s m = xw[0];\n", t);
-        P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
-        P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
-        P("                        const %s v = xw[r * %lld + s * %lld];\n", t, (long long)(dl[0] * W),
-          (long long)dl[1]);
+        emit_for(16, "r", k[0], NULL);
+        emit_for(20, "s", k[1], " {");
+        P("                        const %s v = xw[%s];\n", t, ix_add(ix_mul("r", dl[0] * W), ix_mul("s", dl[1])));
         P("                        m = v > m || v != v ? v : m;   /* NaN propagates, as in PyTorch */\n");
-        P("                    }\n");
+        cg_end();
+        cg_end();
     } else {
-        P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+        emit_for(12, "w", OW, " {");
         P("                %s m = -INFINITY;\n", t);
-        P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
-        P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0],
-          (long long)pd[0]);
-        P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-        P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
-        P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1],
-          (long long)pd[1]);
-        P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-        P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", t, (long long)H, (long long)W);
+        window_taps(k, st, pd, dl, H, W);
+        P("                        const %s v = x[%s];\n", t, pix("p", "ih", "iw", H, W));
         P("                        if (v > m || v != v) m = v;   /* NaN propagates, as in PyTorch */\n");
-        P("                    }\n");
-        P("                }\n");
+        cg_end();
+        cg_end();
     }
-    emit_store(16, ir_fmt("(p * %lld + h) * %lld + w", (long long)OH, (long long)OW), "m");
-    P("            }\n}\n");
+    emit_store(16, pix("p", "h", "w", OH, OW), "m");
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /*
@@ -88,39 +114,36 @@ void emit_maxpool_argmax(const Node *n) {
                   *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
     const char *t = dtype_ctype(x->dtype);
     pool_planes(planes, planes * OH * OW * k[0] * k[1]);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+    emit_for(8, "h", OH, NULL);
     if (pool_inside(n, H, W, OH, OW)) {
         /* every window inside: the first element starts, later ones win by select (the first maximum; NaN wins) */
-        P("            TG_SIMD\n");
-        P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-        P("                const %s *xw = x0 + (p * %lld + h * %lld) * %lld + w * %lld;\n", t, (long long)H,
-          (long long)st[0], (long long)W, (long long)st[1]);
+        cg_pragma(12, "TG_SIMD%s", NULL, 1);
+        emit_for(12, "w", OW, " {");
+        P("                const %s *xw = %s;\n", t, ix_ptr("x", pix("p", ix_mul("h", st[0]), ix_mul("w", st[1]), H, W)));
         P("                %s m = xw[0];\n                int at = 0;\n", t);
-        P("                for (int r = 0; r < %lld; r++)\n", (long long)k[0]);
-        P("                    for (int s = 0; s < %lld; s++) {\n", (long long)k[1]);
-        P("                        const %s v = xw[r * %lld + s * %lld];\n", t, (long long)(dl[0] * W), (long long)dl[1]);
+        emit_for_int(16, "r", k[0], NULL);
+        emit_for_int(20, "s", k[1], " {");
+        P("                        const %s v = xw[%s];\n", t, ix_add(ix_mul("r", dl[0] * W), ix_mul("s", dl[1])));
         P("                        const int win = (r > 0 || s > 0) && (v > m || v != v);\n");
         P("                        m = win ? v : m;\n");
-        P("                        at = win ? r * %lld + s : at;\n", (long long)k[1]);
-        P("                    }\n");
-        P("                out[(p * %lld + h) * %lld + w] = (uint8_t)at;\n", (long long)OH, (long long)OW);
-        P("            }\n}\n");
-        return;
+        P("                        at = win ? %s : at;\n", ix_add(ix_mul("r", k[1]), "s"));
+        cg_end();
+        cg_end();
+    } else {
+        emit_for(12, "w", OW, " {");
+        P("                %s m = -INFINITY;\n                int at = -1;\n", t);
+        window_taps(k, st, pd, dl, H, W);
+        P("                        const %s v = x[%s];\n", t, pix("p", "ih", "iw", H, W));
+        P("                        if (at < 0 || v > m || v != v) {\n                            m = v;\n");
+        P("                            at = (int)(%s);\n                        }\n", ix_add(ix_mul("r", k[1]), "s"));
+        cg_end();
+        cg_end();
     }
-    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                %s m = -INFINITY;\n                int at = -1;\n", t);
-    P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
-    P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
-    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
-    P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
-    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-    P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", t, (long long)H, (long long)W);
-    P("                        if (at < 0 || v > m || v != v) {\n                            m = v;\n");
-    P("                            at = (int)(r * %lld + s);\n                        }\n", (long long)k[1]);
-    P("                    }\n                }\n");
-    P("                out[(p * %lld + h) * %lld + w] = (uint8_t)at;\n", (long long)OH, (long long)OW);
-    P("            }\n}\n");
+    P("                out[%s] = (uint8_t)at;\n", pix("p", "h", "w", OH, OW));
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /*
@@ -143,34 +166,31 @@ static void emit_maxpool_bwd_gather(const Node *n) {
     const char *t = dtype_ctype(n->dtype);
     const char *zero = cg_literal(0, n->dtype);
     bool full = st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W;
+    /* the element (r, s) of window (h, w) */
+    const char *at = ix_add(ix_mul(ix_add(ix_add(ix_mul("p", H), ix_mul("h", st[0])), "r"), W),
+                            ix_add(ix_mul("w", st[1]), "s"));
     P("    /* each input element gets the gradient of the window that picked it (its first maximum), else 0 */\n");
-    if (!full) {
-        P("    for (int64_t p = 0; p < %lld; p++)              /* elements no window covers */\n", (long long)planes);
-        P("        for (int64_t ih = 0; ih < %lld; ih++)\n", (long long)H);
-        P("            for (int64_t iw = 0; iw < %lld; iw++)\n", (long long)W);
-        P("                if (ih / %lld >= %lld || ih %% %lld >= %lld || iw / %lld >= %lld || iw %% %lld >= %lld)\n",
-          (long long)st[0], (long long)OH, (long long)st[0], (long long)k[0], (long long)st[1], (long long)OW,
-          (long long)st[1], (long long)k[1]);
-        emit_store(20, ir_fmt("(p * %lld + ih) * %lld + iw", (long long)H, (long long)W), zero);
-    }
-    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
-    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    if (!full)
+        emit_uncovered(planes, H, W, OH, OW, k, st, zero);
+    emit_for(4, "p", planes, NULL);
+    emit_for(8, "h", OH, NULL);
+    emit_for(12, "w", OW, " {");
     P("                %s m = -INFINITY;\n                int64_t at = -1;\n", t);
-    P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
-    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
-    P("                        const %s v = x0[(p * %lld + h * %lld + r) * %lld + w * %lld + s];\n", t, (long long)H,
-      (long long)st[0], (long long)W, (long long)st[1]);
+    emit_for(16, "r", k[0], NULL);
+    emit_for(20, "s", k[1], " {");
+    P("                        const %s v = x[%s];\n", t, at);
     P("                        if (at < 0 || v > m || v != v) {\n");
-    P("                            m = v;\n                            at = r * %lld + s;\n", (long long)k[1]);
-    P("                        }\n                    }\n");
-    P("                const %s g = %s + x1[(p * %lld + h) * %lld + w];\n", t, zero, (long long)OH, (long long)OW);
-    P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
-    P("                    for (int64_t s = 0; s < %lld; s++)\n", (long long)k[1]);
-    emit_store(24, ir_fmt("(p * %lld + h * %lld + r) * %lld + w * %lld + s", (long long)H, (long long)st[0], (long long)W,
-                          (long long)st[1]),
-               ir_fmt("r * %lld + s == at ? g : %s", (long long)k[1], zero));
-    P("            }\n}\n");
+    P("                            m = v;\n                            at = %s;\n", ix_add(ix_mul("r", k[1]), "s"));
+    P("                        }\n");
+    cg_end();
+    cg_end();
+    P("                const %s g = %s + dy[%s];\n", t, zero, pix("p", "h", "w", OH, OW));
+    emit_for(16, "r", k[0], NULL);
+    emit_for(20, "s", k[1], NULL);
+    emit_store(24, at, ir_fmt("%s == at ? g : %s", ix_add(ix_mul("r", k[1]), "s"), zero));
+    for (int i = 0; i < 5; i++)
+        cg_end();
+    P("}\n");
 }
 
 static void emit_maxpool_bwd_add(const Node *n) {
@@ -186,22 +206,21 @@ static void emit_maxpool_bwd_add(const Node *n) {
     const char *t = dtype_ctype(n->dtype);
     P("    /* each window's gradient goes to the element the forward pass picked (the first maximum) */\n");
     P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
-    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
-    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
+    emit_for(4, "p", planes, NULL);
+    emit_for(8, "h", OH, NULL);
+    emit_for(12, "w", OW, " {");
     P("                %s m = -INFINITY;\n                int64_t at = -1;\n", t);
-    P("                for (int64_t r = 0; r < %lld; r++) {\n", (long long)k[0]);
-    P("                    const int64_t ih = h * %lld + r * %lld - %lld;\n", (long long)st[0], (long long)dl[0], (long long)pd[0]);
-    P("                    if (ih < 0 || ih >= %lld) continue;\n", (long long)H);
-    P("                    for (int64_t s = 0; s < %lld; s++) {\n", (long long)k[1]);
-    P("                        const int64_t iw = w * %lld + s * %lld - %lld;\n", (long long)st[1], (long long)dl[1], (long long)pd[1]);
-    P("                        if (iw < 0 || iw >= %lld) continue;\n", (long long)W);
-    P("                        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", t, (long long)H, (long long)W);
+    window_taps(k, st, pd, dl, H, W);
+    P("                        const %s v = x[%s];\n", t, pix("p", "ih", "iw", H, W));
     P("                        if (at < 0 || v > m || v != v) {\n                            m = v;\n");
-    P("                            at = (p * %lld + ih) * %lld + iw;\n                        }\n", (long long)H, (long long)W);
-    P("                    }\n                }\n");
-    P("                if (at >= 0)\n                    out[at] += x1[(p * %lld + h) * %lld + w];\n", (long long)OH, (long long)OW);
-    P("            }\n}\n");
+    P("                            at = %s;\n                        }\n", pix("p", "ih", "iw", H, W));
+    cg_end();
+    cg_end();
+    P("                if (at >= 0)\n                    out[at] += dy[%s];\n", pix("p", "h", "w", OH, OW));
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 void emit_maxpool_bwd(const Node *n) {
@@ -216,7 +235,7 @@ void emit_maxpool_bwd(const Node *n) {
 static const char *prologue_value(const Node *n, int indent) {
     const Node *dy = IN((Node *)n, 1);
     if (!cg_in_unit(dy->id))
-        return "x1[wi]";
+        return "dy[wi]";
     cg_emit_prologue(indent, dy->shape, "wi");
     return ir_fmt("t%d", dy->id);
 }
@@ -240,45 +259,40 @@ void emit_maxpool_bwd_at(const Node *n) {
     const char *t = dtype_ctype(n->dtype), *zero = cg_literal(0, n->dtype);
     bool gather = kernel_gathers(n);
     P("    /* each window's gradient goes to the element its code points at (the first maximum) */\n");
-    if (gather && !(st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W)) {
-        P("    for (int64_t p = 0; p < %lld; p++)              /* elements no window covers */\n", (long long)planes);
-        P("        for (int64_t ih = 0; ih < %lld; ih++)\n", (long long)H);
-        P("            for (int64_t iw = 0; iw < %lld; iw++)\n", (long long)W);
-        P("                if (ih / %lld >= %lld || ih %% %lld >= %lld || iw / %lld >= %lld || iw %% %lld >= %lld)\n",
-          (long long)st[0], (long long)OH, (long long)st[0], (long long)k[0], (long long)st[1], (long long)OW,
-          (long long)st[1], (long long)k[1]);
-        emit_store(20, ir_fmt("(p * %lld + ih) * %lld + iw", (long long)H, (long long)W), zero);
-    }
+    if (gather && !(st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W))
+        emit_uncovered(planes, H, W, OH, OW, k, st, zero);
     if (!gather)
         P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), t);
     if (gather) /* each plane's windows write only that plane */
         pool_planes(planes, planes * OH * OW * k[0] * k[1]);
     else
-        P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
+        emit_for(4, "p", planes, NULL);
+    emit_for(8, "h", OH, NULL);
     if (gather) /* the windows of a row write disjoint elements */
-        P("            TG_SIMD\n");
-    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                const int64_t wi = (p * %lld + h) * %lld + w;\n", (long long)OH, (long long)OW);
+        cg_pragma(12, "TG_SIMD%s", NULL, 1);
+    emit_for(12, "w", OW, " {");
+    P("                const int64_t wi = %s;\n", pix("p", "h", "w", OH, OW));
     const char *g = prologue_value(n, 16);
     P("                const %s g = %s + %s;\n", t, zero, g);
-    P("                const int at = x0[wi];\n");
+    P("                const int at = codes[wi];\n");
     if (gather) {
-        P("                for (int64_t r = 0; r < %lld; r++)\n", (long long)k[0]);
-        P("                    for (int64_t s = 0; s < %lld; s++)\n", (long long)k[1]);
-        emit_store(24, ir_fmt("(p * %lld + h * %lld + r) * %lld + w * %lld + s", (long long)H, (long long)st[0],
-                              (long long)W, (long long)st[1]),
-                   ir_fmt("r * %lld + s == at ? g : %s", (long long)k[1], zero));
+        emit_for(16, "r", k[0], NULL);
+        emit_for(20, "s", k[1], NULL);
+        emit_store(24, ix_add(ix_mul(ix_add(ix_add(ix_mul("p", H), ix_mul("h", st[0])), "r"), W), ix_add(ix_mul("w", st[1]), "s")),
+                   ir_fmt("%s == at ? g : %s", ix_add(ix_mul("r", k[1]), "s"), zero));
+        cg_end();
+        cg_end();
     } else {
-        P("                const int64_t ih = h * %lld + at / %lld * %lld - %lld, iw = w * %lld + at %% %lld * %lld - %lld;\n",
-          (long long)st[0], (long long)k[1], (long long)dl[0], (long long)pd[0], (long long)st[1], (long long)k[1],
-          (long long)dl[1], (long long)pd[1]);
-        P("                out[(p * %lld + ih) * %lld + iw] += g;\n", (long long)H, (long long)W);
+        P("                const int64_t ih = %s, iw = %s;\n",
+          ix_tap("h", st[0], k[1] == 1 ? "at" : ir_fmt("at / %lld", (long long)k[1]), dl[0], pd[0]),
+          ix_tap("w", st[1], k[1] == 1 ? "0" : ir_fmt("at %% %lld", (long long)k[1]), dl[1], pd[1]));
+        P("                out[%s] += g;\n", pix("p", "ih", "iw", H, W));
     }
-    P("            }\n}\n");
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
-
-
 
 /* ---- average pooling ---- */
 
@@ -301,11 +315,10 @@ void emit_avgpool(const Node *n, bool bwd) {
     if (bwd)
         P("    /* each output's gradient is shared evenly by the inputs of its window */\n"
           "    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
-    P("    for (int64_t p = 0; p < %lld; p++)\n", (long long)planes);
-    P("        for (int64_t h = 0; h < %lld; h++)\n", (long long)OH);
-    P("            for (int64_t w = 0; w < %lld; w++) {\n", (long long)OW);
-    P("                int64_t h0 = h * %lld - %lld, w0 = w * %lld - %lld;\n", (long long)st[0], (long long)pd[0],
-      (long long)st[1], (long long)pd[1]);
+    emit_for(4, "p", planes, NULL);
+    emit_for(8, "h", OH, NULL);
+    emit_for(12, "w", OW, " {");
+    P("                int64_t h0 = %s, w0 = %s;\n", ix_addk(ix_mul("h", st[0]), -pd[0]), ix_addk(ix_mul("w", st[1]), -pd[1]));
     P("                int64_t h1 = h0 + %lld < %lld ? h0 + %lld : %lld, w1 = w0 + %lld < %lld ? w0 + %lld : %lld;\n",
       (long long)k[0], (long long)(H + pd[0]), (long long)k[0], (long long)(H + pd[0]), (long long)k[1],
       (long long)(W + pd[1]), (long long)k[1], (long long)(W + pd[1]));
@@ -315,28 +328,38 @@ void emit_avgpool(const Node *n, bool bwd) {
       (long long)H, (long long)W, (long long)W);
     P("                const %s div = (%s)%s;\n", t, t, incl ? "padded" : "((h1 - h0) * (w1 - w0))");
     if (bwd) {
-        P("                const %s g = x1[(p * %lld + h) * %lld + w] / div;\n", t, (long long)OH, (long long)OW);
+        P("                const %s g = dy[%s] / div;\n", t, pix("p", "h", "w", OH, OW));
         P("                for (int64_t ih = h0; ih < h1; ih++)\n                    for (int64_t iw = w0; iw < w1; iw++)\n");
-        P("                        out[(p * %lld + ih) * %lld + iw] += g;\n", (long long)H, (long long)W);
+        P("                        out[%s] += g;\n", pix("p", "ih", "iw", H, W));
     } else {
         P("                %s acc = 0;\n", t);
         P("                for (int64_t ih = h0; ih < h1; ih++)\n                    for (int64_t iw = w0; iw < w1; iw++)\n");
-        P("                        acc += x0[(p * %lld + ih) * %lld + iw];\n", (long long)H, (long long)W);
-        emit_store(16, ir_fmt("(p * %lld + h) * %lld + w", (long long)OH, (long long)OW), "acc / div");
+        P("                        acc += x[%s];\n", pix("p", "ih", "iw", H, W));
+        emit_store(16, pix("p", "h", "w", OH, OW), "acc / div");
     }
-    P("            }\n}\n");
+    cg_end();
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /* ---- cross-entropy ---- */
 
 /* Row i's maximum m and se = sum_c exp(row[c] - m): the stable log-sum-exp both directions need. */
 static void emit_row_softmax_stats(const char *t, const char *f, int64_t C) {
-    P("        const %s *row = x0 + i * %lld;\n", t, (long long)C);
+    P("        const %s *row = %s;\n", t, ix_ptr("logits", ix_mul("i", C)));
     P("        %s m = row[0];\n", t);
-    P("        for (int64_t c = 1; c < %lld; c++)\n            if (row[c] > m)\n                m = row[c];\n", (long long)C);
+    cg_for(8, "int64_t", "c", 1, C, 1, NULL);
+    P("            if (row[c] > m)\n                m = row[c];\n");
+    cg_end();
     P("        double se = 0;\n");
-    P("        for (int64_t c = 0; c < %lld; c++)\n            se += exp%s(row[c] - m);\n", (long long)C, f);
+    emit_for(8, "c", C, NULL);
+    P("            se += exp%s(row[c] - m);\n", f);
+    cg_end();
 }
+
+/* The mean's division by the rows, where there is more than one. */
+static const char *per_row(int64_t N) { return N == 1 ? "" : ir_fmt(" / %lld", (long long)N); }
 
 void emit_cross_entropy(const Node *n) {
     emit_kernel_open(n);
@@ -347,14 +370,14 @@ void emit_cross_entropy(const Node *n) {
     P("    /* loss_i = log(sum_c exp(x_ic)) - x_i,target(i), with the row maximum taken out first */\n");
     if (strcmp(red, "none"))
         P("    double total = 0;\n");
-    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    emit_for(4, "i", N_, " {");
     emit_row_softmax_stats(t, f, C);
     P("        /* a class index out of range makes the loss NaN (PyTorch raises); nothing is read out of bounds */\n");
-    P("        const double loss = x1[i] >= 0 && x1[i] < %lld ? (double)m + log(se) - (double)row[x1[i]] : NAN;\n", (long long)C);
-    if (!strcmp(red, "none"))
-        P("        out[i] = (%s)loss;\n    }\n", t);
-    else
-        P("        total += loss;\n    }\n    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? ir_fmt(" / %lld", (long long)N_) : "");
+    P("        const double loss = target[i] >= 0 && target[i] < %lld ? (double)m + log(se) - (double)row[target[i]] : NAN;\n", (long long)C);
+    P(!strcmp(red, "none") ? "        out[i] = (%s)loss;\n" : "        total += loss;\n", t);
+    cg_end();
+    if (strcmp(red, "none"))
+        P("    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? per_row(N_) : "");
     P("}\n");
 }
 
@@ -364,18 +387,18 @@ void emit_cross_entropy_bwd(const Node *n) {
     const char *red = node_str(n, "reduction", "mean");
     const char *t = dtype_ctype(n->dtype), *f = fsuffix(n->dtype);
     P("    /* dL/dx_ic = (softmax(x_i)_c - [c == target(i)]) * dL/dloss_i */\n");
-    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    emit_for(4, "i", N_, " {");
     emit_row_softmax_stats(t, f, C);
     if (!strcmp(red, "none"))
-        P("        const double scale = (double)x2[i];\n");
-    else if (!strcmp(red, "mean"))
-        P("        const double scale = (double)x2[0] / %lld;\n", (long long)N_);
+        P("        const double scale = (double)dloss[i];\n");
     else
-        P("        const double scale = (double)x2[0];\n");
-    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
-    P("            out[i * %lld + c] = x1[i] >= 0 && x1[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale) : NAN;\n",
-      (long long)C, (long long)C, t, f);
-    P("    }\n}\n");
+        P("        const double scale = (double)dloss[0]%s;\n", !strcmp(red, "mean") ? per_row(N_) : "");
+    emit_for(8, "c", C, NULL);
+    P("            out[%s] = target[i] >= 0 && target[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == target[i])) * scale) : NAN;\n",
+      ix_add(ix_mul("i", C), "c"), (long long)C, t, f);
+    cg_end();
+    cg_end();
+    P("}\n");
 }
 
 /*
@@ -396,23 +419,22 @@ void emit_cross_entropy_fused(void) {
     P("    /* loss_i = log(sum_c exp(x_ic)) - x_i,target(i); dL/dx_ic = (softmax(x_i)_c - [c == target(i)]) * dL/dloss_i */\n");
     if (strcmp(red, "none"))
         P("    double total = 0;\n");
-    P("    for (int64_t i = 0; i < %lld; i++) {\n", (long long)N_);
+    emit_for(4, "i", N_, " {");
     emit_row_softmax_stats(t, f, C);
-    P("        const double loss = x1[i] >= 0 && x1[i] < %lld ? (double)m + log(se) - (double)row[x1[i]] : NAN;\n", (long long)C);
+    P("        const double loss = target[i] >= 0 && target[i] < %lld ? (double)m + log(se) - (double)row[target[i]] : NAN;\n", (long long)C);
     if (stored(ce->id))
         P(!strcmp(red, "none") ? "        out[i] = (%s)loss;\n" : "        total += loss;\n", t);
     if (!strcmp(red, "none"))
         P("        const double scale = (double)%s[i];\n", dl);
-    else if (!strcmp(red, "mean"))
-        P("        const double scale = (double)%s[0] / %lld;\n", dl, (long long)N_);
     else
-        P("        const double scale = (double)%s[0];\n", dl);
-    P("        for (int64_t c = 0; c < %lld; c++)\n", (long long)C);
-    P("            %s[i * %lld + c] = x1[i] >= 0 && x1[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[i])) * scale) : NAN;\n",
-      gout, (long long)C, (long long)C, t, f);
-    P("    }\n");
+        P("        const double scale = (double)%s[0]%s;\n", dl, !strcmp(red, "mean") ? per_row(N_) : "");
+    emit_for(8, "c", C, NULL);
+    P("            %s[%s] = target[i] >= 0 && target[i] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == target[i])) * scale) : NAN;\n",
+      gout, ix_add(ix_mul("i", C), "c"), (long long)C, t, f);
+    cg_end();
+    cg_end();
     if (strcmp(red, "none") && stored(ce->id))
-        P("    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? ir_fmt(" / %lld", (long long)N_) : "");
+        P("    out[0] = (%s)(total%s);\n", t, !strcmp(red, "mean") ? per_row(N_) : "");
     else if (strcmp(red, "none"))
         P("    (void)total;\n");
     P("}\n");

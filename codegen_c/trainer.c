@@ -185,8 +185,9 @@ static void emit_main_setup(const Trainer *tr, const TrainCode *t, const Backend
         be->start(t);
     P("    if (tg_load_dataset(\"%s\", data, 1, &train, err, sizeof err) || tg_load_dataset(\"%s\", data, 0, &test, err, sizeof err)) {\n", c->data_kind, c->data_kind);
     P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
-    P("    if (train.c != %lld || train.h + %d != %lld || train.w + %d != %lld || train.nclasses > %lld) {\n",
-      (long long)tr->C, 2 * c->pad, (long long)tr->H, 2 * c->pad, (long long)tr->W, (long long)tr->K);
+    const char *pad = c->pad ? ir_fmt(" + %d", 2 * c->pad) : ""; /* the padding transforms.Pad adds */
+    P("    if (train.c != %lld || train.h%s != %lld || train.w%s != %lld || train.nclasses > %lld) {\n",
+      (long long)tr->C, pad, (long long)tr->H, pad, (long long)tr->W, (long long)tr->K);
     P("        fprintf(stderr, \"%s: the data are %%dx%%dx%%d images (+%d padding) of %%d classes; the model takes %lldx%lldx%lld and %lld classes\\n\",\n"
       "                train.c, train.h, train.w, train.nclasses);\n        return 1;\n    }\n",
       prefix, 2 * c->pad, (long long)tr->C, (long long)tr->H, (long long)tr->W, (long long)tr->K);

@@ -32,14 +32,14 @@ typedef enum { PER_ELEMENT, PER_OUTPUT_BLOCK, ONE_BLOCK } Style;
 static const char *T(DType dt) { return dtype_ctype(dt); }
 static long long L(int64_t v) { return (long long)v; }
 
-/* Coordinate expressions of flat index `flat` in shape s: "(i / 64 % 8)". */
+/* Coordinate expressions of flat index `flat` in shape s: "(i / 64 % 8)"; 0 along an axis of one. */
 static const char **coords(Shape s, const char *flat) {
     int64_t st[MAX_RANK];
     cg_strides(s, st);
     const char **v = ir_alloc(sizeof(char *) * MAX_RANK);
     for (int k = 0; k < s.rank; k++) {
         const char *c = st[k] == 1 ? flat : ir_fmt("%s / %lld", flat, L(st[k]));
-        v[k] = k == 0 ? ir_fmt("(%s)", c) : ir_fmt("(%s %% %lld)", c, L(s.d[k]));
+        v[k] = s.d[k] == 1 ? "0" : k == 0 ? (st[k] == 1 ? flat : ir_fmt("(%s)", c)) : ir_fmt("(%s %% %lld)", c, L(s.d[k]));
     }
     return v;
 }
@@ -50,8 +50,8 @@ static const char *xref(const Node *n, int k, const char *idx) {
     if (kernel_inline_scalar(n, x))
         return cg_attr_literal(node_attr(x, "data"), 0, x->dtype);
     if (shape_numel(x->shape) == 1)
-        return ir_fmt("x%d[0]", k);
-    return ir_fmt("x%d[%s]", k, idx);
+        return ir_fmt("%s[0]", cg_role(n, k));
+    return ir_fmt("%s[%s]", cg_role(n, k), idx);
 }
 
 /* The kernel's launch: how it spreads over the GPU, and over how many items (elements or
@@ -173,15 +173,29 @@ static const char *reduce_index(const Node *n, const char *o, const char *j, int
     const char **kc = coords(kept, o), **rc = coords(rs, j);
     int64_t st[MAX_RANK];
     cg_strides(x->shape, st);
-    const char *e = "";
+    const char *e = "0";
     for (int i = 0, ki = 0, ri = 0; i < x->shape.rank; i++) {
         const char *c = red[i] ? rc[ri++] : kc[ki++];
-        if (x->shape.d[i] == 1)
-            continue;
-        const char *term = st[i] == 1 ? c : ir_fmt("%s * %lld", c, L(st[i]));
-        e = *e ? ir_fmt("%s + %s", e, term) : term;
+        if (x->shape.d[i] != 1)
+            e = ix_add(e, ix_mul(c, st[i]));
     }
-    return *e ? e : "0";
+    return e;
+}
+
+/* One step of a reduction's loop over j: the element, folded into the accumulator. */
+static void reduce_step(const Node *n, int ind, const char *ix, bool fl) {
+    P("%*s    const %s val = x[%s];\n", ind, "", T(IN(n, 0)->dtype), ix);
+    switch (n->op) {
+    case OP_SUM: case OP_MEAN: P("%*s    acc += val;\n", ind, ""); break;
+    case OP_MAX: P("%*s    if (j == 0 || val > acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
+    case OP_MIN: P("%*s    if (j == 0 || val < acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
+    case OP_ARGMAX:
+        /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
+        P("%*s    if (arg < 0 || %s) {\n", ind, "", fl ? "(best == best && (val > best || val != val))" : "val > best");
+        P("%*s        best = val;\n%*s        arg = j;\n%*s    }\n", ind, "", ind, "", ind, "");
+        break;
+    default: unreachable();
+    }
 }
 
 static void op_reduce(const Node *n, int ind, Style style) {
@@ -196,7 +210,7 @@ static void op_reduce(const Node *n, int ind, Style style) {
     if (style == PER_OUTPUT_BLOCK) {
         P("%*s%s acc = 0;\n", ind, "", acc_t);
         P("%*sfor (int64_t j = threadIdx.x; j < %lld; j += blockDim.x)\n", ind, "", L(count));
-        P("%*s    acc += x0[%s];\n", ind, "", ix);
+        P("%*s    acc += x[%s];\n", ind, "", ix);
         block_sum(ind, acc_t, "i", result);
         return;
     }
@@ -206,20 +220,13 @@ static void op_reduce(const Node *n, int ind, Style style) {
         P("%*s%s best = 0;\n%*sint64_t arg = -1;\n", ind, "", T(x->dtype), ind, "");
     else
         P("%*s%s acc = 0;\n", ind, "", acc_t);
-    P("%*sfor (int64_t j = 0; j < %lld; j++) {\n", ind, "", L(count));
-    P("%*s    const %s val = x0[%s];\n", ind, "", T(x->dtype), ix);
-    switch (n->op) {
-    case OP_SUM: case OP_MEAN: P("%*s    acc += val;\n", ind, ""); break;
-    case OP_MAX: P("%*s    if (j == 0 || val > acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
-    case OP_MIN: P("%*s    if (j == 0 || val < acc%s) acc = val;\n", ind, "", fl ? " || val != val" : ""); break;
-    case OP_ARGMAX:
-        /* the first maximum wins; a NaN counts as the maximum, as in PyTorch */
-        P("%*s    if (arg < 0 || %s) {\n", ind, "", fl ? "(best == best && (val > best || val != val))" : "val > best");
-        P("%*s        best = val;\n%*s        arg = j;\n%*s    }\n", ind, "", ind, "", ind, "");
-        break;
-    default: unreachable();
+    if (count == 1 && (n->op == OP_SUM || n->op == OP_MEAN)) { /* a sum of one element: no loop */
+        P("%*sacc += x[%s];\n", ind, "", ix);
+    } else {
+        cg_for(ind, "int64_t", "j", 0, count, 1, " {");
+        reduce_step(n, ind, ix, fl);
+        cg_end();
     }
-    P("%*s}\n", ind, "");
     if (n->op == OP_SUM)
         store(ind, "i", ir_fmt("(%s)acc", T(n->dtype)));
     else if (n->op == OP_MEAN)
@@ -235,12 +242,10 @@ static void op_permute(const Node *n, int ind) {
     cg_strides(IN(n, 0)->shape, st);
     const int64_t *perm = node_ints(n, "perm", NULL);
     const char **c = coords(n->shape, "i");
-    const char *src = "";
-    for (int k = 0; k < n->shape.rank; k++) {
-        const char *term = st[perm[k]] == 1 ? c[k] : ir_fmt("%s * %lld", c[k], L(st[perm[k]]));
-        src = *src ? ir_fmt("%s + %s", src, term) : term;
-    }
-    store(ind, "i", ir_fmt("x0[%s]", *src ? src : "0"));
+    const char *src = "0";
+    for (int k = 0; k < n->shape.rank; k++)
+        src = ix_add(src, ix_mul(c[k], st[perm[k]]));
+    store(ind, "i", ir_fmt("x[%s]", src));
 }
 
 static void op_slice(const Node *n, int ind) {
@@ -249,12 +254,10 @@ static void op_slice(const Node *n, int ind) {
     cg_strides(in, st);
     const int64_t *start = node_ints(n, "start", NULL), *step = node_ints(n, "step", NULL);
     const char **c = coords(n->shape, "i");
-    const char *e = "";
-    for (int k = 0; k < in.rank; k++) {
-        const char *pos = ir_fmt("(%lld + %s * %lld)", L(start[k]), c[k], L(step[k]));
-        e = *e ? ir_fmt("%s + %s * %lld", e, pos, L(st[k])) : ir_fmt("%s * %lld", pos, L(st[k]));
-    }
-    store(ind, "i", ir_fmt("x0[%s]", *e ? e : "0"));
+    const char *e = "0";
+    for (int k = 0; k < in.rank; k++)
+        e = ix_add(e, ix_mul(ix_add(ix_int(start[k]), ix_mul(c[k], step[k])), st[k]));
+    store(ind, "i", ir_fmt("x[%s]", e));
 }
 
 /* setslice: the element is the value's where the slice covers it, else the input's. */
@@ -265,14 +268,20 @@ static void op_setslice(const Node *n, int ind) {
                   *size = node_ints(n, "size", &len);
     Shape region = shape_make(len, size);
     const char **c = coords(n->shape, "i");
-    const char *in = "1", **q = ir_alloc(sizeof(char *) * MAX_RANK);
+    const char *in = "", **q = ir_alloc(sizeof(char *) * MAX_RANK);
     for (int k = 0; k < n->shape.rank; k++) {
-        const char *d = ir_fmt("(%s - %lld)", c[k], L(start[k]));
-        in = ir_fmt("%s && %s >= 0 && %s %% %lld == 0 && %s / %lld < %lld", in, d, d, L(step[k]), d, L(step[k]), L(size[k]));
-        q[k] = ir_fmt("(%s / %lld)", d, L(step[k]));
+        /* d: the coordinate from the slice's start; inside if d >= 0, on a step, and before its end */
+        const char *d = start[k] ? ir_fmt("(%s)", ix_addk(c[k], -start[k])) : c[k];
+        const char *at = step[k] == 1 ? d : ir_fmt("%s / %lld", d, L(step[k]));
+        if (start[k])
+            in = ir_fmt("%s && %s >= 0", in, d);
+        if (step[k] != 1)
+            in = ir_fmt("%s && %s %% %lld == 0", in, d, L(step[k]));
+        in = ir_fmt("%s && %s < %lld", in, at, L(size[k]));
+        q[k] = step[k] == 1 ? d : ir_fmt("(%s)", at);
     }
-    P("%*sconst bool inside = %s;\n", ind, "", in);
-    store(ind, "i", ir_fmt("inside ? %s : x0[i]", xref(n, 1, ir_fmt("inside ? %s : 0", cg_bcast_index(val->shape, region, q)))));
+    P("%*sconst bool inside = %s;\n", ind, "", *in ? in + 4 : "1");
+    store(ind, "i", ir_fmt("inside ? %s : x[i]", xref(n, 1, ir_fmt("inside ? %s : 0", cg_bcast_index(val->shape, region, q)))));
 }
 
 static void op_cat(const Node *n, int ind) {
@@ -280,8 +289,11 @@ static void op_cat(const Node *n, int ind) {
     int64_t inner = 1;
     for (int k = axis + 1; k < n->shape.rank; k++)
         inner *= n->shape.d[k];
-    P("%*sconst int64_t outer = i / %lld, t = i / %lld %% %lld, inner = i %% %lld;\n", ind, "",
-      L(n->shape.d[axis] * inner), L(inner), L(n->shape.d[axis]), L(inner));
+    if (inner == 1) /* the axis is the last: no inner index */
+        P("%*sconst int64_t outer = i / %lld, t = i %% %lld;\n", ind, "", L(n->shape.d[axis]), L(n->shape.d[axis]));
+    else
+        P("%*sconst int64_t outer = i / %lld, t = i / %lld %% %lld, inner = i %% %lld;\n", ind, "",
+          L(n->shape.d[axis] * inner), L(inner), L(n->shape.d[axis]), L(inner));
     P("%*s%s v;\n", ind, "", T(n->dtype));
     int64_t off = 0;
     for (int k = 0; k < n->nin; k++) {
@@ -289,7 +301,8 @@ static void op_cat(const Node *n, int ind) {
         if (!d)
             continue;
         P("%*s%sif (t < %lld)\n", ind, "", off ? "else " : "", L(off + d));
-        P("%*s    v = x%d[(outer * %lld + t - %lld) * %lld + inner];\n", ind, "", k, L(d), L(off), L(inner));
+        P("%*s    v = %s[%s];\n", ind, "", cg_role(n, k),
+          ix_add(ix_mul(ix_addk(ix_add(ix_mul("outer", d), "t"), -off), inner), inner == 1 ? "0" : "inner"));
         off += d;
     }
     if (off)
@@ -310,10 +323,13 @@ static void op_matmul(const Node *n, int ind) {
     const char **bc = coords(batch, ir_fmt("(i / %lld)", L(Mm * Nn)));
     const char *acc = dtype_is_float(n->dtype) ? T(n->dtype) : "int64_t";
     P("%*sconst int64_t m = i / %lld %% %lld, j = i %% %lld;\n", ind, "", L(Nn), L(Mm), L(Nn));
-    P("%*sconst %s *A = x0 + (%s) * %lld + m * %lld;\n", ind, "", T(a->dtype), cg_bcast_index(ab, batch, bc), L(Mm * K), L(K));
-    P("%*sconst %s *B = x1 + (%s) * %lld + j;\n", ind, "", T(b->dtype), cg_bcast_index(bb, batch, bc), L(K * Nn));
-    P("%*s%s acc = 0;\n%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", acc, ind, "", L(K));
-    P("%*s    acc += A[k] * B[k * %lld];\n", ind, "", L(Nn));
+    P("%*sconst %s *A = %s;\n", ind, "", T(a->dtype),
+      ix_ptr("a", ix_add(ix_mul(cg_bcast_index(ab, batch, bc), Mm * K), ix_mul("m", K))));
+    P("%*sconst %s *B = %s;\n", ind, "", T(b->dtype), ix_ptr("b", ix_add(ix_mul(cg_bcast_index(bb, batch, bc), K * Nn), "j")));
+    P("%*s%s acc = 0;\n", ind, "", acc);
+    cg_for(ind, "int64_t", "k", 0, K, 1, NULL);
+    P("%*s    acc += A[k] * B[%s];\n", ind, "", ix_mul("k", Nn));
+    cg_end();
     store(ind, "i", ir_fmt("(%s)acc", T(n->dtype)));
 }
 
@@ -322,9 +338,10 @@ static void op_linear(const Node *n, int ind) {
     int64_t O = w->shape.d[0], I = w->shape.d[1];
     P("%*sconst int64_t r = i / %lld, o = i %% %lld; /* row of the input, output feature */\n", ind, "", L(O), L(O));
     P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
-    P("%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", L(I));
-    P("%*s    acc += x0[r * %lld + k] * x1[o * %lld + k];\n", ind, "", L(I), L(I));
-    store(ind, "i", n->nin == 3 ? "acc + x2[o]" : "acc");
+    cg_for(ind, "int64_t", "k", 0, I, 1, NULL);
+    P("%*s    acc += x[%s] * weight[%s];\n", ind, "", ix_add(ix_mul("r", I), "k"), ix_add(ix_mul("o", I), "k"));
+    cg_end();
+    store(ind, "i", n->nin == 3 ? "acc + bias[o]" : "acc");
 }
 
 /* conv2d's attributes and the shapes of its input x (N, C, H, W), weight (O, Cg, KH, KW) and
@@ -358,19 +375,21 @@ static void op_conv2d(const Node *n, int ind) {
     declare_coords(ind, n->shape, "i", (const char *[]){"n", "k", "h", "w"});
     if (c.groups > 1)
         P("%*sconst int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", ind, "", L(c.Og), L(c.Cg));
-    P("%*s%s acc = %s;\n", ind, "", T(n->dtype), n->nin == 3 ? "x2[k]" : cg_literal(0, n->dtype));
-    P("%*sfor (int64_t c = 0; c < %lld; c++)\n", ind, "", L(c.Cg));
-    P("%*s    for (int64_t r = 0; r < %lld; r++) {\n", ind, "", L(c.KH));
-    P("%*s        const int64_t ih = h * %lld + r * %lld - %lld;\n", ind, "", L(c.st[0]), L(c.dl[0]), L(c.pd[0]));
+    P("%*s%s acc = %s;\n", ind, "", T(n->dtype), n->nin == 3 ? "bias[k]" : cg_literal(0, n->dtype));
+    cg_for(ind, "int64_t", "c", 0, c.Cg, 1, NULL);
+    (pad ? cg_for_cont : cg_for)(ind + 4, "int64_t", "r", 0, c.KH, 1, " {");
+    P("%*s        const int64_t ih = %s;\n", ind, "", ix_tap("h", c.st[0], "r", c.dl[0], c.pd[0]));
     if (pad)
         P("%*s        if (ih < 0 || ih >= %lld) continue;\n", ind, "", L(c.H));
-    P("%*s        for (int64_t s = 0; s < %lld; s++) {\n", ind, "", L(c.KW));
-    P("%*s            const int64_t iw = w * %lld + s * %lld - %lld;\n", ind, "", L(c.st[1]), L(c.dl[1]), L(c.pd[1]));
+    (pad ? cg_for_cont : cg_for)(ind + 8, "int64_t", "s", 0, c.KW, 1, " {");
+    P("%*s            const int64_t iw = %s;\n", ind, "", ix_tap("w", c.st[1], "s", c.dl[1], c.pd[1]));
     if (pad)
         P("%*s            if (iw < 0 || iw >= %lld) continue;\n", ind, "", L(c.W));
-    P("%*s            acc += x0[((n * %lld + %sc) * %lld + ih) * %lld + iw] * x1[((k * %lld + c) * %lld + r) * %lld + s];\n",
-      ind, "", L(c.C), c.groups > 1 ? "c0 + " : "", L(c.H), L(c.W), L(c.Cg), L(c.KH), L(c.KW));
-    P("%*s        }\n%*s    }\n", ind, "", ind, "");
+    P("%*s            acc += x[%s] * weight[%s];\n", ind, "", ix_4d("n", c.groups > 1 ? "c0 + c" : "c", "ih", "iw", c.C, c.H, c.W),
+      ix_4d("k", "c", "r", "s", c.Cg, c.KH, c.KW));
+    cg_end();
+    cg_end();
+    cg_end();
     store(ind, "i", "acc");
 }
 
@@ -378,19 +397,22 @@ static void op_conv2d(const Node *n, int ind) {
  * opens `for r { ... for s { ...` with oh and ow defined; close with close_taps. */
 static void open_taps(int ind, int64_t KH, int64_t KW, const int64_t *st, const int64_t *pd, const int64_t *dl,
                       int64_t OH, int64_t OW) {
-    P("%*sfor (int64_t r = 0; r < %lld; r++) {\n", ind, "", L(KH));
-    P("%*s    const int64_t th = h + %lld - r * %lld;\n", ind, "", L(pd[0]), L(dl[0]));
-    P("%*s    if (th < 0%s || th / %lld >= %lld) continue;\n", ind, "", st[0] > 1 ? ir_fmt(" || th %% %lld", L(st[0])) : "",
-      L(st[0]), L(OH));
-    P("%*s    const int64_t oh = th / %lld;\n", ind, "", L(st[0]));
-    P("%*s    for (int64_t s = 0; s < %lld; s++) {\n", ind, "", L(KW));
-    P("%*s        const int64_t tw = w + %lld - s * %lld;\n", ind, "", L(pd[1]), L(dl[1]));
-    P("%*s        if (tw < 0%s || tw / %lld >= %lld) continue;\n", ind, "", st[1] > 1 ? ir_fmt(" || tw %% %lld", L(st[1])) : "",
-      L(st[1]), L(OW));
-    P("%*s        const int64_t ow = tw / %lld;\n", ind, "", L(st[1]));
+    cg_for_cont(ind, "int64_t", "r", 0, KH, 1, " {");
+    P("%*s    const int64_t th = %s;\n", ind, "", ix_sub(ix_addk("h", pd[0]), ix_mul("r", dl[0])));
+    P("%*s    if (th < 0%s || %s >= %lld) continue;\n", ind, "", st[0] > 1 ? ir_fmt(" || th %% %lld", L(st[0])) : "",
+      st[0] > 1 ? ir_fmt("th / %lld", L(st[0])) : "th", L(OH));
+    P("%*s    const int64_t oh = %s;\n", ind, "", st[0] > 1 ? ir_fmt("th / %lld", L(st[0])) : "th");
+    cg_for_cont(ind + 4, "int64_t", "s", 0, KW, 1, " {");
+    P("%*s        const int64_t tw = %s;\n", ind, "", ix_sub(ix_addk("w", pd[1]), ix_mul("s", dl[1])));
+    P("%*s        if (tw < 0%s || %s >= %lld) continue;\n", ind, "", st[1] > 1 ? ir_fmt(" || tw %% %lld", L(st[1])) : "",
+      st[1] > 1 ? ir_fmt("tw / %lld", L(st[1])) : "tw", L(OW));
+    P("%*s        const int64_t ow = %s;\n", ind, "", st[1] > 1 ? ir_fmt("tw / %lld", L(st[1])) : "tw");
 }
 
-static void close_taps(int ind) { P("%*s    }\n%*s}\n", ind, "", ind, ""); }
+static void close_taps(void) {
+    cg_end();
+    cg_end();
+}
 
 /* dL/dx as a gather: each input element sums, over the output positions whose window read it,
  * dL/dy times the weight tap that joined them. */
@@ -400,17 +422,18 @@ static void op_conv2d_bwd_input(const Node *n, int ind) {
     if (c.groups > 1)
         P("%*sconst int64_t g = c / %lld, cc = c %% %lld; /* c's group, and c within it */\n", ind, "", L(c.Cg), L(c.Cg));
     P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
-    if (c.groups > 1)
-        P("%*sfor (int64_t k = g * %lld; k < g * %lld + %lld; k++)\n", ind, "", L(c.Og), L(c.Og), L(c.Og));
+    if (c.groups > 1) /* the output channels of c's group */
+        P("%*sfor (int64_t k = %s; k < %s; k++)\n", ind, "", ix_mul("g", c.Og), ix_add(ix_mul("g", c.Og), ix_int(c.Og)));
     else
-        P("%*sfor (int64_t k = 0; k < %lld; k++)\n", ind, "", L(c.O));
+        cg_for(ind, "int64_t", "k", 0, c.O, 1, NULL);
     open_taps(ind + 4, c.KH, c.KW, c.st, c.pd, c.dl, c.OH, c.OW);
-    P("%*s            acc += x0[((n * %lld + k) * %lld + oh) * %lld + ow] * x1[((k * %lld + %s) * %lld + r) * %lld + s];\n",
-      ind, "", L(c.O), L(c.OH), L(c.OW), L(c.Cg), c.groups > 1 ? "cc" : "c", L(c.KH), L(c.KW));
-    close_taps(ind + 4);
+    P("%*s            acc += dy[%s] * weight[%s];\n", ind, "", ix_4d("n", "k", "oh", "ow", c.O, c.OH, c.OW),
+      ix_4d("k", c.groups > 1 ? "cc" : "c", "r", "s", c.Cg, c.KH, c.KW));
+    close_taps();
+    if (c.groups == 1)
+        cg_end();
     store(ind, "i", "acc");
 }
-
 /* dL/dw: one block per weight element, its threads sum over the batch and output positions. */
 static void op_conv2d_bwd_weight(const Node *n, int ind) {
     Conv c = conv_of(n);
@@ -423,13 +446,13 @@ static void op_conv2d_bwd_weight(const Node *n, int ind) {
         return;
     }
     P("%*sfor (int64_t j = threadIdx.x; j < %lld; j += blockDim.x) {\n", ind, "", L(c.N * c.OH * c.OW));
-    P("%*s    const int64_t n = j / %lld, h = j / %lld %% %lld, w = j %% %lld;\n", ind, "", L(c.OH * c.OW), L(c.OW), L(c.OH),
-      L(c.OW));
-    P("%*s    const int64_t ih = h * %lld + r * %lld - %lld, iw = w * %lld + s * %lld - %lld;\n", ind, "", L(c.st[0]),
-      L(c.dl[0]), L(c.pd[0]), L(c.st[1]), L(c.dl[1]), L(c.pd[1]));
+    P("%*s    const int64_t n = %s, h = %s, w = %s;\n", ind, "", ir_fmt("j / %lld", L(c.OH * c.OW)),
+      c.OW == 1 ? ir_fmt("j %% %lld", L(c.OH)) : ir_fmt("j / %lld %% %lld", L(c.OW), L(c.OH)), ir_fmt("j %% %lld", L(c.OW)));
+    P("%*s    const int64_t ih = %s, iw = %s;\n", ind, "", ix_tap("h", c.st[0], "r", c.dl[0], c.pd[0]),
+      ix_tap("w", c.st[1], "s", c.dl[1], c.pd[1]));
     P("%*s    if (ih >= 0 && ih < %lld && iw >= 0 && iw < %lld)\n", ind, "", L(c.H), L(c.W));
-    P("%*s        acc += x1[((n * %lld + k) * %lld + h) * %lld + w] * x0[((n * %lld + %s) * %lld + ih) * %lld + iw];\n", ind,
-      "", L(c.O), L(c.OH), L(c.OW), L(c.C), c.groups > 1 ? "ci" : "c", L(c.H), L(c.W));
+    P("%*s        acc += dy[%s] * x[%s];\n", ind, "", ix_4d("n", "k", "h", "w", c.O, c.OH, c.OW),
+      ix_4d("n", c.groups > 1 ? "ci" : "c", "ih", "iw", c.C, c.H, c.W));
     P("%*s}\n", ind, "");
     block_sum(ind, T(n->dtype), "i", "part[0]");
 }
@@ -449,26 +472,39 @@ static Pool pool_of(const Node *n, Shape x, Shape y) {
     return p;
 }
 
-/* The first maximum of window (p, oh, ow) of x0: `at` = r * KW + s, or -1 (all padding). */
+/* Element (h, w) of plane p of an H x W image: (p * H + h) * W + w. */
+static const char *pix(const char *p, const char *h, const char *w, int64_t H, int64_t W) {
+    return ix_add(ix_mul(ix_add(ix_mul(p, H), h), W), w);
+}
+
+/* `const int64_t p = ..., a = ..., b = ...;`: plane p and position (a, b) of flat index i in
+ * planes of A x B. */
+static void plane_coords(int ind, const char *a, const char *b, int64_t A, int64_t B) {
+    P("%*sconst int64_t p = i / %lld, %s = %s, %s = i %% %lld;\n", ind, "", L(A * B), a,
+      B == 1 ? ir_fmt("i %% %lld", L(A)) : ir_fmt("i / %lld %% %lld", L(B), L(A)), b, L(B));
+}
+
+/* The first maximum of window (p, oh, ow) of x: `at` = r * KW + s, or -1 (all padding). */
 static void window_max(int ind, const char *tp, Pool q) {
     P("%*s%s m = -INFINITY;\n%*sint at = -1;\n", ind, "", tp, ind, "");
-    P("%*sfor (int64_t r2 = 0; r2 < %lld; r2++) {\n", ind, "", L(q.k[0]));
-    P("%*s    const int64_t ih = oh * %lld + r2 * %lld - %lld;\n", ind, "", L(q.st[0]), L(q.dl[0]), L(q.pd[0]));
+    cg_for_cont(ind, "int64_t", "r2", 0, q.k[0], 1, " {");
+    P("%*s    const int64_t ih = %s;\n", ind, "", ix_tap("oh", q.st[0], "r2", q.dl[0], q.pd[0]));
     P("%*s    if (ih < 0 || ih >= %lld) continue;\n", ind, "", L(q.H));
-    P("%*s    for (int64_t s2 = 0; s2 < %lld; s2++) {\n", ind, "", L(q.k[1]));
-    P("%*s        const int64_t iw = ow * %lld + s2 * %lld - %lld;\n", ind, "", L(q.st[1]), L(q.dl[1]), L(q.pd[1]));
+    cg_for_cont(ind + 4, "int64_t", "s2", 0, q.k[1], 1, " {");
+    P("%*s        const int64_t iw = %s;\n", ind, "", ix_tap("ow", q.st[1], "s2", q.dl[1], q.pd[1]));
     P("%*s        if (iw < 0 || iw >= %lld) continue;\n", ind, "", L(q.W));
-    P("%*s        const %s v = x0[(p * %lld + ih) * %lld + iw];\n", ind, "", tp, L(q.H), L(q.W));
+    P("%*s        const %s v = x[%s];\n", ind, "", tp, pix("p", "ih", "iw", q.H, q.W));
     P("%*s        if (at < 0 || v > m || v != v) { /* NaN wins, as in PyTorch */\n", ind, "");
-    P("%*s            m = v;\n%*s            at = (int)(r2 * %lld + s2);\n%*s        }\n", ind, "", ind, "", L(q.k[1]), ind, "");
-    P("%*s    }\n%*s}\n", ind, "", ind, "");
+    P("%*s            m = v;\n%*s            at = (int)(%s);\n%*s        }\n", ind, "", ind, "", ix_add(ix_mul("r2", q.k[1]), "s2"),
+      ind, "");
+    cg_end();
+    cg_end();
 }
 
 static void op_maxpool(const Node *n, int ind, bool codes) {
     const Node *x = IN(n, 0);
     Pool q = pool_of(n, x->shape, n->shape);
-    P("%*sconst int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", ind, "", L(q.OH * q.OW), L(q.OW), L(q.OH),
-      L(q.OW));
+    plane_coords(ind, "oh", "ow", q.OH, q.OW);
     window_max(ind, T(x->dtype), q);
     store(ind, "i", codes ? "(uint8_t)at" : "m");
 }
@@ -479,25 +515,26 @@ static void op_maxpool_bwd(const Node *n, int ind, bool codes) {
     const Node *dy = IN(n, 1);
     Pool q = pool_of(n, n->shape, dy->shape);
     const char *tp = T(n->dtype);
-    P("%*sconst int64_t p = i / %lld, h = i / %lld %% %lld, w = i %% %lld;\n", ind, "", L(q.H * q.W), L(q.W), L(q.H), L(q.W));
+    plane_coords(ind, "h", "w", q.H, q.W);
     P("%*s%s acc = %s; /* 0 + g, as adding into zeros: a -0.0 gradient arrives as +0.0 */\n", ind, "", tp,
       cg_literal(0, n->dtype));
     open_taps(ind, q.k[0], q.k[1], q.st, q.pd, q.dl, q.OH, q.OW);
-    P("%*s        const int64_t wi = (p * %lld + oh) * %lld + ow;\n", ind, "", L(q.OH), L(q.OW));
+    P("%*s        const int64_t wi = %s;\n", ind, "", pix("p", "oh", "ow", q.OH, q.OW));
+    const char *tap = ix_add(ix_mul("r", q.k[1]), "s");
     if (codes)
-        P("%*s        if (x0[wi] != r * %lld + s) continue;\n", ind, "", L(q.k[1]));
+        P("%*s        if (codes[wi] != %s) continue;\n", ind, "", tap);
     else {
         P("%*s        {\n", ind, "");
         window_max(ind + 12, T(IN(n, 0)->dtype), q);
-        P("%*s            if (at != r * %lld + s) continue;\n%*s        }\n", ind, "", L(q.k[1]), ind, "");
+        P("%*s            if (at != %s) continue;\n%*s        }\n", ind, "", tap, ind, "");
     }
-    const char *g = "x1[wi]";
+    const char *g = "dy[wi]";
     if (cg_in_unit(dy->id)) { /* the prologue: dL/dy made here, per window */
         cg_emit_prologue(ind + 8, dy->shape, "wi");
         g = ir_fmt("t%d", dy->id);
     }
     P("%*s        acc += %s;\n", ind, "", g);
-    close_taps(ind);
+    close_taps();
     store(ind, "i", "acc");
 }
 
@@ -513,17 +550,21 @@ static void op_maxpool_bwd_windows(const Node *n, const char *first, const char 
     int64_t total = shape_numel(n->shape), planes = total / (q.H * q.W);
     const char *tp = T(n->dtype), *zero = cg_literal(0, n->dtype);
     P("    for (int64_t i = %s; i < %lld; i += %s) { /* window i */\n", first, L(planes * q.OH * q.OW), step);
-    P("        const int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", L(q.OH * q.OW), L(q.OW), L(q.OH), L(q.OW));
+    plane_coords(8, "oh", "ow", q.OH, q.OW);
     window_max(8, T(IN(n, 0)->dtype), q);
-    P("        const %s g = %s + x1[i]; /* 0 + g, as adding into zeros: a -0.0 gradient arrives as +0.0 */\n", tp, zero);
-    P("        for (int64_t r = 0; r < %lld; r++)\n            for (int64_t s = 0; s < %lld; s++) {\n", L(q.k[0]), L(q.k[1]));
-    store(16, ir_fmt("(p * %lld + oh * %lld + r) * %lld + ow * %lld + s", L(q.H), L(q.st[0]), L(q.W), L(q.st[1])),
-          ir_fmt("r * %lld + s == at ? g : %s", L(q.k[1]), zero));
-    P("            }\n    }\n");
+    P("        const %s g = %s + dy[i]; /* 0 + g, as adding into zeros: a -0.0 gradient arrives as +0.0 */\n", tp, zero);
+    cg_for(8, "int64_t", "r", 0, q.k[0], 1, NULL);
+    cg_for(12, "int64_t", "s", 0, q.k[1], 1, " {");
+    store(16, ix_add(ix_mul(ix_add(ix_add(ix_mul("p", q.H), ix_mul("oh", q.st[0])), "r"), q.W), ix_add(ix_mul("ow", q.st[1]), "s")),
+          ir_fmt("%s == at ? g : %s", ix_add(ix_mul("r", q.k[1]), "s"), zero));
+    cg_end();
+    cg_end();
+    P("    }\n");
     if (q.st[0] == q.k[0] && q.st[1] == q.k[1] && q.OH * q.k[0] == q.H && q.OW * q.k[1] == q.W)
         return; /* the windows tile the plane */
     P("    for (int64_t i = %s; i < %lld; i += %s) { /* elements no window covers */\n", first, L(total), step);
-    P("        const int64_t h = i / %lld %% %lld, w = i %% %lld;\n", L(q.W), L(q.H), L(q.W));
+    P("        const int64_t h = %s, w = i %% %lld;\n", q.W == 1 ? ir_fmt("i %% %lld", L(q.H)) : ir_fmt("i / %lld %% %lld", L(q.W), L(q.H)),
+      L(q.W));
     P("        if (h / %lld >= %lld || h %% %lld >= %lld || w / %lld >= %lld || w %% %lld >= %lld) {\n", L(q.st[0]), L(q.OH),
       L(q.st[0]), L(q.k[0]), L(q.st[1]), L(q.OW), L(q.st[1]), L(q.k[1]));
     store(12, "i", zero);
@@ -533,7 +574,7 @@ static void op_maxpool_bwd_windows(const Node *n, const char *first, const char 
 /* avg_pool2d as PyTorch computes it (the C backend's emit_avgpool says how), forward or as a
  * gather of each window's share. */
 static void avg_window(int ind, Pool q, bool incl, const char *tp) {
-    P("%*sint64_t h0 = oh * %lld - %lld, w0 = ow * %lld - %lld;\n", ind, "", L(q.st[0]), L(q.pd[0]), L(q.st[1]), L(q.pd[1]));
+    P("%*sint64_t h0 = %s, w0 = %s;\n", ind, "", ix_addk(ix_mul("oh", q.st[0]), -q.pd[0]), ix_addk(ix_mul("ow", q.st[1]), -q.pd[1]));
     P("%*sint64_t h1 = h0 + %lld < %lld ? h0 + %lld : %lld, w1 = w0 + %lld < %lld ? w0 + %lld : %lld;\n", ind, "", L(q.k[0]),
       L(q.H + q.pd[0]), L(q.k[0]), L(q.H + q.pd[0]), L(q.k[1]), L(q.W + q.pd[1]), L(q.k[1]), L(q.W + q.pd[1]));
     if (incl)
@@ -549,32 +590,37 @@ static void op_avgpool(const Node *n, int ind, bool bwd) {
     bool incl = node_int(n, "count_include_pad", 1) != 0;
     const char *tp = T(n->dtype);
     if (!bwd) {
-        P("%*sconst int64_t p = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;\n", ind, "", L(q.OH * q.OW), L(q.OW),
-          L(q.OH), L(q.OW));
+        plane_coords(ind, "oh", "ow", q.OH, q.OW);
         avg_window(ind, q, incl, tp);
         P("%*s%s acc = 0;\n", ind, "", tp);
         P("%*sfor (int64_t ih = h0; ih < h1; ih++)\n%*s    for (int64_t iw = w0; iw < w1; iw++)\n", ind, "", ind, "");
-        P("%*s        acc += x0[(p * %lld + ih) * %lld + iw];\n", ind, "", L(q.H), L(q.W));
+        P("%*s        acc += x[%s];\n", ind, "", pix("p", "ih", "iw", q.H, q.W));
         store(ind, "i", "acc / div");
         return;
     }
-    P("%*sconst int64_t p = i / %lld, h = i / %lld %% %lld, w = i %% %lld;\n", ind, "", L(q.H * q.W), L(q.W), L(q.H), L(q.W));
+    plane_coords(ind, "h", "w", q.H, q.W);
     P("%*s%s acc = 0;\n", ind, "", tp);
     open_taps(ind, q.k[0], q.k[1], q.st, q.pd, q.dl, q.OH, q.OW);
     avg_window(ind + 8, q, incl, tp);
-    P("%*s        acc += x1[(p * %lld + oh) * %lld + ow] / div;\n", ind, "", L(q.OH), L(q.OW));
-    close_taps(ind);
+    P("%*s        acc += dy[%s] / div;\n", ind, "", pix("p", "oh", "ow", q.OH, q.OW));
+    close_taps();
     store(ind, "i", "acc");
 }
 
 /* Row i's maximum m and se = sum_c exp(row[c] - m), as the C backend computes them. */
 static void row_stats(int ind, const char *tp, const char *f, int64_t C) {
-    P("%*sconst %s *row = x0 + r * %lld;\n%*s%s m = row[0];\n", ind, "", tp, L(C), ind, "", tp);
-    P("%*sfor (int64_t c = 1; c < %lld; c++)\n%*s    if (row[c] > m)\n%*s        m = row[c];\n", ind, "", L(C), ind, "",
-      ind, "");
-    P("%*sdouble se = 0;\n%*sfor (int64_t c = 0; c < %lld; c++)\n%*s    se += exp%s(row[c] - m);\n", ind, "", ind, "", L(C),
-      ind, "", f);
+    P("%*sconst %s *row = %s;\n%*s%s m = row[0];\n", ind, "", tp, ix_ptr("logits", ix_mul("r", C)), ind, "", tp);
+    cg_for(ind, "int64_t", "c", 1, C, 1, NULL);
+    P("%*s    if (row[c] > m)\n%*s        m = row[c];\n", ind, "", ind, "");
+    cg_end();
+    P("%*sdouble se = 0;\n", ind, "");
+    cg_for(ind, "int64_t", "c", 0, C, 1, NULL);
+    P("%*s    se += exp%s(row[c] - m);\n", ind, "", f);
+    cg_end();
 }
+
+/* The mean's division by the rows, where there is more than one. */
+static const char *per_row(int64_t N) { return N == 1 ? "" : ir_fmt(" / %lld", L(N)); }
 
 /* cross_entropy, alone or with its backward (fused): one block, a thread per row at a time, the
  * loss summed in the block's fixed tree. */
@@ -593,7 +639,7 @@ static void op_cross_entropy(const Node *ce, int ind) {
     P("%*sfor (int64_t r = threadIdx.x; r < %lld; r += blockDim.x) {\n", ind, "", L(N));
     row_stats(ind + 4, tp, f, C);
     P("%*s    /* a class index out of range makes the loss NaN (PyTorch raises); nothing is read out of bounds */\n", ind, "");
-    P("%*s    const double loss = x1[r] >= 0 && x1[r] < %lld ? (double)m + log(se) - (double)row[x1[r]] : NAN;\n", ind, "", L(C));
+    P("%*s    const double loss = target[r] >= 0 && target[r] < %lld ? (double)m + log(se) - (double)row[target[r]] : NAN;\n", ind, "", L(C));
     if (none && cg_stored(ce->id))
         P("%*s    out[r] = (%s)loss;\n", ind, "", tp);
     else if (total)
@@ -605,10 +651,11 @@ static void op_cross_entropy(const Node *ce, int ind) {
         if (none)
             P("%*s    const double scale = (double)%s[r];\n", ind, "", dl);
         else
-            P("%*s    const double scale = (double)%s[0]%s;\n", ind, "", dl, !strcmp(red, "mean") ? ir_fmt(" / %lld", L(N)) : "");
-        P("%*s    for (int64_t c = 0; c < %lld; c++)\n", ind, "", L(C));
-        P("%*s        %s[r * %lld + c] = x1[r] >= 0 && x1[r] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == x1[r])) * scale) : NAN;\n",
-          ind, "", cg_bname(bw->id), L(C), L(C), tp, f);
+            P("%*s    const double scale = (double)%s[0]%s;\n", ind, "", dl, !strcmp(red, "mean") ? per_row(N) : "");
+        cg_for(ind + 4, "int64_t", "c", 0, C, 1, NULL);
+        P("%*s        %s[%s] = target[r] >= 0 && target[r] < %lld ? (%s)((exp%s(row[c] - m) / se - (c == target[r])) * scale) : NAN;\n",
+          ind, "", cg_bname(bw->id), ix_add(ix_mul("r", C), "c"), L(C), tp, f);
+        cg_end();
     }
     P("%*s}\n", ind, "");
     if (!total)
@@ -616,8 +663,7 @@ static void op_cross_entropy(const Node *ce, int ind) {
     P("%*s__shared__ double part[%d];\n%*spart[threadIdx.x] = acc;\n%*s__syncthreads();\n", ind, "", BLOCK, ind, "", ind, "");
     P("%*sfor (unsigned m = blockDim.x / 2; m > 0; m >>= 1) {\n%*s    if (threadIdx.x < m)\n", ind, "", ind, "");
     P("%*s        part[threadIdx.x] += part[threadIdx.x + m];\n%*s    __syncthreads();\n%*s}\n", ind, "", ind, "", ind, "");
-    P("%*sif (threadIdx.x == 0)\n%*s    out[0] = (%s)(part[0]%s);\n", ind, "", ind, "", tp,
-      !strcmp(red, "mean") ? ir_fmt(" / %lld", L(N)) : "");
+    P("%*sif (threadIdx.x == 0)\n%*s    out[0] = (%s)(part[0]%s);\n", ind, "", ind, "", tp, !strcmp(red, "mean") ? per_row(N) : "");
 }
 
 static void op_cross_entropy_bwd(const Node *n, int ind) {
@@ -626,10 +672,10 @@ static void op_cross_entropy_bwd(const Node *n, int ind) {
     const char *tp = T(n->dtype), *f = n->dtype == DT_F32 ? "f" : "";
     P("%*sconst int64_t r = i / %lld, k = i %% %lld;\n", ind, "", L(C), L(C));
     row_stats(ind, tp, f, C);
-    const char *scale = !strcmp(red, "none") ? "(double)x2[r]"
-                        : !strcmp(red, "mean") ? ir_fmt("(double)x2[0] / %lld", L(N))
-                                               : "(double)x2[0]";
-    store(ind, "i", ir_fmt("x1[r] >= 0 && x1[r] < %lld ? (%s)((exp%s(row[k] - m) / se - (k == x1[r])) * %s) : NAN", L(C), tp, f,
+    const char *scale = !strcmp(red, "none") ? "(double)dloss[r]"
+                        : !strcmp(red, "mean") ? ir_fmt("(double)dloss[0]%s", per_row(N))
+                                               : "(double)dloss[0]";
+    store(ind, "i", ir_fmt("target[r] >= 0 && target[r] < %lld ? (%s)((exp%s(row[k] - m) / se - (k == target[r])) * %s) : NAN", L(C), tp, f,
                            scale));
 }
 
@@ -674,7 +720,7 @@ static void unit_body(const Node *h, int ind, Style style, const char *name) {
     }
     switch (h->op) {
     case OP_CONST: case OP_FULL: case OP_ARANGE: op_source(h, ind, name); return;
-    case OP_RESHAPE: store(ind, "i", "x0[i]"); return;
+    case OP_RESHAPE: store(ind, "i", "x[i]"); return;
     case OP_EXPAND: op_elementwise(h, ind); return;
     case OP_PERMUTE: op_permute(h, ind); return;
     case OP_SLICE: op_slice(h, ind); return;
@@ -853,7 +899,7 @@ static const char *dev_addr(const Node *n) {
                 k++;
             }
     }
-    return ir_fmt("dmem + %lld", L(cg.m->off[n->id]));
+    return ir_fmt("dmem + %s", cg_off(n->id));
 }
 
 /* The launches of graph g, in order, its first kernel at index k of the table, tg_copy at copy. */
@@ -864,8 +910,7 @@ static void launches(Graph *g, const MemPlan *m, const char *kprefix, int k, int
         Node *n = &g->nodes[i];
         bool call = cg_kernel_at(i, &f, &l);
         bool copy_here = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
-        const Node *s0 = &g->nodes[f];
-        const char *sec = s0->flags & NF_UPDATE ? "update" : s0->flags & NF_BACKWARD ? "backward" : "forward";
+        const char *sec = cg_section(f, l);
         if (strcmp(sec, section) && (call || copy_here) && *kprefix != 'p') {
             P("    /* %s */\n", sec);
             section = sec;
@@ -1024,8 +1069,7 @@ static void step(const TrainCode *t) {
     P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(xb), L(xb));
     P("    memcpy(hy, y, %lld);\n    tg_cuda_upload(cu, dy, hy, %lld);\n", L(yb), L(yb));
     launches(t->train, t->train_plan, t->train_kpre, 0, copy);
-    P("    float loss;\n    tg_cuda_download(cu, &loss, dmem + %lld, sizeof loss);\n    return loss;\n}\n",
-      L(t->train_plan->off[loss->id]));
+    P("    float loss;\n    tg_cuda_download(cu, &loss, dmem + %s, sizeof loss);\n    return loss;\n}\n", cg_off(loss->id));
 }
 
 /* PREFIX_predict: the batch in, predict's launches (after the step's in the table), the output back. */
@@ -1037,8 +1081,7 @@ static void predict(const TrainCode *t) {
     P("    ready(arena);\n");
     P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(pb), L(pb));
     launches(t->pred, t->pred_plan, "p", first, copy);
-    P("    tg_cuda_download(cu, out, dmem + %lld, %lld);\n}\n", L(t->pred_plan->off[o->id]),
-      L(shape_numel(o->shape) * dtype_size(o->dtype)));
+    P("    tg_cuda_download(cu, out, dmem + %s, %lld);\n}\n", cg_off(o->id), L(shape_numel(o->shape) * dtype_size(o->dtype)));
 }
 
 /* The trainer: the GPU starts before the data are read, so a machine without one says so at once. */
