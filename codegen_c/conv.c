@@ -163,7 +163,7 @@ static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, 
     bool inside = w0 * st[1] - pd[1] >= 0 && (w0 + WBn - 1) * st[1] + (KW - 1) * dl[1] - pd[1] < W;
     P("%*s{\n", ind, "");
     ind += 4;
-    /* one column: the accumulators are a vector of channels and the window's tap is read in place */
+    /* one column: one accumulator per channel, and the window's taps read in place */
     bool col = WBn == 1;
     const char *acc = col ? "acc[ob]" : "acc[ob][j]";
     if (col)

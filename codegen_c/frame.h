@@ -116,7 +116,7 @@ const char *cg_bname(int id);
 /* What input k of op n is, the name of its parameter when n is a unit's head: x, weight, bias, dy,
  * codes, logits, target, ... (a and b for elementwise ops and matmul). */
 const char *cg_role(const Node *n, int k);
-/* The pointer variable of node id in the step, run and predict functions: conv1_weight, x_14, v12. */
+/* The pointer variable of node id in the step, run and predict functions (conv1_weight, x_14). */
 const char *cg_var(int id);
 /* The node whose buffer id's value lives in (a view's or an in-place value's is another's), and
  * the name of the constant that holds its offset in the arena (OFF_conv1_weight). */
