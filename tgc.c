@@ -450,7 +450,8 @@ static Paths output_paths(const Options *o) {
 
 /* The command line for the generated file's first line, so a reader knows how to regenerate it. */
 static const char *command_line(const Options *o) {
-    const char *cmd = ir_fmt("tgc %s %s -o %s", o->cmd, base_name(o->input), base_name(o->output));
+    const char *cmd = ir_fmt("tgc %s %s -o %s%s", o->cmd, base_name(o->input), base_name(o->output),
+                             o->cuda ? " --target cuda" : "");
     if (o->no_simplify && o->no_fuse && o->no_memplan)
         return ir_fmt("%s -O0", cmd);
     return ir_fmt("%s%s%s%s", cmd, o->no_simplify ? " --no-simplify" : "", o->no_fuse ? " --no-fuse" : "",

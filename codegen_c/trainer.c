@@ -83,6 +83,8 @@ static const char *cstr(const char *s) {
 static void emit_class_names(const Trainer *tr) {
     const TrainConfig *c = tr->c;
     P("\n/* ---- the trainer ---- */\n\n#ifndef TGC_NO_MAIN\n#include <stdbool.h>\n#include <stdlib.h>\n#include <unistd.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n");
+    P("/* a batch of the training step, and the classes predict scores */\nenum { BATCH = %s_BATCH, CLASSES = %lld };\n\n",
+      cg_upper(tr->prefix), (long long)tr->K);
     P("static const char *const class_names[] = {");
     for (int i = 0; i < tr->K; i++)
         P("%s%s", i ? ", " : "", i < c->nclasses ? cstr(c->classes[i]) : cstr(ir_fmt("%d", i)));
@@ -126,7 +128,7 @@ static void emit_write_grid(const Trainer *tr) {
     P("/* The blitz's imshow(make_grid(images)): the first test batch in a row, 2 pixels apart, and its\n"
       "   GroundTruth and Predicted lines. */\n");
     P("static int write_grid(const char *path, const TgDataset *d, int pad, const int64_t *y, const float *logits) {\n");
-    P("    const int s = d->h + 2 * pad, n = %lld < 8 ? %lld : 8, W = n * (s + 2) + 2, H = s + 4;\n", (long long)tr->B, (long long)tr->B);
+    P("    const int s = d->h + 2 * pad, n = BATCH < 8 ? BATCH : 8, W = n * (s + 2) + 2, H = s + 4;\n");
     P("    unsigned char *rgb = calloc((size_t)W * (size_t)H, 3);\n    char err[512];\n");
     P("    if (!rgb)\n        return 1;\n");
     P("    for (int i = 0; i < n; i++)\n        for (int r = 0; r < s; r++)\n            for (int q = 0; q < s; q++)\n");
@@ -137,9 +139,9 @@ static void emit_write_grid(const Trainer *tr) {
     P("                    rgb[(((size_t)r + 2) * (size_t)W + (size_t)(i * (s + 2) + 2 + q)) * 3 + (size_t)ch] = p;\n                }\n");
     P("    int rc = tg_write_png(path, rgb, W, H, err, sizeof err);\n    free(rgb);\n");
     P("    if (rc) {\n        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", prefix);
-    P("    printf(\"GroundTruth: \");\n    for (int i = 0; i < %lld; i++)\n        printf(\" %%-5s\", class_names[y[i]]);\n", (long long)tr->B);
-    P("    printf(\"\\nPredicted: \");\n    for (int i = 0; i < %lld; i++) {\n        int best = 0;\n", (long long)tr->B);
-    P("        for (int k = 1; k < %lld; k++)\n            if (logits[i * %lld + k] > logits[i * %lld + best])\n                best = k;\n", (long long)tr->K, (long long)tr->K, (long long)tr->K);
+    P("    printf(\"GroundTruth: \");\n    for (int i = 0; i < BATCH; i++)\n        printf(\" %%-5s\", class_names[y[i]]);\n");
+    P("    printf(\"\\nPredicted: \");\n    for (int i = 0; i < BATCH; i++) {\n        int best = 0;\n");
+    P("        for (int k = 1; k < CLASSES; k++)\n            if (logits[i * CLASSES + k] > logits[i * CLASSES + best])\n                best = k;\n");
     P("        printf(\" %%-5s\", class_names[best]);\n    }\n    printf(\"\\n\");\n    return 0;\n}\n\n");
 }
 
@@ -193,7 +195,7 @@ static void emit_main_setup(const Trainer *tr, const TrainCode *t, const Backend
       prefix, 2 * c->pad, (long long)tr->C, (long long)tr->H, (long long)tr->W, (long long)tr->K);
     P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", cg_upper(prefix));
     P("    float *x = malloc(sizeof(float) * %lld), *logits = malloc(sizeof(float) * %lld);\n", (long long)(tr->B * tr->C * tr->H * tr->W), (long long)(tr->B * tr->K));
-    P("    int64_t *y = malloc(sizeof(int64_t) * %lld), *order = malloc(sizeof(int64_t) * (size_t)(train.n + test.n));\n", (long long)tr->B);
+    P("    int64_t *y = malloc(sizeof(int64_t) * BATCH), *order = malloc(sizeof(int64_t) * (size_t)(train.n + test.n));\n");
     P("    if (!raw || !x || !logits || !y || !order) {\n        fprintf(stderr, \"%s: out of memory\\n\");\n        return 1;\n    }\n", prefix);
     P("    void *arena = raw + (64 - (size_t)((uintptr_t)raw %% 64));\n");
     P("    const float mean[%lld] = {", (long long)tr->C);
@@ -208,7 +210,7 @@ static void emit_main_setup(const Trainer *tr, const TrainCode *t, const Backend
     P("    if (csvf)\n        fprintf(csvf, \"epoch,batch,loss\\n\");\n");
     P("    %s_init(arena, (uint64_t)seed);\n", prefix);
     P("    TgRng shuffle_rng, epoch_rng;\n    tg_rng_seed(&shuffle_rng, (uint64_t)seed + 1);\n");
-    P("    const int64_t batches = train.n / %lld; /* the last partial batch is dropped: the batch size is compiled in */\n", (long long)tr->B);
+    P("    const int64_t batches = train.n / BATCH; /* the last partial batch is dropped: the batch size is compiled in */\n");
     P("    long long done = 0, first_epoch = 0, first_batch = 0;\n    double running = 0;\n");
     P("    const int tty = isatty(fileno(stdout));\n");
     P("    if ((resume || load) && read_checkpoint(resume ? resume : load, arena, !resume, &shuffle_rng, &first_epoch, &first_batch, &done, &running))\n"
@@ -229,7 +231,7 @@ static void emit_main_epochs(const Trainer *tr, const TrainCode *t, const Backen
     if (c->shuffle)
         P("        tg_shuffle(&shuffle_rng, order, train.n);\n");
     P("        for (int64_t b = epoch == first_epoch ? first_batch : 0; b < batches && (limit < 0 || done < limit); b++) {\n");
-    P("            tg_dataset_batch(&train, order, b * %lld, %lld, %d, mean, stdev, x, y);\n", (long long)tr->B, (long long)tr->B, c->pad);
+    P("            tg_dataset_batch(&train, order, b * BATCH, BATCH, %d, mean, stdev, x, y);\n", c->pad);
     P("            float loss = %s_train_step(arena, x, y);\n", prefix);
     P("            running += loss;\n            done++;\n");
     P("            if (csvf)\n                fprintf(csvf, \"%%lld,%%lld,%%.9g\\n\", epoch + 1, (long long)b + 1, (double)loss);\n");
@@ -257,19 +259,19 @@ static void emit_main_evaluate(const Trainer *tr) {
     const char *prefix = tr->prefix;
     P("    printf(\"%%sFinished Training\\n\", tty ? \"\\r\\033[K\" : \"\");\n");
     P("    /* evaluation, as the blitz's: total and per-class accuracy on the test set */\n");
-    P("    long long correct = 0, total = 0, class_correct[%lld] = {0}, class_total[%lld] = {0};\n", (long long)tr->K, (long long)tr->K);
+    P("    long long correct = 0, total = 0, class_correct[CLASSES] = {0}, class_total[CLASSES] = {0};\n");
     P("    const int64_t n = test_limit >= 0 && test_limit < test.n ? test_limit : test.n;\n");
     P("    for (int64_t i = 0; i < test.n; i++)\n        order[i] = i;\n");
-    P("    for (int64_t first = 0; first < n; first += %lld) {\n", (long long)tr->B);
-    P("        tg_dataset_batch(&test, order, first, %lld, %d, mean, stdev, x, y);\n", (long long)tr->B, c->pad);
+    P("    for (int64_t first = 0; first < n; first += BATCH) {\n");
+    P("        tg_dataset_batch(&test, order, first, BATCH, %d, mean, stdev, x, y);\n", c->pad);
     P("        %s_predict(arena, x, logits);\n", prefix);
     P("        if (grid && first == 0 && write_grid(grid, &test, %d, y, logits))\n            return 1;\n", c->pad);
-    P("        for (int64_t j = 0; j < %lld && first + j < n; j++) {\n", (long long)tr->B);
-    P("            int64_t best = 0;\n            for (int64_t k = 1; k < %lld; k++)\n", (long long)tr->K);
-    P("                if (logits[j * %lld + k] > logits[j * %lld + best])\n                    best = k;\n", (long long)tr->K, (long long)tr->K);
+    P("        for (int64_t j = 0; j < BATCH && first + j < n; j++) {\n");
+    P("            int64_t best = 0;\n            for (int64_t k = 1; k < CLASSES; k++)\n");
+    P("                if (logits[j * CLASSES + k] > logits[j * CLASSES + best])\n                    best = k;\n");
     P("            total++;\n            class_total[y[j]]++;\n            if (best == y[j]) {\n                correct++;\n                class_correct[y[j]]++;\n            }\n        }\n    }\n");
     P("    printf(\"Accuracy of the network on the %%lld test images: %%lld %%%%\\n\", total, total ? 100 * correct / total : 0);\n");
-    P("    for (int k = 0; k < %lld; k++)\n", (long long)tr->K);
+    P("    for (int k = 0; k < CLASSES; k++)\n");
     P("        if (class_total[k])\n            printf(\"Accuracy for class: %%-5s is %%.1f %%%%\\n\", class_names[k], 100 * (double)class_correct[k] / (double)class_total[k]);\n");
     P("    if (csvf)\n        fclose(csvf);\n");
     P("    tg_dataset_free(&train);\n    tg_dataset_free(&test);\n    free(raw);\n    free(x);\n    free(logits);\n    free(y);\n    free(order);\n    return 0;\n}\n#endif\n");
