@@ -26,7 +26,7 @@
  *     rand() calls draw different numbers. Attributes compare exactly (floats by bit pattern).
  *   - Folding (neg, abs, relu, not, cast, sqrt, add, sub, mul, div, maximum, minimum, the
  *     comparisons, and, or, reshape, expand, permute) computes what the generated C computes
- *     (codegen_c/emit.c, unary_expr and binary_expr), element by element, broadcasting as
+ *     (codegen_c/frame.c, cg_unary and cg_binary), element by element, broadcasting as
  *     numpy does: f32 arithmetic in float, not double; i32/i64 add, sub, mul and neg wrap
  *     through unsigned; u8 wraps as C's conversions do; maximum/minimum as
  *     `a > b || a != a ? a : b`; comparisons and logic give 0/1; a cast from float to
@@ -86,8 +86,8 @@ static int64_t wrap(uint64_t u, DType t) {
 }
 
 /*
- * Element k of a const (attribute data) or full (attribute value), converted as emit.c's
- * attr_literal() writes it into the generated C. False where that conversion is not the
+ * Element k of a const (attribute data) or full (attribute value), converted as codegen_c's
+ * cg_attr_literal() writes it into the generated C. False where that conversion is not the
  * plain one (a float written into an integer tensor): such a node is left alone.
  */
 static bool src_val(const Node *n, int64_t k, Val *v) {
@@ -125,7 +125,7 @@ static bool all_equal(const Node *n, Val want) {
     return true;
 }
 
-/* ---- folding: one element at a time, as unary_expr/binary_expr in emit.c ---- */
+/* ---- folding: one element at a time, as cg_unary/cg_binary in codegen_c/frame.c ---- */
 
 /* cast from dtype it to t. */
 static bool eval_cast(DType it, DType t, Val a, Val *r) {

@@ -6,8 +6,9 @@
 #     - no hand-written function over 150 lines, except tables (a switch with one case per op:
 #       EXEMPT below, each with its reason);
 #     - dependencies point one way: frontend/, passes/ and the backends include ir/ but nothing
-#       upward; passes/ no frontend or backend; codegen_c/ nothing of codegen_cuda/; runtime/
-#       none of the compiler's headers (it ships alone with the generated programs).
+#       upward; passes/ no frontend or backend; codegen_c/ nothing of codegen_cuda/, which
+#       includes only codegen_c's frame.h and codegen_c.h; runtime/ none of the compiler's
+#       headers (it ships alone with the generated programs).
 # A function is counted from its first line at column 0 to the closing brace at column 0
 # (clang-format's layout, which the tree follows).
 set -eu
@@ -68,7 +69,11 @@ rule ir frontend/ passes/ codegen_c/ codegen_cuda/ || bad=1
 rule frontend passes/ codegen_c/ codegen_cuda/ || bad=1
 rule passes frontend/ codegen_c/ codegen_cuda/ || bad=1
 rule codegen_c frontend/ codegen_cuda/ || bad=1
-rule codegen_cuda frontend/ || bad=1
+rule codegen_cuda frontend/ passes/ || bad=1
+# the CUDA backend shares the kernel frame and the C backend's API only, not its internals
+if grep -n '#include "codegen_c/' codegen_cuda/*.c codegen_cuda/*.h | grep -v 'codegen_c/\(frame\|codegen_c\)\.h"'; then
+    echo "layout: codegen_cuda/ includes codegen_c/'s internals (only frame.h and codegen_c.h)"; bad=1
+fi
 rule runtime ir/ frontend/ passes/ codegen_c/ codegen_cuda/ || bad=1
 if grep -n '#include "\(ir\|frontend\|passes\|codegen_c\|codegen_cuda\)\.h"' runtime/*.c runtime/*.h; then
     echo "layout: runtime/ includes a compiler header"; bad=1
