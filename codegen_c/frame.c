@@ -416,6 +416,8 @@ static const char *group_name(int first, int last) {
         ops = ir_fmt("%s_%s_", *ops ? ir_strndup(ops, strlen(ops) - 1) : "", op);
         nops++;
     }
+    if (!*ops) /* casts alone (a Python float times a float tensor: f64 -> f32, then f32) */
+        ops = "_cast_";
     return ir_fmt("%sk%02d%s%s", cg.kpre, first, ir_strndup(ops, strlen(ops) - 1), ir_fmt("_%s", dir));
 }
 

@@ -15,23 +15,39 @@ void set_requires_grad(Value *t, bool flag, SrcLoc loc) {
     tensor_arg(t, loc, "the receiver");
     if (flag && !dtype_is_float(TN(t)->dtype))
         error_at(loc, "only tensors of floating point dtype can require gradients, got %s", dtype_torch(TN(t)->dtype));
-    if (t->nchain || (!L.group_rg[t->group] && lw_info(t->node)->rg))
+    bool computed = !L.group_rg[t->group] && lw_info(t->node)->rg; /* from a tensor that requires grad */
+    if (computed && flag && !t->nchain)
+        return; /* it requires grad already; PyTorch leaves it as it is */
+    if (t->nchain || computed)
         error_at(loc, "requires_grad can only be changed on a leaf tensor (one not computed from others)");
     L.group_rg[t->group] = flag;
     lw_info(t->node)->rg = flag;
     lw_info(t->node)->leaf = flag ? t->group : -1;
 }
 
-void module_requires_grad(Module *m, bool flag) {
+/* net.requires_grad_(flag): each parameter as x.requires_grad_(flag) would. A parameter that an
+ * in-place update computed from a tensor that requires grad is no leaf any more: it keeps
+ * requiring grad, and cannot be frozen (PyTorch refuses both alike). */
+void module_requires_grad(Module *m, bool flag, SrcLoc loc) {
     int groups[2] = {m->weight, m->bias};
-    for (int i = 0; i < 2; i++)
-        if (groups[i] >= 0) {
-            L.group_rg[groups[i]] = flag;
-            lw_info(L.group_base[groups[i]])->rg = flag;
-            lw_info(L.group_base[groups[i]])->leaf = flag ? groups[i] : -1;
+    for (int i = 0; i < 2; i++) {
+        int g = groups[i];
+        if (g < 0)
+            continue;
+        int base = L.group_base[g];
+        if (!L.group_rg[g] && lw_info(base)->rg) {
+            if (!flag)
+                error_at(loc, "requires_grad_(False): %s is not a leaf tensor any more (an in-place update computed "
+                              "it from a tensor that requires grad), and requires_grad can only be changed on a leaf",
+                         ir_fmt("%s%s", m->path ? m->path : "", i ? "bias" : "weight"));
+            continue;
         }
+        L.group_rg[g] = flag;
+        lw_info(base)->rg = flag;
+        lw_info(base)->leaf = flag ? g : -1;
+    }
     for (int i = 0; i < m->nchild; i++)
-        module_requires_grad(m->child[i], flag);
+        module_requires_grad(m->child[i], flag, loc);
 }
 
 /* zero_grad(): gradients that exist become zeros (PyTorch 1.13's default, set_to_none=False). */
@@ -71,6 +87,12 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
                 if (lw_info(n->in[k])->rg && cut < 0)
                     cut = i;
             }
+        }
+        if (cut >= 0 && L.g->nodes[cut].op == OP_GRAD) {
+            diag_error(loc, "backward() of a tensor that does not require grad: it is computed from a .grad, and "
+                            "a gradient does not require grad");
+            diag_note(L.g->nodes[cut].loc, "the .grad it is computed from was made by this backward()");
+            diag_stop();
         }
         if (cut >= 0) {
             Node *c = &L.g->nodes[cut];
@@ -117,9 +139,10 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
      * graph; a leaf it does not reach keeps its .grad (None, or what it was) */
     int *grads = ir_alloc(sizeof(int) * (size_t)(nwrt + 1));
     bool *reach = ir_grad_reach(L.g, y->node, wrt, nwrt);
+    Attr call = attr_int("call", ++L.nbackward); /* two calls alike are still two backward passes */
     for (int i = 0; i < nwrt; i++) {
         int in[3] = {y->node, seed, wrt[i]};
-        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loc) : -1;
+        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), &call, 1, loc) : -1;
     }
     for (int i = nwrt - 1; i >= 0; i--) {
         if (grads[i] < 0)

@@ -253,7 +253,7 @@ static Value *bi_requires_grad_(Args *a) {
     Value *t = lw_req(a, 0, "self"), *flag = lw_arg(a, 1, "requires_grad", mk_bool(true));
     DONE(a, 2, "self", "requires_grad");
     if (t->kind == V_MODULE)
-        module_requires_grad(t->mod, bool_arg(flag, loc, "requires_grad"));
+        module_requires_grad(t->mod, bool_arg(flag, loc, "requires_grad"), loc);
     else
         set_requires_grad(t, bool_arg(flag, loc, "requires_grad"), loc);
     return t;
@@ -718,9 +718,19 @@ static Value *bi_item(Args *a) {
         error_at(loc, "item() needs a tensor with one element, got %s", type_str(TN(t)->dtype, TN(t)->shape));
     /* a Python float is a double and a Python int an int64: item() widens exactly */
     DType pdt = dtype_is_float(TN(t)->dtype) ? DT_F64 : TN(t)->dtype == DT_BOOL ? DT_BOOL : DT_I64;
-    Value *r = mk_tensor(lw_cast(lw_reshape(t->node, shape_scalar(), loc), pdt, loc));
+    /* a Python number: a constant for autograd, and a value of its own even where the tensor is
+     * already a 0-d double, so that the tensor's requires_grad, now or set later, is not the
+     * number's (simplify removes the copy) */
+    bool saved = L.no_grad;
+    L.no_grad = true;
+    int x = lw_cast(lw_reshape(t->node, shape_scalar(), loc), pdt, loc);
+    if (x == t->node) {
+        Attr s = ints_attr("shape", NULL, 0);
+        x = lw_add1(OP_RESHAPE, x, &s, 1, loc);
+    }
+    L.no_grad = saved;
+    Value *r = mk_tensor(x);
     r->tflags = TV_PYSCALAR;
-    lw_info(r->node)->rg = false; /* a Python number: a constant for autograd */
     return r;
 }
 

@@ -129,6 +129,7 @@ typedef struct {
     bool *group_param;  /* group -> a module's parameter (printed as "Parameter containing:") */
     int *grad_group;    /* group -> the group holding its .grad, or -1 (None) */
     bool no_grad;       /* inside an optimizer step or a weight load: updates are not recorded */
+    int nbackward;      /* backward() calls lowered so far: each call's grad nodes carry its number */
     Value *ret;         /* model forward: returned value */
     bool in_forward;
     const char *checking; /* set while a model is run only to check it: the note to print */
@@ -282,7 +283,7 @@ void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *reason);
 /* ---- autograd.c: requires_grad, backward, .grad ---- */
 
 void set_requires_grad(Value *t, bool flag, SrcLoc loc);
-void module_requires_grad(Module *m, bool flag);
+void module_requires_grad(Module *m, bool flag, SrcLoc loc);
 void zero_grads(Value **params, int n, SrcLoc loc);
 Value *grad_of(Value *t); /* t.grad */
 void lw_backward(Value *y, Value *gradient, SrcLoc loc); /* y.backward(gradient) */

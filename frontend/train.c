@@ -239,7 +239,8 @@ Graph *lower_train(Decl *d) {
     bool *reach = ir_grad_reach(L.g, loss->node, wrt, nw);
     for (int i = 0; i < nw; i++) {
         int in[3] = {loss->node, seed, wrt[i]};
-        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), NULL, 0, loss_e->loc) : -1;
+        Attr call = attr_int("call", 1);
+        grads[i] = reach[wrt[i]] ? lw_add(OP_GRAD, in, 3, DT_F32, shape_scalar(), &call, 1, loss_e->loc) : -1;
         if (grads[i] >= 0)
             L.g->nodes[grads[i]].flags |= NF_GRAD;
     }

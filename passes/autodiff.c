@@ -390,13 +390,31 @@ static void differentiate(int y, int dy, const int *wrt, int nwrt, int *grads, c
     }
 }
 
-/* One backward(): the run of grad nodes from `first` that share its y and seed. */
+/* One backward(): the run of grad nodes from `first` that share its y, its seed and its call (two
+ * backward() calls alike in a row are two passes: the leaves of each are its own). */
 static int backward_run(const Graph *g, int first) {
+    const Node *f = &g->nodes[first];
     int last = first;
-    while (last + 1 < g->nnode && g->nodes[last + 1].op == OP_GRAD &&
-           g->nodes[last + 1].in[0] == g->nodes[first].in[0] && g->nodes[last + 1].in[1] == g->nodes[first].in[1])
+    while (last + 1 < g->nnode) {
+        const Node *n = &g->nodes[last + 1];
+        if (n->op != OP_GRAD || n->in[0] != f->in[0] || n->in[1] != f->in[1] ||
+            node_int(n, "call", 0) != node_int(f, "call", 0))
+            break;
         last++;
+    }
     return last;
+}
+
+/* A gradient the backward pass did not make (the seed itself, when x is y or y = x + 0), or one
+ * that another leaf of the same pass got too (y = (a + b) * 2), is copied: each .grad is a value
+ * of its own, a constant to a later backward, as PyTorch's are. */
+static int own_gradient(int grad, int made_from, const bool *taken) {
+    if (grad >= made_from && !taken[grad])
+        return grad;
+    Shape s = N(grad)->shape;
+    Attr a = attr_ints("shape", s.d, s.rank);
+    a.kind = A_INTS;
+    return emit(OP_RESHAPE, &grad, 1, N(grad)->dtype, s, &a, 1);
 }
 
 Graph *pass_autodiff(Graph *g) {
@@ -422,13 +440,22 @@ Graph *pass_autodiff(Graph *g) {
         int *wrt = ir_alloc(sizeof(int) * (size_t)nwrt), *grads = ir_alloc(sizeof(int) * (size_t)nwrt);
         for (int j = 0; j < nwrt; j++)
             wrt[j] = remap[g->nodes[i + j].in[2]];
-        int y = remap[n->in[0]];
-        differentiate(y, remap[n->in[1]], wrt, nwrt, grads, out->nodes[y].name ? out->nodes[y].name : "y");
+        int y = remap[n->in[0]], made_from = out->nnode;
+        const char *yname = out->nodes[y].name ? out->nodes[y].name : "y";
+        differentiate(y, remap[n->in[1]], wrt, nwrt, grads, yname);
+        bool *taken = ir_alloc((size_t)(out->nnode + nwrt) + 1); /* room for a copy per leaf */
         for (int j = 0; j < nwrt; j++) {
             const Node *gn = &g->nodes[i + j];
             if (grads[j] < 0)
                 error_at(gn->loc, "grad: %%%d does not depend on %%%d through operations a gradient flows through",
                          gn->in[0], gn->in[2]);
+            at = gn->loc;
+            grads[j] = own_gradient(grads[j], made_from, taken);
+            if (grads[j] < made_from || taken[grads[j]])
+                die("autodiff: a gradient shared");
+            taken[grads[j]] = true;
+            if (!out->nodes[grads[j]].name && out->nodes[wrt[j]].name)
+                out->nodes[grads[j]].name = ir_fmt("d %s/d %s", yname, out->nodes[wrt[j]].name);
             Node *r = &out->nodes[grads[j]];
             /* a trainable parameter's gradient is kept beside it by memplan (not when it is itself a
              * parameter or an input, as dL/dx = seed is when y is x) */

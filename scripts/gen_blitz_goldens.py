@@ -337,6 +337,63 @@ def semantics():
     print(f"{3:.1f} {x:8.3f} {2:+d} {5: d}")
 
 
+def autograd_semantics():
+    """PyTorch's output for tests/programs/autograd_semantics.tg (tgc keeps every graph, as
+    retain_graph=True does)."""
+    # two leaves whose .grad is the same gradient= tensor: two values, two leaves later
+    a = torch.tensor([1., 2.], requires_grad=True)
+    b = torch.tensor([5., 6.], requires_grad=True)
+    g = torch.tensor([3., 4.])
+    a.backward(gradient=g)
+    b.backward(gradient=g)
+    a.grad.requires_grad_()
+    b.grad.requires_grad_()
+    y = (a.grad * 2).sum() + (b.grad * 7).sum()
+    y.backward()
+    print(a.grad.grad, b.grad.grad)
+
+    p = torch.tensor([1., 2.], requires_grad=True)
+    w = torch.tensor([3., 4.], requires_grad=True)
+    c = torch.tensor([5., 6.], requires_grad=True)
+    (p + 0).backward(gradient=w)
+    z = (p.grad * c).sum() + (w * w).sum()
+    z.backward()
+    print(w.grad, c.grad, p.grad, p.grad.requires_grad)
+
+    d = torch.tensor([3., 2.], dtype=torch.float64, requires_grad=True)
+    q = (d * d).sum()
+    s = q.item()
+    print(q.requires_grad, s)
+    (d * s).sum().backward()
+    print(d.grad)
+    f = torch.tensor([3.], requires_grad=True)
+    s32 = (f * f).sum().item()
+    (f * s32).sum().backward()
+    print(f.grad, s32)
+
+    u = torch.tensor([1., 2., 3.], requires_grad=True)
+    v = torch.tensor([4., 5., 6.], requires_grad=True)
+    k = torch.tensor([1., 0.5, 2.])
+    uv = u * v
+    uv.backward(gradient=k, retain_graph=True)
+    v.requires_grad_(False)
+    uv.backward(gradient=k)
+    print(u.grad, v.grad)
+
+    m = torch.tensor([1., 2.], requires_grad=True)
+    n = torch.tensor([3., 4.], requires_grad=True)
+    (m * 2).sum().backward()
+    print(m.grad, n.grad)
+    (m * n).sum().backward()
+    print(m.grad, n.grad)
+
+    r = torch.tensor([1., 2.], requires_grad=True)
+    t = torch.tensor([3., 4.], requires_grad=True)
+    (r * t).backward(gradient=torch.tensor([1., 1.]))
+    (t * t).backward(gradient=r.grad)
+    print(r.grad, t.grad)
+
+
 def main():
     out_dir = os.path.join(ROOT, "tests", "golden", "blitz")
     os.makedirs(out_dir, exist_ok=True)
@@ -357,6 +414,12 @@ def main():
     with open(os.path.join(ROOT, "tests", "golden", "semantics.out"), "w", encoding="utf-8") as f:
         f.write(buf.getvalue())
     print("wrote semantics")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        autograd_semantics()
+    with open(os.path.join(ROOT, "tests", "golden", "autograd_semantics.out"), "w", encoding="utf-8") as f:
+        f.write(buf.getvalue())
+    print("wrote autograd_semantics")
     names = ops_golden()
     print("wrote", len(names), "op goldens")
 

@@ -209,17 +209,30 @@ START_TEST(test_ops_match_pytorch) {
 }
 END_TEST
 
-START_TEST(test_semantics_match_pytorch) {
-    /* aliasing through model calls, snapshots of text, reshape copies, bool and integer arithmetic,
-       exact large integers, Python numbers from item(), format specs: printed exactly as PyTorch */
-    char *bin = fmt("%s/semantics", tmp);
-    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/semantics.tg", root), "-o", bin, NULL};
+/* tests/programs/NAME.tg, built and run, prints what PyTorch printed (tests/golden/NAME.out). */
+static void check_program_prints(const char *name) {
+    char *bin = fmt("%s/%s", tmp, name);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/%s.tg", root, name), "-o", bin, NULL};
     ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
     char *outf = fmt("%s.out", bin);
     char *runargv[] = {bin, NULL};
     ck_assert_int_eq(run(tmp, outf, NULL, runargv), 0);
-    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/semantics.out", root), NULL);
-    ck_assert_msg(!strcmp(got, want), "--- PyTorch ---\n%s--- tgc ---\n%s", want, got);
+    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/%s.out", root, name), NULL);
+    ck_assert_msg(want != NULL, "no PyTorch golden for %s", name);
+    ck_assert_msg(!strcmp(got, want), "%s: --- PyTorch ---\n%s--- tgc ---\n%s", name, want, got);
+}
+
+START_TEST(test_semantics_match_pytorch) {
+    /* aliasing through model calls, snapshots of text, reshape copies, bool and integer arithmetic,
+       exact large integers, Python numbers from item(), format specs: printed exactly as PyTorch */
+    check_program_prints("semantics");
+}
+END_TEST
+
+START_TEST(test_autograd_semantics_match_pytorch) {
+    /* each backward() a pass of its own; a .grad a value of its own, even where it is the seed;
+       item() a constant; leaves a backward does not reach keep None */
+    check_program_prints("autograd_semantics");
 }
 END_TEST
 
@@ -843,6 +856,7 @@ int main(void) {
     tcase_add_test(tc, test_lenet_npy_matches_pytorch);
     tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_semantics_match_pytorch);
+    tcase_add_test(tc, test_autograd_semantics_match_pytorch);
     tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);
     tcase_add_test(tc, test_finetune_backward_is_fc_only);
     tcase_add_test(tc, test_resnet34_runs);

@@ -486,6 +486,30 @@ static const BadCase bad[] = {
      "bad.tg:4:15: error: backward() of f32[3] needs gradient=: a gradient can only be implied for a scalar\n"
      "    y.backward()\n"
      "              ^\n"},
+    {"backward_through_grad",
+     "program p {\n"
+     "    w = rand(3, requires_grad=true)\n"
+     "    (w * w).sum().backward()\n"
+     "    l = (w.grad * 2).sum()\n"
+     "    l.backward()\n"
+     "}\n",
+     "bad.tg:5:15: error: backward() of a tensor that does not require grad: it is computed from a .grad, and a gradient does not require grad\n"
+     "    l.backward()\n"
+     "              ^\n"
+     "bad.tg:3:27: note: the .grad it is computed from was made by this backward()\n"
+     "    (w * w).sum().backward()\n"
+     "                          ^\n"},
+    {"freeze_non_leaf_parameter",
+     "program p {\n"
+     "    fc = Linear(2, 2)\n"
+     "    fc.requires_grad_(false)\n"
+     "    fc.weight.add_(ones(2, 2, requires_grad=true))\n"
+     "    fc.requires_grad_(true)\n"
+     "    fc.requires_grad_(false)\n"
+     "}\n",
+     "bad.tg:6:22: error: requires_grad_(False): weight is not a leaf tensor any more (an in-place update computed it from a tensor that requires grad), and requires_grad can only be changed on a leaf\n"
+     "    fc.requires_grad_(false)\n"
+     "                     ^\n"},
     {"inplace_on_leaf",
      "program p {\n"
      "    w = rand(3, requires_grad=true)\n"
@@ -573,30 +597,6 @@ static const BadCase bad[] = {
      "bad.tg:2:5: error: 'for' is Python, not .tg: the language has no loops or definitions besides model, program and train blocks, and 'if' only on values known at compile time (see docs/language.md)\n"
      "    for i in range(3)\n"
      "    ^\n"},
-    {"python_elif",
-     "program p {\n"
-     "    if 1 > 2 { print(1) }\n"
-     "    elif 1 { print(2) }\n"
-     "    print(3)\n"
-     "}\n",
-     "bad.tg:3:5: error: 'elif' is Python; .tg writes 'else if cond { ... }'\n"
-     "    elif 1 { print(2) }\n"
-     "    ^\n"},
-    {"if_colon",
-     "program p {\n"
-     "    if True: print(1)\n"
-     "}\n",
-     "bad.tg:2:12: error: a .tg 'if' takes a block in braces, not ':': if cond { ... }\n"
-     "    if True: print(1)\n"
-     "           ^\n"},
-    {"if_on_tensor",
-     "program p {\n"
-     "    x = ones(2)\n"
-     "    if x.sum() > 1 { print(1) }\n"
-     "}\n",
-     "bad.tg:3:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
-     "    if x.sum() > 1 { print(1) }\n"
-     "               ^\n"},
     {"trainable_unknown",
      "model Net(x: f32[B, 4]) {\n"
      "    fc = Linear(4, 2)\n"
@@ -613,6 +613,15 @@ static const BadCase bad[] = {
      "bad.tg:10:18: error: trainable: Net has no parameter named 'fc2' or inside a module 'fc2'\n"
      "    trainable = [\"fc2\"]\n"
      "                 ^\n"},
+    {"python_elif",
+     "program p {\n"
+     "    if 1 > 2 { print(1) }\n"
+     "    elif 1 { print(2) }\n"
+     "    print(3)\n"
+     "}\n",
+     "bad.tg:3:5: error: 'elif' is Python; .tg writes 'else if cond { ... }'\n"
+     "    elif 1 { print(2) }\n"
+     "    ^\n"},
     {"if_on_tensor_in_model",
      "model M(x: f32[B, 4]) {\n"
      "    fc = Linear(4, 2)\n"
@@ -629,6 +638,21 @@ static const BadCase bad[] = {
      "               ^\n"
      "bad.tg:9:12: note: in the forward pass of M, called here\n"
      "    print(m(ones(1, 4)))\n"
+     "           ^\n"},
+    {"if_on_tensor",
+     "program p {\n"
+     "    x = ones(2)\n"
+     "    if x.sum() > 1 { print(1) }\n"
+     "}\n",
+     "bad.tg:3:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
+     "    if x.sum() > 1 { print(1) }\n"
+     "               ^\n"},
+    {"if_colon",
+     "program p {\n"
+     "    if True: print(1)\n"
+     "}\n",
+     "bad.tg:2:12: error: a .tg 'if' takes a block in braces, not ':': if cond { ... }\n"
+     "    if True: print(1)\n"
      "           ^\n"},
     {"view_of_transpose",
      "program p {\n"
