@@ -14,7 +14,7 @@
 /* ---- convolution as plain loops ---- */
 
 static void emit_conv2d_loops(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
     int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
@@ -32,8 +32,8 @@ static void emit_conv2d_loops(const Node *n) {
     emit_for(16, "w", OW, " {");
     P("                    %s acc = %s;\n", t, n->nin == 3 ? "bias[k]" : cg_literal(0, n->dtype));
     if (G > 1)
-        P("                    const int64_t c0 = k / %lld * %lld;   /* first input channel of k's group */\n",
-          (long long)Og, (long long)Cg);
+        P("                    const int64_t c0 = %s;   /* first input channel of k's group */\n",
+          ix_mul(ix_div("k", Og), Cg));
     emit_for(20, "c", Cg, NULL);
     (pad ? cg_for_cont : cg_for)(24, "int64_t", "r", 0, KH, 1, " {");
     P("                            const int64_t ih = %s;\n", ix_tap("h", st[0], "r", dl[0], pd[0]));
@@ -55,7 +55,7 @@ static void emit_conv2d_loops(const Node *n) {
 }
 
 static void emit_conv2d_bwd_input_loops(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
     int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
     int64_t O = w->shape.d[0], Cg = w->shape.d[1], KH = w->shape.d[2], KW = w->shape.d[3];
@@ -64,11 +64,11 @@ static void emit_conv2d_bwd_input_loops(const Node *n) {
                   *dl = node_ints(n, "dilation", NULL);
     int64_t G = node_int(n, "groups", 1), Og = O ? O / G : 1; /* no output channels: a k loop of 0 trips, no "k / 0" */
     P("    /* dL/dx: every output gradient flows back to the inputs its window read, through w */\n");
-    P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)(Nb * C * H * W), dtype_ctype(n->dtype));
+    P("    memset(out, 0, %s);\n", ix_bytes(Nb * C * H * W, dtype_ctype(n->dtype)));
     emit_for(4, "n", Nb, NULL);
     emit_for(8, "k", O, " {");
     P("            const int64_t c0 = %s; /* first input channel of k's group */\n",
-      Og == 1 ? ix_mul("k", Cg) : ir_fmt("k / %lld * %lld", (long long)Og, (long long)Cg));
+      ix_mul(ix_div("k", Og), Cg));
     emit_for(12, "h", OH, NULL);
     emit_for(16, "w", OW, " {");
     P("                    const %s g = dy[%s];\n", dtype_ctype(n->dtype), ix_4d("n", "k", "h", "w", O, OH, OW));
@@ -87,7 +87,7 @@ static void emit_conv2d_bwd_input_loops(const Node *n) {
 }
 
 static void emit_conv2d_bwd_weight_loops(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
     int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t O = n->shape.d[0], Cg = n->shape.d[1], KH = n->shape.d[2], KW = n->shape.d[3];
@@ -104,7 +104,7 @@ static void emit_conv2d_bwd_weight_loops(const Node *n) {
     emit_for(12, "r", KH, NULL);
     emit_for(16, "s", KW, " {");
     P("                    const int64_t ci = %s; /* input channel */\n",
-      Og == 1 ? ix_add(ix_mul("k", Cg), "c") : ir_fmt("k / %lld * %lld + c", (long long)Og, (long long)Cg));
+      ix_add(ix_mul(ix_div("k", Og), Cg), "c"));
     P("                    %s acc = 0;\n", t);
     emit_for(20, "n", Nb, NULL);
     cg_for_cont(24, "int64_t", "h", 0, OH, 1, " {");
@@ -230,7 +230,7 @@ static void emit_conv_tile(const Node *n, int ind, int64_t OBn, const char *o0, 
 
 /* conv2d (one group) as register tiles: images and channel blocks in parallel when it pays. */
 static void emit_conv2d_tiled(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *w = IN((Node *)n, 1);
     int64_t Nb = x->shape.d[0], O = w->shape.d[0], OH = n->shape.d[2], OW = n->shape.d[3];
     int64_t ob, wb;
@@ -274,7 +274,7 @@ static void emit_conv2d_tiled(const Node *n) {
  * Channel blocks and input channels are the parallel loop: each thread owns whole gradients.
  */
 static void emit_conv2d_bwd_weight_tiled(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
     int64_t Nb = x->shape.d[0], C = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
     int64_t O = n->shape.d[0], KH = n->shape.d[2], KW = n->shape.d[3];
@@ -449,7 +449,7 @@ static void emit_conv_bwd_input_tile(const Node *n, int ind, int64_t CBn, const 
 }
 
 static void emit_conv2d_bwd_input_tiled(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *dy = IN((Node *)n, 0), *w = IN((Node *)n, 1);
     int64_t Nb = n->shape.d[0], C = n->shape.d[1], H = n->shape.d[2], W = n->shape.d[3];
     int64_t O = w->shape.d[0], KW = w->shape.d[3], OH = dy->shape.d[2], OW = dy->shape.d[3];
@@ -626,8 +626,8 @@ static void emit_im2col(int ind, const ConvDims *d, const char *t, const char *x
           "%*s}\n", ind, "", (long long)d->K, ind, "", ind, "", ix_mul("j", js), zero, ind, "", ind, "");
     else if (d->K % kn)
         P("%*sif (k >= %lld)\n%*s    continue;\n", ind, "", (long long)d->K, ind, "");
-    P("%*sconst int64_t c = k / %lld, r = k / %lld %% %lld, s = k %% %lld;\n", ind, "", (long long)(d->KH * d->KW),
-      (long long)d->KW, (long long)d->KH, (long long)d->KW);
+    P("%*sconst int64_t c = %s, r = %s, s = %s;\n", ind, "", ix_div("k", d->KH * d->KW),
+      ix_mod(ix_div("k", d->KW), d->KH), ix_mod("k", d->KW));
     P("%*s/* output columns [lo, hi) read inside the image's width at this tap */\n", ind, "");
     P("%*sconst int64_t ln = %s, hn = %s;\n", ind, "", ix_sub(ix_int(d->pd[1]), ix_mul("s", d->dl[1])),
       ix_sub(ix_int(d->W - 1 + d->pd[1]), ix_mul("s", d->dl[1])));
@@ -635,7 +635,7 @@ static void emit_im2col(int ind, const ConvDims *d, const char *t, const char *x
       sw == 1 ? "ln" : ir_fmt("(ln + %lld) / %lld", (long long)(sw - 1), (long long)sw),
       sw == 1 ? "hn + 1" : ir_fmt("hn / %lld + 1", (long long)sw));
     P("%*sconst int64_t hi = hi0 > %lld ? %lld : hi0;\n", ind, "", (long long)d->OW, (long long)d->OW);
-    P("%*sint64_t oh = p0 / %lld, ow = p0 %% %lld;\n", ind, "", (long long)d->OW, (long long)d->OW);
+    P("%*sint64_t oh = %s, ow = %s;\n", ind, "", ix_div("p0", d->OW), ix_mod("p0", d->OW));
     P("%*sfor (int64_t j = 0; j < np; oh++, ow = 0) {\n", ind, "");
     ind += 4;
     P("%*sconst int64_t e = ow + (np - j < %lld - ow ? np - j : %lld - ow); /* this row's columns: [ow, e) */\n", ind,
@@ -705,7 +705,7 @@ static int64_t gemm_panel(int64_t per, int64_t nr, int64_t P) {
 
 /* y[n][o][p] = bias[o] + sum over k of w[o][k] X[k][p]: tiles of output channels x positions. */
 static void emit_conv2d_gemm(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     ConvDims d = conv_dims(n);
     const char *t = dtype_ctype(n->dtype);
     int64_t mr, nr;
@@ -761,7 +761,7 @@ static void emit_conv2d_gemm(const Node *n) {
  * result is the same for any number of threads.
  */
 static void emit_conv2d_bwd_weight_gemm(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     ConvDims d = conv_dims(n);
     const char *t = dtype_ctype(n->dtype);
     int64_t mr, nr;
@@ -851,7 +851,7 @@ static void emit_conv2d_bwd_weight_gemm(const Node *n) {
  * (through an epilogue, the relu mask, when there is one), so images run in parallel.
  */
 static void emit_conv2d_bwd_input_gemm(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     ConvDims d = conv_dims(n);
     const char *t = dtype_ctype(n->dtype);
     int64_t mr, nr, chw = d.C * d.H * d.W;
@@ -965,7 +965,7 @@ static void emit_conv_chan_tile(const Node *n, const ConvDims *d, int ind, int64
  * channels: tiles of WT positions x OV registers of channels.
  */
 static void emit_conv2d_chan(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     ConvDims d = conv_dims(n);
     const char *t = dtype_ctype(n->dtype);
     int64_t L = lanes_of(n->dtype), ov = d.O / L > 4 ? 4 : d.O / L;

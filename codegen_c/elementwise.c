@@ -22,7 +22,7 @@ static const char *in_ref(const Node *n, int k, const char *idx) {
 
 /* Unary, binary, cast and expand: one loop, flat when no input broadcasts. */
 void emit_elementwise(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     int64_t total = shape_numel(n->shape);
     bool flat = true;
     for (int k = 0; k < n->nin; k++) {
@@ -81,7 +81,7 @@ void emit_store(int indent, const char *idx, const char *val) {
 
 /* A chain of elementwise ops of one shape: one loop, values in registers, stores at the end. */
 void emit_elementwise_group(void) {
-    emit_kernel_open(NULL);
+    emit_kernel_open();
     Shape gs = cg.g->nodes[cg.u.last].shape;
     int64_t total = shape_numel(gs);
     bool flat = true;
@@ -113,7 +113,7 @@ void emit_elementwise_group(void) {
 /* ---- reductions ---- */
 
 void emit_reduce(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int naxes;
     const int64_t *axes = node_ints(n, "axes", &naxes);
@@ -199,7 +199,8 @@ void emit_reduce(const Node *n) {
     else if (n->op == OP_MEAN && count == 0)
         P("%*sout[%s] = NAN; /* the mean of nothing, as PyTorch */\n%*s(void)acc;\n", indent, "", oidx, indent, "");
     else if (n->op == OP_MEAN)
-        P("%*sout[%s] = (%s)(acc / %lld);\n", indent, "", oidx, dtype_ctype(n->dtype), (long long)count);
+        P("%*sout[%s] = (%s)%s;\n", indent, "", oidx, dtype_ctype(n->dtype),
+          count == 1 ? "acc" : ir_fmt("(acc / %lld)", (long long)count));
     else if (n->op == OP_ARGMAX)
         P("%*sout[%s] = arg;\n", indent, "", oidx);
     else
@@ -214,13 +215,13 @@ void emit_reduce(const Node *n) {
 /* ---- data movement ---- */
 
 void emit_copy(const Node *n) {
-    emit_kernel_open(n);
-    P("    memcpy(out, x, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), dtype_ctype(n->dtype));
+    emit_kernel_open();
+    P("    memcpy(out, x, %s);\n", ix_bytes(shape_numel(n->shape), dtype_ctype(n->dtype)));
     P("}\n");
 }
 
 void emit_permute(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int64_t st[MAX_RANK];
     cg_strides(x->shape, st);
@@ -247,7 +248,7 @@ static const char *slice_index(const Node *n, Shape in, const char **v) {
 }
 
 void emit_slice(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int ind = 4;
     const char **v = emit_loops(n->shape, "i", &ind, false);
@@ -257,12 +258,12 @@ void emit_slice(const Node *n) {
 }
 
 void emit_setslice(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *val = IN((Node *)n, 1);
     int len;
     const int64_t *size = node_ints(n, "size", &len);
     Shape region = shape_make(len, size);
-    P("    memcpy(out, x, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), dtype_ctype(x->dtype));
+    P("    memcpy(out, x, %s);\n", ix_bytes(shape_numel(x->shape), dtype_ctype(x->dtype)));
     int ind = 4;
     const char **v = emit_loops(region, "i", &ind, false);
     P("%*sout[%s] = %s;\n", ind, "", slice_index(n, x->shape, v), in_ref(n, 1, cg_bcast_index(val->shape, region, v)));
@@ -271,7 +272,7 @@ void emit_setslice(const Node *n) {
 }
 
 void emit_cat(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     int axis = (int)node_int(n, "axis", 0);
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++)
@@ -290,8 +291,8 @@ void emit_cat(const Node *n) {
         if (!row)
             P("%*s(void)%s; /* empty along the axis */\n", ind, "", cg_role(n, k));
         else
-            P("%*smemcpy(%s, %s, %lld * sizeof(%s));\n", ind, "", ix_ptr("out", ix_addk(ix_mul(o, orow), off)),
-              ix_ptr(cg_role(n, k), ix_mul(o, row)), (long long)row, dtype_ctype(n->dtype));
+            P("%*smemcpy(%s, %s, %s);\n", ind, "", ix_ptr("out", ix_addk(ix_mul(o, orow), off)),
+              ix_ptr(cg_role(n, k), ix_mul(o, row)), ix_bytes(row, dtype_ctype(n->dtype)));
         off += row;
     }
     if (outer != 1)

@@ -30,8 +30,9 @@ static inline void emit_for_int(int ind, const char *v, int64_t n, const char *t
 
 /* ---- frame.c: the C kernel's frame ---- */
 
-/* Opens `static void kNN(const T *restrict x0, ..., T *restrict out) {` for the current kernel. */
-void emit_kernel_open(const Node *n);
+/* Opens `static void kNN_..._fwd(const T x[restrict static N], ..., T out[restrict static M]) {`
+ * for the current kernel unit. */
+void emit_kernel_open(void);
 /* The call of the current kernel, with the caller's pointer variables. */
 void emit_kernel_call(void);
 /* Nested loops over shape s at indent *ind (then the body's), axis variables base0, base1, ...,

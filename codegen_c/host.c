@@ -78,7 +78,7 @@ static void emit_print(const Node *n) {
     const char *lit = fmt;
     char *buf = ir_alloc(strlen(fmt) + 1);
     size_t bn = 0;
-    P("    /* %s:%d */\n", cg_comment_safe(cg_base_name(diag_file_name(n->loc.file))), n->loc.line);
+    P("    /* %s:%d */\n", cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line);
     for (const char *p = fmt; *p;) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
             buf[bn++] = p[0];
@@ -420,7 +420,7 @@ static void emit_predict(const TrainCode *t) {
     emit_pointers(g, true, false);
     for (int i = 0; i < g->nnode; i++)
         emit_call_at(i);
-    P("    memcpy(out, %s, %lld * sizeof(float));\n}\n", cg_var(o->id), (long long)shape_numel(o->shape));
+    P("    memcpy(out, %s, %s);\n}\n", cg_var(o->id), ix_bytes(shape_numel(o->shape), "float"));
 }
 
 /* ---- the files ---- */

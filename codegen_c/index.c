@@ -85,6 +85,28 @@ const char *ix_mul(const char *a, int64_t k) {
     return ir_fmt(ix_loose(a) ? "(%s) * %s" : "%s * %s", a, k < 0 ? ir_fmt("(%lld)", (long long)k) : ix_int(k));
 }
 
+const char *ix_div(const char *a, int64_t k) {
+    int64_t x;
+    if (k == 1)
+        return a;
+    if (ix_lit(a, &x) && x >= 0 && k > 0)
+        return ix_int(x / k);
+    return ir_fmt(ix_loose(a) ? "(%s) / %lld" : "%s / %lld", a, (long long)k);
+}
+
+const char *ix_mod(const char *a, int64_t k) {
+    int64_t x;
+    if (k == 1)
+        return "0";
+    if (ix_lit(a, &x) && x >= 0 && k > 0)
+        return ix_int(x % k);
+    return ir_fmt(ix_loose(a) ? "(%s) %% %lld" : "%s %% %lld", a, (long long)k);
+}
+
+const char *ix_bytes(int64_t n, const char *ctype) {
+    return n == 0 ? "0" : n == 1 ? ir_fmt("sizeof(%s)", ctype) : ir_fmt("%lld * sizeof(%s)", (long long)n, ctype);
+}
+
 const char *ix_ptr(const char *p, const char *off) {
     if (!strcmp(off, "0"))
         return p;

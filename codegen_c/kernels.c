@@ -14,7 +14,7 @@
 
 static void emit_const(const Node *n) {
     const Attr *a = node_attr(n, "data");
-    emit_kernel_open(n);
+    emit_kernel_open();
     int64_t cnt = shape_numel(n->shape);
     if (cnt == 0) {
         P("    (void)out;\n}\n");
@@ -38,12 +38,12 @@ static void emit_fill(int64_t cnt, const char *value) {
 }
 
 static void emit_full(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     emit_fill(shape_numel(n->shape), cg_attr_literal(node_attr(n, "value"), 0, n->dtype));
 }
 
 static void emit_arange(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     int64_t cnt = shape_numel(n->shape);
     const char *start = cg_literal(node_float(n, "start", 0), DT_F64), *step = cg_literal(node_float(n, "step", 1), DT_F64);
     emit_fill(cnt, cnt == 1 ? ir_fmt("(%s)%s", dtype_ctype(n->dtype), start)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 void emit_matmul(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *a = IN((Node *)n, 0), *b = IN((Node *)n, 1);
     int r = n->shape.rank;
     int64_t M = n->shape.d[r - 2], Nn = n->shape.d[r - 1], K = a->shape.d[a->shape.rank - 1];
@@ -94,7 +94,7 @@ void emit_matmul(const Node *n) {
 }
 
 static void emit_linear_loops(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *w = IN((Node *)n, 1);
     int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(n->shape) / (O ? O : 1);
     const char *t = dtype_ctype(n->dtype);
@@ -118,7 +118,7 @@ static void emit_linear_loops(const Node *n) {
  * on the shapes only. Row blocks are the parallel loop.
  */
 static void emit_linear_tiled(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *w = IN((Node *)n, 1);
     int64_t O = w->shape.d[0], I = w->shape.d[1], R = shape_numel(n->shape) / (O ? O : 1);
     const char *t = dtype_ctype(n->dtype), *zero = cg_literal(0, n->dtype);

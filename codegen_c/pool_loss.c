@@ -58,7 +58,7 @@ static void window_taps(const int64_t *k, const int64_t *st, const int64_t *pd, 
 }
 
 void emit_maxpool(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int r = x->shape.rank;
     int64_t planes = 1;
@@ -103,7 +103,7 @@ void emit_maxpool(const Node *n) {
  * maximum, as in PyTorch), one byte per window: all max_pool2d's backward pass needs.
  */
 void emit_maxpool_argmax(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int r = x->shape.rank;
     int64_t planes = 1;
@@ -155,7 +155,7 @@ void emit_maxpool_argmax(const Node *n) {
  * the input. 0 + g, as the adding form computes it, keeps a -0.0 gradient +0.0 there too.
  */
 static void emit_maxpool_bwd_gather(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
     int r = x->shape.rank;
     int64_t planes = 1;
@@ -194,7 +194,7 @@ static void emit_maxpool_bwd_gather(const Node *n) {
 }
 
 static void emit_maxpool_bwd_add(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *dy = IN((Node *)n, 1);
     int r = x->shape.rank;
     int64_t planes = 1;
@@ -205,7 +205,7 @@ static void emit_maxpool_bwd_add(const Node *n) {
                   *pd = node_ints(n, "padding", NULL), *dl = node_ints(n, "dilation", NULL);
     const char *t = dtype_ctype(n->dtype);
     P("    /* each window's gradient goes to the element the forward pass picked (the first maximum) */\n");
-    P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
+    P("    memset(out, 0, %s);\n", ix_bytes(shape_numel(x->shape), t));
     emit_for(4, "p", planes, NULL);
     emit_for(8, "h", OH, NULL);
     emit_for(12, "w", OW, " {");
@@ -247,7 +247,7 @@ static const char *prologue_value(const Node *n, int indent) {
  * output. 0 + g, as adding into zeros computes it, keeps a -0.0 gradient +0.0 in both forms.
  */
 void emit_maxpool_bwd_at(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *dy = IN((Node *)n, 1);
     int r = n->shape.rank;
     int64_t planes = 1;
@@ -262,7 +262,7 @@ void emit_maxpool_bwd_at(const Node *n) {
     if (gather && !(st[0] == k[0] && st[1] == k[1] && OH * k[0] == H && OW * k[1] == W))
         emit_uncovered(planes, H, W, OH, OW, k, st, zero);
     if (!gather)
-        P("    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(n->shape), t);
+        P("    memset(out, 0, %s);\n", ix_bytes(shape_numel(n->shape), t));
     if (gather) /* each plane's windows write only that plane */
         pool_planes(planes, planes * OH * OW * k[0] * k[1]);
     else
@@ -284,8 +284,7 @@ void emit_maxpool_bwd_at(const Node *n) {
         cg_end();
     } else {
         P("                const int64_t ih = %s, iw = %s;\n",
-          ix_tap("h", st[0], k[1] == 1 ? "at" : ir_fmt("at / %lld", (long long)k[1]), dl[0], pd[0]),
-          ix_tap("w", st[1], k[1] == 1 ? "0" : ir_fmt("at %% %lld", (long long)k[1]), dl[1], pd[1]));
+          ix_tap("h", st[0], ix_div("at", k[1]), dl[0], pd[0]), ix_tap("w", st[1], ix_mod("at", k[1]), dl[1], pd[1]));
         P("                out[%s] += g;\n", pix("p", "ih", "iw", H, W));
     }
     cg_end();
@@ -302,7 +301,7 @@ void emit_maxpool_bwd_at(const Node *n) {
  * ceil_mode's extra row are clipped to the input.
  */
 void emit_avgpool(const Node *n, bool bwd) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0), *y = bwd ? IN((Node *)n, 1) : (Node *)n;
     int r = x->shape.rank;
     int64_t planes = 1;
@@ -314,7 +313,7 @@ void emit_avgpool(const Node *n, bool bwd) {
     const char *t = dtype_ctype(n->dtype);
     if (bwd)
         P("    /* each output's gradient is shared evenly by the inputs of its window */\n"
-          "    memset(out, 0, %lld * sizeof(%s));\n", (long long)shape_numel(x->shape), t);
+          "    memset(out, 0, %s);\n", ix_bytes(shape_numel(x->shape), t));
     emit_for(4, "p", planes, NULL);
     emit_for(8, "h", OH, NULL);
     emit_for(12, "w", OW, " {");
@@ -349,9 +348,11 @@ void emit_avgpool(const Node *n, bool bwd) {
 static void emit_row_softmax_stats(const char *t, const char *f, int64_t C) {
     P("        const %s *row = %s;\n", t, ix_ptr("logits", ix_mul("i", C)));
     P("        %s m = row[0];\n", t);
-    cg_for(8, "int64_t", "c", 1, C, 1, NULL);
-    P("            if (row[c] > m)\n                m = row[c];\n");
-    cg_end();
+    if (C > 1) { /* one class: its logit is the maximum */
+        cg_for(8, "int64_t", "c", 1, C, 1, NULL);
+        P("            if (row[c] > m)\n                m = row[c];\n");
+        cg_end();
+    }
     P("        double se = 0;\n");
     emit_for(8, "c", C, NULL);
     P("            se += exp%s(row[c] - m);\n", f);
@@ -362,7 +363,7 @@ static void emit_row_softmax_stats(const char *t, const char *f, int64_t C) {
 static const char *per_row(int64_t N) { return N == 1 ? "" : ir_fmt(" / %lld", (long long)N); }
 
 void emit_cross_entropy(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     Node *x = IN((Node *)n, 0);
     int64_t N_ = x->shape.d[0], C = x->shape.d[1];
     const char *red = node_str(n, "reduction", "mean");
@@ -382,7 +383,7 @@ void emit_cross_entropy(const Node *n) {
 }
 
 void emit_cross_entropy_bwd(const Node *n) {
-    emit_kernel_open(n);
+    emit_kernel_open();
     int64_t N_ = n->shape.d[0], C = n->shape.d[1];
     const char *red = node_str(n, "reduction", "mean");
     const char *t = dtype_ctype(n->dtype), *f = fsuffix(n->dtype);
@@ -411,7 +412,7 @@ void emit_cross_entropy_fused(void) {
     for (int i = cg.u.first; i <= cg.u.last; i++)
         if (cg.g->nodes[i].op == OP_CROSS_ENTROPY_BWD)
             bw = &cg.g->nodes[i];
-    emit_kernel_open(ce);
+    emit_kernel_open();
     int64_t N_ = IN((Node *)ce, 0)->shape.d[0], C = IN((Node *)ce, 0)->shape.d[1];
     const char *red = node_str(ce, "reduction", "mean");
     const char *t = dtype_ctype(ce->dtype), *f = fsuffix(ce->dtype);

@@ -16,7 +16,7 @@
  * and every kernel (a reached function other than an entry point) is static, each of its
  * pointer parameters is restrict, and at each call of a kernel no pointer variable is passed
  * twice; where pointers are carved from one base at constant offsets ((T *)(mem + 1024)) and
- * the kernel declares its extents (const float x0[restrict static 96]), the byte ranges of
+ * the kernel declares its extents (const float x[restrict static 96]), the byte ranges of
  * two arguments must not overlap either.
  *
  * Findings read like a compiler's, at the offending line, with notes tracing the path from

@@ -206,7 +206,7 @@ static void op_reduce(const Node *n, int ind, Style style) {
     const char *acc_t = n->op == OP_SUM || n->op == OP_MEAN ? (fl ? "double" : "int64_t") : T(x->dtype);
     const char *result = n->op == OP_SUM ? ir_fmt("(%s)part[0]", T(n->dtype))
                          : count == 0    ? "NAN"
-                                         : ir_fmt("(%s)(part[0] / %lld)", T(n->dtype), L(count));
+                                         : ir_fmt("(%s)%s", T(n->dtype), count == 1 ? "part[0]" : ir_fmt("(part[0] / %lld)", L(count)));
     if (style == PER_OUTPUT_BLOCK) {
         P("%*s%s acc = 0;\n", ind, "", acc_t);
         P("%*sfor (int64_t j = threadIdx.x; j < %lld; j += blockDim.x)\n", ind, "", L(count));
@@ -230,7 +230,7 @@ static void op_reduce(const Node *n, int ind, Style style) {
     if (n->op == OP_SUM)
         store(ind, "i", ir_fmt("(%s)acc", T(n->dtype)));
     else if (n->op == OP_MEAN)
-        store(ind, "i", count ? ir_fmt("(%s)(acc / %lld)", T(n->dtype), L(count)) : "NAN");
+        store(ind, "i", !count ? "NAN" : ir_fmt("(%s)%s", T(n->dtype), count == 1 ? "acc" : ir_fmt("(acc / %lld)", L(count))));
     else if (n->op == OP_ARGMAX)
         store(ind, "i", "arg");
     else
@@ -290,10 +290,10 @@ static void op_cat(const Node *n, int ind) {
     for (int k = axis + 1; k < n->shape.rank; k++)
         inner *= n->shape.d[k];
     if (inner == 1) /* the axis is the last: no inner index */
-        P("%*sconst int64_t outer = i / %lld, t = i %% %lld;\n", ind, "", L(n->shape.d[axis]), L(n->shape.d[axis]));
+        P("%*sconst int64_t outer = %s, t = %s;\n", ind, "", ix_div("i", n->shape.d[axis]), ix_mod("i", n->shape.d[axis]));
     else
-        P("%*sconst int64_t outer = i / %lld, t = i / %lld %% %lld, inner = i %% %lld;\n", ind, "",
-          L(n->shape.d[axis] * inner), L(inner), L(n->shape.d[axis]), L(inner));
+        P("%*sconst int64_t outer = %s, t = %s, inner = %s;\n", ind, "", ix_div("i", n->shape.d[axis] * inner),
+          ix_mod(ix_div("i", inner), n->shape.d[axis]), ix_mod("i", inner));
     P("%*s%s v;\n", ind, "", T(n->dtype));
     int64_t off = 0;
     for (int k = 0; k < n->nin; k++) {
@@ -320,9 +320,9 @@ static void op_matmul(const Node *n, int ind) {
     batch.rank -= 2;
     ab.rank -= 2;
     bb.rank -= 2;
-    const char **bc = coords(batch, ir_fmt("(i / %lld)", L(Mm * Nn)));
+    const char **bc = coords(batch, Mm * Nn == 1 ? "i" : ir_fmt("(i / %lld)", L(Mm * Nn)));
     const char *acc = dtype_is_float(n->dtype) ? T(n->dtype) : "int64_t";
-    P("%*sconst int64_t m = i / %lld %% %lld, j = i %% %lld;\n", ind, "", L(Nn), L(Mm), L(Nn));
+    P("%*sconst int64_t m = %s, j = %s;\n", ind, "", ix_mod(ix_div("i", Nn), Mm), ix_mod("i", Nn));
     P("%*sconst %s *A = %s;\n", ind, "", T(a->dtype),
       ix_ptr("a", ix_add(ix_mul(cg_bcast_index(ab, batch, bc), Mm * K), ix_mul("m", K))));
     P("%*sconst %s *B = %s;\n", ind, "", T(b->dtype), ix_ptr("b", ix_add(ix_mul(cg_bcast_index(bb, batch, bc), K * Nn), "j")));
@@ -336,7 +336,7 @@ static void op_matmul(const Node *n, int ind) {
 static void op_linear(const Node *n, int ind) {
     const Node *w = IN(n, 1);
     int64_t O = w->shape.d[0], I = w->shape.d[1];
-    P("%*sconst int64_t r = i / %lld, o = i %% %lld; /* row of the input, output feature */\n", ind, "", L(O), L(O));
+    P("%*sconst int64_t r = %s, o = %s; /* row of the input, output feature */\n", ind, "", ix_div("i", O), ix_mod("i", O));
     P("%*s%s acc = 0;\n", ind, "", T(n->dtype));
     cg_for(ind, "int64_t", "k", 0, I, 1, NULL);
     P("%*s    acc += x[%s] * weight[%s];\n", ind, "", ix_add(ix_mul("r", I), "k"), ix_add(ix_mul("o", I), "k"));
@@ -374,7 +374,7 @@ static void op_conv2d(const Node *n, int ind) {
     bool pad = c.pd[0] || c.pd[1];
     declare_coords(ind, n->shape, "i", (const char *[]){"n", "k", "h", "w"});
     if (c.groups > 1)
-        P("%*sconst int64_t c0 = k / %lld * %lld; /* first input channel of k's group */\n", ind, "", L(c.Og), L(c.Cg));
+        P("%*sconst int64_t c0 = %s; /* first input channel of k's group */\n", ind, "", ix_mul(ix_div("k", c.Og), c.Cg));
     P("%*s%s acc = %s;\n", ind, "", T(n->dtype), n->nin == 3 ? "bias[k]" : cg_literal(0, n->dtype));
     cg_for(ind, "int64_t", "c", 0, c.Cg, 1, NULL);
     (pad ? cg_for_cont : cg_for)(ind + 4, "int64_t", "r", 0, c.KH, 1, " {");
@@ -877,17 +877,12 @@ static char *kernel_source(const TrainCode *t) {
     return buf;
 }
 
-/* The kernel table, in launch order: the step's units, predict's, tg_copy. */
-static int nkernels;
+/* The kernel table, in launch order: the step's units, predict's, tg_copy (device() makes it). */
+static int nkernels, npredict_first, ncopy; /* all; where predict's units start; tg_copy's index */
 static const char **knames;
 
 static void add_name(void) { knames[nkernels++] = cg_unit_name(); }
 static void collect_names(Graph *g, const MemPlan *m, const char *kprefix) { each_unit(g, m, kprefix, add_name); }
-
-/* tg_copy's index in the table: after every unit of the step and of predict. */
-static int copy_kernel(const TrainCode *t) {
-    return emit_count_kernels(t->train, t->train_plan) + (t->pred ? emit_count_kernels(t->pred, t->pred_plan) : 0);
-}
 
 /* The device address of node id's buffer in a launch. */
 static const char *dev_addr(const Node *n) {
@@ -990,8 +985,10 @@ static void device(const TrainCode *t) {
     nkernels = 0;
     knames = ir_alloc(sizeof(char *) * (size_t)(t->train->nnode + (t->pred ? t->pred->nnode : 0) + 2));
     collect_names(t->train, t->train_plan, t->train_kpre);
+    npredict_first = nkernels;
     if (t->pred)
         collect_names(t->pred, t->pred_plan, "p");
+    ncopy = nkernels;
     knames[nkernels++] = "tg_copy";
     const char *U_ = cg_upper(pf);
     int64_t xb = input_bytes(t->train, 0), yb = input_bytes(t->train, 1);
@@ -1060,7 +1057,7 @@ static void step(const TrainCode *t) {
     const char *pf = t->prefix;
     const Node *x = input_node(t->train, 0), *y = input_node(t->train, 1), *loss = output_node(t->train);
     int64_t xb = input_bytes(t->train, 0), yb = input_bytes(t->train, 1);
-    int copy = copy_kernel(t);
+    int copy = ncopy;
     P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. The kernels run on the GPU's\n"
       "   copy of the parameters; %s_cuda_pull brings them back. */\n",
       type_str(x->dtype, x->shape), type_str(y->dtype, y->shape), pf);
@@ -1076,7 +1073,7 @@ static void step(const TrainCode *t) {
 static void predict(const TrainCode *t) {
     const Node *o = output_node(t->pred);
     int64_t pb = input_bytes(t->pred, 0);
-    int copy = copy_kernel(t), first = emit_count_kernels(t->train, t->train_plan);
+    int copy = ncopy, first = npredict_first;
     P("\n/* ---- predict ---- */\n\nvoid %s_predict(void *arena, const float *x, float *out) {\n", t->prefix);
     P("    ready(arena);\n");
     P("    memcpy(hx, x, %lld);\n    tg_cuda_upload(cu, dx, hx, %lld);\n", L(pb), L(pb));

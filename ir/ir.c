@@ -75,6 +75,11 @@ char *ir_fmt(const char *fmt, ...) {
     return p;
 }
 
+const char *ir_base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 /* ---- dtypes ---- */
 
 static const struct {

@@ -27,6 +27,8 @@ void *ir_alloc(size_t size); /* zeroed; dies when out of memory */
 char *ir_strdup(const char *s);
 char *ir_strndup(const char *s, size_t n);
 char *ir_fmt(const char *fmt, ...); /* formatted string in the arena */
+/* "samples/lenet.tg" -> "lenet.tg": what generated files name, so no checkout's path is in them */
+const char *ir_base_name(const char *path);
 void ir_free_all(void);             /* release everything (tests, fuzzers) */
 
 /* ---- diagnostics ------------------------------------------------------- */

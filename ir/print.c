@@ -130,7 +130,7 @@ static void print_node(FILE *f, const Node *n) {
     }
     if (n->loc.file >= 0) {
         fputs(" @", f);
-        ir_print_string(f, diag_file_name(n->loc.file));
+        ir_print_string(f, ir_base_name(diag_file_name(n->loc.file))); /* no checkout's path */
         fprintf(f, ":%d:%d", n->loc.line, n->loc.col);
     }
     fputc('\n', f);

@@ -128,6 +128,8 @@ static int sym(void *lib, const char *name, void *slot) {
 #define LOAD_DRV(name, params) if (!missing && sym(lib, #name, &drv.name)) missing = #name;
 #define LOAD_NV(name, params) if (!missing && sym(lib, #name, &nv.name)) missing = #name;
 
+/* Writes the message into err and returns -1. Not err.c's tg_fail: libtgrt_cuda links without
+ * libtgrt (tests/test_cuda_runtime.c), and its messages name a call, not a file. */
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;

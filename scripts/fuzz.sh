@@ -32,7 +32,8 @@ printf '#pragma once\n#define TGC_VERSION "%s"\n' "$version" > "$dir/config.h"
 # the compiler's sources as meson lists them, less codegen_c/validate.c (tgc check, libclang)
 srcs=""
 for layer in ir frontend passes codegen_c; do
-    for f in $(sed -n "s/.*files(\(.*\)).*/\1/p" "$layer/meson.build" | tr -d "',"); do
+    # the first files(...) of the layer's meson.build, which may span lines and hold comments
+    for f in $(sed 's/#.*//' "$layer/meson.build" | tr '\n' ' ' | sed -n "s/[^(]*files(\([^)]*\)).*/\1/p" | tr -d "',"); do
         [ "$f" = validate.c ] || srcs="$srcs $layer/$f"
     done
 done

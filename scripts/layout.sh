@@ -32,7 +32,10 @@ functions() {
                 if (name != "") { infn = 1; start = NR; body = 0 }
             }
             infn && /;[ \t]*$/ && !body && !/\{/ { infn = 0 }   # a prototype
-            infn && /\{[ \t]*$/ { body = 1 }
+            # a definition on one line: static int f(void) { return 0; }
+            infn && !body && /\{.*\}[ \t]*(\/\*.*\*\/|\/\/.*)?$/ { print F ":" start, 1, name; infn = 0; next }
+            # the body opens: "{" at the end of a line, a comment may follow
+            infn && /\{[ \t]*(\/\*.*\*\/|\/\/.*)?[ \t]*$/ { body = 1 }
             infn && body && /^}/ { print F ":" start, NR - start + 1, name; infn = 0 }
         ' "$f"
     done

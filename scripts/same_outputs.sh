@@ -153,11 +153,13 @@ fi
 nfiles=$(echo "$files" | wc -l)
 nruns=$(find "$tmp/new/run" -name stdout | wc -l)
 ntrain=$(find "$tmp/new/run" -name losses.csv | wc -l)
+what="the generated files and messages"
+[ "$code_may_differ" = 1 ] && what="the compiler's messages and exit statuses; generated files may differ"
 if [ "$status" = 0 ]; then
     if [ "$code_only" = 1 ]; then
-        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways (the generated files and messages)"
+        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways ($what)"
     else
-        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways, $nruns programs run ($ntrain trainers, their every batch's loss)"
+        echo "same_outputs: identical: $nfiles .tg files compiled 5 ways ($what), $nruns programs run ($ntrain trainers, their every batch's loss)"
     fi
 else
     keep=1

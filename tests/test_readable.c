@@ -2,9 +2,12 @@
  * test_readable.c: the generated C reads as a person would write it (STYLE.md, "Generated code:
  * a user reads it"), checked over every sample's, test program's and bench network's code:
  * default, -O0 and --target cuda (whose CUDA kernels are strings in the .c):
- *   - no index arithmetic that does nothing: no term multiplied by 1, no 0 added or subtracted;
+ *   - no index arithmetic that does nothing: no term multiplied or divided by 1 (`* 1`, `1 *`,
+ *     `/ 1`), no remainder by 1, no 0 added or subtracted;
  *   - no loop that runs once (`for (v = 0; v < 6; v += 6)`): its variable is bound instead;
- *   - no kernel parameter named like x0 or v18: parameters are named by role or by what they hold;
+ *   - no kernel parameter named like x0, v18 or in4: parameters are named by role or by what
+ *     they hold;
+ *   - every kernel's name ends in its direction: _fwd, _bwd, _fwd_bwd or _upd;
  *   - the file names only the .tg file's name, never its directory: the same model compiled from
  *     two checkouts gives the same bytes.
  * Comments are left out of the first three checks: they quote the user's .tg lines, which may
@@ -15,6 +18,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -75,7 +79,8 @@ static const char *find(const char *text, const char *name, const char *pattern)
     return hit;
 }
 
-/* A loop that runs once: for (T v = a; v < b; v++ or v += step) with a < b <= a + step. */
+/* A loop that runs once: for (T v = a; v < b; v++ or v += step) with a < b <= a + step. (A loop
+ * that never runs is an empty tensor's, which zero_size.tg has on purpose.) */
 static const char *loop_once(const char *text, const char *name) {
     regex_t re;
     ck_assert_int_eq(regcomp(&re, "for \\((int64_t|int) ([a-z_0-9]+) = (-?[0-9]+); ([a-z_0-9]+) < (-?[0-9]+); "
@@ -97,12 +102,34 @@ static const char *loop_once(const char *text, const char *name) {
 /* A kernel parameter named like x0 or v18, in a C kernel or a CUDA one. */
 static const char *numbered_param(const char *text, const char *name) {
     regex_t re;
-    ck_assert_int_eq(regcomp(&re, "(static|__global__) void k[a-z0-9_]*\\([^)]*[ *]([xv][0-9]+)[[,)]", REG_EXTENDED), 0);
-    regmatch_t m[3];
+    ck_assert_int_eq(regcomp(&re, "(static|__global__) void [a-z0-9_]*k[0-9]+[a-z0-9_]*\\([^)]*[ *]((x|v|in)[0-9]+)[[,)]",
+                             REG_EXTENDED),
+                     0);
+    regmatch_t m[4];
     const char *hit = NULL;
-    if (regexec(&re, text, 3, m, 0) == 0)
+    if (regexec(&re, text, 4, m, 0) == 0)
         hit = fmt("%s:%d: parameter %.*s", name, line_of(text, text + m[0].rm_so), (int)(m[2].rm_eo - m[2].rm_so),
                   text + m[2].rm_so);
+    regfree(&re);
+    return hit;
+}
+
+/* A kernel whose name does not end in its direction. */
+static const char *undirected_kernel(const char *text, const char *name) {
+    regex_t re;
+    ck_assert_int_eq(regcomp(&re, "(static|__global__) void ([a-z0-9_]*k[0-9]+_[a-z0-9_]*)\\(", REG_EXTENDED), 0);
+    regmatch_t m[3];
+    const char *hit = NULL;
+    for (const char *p = text; !hit && regexec(&re, p, 3, m, p == text ? 0 : REG_NOTBOL) == 0; p += m[0].rm_eo) {
+        const char *k = fmt("%.*s", (int)(m[2].rm_eo - m[2].rm_so), p + m[2].rm_so);
+        size_t n = strlen(k);
+        bool ok = false;
+        static const char *const dirs[] = {"_fwd", "_bwd", "_upd"};
+        for (int d = 0; d < 3; d++)
+            ok |= n > 4 && !strcmp(k + n - 4, dirs[d]);
+        if (!ok)
+            hit = fmt("%s:%d: %s", name, line_of(text, p + m[0].rm_so), k);
+    }
     regfree(&re);
     return hit;
 }
@@ -148,12 +175,16 @@ START_TEST(test_code_is_clean) {
         char *text = slurp(out, NULL);
         ck_assert_ptr_nonnull(text);
         const char *code = uncommented(text), *name = fmt("%s (%s)", base, opts[o] ? opts[o] : "default");
-        const char *hit = find(code, name, "( \\* 1| \\+ 0| - 0)[] );]"); /* ] first: a bracket's own */
+        const char *hit = find(code, name, "( \\* 1| \\+ 0| - 0| / 1| % 1)[] );,]"); /* ] first: a bracket's own */
         ck_assert_msg(!hit, "an index term that does nothing: %s", hit);
+        hit = find(code, name, "[^0-9A-Za-z_.]1 \\* ");
+        ck_assert_msg(!hit, "a product with 1: %s", hit);
         hit = loop_once(code, name);
         ck_assert_msg(!hit, "a loop that runs once: %s", hit);
         hit = numbered_param(code, name);
         ck_assert_msg(!hit, "a kernel parameter named by a number: %s", hit);
+        hit = undirected_kernel(code, name);
+        ck_assert_msg(!hit, "a kernel name without its direction: %s", hit);
     }
     ck_assert_int_ge(compiled, 2);
 }

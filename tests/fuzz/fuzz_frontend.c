@@ -2,7 +2,8 @@
  * fuzz_frontend.c: a libFuzzer target for everything tgc does to a .tg file before it writes C.
  *
  * Each input is a .tg source. It goes through the pipeline of tgc's main() with --stats on:
- * parse_file -> lower_ast -> pass_dce -> pass_simplify -> pass_fuse -> pass_memplan -> emit_stats,
+ * parse_file -> lower_ast -> pass_autodiff -> pass_dce -> pass_simplify -> pass_fuse -> pass_memplan
+ * -> emit_stats,
  * ir_print and emit_c, the C and the header written to /dev/null. Beyond what tgc does, ir_verify
  * runs after lowering and after every pass whatever the build type, each lowered graph must
  * round-trip through its text form (ir_sprint -> ir_read), and half the inputs run with a pass
@@ -70,7 +71,7 @@ static void roundtrip(const Graph *g) {
     }
 }
 
-/* tgc.c's optimize() with --stats: the passes in order, the unfused kernel count before fusion */
+/* the passes of tgc.c's main() in order, with --stats: the unfused kernel count before fusion */
 static Graph *optimize(Graph *g, Passes p, int *unfused) {
     g = pass_autodiff(g);
     verify(g, "autodiff");
