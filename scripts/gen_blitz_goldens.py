@@ -335,6 +335,9 @@ def semantics():
     z[0] = torch.ones(1, 3)
     print(z, torch.tensor([1, 2]) * 0.5, torch.tensor([3, 4]) / 2)
     print(f"{3:.1f} {x:8.3f} {2:+d} {5: d}")
+    c = torch.arange(2).view(2, 1).float()
+    wide = torch.cat([c + i for i in range(30)], dim=1)
+    print(wide.sum(dim=1), wide[1, 25:])
 
 
 def autograd_semantics():
