@@ -360,7 +360,7 @@ static const char *take(const char *name, int id) {
             take_slot(name, buffer_key(id));
             return name;
         }
-        name = ir_fmt("%s_%d", base, n);
+        name = ir_fmt(base[strlen(base) - 1] == '_' ? "%s%d" : "%s_%d", base, n); /* div_2, not div__2 */
     }
 }
 

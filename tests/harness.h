@@ -12,12 +12,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Test strings live until the test process exits; keeping them reachable keeps LeakSanitizer quiet. */
-static void *kept[1 << 14];
-static int nkept;
+/* Test strings live until the test process exits; keeping them reachable keeps LeakSanitizer quiet
+ * (however many a suite makes: the list grows). */
+static void **kept;
+static int nkept, capkept;
 static void *keep(void *p) {
-    if (nkept < (int)(sizeof kept / sizeof kept[0]))
-        kept[nkept++] = p;
+    if (nkept == capkept) {
+        void **grown = realloc(kept, sizeof(void *) * (size_t)(capkept ? 2 * capkept : 1024));
+        if (!grown)
+            return p;
+        kept = grown;
+        capkept = capkept ? 2 * capkept : 1024;
+    }
+    kept[nkept++] = p;
     return p;
 }
 

@@ -138,7 +138,7 @@ static const char *undirected_kernel(const char *text, const char *name) {
  * not cross_entropy) compiles with --no-main. Returns the exit status. */
 static int compile(const char *f, const char *out, const char *opt) {
     for (int no_main = 0; no_main < 2; no_main++) {
-        char *argv[8];
+        char *argv[10]; /* tgc compile F -o OUT --target cuda --no-main, and NULL */
         int n = 0;
         argv[n++] = (char *)tgc;
         argv[n++] = "compile";
@@ -185,6 +185,8 @@ START_TEST(test_code_is_clean) {
         ck_assert_msg(!hit, "a kernel parameter named by a number: %s", hit);
         hit = undirected_kernel(code, name);
         ck_assert_msg(!hit, "a kernel name without its direction: %s", hit);
+        free(text); /* megabytes each, read 170 times: not kept until exit */
+        free((char *)code);
     }
     ck_assert_int_ge(compiled, 2);
 }
