@@ -458,13 +458,18 @@ static void add_name(int id, const char *name, bool written) {
         }
         if (written && !cg.u.args[a].written) { /* in place: the output takes the parameter */
             /* first, since other names of the buffer may be derived from this one */
-            cg.u.aliases = ir_fmt("    const %s *%s = %s; /* the same buffer: the output overwrites %%%d */\n%s",
-                                  dtype_ctype(cg.g->nodes[cg.u.args[a].node].dtype), cg.u.args[a].name, name,
-                                  cg.u.args[a].node, cg.u.aliases);
+            const char *t = dtype_ctype(cg.g->nodes[cg.u.args[a].node].dtype);
+            /* an input of another type of the same size (an i64 read, an f64 written) is cast */
+            cg.u.aliases = ir_fmt("    const %s *%s = %s%s; /* the same buffer: the output overwrites %%%d */\n%s", t,
+                                  cg.u.args[a].name, strcmp(t, dtype_ctype(x->dtype)) ? ir_fmt("(const %s *)", t) : "",
+                                  name, cg.u.args[a].node, cg.u.aliases);
             cg.u.args[a] = (KArg){id, name, true};
         } else
-            cg.u.aliases = ir_fmt("%s    %s%s *%s = %s;\n", cg.u.aliases, written ? "" : "const ", dtype_ctype(x->dtype),
-                                  name, cg.u.args[a].name);
+            cg.u.aliases = ir_fmt("%s    %s%s *%s = %s%s;\n", cg.u.aliases, written ? "" : "const ", dtype_ctype(x->dtype),
+                                  name,
+                                  x->dtype != cg.g->nodes[cg.u.args[a].node].dtype
+                                      ? ir_fmt("(%s%s *)", written ? "" : "const ", dtype_ctype(x->dtype)) : "",
+                                  cg.u.args[a].name);
         return;
     }
     if (cg.u.nargs >= cap_args)
@@ -721,6 +726,9 @@ const char *cg_binary(const Node *n, const char *a, const char *b) {
     /* NaN wins, as torch.maximum/minimum */
     case OP_MAXIMUM: return ir_fmt("(%s > %s || %s != %s ? %s : %s)", a, b, a, a, a, b);
     case OP_MINIMUM: return ir_fmt("(%s < %s || %s != %s ? %s : %s)", a, b, a, a, a, b);
+    /* Python's rounding down and sign of the divisor (tg_floordiv and tg_mod, in tgrt_ops.h) */
+    case OP_FLOORDIV: return ir_fmt("tg_floordiv_%s(%s, %s)", dtype_is_float(t) ? (t == DT_F32 ? "f32" : "f64") : "i64", a, b);
+    case OP_MOD: return ir_fmt("tg_mod_%s(%s, %s)", dtype_is_float(t) ? (t == DT_F32 ? "f32" : "f64") : "i64", a, b);
     case OP_EQ: return ir_fmt("%s == %s", a, b);
     case OP_NE: return ir_fmt("%s != %s", a, b);
     case OP_LT: return ir_fmt("%s < %s", a, b);

@@ -917,6 +917,8 @@ const Builtin builtins[] = {
     {"pow", bi_binary, OP_POW, G | T},
     {"maximum", bi_binary, OP_MAXIMUM, G | T},
     {"minimum", bi_binary, OP_MINIMUM, G | T},
+    {"floor_divide", bi_binary, OP_FLOORDIV, G | T},
+    {"remainder", bi_binary, OP_MOD, G | T},
     {"eq", bi_binary, OP_EQ, G | T},
     {"ne", bi_binary, OP_NE, G | T},
     {"lt", bi_binary, OP_LT, G | T},

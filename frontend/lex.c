@@ -2,7 +2,8 @@
  * lex.c: .tg text -> tokens.
  *
  * Python-flavoured: newlines end statements except inside (), [] and {}
- * nesting deeper than a block, '#' and '//' start comments, strings use
+ * nesting deeper than a block, '#' starts a comment ('//' is Python's floor
+ * division, as in the PyTorch a program translates), strings use
  * either quote, f"..." strings keep their raw body for the parser to split
  * into text and {expr} holes. Errors (a stray byte, an unterminated string, a
  * number too large) are reported and lexing goes on, so one run shows them all.
@@ -55,7 +56,7 @@ static void newline(Lexer *lx, const char *next) {
 
 /* Longest first: the scan takes the first match, so "**=" must be tried before "**" and "*". */
 static const char *puncts[] = {
-    "**=", "...", "**", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "->", "(", ")", "[", "]",
+    "**=", "//=", "...", "**", "//", "%=", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "->", "(", ")", "[", "]",
     "{", "}", ",", ":", ";", "=", "+", "-", "*", "/", "@", "<", ">", ".", "%",
 };
 
@@ -190,7 +191,7 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
             p++;
             continue;
         }
-        if (c == '#' || (c == '/' && p[1] == '/')) {
+        if (c == '#') {
             while (p < end && *p && *p != '\n')
                 p++;
             continue;

@@ -21,17 +21,33 @@ typedef struct {
 
 static Token *peek(Parser *ps) { return &ps->tok[ps->pos]; }
 
+/* Is there a '//' in the statement that failed, up to the token where it failed? Code written
+ * when '//' started a comment fails there: the note says what comments are now. */
+static bool comment_slashes(Parser *ps) {
+    for (int i = ps->pos < ps->ntok ? ps->pos : ps->ntok - 1; i >= 0; i--) {
+        Token *t = &ps->tok[i];
+        if (t->kind == TK_PUNCT && !strcmp(t->text, "//"))
+            return true;
+        if (i < ps->pos && (t->kind == TK_NEWLINE || (t->kind == TK_PUNCT && (!strcmp(t->text, "{") ||
+                                                                                 !strcmp(t->text, "}") || !strcmp(t->text, ";")))))
+            return false;
+    }
+    return false;
+}
+
 /*
  * Reports, then longjmps to the innermost recovery point. Unarmed, recover is
  * unset or names the frame of a function that has returned, so the error is fatal
  * instead. The cap keeps a file of garbage from flooding the terminal.
  */
 static _Noreturn void syntax_error(Parser *ps, SrcLoc loc, const char *fmt, ...) {
-    char buf[512];
+    char buf[640];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(buf, 512, fmt, ap);
     va_end(ap);
+    if (comment_slashes(ps))
+        strcat(buf, " (comments start with '#' in .tg; '//' is floor division, as in Python)");
     if (!ps->armed)
         error_at(loc, "%s", buf);
     diag_error(loc, "%s", buf);
@@ -448,12 +464,12 @@ static Expr *binary(Parser *ps, Expr *lhs, Token *t, Expr *rhs) {
     return e;
 }
 
-/* term -> unary (('*' | '/' | '@' | '%') unary)* */
+/* term -> unary (('*' | '/' | '//' | '@' | '%') unary)* */
 static Expr *term(Parser *ps) {
     Expr *e = unary(ps);
     for (;;) {
         Token *t = peek(ps);
-        if (is_punct(t, "*") || is_punct(t, "/") || is_punct(t, "@") || is_punct(t, "%")) {
+        if (is_punct(t, "*") || is_punct(t, "/") || is_punct(t, "//") || is_punct(t, "@") || is_punct(t, "%")) {
             ps->pos++;
             e = binary(ps, e, t, unary(ps));
         } else
@@ -564,7 +580,7 @@ static Stmt **stmts(Parser *ps, Decl *d, int *n);
 
 /* stmt -> 'return' exprlist
  *       | 'if' expr block ('else' ('if' ... | block))?
- *       | exprlist (('=' | '+=' | '-=' | '*=' | '/=') exprlist)? */
+ *       | exprlist (('=' | '+=' | '-=' | '*=' | '/=' | '//=' | '%=' | '**=') exprlist)? */
 static Stmt *stmt(Parser *ps, Decl *d) {
     Token *t = peek(ps);
     Stmt *s = ir_alloc(sizeof(Stmt));
@@ -607,8 +623,8 @@ static Stmt *stmt(Parser *ps, Decl *d) {
                                      "time (see docs/language.md)", t->text);
     Expr *e = exprlist(ps);
     Token *op = peek(ps);
-    static const char *ops[] = {"=", "+=", "-=", "*=", "/="};
-    for (size_t i = 0; i < 5; i++)
+    static const char *ops[] = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (is_punct(op, ops[i])) {
             ps->pos++;
             /* a tuple unpacks only with '=': "a, b += 1" means nothing (Python rejects it too) */

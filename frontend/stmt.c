@@ -120,7 +120,7 @@ static void exec_stmt(Stmt *s) {
             assign(s->target, v, s->loc);
             return;
         }
-        char op[2] = {s->op[0], 0};
+        const char *op = ir_strndup(s->op, strlen(s->op) - 1); /* "+=" -> "+" */
         Value *cur = lw_eval(s->target);
         if (cur->kind == V_TENSOR) {
             /* x += y updates x in place, as PyTorch does */

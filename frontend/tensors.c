@@ -108,6 +108,18 @@ Value *lw_result(int node, Value *a, Value *b) {
     return v;
 }
 
+/* Python's float floor division (CPython's float_floor_div): the quotient rounded down, exact
+ * where a / b rounds across an integer. */
+static double py_floordiv(double a, double b) {
+    double mod = fmod(a, b), div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0))
+        div -= 1.0;
+    if (div == 0)
+        return copysign(0.0, a / b);
+    double fl = floor(div);
+    return div - fl > 0.5 ? fl + 1.0 : fl;
+}
+
 /* Compile-time integer arithmetic is exact or an error: Python's ints do not wrap, ours are 64-bit. */
 static _Noreturn void int_overflow(SrcLoc loc) {
     error_at(loc, "integer overflow in a compile-time expression (the limit is 2^63 - 1)");
@@ -126,6 +138,12 @@ static Value *scalar_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     if (!strcmp(op, "/")) {
         if (y == 0) error_at(loc, "division by zero");
         return mk_float(x / y);
+    }
+    if (!strcmp(op, "//")) {
+        if (y == 0) error_at(loc, "%s division by zero", fl ? "float floor" : "integer");
+        if (fl) return mk_float(py_floordiv(x, y));
+        if (i == INT64_MIN && j == -1) int_overflow(loc);
+        int64_t q = i / j; if (i % j != 0 && (i < 0) != (j < 0)) q--; return mk_int(q);
     }
     if (!strcmp(op, "%")) {
         if (y == 0) error_at(loc, "modulo by zero");
@@ -161,7 +179,7 @@ static Value *scalar_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
 /* The op of a binary operator on tensors (those of add() and the like are in the builtin table). */
 static Op binop_code(const char *op) {
     static const struct { const char *s; Op op; } t[] = {
-        {"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"**", OP_POW},
+        {"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV}, {"**", OP_POW}, {"//", OP_FLOORDIV}, {"%", OP_MOD},
         {"==", OP_EQ}, {"!=", OP_NE}, {"<", OP_LT}, {"<=", OP_LE}, {">", OP_GT}, {">=", OP_GE},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -194,8 +212,8 @@ Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
         /* PyTorch keeps bool: + is logical or, * is logical and */
         if (op == OP_SUB)
             error_at(loc, "subtraction of bool tensors is not supported; use logical operations");
-        if (op == OP_POW)
-            error_at(loc, "pow of bool tensors is not supported");
+        if (op == OP_POW || op == OP_FLOORDIV || op == OP_MOD)
+            error_at(loc, "%s of bool tensors is not supported", op_info[op].name);
         if (op == OP_ADD) op = OP_OR;
         if (op == OP_MUL) op = OP_AND;
     }
@@ -296,7 +314,10 @@ Value *unary_op(Op op, Value *a, SrcLoc loc) {
     if ((op == OP_EXP || op == OP_LOG || op == OP_SQRT || op == OP_TANH || op == OP_SIGMOID) &&
         !dtype_is_float(TN(a)->dtype))
         x = lw_cast(x, DT_F32, loc); /* torch promotes integers to the default float type */
-    return lw_result(lw_add1(op, x, NULL, 0, loc), a, NULL);
+    Value *r = lw_result(lw_add1(op, x, NULL, 0, loc), a, NULL);
+    if ((op == OP_NEG || op == OP_ABS) && (a->tflags & TV_PYSCALAR))
+        r->tflags |= TV_PYSCALAR; /* -x and abs(x) of a Python number are Python numbers */
+    return r;
 }
 
 /* sum/mean/max/min/argmax over `dim` (None = all), keepdim. */

@@ -56,6 +56,8 @@ OP(DIV,         "div",          2,    K_BINARY, 1, EPI_NONE,    1)
 OP(POW,         "pow",          2,    K_BINARY, 1, EPI_NONE,    1)
 OP(MAXIMUM,     "maximum",      2,    K_BINARY, 1, EPI_NONE,    1)
 OP(MINIMUM,     "minimum",      2,    K_BINARY, 1, EPI_NONE,    1)
+OP(FLOORDIV,    "floordiv",     2,    K_BINARY, 0, EPI_NONE,    1) /* a // b: the quotient rounded down (Python, torch.floor_divide) */
+OP(MOD,         "mod",          2,    K_BINARY, 0, EPI_NONE,    1) /* a % b: the sign of b (Python, torch.remainder) */
 OP(EQ,          "eq",           2,    K_BINARY, 0, EPI_NONE,    1) /* comparisons give bool */
 OP(NE,          "ne",           2,    K_BINARY, 0, EPI_NONE,    1)
 OP(LT,          "lt",           2,    K_BINARY, 0, EPI_NONE,    1)

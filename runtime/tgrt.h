@@ -11,11 +11,70 @@
 #ifndef TGRT_H
 #define TGRT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define TG_MAX_RANK 8
+
+/* ---- Python's // and % (torch.floor_divide, torch.remainder), for the kernels ---- */
+
+/* The quotient rounded down and the remainder with the divisor's sign. An integer divisor of 0
+ * gives 0 (Python raises ZeroDivisionError; a kernel cannot stop); a float one gives inf or nan,
+ * as PyTorch does. */
+static inline int64_t tg_floordiv_i64(int64_t a, int64_t b) {
+    if (b == 0)
+        return 0;
+    if (b == -1)
+        return (int64_t)(0 - (uint64_t)a); /* INT64_MIN // -1 wraps, as PyTorch's integers */
+    int64_t q = a / b;
+    return a % b != 0 && (a < 0) != (b < 0) ? q - 1 : q;
+}
+static inline int64_t tg_mod_i64(int64_t a, int64_t b) {
+    if (b == 0 || b == -1)
+        return 0;
+    int64_t m = a % b;
+    return m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+static inline double tg_floordiv_f64(double a, double b) {
+    if (b == 0)
+        return a / b;
+    double mod = fmod(a, b), div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0))
+        div -= 1.0;
+    if (div == 0)
+        return copysign(0.0, a / b);
+    double fl = floor(div);
+    return div - fl > 0.5 ? fl + 1.0 : fl;
+}
+static inline double tg_mod_f64(double a, double b) {
+    double m = fmod(a, b);
+    if (m != 0 && (m < 0) != (b < 0))
+        m += b;
+    else if (m == 0)
+        m = copysign(0.0, b);
+    return m;
+}
+static inline float tg_floordiv_f32(float a, float b) {
+    if (b == 0)
+        return a / b;
+    float mod = fmodf(a, b), div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0))
+        div -= 1.0f;
+    if (div == 0)
+        return copysignf(0.0f, a / b);
+    float fl = floorf(div);
+    return div - fl > 0.5f ? fl + 1.0f : fl;
+}
+static inline float tg_mod_f32(float a, float b) {
+    float m = fmodf(a, b);
+    if (m != 0 && (m < 0) != (b < 0))
+        m += b;
+    else if (m == 0)
+        m = copysignf(0.0f, b);
+    return m;
+}
 
 /* Element types. The order matches the compiler's DType enum. */
 typedef enum {

@@ -338,6 +338,18 @@ def semantics():
     c = torch.arange(2).view(2, 1).float()
     wide = torch.cat([c + i for i in range(30)], dim=1)
     print(wide.sum(dim=1), wide[1, 25:])
+    a = torch.tensor([7, -7, 7, -7])
+    d = torch.tensor([2, 2, -2, -2])
+    q = torch.tensor([7.5, -7.5, 7.5, -7.5])
+    print(a // d, a % d, q // d, q % d, torch.floor_divide(a, 3), torch.remainder(q, 2.0))
+    correct = 7
+    print(f"{100 * correct // 9} %", 7 // -2, -7 % 3, 7.5 // 2, -7.5 % 2, 1 % -3.0)
+    k = torch.tensor(7).sum().item()
+    print(k // 2, k % 4, type(k // 2), x // 0.5, -k % 3.5)
+    k2 = 17
+    k2 //= 5
+    k2 %= 2
+    print(k2)
 
 
 def autograd_semantics():

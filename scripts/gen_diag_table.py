@@ -14,7 +14,8 @@ NET = '''model Net(x: f32[B, 1, 32, 32]) {
 '''
 CASES = [
  ("empty_file", ""),
- ("only_comments", "// nothing here\n# nor here\n"),
+ ("only_comments", "# nothing here\n# nor here\n"),
+ ("slash_comment", "program p {\n    x = 1  // the answer\n    // a whole line\n    y = 7 // 2\n    print(y)\n}\n"),
  ("binary_garbage", "\x01\x02\xfe\xff program\n"),
  ("unterminated_string", 'program p {\n    print("hello)\n}\n'),
  ("huge_integer", "program p {\n    x = 99999999999999999999\n}\n"),

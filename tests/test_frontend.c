@@ -45,11 +45,25 @@ static const BadCase bad[] = {
      "",
      "bad.tg:1:1: error: empty file: expected a 'model', 'program' or 'train' block\n"},
     {"only_comments",
-     "// nothing here\n"
+     "# nothing here\n"
      "# nor here\n",
      "bad.tg:1:1: error: empty file: expected a 'model', 'program' or 'train' block\n"
-     "// nothing here\n"
+     "# nothing here\n"
      "^\n"},
+    {"slash_comment",
+     "program p {\n"
+     "    x = 1  // the answer\n"
+     "    // a whole line\n"
+     "    y = 7 // 2\n"
+     "    print(y)\n"
+     "}\n",
+     "bad.tg:2:19: error: expected end of statement, found 'answer' (comments start with '#' in .tg; '//' is floor division, as in Python)\n"
+     "    x = 1  // the answer\n"
+     "                  ^\n"
+     "bad.tg:3:5: error: expected an expression, found '//' (comments start with '#' in .tg; '//' is floor division, as in Python)\n"
+     "    // a whole line\n"
+     "    ^\n"
+     "2 errors generated.\n"},
     {"binary_garbage",
      "\001\002\376\377 program\n",
      "bad.tg:1:1: error: unexpected byte 0x01 (is this a text file?)\n"

@@ -56,4 +56,10 @@ double sqrt(double);
 double fabs(double);
 double tanh(double);
 double pow(double, double);
+float fmodf(float, float);
+float floorf(float);
+float copysignf(float, float);
+double fmod(double, double);
+double floor(double);
+double copysign(double, double);
 }
