@@ -318,6 +318,37 @@ static Graph *verified(Graph *g, const char *after) {
     return g;
 }
 
+/* The passes on one graph, in order (autodiff expands backward() first); unfused: for --stats, the
+ * kernels the same graph would have without fusion. */
+static Graph *optimize(Graph *g, const Options *o, int *unfused) {
+    g = verified(g, "lowering");
+    g = verified(pass_autodiff(g), "autodiff");
+    g = verified(pass_dce(g), "dce");
+    if (!o->no_simplify)
+        g = verified(pass_simplify(g), "simplify");
+    *unfused = o->stats ? emit_count_kernels(g, pass_memplan(g, !o->no_memplan, NULL, NULL)) : -1;
+    if (!o->no_fuse)
+        g = verified(pass_fuse(g), "fuse");
+    return g;
+}
+
+/* A staged program: the passes on each segment, the slots' region planned first, each segment's
+ * plan inside it; the program's graph is the layout and its plan the largest segment's. */
+static void plan_staged(StagedProgram *sp, const Options *o, const char *name, Graph **g, MemPlan **plan) {
+    int unused;
+    for (int k = 0; k < sp->nsegs; k++)
+        sp->segs[k] = optimize(sp->segs[k], o, &unused);
+    sp->layout = memplan_layout(sp->segs, sp->nsegs, name);
+    sp->layout_plan = pass_memplan(sp->layout, !o->no_memplan, NULL, NULL);
+    *g = sp->layout;
+    *plan = sp->layout_plan;
+    for (int k = 0; k < sp->nsegs; k++) {
+        sp->plans[k] = pass_memplan(sp->segs[k], !o->no_memplan, sp->layout, sp->layout_plan);
+        if (sp->plans[k]->total > (*plan)->total)
+            *plan = sp->plans[k];
+    }
+}
+
 /* Every graph of a file, in the order they are emitted: the programs, then a train block's step
  * and its predict graph (the model's forward pass alone, which shares the step's parameters). */
 typedef struct {
@@ -326,13 +357,23 @@ typedef struct {
     int *unfused; /* kernels without fusion, for --stats (-1: not counted) */
     int n, nprograms;
     int train, predict; /* their indices, or -1 */
+    StagedProgram **staged; /* per program: its segments when it has run-time control flow, else NULL */
 } Graphs;
 
 static Graphs collect_graphs(Lowered *lw) {
     Graphs gs = {.n = lw->nprograms, .nprograms = lw->nprograms, .train = -1, .predict = -1};
     gs.graph = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 2));
-    for (int i = 0; i < lw->nprograms; i++)
+    gs.staged = ir_alloc(sizeof(StagedProgram *) * (size_t)(lw->nprograms + 1));
+    for (int i = 0; i < lw->nprograms; i++) {
         gs.graph[i] = lw->programs[i].graph;
+        if (!gs.graph[i]) {
+            StagedProgram *sp = gs.staged[i] = ir_alloc(sizeof(StagedProgram));
+            sp->segs = lw->programs[i].segs;
+            sp->nsegs = lw->programs[i].nsegs;
+            sp->host = lw->programs[i].host;
+            sp->plans = ir_alloc(sizeof(MemPlan *) * (size_t)sp->nsegs);
+        }
+    }
     if (lw->train) {
         gs.graph[gs.train = gs.n++] = lw->train;
         if (lw->train->train)
@@ -369,8 +410,14 @@ static void check_targets(const Lowered *lw, const Options *o) {
 /* --stats: each graph's report, to stdout unless the generated text goes there. */
 static void print_stats(const Graphs *gs, const Options *o) {
     FILE *sf = strcmp(o->output, "-") ? stdout : stderr;
-    for (int i = 0; i < gs->n; i++)
+    for (int i = 0; i < gs->n; i++) {
+        if (i < gs->nprograms && gs->staged[i]) {
+            for (int k = 0; k < gs->staged[i]->nsegs; k++)
+                emit_stats(sf, gs->staged[i]->segs[k], gs->staged[i]->plans[k], -1);
+            continue;
+        }
         emit_stats(sf, gs->graph[i], gs->plan[i], gs->unfused[i]);
+    }
 }
 
 /* -o PATH, or stdout for "-": a temporary beside PATH that commit() renames into place. */
@@ -391,6 +438,14 @@ static void write_ir(const Graphs *gs, const Options *o) {
     for (int i = 0; i < gs->n; i++) {
         if (i == gs->predict)
             continue;
+        if (i < gs->nprograms && gs->staged[i]) {
+            const StagedProgram *sp = gs->staged[i];
+            if (!o->emit_dot)
+                ir_print_host(f, gs->graph[i]->name, &sp->host);
+            for (int k = 0; k < sp->nsegs; k++)
+                o->emit_dot ? ir_print_dot(f, sp->segs[k]) : ir_print(f, sp->segs[k]);
+            continue;
+        }
         if (o->emit_dot)
             ir_print_dot(f, gs->graph[i]);
         else
@@ -461,7 +516,7 @@ static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
                       .main = !o->no_main, .train = gs->train >= 0 ? gs->graph[gs->train] : NULL, .plans = gs->plan,
                       .train_plan = gs->train >= 0 ? gs->plan[gs->train] : NULL,
                       .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
-                      .backend = o->cuda ? &backend_cuda : &backend_c};
+                      .backend = o->cuda ? &backend_cuda : &backend_c, .staged = gs->staged};
     bool to_stdout = !strcmp(p->c, "-");
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);
@@ -532,24 +587,19 @@ int main(int argc, char **argv) {
     check_targets(lw, &o);
 
     Graphs gs = collect_graphs(lw);
-    for (int i = 0; i < gs.n; i++) {
-        Graph *g = verified(gs.graph[i], "lowering");
-        g = verified(pass_autodiff(g), "autodiff");
-        g = verified(pass_dce(g), "dce");
-        if (!o.no_simplify)
-            g = verified(pass_simplify(g), "simplify");
-        /* for --stats: the kernels the same graph would have without fusion */
-        gs.unfused[i] = o.stats ? emit_count_kernels(g, pass_memplan(g, !o.no_memplan, NULL, NULL)) : -1;
-        if (!o.no_fuse)
-            g = verified(pass_fuse(g), "fuse");
-        gs.graph[i] = g;
-    }
+    for (int i = 0; i < gs.n; i++)
+        if (gs.graph[i])
+            gs.graph[i] = optimize(gs.graph[i], &o, &gs.unfused[i]);
+    for (int p = 0; p < gs.nprograms; p++)
+        if (gs.staged[p])
+            plan_staged(gs.staged[p], &o, lw->programs[p].name, &gs.graph[p], &gs.plan[p]);
     if (gs.predict >= 0)
         gs.graph[gs.train]->train->predict = gs.graph[gs.predict];
     /* memory: each program from zero; the step, then predict inside the step's arena */
     for (int i = 0; i < gs.n; i++)
-        gs.plan[i] = i == gs.predict ? pass_memplan(gs.graph[i], !o.no_memplan, gs.graph[gs.train], gs.plan[gs.train])
-                                     : pass_memplan(gs.graph[i], !o.no_memplan, NULL, NULL);
+        if (!(i < gs.nprograms && gs.staged[i]))
+            gs.plan[i] = i == gs.predict ? pass_memplan(gs.graph[i], !o.no_memplan, gs.graph[gs.train], gs.plan[gs.train])
+                                         : pass_memplan(gs.graph[i], !o.no_memplan, NULL, NULL);
     if (o.stats)
         print_stats(&gs, &o);
 

@@ -12,6 +12,17 @@
 typedef struct Backend Backend;
 extern const Backend backend_c;
 
+/* A program with run-time control flow (ir.h): its segments, run by its host code, and the
+ * persistent region they share. */
+typedef struct {
+    Graph **segs;
+    MemPlan **plans;       /* each segment's, with the layout's as the shared plan */
+    int nsegs;
+    HostBlock host;
+    Graph *layout;         /* one param node per slot (memplan_layout) */
+    MemPlan *layout_plan;
+} StagedProgram;
+
 typedef struct {
     const char *prefix;    /* identifier prefix: "lenet" -> lenet_run, LENET_ARENA_BYTES */
     const char *source;    /* .tg path, for the banner */
@@ -21,7 +32,8 @@ typedef struct {
     bool main;             /* emit a main() that runs every program */
     const Backend *backend; /* where the training step and predict run (--target); NULL: backend_c */
     Graph *train;          /* a train block's step graph (init, train_step, the tensor table), or NULL */
-    MemPlan **plans;       /* each program's memory plan (pass_memplan) */
+    MemPlan **plans;       /* each program's memory plan (pass_memplan); a staged one's: its arena size */
+    StagedProgram **staged; /* per program: NULL, or its segments (then programs[p] is its layout) */
     const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */
 } EmitOptions;
 

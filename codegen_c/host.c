@@ -231,19 +231,26 @@ static void emit_param_fill(const Node *n, const char *note) {
           name, v, value);
 }
 
-/* A program's run function: its sources, prints and kernel calls, in graph order. */
-static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn) {
+/* A program's run function: its sources, prints and kernel calls, in graph order. A segment of a
+ * staged program (seg) is a static function of the arena and the program's generator. */
+static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg) {
     cg_begin(g, m, kpre);
-    emit_offsets(ir_fmt("program %s", g->name));
-    P("\nint %s(void *arena, FILE *out) {\n", fn);
-    P("    unsigned char *mem = arena;\n");
+    emit_offsets(ir_fmt("%s %s", seg ? "segment" : "program", g->name));
+    if (seg)
+        P("\nstatic int %s(unsigned char *mem, TgRng *rng, FILE *out) {\n", fn);
+    else
+        P("\nint %s(void *arena, FILE *out) {\n    unsigned char *mem = arena;\n", fn);
     bool rng = false, load = false;
     for (int i = 0; i < g->nnode; i++) {
         Op op = g->nodes[i].op;
-        rng |= op == OP_RAND || op == OP_RANDN || op == OP_PARAM || op == OP_SEED;
+        rng |= op == OP_RAND || op == OP_RANDN || (op == OP_PARAM && strcmp(node_str(&g->nodes[i], "init", ""), "slot")) ||
+               op == OP_SEED;
         load |= op == OP_LOAD || op == OP_SAVE;
     }
-    if (rng)
+    const char *R = seg ? "rng" : "&rng";
+    if (seg)
+        P("    (void)rng;\n    (void)out;\n");
+    else if (rng)
         P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
     if (load)
         P("    char err[512];\n");
@@ -253,8 +260,10 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         int64_t cnt = shape_numel(n->shape);
         switch (n->op) {
         case OP_PRINT: emit_print(n); continue;
-        case OP_SEED: P("    tg_rng_seed(&rng, %lldULL);\n", (long long)node_int(n, "seed", 0)); continue;
+        case OP_SEED: P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0)); continue;
         case OP_PARAM:
+            if (!strcmp(node_str(n, "init", ""), "slot")) /* written by an earlier segment */
+                continue;
             if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
                 emit_param_fill(n, "init ");
                 continue;
@@ -263,12 +272,12 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
                 die("unknown parameter init");
             /* fall through */
         case OP_RAND:
-            P("    tg_uniform(&rng, %s, %s, %lld, %s, %s);%s%s\n", tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+            P("    tg_uniform(%s, %s, %s, %lld, %s, %s);%s%s\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
               cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
               n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
             continue;
         case OP_RANDN:
-            P("    tg_normal(&rng, %s, %s, %lld, %s, %s);\n", tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+            P("    tg_normal(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
               cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
             continue;
         case OP_LOAD:
@@ -292,11 +301,128 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         }
         case OP_INPUT:
             continue;
+        case OP_ASSIGN: { /* a staged program's slot gets its new value (where it was not computed in place) */
+            const Node *dst = &g->nodes[n->in[0]];
+            if (cg.m->off[n->in[0]] != cg.m->off[n->in[1]])
+                P("    memcpy(%s, %s, %lld); /* %s */\n", cg_var(n->in[0]), cg_var(n->in[1]),
+                  (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
+            continue;
+        }
         default:
             break;
         }
         emit_call_at(i);
     }
+    P("    return 0;\n}\n");
+}
+
+/* ---- a staged program: segments and the host code that runs them ---- */
+
+static const StagedProgram *SP;
+static const char *seg_fn_prefix;
+
+/* The byte offset of slot `name` in the arena (the layout's plan). */
+static int64_t slot_offset(const char *name) {
+    for (int i = 0; i < SP->layout->nnode; i++)
+        if (!strcmp(SP->layout->nodes[i].name, name))
+            return SP->layout_plan->off[i];
+    die("no slot %s", name);
+}
+
+static const char *slot_ref(const char *name, const char *ctype) {
+    return ir_fmt("*(%s *)(mem + %lld) /* %s */", ctype, (long long)slot_offset(name), cg_comment_safe(name));
+}
+
+static void emit_host_block(const HostBlock *b, int depth);
+
+static void host_comment(const HostStmt *h, int ind) {
+    P("%*s/* %s:%d: %s */\n", ind, "", cg_comment_safe(ir_base_name(diag_file_name(h->loc.file))), h->loc.line,
+      cg_comment_safe(diag_line_text(h->loc)));
+}
+
+static void emit_host_stmt(const HostStmt *h, int depth) {
+    int ind = 4 * depth;
+    switch (h->kind) {
+    case H_RUN:
+        P("%*sif (%s%d(mem, &rng, out))\n%*s    return 1;\n", ind, "", seg_fn_prefix, h->seg, ind, "");
+        return;
+    case H_BREAK: P("%*sbreak;\n", ind, ""); return;
+    case H_CONTINUE: P("%*scontinue;\n", ind, ""); return;
+    case H_IF:
+        host_comment(h, ind);
+        P("%*sif (%s) {\n", ind, "", slot_ref(h->slot, "const uint8_t"));
+        emit_host_block(&h->body, depth + 1);
+        if (h->orelse.n) {
+            P("%*s} else {\n", ind, "");
+            emit_host_block(&h->orelse, depth + 1);
+        }
+        P("%*s}\n", ind, "");
+        return;
+    case H_WHILE:
+        host_comment(h, ind);
+        P("%*sfor (;;) {\n", ind, "");
+        emit_host_block(&h->test, depth + 1);
+        P("%*s    if (!%s)\n%*s        break;\n", ind, "", slot_ref(h->slot, "const uint8_t"), ind, "");
+        emit_host_block(&h->body, depth + 1);
+        P("%*s}\n", ind, "");
+        return;
+    case H_FOR: {
+        host_comment(h, ind);
+        const char *v = ir_fmt("i%d", depth), *b[3];
+        for (int k = 0; k < 3; k++)
+            b[k] = h->bound[k] ? ir_fmt("b%d_%d", depth, k) : ir_fmt("%lld", (long long)h->lim[k]);
+        bool any = h->bound[0] || h->bound[1] || h->bound[2];
+        if (any) {
+            P("%*s{\n", ind, "");
+            ind += 4;
+            for (int k = 0; k < 3; k++)
+                if (h->bound[k])
+                    P("%*sconst int64_t %s = %s;\n", ind, "", b[k], slot_ref(h->bound[k], "const int64_t"));
+        }
+        const char *cond = h->bound[2] ? ir_fmt("%s > 0 ? %s < %s : %s > %s", b[2], v, b[1], v, b[1])
+                           : h->lim[2] > 0 ? ir_fmt("%s < %s", v, b[1])
+                                           : ir_fmt("%s > %s", v, b[1]);
+        const char *inc = !h->bound[2] && h->lim[2] == 1 ? ir_fmt("%s++", v) : ir_fmt("%s += %s", v, b[2]);
+        P("%*sfor (int64_t %s = %s; %s; %s) {\n", ind, "", v, b[0], cond, inc);
+        P("%*s    %s = %s;\n", ind, "", slot_ref(h->slot, "int64_t"), v);
+        emit_host_block(&h->body, ind / 4 + 1);
+        P("%*s}\n", ind, "");
+        if (any)
+            P("%*s}\n", ind - 4, "");
+        return;
+    }
+    }
+}
+
+static void emit_host_block(const HostBlock *b, int depth) {
+    for (int i = 0; i < b->n; i++)
+        emit_host_stmt(b->s[i], depth);
+}
+
+/* Each segment's kernels and function, then the run function: the host code. */
+static void emit_staged(const StagedProgram *sp, const char *kpre, const char *fn) {
+    SP = sp;
+    seg_fn_prefix = ir_fmt("%s_s", fn);
+    for (int k = 0; k < sp->nsegs; k++) {
+        const char *kp = ir_fmt("%ss%d_", kpre, k);
+        int lo = 0, hi = 0;
+        for (int i = 0; i < sp->segs[k]->nnode; i++) {
+            int l = sp->segs[k]->nodes[i].loc.line;
+            if (l > 0 && (!lo || l < lo))
+                lo = l;
+            if (l > hi)
+                hi = l;
+        }
+        P("\n/* ---- segment %d%s ---- */\n", k, lo ? ir_fmt(": lines %d-%d", lo, hi) : "");
+        emit_kernels(sp->segs[k], sp->plans[k], kp);
+        emit_run(sp->segs[k], sp->plans[k], kp, ir_fmt("%s%d", seg_fn_prefix, k), true);
+    }
+    P("\n/* The program: its loops and ifs run the segments above, which keep what lives from one to\n"
+      "   the next (variables, parameters, gradients, optimizer state) in the arena's first %lld bytes. */\n",
+      (long long)sp->layout_plan->persistent);
+    P("int %s(void *arena, FILE *out) {\n    unsigned char *mem = arena;\n", fn);
+    P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
+    emit_host_block(&sp->host, 1);
     P("    return 0;\n}\n");
 }
 
@@ -596,9 +722,13 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     for (int p = 0; p < nprograms; p++) {
         const char *kpre = p ? ir_fmt("p%d_", p) : ""; /* kernels of later programs must not clash with the first's */
         P("\n/* ---- program %s: kernels ---- */\n", programs[p]->name);
-        emit_kernels(programs[p], opt->plans[p], kpre);
+        if (!(opt->staged && opt->staged[p]))
+            emit_kernels(programs[p], opt->plans[p], kpre);
         P("\n/* ---- program %s: run ---- */\n", programs[p]->name);
-        emit_run(programs[p], opt->plans[p], kpre, fn[p]);
+        if (opt->staged && opt->staged[p])
+            emit_staged(opt->staged[p], kpre, fn[p]);
+        else
+            emit_run(programs[p], opt->plans[p], kpre, fn[p], false);
     }
     if (t)
         emit_training(t, be);

@@ -132,6 +132,10 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
             wrt[nwrt++] = i;
             continue;
         }
+        if (lw_info(i)->cut)
+            error_at(loc, "backward() through '%s', computed before a loop or an if that runs at run time: tgc "
+                          "compiles the code between two such points as one graph, so compute the loss and call "
+                          "backward() in the same block", L.g->nodes[i].name ? L.g->nodes[i].name : "a tensor");
         for (int k = 0; k < L.g->nodes[i].nin; k++)
             anc[L.g->nodes[i].in[k]] = true;
     }

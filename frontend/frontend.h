@@ -85,16 +85,21 @@ typedef enum {
     S_EXPR,   /* expression statement */
     S_ASSIGN, /* targets op value: "=", "+=", "-=", "*=", "/=" */
     S_RETURN, /* return value */
-    S_IF,     /* if value { body } else { orelse }: value known at compile time */
+    S_IF,     /* if value { body } else { orelse }: at compile time, or at run time on a run-time value */
+    S_FOR,    /* for target in value { body } */
+    S_WHILE,  /* while value { body } */
+    S_BREAK,
+    S_CONTINUE,
+    S_WITH,   /* with value { body }: torch.no_grad() */
 } StmtKind;
 
 struct Stmt {
     StmtKind kind;
     SrcLoc loc;
     const char *op;
-    Expr *target; /* S_ASSIGN: a name, attribute, index, or tuple of names */
-    Expr *value;  /* S_IF: the condition */
-    Stmt **body, **orelse; /* S_IF: the branches ("else if" is an if alone in orelse) */
+    Expr *target; /* S_ASSIGN: a name, attribute, index, or tuple of names; S_FOR: the loop's names */
+    Expr *value;  /* S_IF, S_WHILE: the condition; S_FOR: what it iterates over; S_WITH: the context */
+    Stmt **body, **orelse; /* S_IF: the branches ("else if" is an if alone in orelse); loops: body */
     int nbody, norelse;
 };
 
@@ -131,8 +136,11 @@ Ast *parse_file(const char *path, const char *text);
 /* ---- lowering ---- */
 
 typedef struct {
-    Graph *graph;       /* the program as one graph */
+    Graph *graph;       /* the program as one graph (straight-line code), or NULL: staged */
     const char *name;   /* program name */
+    Graph **segs;       /* staged (loops, run-time ifs): the segments, run by host */
+    int nsegs;
+    HostBlock host;
 } LoweredProgram;
 
 typedef struct {

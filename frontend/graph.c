@@ -51,7 +51,7 @@ int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, 
         diag_stop(); /* the shape rule has reported why */
     /* requires_grad propagates as in PyTorch, except in an optimizer step (no_grad) */
     bool rg = false;
-    for (int k = 0; k < nin && !L.no_grad; k++)
+    for (int k = 0; k < nin && !L.no_grad && !L.no_grad_block; k++)
         rg |= lw_info(in[k])->rg && grad_flows(op, in, k, L.g->nodes[id].dtype);
     *lw_info(id) = (NodeInfo){.rg = rg, .leaf = -1};
     if (!rg) /* autograd records no grad_fn: a later backward() treats it as a constant */
@@ -265,9 +265,32 @@ void set_group(int group, int node, SrcLoc loc) {
                 refresh_scope_values(s->b[i].v, group, loc);
 }
 
+static void refresh_every(Value *v, SrcLoc loc) {
+    if (!v || v->stamp == L.stamp)
+        return;
+    v->stamp = L.stamp;
+    if (v->kind == V_TENSOR && L.group_base[v->group] >= 0)
+        refresh(v, loc);
+    for (int i = 0; i < v->n; i++)
+        refresh_every(v->items[i], loc);
+    if (v->kind == V_FUNC)
+        refresh_every(v->self, loc);
+    if (v->kind == V_OPTIM)
+        for (int i = 0; i < v->optim->nparams; i++)
+            refresh_every(v->optim->params[i], loc);
+}
+
+void refresh_all_values(SrcLoc loc) {
+    L.stamp++;
+    for (int c = -1; c < L.ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
+            for (int i = 0; i < s->n; i++)
+                refresh_every(s->b[i].v, loc);
+}
+
 /* In-place: the contents seen through view v become `node` (same shape). */
 void write_through(Value *v, int node, SrcLoc loc) {
-    if (L.group_rg[v->group] && !L.no_grad)
+    if (L.group_rg[v->group] && !L.no_grad && !L.no_grad_block)
         error_at(loc, "%s leaf tensor that requires grad is used in an in-place operation (PyTorch forbids it too)",
                  v->nchain ? "a view of a" : "a");
     int base = L.group_base[v->group];

@@ -120,8 +120,12 @@ Lowered *lower_ast(Ast *ast) {
         L.ninfo = 0;
         L.scope = L.globals;
         push_scope();
+        stage_begin(d->name);
         exec_block(d->body, d->nbody);
-        out->programs[out->nprograms++] = (LoweredProgram){L.g, d->name};
+        LoweredProgram *p = &out->programs[out->nprograms++];
+        p->name = d->name;
+        stage_end(p);
+        L.prog_name = NULL;
     }
     /* models that nothing instantiated are still checked, with a batch of 1 */
     for (int i = 0; i < ast->ndecls; i++)

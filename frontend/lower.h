@@ -113,6 +113,7 @@ typedef struct {
     bool rg;            /* requires_grad */
     int leaf;           /* the leaf group whose value this node is, or -1 */
     const char *fn;     /* grad_fn name for printing ("AddmmBackward0"), NULL: from the op */
+    bool cut;           /* read from a slot (stage.c): it required grad, but its history stayed behind */
 } NodeInfo;
 
 typedef struct {
@@ -138,6 +139,16 @@ typedef struct {
     /* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
     Scope *callers[80];
     int ncallers;
+    bool no_grad_block; /* inside `with torch.no_grad()` */
+    /* staging (stage.c): a program with run-time control flow is segments run by host code */
+    const char *prog_name;
+    Graph **segs;       /* segments closed so far; L.g is the open one */
+    int nsegs, capsegs;
+    HostBlock host_top; /* the program's host code */
+    HostBlock *host;    /* where the next host statement goes */
+    struct Carry *carry; /* the run-time loops and ifs now being lowered, innermost first */
+    int *pinned;        /* groups kept live besides those variables reach (carried, conditions) */
+    int npinned, cappinned;
 } Lower;
 
 extern Lower L;
@@ -215,6 +226,7 @@ Value *mk_tensor(int node); /* a fresh tensor: a new storage group */
 Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc);
 void set_group(int group, int node, SrcLoc loc);   /* the group's contents is now node */
 void write_through(Value *v, int node, SrcLoc loc); /* in place: what v views is now node */
+void refresh_all_values(SrcLoc loc); /* every variable's tensor re-derived from its group's base */
 
 /* ---- format.c: Python's str and format, run-time text ---- */
 
@@ -298,10 +310,13 @@ typedef struct Optim {
     int nparams;
     int *buf, *exp_avg, *exp_avg_sq; /* state groups per parameter, -1 before the first step */
     int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
+    bool staged;                     /* in a program with run-time control flow: state lives in groups */
+    int step_group, lr_group;        /* staged: the step count (i64) and the learning rate (f64), -1 before */
 } Optim;
 
 Value *make_optimizer(const char *kind, Args *a);
 void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
+void optimizer_stage(Optim *o, SrcLoc loc); /* its state into groups, for a run-time loop's body */
 /* The update of a train block's step, as assignments (state, new value) into assigns. */
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                     int *nassign);
@@ -336,6 +351,18 @@ Value *call_builtin(const char *f, Value *self, Args *a, bool numpy_ns);
 Value *lw_eval(Expr *e);
 bool lw_condition(Expr *e); /* an if's condition, known at compile time */
 void exec_block(Stmt **body, int n);
+
+/* ---- stage.c: run-time control flow (segments and host code) ---- */
+
+void stage_begin(const char *program);
+void stage_end(LoweredProgram *p);
+void exec_for(Stmt *s);
+void exec_while(Stmt *s);
+void exec_if_runtime(Stmt *s, Value *cond);
+void exec_break(Stmt *s);
+void exec_continue(Stmt *s);
+void exec_with(Stmt *s);
+void stage_check_assign(const char *name, Value *v, SrcLoc loc); /* a carried name keeps its type */
 
 /* ---- train.c: train blocks ---- */
 

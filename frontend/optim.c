@@ -83,6 +83,7 @@ Value *make_optimizer(const char *kind, Args *a) {
     o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     for (int i = 0; i < o->nparams; i++)
         o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
+    o->step_group = o->lr_group = -1;
     Value *v = lw_mk(V_OPTIM);
     v->optim = o;
     v->s = kind;
@@ -101,12 +102,18 @@ static int uconst(double v, DType dt, SrcLoc loc) {
     return r;
 }
 
+static void staged_step(Optim *o, SrcLoc loc);
+
 /*
  * optimizer.step(), as PyTorch 1.13's single-tensor SGD and Adam/AdamW compute it. The step
  * count of a straight-line program is known here, so bias corrections are constants computed in
  * double exactly as Python computes them.
  */
 void optimizer_step(Optim *o, SrcLoc loc) {
+    if (o->staged) {
+        staged_step(o, loc);
+        return;
+    }
     L.no_grad = true;
     int first_node = L.g->nnode;
     for (int i = 0; i < o->nparams; i++) {
@@ -175,6 +182,13 @@ static int new_state(const char *name, DType dt, Shape s, SrcLoc loc) {
     return id;
 }
 
+/* A state of the update: the train step's persistent tensor, or a staged optimizer's group. */
+static int state_in(Optim *o, int *group, const char *name, DType dt, Shape s, SrcLoc loc) {
+    if (!o->staged)
+        return new_state(name, dt, s, loc);
+    return L.group_base[*group];
+}
+
 static int upd_cast(int x, DType dt, SrcLoc loc) {
     int r = lw_cast(x, dt, loc);
     L.g->nodes[r].flags |= NF_UPDATE;
@@ -191,13 +205,18 @@ static int upd_cast(int x, DType dt, SrcLoc loc) {
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                            int *nassign) {
     int first_node = L.g->nnode;
-    int step = new_state("step", DT_I64, shape_scalar(), loc);
+    int step = state_in(o, &o->step_group, "step", DT_I64, shape_scalar(), loc);
     /* the learning rate lives in the arena too, so a caller (the trainer's --lr) may change it; as a
        double, so lr-derived factors round exactly as Python's floats do */
-    Attr la[2] = {attr_str("init", "full"), attr_float("value", o->lr)};
-    int lr = lw_add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
-    L.g->nodes[lr].flags |= NF_PARAM;
-    L.g->nodes[lr].name = "lr";
+    int lr;
+    if (o->staged)
+        lr = L.group_base[o->lr_group];
+    else {
+        Attr la[2] = {attr_str("init", "full"), attr_float("value", o->lr)};
+        lr = lw_add(OP_PARAM, NULL, 0, DT_F64, shape_scalar(), la, 2, loc);
+        L.g->nodes[lr].flags |= NF_PARAM;
+        L.g->nodes[lr].name = "lr";
+    }
     int neg_lr = lw_add1(OP_NEG, lr, NULL, 0, loc);
     int neg_lr32 = upd_cast(neg_lr, DT_F32, loc);
     int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
@@ -224,7 +243,7 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
             if (o->weight_decay != 0)
                 d = upd2(OP_ADD, d, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
             if (o->momentum != 0) {
-                int buf = new_state(ir_fmt("%s.momentum_buffer", names[i]), dt, sh, loc);
+                int buf = state_in(o, &o->buf[i], ir_fmt("%s.momentum_buffer", names[i]), dt, sh, loc);
                 int later = upd2(OP_ADD, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc),
                                  upd2(OP_MUL, d, uconst(1 - o->dampening, dt, loc), loc), loc);
                 int nb = upd2(OP_ADD, upd2(OP_MUL, first, d, loc),
@@ -236,8 +255,8 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
             assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, d, neg_lr32, loc), loc);
             continue;
         }
-        int m = new_state(ir_fmt("%s.exp_avg", names[i]), dt, sh, loc);
-        int v = new_state(ir_fmt("%s.exp_avg_sq", names[i]), dt, sh, loc);
+        int m = state_in(o, &o->exp_avg[i], ir_fmt("%s.exp_avg", names[i]), dt, sh, loc);
+        int v = state_in(o, &o->exp_avg_sq[i], ir_fmt("%s.exp_avg_sq", names[i]), dt, sh, loc);
         int pn = p;
         if (o->adamw && o->weight_decay != 0) {
             int keep = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_MUL, lr, uconst(o->weight_decay, DT_F64, loc), loc), loc);
@@ -260,6 +279,64 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
     assigns[(*nassign)++] = step, assigns[(*nassign)++] = step1;
     for (int i = first_node; i < L.g->nnode; i++) /* constants and state too: one update section */
         L.g->nodes[i].flags |= NF_UPDATE;
+}
+
+/* ---- optimizers in a program's run-time loops ---- */
+
+/* Before a run-time loop or if: the state becomes groups (what a straight-line step() kept at
+ * compile time, the step count and the learning rate too), so that the step the body compiles
+ * once is the step of every iteration: the train block's update, reading them. */
+void optimizer_stage(Optim *o, SrcLoc loc) {
+    if (o->staged)
+        return;
+    o->staged = true;
+    int steps = 0;
+    for (int i = 0; i < o->nparams; i++)
+        steps = o->steps[i] > steps ? o->steps[i] : steps;
+    o->step_group = new_group(const_scalar(mk_int(steps), DT_I64, loc));
+    o->lr_group = new_group(const_scalar(mk_float(o->lr), DT_F64, loc));
+    for (int i = 0; i < o->nparams; i++) {
+        Node *p = N(L.group_base[o->params[i]->group]);
+        int *st[3] = {&o->buf[i], &o->exp_avg[i], &o->exp_avg_sq[i]};
+        for (int k = 0; k < 3; k++)
+            if ((k == 0) == (!o->adam && o->momentum != 0) && *st[k] < 0)
+                *st[k] = new_group(lw_filled(p->shape, p->dtype, mk_int(0), loc)->node);
+    }
+}
+
+/* optimizer.step() in a run-time loop: runtime_update over the staged state, its new values set
+ * into the groups after every update has read the old ones. */
+static void staged_step(Optim *o, SrcLoc loc) {
+    int n = o->nparams;
+    int *params = ir_alloc(sizeof(int) * (size_t)(n + 1)), *grads = ir_alloc(sizeof(int) * (size_t)(n + 1));
+    const char **names = ir_alloc(sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        int g = o->params[i]->group, gg = L.grad_group[g];
+        params[i] = L.group_base[g];
+        grads[i] = gg >= 0 ? L.group_base[gg] : -1;
+        names[i] = N(params[i])->name ? N(params[i])->name : ir_fmt("param%d", i);
+    }
+    int *assigns = ir_alloc(sizeof(int) * (size_t)(8 * n + 4)), nassign = 0;
+    L.no_grad = true;
+    runtime_update(o, params, names, grads, n, loc, assigns, &nassign);
+    /* each pair is (the state's or parameter's current node, its new value): back to its group */
+    for (int k = 0; k < nassign; k += 2) {
+        int g = -1;
+        for (int i = 0; i < n && g < 0; i++) {
+            int cand[4] = {o->params[i]->group, o->buf[i], o->exp_avg[i], o->exp_avg_sq[i]};
+            for (int c = 0; c < 4 && g < 0; c++)
+                if (cand[c] >= 0 && L.group_base[cand[c]] == assigns[k])
+                    g = cand[c];
+        }
+        if (g < 0 && L.group_base[o->step_group] == assigns[k])
+            g = o->step_group;
+        if (g < 0)
+            die("staged_step: an update of no state");
+        assigns[k] = g;
+    }
+    for (int k = 0; k < nassign; k += 2)
+        set_group(assigns[k], assigns[k + 1], loc);
+    L.no_grad = false;
 }
 
 /* ---- losses ---- */

@@ -17,6 +17,7 @@ typedef struct {
     jmp_buf recover; /* a syntax error jumps back to the statement loop */
     bool armed;      /* recover holds a live setjmp; if not, a syntax error stops the run */
     int depth;       /* expression nesting, bounded so deep input cannot exhaust the stack */
+    bool elif_ok;    /* the next statement may be an 'elif': it follows an if's block */
 } Parser;
 
 static Token *peek(Parser *ps) { return &ps->tok[ps->pos]; }
@@ -88,7 +89,8 @@ static Token *expect(Parser *ps, const char *s) {
 
 /* Reserved words: rejected where a name is expected, so `model = 1` fails at the name itself. */
 static bool is_keyword(const char *s) {
-    static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or", "if", "else",
+    static const char *kw[] = {"model", "program", "train", "return", "not", "and", "or", "if", "else", "elif",
+                               "for", "in", "while", "break", "continue", "with",
                                "True", "False", "true", "false", "None"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (!strcmp(kw[i], s))
@@ -578,6 +580,36 @@ static bool peek_next_is_statementish(Parser *ps) {
 
 static Stmt **stmts(Parser *ps, Decl *d, int *n);
 
+/* A Python habit: 'for x in y:' where .tg opens a block. */
+static void colon_check(Parser *ps, const char *what) {
+    if (is_punct(peek(ps), ":"))
+        syntax_error(ps, peek(ps)->loc, "a .tg '%s' takes a block in braces, not ':': %s ... { ... }", what, what);
+}
+
+/* The names a for binds: NAME, or NAME, NAME, or (NAME, NAME) nested: i, (inputs, labels). */
+static Expr *target_list(Parser *ps) {
+    Token *t = peek(ps);
+    ExprList l = {0};
+    do {
+        Expr *e;
+        if (accept(ps, "(")) {
+            e = target_list(ps);
+            expect(ps, ")");
+        } else {
+            Token *n = expect_name(ps, "a name for the loop");
+            e = new_expr(E_NAME, n->loc);
+            e->str = n->text;
+        }
+        list_push(&l, e, NULL);
+    } while (accept(ps, ","));
+    if (l.n == 1)
+        return l.items[0];
+    Expr *e = new_expr(E_TUPLE, t->loc);
+    e->items = l.items;
+    e->nitems = l.n;
+    return e;
+}
+
 /* stmt -> 'return' exprlist
  *       | 'if' expr block ('else' ('if' ... | block))?
  *       | exprlist (('=' | '+=' | '-=' | '*=' | '/=' | '//=' | '%=' | '**=') exprlist)? */
@@ -590,16 +622,23 @@ static Stmt *stmt(Parser *ps, Decl *d) {
         s->value = exprlist(ps);
         return s;
     }
-    if (accept(ps, "if")) {
+    if (is_ident(t, "elif") && !ps->elif_ok)
+        syntax_error(ps, t->loc, "'elif' without an 'if' before it");
+    ps->elif_ok = false;
+    if (accept(ps, "if") || accept(ps, "elif")) { /* elif: in an orelse, as "else if" */
         s->kind = S_IF;
         s->value = expr(ps);
-        if (is_punct(peek(ps), ":"))
-            syntax_error(ps, peek(ps)->loc, "a .tg 'if' takes a block in braces, not ':': if cond { ... }");
+        colon_check(ps, "if");
         s->body = stmts(ps, d, &s->nbody);
-        /* 'else' may follow on the same line as the '}' or on the next */
+        /* 'else' or 'elif' may follow on the same line as the '}' or on the next */
         int save = ps->pos;
         skip_newlines(ps);
-        if (accept(ps, "else")) {
+        if (is_ident(peek(ps), "elif")) {
+            ps->elif_ok = true;
+            s->orelse = ir_alloc(sizeof(Stmt *));
+            s->orelse[0] = stmt(ps, d);
+            s->norelse = 1;
+        } else if (accept(ps, "else")) {
             if (is_ident(peek(ps), "if")) {
                 s->orelse = ir_alloc(sizeof(Stmt *));
                 s->orelse[0] = stmt(ps, d);
@@ -610,17 +649,46 @@ static Stmt *stmt(Parser *ps, Decl *d) {
             ps->pos = save;
         return s;
     }
-    if (is_ident(t, "elif") && peek_next_is_statementish(ps))
-        syntax_error(ps, t->loc, "'elif' is Python; .tg writes 'else if cond { ... }'");
+    if (accept(ps, "for")) {
+        s->kind = S_FOR;
+        s->target = target_list(ps);
+        if (!accept(ps, "in"))
+            syntax_error(ps, peek(ps)->loc, "expected 'in' after the loop's names, found %s", describe(peek(ps)));
+        s->value = expr(ps);
+        colon_check(ps, "for");
+        s->body = stmts(ps, d, &s->nbody);
+        return s;
+    }
+    if (accept(ps, "while")) {
+        s->kind = S_WHILE;
+        s->value = expr(ps);
+        colon_check(ps, "while");
+        s->body = stmts(ps, d, &s->nbody);
+        return s;
+    }
+    if (accept(ps, "with")) {
+        s->kind = S_WITH;
+        s->value = expr(ps);
+        colon_check(ps, "with");
+        s->body = stmts(ps, d, &s->nbody);
+        return s;
+    }
+    if (accept(ps, "break")) {
+        s->kind = S_BREAK;
+        return s;
+    }
+    if (accept(ps, "continue")) {
+        s->kind = S_CONTINUE;
+        return s;
+    }
     /* Caught before the expression parser, so a Python habit gets one clear message
      * rather than "expected end of statement" at some later token. */
-    static const char *python_only[] = {"for", "while", "def", "class", "import", "from", "with", "try", "lambda",
-                                        "del", "global", "assert", "pass", "break"};
+    static const char *python_only[] = {"def", "class", "import", "from", "try", "lambda",
+                                        "del", "global", "assert", "pass"};
     for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
         if (is_ident(t, python_only[i]) && peek_next_is_statementish(ps))
-            syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no loops or definitions besides "
-                                     "model, program and train blocks, and 'if' only on values known at compile "
-                                     "time (see docs/language.md)", t->text);
+            syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no definitions besides model, "
+                                     "program and train blocks (see docs/language.md)", t->text);
     Expr *e = exprlist(ps);
     Token *op = peek(ps);
     static const char *ops[] = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="};

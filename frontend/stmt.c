@@ -20,6 +20,8 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
             error_at(t->loc, "cannot assign to the builtin name '%s'", t->str);
         if (v->kind == V_TENSOR && !TN(v)->name && !(TN(v)->flags & NF_PARAM))
             TN(v)->name = t->str; /* the IR, its gradients and the generated code read better with names */
+        if (L.carry)
+            stage_check_assign(t->str, v, loc);
         lw_bind(L.scope, t->str, v);
         return;
     case E_TUPLE:
@@ -67,25 +69,32 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
 
 /* An if's condition: a value known at compile time (a number, a bool, None, a string), never a
  * tensor, since the graph has no branches. */
-bool lw_condition(Expr *e) {
-    Value *c = lw_eval(e);
+static bool truth(Value *c, Expr *e) {
     switch (c->kind) {
     case V_BOOL: case V_INT: return c->i != 0;
     case V_FLOAT: return c->f != 0;
     case V_NONE: return false;
     case V_STR: return *c->s != 0;
     case V_TENSOR:
-        error_at(e->loc, "an 'if' condition must be known at compile time (a number or a bool); this is a tensor, "
-                         "whose value exists only when the program runs");
+        error_at(e->loc, "an 'if' in a model must be known at compile time (a number or a bool); this is a tensor, "
+                         "whose value exists only when the program runs (a forward pass is one graph; a "
+                         "program's if may test a tensor)");
     default:
         error_at(e->loc, "an 'if' condition must be a number or a bool, not %s", kind_name(c));
     }
 }
 
+bool lw_condition(Expr *e) { return truth(lw_eval(e), e); }
+
 /* The branch an if takes; in a model's forward pass without its layer declarations, which the
  * constructor ran (construct_model). */
 static void exec_if(Stmt *s) {
-    bool yes = lw_condition(s->value);
+    Value *c = lw_eval(s->value);
+    if (!L.in_forward && L.prog_name && c->kind == V_TENSOR) { /* in a program: at run time */
+        exec_if_runtime(s, c);
+        return;
+    }
+    bool yes = truth(c, s->value);
     Stmt **b = yes ? s->body : s->orelse;
     int n = yes ? s->nbody : s->norelse;
     if (!L.in_forward) {
@@ -109,6 +118,21 @@ static void exec_stmt(Stmt *s) {
     case S_EXPR:
         lw_eval(s->value);
         return;
+    case S_FOR: case S_WHILE: case S_BREAK: case S_CONTINUE:
+        if (L.in_forward || !L.prog_name)
+            error_at(s->loc, "loops are for programs: a model's forward pass is one graph (write the layers out)");
+        if (s->kind == S_FOR)
+            exec_for(s);
+        else if (s->kind == S_WHILE)
+            exec_while(s);
+        else if (s->kind == S_BREAK)
+            exec_break(s);
+        else
+            exec_continue(s);
+        return;
+    case S_WITH:
+        exec_with(s);
+        return;
     case S_RETURN:
         if (!L.in_forward)
             error_at(s->loc, "'return' outside a model");
@@ -122,7 +146,7 @@ static void exec_stmt(Stmt *s) {
         }
         const char *op = ir_strndup(s->op, strlen(s->op) - 1); /* "+=" -> "+" */
         Value *cur = lw_eval(s->target);
-        if (cur->kind == V_TENSOR) {
+        if (cur->kind == V_TENSOR && !(cur->tflags & TV_PYSCALAR)) {
             /* x += y updates x in place, as PyTorch does */
             Value *r = lw_binop(op, cur, v, s->loc);
             write_through(cur, inplace_result(cur, r->node, s->loc), s->loc);

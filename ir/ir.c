@@ -311,3 +311,14 @@ int ir_add_typed(Graph *g, Op op, const int *in, int nin, DType dtype, Shape sha
                  const Attr *attr, int nattr, SrcLoc loc) {
     return append(g, op, in, nin, dtype, shape, attr, nattr, loc)->id;
 }
+
+void host_push(HostBlock *b, HostStmt *s) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        HostStmt **n = ir_alloc(sizeof(HostStmt *) * (size_t)b->cap);
+        if (b->n)
+            memcpy(n, b->s, sizeof(HostStmt *) * (size_t)b->n);
+        b->s = n;
+    }
+    b->s[b->n++] = s;
+}

@@ -201,6 +201,44 @@ struct Graph {
 };
 
 Graph *ir_new_graph(const char *name);
+
+/* ---- a program's run-time control flow ----
+ *
+ * A program with loops or run-time ifs is staged: the tensor work between two control-flow
+ * points is one graph (a segment), compiled once, and the control flow is host code that runs
+ * the segments. Segments share the arena's persistent region: a value that lives from one
+ * segment to another (a parameter, a gradient, optimizer state, a loop-carried variable, a
+ * condition) has a slot there, a param node named after the slot, read with init "slot" (no
+ * initialization) and written with an assign node at the segment's end. The host reads
+ * conditions and writes loop counters in the slots. */
+
+typedef enum {
+    H_RUN,      /* run segment seg */
+    H_FOR,      /* for (counter = start; counter < stop; counter += step) body; counter -> slot */
+    H_WHILE,    /* for (;;) { test; if (!slot) break; body } */
+    H_IF,       /* if (slot) body else orelse */
+    H_BREAK,
+    H_CONTINUE,
+} HostKind;
+
+typedef struct HostStmt HostStmt;
+
+typedef struct {
+    HostStmt **s;
+    int n, cap;
+} HostBlock;
+
+struct HostStmt {
+    HostKind kind;
+    SrcLoc loc;
+    int seg;              /* H_RUN */
+    const char *slot;     /* H_FOR: the counter's slot (i64); H_WHILE, H_IF: the condition's (bool) */
+    const char *bound[3]; /* H_FOR: start, stop, step: a slot (i64) read when the loop starts, or NULL */
+    int64_t lim[3];       /*        the constants where bound[i] is NULL */
+    HostBlock body, orelse, test;
+};
+
+void host_push(HostBlock *b, HostStmt *s);
 /*
  * Appends a node: copies the inputs and attributes, runs the op's shape rule
  * (which reports shape errors at loc through diag and returns -1), and returns
@@ -257,6 +295,9 @@ bool ir_infer(Graph *g, Node *n);
 void ir_print(FILE *f, const Graph *g);
 char *ir_sprint(const Graph *g); /* the text form as a string in the arena */
 void ir_print_dot(FILE *f, const Graph *g); /* Graphviz, sections as clusters */
+/* A staged program's host code, as comments (# lines) the IR reader skips: which segments run, and
+ * the loops and ifs around them. */
+void ir_print_host(FILE *f, const char *program, const HostBlock *b);
 void ir_print_string(FILE *f, const char *s); /* C-escaped, quoted */
 /* The source line at loc, trimmed, for comments in generated code ("" if unknown). */
 const char *diag_line_text(SrcLoc loc);

@@ -237,3 +237,41 @@ void ir_print_dot(FILE *f, const Graph *g) {
             fprintf(f, "  n%d -> n%d;\n", g->nodes[i].in[k], i);
     fputs("}\n", f);
 }
+
+static void print_host_block(FILE *f, const HostBlock *b, int depth) {
+    for (int i = 0; i < b->n; i++) {
+        const HostStmt *h = b->s[i];
+        fprintf(f, "#   %*s", 2 * depth, "");
+        switch (h->kind) {
+        case H_RUN: fprintf(f, "run segment %d\n", h->seg); break;
+        case H_BREAK: fprintf(f, "break\n"); break;
+        case H_CONTINUE: fprintf(f, "continue\n"); break;
+        case H_FOR:
+            fprintf(f, "for %s in range(", h->slot);
+            for (int k = 0; k < 3; k++)
+                h->bound[k] ? fprintf(f, "%s%s", k ? ", " : "", h->bound[k]) : fprintf(f, "%s%lld", k ? ", " : "", (long long)h->lim[k]);
+            fprintf(f, "):\n");
+            print_host_block(f, &h->body, depth + 1);
+            break;
+        case H_WHILE:
+            fprintf(f, "while:\n");
+            print_host_block(f, &h->test, depth + 1);
+            fprintf(f, "#   %*s  if not %s: break\n", 2 * depth, "", h->slot);
+            print_host_block(f, &h->body, depth + 1);
+            break;
+        case H_IF:
+            fprintf(f, "if %s:\n", h->slot);
+            print_host_block(f, &h->body, depth + 1);
+            if (h->orelse.n) {
+                fprintf(f, "#   %*selse:\n", 2 * depth, "");
+                print_host_block(f, &h->orelse, depth + 1);
+            }
+            break;
+        }
+    }
+}
+
+void ir_print_host(FILE *f, const char *program, const HostBlock *b) {
+    fprintf(f, "# program %s: host code around its segments (%s_s0, ...)\n", program, program);
+    print_host_block(f, b, 0);
+}

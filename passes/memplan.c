@@ -422,3 +422,27 @@ MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan
         P->off[i] = buf[i] ? soff[find(i)] : -1;
     return P;
 }
+
+Graph *memplan_layout(Graph **segs, int nsegs, const char *name) {
+    Graph *l = ir_new_graph(name);
+    for (int k = 0; k < nsegs; k++)
+        for (int i = 0; i < segs[k]->nnode; i++) {
+            const Node *n = &segs[k]->nodes[i];
+            if (n->op != OP_PARAM)
+                continue;
+            int j = 0;
+            while (j < l->nnode && strcmp(l->nodes[j].name, n->name))
+                j++;
+            if (j < l->nnode) {
+                if (l->nodes[j].dtype != n->dtype || !shape_eq(l->nodes[j].shape, n->shape))
+                    die("memplan: slot %s is %s in one segment and %s in another", n->name,
+                        type_str(l->nodes[j].dtype, l->nodes[j].shape), type_str(n->dtype, n->shape));
+                continue;
+            }
+            Attr a = attr_str("init", "slot");
+            int id = ir_add_typed(l, OP_PARAM, NULL, 0, n->dtype, n->shape, &a, 1, n->loc);
+            l->nodes[id].name = n->name;
+            l->nodes[id].flags = NF_PARAM;
+        }
+    return l;
+}

@@ -56,4 +56,11 @@ typedef struct {
  */
 MemPlan *pass_memplan(Graph *g, bool reuse, const Graph *shared_g, const MemPlan *shared);
 
+/*
+ * The persistent region a staged program's segments share (ir.h: a program with run-time control
+ * flow): one param node per slot name that any segment reads or writes, in first-use order. Plan
+ * it first, then each segment with it as the shared plan.
+ */
+Graph *memplan_layout(Graph **segs, int nsegs, const char *name);
+
 #endif

@@ -604,13 +604,86 @@ static const BadCase bad[] = {
      "bad.tg:2:13: error: fill_value must be a number, got a dtype\n"
      "    x = full((2,), f32)\n"
      "            ^\n"},
-    {"python_for",
+    {"python_def",
+     "program p {\n"
+     "    def f(x) { return x }\n"
+     "}\n",
+     "bad.tg:2:5: error: 'def' is Python, not .tg: the language has no definitions besides model, program and train blocks (see docs/language.md)\n"
+     "    def f(x) { return x }\n"
+     "    ^\n"},
+    {"for_without_block",
      "program p {\n"
      "    for i in range(3)\n"
      "}\n",
-     "bad.tg:2:5: error: 'for' is Python, not .tg: the language has no loops or definitions besides model, program and train blocks, and 'if' only on values known at compile time (see docs/language.md)\n"
+     "bad.tg:2:22: error: expected '{', found end of line\n"
      "    for i in range(3)\n"
+     "                     ^\n"},
+    {"break_outside_loop",
+     "program p {\n"
+     "    x = 1\n"
+     "    break\n"
+     "    if x > 0 { continue }\n"
+     "}\n",
+     "bad.tg:3:5: error: 'break' outside a loop\n"
+     "    break\n"
+     "    ^\n"
+     "bad.tg:4:16: error: 'continue' outside a loop\n"
+     "    if x > 0 { continue }\n"
+     "               ^\n"
+     "2 errors generated.\n"},
+    {"shape_changes_in_loop",
+     "program p {\n"
+     "    x = zeros(3)\n"
+     "    for i in range(2) {\n"
+     "        x = cat([x, x])\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:4:11: error: 'x' is f32[3] before the loop and a tensor f32[6] here: a tensor keeps its type and shape across the iterations of a loop and the branches of an if\n"
+     "        x = cat([x, x])\n"
+     "          ^\n"
+     "bad.tg:3:5: note: the loop is here\n"
+     "    for i in range(2) {\n"
      "    ^\n"},
+    {"int_becomes_float_in_loop",
+     "program p {\n"
+     "    best = 0\n"
+     "    for i in range(3) {\n"
+     "        best = ones(1).sum().item()\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:4:14: error: 'best' is an int before the loop and a float here: a variable keeps its type across a loop (write best = 0.0 before it)\n"
+     "        best = ones(1).sum().item()\n"
+     "             ^\n"
+     "bad.tg:3:5: note: the loop is here\n"
+     "    for i in range(3) {\n"
+     "    ^\n"},
+    {"backward_across_loop",
+     "program p {\n"
+     "    w = ones(2, requires_grad=true)\n"
+     "    y = (w * 2).sum()\n"
+     "    for i in range(2) {\n"
+     "        y.backward()\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:5:19: error: backward() through 'y', computed before a loop or an if that runs at run time: tgc compiles the code between two such points as one graph, so compute the loss and call backward() in the same block\n"
+     "        y.backward()\n"
+     "                  ^\n"},
+    {"loop_in_model",
+     "model M(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 4)\n"
+     "    for i in range(2) { x = fc(x) }\n"
+     "    return x\n"
+     "}\n"
+     "program p {\n"
+     "    m = M()\n"
+     "    print(m(ones(1, 4)))\n"
+     "}\n",
+     "bad.tg:3:5: error: loops are for programs: a model's forward pass is one graph (write the layers out)\n"
+     "    for i in range(2) { x = fc(x) }\n"
+     "    ^\n"
+     "bad.tg:8:12: note: in the forward pass of M, called here\n"
+     "    print(m(ones(1, 4)))\n"
+     "           ^\n"},
     {"trainable_unknown",
      "model Net(x: f32[B, 4]) {\n"
      "    fc = Linear(4, 2)\n"
@@ -627,13 +700,13 @@ static const BadCase bad[] = {
      "bad.tg:10:18: error: trainable: Net has no parameter named 'fc2' or inside a module 'fc2'\n"
      "    trainable = [\"fc2\"]\n"
      "                 ^\n"},
-    {"python_elif",
+    {"elif_without_if",
      "program p {\n"
-     "    if 1 > 2 { print(1) }\n"
+     "    print(1)\n"
      "    elif 1 { print(2) }\n"
      "    print(3)\n"
      "}\n",
-     "bad.tg:3:5: error: 'elif' is Python; .tg writes 'else if cond { ... }'\n"
+     "bad.tg:3:5: error: 'elif' without an 'if' before it\n"
      "    elif 1 { print(2) }\n"
      "    ^\n"},
     {"if_on_tensor_in_model",
@@ -647,25 +720,25 @@ static const BadCase bad[] = {
      "    m = M()\n"
      "    print(m(ones(1, 4)))\n"
      "}\n",
-     "bad.tg:4:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
+     "bad.tg:4:16: error: an 'if' in a model must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs (a forward pass is one graph; a program's if may test a tensor)\n"
      "    if x.sum() > 0 { x = x * 2 }\n"
      "               ^\n"
      "bad.tg:9:12: note: in the forward pass of M, called here\n"
      "    print(m(ones(1, 4)))\n"
      "           ^\n"},
-    {"if_on_tensor",
+    {"if_on_many_elements",
      "program p {\n"
      "    x = ones(2)\n"
-     "    if x.sum() > 1 { print(1) }\n"
+     "    if x > 1 { print(1) }\n"
      "}\n",
-     "bad.tg:3:16: error: an 'if' condition must be known at compile time (a number or a bool); this is a tensor, whose value exists only when the program runs\n"
-     "    if x.sum() > 1 { print(1) }\n"
-     "               ^\n"},
+     "bad.tg:3:10: error: Boolean value of Tensor with more than one value is ambiguous (this one is bool[2])\n"
+     "    if x > 1 { print(1) }\n"
+     "         ^\n"},
     {"if_colon",
      "program p {\n"
      "    if True: print(1)\n"
      "}\n",
-     "bad.tg:2:12: error: a .tg 'if' takes a block in braces, not ':': if cond { ... }\n"
+     "bad.tg:2:12: error: a .tg 'if' takes a block in braces, not ':': if ... { ... }\n"
      "    if True: print(1)\n"
      "           ^\n"},
     {"view_of_transpose",

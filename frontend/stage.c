@@ -1,0 +1,703 @@
+/*
+ * stage.c: run-time control flow in programs (staging).
+ *
+ * A program's loops and its ifs on run-time values are not unrolled: the tensor work between
+ * two control-flow points becomes one graph, a segment, compiled once, and the control flow
+ * becomes host code (ir.h's HostStmt) that runs the segments. The elaborator lowers a loop's
+ * body once, so what it knows at compile time must hold at the start of every iteration:
+ *
+ *   - Every tensor that lives across a control-flow point (a variable in scope, a parameter
+ *     and its .grad, optimizer state) keeps its storage group; its contents move between
+ *     segments through a slot of the arena's persistent region. seg_close writes each live
+ *     group that changed into its slot (an assign node), seg_open reads each one back (a param
+ *     node with init "slot") and re-derives every variable's view of it.
+ *   - A variable a loop or an if assigns is carried: before the loop it gets a group of its
+ *     own (a Python number becomes a 0-d tensor, as item() values are), the body's last value
+ *     is written back to it at the end of the body and at every break and continue, and after
+ *     the loop the name reads it. Its dtype and shape cannot change; an assignment that would
+ *     change them is an error at its line.
+ *   - Optimizers switch to their run-time update (the step count is a tensor, as in a train
+ *     block's step), and every leaf that requires grad gets a .grad of zeros if it had none,
+ *     so that the body's backward() accumulates as it does after the first iteration.
+ *
+ * A condition (an if's or a while's) is a one-element tensor, cast to bool into a slot the host
+ * reads; a for over range() has its counter written into a slot by the host.
+ */
+#include "lower.h"
+
+#include <string.h>
+
+/* ---- per storage group: its slot ---- */
+
+static const char **slot_name; /* the slot's name, NULL before the group's first spill */
+static int *reload;            /* the node that read the slot in the current segment, or -1 */
+static bool *cut;              /* the group's value required grad but its history stays behind */
+static unsigned char *live;
+static int ncap;
+
+static void ensure(void) {
+    if (L.ngroups <= ncap)
+        return;
+    int cap = ncap ? ncap : 64;
+    while (cap < L.ngroups)
+        cap *= 2;
+    const char **sn = ir_alloc(sizeof(char *) * (size_t)cap);
+    int *rl = ir_alloc(sizeof(int) * (size_t)cap);
+    bool *ct = ir_alloc(sizeof(bool) * (size_t)cap);
+    if (ncap) {
+        memcpy(sn, slot_name, sizeof(char *) * (size_t)ncap);
+        memcpy(rl, reload, sizeof(int) * (size_t)ncap);
+        memcpy(ct, cut, sizeof(bool) * (size_t)ncap);
+    }
+    for (int i = ncap; i < cap; i++)
+        rl[i] = -1;
+    slot_name = sn;
+    reload = rl;
+    cut = ct;
+    live = ir_alloc((size_t)cap);
+    ncap = cap;
+}
+
+/* The slot names taken so far in this program: each is one tensor of the persistent region. */
+static const char **taken;
+static int ntaken, captaken;
+
+static bool is_taken(const char *name) {
+    for (int i = 0; i < ntaken; i++)
+        if (!strcmp(taken[i], name))
+            return true;
+    return false;
+}
+
+static const char *take(const char *want) {
+    const char *name = want;
+    for (int k = 2; is_taken(name); k++)
+        name = ir_fmt("%s_%d", want, k);
+    if (ntaken == captaken) {
+        captaken = captaken ? captaken * 2 : 32;
+        const char **t = ir_alloc(sizeof(char *) * (size_t)captaken);
+        if (ntaken)
+            memcpy(t, taken, sizeof(char *) * (size_t)ntaken);
+        taken = t;
+    }
+    taken[ntaken++] = name;
+    return name;
+}
+
+/* A param node reading slot `name` (its writer initialized it). */
+static int slot_node(const char *name, DType dt, Shape s, SrcLoc loc) {
+    Attr a = attr_str("init", "slot");
+    int id = lw_add(OP_PARAM, NULL, 0, dt, s, &a, 1, loc);
+    L.g->nodes[id].flags |= NF_PARAM;
+    L.g->nodes[id].name = name;
+    return id;
+}
+
+/* ---- which groups are live: reachable from a variable, a module, an optimizer, a pin ---- */
+
+static unsigned mark_stamp;
+
+static void mark_group(int g) {
+    while (g >= 0 && !live[g]) {
+        live[g] = 1;
+        g = L.grad_group[g];
+    }
+}
+
+static void mark_module(Module *m) {
+    int gs[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
+    for (int i = 0; i < 5; i++)
+        mark_group(gs[i]);
+    for (int i = 0; i < m->nchild; i++)
+        mark_module(m->child[i]);
+}
+
+static void mark_value(Value *v) {
+    if (!v || v->stamp == mark_stamp)
+        return;
+    v->stamp = mark_stamp;
+    switch (v->kind) {
+    case V_TENSOR: mark_group(v->group); break;
+    case V_MODULE: mark_module(v->mod); break;
+    case V_FUNC: mark_value(v->self); break;
+    case V_OPTIM: {
+        Optim *o = v->optim;
+        for (int i = 0; i < o->nparams; i++) {
+            mark_value(o->params[i]);
+            mark_group(o->buf[i]);
+            mark_group(o->exp_avg[i]);
+            mark_group(o->exp_avg_sq[i]);
+        }
+        mark_group(o->step_group);
+        mark_group(o->lr_group);
+        break;
+    }
+    default: break;
+    }
+    for (int i = 0; i < v->n; i++)
+        mark_value(v->items[i]);
+}
+
+static void mark_all(void) {
+    ensure();
+    memset(live, 0, (size_t)ncap);
+    L.stamp++;
+    mark_stamp = L.stamp;
+    for (int c = -1; c < L.ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
+            for (int i = 0; i < s->n; i++)
+                mark_value(s->b[i].v);
+    for (int i = 0; i < L.npinned; i++)
+        mark_group(L.pinned[i]);
+}
+
+static void pin(int g) {
+    if (L.npinned == L.cappinned) {
+        L.cappinned = L.cappinned ? L.cappinned * 2 : 16;
+        int *p = ir_alloc(sizeof(int) * (size_t)L.cappinned);
+        if (L.npinned)
+            memcpy(p, L.pinned, sizeof(int) * (size_t)L.npinned);
+        L.pinned = p;
+    }
+    L.pinned[L.npinned++] = g;
+}
+
+/* ---- segments ---- */
+
+static void host_run(SrcLoc loc) {
+    if (L.nsegs == L.capsegs) {
+        L.capsegs = L.capsegs ? L.capsegs * 2 : 8;
+        Graph **s = ir_alloc(sizeof(Graph *) * (size_t)L.capsegs);
+        if (L.nsegs)
+            memcpy(s, L.segs, sizeof(Graph *) * (size_t)L.nsegs);
+        L.segs = s;
+    }
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_RUN;
+    h->loc = loc;
+    h->seg = L.nsegs;
+    L.segs[L.nsegs++] = L.g;
+    host_push(L.host, h);
+}
+
+/* The group's slot, named after its contents' name (a variable, a parameter) when it has one. */
+static const char *slot_of(int g) {
+    if (!slot_name[g]) {
+        const char *n = L.g->nodes[L.group_base[g]].name;
+        slot_name[g] = take(n ? n : "t");
+    }
+    return slot_name[g];
+}
+
+/* Ends the current segment: every live group whose contents changed is written to its slot. */
+static void seg_close(SrcLoc loc) {
+    mark_all();
+    int *pairs = ir_alloc(sizeof(int) * (size_t)(2 * L.ngroups + 2)), npairs = 0;
+    for (int g = 0; g < L.ngroups; g++) {
+        if (!live[g])
+            continue;
+        int base = L.group_base[g];
+        if (base == reload[g])
+            continue;
+        Node *bn = &L.g->nodes[base];
+        cut[g] = lw_info(base)->rg && !L.group_rg[g];
+        if (!slot_name[g] && bn->op == OP_PARAM && strcmp(node_str(bn, "init", ""), "slot")) {
+            /* a parameter made in this segment (Net()): its node is the slot */
+            slot_name[g] = take(bn->name ? bn->name : "param");
+            bn->name = slot_name[g];
+            continue;
+        }
+        const char *name = slot_of(g);
+        int dst = reload[g] >= 0 ? reload[g] : slot_node(name, bn->dtype, bn->shape, loc);
+        pairs[npairs++] = dst;
+        pairs[npairs++] = base;
+    }
+    for (int k = 0; k < npairs; k += 2) /* the stores last, after every param node (simplify's rule) */
+        lw_add(OP_ASSIGN, &pairs[k], 2, DT_F32, shape_scalar(), NULL, 0, loc);
+    host_run(loc);
+    L.g = NULL;
+}
+
+/* Starts a segment: every live group reads its slot, and every variable sees it. */
+static void seg_open(SrcLoc loc) {
+    L.g = ir_new_graph(ir_fmt("%s_s%d", L.prog_name, L.nsegs));
+    L.info = NULL;
+    L.ninfo = 0;
+    mark_all();
+    for (int g = 0; g < L.ngroups; g++)
+        reload[g] = -1;
+    /* the types come from the slots' writers; find them by name in the last segment that has one */
+    for (int g = 0; g < L.ngroups; g++) {
+        if (!live[g] || !slot_name[g])
+            continue;
+        const Node *w = NULL;
+        for (int k = L.nsegs - 1; k >= 0 && !w; k--)
+            for (int i = 0; i < L.segs[k]->nnode && !w; i++)
+                if (L.segs[k]->nodes[i].op == OP_PARAM && L.segs[k]->nodes[i].name &&
+                    !strcmp(L.segs[k]->nodes[i].name, slot_name[g]))
+                    w = &L.segs[k]->nodes[i];
+        if (!w)
+            die("stage: slot %s has no writer", slot_name[g]);
+        int id = slot_node(slot_name[g], w->dtype, w->shape, loc);
+        reload[g] = id;
+        L.group_base[g] = id;
+        if (L.group_rg[g]) {
+            lw_info(id)->rg = true;
+            lw_info(id)->leaf = g;
+            L.g->nodes[id].flags &= ~(unsigned)NF_NOGRAD;
+        } else if (cut[g]) {
+            lw_info(id)->rg = true;
+            lw_info(id)->cut = true;
+            L.g->nodes[id].flags &= ~(unsigned)NF_NOGRAD;
+        }
+    }
+    refresh_all_values(loc);
+}
+
+/* ---- carried variables ---- */
+
+typedef struct Carry {
+    const char **names; /* assigned in the body */
+    int *group;         /* the variable's group across the control flow, -1: not carried */
+    Value **fixed;      /* a compile-time value that must not change (a module, a string), or NULL */
+    int n;
+    SrcLoc at;          /* the loop or if */
+    bool loop;
+    struct Carry *up;
+} Carry;
+
+static void add_name(Carry *c, const char *name) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->names[i], name))
+            return;
+    const char **nn = ir_alloc(sizeof(char *) * (size_t)(c->n + 1));
+    if (c->n)
+        memcpy(nn, c->names, sizeof(char *) * (size_t)c->n);
+    nn[c->n++] = name;
+    c->names = nn;
+}
+
+static void target_names(Carry *c, Expr *t) {
+    if (t->kind == E_NAME)
+        add_name(c, t->str);
+    else if (t->kind == E_TUPLE)
+        for (int i = 0; i < t->nitems; i++)
+            target_names(c, t->items[i]);
+}
+
+/* The names statements assign, nested blocks included ('=' and '+=': a Python number's '+='
+ * binds a new number). A for's own names are assigned too. */
+static void assigned_names(Carry *c, Stmt **b, int n) {
+    for (int i = 0; i < n; i++) {
+        Stmt *s = b[i];
+        if (s->kind == S_ASSIGN || s->kind == S_FOR)
+            target_names(c, s->target);
+        assigned_names(c, s->body, s->nbody);
+        assigned_names(c, s->orelse, s->norelse);
+    }
+}
+
+static bool number(Value *v) { return is_scalar(v) || (v->kind == V_TENSOR && (v->tflags & TV_PYSCALAR)); }
+
+static DType number_dtype(Value *v) {
+    if (v->kind == V_TENSOR)
+        return TN(v)->dtype;
+    return v->kind == V_FLOAT ? DT_F64 : v->kind == V_BOOL ? DT_BOOL : DT_I64;
+}
+
+/* A tensor value of group g, as a variable reads it. */
+static Value *group_value(int g, unsigned tflags) {
+    Value *v = lw_mk(V_TENSOR);
+    v->group = g;
+    v->node = L.group_base[g];
+    v->tflags = tflags;
+    return v;
+}
+
+/* Before the control flow: each name the body assigns that is bound now gets a group of its own
+ * (a Python number becomes a 0-d tensor); a tensor only updated in place keeps its group. */
+static void carry_begin(Carry *c, Stmt **b, int n, Stmt **b2, int n2, SrcLoc at, bool loop) {
+    memset(c, 0, sizeof *c);
+    assigned_names(c, b, n);
+    assigned_names(c, b2, n2);
+    c->group = ir_alloc(sizeof(int) * (size_t)(c->n + 1));
+    c->fixed = ir_alloc(sizeof(Value *) * (size_t)(c->n + 1));
+    c->at = at;
+    c->loop = loop;
+    for (int i = 0; i < c->n; i++) {
+        c->group[i] = -1;
+        Binding *bd = NULL;
+        for (Scope *s = L.scope; s && !bd; s = s->up)
+            bd = find_in(s, c->names[i]);
+        if (!bd || bd->v->kind == V_ERROR)
+            continue;
+        Value *v = bd->v;
+        if (number(v)) {
+            int node = v->kind == V_TENSOR ? v->node : const_scalar(v, number_dtype(v), at);
+            c->group[i] = new_group(node);
+            L.g->nodes[node].name = c->names[i];
+        } else if (v->kind == V_TENSOR) {
+            /* a group of its own (sharing the SSA node): the body may bind the name to another tensor,
+               which must not change the tensor it named before */
+            c->group[i] = new_group(v->nchain ? lw_reshape(v->node, TN(v)->shape, at) : v->node);
+        } else {
+            c->fixed[i] = v;
+            continue;
+        }
+        pin(c->group[i]);
+        lw_bind(L.scope, c->names[i], group_value(c->group[i], v->kind == V_TENSOR ? v->tflags : TV_PYSCALAR));
+    }
+}
+
+static int carried(Carry *c, const char *name) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->names[i], name))
+            return i;
+    return -1;
+}
+
+/* Checks an assignment to a carried name: same dtype and shape as before the control flow. */
+void stage_check_assign(const char *name, Value *v, SrcLoc loc) {
+    for (Carry *c = L.carry; c; c = c->up) {
+        int i = carried(c, name);
+        if (i < 0)
+            continue;
+        if (c->fixed[i] && v != c->fixed[i]) {
+            diag_error(loc, "'%s' is %s before the %s: it cannot change inside it, since the %s runs when the "
+                            "program runs and %s is known only to the compiler",
+                       name, kind_name(c->fixed[i]), c->loop ? "loop" : "if", c->loop ? "loop" : "if",
+                       kind_name(c->fixed[i]));
+            diag_note(c->at, "the %s is here", c->loop ? "loop" : "if");
+            diag_stop();
+        }
+        if (c->group[i] < 0 || v->kind == V_ERROR)
+            continue;
+        Node *gn = N(L.group_base[c->group[i]]);
+        if (number(v) && gn->shape.rank == 0) {
+            DType dt = number_dtype(v);
+            bool ok = dt == gn->dtype || (dt == DT_BOOL && gn->dtype == DT_I64) ||
+                      (!dtype_is_float(dt) && gn->dtype == DT_F64 && v->kind != V_TENSOR);
+            if (!ok) {
+                diag_error(loc, "'%s' is %s before the %s and %s here: a variable keeps its type across a %s "
+                                "(write %s before it)",
+                           name, gn->dtype == DT_F64 ? "a float" : gn->dtype == DT_BOOL ? "a bool" : "an int",
+                           c->loop ? "loop" : "if", dtype_is_float(dt) ? "a float" : "an int",
+                           c->loop ? "loop" : "if", dtype_is_float(dt) ? ir_fmt("%s = 0.0", name) : "an int");
+                diag_note(c->at, "the %s is here", c->loop ? "loop" : "if");
+                diag_stop();
+            }
+            continue;
+        }
+        if (v->kind != V_TENSOR || TN(v)->dtype != gn->dtype || !shape_eq(TN(v)->shape, gn->shape)) {
+            diag_error(loc, "'%s' is %s before the %s and %s here: a tensor keeps its type and shape across the "
+                            "iterations of a loop and the branches of an if",
+                       name, type_str(gn->dtype, gn->shape), c->loop ? "loop" : "if", kind_name(v));
+            diag_note(c->at, "the %s is here", c->loop ? "loop" : "if");
+            diag_stop();
+        }
+    }
+}
+
+/* The body's values of the carried names go to their groups (at the end of a body, a break or a
+ * continue); a name first bound in the body gets a group now. */
+static void carry_back(Carry *c, SrcLoc loc) {
+    for (int i = 0; i < c->n; i++) {
+        Binding *bd = NULL;
+        for (Scope *s = L.scope; s && !bd; s = s->up)
+            bd = find_in(s, c->names[i]);
+        if (!bd || bd->v->kind == V_ERROR || c->fixed[i])
+            continue;
+        Value *v = bd->v;
+        if (!number(v) && v->kind != V_TENSOR)
+            continue;
+        int g = c->group[i];
+        if (g < 0) { /* first bound in the body: carried from now on */
+            if (v->kind != V_TENSOR)
+                v = lw_result(const_scalar(v, number_dtype(v), loc), NULL, NULL), v->tflags = TV_PYSCALAR;
+            int node = lw_reshape(lw_cast(v->node, TN(v)->dtype, loc), TN(v)->shape, loc);
+            g = c->group[i] = new_group(node);
+            pin(g);
+            N(node)->name = c->names[i];
+            lw_bind(L.scope, c->names[i], group_value(g, v->tflags));
+            continue;
+        }
+        if (v->kind == V_TENSOR && v->group == g && !v->nchain)
+            continue;
+        Node *gn = N(L.group_base[g]);
+        int node = v->kind == V_TENSOR ? lw_cast(v->node, gn->dtype, loc) : const_scalar(v, gn->dtype, loc);
+        set_group(g, node, loc);
+        lw_bind(L.scope, c->names[i], group_value(g, v->kind == V_TENSOR ? v->tflags : TV_PYSCALAR));
+    }
+}
+
+/* After the control flow: each carried name reads its group. */
+static void carry_end(Carry *c) {
+    for (int i = 0; i < c->n; i++)
+        if (c->group[i] >= 0) {
+            Binding *bd = find_in(L.scope, c->names[i]);
+            unsigned fl = bd && bd->v->kind == V_TENSOR ? bd->v->tflags : TV_PYSCALAR;
+            lw_bind(L.scope, c->names[i], group_value(c->group[i], fl));
+        }
+}
+
+/* ---- what must hold at every iteration: run-time optimizers, gradients that exist ---- */
+
+static void stage_state(SrcLoc loc) {
+    mark_all();
+    for (int g = 0; g < L.ngroups; g++)
+        if (live[g] && L.group_rg[g] && L.grad_group[g] < 0) {
+            Node *n = N(L.group_base[g]);
+            L.grad_group[g] = new_group(lw_filled(n->shape, n->dtype, mk_int(0), loc)->node);
+        }
+    for (int c = -1; c < L.ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
+            for (int i = 0; i < s->n; i++)
+                if (s->b[i].v->kind == V_OPTIM)
+                    optimizer_stage(s->b[i].v->optim, loc);
+}
+
+/* ---- the statements ---- */
+
+static Carry *innermost_loop(void) {
+    for (Carry *c = L.carry; c; c = c->up)
+        if (c->loop)
+            return c;
+    return NULL;
+}
+
+/* A run-time number for the host (a range bound): a constant, or a slot it reads. */
+static void host_int(Value *v, const char **slot, int64_t *k, SrcLoc loc) {
+    *slot = NULL;
+    if (v->kind == V_INT || v->kind == V_BOOL) {
+        *k = v->i;
+        return;
+    }
+    if (v->kind != V_TENSOR || !(v->tflags & TV_PYSCALAR) || dtype_is_float(TN(v)->dtype))
+        error_at(loc, "range() takes ints, not %s", kind_name(v));
+    int g = new_group(lw_cast(v->node, DT_I64, loc));
+    pin(g);
+    *slot = slot_of(g);
+}
+
+/* A condition as the host reads it: one element, true when nonzero, in a slot. */
+static int condition_group(Value *c, SrcLoc loc) {
+    if (c->kind == V_TENSOR) {
+        Node *n = TN(c);
+        if (shape_numel(n->shape) != 1)
+            error_at(loc, "Boolean value of Tensor with more than one value is ambiguous (this one is %s)",
+                     type_str(n->dtype, n->shape));
+        int z = const_scalar(mk_int(0), n->dtype, loc);
+        int b = lw_add2(OP_NE, lw_reshape(c->node, shape_scalar(), loc), z, loc);
+        int g = new_group(b);
+        N(b)->name = "cond";
+        return g;
+    }
+    return -1;
+}
+
+static void loop_body(HostStmt *h, Carry *c, Stmt *s) {
+    c->up = L.carry;
+    L.carry = c;
+    exec_block(s->body, s->nbody);
+    carry_back(c, s->loc);
+    seg_close(s->loc);
+    L.carry = c->up;
+    (void)h;
+}
+
+void exec_for(Stmt *s) {
+    SrcLoc loc = s->loc;
+    Expr *it = s->value;
+    if (!(it->kind == E_CALL && it->lhs->kind == E_NAME && !strcmp(it->lhs->str, "range")))
+        error_at(it->loc, "a for loop runs over range(...) for now: data loaders, lists and other iterables are "
+                          "not supported yet");
+    if (s->target->kind != E_NAME)
+        error_at(s->target->loc, "a for over range() binds one name");
+    for (int i = 0; i < it->nitems; i++)
+        if (it->names && it->names[i])
+            error_at(it->items[i]->loc, "range() takes no keyword arguments");
+    if (it->nitems < 1 || it->nitems > 3)
+        error_at(it->loc, "range expected 1 to 3 arguments, got %d", it->nitems);
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_FOR;
+    h->loc = loc;
+    h->lim[0] = 0;
+    h->lim[2] = 1;
+    int npin = L.npinned;
+    for (int i = 0; i < it->nitems; i++) {
+        int k = it->nitems == 1 ? 1 : i;
+        host_int(lw_eval(it->items[i]), &h->bound[k], &h->lim[k], it->items[i]->loc);
+    }
+    if (!h->bound[2] && h->lim[2] == 0)
+        error_at(it->items[2]->loc, "range() arg 3 must not be zero");
+    stage_state(loc);
+    Carry c;
+    carry_begin(&c, s->body, s->nbody, NULL, 0, loc, true);
+    for (int i = 0; i < c.n; i++)
+        if (!strcmp(c.names[i], s->target->str) && c.group[i] >= 0) /* the counter is not carried */
+            c.group[i] = -1;
+    seg_close(loc);
+    host_push(L.host, h);
+    HostBlock *outer = L.host;
+    L.host = &h->body;
+    seg_open(loc);
+    h->slot = take(s->target->str);
+    int g = new_group(slot_node(h->slot, DT_I64, shape_scalar(), s->target->loc));
+    ensure();
+    slot_name[g] = h->slot;
+    reload[g] = L.group_base[g];
+    lw_bind(L.scope, s->target->str, group_value(g, TV_PYSCALAR));
+    loop_body(h, &c, s);
+    L.host = outer;
+    L.npinned = npin;
+    for (int i = 0; i < c.n; i++)
+        if (c.group[i] >= 0)
+            pin(c.group[i]);
+    seg_open(loc);
+    L.npinned = npin;
+    carry_end(&c);
+}
+
+void exec_while(Stmt *s) {
+    SrcLoc loc = s->loc;
+    int npin = L.npinned;
+    stage_state(loc);
+    Carry c;
+    carry_begin(&c, s->body, s->nbody, NULL, 0, loc, true);
+    seg_close(loc);
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_WHILE;
+    h->loc = loc;
+    host_push(L.host, h);
+    HostBlock *outer = L.host;
+    L.host = &h->test;
+    seg_open(loc);
+    Value *cv = lw_eval(s->value);
+    if (cv->kind != V_TENSOR) { /* known now: while True, while False */
+        bool yes = cv->kind == V_FLOAT ? cv->f != 0 : cv->kind == V_INT || cv->kind == V_BOOL ? cv->i != 0 : false;
+        if (cv->kind != V_FLOAT && cv->kind != V_INT && cv->kind != V_BOOL)
+            error_at(s->value->loc, "a 'while' condition must be a number, a bool or a tensor, not %s", kind_name(cv));
+        int b = const_scalar(mk_bool(yes), DT_BOOL, loc);
+        cv = lw_result(b, NULL, NULL);
+    }
+    int cg = condition_group(cv, s->value->loc);
+    pin(cg);
+    h->slot = slot_of(cg);
+    seg_close(loc);
+    L.host = &h->body;
+    seg_open(loc);
+    loop_body(h, &c, s);
+    L.host = outer;
+    L.npinned = npin;
+    for (int i = 0; i < c.n; i++)
+        if (c.group[i] >= 0)
+            pin(c.group[i]);
+    seg_open(loc);
+    L.npinned = npin;
+    carry_end(&c);
+}
+
+/* An if whose condition is a tensor: both branches are compiled, the host picks one. */
+void exec_if_runtime(Stmt *s, Value *cond) {
+    SrcLoc loc = s->loc;
+    int npin = L.npinned;
+    int cg = condition_group(cond, s->value->loc);
+    pin(cg);
+    stage_state(loc);
+    Carry c;
+    carry_begin(&c, s->body, s->nbody, s->orelse, s->norelse, loc, false);
+    seg_close(loc);
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_IF;
+    h->loc = loc;
+    h->slot = slot_name[cg];
+    host_push(L.host, h);
+    HostBlock *outer = L.host;
+    /* each branch starts from the bindings before the if (a break or continue in a branch binds the
+       loop's carried names too) */
+    int nbefore = L.scope->n;
+    Value **before = ir_alloc(sizeof(Value *) * (size_t)(nbefore + 1));
+    for (int i = 0; i < nbefore; i++)
+        before[i] = L.scope->b[i].v;
+    c.up = L.carry;
+    L.carry = &c;
+    for (int br = 0; br < 2; br++) {
+        Stmt **body = br ? s->orelse : s->body;
+        int n = br ? s->norelse : s->nbody;
+        if (br && !n)
+            break;
+        L.host = br ? &h->orelse : &h->body;
+        seg_open(loc);
+        exec_block(body, n);
+        carry_back(&c, loc);
+        seg_close(loc);
+        for (int i = 0; i < nbefore; i++)
+            L.scope->b[i].v = before[i];
+    }
+    L.carry = c.up;
+    L.host = outer;
+    L.npinned = npin;
+    for (int i = 0; i < c.n; i++)
+        if (c.group[i] >= 0)
+            pin(c.group[i]);
+    seg_open(loc);
+    L.npinned = npin;
+    carry_end(&c);
+}
+
+static void jump(Stmt *s, HostKind kind) {
+    Carry *loop = innermost_loop();
+    if (!loop)
+        error_at(s->loc, "'%s' outside a loop", kind == H_BREAK ? "break" : "continue");
+    carry_back(loop, s->loc);
+    seg_close(s->loc);
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = kind;
+    h->loc = s->loc;
+    host_push(L.host, h);
+    seg_open(s->loc);
+}
+
+void exec_break(Stmt *s) { jump(s, H_BREAK); }
+void exec_continue(Stmt *s) { jump(s, H_CONTINUE); }
+
+/* with torch.no_grad(): what the block computes requires no grad. */
+void exec_with(Stmt *s) {
+    Expr *e = s->value;
+    Expr *f = e->kind == E_CALL ? e->lhs : NULL;
+    const char *name = f && f->kind == E_NAME ? f->str : f && f->kind == E_ATTR ? f->str : NULL;
+    if (!name || (strcmp(name, "no_grad") && strcmp(name, "inference_mode")) || e->nitems)
+        error_at(e->loc, "'with' takes torch.no_grad() (other context managers are not supported)");
+    bool was = L.no_grad_block;
+    L.no_grad_block = true;
+    exec_block(s->body, s->nbody);
+    L.no_grad_block = was;
+}
+
+/* ---- the program ---- */
+
+void stage_begin(const char *name) {
+    L.prog_name = name;
+    L.nsegs = 0;
+    L.host_top = (HostBlock){0};
+    L.host = &L.host_top;
+    L.carry = NULL;
+    L.npinned = 0;
+    ntaken = 0;
+    ncap = 0;
+    ensure();
+}
+
+void stage_end(LoweredProgram *p) {
+    p->graph = NULL;
+    if (!L.nsegs) {
+        p->graph = L.g;
+        return;
+    }
+    host_run(NOLOC);
+    p->segs = L.segs;
+    p->nsegs = L.nsegs;
+    p->host = L.host_top;
+    L.segs = NULL;
+    L.capsegs = 0;
+}
