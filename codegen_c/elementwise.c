@@ -271,6 +271,35 @@ void emit_setslice(const Node *n) {
     P("}\n");
 }
 
+/* x[..., i, ...] with i known at run time (the run function checked its bounds): a row of the
+ * axis copied out (select) or in (setselect, over a copy of x). */
+void emit_select(const Node *n) {
+    emit_kernel_open();
+    Node *x = IN((Node *)n, 0);
+    int axis = (int)node_int(n, "axis", 0);
+    int64_t outer = 1, inner = 1, len = x->shape.d[axis];
+    for (int i = 0; i < axis; i++)
+        outer *= x->shape.d[i];
+    for (int i = axis + 1; i < x->shape.rank; i++)
+        inner *= x->shape.d[i];
+    const char *t = dtype_ctype(n->dtype);
+    if (n->op == OP_SETSELECT)
+        P("    memcpy(out, x, %s);\n", ix_bytes(shape_numel(x->shape), t));
+    P("    const int64_t k = index[0] < 0 ? index[0] + %lld : index[0];\n", (long long)len);
+    const char *o = outer == 1 ? "0" : "o";
+    if (outer != 1)
+        cg_for(4, "int64_t", "o", 0, outer, 1, " {");
+    int ind = outer == 1 ? 4 : 8;
+    const char *row = ix_addk(ix_mul(ix_add(ix_mul(o, len), "k"), inner), 0);
+    if (n->op == OP_SELECT)
+        P("%*smemcpy(%s, %s, %s);\n", ind, "", ix_ptr("out", ix_mul(o, inner)), ix_ptr("x", row), ix_bytes(inner, t));
+    else
+        P("%*smemcpy(%s, %s, %s);\n", ind, "", ix_ptr("out", row), ix_ptr("value", ix_mul(o, inner)), ix_bytes(inner, t));
+    if (outer != 1)
+        cg_end();
+    P("}\n");
+}
+
 void emit_cat(const Node *n) {
     emit_kernel_open();
     int axis = (int)node_int(n, "axis", 0);

@@ -58,6 +58,7 @@ void emit_permute(const Node *n);
 void emit_slice(const Node *n);
 void emit_setslice(const Node *n);
 void emit_cat(const Node *n);
+void emit_select(const Node *n);
 /* matmul.c */
 void emit_matmul(const Node *n);
 void emit_linear(const Node *n);

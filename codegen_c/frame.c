@@ -313,6 +313,8 @@ const char *cg_role(const Node *n, int k) {
     case OP_CROSS_ENTROPY: return k ? "target" : "logits";
     case OP_CROSS_ENTROPY_BWD: return k == 0 ? "logits" : k == 1 ? "target" : "dloss";
     case OP_SETSLICE: return k ? "value" : "x";
+    case OP_SELECT: return k ? "index" : "x";
+    case OP_SETSELECT: return k == 2 ? "index" : k ? "value" : "x";
     case OP_CAT: return n->nin <= 4 ? letters[k] : cat_part(k);
     default: return "x";
     }

@@ -308,6 +308,18 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
                   (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
             continue;
         }
+        case OP_SELECT: case OP_SETSELECT: { /* Python's IndexError, at the user's line */
+            const Node *x = &g->nodes[n->in[0]];
+            int axis = (int)node_int(n, "axis", 0);
+            const char *ix = cg_var(n->in[n->op == OP_SELECT ? 1 : 2]);
+            long long len = (long long)x->shape.d[axis];
+            P("    if (%s[0] < -%lld || %s[0] >= %lld) {\n", ix, len, ix, len);
+            P("        fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size %lld\\n\", "
+              "(long long)%s[0]);\n",
+              cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col, axis, len, ix);
+            P("        return 1;\n    }\n");
+            break;
+        }
         default:
             break;
         }

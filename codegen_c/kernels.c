@@ -67,6 +67,7 @@ static void emit_kernel(const Node *n) {
     case OP_PERMUTE: emit_permute(n); return;
     case OP_SLICE: emit_slice(n); return;
     case OP_SETSLICE: emit_setslice(n); return;
+    case OP_SELECT: case OP_SETSELECT: emit_select(n); return;
     case OP_CAT: emit_cat(n); return;
     case OP_MATMUL: emit_matmul(n); return;
     case OP_LINEAR: emit_linear(n); return;

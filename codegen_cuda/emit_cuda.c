@@ -739,6 +739,8 @@ static void unit_body(const Node *h, int ind, Style style, const char *name) {
     case OP_AVGPOOL2D_BWD: op_avgpool(h, ind, true); return;
     case OP_CROSS_ENTROPY: op_cross_entropy(h, ind); return;
     case OP_CROSS_ENTROPY_BWD: op_cross_entropy_bwd(h, ind); return;
+    case OP_SELECT: case OP_SETSELECT:
+        error_at(h->loc, "indexing with a run-time index (x[i]) has no CUDA kernel yet: compile for the CPU");
     default: die("no CUDA kernel for %s", op_info[h->op].name);
     }
 }

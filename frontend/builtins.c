@@ -104,10 +104,26 @@ static Value *bi_list(Args *a) {
 }
 
 /* Python's int(x), float(x) and bool(x) of a number (x.int() and the like are casts, below). */
+/* int(t), float(t), bool(t) of a one-element tensor (an item() value too): a Python number, known
+ * when the program runs. */
+static Value *py_number_of(Value *t, DType dt, SrcLoc loc) {
+    Node *n = TN(t);
+    if (shape_numel(n->shape) != 1)
+        error_at(loc, "only one element tensors can be converted to Python scalars (this one is %s)",
+                 type_str(n->dtype, n->shape));
+    int x = lw_reshape(t->node, shape_scalar(), loc);
+    x = dt == DT_BOOL ? lw_add2(OP_NE, x, const_scalar(mk_int(0), n->dtype, loc), loc) : lw_cast(x, dt, loc);
+    Value *r = lw_result(x, NULL, NULL);
+    r->tflags = TV_PYSCALAR;
+    return r;
+}
+
 static Value *bi_py_int(Args *a) {
     SrcLoc loc = a->loc;
     Value *t = lw_req(a, 0, "self");
     DONE(a, 1, "x");
+    if (t->kind == V_TENSOR)
+        return py_number_of(t, DT_I64, loc);
     double d = trunc(float_arg(t, loc, "int()"));
     if (t->kind == V_INT || t->kind == V_BOOL)
         return mk_int(t->i);
@@ -119,12 +135,16 @@ static Value *bi_py_int(Args *a) {
 static Value *bi_py_float(Args *a) {
     Value *t = lw_req(a, 0, "self");
     DONE(a, 1, "x");
+    if (t->kind == V_TENSOR)
+        return py_number_of(t, DT_F64, a->loc);
     return mk_float(float_arg(t, a->loc, "float()"));
 }
 
 static Value *bi_py_bool(Args *a) {
     Value *t = lw_req(a, 0, "self");
     DONE(a, 1, "x");
+    if (t->kind == V_TENSOR)
+        return py_number_of(t, DT_BOOL, a->loc);
     return mk_bool(float_arg(t, a->loc, "bool()") != 0);
 }
 

@@ -42,7 +42,9 @@ typedef enum {
     V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
 } VKind;
 
-enum { TV_NUMPY = 1, TV_PYSCALAR = 2 };
+/* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
+ * was selected from, and an assignment to x[i] writes through that. */
+enum { TV_NUMPY = 1, TV_PYSCALAR = 2, TV_SELECTED = 4 };
 
 typedef struct {
     Op op;
@@ -258,7 +260,8 @@ Value *reshape_or_copy(Value *a, Shape s, SrcLoc loc);
 Value *lw_flatten(Value *a, int64_t start, int64_t end, SrcLoc loc);
 Value *lw_permute(Value *a, const int64_t *perm, int n, SrcLoc loc);
 Value *lw_transpose(Value *a, Value *d0, Value *d1, SrcLoc loc);
-Value *index_tensor(Value *a, Expr *e); /* a[...], a view */
+Value *index_tensor(Value *a, Expr *e); /* a[...], a view (a copy with a run-time index: TV_SELECTED) */
+void assign_selected(Value *sel, Value *v, SrcLoc loc); /* x[i] = v where i is known at run time */
 int inplace_result(Value *target, int node, SrcLoc loc);
 void assign_into(Value *target, Value *value, SrcLoc loc); /* target <- value, in place */
 Value *tensor_literal(Value *data, Value *dtype, bool numpy, SrcLoc loc);

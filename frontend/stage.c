@@ -683,7 +683,8 @@ void stage_begin(const char *name) {
     L.host = &L.host_top;
     L.carry = NULL;
     L.npinned = 0;
-    ntaken = 0;
+    taken = NULL; /* the arena of an earlier compile may be gone (tests, fuzzers) */
+    ntaken = captaken = 0;
     ncap = 0;
     ensure();
 }

@@ -35,7 +35,11 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
     case E_INDEX: {
         Value *b = lw_eval(t->lhs);
         if (b->kind == V_TENSOR) {
-            assign_into(index_tensor(b, t), v, loc);
+            Value *at = index_tensor(b, t);
+            if (at->tflags & TV_SELECTED)
+                assign_selected(at, v, loc);
+            else
+                assign_into(at, v, loc);
             return;
         }
         if (b->kind == V_LIST && t->nitems == 1) {
@@ -146,6 +150,11 @@ static void exec_stmt(Stmt *s) {
         }
         const char *op = ir_strndup(s->op, strlen(s->op) - 1); /* "+=" -> "+" */
         Value *cur = lw_eval(s->target);
+        if (cur->kind == V_TENSOR && (cur->tflags & TV_SELECTED)) { /* x[i] += y: through x */
+            int r = inplace_result(cur, lw_binop(op, cur, v, s->loc)->node, s->loc);
+            assign_selected(cur, lw_result(r, NULL, NULL), s->loc);
+            return;
+        }
         if (cur->kind == V_TENSOR && !(cur->tflags & TV_PYSCALAR)) {
             /* x += y updates x in place, as PyTorch does */
             Value *r = lw_binop(op, cur, v, s->loc);

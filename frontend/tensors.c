@@ -459,6 +459,8 @@ Value *index_tensor(Value *a, Expr *e) {
         error_at(e->loc, "too many indices for a tensor of rank %d: %d given", in.rank, named);
     int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
     bool drop[MAX_RANK] = {0};
+    int dyn_axis = -1, dyn_index = -1; /* an index known at run time: its axis and node */
+    SrcLoc dyn_loc = e->loc;
     for (int k = 0; k < in.rank; k++) {
         start[k] = 0;
         step[k] = 1;
@@ -492,8 +494,19 @@ Value *index_tensor(Value *a, Expr *e) {
                 start[axis] = 0;
         } else {
             Value *iv = lw_eval(it);
+            if (iv->kind == V_TENSOR && TN(iv)->shape.rank == 0 && !dtype_is_float(TN(iv)->dtype) &&
+                TN(iv)->dtype != DT_BOOL) {
+                if (dyn_axis >= 0)
+                    error_at(it->loc, "one index known only at run time per subscript, for now");
+                dyn_axis = axis;
+                dyn_index = lw_cast(iv->node, DT_I64, it->loc);
+                dyn_loc = it->loc;
+                axis++;
+                continue;
+            }
             if (iv->kind == V_TENSOR)
-                error_at(it->loc, "indexing with a tensor is not supported; use integers and slices");
+                error_at(it->loc, "indexing with a tensor is not supported; use integers, slices or a 0-d "
+                                  "integer (an int known at run time)");
             if (iv->kind == V_BOOL)
                 error_at(it->loc, "indexing with a bool is not supported; use integers and slices");
             int64_t ix = int_arg(iv, it->loc, "an index");
@@ -522,7 +535,38 @@ Value *index_tensor(Value *a, Expr *e) {
     bool select = false;
     for (int k = 0; k < in.rank; k++)
         select |= drop[k];
-    return named_fn(view_reshape(v, out, e->loc), a, select ? "SelectBackward0" : "SliceBackward0");
+    Value *r = named_fn(view_reshape(v, out, e->loc), a, select ? "SelectBackward0" : "SliceBackward0");
+    if (dyn_axis < 0)
+        return r;
+    /* the run-time index last: its axis among those the static part kept */
+    int at = 0;
+    for (int k = 0; k < dyn_axis; k++)
+        at += !drop[k];
+    Attr ax = attr_int("axis", at);
+    int in2[2] = {r->node, dyn_index};
+    Value *sel = lw_result(lw_add(OP_SELECT, in2, 2, DT_F32, shape_scalar(), &ax, 1, dyn_loc), a, NULL);
+    sel->tflags |= TV_SELECTED;
+    sel->self = r;
+    return named_fn(sel, a, "SelectBackward0");
+}
+
+void assign_selected(Value *sel, Value *v, SrcLoc loc) {
+    Node *s = TN(sel);
+    Value *from = sel->self;
+    int x;
+    if (is_scalar(v))
+        x = const_scalar(v, s->dtype, loc);
+    else {
+        tensor_arg(v, loc, "the assigned value");
+        if (category(TN(v)->dtype) > category(s->dtype))
+            error_at(loc, "cannot assign %s to a tensor of dtype %s", type_str(TN(v)->dtype, TN(v)->shape),
+                     dtype_torch(s->dtype));
+        x = lw_cast(v->node, s->dtype, loc);
+    }
+    x = lw_expand(x, s->shape, loc);
+    int in[3] = {from->node, x, s->in[1]};
+    Attr ax = attr_int("axis", node_int(s, "axis", 0));
+    write_through(from, lw_add(OP_SETSELECT, in, 3, DT_F32, shape_scalar(), &ax, 1, loc), loc);
 }
 
 /* The dtype an in-place result may be cast back to: never to a lower category. */

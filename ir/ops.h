@@ -75,6 +75,8 @@ OP(RESHAPE,     "reshape",      1,    K_MOVE,   1, EPI_NONE,    0) /* same eleme
 OP(PERMUTE,     "permute",      1,    K_MOVE,   1, EPI_NONE,    0) /* attr perm: out dim i = in dim perm[i] */
 OP(SLICE,       "slice",        1,    K_MOVE,   1, EPI_NONE,    0) /* attrs start, step, size per axis */
 OP(SETSLICE,    "setslice",     2,    K_MOVE,   1, EPI_NONE,    1) /* copy of input 0 with the slice = input 1 (broadcast) */
+OP(SELECT,      "select",       2,    K_MOVE,   1, EPI_NONE,    0) /* x[..., i, ...] at attr axis, i a run-time i64[] (input 1), checked by the caller */
+OP(SETSELECT,   "setselect",    3,    K_MOVE,   1, EPI_NONE,    0) /* copy of input 0 with x[..., i, ...] = input 1; i is input 2 */
 OP(EXPAND,      "expand",       1,    K_MOVE,   1, EPI_NONE,    1) /* broadcast to attr shape */
 OP(CAT,         "cat",          -1,   K_MOVE,   1, EPI_NONE,    0) /* concatenate along attr axis */
 OP(MATMUL,      "matmul",       2,    K_NN,     1, EPI_STORE,   0) /* (..., M, K) @ (..., K, N), batch dims broadcast */

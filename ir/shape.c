@@ -413,6 +413,31 @@ bool ir_infer(Graph *g, Node *n) {
     case OP_SLICE:
         n->dtype = x->dtype;
         return infer_slice(g, n, x, &n->shape);
+    case OP_SELECT: case OP_SETSELECT: {
+        int axis = (int)node_int(n, "axis", -1);
+        Node *ix = &g->nodes[n->in[n->op == OP_SELECT ? 1 : 2]];
+        if (axis < 0 || axis >= x->shape.rank || ix->dtype != DT_I64 || ix->shape.rank != 0) {
+            diag_error(n->loc, "%s needs an axis of %s and an i64[] index, got %s", op_info[n->op].name, ts(g, n->in[0]),
+                       ts(g, ix->id));
+            return false;
+        }
+        Shape sel = {0};
+        for (int k = 0; k < x->shape.rank; k++)
+            if (k != axis)
+                sel.d[sel.rank++] = x->shape.d[k];
+        n->dtype = x->dtype;
+        if (n->op == OP_SELECT) {
+            n->shape = sel;
+            return true;
+        }
+        Node *v = &g->nodes[n->in[1]];
+        if (!shape_eq(v->shape, sel) || v->dtype != x->dtype) {
+            diag_error(n->loc, "cannot assign %s to x[i] of %s", ts(g, n->in[1]), ts(g, n->in[0]));
+            return false;
+        }
+        n->shape = x->shape;
+        return true;
+    }
     case OP_SETSLICE: {
         Shape region, b;
         if (!infer_slice(g, n, x, &region))

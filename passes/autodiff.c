@@ -258,6 +258,18 @@ static int vjp(const Node *n, int k, int g) {
         a.kind = A_INTS;
         return emit(OP_PERMUTE, &g, 1, N(g)->dtype, shape_scalar(), &a, 1);
     }
+    case OP_SELECT: {
+        int in[3] = {zeros(dt, xs), g, n->in[1]};
+        return emit(OP_SETSELECT, in, 3, dt, xs, n->attr, n->nattr);
+    }
+    case OP_SETSELECT: {
+        if (k == 0) { /* the overwritten row gets nothing */
+            int in[3] = {g, zeros(dt, N(n->in[1])->shape), n->in[2]};
+            return emit(OP_SETSELECT, in, 3, dt, xs, n->attr, n->nattr);
+        }
+        int in[2] = {g, n->in[2]};
+        return emit(OP_SELECT, in, 2, dt, shape_scalar(), n->attr, n->nattr);
+    }
     case OP_SLICE: {
         int in[2] = {zeros(dt, xs), g};
         return emit(OP_SETSLICE, in, 2, dt, xs, n->attr, n->nattr);

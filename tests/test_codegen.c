@@ -15,6 +15,7 @@
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT, TGRT_INCDIR, TGRT_LIBDIR.
  */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -221,6 +222,115 @@ static void check_program_prints(const char *name) {
     ck_assert_msg(want != NULL, "no PyTorch golden for %s", name);
     ck_assert_msg(!strcmp(got, want), "%s: --- PyTorch ---\n%s--- tgc ---\n%s", name, want, got);
 }
+
+/*
+ * Is every number of got within rel (relative) of want's, and everything else the same text?
+ * A printed number's last digit may round either way: one unit of it is allowed too.
+ */
+static bool numbers_near(const char *got, const char *want, double rel) {
+    const char *g = got, *w = want;
+    while (*g && *w) {
+        bool gn = isdigit((unsigned char)*g) || ((*g == '-' || *g == '.') && isdigit((unsigned char)g[1]));
+        bool wn = isdigit((unsigned char)*w) || ((*w == '-' || *w == '.') && isdigit((unsigned char)w[1]));
+        if (gn && wn) {
+            char *ge, *we;
+            double a = strtod(g, &ge), b = strtod(w, &we);
+            const char *dot = memchr(w, '.', (size_t)(we - w));
+            double unit = 1;
+            for (const char *d = dot ? dot + 1 : we; dot && d < we && isdigit((unsigned char)*d); d++)
+                unit /= 10;
+            if (fabs(a - b) > rel * fabs(b) + unit)
+                return false;
+            g = ge;
+            w = we;
+            continue;
+        }
+        if (*g++ != *w++)
+            return false;
+    }
+    return !*g && !*w;
+}
+
+/* Builds tests/programs/NAME.tg, runs it, and compares what it prints with PyTorch's golden:
+ * exactly, or (rel > 0) each number within rel. */
+static void check_program_prints_near(const char *name, double rel) {
+    char *bin = fmt("%s/%s", tmp, name);
+    char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/%s.tg", root, name), "-o", bin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+    char *outf = fmt("%s.out", bin);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(tmp, outf, NULL, runargv), 0);
+    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/%s.out", root, name), NULL);
+    ck_assert_msg(want != NULL, "no PyTorch golden for %s", name);
+    ck_assert_msg(rel > 0 ? numbers_near(got, want, rel) : !strcmp(got, want), "%s: --- PyTorch ---\n%s--- tgc ---\n%s",
+                  name, want, got);
+}
+
+START_TEST(test_loops_match_pytorch) {
+    /* for, while, break, continue, elif on run-time values; carried numbers and tensors; random
+       draws across iterations; a training loop by hand; no_grad; x[i] with a run-time i */
+    check_program_prints_near("loops", 0);
+}
+END_TEST
+
+START_TEST(test_regression_matches_pytorch) {
+    /* an MLP trained with Adam until its loss falls below a threshold: 224 steps, every printed
+       loss within 1e-5 of PyTorch's (their float sums round differently) */
+    check_program_prints_near("regression", 1e-5);
+}
+END_TEST
+
+/* The staging rule: a loop is compiled once, never unrolled. The same program with another trip
+ * count differs in that literal only. */
+START_TEST(test_loop_not_unrolled) {
+    char *src = slurp(fmt("%s/tests/programs/regression.tg", root), NULL);
+    ck_assert_ptr_nonnull(src);
+    char *at = strstr(src, "range(300)");
+    ck_assert_ptr_nonnull(at);
+    const char *c[2];
+    for (int k = 0; k < 2; k++) {
+        char *dir = fmt("%s/trips%d", tmp, k), *tg = fmt("%s/trips.tg", dir), *out = fmt("%s/trips.c", dir);
+        mkdir(dir, 0700);
+        FILE *f = fopen(tg, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - src), src, k ? "range(30000)" : "range(3)", at + strlen("range(300)"));
+        fclose(f);
+        char *argv[] = {(char *)tgc, "compile", tg, "-o", out, "--prefix", "r", NULL};
+        ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+        c[k] = slurp(out, NULL);
+    }
+    /* line by line: only the loop's lines (its comment and its for) may differ */
+    const char *a = c[0], *b = c[1];
+    int differ = 0;
+    while (*a && *b) {
+        const char *ae = strchr(a, '\n'), *be = strchr(b, '\n');
+        ck_assert(ae && be);
+        if (ae - a != be - b || memcmp(a, b, (size_t)(ae - a))) {
+            differ++;
+            char *line = fmt("%.*s", (int)(be - b), b);
+            ck_assert_msg(strstr(line, "30000"), "differs beyond the trip count: %s", line);
+        }
+        a = ae + 1;
+        b = be + 1;
+    }
+    ck_assert(!*a && !*b);
+    ck_assert_int_ge(differ, 1); /* the for, and comments that quote its line */
+}
+END_TEST
+
+/* x[i] with i out of range when the program runs: Python's IndexError, at the user's line. */
+START_TEST(test_runtime_index_error) {
+    char *tg = fmt("%s/oob.tg", tmp), *bin = fmt("%s/oob", tmp), *err = fmt("%s/oob.err", tmp);
+    FILE *f = fopen(tg, "w");
+    fputs("program oob {\n    x = zeros(3, 2)\n    for i in range(5) {\n        x[i] += 1\n    }\n}\n", f);
+    fclose(f);
+    char *argv[] = {(char *)tgc, "build", tg, "-o", bin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+    char *runargv[] = {bin, NULL};
+    ck_assert_int_eq(run(tmp, NULL, err, runargv), 1);
+    char *msg = slurp(err, NULL);
+    ck_assert_msg(strstr(msg, "oob.tg:4:11: error: index 3 is out of bounds for dimension 0 with size 3"), "%s", msg);
+}
+END_TEST
 
 START_TEST(test_semantics_match_pytorch) {
     /* aliasing through model calls, snapshots of text, reshape copies, bool and integer arithmetic,
@@ -857,6 +967,10 @@ int main(void) {
     tcase_add_test(tc, test_ops_match_pytorch);
     tcase_add_test(tc, test_semantics_match_pytorch);
     tcase_add_test(tc, test_autograd_semantics_match_pytorch);
+    tcase_add_test(tc, test_loops_match_pytorch);
+    tcase_add_test(tc, test_regression_matches_pytorch);
+    tcase_add_test(tc, test_loop_not_unrolled);
+    tcase_add_test(tc, test_runtime_index_error);
     tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);
     tcase_add_test(tc, test_finetune_backward_is_fc_only);
     tcase_add_test(tc, test_resnet34_runs);

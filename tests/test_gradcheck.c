@@ -269,6 +269,9 @@ static void add_cases(void) {
     add_case("permute", "2x3x4", "x0.permute(2, 0, 1) * 2", false);
     add_case("slice", "4x5", "x0[1:3, ::2] + x0[..., -1].sum()", false);
     add_case("setslice", "3x4 2", "z = x0 * 1; z[1:, 1:3] = x1; y = z * x0", false);
+    /* x[i] with i known only at run time (an int of a tensor): select and setselect */
+    add_case("select", "3x4", "i = int(ones(1).sum().item()); y = x0[i] * 2 + x0[:, i + 1].sum()", false);
+    add_case("setselect", "3x4 4", "i = int(ones(1).sum().item()); z = x0 * 1; z[-i] = x1; y = z * x0", false);
     add_case("expand", "3x1", "x0.expand(3, 4)", false);
     add_case("cat", "2x3 2x2", "cat([x0, x1, x0], dim=1)", false);
     add_case("matmul", "2x3 3x4", "x0 @ x1", false);

@@ -116,7 +116,34 @@ static void compile(const char *text, Passes p) {
     Graph **graphs = ir_alloc(sizeof(Graph *) * (size_t)(n + 1));
     int *unfused = ir_alloc(sizeof(int) * (size_t)(n + 1));
     MemPlan **plans = ir_alloc(sizeof(MemPlan *) * (size_t)(n + 1));
+    StagedProgram **staged = ir_alloc(sizeof(StagedProgram *) * (size_t)(n + 1));
     for (int i = 0; i < n; i++) {
+        if (!lw->programs[i].graph) { /* run-time control flow: segments around a shared layout */
+            StagedProgram *sp = staged[i] = ir_alloc(sizeof(StagedProgram));
+            sp->nsegs = lw->programs[i].nsegs;
+            sp->segs = lw->programs[i].segs;
+            sp->host = lw->programs[i].host;
+            sp->plans = ir_alloc(sizeof(MemPlan *) * (size_t)sp->nsegs);
+            for (int k = 0; k < sp->nsegs; k++) {
+                verify(sp->segs[k], "lowering");
+                roundtrip(sp->segs[k]);
+                int unused;
+                sp->segs[k] = optimize(sp->segs[k], p, &unused);
+            }
+            sp->layout = memplan_layout(sp->segs, sp->nsegs, lw->programs[i].name);
+            sp->layout_plan = pass_memplan(sp->layout, p.reuse, NULL, NULL);
+            graphs[i] = sp->layout;
+            plans[i] = sp->layout_plan;
+            for (int k = 0; k < sp->nsegs; k++) {
+                sp->plans[k] = pass_memplan(sp->segs[k], p.reuse, sp->layout, sp->layout_plan);
+                emit_stats(devnull, sp->segs[k], sp->plans[k], -1);
+                ir_print(devnull, sp->segs[k]);
+                if (sp->plans[k]->total > plans[i]->total)
+                    plans[i] = sp->plans[k];
+            }
+            ir_print_host(devnull, lw->programs[i].name, &sp->host);
+            continue;
+        }
         verify(lw->programs[i].graph, "lowering");
         roundtrip(lw->programs[i].graph);
         graphs[i] = optimize(lw->programs[i].graph, p, &unfused[i]);
@@ -143,7 +170,7 @@ static void compile(const char *text, Passes p) {
     }
     EmitOptions eo = {.prefix = "fuzz", .source = "fuzz.tg", .command = "tgc compile fuzz.tg -o fuzz.c",
                       .header = "fuzz.h", .main = with_main, .train = train, .plans = plans,
-                      .train_plan = train_plan, .predict_plan = predict_plan};
+                      .train_plan = train_plan, .predict_plan = predict_plan, .staged = staged};
     emit_c(devnull, devnull, graphs, n, &eo);
 }
 

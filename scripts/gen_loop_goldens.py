@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
+regression.tg): each .tg is written out here as the Python it transliterates, and what it
+prints is the golden tests/golden/<name>.out that test_codegen compares with.
+
+    /usr/bin/python3 scripts/gen_loop_goldens.py
+"""
+import contextlib
+import io
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Lin(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def loops():
+    torch.manual_seed(0)
+    count = 0
+    for i in range(4):
+        for j in range(10, 0, -3):
+            if j == 4:
+                continue
+            if i * j > 12:
+                break
+            count += 1
+    print("count", count, "i", i, "j", j)
+
+    n = 0
+    total = 0.0
+    while n < 7:
+        n += 1
+        if n % 3 == 0:
+            total += n / 2
+        elif n % 3 == 1:
+            total -= 1
+        else:
+            total += 0.25
+    print(f"n={n} total={total} {100 * n // 9} %")
+
+    z = 5
+    for k in range(z, 3):
+        z = 0
+    print("z", z)
+
+    m = torch.ones(3).sum().item()
+    acc = 0
+    for k in range(int(m), 3 * int(m)):
+        acc += k
+    steps = 0
+    while True:
+        steps += 2
+        if steps > 9:
+            break
+    print("acc", acc, "steps", steps)
+
+    x = torch.zeros(2, 3)
+    s = torch.ones(3)
+    for t in range(3):
+        x[t % 2] += torch.rand(3)
+        s = s * 2 + x.sum(0)
+    print(x, s)
+
+    net = Lin()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    data = torch.randn(8, 2)
+    target = data.sum(1, keepdim=True) * 0.5
+    for epoch in range(5):
+        opt.zero_grad()
+        loss = F.mse_loss(net(data), target)
+        loss.backward()
+        opt.step()
+        print(f"epoch {epoch}: {loss.item():.5f}")
+    correct = 0
+    seen = 0
+    with torch.no_grad():
+        for b in range(2):
+            out = net(data.view(2, 4, 2)[b])
+            hit = (out - target.view(2, 4, 1)[b]).abs() < 0.1
+            correct += hit.sum().item()
+            seen += 4
+        print(out.requires_grad)
+    print(f"close: {correct} of {seen}", net.fc.weight.grad)
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(1, 32)
+        self.fc2 = nn.Linear(32, 32)
+        self.fc3 = nn.Linear(32, 1)
+
+    def forward(self, x):
+        x = torch.tanh(self.fc1(x))
+        x = torch.tanh(self.fc2(x))
+        return self.fc3(x)
+
+
+def regression():
+    torch.manual_seed(0)
+    x = torch.rand(256, 1) * 2 - 1
+    y = 3 * x ** 3 - x
+    net = MLP()
+    criterion = nn.MSELoss()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.002)
+    for step in range(300):
+        optimizer.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0:
+            print(f"step {step:3d}  loss {loss.item()}")
+        if loss.item() < 0.01:
+            print(f"below 0.01 at step {step}: loss {loss.item()}")
+            break
+    print("prediction", net(x[:4]).view(-1), y[:4].view(-1))
+
+
+def main():
+    for name, fn in [("loops", loops), ("regression", regression)]:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            fn()
+        with open(os.path.join(ROOT, "tests", "golden", name + ".out"), "w", encoding="utf-8") as f:
+            f.write(buf.getvalue())
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
