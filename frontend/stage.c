@@ -36,7 +36,7 @@ static unsigned char *live;
 static int ncap;
 
 static void ensure(void) {
-    if (L.ngroups <= ncap)
+    if (ncap && L.ngroups <= ncap) /* allocates once even with no groups: live is never null */
         return;
     int cap = ncap ? ncap : 64;
     while (cap < L.ngroups)
@@ -505,12 +505,47 @@ static void loop_body(HostStmt *h, Carry *c, Stmt *s) {
     (void)h;
 }
 
+/* Does a loop's body jump out of it (a break or continue not inside a nested loop)? */
+static const Stmt *jumps(Stmt **b, int n) {
+    for (int i = 0; i < n; i++) {
+        if (b[i]->kind == S_BREAK || b[i]->kind == S_CONTINUE)
+            return b[i];
+        if (b[i]->kind == S_IF || b[i]->kind == S_WITH) {
+            const Stmt *j = jumps(b[i]->body, b[i]->nbody);
+            if (!j)
+                j = jumps(b[i]->orelse, b[i]->norelse);
+            if (j)
+                return j;
+        }
+    }
+    return NULL;
+}
+
+/* for x in [a, b, c]: a list or tuple the compiler knows (optimizer.param_groups, names) is walked
+ * at compile time, the body lowered once per item, as Python runs it. */
+static void for_each_item(Stmt *s, Value *list) {
+    const Stmt *j = jumps(s->body, s->nbody);
+    if (j)
+        error_at(j->loc, "'%s' in a loop over a list known at compile time is not supported yet (loop over "
+                         "range(len(...)) instead)", j->kind == S_BREAK ? "break" : "continue");
+    for (int i = 0; i < list->n; i++) {
+        lw_assign(s->target, list->items[i], s->loc);
+        exec_block(s->body, s->nbody);
+    }
+}
+
 void exec_for(Stmt *s) {
     SrcLoc loc = s->loc;
     Expr *it = s->value;
-    if (!(it->kind == E_CALL && it->lhs->kind == E_NAME && !strcmp(it->lhs->str, "range")))
-        error_at(it->loc, "a for loop runs over range(...) for now: data loaders, lists and other iterables are "
-                          "not supported yet");
+    if (!(it->kind == E_CALL && it->lhs->kind == E_NAME && !strcmp(it->lhs->str, "range"))) {
+        Value *list = lw_eval(it);
+        if (list->kind == V_LIST || list->kind == V_TUPLE) {
+            for_each_item(s, list);
+            return;
+        }
+        error_at(it->loc, "a for loop runs over range(...) or a list known at compile time, for now, not %s "
+                          "(data loaders are not supported yet)", kind_name(list));
+    }
     if (s->target->kind != E_NAME)
         error_at(s->target->loc, "a for over range() binds one name");
     for (int i = 0; i < it->nitems; i++)
