@@ -166,6 +166,14 @@ static Value *attribute(Value *base, Expr *e) {
     }
     if (base->kind == V_OPTIM && has_builtin(name, BI_OPTIM))
         return method(base, name);
+    if (base->kind == V_OPTIM && !strcmp(name, "param_groups")) { /* one group: every parameter */
+        Value *g = lw_mk(V_PGROUP), *l = lw_mk(V_LIST);
+        g->optim = base->optim;
+        l->items = ir_alloc(sizeof(Value *));
+        l->items[0] = g;
+        l->n = 1;
+        return l;
+    }
     error_at(loc, "%s has no attribute '%s'", kind_name(base), name);
 }
 
@@ -335,6 +343,11 @@ static Value *eval_expr(Expr *e) {
             return tensor_type(b, e);
         if (b->kind == V_TENSOR)
             return index_tensor(b, e);
+        if (b->kind == V_PGROUP) {
+            if (e->nitems != 1)
+                error_at(e->loc, "a parameter group takes one key: g['lr']");
+            return param_group_get(b->optim, lw_eval(e->items[0]), e->items[0]->loc);
+        }
         if (b->kind == V_LIST || b->kind == V_TUPLE || b->kind == V_SIZE) {
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
                 error_at(e->loc, "only a single integer index is supported for %s", kind_name(b));

@@ -40,6 +40,7 @@ typedef enum {
     V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
     V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
     V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
+    V_PGROUP,  /* optimizer.param_groups[0]: optim; g['lr'] reads and writes its learning rate */
 } VKind;
 
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
@@ -320,6 +321,8 @@ typedef struct Optim {
 Value *make_optimizer(const char *kind, Args *a);
 void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
 void optimizer_stage(Optim *o, SrcLoc loc); /* its state into groups, for a run-time loop's body */
+Value *param_group_get(Optim *o, Value *key, SrcLoc loc);          /* param_groups[0][key] */
+void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc);  /* param_groups[0][key] = v */
 /* The update of a train block's step, as assignments (state, new value) into assigns. */
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                     int *nassign);
@@ -353,6 +356,7 @@ Value *call_builtin(const char *f, Value *self, Args *a, bool numpy_ns);
 
 Value *lw_eval(Expr *e);
 bool lw_condition(Expr *e); /* an if's condition, known at compile time */
+void lw_assign(Expr *target, Value *v, SrcLoc loc); /* target = v: names, tuples, items, attributes */
 void exec_block(Stmt **body, int n);
 
 /* ---- stage.c: run-time control flow (segments and host code) ---- */

@@ -339,6 +339,58 @@ static void staged_step(Optim *o, SrcLoc loc) {
     L.no_grad = false;
 }
 
+/* ---- optimizer.param_groups[0]: the hyper-parameters as PyTorch's dict has them ---- */
+
+static const char *group_key(Value *key, SrcLoc loc) {
+    if (key->kind != V_STR)
+        error_at(loc, "a parameter group's key is a string ('lr', 'momentum', ...), not %s", kind_name(key));
+    return key->s;
+}
+
+Value *param_group_get(Optim *o, Value *key, SrcLoc loc) {
+    const char *k = group_key(key, loc);
+    if (!strcmp(k, "lr")) {
+        if (!o->staged)
+            return mk_float(o->lr);
+        /* known when the program runs (a schedule may have changed it); a number of its own, as
+           Python's float is: setting the rate later does not change it */
+        Value *v = lw_result(L.group_base[o->lr_group], NULL, NULL);
+        v->tflags = TV_PYSCALAR;
+        return v;
+    }
+    if (!strcmp(k, "params")) {
+        Value *l = lw_mk(V_LIST);
+        l->items = o->params;
+        l->n = o->nparams;
+        return l;
+    }
+    if (!strcmp(k, "weight_decay")) return mk_float(o->weight_decay);
+    if (!strcmp(k, "eps") && o->adam) return mk_float(o->eps);
+    if (!strcmp(k, "betas") && o->adam) return lw_tuple2(mk_float(o->beta1), mk_float(o->beta2));
+    if (!strcmp(k, "momentum") && !o->adam) return mk_float(o->momentum);
+    if (!strcmp(k, "dampening") && !o->adam) return mk_float(o->dampening);
+    if (!strcmp(k, "nesterov") && !o->adam) return mk_bool(o->nesterov);
+    error_at(loc, "the parameter group has no key '%s'", k);
+}
+
+/* Only the learning rate changes after construction (a schedule); a run-time value stages the
+ * optimizer, so the update reads the rate from the arena. */
+void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc) {
+    const char *k = group_key(key, loc);
+    if (strcmp(k, "lr"))
+        error_at(loc, "only the learning rate ('lr') of a parameter group can be set, for now");
+    if (!o->staged && (v->kind == V_FLOAT || v->kind == V_INT)) {
+        o->lr = num(v);
+        return;
+    }
+    if (!(v->kind == V_FLOAT || v->kind == V_INT || (v->kind == V_TENSOR && shape_numel(TN(v)->shape) == 1)))
+        error_at(loc, "a learning rate is a number, not %s", kind_name(v));
+    optimizer_stage(o, loc);
+    int x = v->kind == V_TENSOR ? lw_cast(lw_reshape(v->node, shape_scalar(), loc), DT_F64, loc)
+                                : const_scalar(v, DT_F64, loc);
+    set_group(o->lr_group, x, loc);
+}
+
 /* ---- losses ---- */
 
 Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc) {

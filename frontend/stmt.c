@@ -13,7 +13,7 @@
 
 /* t = v: binds a name (or names, unpacking), writes into a tensor or list item, sets
  * requires_grad, or replaces a module's layer. */
-static void assign(Expr *t, Value *v, SrcLoc loc) {
+void lw_assign(Expr *t, Value *v, SrcLoc loc) {
     switch (t->kind) {
     case E_NAME:
         if (find_in(L.globals, t->str) && L.scope == L.globals)
@@ -30,7 +30,7 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
         if (v->n != t->nitems)
             error_at(loc, "cannot unpack %d values into %d names", v->n, t->nitems);
         for (int i = 0; i < t->nitems; i++)
-            assign(t->items[i], v->items[i], loc);
+            lw_assign(t->items[i], v->items[i], loc);
         return;
     case E_INDEX: {
         Value *b = lw_eval(t->lhs);
@@ -40,6 +40,10 @@ static void assign(Expr *t, Value *v, SrcLoc loc) {
                 assign_selected(at, v, loc);
             else
                 assign_into(at, v, loc);
+            return;
+        }
+        if (b->kind == V_PGROUP && t->nitems == 1) {
+            param_group_set(b->optim, lw_eval(t->items[0]), v, loc);
             return;
         }
         if (b->kind == V_LIST && t->nitems == 1) {
@@ -145,7 +149,7 @@ static void exec_stmt(Stmt *s) {
     case S_ASSIGN: {
         Value *v = lw_eval(s->value);
         if (!strcmp(s->op, "=")) {
-            assign(s->target, v, s->loc);
+            lw_assign(s->target, v, s->loc);
             return;
         }
         const char *op = ir_strndup(s->op, strlen(s->op) - 1); /* "+=" -> "+" */
@@ -161,7 +165,7 @@ static void exec_stmt(Stmt *s) {
             write_through(cur, inplace_result(cur, r->node, s->loc), s->loc);
             return;
         }
-        assign(s->target, lw_binop(op, cur, v, s->loc), s->loc);
+        lw_assign(s->target, lw_binop(op, cur, v, s->loc), s->loc);
         return;
     }
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg): each .tg is written out here as the Python it transliterates, and what it
+regression.tg, schedule.tg): each .tg is written out here as the Python it transliterates, and what it
 prints is the golden tests/golden/<name>.out that test_codegen compares with.
 
     /usr/bin/python3 scripts/gen_loop_goldens.py
@@ -127,8 +127,43 @@ def regression():
     print("prediction", net(x[:4]).view(-1), y[:4].view(-1))
 
 
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def schedule():
+    torch.manual_seed(1)
+    net = Net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.5)
+    criterion = nn.CrossEntropyLoss()
+    inputs = torch.randn(16, 4)
+    labels = (inputs.sum(1) > 0).long() + (inputs[:, 0] > 1).long()
+    print(optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["momentum"])
+    for epoch in range(8):
+        running = 0.0
+        for b in range(4):
+            optimizer.zero_grad()
+            loss = criterion(net(inputs.view(4, 4, 4)[b]), labels.view(4, 4)[b])
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+        print(f"epoch {epoch + 1} lr {optimizer.param_groups[0]['lr']:.4f} loss {running / 4:.4f}")
+        if (epoch + 1) % 3 == 0:
+            for g in optimizer.param_groups:
+                g["lr"] = g["lr"] * 0.5
+    lr = optimizer.param_groups[0]["lr"]
+    optimizer.param_groups[0]["lr"] *= 10
+    print(lr, optimizer.param_groups[0]["lr"])
+
+
 def main():
-    for name, fn in [("loops", loops), ("regression", regression)]:
+    for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule)]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

@@ -280,6 +280,12 @@ START_TEST(test_regression_matches_pytorch) {
 }
 END_TEST
 
+START_TEST(test_schedule_matches_pytorch) {
+    /* a step schedule written through optimizer.param_groups, the rate read back as a number */
+    check_program_prints_near("schedule", 1e-5);
+}
+END_TEST
+
 /* The staging rule: a loop is compiled once, never unrolled. The same program with another trip
  * count differs in that literal only. */
 START_TEST(test_loop_not_unrolled) {
@@ -969,6 +975,7 @@ int main(void) {
     tcase_add_test(tc, test_autograd_semantics_match_pytorch);
     tcase_add_test(tc, test_loops_match_pytorch);
     tcase_add_test(tc, test_regression_matches_pytorch);
+    tcase_add_test(tc, test_schedule_matches_pytorch);
     tcase_add_test(tc, test_loop_not_unrolled);
     tcase_add_test(tc, test_runtime_index_error);
     tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);
