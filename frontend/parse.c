@@ -611,7 +611,9 @@ static Expr *target_list(Parser *ps) {
 }
 
 /* stmt -> 'return' exprlist
- *       | 'if' expr block ('else' ('if' ... | block))?
+ *       | ('if' | 'elif') expr block ('elif' ... | 'else' ('if' ... | block))?
+ *       | 'for' targets 'in' expr block | 'while' expr block | 'with' expr block
+ *       | 'break' | 'continue'
  *       | exprlist (('=' | '+=' | '-=' | '*=' | '/=' | '//=' | '%=' | '**=') exprlist)? */
 static Stmt *stmt(Parser *ps, Decl *d) {
     Token *t = peek(ps);
