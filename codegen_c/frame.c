@@ -256,7 +256,14 @@ const char *cg_var(int id) {
     bool unique = n->op == OP_PARAM && !is_word(name, host_words, sizeof host_words / sizeof *host_words);
     for (int j = 0; j < cg.g->nnode && unique; j++) /* a replaced layer's old parameters keep their names */
         unique = j == id || cg.g->nodes[j].op != OP_PARAM || !cg.g->nodes[j].name || strcmp(cg.g->nodes[j].name, n->name);
-    return unique ? name : ir_fmt("%s_%d", name, id);
+    if (unique)
+        return name;
+    /* name_ID, unless a parameter (a program's slot "running_2") already has that name */
+    const char *v = ir_fmt("%s_%d", name, id);
+    for (int j = 0; j < cg.g->nnode; j++)
+        if (cg.g->nodes[j].op == OP_PARAM && cg.g->nodes[j].name && !strcmp(ident(cg.g->nodes[j].name), v))
+            return ir_fmt("%s_v%d", name, id);
+    return v;
 }
 
 /* The node whose buffer id's value lives in: itself, or, for a view or a value computed in place,

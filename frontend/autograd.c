@@ -154,7 +154,8 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
         int group = lw_info(wrt[i])->leaf;
         int gg = L.grad_group[group];
         if (gg < 0) {
-            L.grad_group[group] = new_group(grads[i]);
+            int ng = new_group(grads[i]); /* before the store: new_group may move L.grad_group */
+            L.grad_group[group] = ng;
         } else {
             int in[2] = {L.group_base[gg], grads[i]}; /* gradients accumulate, as in PyTorch */
             int sum = lw_add(OP_ADD, in, 2, DT_F32, shape_scalar(), NULL, 0, loc);

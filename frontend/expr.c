@@ -30,6 +30,13 @@ static Value *lookup(Expr *e) {
         if (b)
             return b->v;
     }
+    if (L.in_def) /* Python's rule: a function sees its own names and the file's, not its caller's */
+        for (int c = L.ncallers - 1; c >= 0; c--)
+            for (Scope *s = L.callers[c]; s && s != L.globals; s = s->up)
+                if (find_in(s, e->str))
+                    error_at(e->loc, "unknown name '%s': a def sees its parameters and the file's models and "
+                                     "defs, not the variables of the code that calls it (pass '%s' as an argument)",
+                             e->str, e->str);
     const char *hint = suggest_name(e->str);
     if (hint)
         error_at(e->loc, "unknown name '%s'; did you mean '%s'?", e->str, hint);
@@ -242,6 +249,9 @@ static Value *call_value(Value *f, Expr *call, Value **args, const char **names,
     case V_MODULE:
         a.fname = f->mod->cls;
         return module_call(f->mod, &a);
+    case V_DEF:
+        a.fname = f->decl->name;
+        return def_call(f->decl, &a);
     case V_PYTYPE:
         a.fname = f->s;
         return call_builtin(f->s, NULL, &a, false);
@@ -254,13 +264,26 @@ static Value *call_value(Value *f, Expr *call, Value **args, const char **names,
 
 static Value *eval_expr(Expr *e);
 
+/* v stays a root until the statement ends (L.held). */
+static Value *hold(Value *v) {
+    if (L.nheld == L.capheld) {
+        L.capheld = L.capheld ? 2 * L.capheld : 64;
+        Value **h = ir_alloc(sizeof(Value *) * (size_t)L.capheld);
+        if (L.nheld)
+            memcpy(h, L.held, sizeof(Value *) * (size_t)L.nheld);
+        L.held = h;
+    }
+    L.held[L.nheld++] = v;
+    return v;
+}
+
 /* The value of e; the depth guard keeps deeply nested expressions off the end of the C stack. */
 Value *lw_eval(Expr *e) {
     if (++L.eval_depth > 1000)
         error_at(e->loc, "expression nested too deeply (more than 1000 levels)");
     Value *v = eval_expr(e);
     L.eval_depth--;
-    return v;
+    return hold(v);
 }
 
 static Value *eval_expr(Expr *e) {
@@ -272,7 +295,7 @@ static Value *eval_expr(Expr *e) {
     case E_STR: return mk_str(e->str);
     case E_NAME: return lookup(e);
     case E_FSTR: { /* a string when every hole is known now, else run-time text */
-        Value *t = text_new();
+        Value *t = hold(text_new()); /* its holes' snapshots too, while later holes run */
         bool runtime = false;
         for (int i = 0; i < e->nitems; i++) {
             Expr *p = e->items[i];

@@ -316,7 +316,9 @@ void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc l
     pair->items = ir_alloc(sizeof(Value *) * 2);
     Value *snap = lw_mk(V_TENSOR);
     *snap = *v;
-    snap->group = -1; /* not part of any storage group: never refreshed */
+    /* a storage group of its own: in-place updates of v's group leave it alone, and across a
+     * loop (stage.c) it keeps its contents in a slot of its own */
+    snap->group = new_group(v->node);
     snap->nchain = 0;
     pair->items[0] = snap;
     pair->items[1] = mk_str(ir_fmt("%c%s%s", kind, spec && *spec ? ":" : "", spec ? spec : ""));

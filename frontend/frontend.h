@@ -110,17 +110,21 @@ typedef struct {
     Expr *dflt;    /* default value or NULL */
 } Param;
 
-typedef enum { D_MODEL, D_PROGRAM, D_TRAIN } DeclKind;
+typedef enum { D_MODEL, D_PROGRAM, D_TRAIN, D_DEF } DeclKind;
+
+static inline const char *decl_kind_name(DeclKind k) {
+    return k == D_MODEL ? "model" : k == D_PROGRAM ? "program" : k == D_TRAIN ? "train block" : "def";
+}
 
 typedef struct {
     DeclKind kind;
     const char *name; /* model/program name; for train, the model trained */
     SrcLoc loc;
-    Param *params;    /* model parameters */
+    Param *params;    /* model and def parameters */
     int nparams;
     Stmt **body;
     int nbody;
-    bool used;        /* model: instantiated by a program or checked through a train block */
+    bool used;        /* model: instantiated by a program or checked through a train block; def: called */
 } Decl;
 
 typedef struct {

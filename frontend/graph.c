@@ -248,6 +248,25 @@ static void refresh(Value *v, SrcLoc loc) {
     v->node = x;
 }
 
+void each_root(void (*fn)(Value *v, void *ctx), void *ctx) {
+    for (int c = -1; c < L.ncallers; c++)
+        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
+            for (int i = 0; i < s->n; i++)
+                fn(s->b[i].v, ctx);
+    for (int i = 0; i < L.nheld; i++)
+        fn(L.held[i], ctx);
+}
+
+struct GroupAt {
+    int group;
+    SrcLoc loc;
+};
+
+static void refresh_group_root(Value *v, void *ctx) {
+    struct GroupAt *at = ctx;
+    refresh_scope_values(v, at->group, at->loc);
+}
+
 /* The group of v now holds `node` (the whole base was replaced). */
 void set_group(int group, int node, SrcLoc loc) {
     /* a parameter keeps its name through loads and updates: gradients are labelled with it */
@@ -259,10 +278,8 @@ void set_group(int group, int node, SrcLoc loc) {
         lw_info(node)->leaf = group;
     }
     L.stamp++;
-    for (int c = -1; c < L.ncallers; c++)
-        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
-            for (int i = 0; i < s->n; i++)
-                refresh_scope_values(s->b[i].v, group, loc);
+    struct GroupAt at = {group, loc};
+    each_root(refresh_group_root, &at);
 }
 
 static void refresh_every(Value *v, SrcLoc loc) {
@@ -280,12 +297,11 @@ static void refresh_every(Value *v, SrcLoc loc) {
             refresh_every(v->optim->params[i], loc);
 }
 
+static void refresh_root(Value *v, void *ctx) { refresh_every(v, *(SrcLoc *)ctx); }
+
 void refresh_all_values(SrcLoc loc) {
     L.stamp++;
-    for (int c = -1; c < L.ncallers; c++)
-        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
-            for (int i = 0; i < s->n; i++)
-                refresh_every(s->b[i].v, loc);
+    each_root(refresh_root, &loc);
 }
 
 /* In-place: the contents seen through view v become `node` (same shape). */

@@ -71,13 +71,13 @@ static void def_globals(Ast *ast) {
         lw_bind(L.globals, ns[i], v);
     }
     for (int i = 0; i < ast->ndecls; i++)
-        if (ast->decls[i]->kind == D_MODEL) {
+        if (ast->decls[i]->kind == D_MODEL || ast->decls[i]->kind == D_DEF) {
             Decl *d = ast->decls[i];
             if (find_in(L.globals, d->name)) {
-                diag_error(d->loc, "model name '%s' is already taken", d->name);
+                diag_error(d->loc, "%s name '%s' is already taken", decl_kind_name(d->kind), d->name);
                 continue;
             }
-            Value *v = lw_mk(V_CLASS);
+            Value *v = lw_mk(d->kind == D_DEF ? V_DEF : V_CLASS);
             v->s = d->name;
             v->decl = d;
             lw_bind(L.globals, d->name, v);

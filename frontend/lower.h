@@ -41,6 +41,7 @@ typedef enum {
     V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
     V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
     V_PGROUP,  /* optimizer.param_groups[0]: optim; g['lr'] reads and writes its learning rate */
+    V_DEF,     /* a user function: decl */
 } VKind;
 
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
@@ -143,6 +144,18 @@ typedef struct {
     Scope *callers[80];
     int ncallers;
     bool no_grad_block; /* inside `with torch.no_grad()` */
+    /* def calls now running (defs.c), innermost last: their call sites, for notes */
+    Decl *defs[80];
+    SrcLoc def_calls[80];
+    int ndefs;
+    struct Carry *def_carry; /* L.carry when the innermost def was called: its break and return stop here */
+    bool in_def;        /* the innermost call running is a def's, not a model's forward pass */
+    int def_noted;      /* 1 + the error count when the last traceback of def calls was printed */
+    /* The values the statements now running have evaluated (lw_eval's results, popped when each
+     * statement ends): roots like variables, so a def call with a loop inside an expression
+     * (print(x, evaluate(net))) neither drops nor leaves stale the values evaluated before it. */
+    Value **held;
+    int nheld, capheld;
     /* staging (stage.c): a program with run-time control flow is segments run by host code */
     const char *prog_name;
     Graph **segs;       /* segments closed so far; L.g is the open one */
@@ -230,6 +243,8 @@ Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc);
 void set_group(int group, int node, SrcLoc loc);   /* the group's contents is now node */
 void write_through(Value *v, int node, SrcLoc loc); /* in place: what v views is now node */
 void refresh_all_values(SrcLoc loc); /* every variable's tensor re-derived from its group's base */
+/* fn on every root: each variable of the scope chain and of the callers' chains, each held value */
+void each_root(void (*fn)(Value *v, void *ctx), void *ctx);
 
 /* ---- format.c: Python's str and format, run-time text ---- */
 
@@ -285,6 +300,8 @@ void collect_state(Module *m, Value ***out, int *n);
 void collect_buffers(Module *m, int *groups, int *nodes, int *n);
 void set_eval(Module *m, bool eval);
 Value *module_call(Module *m, Args *a);
+/* Checks v against a parameter's tensor type (f32[B, 784]), binding its symbols in env. */
+void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *callee);
 Value *conv2d_call(Value *x, Value *w, Value *b, Value *stride, Value *padding, Value *dil, Value *groups,
                    SrcLoc loc);
 Value *maxpool_call(Value *x, const int64_t k[2], const int64_t st[2], const int64_t pd[2], const int64_t dl[2],
@@ -358,6 +375,11 @@ Value *lw_eval(Expr *e);
 bool lw_condition(Expr *e); /* an if's condition, known at compile time */
 void lw_assign(Expr *target, Value *v, SrcLoc loc); /* target = v: names, tuples, items, attributes */
 void exec_block(Stmt **body, int n);
+
+/* ---- defs.c: user functions ---- */
+
+Value *def_call(Decl *d, Args *a); /* runs the body in a scope of its own: specialised per call */
+void def_return(Stmt *s);          /* a def's (or a model's) return */
 
 /* ---- stage.c: run-time control flow (segments and host code) ---- */
 

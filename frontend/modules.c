@@ -470,7 +470,7 @@ static const char *declared_type(Value *ty) {
 }
 
 /* Binds f32[B, 3, 32, 32] against an argument, symbols taking consistent values. */
-static void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *model) {
+void check_input(Param *p, Value *v, Scope *env, SrcLoc loc, const char *model) {
     Value *ty = lw_eval(p->type);
     if (ty->kind != V_TYPE)
         error_at(p->loc, "the type of '%s' must be a tensor type such as f32[B, 3, 32, 32]", p->name);
@@ -671,9 +671,10 @@ Value *module_call(Module *m, Args *a) {
     if (npos == 0)
         error_at(d->loc, "model '%s' has no tensor input: declare one as NAME: f32[...]", d->name);
     Value *saved_ret = L.ret;
-    bool saved_fwd = L.in_forward;
+    bool saved_fwd = L.in_forward, saved_in_def = L.in_def;
     L.ret = NULL;
     L.in_forward = true;
+    L.in_def = false;
     Stmt **body = ir_alloc(sizeof(Stmt *) * (size_t)(d->nbody ? d->nbody : 1));
     int n = 0;
     for (int i = 0; i < d->nbody; i++)
@@ -685,6 +686,7 @@ Value *module_call(Module *m, Args *a) {
         error_at(d->loc, "model '%s' does not return a value", d->name);
     L.ret = saved_ret;
     L.in_forward = saved_fwd;
+    L.in_def = saved_in_def;
     L.scope = saved;
     L.ncallers--;
     L.depth_guard--;

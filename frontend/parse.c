@@ -610,7 +610,7 @@ static Expr *target_list(Parser *ps) {
     return e;
 }
 
-/* stmt -> 'return' exprlist
+/* stmt -> 'return' exprlist?
  *       | ('if' | 'elif') expr block ('elif' ... | 'else' ('if' ... | block))?
  *       | 'for' targets 'in' expr block | 'while' expr block | 'with' expr block
  *       | 'break' | 'continue'
@@ -621,7 +621,9 @@ static Stmt *stmt(Parser *ps, Decl *d) {
     s->loc = t->loc;
     if (accept(ps, "return")) {
         s->kind = S_RETURN;
-        s->value = exprlist(ps);
+        Token *n = peek(ps);
+        if (n->kind != TK_NEWLINE && !is_punct(n, ";") && !is_punct(n, "}")) /* a bare return: None */
+            s->value = exprlist(ps);
         return s;
     }
     if (is_ident(t, "elif") && !ps->elif_ok)
@@ -685,12 +687,14 @@ static Stmt *stmt(Parser *ps, Decl *d) {
     }
     /* Caught before the expression parser, so a Python habit gets one clear message
      * rather than "expected end of statement" at some later token. */
-    static const char *python_only[] = {"def", "class", "import", "from", "try", "lambda",
+    if (is_ident(t, "def") && peek_next_is_statementish(ps))
+        syntax_error(ps, t->loc, "a 'def' goes at the top level of the file, beside models and programs");
+    static const char *python_only[] = {"class", "import", "from", "try", "lambda",
                                         "del", "global", "assert", "pass"};
     for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
         if (is_ident(t, python_only[i]) && peek_next_is_statementish(ps))
             syntax_error(ps, t->loc, "'%s' is Python, not .tg: the language has no definitions besides model, "
-                                     "program and train blocks (see docs/language.md)", t->text);
+                                     "program, train and def blocks (see docs/language.md)", t->text);
     Expr *e = exprlist(ps);
     Token *op = peek(ps);
     static const char *ops[] = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="};
@@ -762,8 +766,7 @@ static Stmt **stmts(Parser *ps, Decl *d, int *nout) {
             break;
         /* at the declaration: the end of the file says nothing about where the '}' went missing */
         if (t->kind == TK_EOF)
-            error_at(d->loc, "missing '}' at the end of %s '%s'",
-                     d->kind == D_MODEL ? "model" : d->kind == D_PROGRAM ? "program" : "train block", d->name);
+            error_at(d->loc, "missing '}' at the end of %s '%s'", decl_kind_name(d->kind), d->name);
         if (setjmp(ps->recover)) {
             ps->depth = 0; /* the longjmp skipped the depth-- of every frame it unwound */
             recover(ps);
@@ -819,7 +822,7 @@ static void params(Parser *ps, Decl *d) {
     }
 }
 
-/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block */
+/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block | 'def' NAME params block */
 static Decl *decl(Parser *ps) {
     Token *t = peek(ps);
     Decl *d = ir_alloc(sizeof(Decl));
@@ -830,14 +833,18 @@ static Decl *decl(Parser *ps) {
         d->kind = D_PROGRAM;
     else if (accept(ps, "train"))
         d->kind = D_TRAIN;
+    else if (accept(ps, "def"))
+        d->kind = D_DEF;
     else
-        syntax_error(ps, t->loc, "expected 'model', 'program' or 'train' at top level, found %s",
+        syntax_error(ps, t->loc, "expected 'model', 'program', 'train' or 'def' at top level, found %s",
                      describe(t));
     Token *name = expect_name(ps, d->kind == D_TRAIN ? "the name of the model to train" : "a name");
     d->name = name->text;
     d->loc = name->loc;
-    if (d->kind == D_MODEL)
+    if (d->kind == D_MODEL || d->kind == D_DEF)
         params(ps, d);
+    if (d->kind == D_DEF)
+        colon_check(ps, "def");
     block(ps, d);
     return d;
 }
@@ -859,7 +866,7 @@ Ast *parse_file(const char *path, const char *text) {
             ps.depth = 0;
             /* skip to the next top-level keyword: keywords cannot be names, so it almost surely
              * starts the next declaration, and the broken one's body is skipped with its header */
-            while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") &&
+            while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") && !is_ident(peek(&ps), "def") &&
                    !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train"))
                 ps.pos++;
             continue;

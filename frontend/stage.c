@@ -138,15 +138,17 @@ static void mark_value(Value *v) {
         mark_value(v->items[i]);
 }
 
+static void mark_root(Value *v, void *ctx) {
+    (void)ctx;
+    mark_value(v);
+}
+
 static void mark_all(void) {
     ensure();
     memset(live, 0, (size_t)ncap);
     L.stamp++;
     mark_stamp = L.stamp;
-    for (int c = -1; c < L.ncallers; c++)
-        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
-            for (int i = 0; i < s->n; i++)
-                mark_value(s->b[i].v);
+    each_root(mark_root, NULL);
     for (int i = 0; i < L.npinned; i++)
         mark_group(L.pinned[i]);
 }
@@ -305,6 +307,13 @@ static DType number_dtype(Value *v) {
     return v->kind == V_FLOAT ? DT_F64 : v->kind == V_BOOL ? DT_BOOL : DT_I64;
 }
 
+/* Names a carried variable's node after it, unless the node reads a slot: a slot's name is
+ * its identity across segments (the variable's own may be taken by another's slot). */
+static void name_value(int node, const char *name) {
+    if (N(node)->op != OP_PARAM)
+        N(node)->name = name;
+}
+
 /* A tensor value of group g, as a variable reads it. */
 static Value *group_value(int g, unsigned tflags) {
     Value *v = lw_mk(V_TENSOR);
@@ -335,7 +344,7 @@ static void carry_begin(Carry *c, Stmt **b, int n, Stmt **b2, int n2, SrcLoc at,
         if (number(v)) {
             int node = v->kind == V_TENSOR ? v->node : const_scalar(v, number_dtype(v), at);
             c->group[i] = new_group(node);
-            L.g->nodes[node].name = c->names[i];
+            name_value(node, c->names[i]);
         } else if (v->kind == V_TENSOR) {
             /* a group of its own (sharing the SSA node): the body may bind the name to another tensor,
                which must not change the tensor it named before */
@@ -417,7 +426,7 @@ static void carry_back(Carry *c, SrcLoc loc) {
             int node = lw_reshape(lw_cast(v->node, TN(v)->dtype, loc), TN(v)->shape, loc);
             g = c->group[i] = new_group(node);
             pin(g);
-            N(node)->name = c->names[i];
+            name_value(node, c->names[i]);
             lw_bind(L.scope, c->names[i], group_value(g, v->tflags));
             continue;
         }
@@ -442,24 +451,26 @@ static void carry_end(Carry *c) {
 
 /* ---- what must hold at every iteration: run-time optimizers, gradients that exist ---- */
 
+static void stage_optimizer(Value *v, void *ctx) {
+    if (v && v->kind == V_OPTIM)
+        optimizer_stage(v->optim, *(SrcLoc *)ctx);
+}
+
 static void stage_state(SrcLoc loc) {
     mark_all();
     for (int g = 0; g < L.ngroups; g++)
         if (live[g] && L.group_rg[g] && L.grad_group[g] < 0) {
             Node *n = N(L.group_base[g]);
-            L.grad_group[g] = new_group(lw_filled(n->shape, n->dtype, mk_int(0), loc)->node);
+            int ng = new_group(lw_filled(n->shape, n->dtype, mk_int(0), loc)->node); /* may move L.grad_group */
+            L.grad_group[g] = ng;
         }
-    for (int c = -1; c < L.ncallers; c++)
-        for (Scope *s = c < 0 ? L.scope : L.callers[c]; s; s = s->up)
-            for (int i = 0; i < s->n; i++)
-                if (s->b[i].v->kind == V_OPTIM)
-                    optimizer_stage(s->b[i].v->optim, loc);
+    each_root(stage_optimizer, &loc);
 }
 
 /* ---- the statements ---- */
 
 static Carry *innermost_loop(void) {
-    for (Carry *c = L.carry; c; c = c->up)
+    for (Carry *c = L.carry; c && c != L.def_carry; c = c->up) /* a def's break cannot leave the def */
         if (c->loop)
             return c;
     return NULL;

@@ -42,6 +42,7 @@ const char *kind_name(Value *v) {
     case V_DEVICE: return "a device";
     case V_MODULE: return ir_fmt("a module (%s)", v->mod->cls);
     case V_CLASS: return "a module class";
+    case V_DEF: return "a function";
     case V_FUNC: return "a function";
     case V_NAMESPACE: return "a namespace";
     case V_PYTYPE: return "a type";

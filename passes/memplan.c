@@ -435,8 +435,9 @@ Graph *memplan_layout(Graph **segs, int nsegs, const char *name) {
                 j++;
             if (j < l->nnode) {
                 if (l->nodes[j].dtype != n->dtype || !shape_eq(l->nodes[j].shape, n->shape))
-                    die("memplan: slot %s is %s in one segment and %s in another", n->name,
-                        type_str(l->nodes[j].dtype, l->nodes[j].shape), type_str(n->dtype, n->shape));
+                    die("memplan: slot %s is %s in an earlier segment and %s in %s (node %d)", n->name,
+                        type_str(l->nodes[j].dtype, l->nodes[j].shape), type_str(n->dtype, n->shape),
+                        segs[k]->name, i);
                 continue;
             }
             Attr a = attr_str("init", "slot");

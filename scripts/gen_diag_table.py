@@ -99,6 +99,14 @@ CASES += [
  ("unused_model_checked", "model N(x: f32[B, 3, 8, 8]) {\n    c = Conv2d(3, 4, 3)\n    return relu(c(x)) + nonsense\n}\nprogram p {\n    print(1)\n}\n"),
  ("train_model_and_optimizer", NET + "train Net {\n    data = fashion_mnist(\"d\")\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.001, momentum=\"x\", frob=3)\n    epochs = 1\n}\n"),
  ("nul_escape", "program p {\n    print(\"a\\0b\")\n}\n"),
+ ("def_wrong_shape", "def f(x: f32[B, 4]) {\n    return x * 2\n}\nprogram p {\n    print(f(ones(2, 3)))\n}\n"),
+ ("def_error_inside", "def f(x) {\n    y = x @ x\n    return y\n}\ndef g(x) {\n    return f(x)\n}\nprogram p {\n    print(g(ones(2, 3)))\n}\n"),
+ ("def_arguments", "def f(a, b=1) {\n    return a + b\n}\nprogram p {\n    print(f())\n    print(f(1, 2, 3))\n    print(f(1, c=2))\n}\n"),
+ ("def_return_in_loop", "def first_big(t) {\n    for i in range(4) {\n        if t[i] > 1 {\n            return i\n        }\n    }\n    return -1\n}\nprogram p {\n    print(first_big(tensor([0.5, 2.0, 3.0, 0.0])))\n}\n"),
+ ("def_break_outside_loop", "def stop() {\n    break\n}\nprogram p {\n    for i in range(3) {\n        stop()\n    }\n}\n"),
+ ("def_name_taken", "model f(x: f32[B, 2]) {\n    return x\n}\ndef f(x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
+ ("def_sees_no_program_variable", "def f() {\n    return n + 1\n}\nprogram p {\n    n = 2\n    print(f())\n}\n"),
+ ("def_recursion", "def f(n) {\n    return f(n + 1)\n}\nprogram p {\n    print(f(0))\n}\n"),
 ]
 
 import os

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg, schedule.tg): each .tg is written out here as the Python it transliterates, and what it
+regression.tg, schedule.tg, defs.tg): each .tg is written out here as the Python it transliterates, and what it
 prints is the golden tests/golden/<name>.out that test_codegen compares with.
 
     /usr/bin/python3 scripts/gen_loop_goldens.py
@@ -162,8 +162,72 @@ def schedule():
     print(lr, optimizer.param_groups[0]["lr"])
 
 
+def accuracy(net, inputs, labels, batch=4):
+    correct = 0
+    total = 0
+    with torch.no_grad():
+        for b in range(inputs.shape[0] // batch):
+            outputs = net(inputs.view(-1, batch, 4)[b])
+            _, predicted = torch.max(outputs, 1)
+            total += labels.view(-1, batch)[b].size(0)
+            correct += (predicted == labels.view(-1, batch)[b]).sum().item()
+    return 100 * correct // total
+
+
+def train_epoch(net, optimizer, criterion, inputs, labels):
+    running = 0.0
+    for b in range(4):
+        optimizer.zero_grad()
+        loss = criterion(net(inputs.view(4, 4, 4)[b]), labels.view(4, 4)[b])
+        loss.backward()
+        optimizer.step()
+        running += loss.item()
+    return running / 4
+
+
+def square(x):
+    return x * x
+
+
+def fact(n):
+    if n <= 1:
+        return 1
+    return n * fact(n - 1)
+
+
+def scale_(t, k=2):
+    t *= k
+
+
+def nothing():
+    return
+
+
+def defs():
+    torch.manual_seed(1)
+    net = Net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.5)
+    criterion = nn.CrossEntropyLoss()
+    inputs = torch.randn(16, 4)
+    labels = (inputs.sum(1) > 0).long() + (inputs[:, 0] > 1).long()
+    print("before", accuracy(net, inputs, labels), accuracy(net, inputs, labels, batch=8))
+    best = 0
+    for epoch in range(5):
+        loss = train_epoch(net, optimizer, criterion, inputs, labels)
+        print(f"epoch {epoch} loss {loss:.4f} acc {accuracy(net, inputs, labels)} % lr {optimizer.param_groups[0]['lr']}")
+        acc = accuracy(net, inputs, labels, 8)
+        if acc > best:
+            best = acc
+            print("best so far at epoch", epoch)
+    print(square(torch.ones(3) * 2), square(torch.ones(2)), fact(5), nothing())
+    t = torch.ones(2)
+    scale_(t)
+    scale_(t, k=3)
+    print(t)
+
+
 def main():
-    for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule)]:
+    for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs)]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

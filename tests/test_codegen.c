@@ -286,6 +286,13 @@ START_TEST(test_schedule_matches_pytorch) {
 }
 END_TEST
 
+START_TEST(test_defs_match_pytorch) {
+    /* defs with loops inside, called in a loop and inside an f-string; a def per argument shape,
+       defaults and keywords, recursion at compile time, tensors passed by reference */
+    check_program_prints_near("defs", 1e-5);
+}
+END_TEST
+
 /* The staging rule: a loop is compiled once, never unrolled. The same program with another trip
  * count differs in that literal only. */
 START_TEST(test_loop_not_unrolled) {
@@ -976,6 +983,7 @@ int main(void) {
     tcase_add_test(tc, test_loops_match_pytorch);
     tcase_add_test(tc, test_regression_matches_pytorch);
     tcase_add_test(tc, test_schedule_matches_pytorch);
+    tcase_add_test(tc, test_defs_match_pytorch);
     tcase_add_test(tc, test_loop_not_unrolled);
     tcase_add_test(tc, test_runtime_index_error);
     tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);

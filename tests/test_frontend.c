@@ -289,7 +289,7 @@ static const BadCase bad[] = {
     {"bad_toplevel",
      "modle Net(x: f32[1]) {\n"
      "}\n",
-     "bad.tg:1:1: error: expected 'model', 'program' or 'train' at top level, found 'modle'\n"
+     "bad.tg:1:1: error: expected 'model', 'program', 'train' or 'def' at top level, found 'modle'\n"
      "modle Net(x: f32[1]) {\n"
      "^\n"},
     {"unknown_char",
@@ -329,7 +329,7 @@ static const BadCase bad[] = {
      "program p {\n"
      "    return 3\n"
      "}\n",
-     "bad.tg:2:5: error: 'return' outside a model\n"
+     "bad.tg:2:5: error: 'return' outside a model or a def\n"
      "    return 3\n"
      "    ^\n"},
     {"module_attribute_hint",
@@ -608,7 +608,7 @@ static const BadCase bad[] = {
      "program p {\n"
      "    def f(x) { return x }\n"
      "}\n",
-     "bad.tg:2:5: error: 'def' is Python, not .tg: the language has no definitions besides model, program and train blocks (see docs/language.md)\n"
+     "bad.tg:2:5: error: a 'def' goes at the top level of the file, beside models and programs\n"
      "    def f(x) { return x }\n"
      "    ^\n"},
     {"for_without_block",
@@ -814,6 +814,134 @@ static const BadCase bad[] = {
      "bad.tg:2:11: error: NUL characters ('\\0') in strings are not supported\n"
      "    print(\"a\\0b\")\n"
      "          ^\n"},
+    {"def_wrong_shape",
+     "def f(x: f32[B, 4]) {\n"
+     "    return x * 2\n"
+     "}\n"
+     "program p {\n"
+     "    print(f(ones(2, 3)))\n"
+     "}\n",
+     "bad.tg:5:12: error: f() expects x: f32[B, 4], got f32[2, 3]\n"
+     "    print(f(ones(2, 3)))\n"
+     "           ^\n"
+     "bad.tg:1:7: note: 'x' is declared here\n"
+     "def f(x: f32[B, 4]) {\n"
+     "      ^\n"},
+    {"def_error_inside",
+     "def f(x) {\n"
+     "    y = x @ x\n"
+     "    return y\n"
+     "}\n"
+     "def g(x) {\n"
+     "    return f(x)\n"
+     "}\n"
+     "program p {\n"
+     "    print(g(ones(2, 3)))\n"
+     "}\n",
+     "bad.tg:2:11: error: matmul: f32[2, 3] @ f32[2, 3]: inner sizes 3 and 2 differ\n"
+     "    y = x @ x\n"
+     "          ^\n"
+     "bad.tg:6:13: note: in f(), called here\n"
+     "    return f(x)\n"
+     "            ^\n"
+     "bad.tg:9:12: note: in g(), called here\n"
+     "    print(g(ones(2, 3)))\n"
+     "           ^\n"},
+    {"def_arguments",
+     "def f(a, b=1) {\n"
+     "    return a + b\n"
+     "}\n"
+     "program p {\n"
+     "    print(f())\n"
+     "    print(f(1, 2, 3))\n"
+     "    print(f(1, c=2))\n"
+     "}\n",
+     "bad.tg:5:12: error: f() missing required argument 'a'\n"
+     "    print(f())\n"
+     "           ^\n"
+     "bad.tg:6:12: error: f() takes 2 positional arguments but 3 were given\n"
+     "    print(f(1, 2, 3))\n"
+     "           ^\n"
+     "bad.tg:7:12: error: f() got an unexpected keyword argument 'c'; did you mean 'a'?\n"
+     "    print(f(1, c=2))\n"
+     "           ^\n"
+     "3 errors generated.\n"},
+    {"def_return_in_loop",
+     "def first_big(t) {\n"
+     "    for i in range(4) {\n"
+     "        if t[i] > 1 {\n"
+     "            return i\n"
+     "        }\n"
+     "    }\n"
+     "    return -1\n"
+     "}\n"
+     "program p {\n"
+     "    print(first_big(tensor([0.5, 2.0, 3.0, 0.0])))\n"
+     "}\n",
+     "bad.tg:4:13: error: 'return' inside a loop or an if decided at run time is not supported yet: assign the result to a variable and return it after the loop\n"
+     "            return i\n"
+     "            ^\n"
+     "bad.tg:10:20: note: in first_big(), called here\n"
+     "    print(first_big(tensor([0.5, 2.0, 3.0, 0.0])))\n"
+     "                   ^\n"},
+    {"def_break_outside_loop",
+     "def stop() {\n"
+     "    break\n"
+     "}\n"
+     "program p {\n"
+     "    for i in range(3) {\n"
+     "        stop()\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:2:5: error: 'break' outside a loop\n"
+     "    break\n"
+     "    ^\n"
+     "bad.tg:6:13: note: in stop(), called here\n"
+     "        stop()\n"
+     "            ^\n"},
+    {"def_name_taken",
+     "model f(x: f32[B, 2]) {\n"
+     "    return x\n"
+     "}\n"
+     "def f(x) {\n"
+     "    return x\n"
+     "}\n"
+     "program p {\n"
+     "    print(1)\n"
+     "}\n",
+     "bad.tg:4:5: error: def name 'f' is already taken\n"
+     "def f(x) {\n"
+     "    ^\n"},
+    {"def_sees_no_program_variable",
+     "def f() {\n"
+     "    return n + 1\n"
+     "}\n"
+     "program p {\n"
+     "    n = 2\n"
+     "    print(f())\n"
+     "}\n",
+     "bad.tg:2:12: error: unknown name 'n': a def sees its parameters and the file's models and defs, not the variables of the code that calls it (pass 'n' as an argument)\n"
+     "    return n + 1\n"
+     "           ^\n"
+     "bad.tg:6:12: note: in f(), called here\n"
+     "    print(f())\n"
+     "           ^\n"},
+    {"def_recursion",
+     "def f(n) {\n"
+     "    return f(n + 1)\n"
+     "}\n"
+     "program p {\n"
+     "    print(f(0))\n"
+     "}\n",
+     "bad.tg:2:13: error: calls nested more than 64 deep (does 'f' call itself?)\n"
+     "    return f(n + 1)\n"
+     "            ^\n"
+     "bad.tg:2:13: note: in f(), called here, 63 times in a row\n"
+     "    return f(n + 1)\n"
+     "            ^\n"
+     "bad.tg:5:12: note: in f(), called here\n"
+     "    print(f(0))\n"
+     "           ^\n"},
 };
 
 START_TEST(test_malformed) {
