@@ -371,6 +371,7 @@ static Graphs collect_graphs(Lowered *lw) {
             sp->segs = lw->programs[i].segs;
             sp->nsegs = lw->programs[i].nsegs;
             sp->host = lw->programs[i].host;
+            sp->data = lw->programs[i].data;
             sp->plans = ir_alloc(sizeof(MemPlan *) * (size_t)sp->nsegs);
         }
     }

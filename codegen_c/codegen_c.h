@@ -19,6 +19,7 @@ typedef struct {
     MemPlan **plans;       /* each segment's, with the layout's as the shared plan */
     int nsegs;
     HostBlock host;
+    HostData data;         /* datasets and DataLoader iterators the host code uses */
     Graph *layout;         /* one param node per slot (memplan_layout) */
     MemPlan *layout_plan;
 } StagedProgram;

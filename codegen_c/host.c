@@ -167,7 +167,10 @@ static void emit_pointers(Graph *g, bool inputs, bool programs) {
         if (op_info[n->op].kind == K_EFFECT && !(n->op == OP_ASSIGN && cg.m->off[n->in[0]] == cg.m->off[n->in[1]]))
             for (int k = 0; k < n->nin; k++)
                 used[n->in[k]] = true;
-        if ((op_info[n->op].kind == K_SRC && (n->op != OP_PARAM || programs)) || (n->flags & NF_OUTPUT) || !inputs)
+        /* a program's sources are set up here, except a segment's slots (read where used) */
+        bool slot = n->op == OP_PARAM && !strcmp(node_str(n, "init", ""), "slot");
+        if ((op_info[n->op].kind == K_SRC && (n->op != OP_PARAM || (programs && !slot))) || (n->flags & NF_OUTPUT) ||
+            !inputs)
             used[i] = true;
     }
     for (int i = 0; i < g->nnode; i++) {
@@ -249,7 +252,7 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
     }
     const char *R = seg ? "rng" : "&rng";
     if (seg)
-        P("    (void)rng;\n    (void)out;\n");
+        P("    (void)mem;\n    (void)rng;\n    (void)out;\n");
     else if (rng)
         P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
     if (load)
@@ -352,11 +355,76 @@ static void host_comment(const HostStmt *h, int ind) {
       cg_comment_safe(diag_line_text(h->loc)));
 }
 
+/* How the run function leaves on an error: with its data, through the cleanup at its end. */
+static const char *fail_stmt(void) { return SP->data.nsets ? "goto done" : "return 1"; }
+
+/* The error line of a host statement that failed: file:line:col: error: ... */
+static void host_error(const HostStmt *h, int ind, const char *msg) {
+    P("%*s    fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", %s);\n", ind, "",
+      cg_comment_safe(ir_base_name(diag_file_name(h->loc.file))), h->loc.line, h->loc.col, msg);
+    P("%*s    %s;\n%*s}\n", ind, "", fail_stmt(), ind, "");
+}
+
+static const char *slot_ptr(const char *name, const char *ctype) {
+    int64_t off = slot_offset(name);
+    return off ? ir_fmt("(%s *)(mem + %lld) /* %s */", ctype, (long long)off, cg_comment_safe(name))
+               : ir_fmt("(%s *)mem /* %s */", ctype, cg_comment_safe(name));
+}
+
+static const char *batch_args(const HostStmt *h) {
+    return ir_fmt("%s, %s", slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
+}
+
+static void emit_data_stmt(const HostStmt *h, int ind) {
+    switch (h->kind) {
+    case H_DATA: {
+        const HostDataset *d = &SP->data.sets[h->data];
+        host_comment(h, ind);
+        P("%*sif (tg_open_dataset(\"%s\", ", ind, "", d->kind);
+        cg_c_string(d->root, strlen(d->root));
+        P(", %d, %lld, %d, %d, %d, &data%d, err, sizeof err)) {\n", d->train, (long long)d->n, d->c, d->h, d->w,
+          h->data);
+        host_error(h, ind, "err");
+        return;
+    }
+    case H_ITER:
+        host_comment(h, ind);
+        P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
+        host_error(h, ind, "err");
+        return;
+    case H_NEXT:
+        host_comment(h, ind);
+        P("%*sif (tg_iter_next(&it%d, &rng, %s)) {\n", ind, "", h->data, batch_args(h));
+        host_error(h, ind, "\"StopIteration: next() after the last batch of the DataLoader\"");
+        return;
+    default:
+        return;
+    }
+}
+
+/* for [i,] batch in [enumerate(]loader[, start)]: a new pass of its iterator */
+static void emit_loader_for(const HostStmt *h, int depth) {
+    int ind = 4 * depth;
+    const char *v = ir_fmt("i%d", depth);
+    host_comment(h, ind);
+    P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
+    host_error(h, ind, "err");
+    P("%*sfor (int64_t %s = %lld; tg_iter_next(&it%d, &rng, %s) == 0; %s++) {\n", ind, "", v, (long long)h->lim[0],
+      h->data, batch_args(h), v);
+    if (h->slot)
+        P("%*s    %s = %s;\n", ind, "", slot_ref(h->slot, "int64_t"), v);
+    emit_host_block(&h->body, depth + 1);
+    P("%*s}\n", ind, "");
+}
+
 static void emit_host_stmt(const HostStmt *h, int depth) {
     int ind = 4 * depth;
     switch (h->kind) {
     case H_RUN:
-        P("%*sif (%s%d(mem, &rng, out))\n%*s    return 1;\n", ind, "", seg_fn_prefix, h->seg, ind, "");
+        P("%*sif (%s%d(mem, &rng, out))\n%*s    %s;\n", ind, "", seg_fn_prefix, h->seg, ind, "", fail_stmt());
+        return;
+    case H_DATA: case H_ITER: case H_NEXT:
+        emit_data_stmt(h, ind);
         return;
     case H_BREAK: P("%*sbreak;\n", ind, ""); return;
     case H_CONTINUE: P("%*scontinue;\n", ind, ""); return;
@@ -379,6 +447,10 @@ static void emit_host_stmt(const HostStmt *h, int depth) {
         P("%*s}\n", ind, "");
         return;
     case H_FOR: {
+        if (h->x) {
+            emit_loader_for(h, depth);
+            return;
+        }
         host_comment(h, ind);
         const char *v = ir_fmt("i%d", depth), *b[3];
         for (int k = 0; k < 3; k++)
@@ -411,6 +483,32 @@ static void emit_host_block(const HostBlock *b, int depth) {
         emit_host_stmt(b->s[i], depth);
 }
 
+/* The run function's datasets (loaded where the program creates them) and DataLoader iterators. */
+static void emit_data_decls(const HostData *d) {
+    if (!d->nsets)
+        return;
+    P("    char err[1024];\n    int status = 1;\n");
+    for (int i = 0; i < d->nsets; i++) {
+        const HostDataset *s = &d->sets[i];
+        P("    TgDataset data%d = {0}; /* %s(%s) */\n", i, s->cls, s->train ? "train=True" : "train=False");
+    }
+    for (int i = 0; i < d->niters; i++) {
+        const HostIter *it = &d->iters[i];
+        if (it->nnorm) {
+            for (int k = 0; k < 2; k++) {
+                P("    static const float %s%d[] = {", k ? "std" : "mean", i);
+                for (int c = 0; c < it->nnorm; c++)
+                    P("%s%s", c ? ", " : "", cg_literal(k ? it->std[c] : it->mean[c], DT_F32));
+                P("};\n");
+            }
+        }
+        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
+          it->dataset, (long long)it->batch, (long long)it->nbatch, it->shuffle, it->workers, it->pad,
+          it->nnorm ? ir_fmt("mean%d", i) : "NULL", it->nnorm ? ir_fmt("std%d", i) : "NULL", (long long)it->batch,
+          (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
+    }
+}
+
 /* Each segment's kernels and function, then the run function: the host code. */
 static void emit_staged(const StagedProgram *sp, const char *kpre, const char *fn) {
     SP = sp;
@@ -434,8 +532,18 @@ static void emit_staged(const StagedProgram *sp, const char *kpre, const char *f
       (long long)sp->layout_plan->persistent);
     P("int %s(void *arena, FILE *out) {\n    unsigned char *mem = arena;\n", fn);
     P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
+    emit_data_decls(&sp->data);
     emit_host_block(&sp->host, 1);
-    P("    return 0;\n}\n");
+    if (!sp->data.nsets) {
+        P("    return 0;\n}\n");
+        return;
+    }
+    P("    status = 0;\ndone:\n");
+    for (int i = 0; i < sp->data.niters; i++)
+        P("    tg_iter_free(&it%d);\n", i);
+    for (int i = 0; i < sp->data.nsets; i++)
+        P("    tg_dataset_free(&data%d);\n", i);
+    P("    return status;\n}\n");
 }
 
 /* ---- the training step ---- */

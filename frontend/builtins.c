@@ -40,6 +40,7 @@ static Value *bi_len(Args *a) {
     if (v->kind == V_LIST || v->kind == V_TUPLE) return mk_int(v->n);
     if (v->kind == V_STR) return mk_int((int64_t)strlen(v->s));
     if (v->kind == V_SIZE) return mk_int(v->shape.rank);
+    if (v->kind == V_DATASET || v->kind == V_LOADER) return mk_int(data_len(v));
     if (v->kind == V_TENSOR) {
         if (TN(v)->shape.rank == 0) error_at(loc, "len() of a 0-d tensor");
         return mk_int(TN(v)->shape.d[0]);
@@ -1037,6 +1038,18 @@ const Builtin builtins[] = {
     {"Adam", bi_optimizer, 0, G},
     {"AdamW", bi_optimizer, 0, G},
     {"adaptive_avg_pool2d", bi_adaptive_avg_pool2d, 0, G},
+    /* data (data.c): torchvision's datasets and transforms, DataLoader and its iterators */
+    {"ToTensor", bi_transform, 0, G},
+    {"Normalize", bi_transform, 0, G},
+    {"Pad", bi_transform, 0, G},
+    {"Compose", bi_transform, 0, G},
+    {"FashionMNIST", bi_dataset, 0, G},
+    {"MNIST", bi_dataset, 1, G},
+    {"CIFAR10", bi_dataset, 2, G},
+    {"DataLoader", bi_loader, 0, G},
+    {"iter", bi_iter, 0, G},
+    {"next", bi_next, 0, G},
+    {"enumerate", bi_enumerate, 0, G},
     {NULL, NULL, 0, 0},
 };
 

@@ -63,6 +63,11 @@ static Value *attribute(Value *base, Expr *e) {
     SrcLoc loc = e->loc;
     if (base->kind == V_NAMESPACE) {
         bool np = !strcmp(base->s, "np");
+        /* torchvision.datasets, torchvision.transforms, torch.utils.data: transparent too */
+        static const char *const subs[] = {"datasets", "transforms", "utils", "data", "optim"};
+        for (size_t i = 0; !np && i < sizeof subs / sizeof subs[0]; i++)
+            if (!strcmp(name, subs[i]))
+                return base;
         Binding *b = find_in(L.globals, name);
         if (!b) {
             const char *cands[256];
@@ -89,6 +94,8 @@ static Value *attribute(Value *base, Expr *e) {
         }
         return b->v;
     }
+    if (base->kind == V_DATASET || base->kind == V_LOADER)
+        return data_attribute(base, name, loc);
     if (base->kind == V_TENSOR) {
         Node *n = TN(base);
         if (!strcmp(name, "shape")) {

@@ -145,6 +145,7 @@ typedef struct {
     Graph **segs;       /* staged (loops, run-time ifs): the segments, run by host */
     int nsegs;
     HostBlock host;
+    HostData data;      /* staged: the datasets and loader iterators its host code uses */
 } LoweredProgram;
 
 typedef struct {

@@ -42,6 +42,10 @@ typedef enum {
     V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
     V_PGROUP,  /* optimizer.param_groups[0]: optim; g['lr'] reads and writes its learning rate */
     V_DEF,     /* a user function: decl */
+    V_TRANSFORM, /* torchvision transforms (ToTensor, Normalize, Pad, a Compose of them): dobj */
+    V_DATASET, /* a torchvision dataset: dobj */
+    V_LOADER,  /* a DataLoader: dobj */
+    V_ITER,    /* iter(loader): dobj */
 } VKind;
 
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
@@ -76,7 +80,23 @@ struct Value {
     unsigned stamp;     /* visited mark for alias updates */
     bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
     struct Optim *optim; /* V_OPTIM */
+    struct DataObj *dobj; /* V_TRANSFORM, V_DATASET, V_LOADER, V_ITER */
 };
+
+/* data.c's objects: a transform pipeline, a dataset, a loader, an iterator. */
+typedef struct DataObj {
+    bool to_tensor;       /* transform: ToTensor, Pad (zero bytes), Normalize, in that order */
+    int pad, nnorm;
+    double mean[4], std[4];
+    int set, cls;         /* dataset: its HostData.sets index, its class (data.c's table) */
+    struct DataObj *tf;   /* dataset: its transform */
+    int64_t n;            /* dataset: samples; loader: batches */
+    struct DataObj *ds;   /* loader, iterator: the dataset */
+    HostIter it;          /* loader: what each of its iterators starts from */
+    Shape shape_x, shape_y; /* loader: a batch's images and labels */
+    struct DataObj *loader; /* iterator: its loader */
+    int iter;             /* iterator: its HostData.iters index */
+} DataObj;
 
 struct Module {
     const char *cls;     /* "Conv2d", "Linear", ..., or a user model's name */
@@ -156,6 +176,7 @@ typedef struct {
      * (print(x, evaluate(net))) neither drops nor leaves stale the values evaluated before it. */
     Value **held;
     int nheld, capheld;
+    HostData data;      /* the program's datasets and iterators (stage.c) */
     /* staging (stage.c): a program with run-time control flow is segments run by host code */
     const char *prog_name;
     Graph **segs;       /* segments closed so far; L.g is the open one */
@@ -376,6 +397,17 @@ bool lw_condition(Expr *e); /* an if's condition, known at compile time */
 void lw_assign(Expr *target, Value *v, SrcLoc loc); /* target = v: names, tuples, items, attributes */
 void exec_block(Stmt **body, int n);
 
+/* ---- data.c: datasets, transforms, loaders ---- */
+
+Value *bi_transform(Args *a);
+Value *bi_dataset(Args *a);
+Value *bi_loader(Args *a);
+Value *bi_iter(Args *a);
+Value *bi_next(Args *a);
+Value *bi_enumerate(Args *a);
+int64_t data_len(Value *v);                                  /* len(dataset), len(loader) */
+Value *data_attribute(Value *v, const char *name, SrcLoc loc); /* dataset.classes, ... */
+
 /* ---- defs.c: user functions ---- */
 
 Value *def_call(Decl *d, Args *a); /* runs the body in a scope of its own: specialised per call */
@@ -392,6 +424,9 @@ void exec_break(Stmt *s);
 void exec_continue(Stmt *s);
 void exec_with(Stmt *s);
 void stage_check_assign(const char *name, Value *v, SrcLoc loc); /* a carried name keeps its type */
+int stage_dataset(const HostDataset *d, SrcLoc loc); /* the host loads it here; its index */
+int stage_iter(const HostIter *it, SrcLoc loc);      /* iter(loader) here; the iterator's index */
+Value *stage_next(int iter, DataObj *loader, SrcLoc loc); /* next(it): (images, labels) */
 
 /* ---- train.c: train blocks ---- */
 

@@ -59,7 +59,7 @@ static void ensure(void) {
 }
 
 /* The slot names taken so far in this program: each is one tensor of the persistent region. */
-static const char **taken;
+static const char **taken, **wanted; /* each slot's name, and the name it was asked for */
 static int ntaken, captaken;
 
 static bool is_taken(const char *name) {
@@ -70,16 +70,27 @@ static bool is_taken(const char *name) {
 }
 
 static const char *take(const char *want) {
+    /* a slot named after another slot's contents takes that one's name: labels_3, not labels_2_2 */
+    for (int i = 0; i < ntaken; i++)
+        if (!strcmp(taken[i], want)) {
+            want = wanted[i];
+            break;
+        }
     const char *name = want;
     for (int k = 2; is_taken(name); k++)
         name = ir_fmt("%s_%d", want, k);
     if (ntaken == captaken) {
         captaken = captaken ? captaken * 2 : 32;
         const char **t = ir_alloc(sizeof(char *) * (size_t)captaken);
-        if (ntaken)
+        const char **w = ir_alloc(sizeof(char *) * (size_t)captaken);
+        if (ntaken) {
             memcpy(t, taken, sizeof(char *) * (size_t)ntaken);
+            memcpy(w, wanted, sizeof(char *) * (size_t)ntaken);
+        }
         taken = t;
+        wanted = w;
     }
+    wanted[ntaken] = want;
     taken[ntaken++] = name;
     return name;
 }
@@ -143,6 +154,8 @@ static void mark_root(Value *v, void *ctx) {
     mark_value(v);
 }
 
+static void mark_carried(void);
+
 static void mark_all(void) {
     ensure();
     memset(live, 0, (size_t)ncap);
@@ -151,6 +164,7 @@ static void mark_all(void) {
     each_root(mark_root, NULL);
     for (int i = 0; i < L.npinned; i++)
         mark_group(L.pinned[i]);
+    mark_carried();
 }
 
 static void pin(int g) {
@@ -267,6 +281,14 @@ typedef struct Carry {
     bool loop;
     struct Carry *up;
 } Carry;
+
+/* Every group the loops and ifs now being lowered carry lives until they end, even where no
+ * variable names it (one a break inside an if gave a variable first bound in the body). */
+static void mark_carried(void) {
+    for (Carry *c = L.carry; c; c = c->up)
+        for (int i = 0; i < c->n; i++)
+            mark_group(c->group[i]);
+}
 
 static void add_name(Carry *c, const char *name) {
     for (int i = 0; i < c->n; i++)
@@ -516,6 +538,17 @@ static void loop_body(HostStmt *h, Carry *c, Stmt *s) {
     (void)h;
 }
 
+/* A value the host writes before the segment opened here reads it (a loop counter, a batch):
+ * a group whose slot is named after `want`. */
+static Value *slot_value(const char **slot, const char *want, DType dt, Shape shape, unsigned tflags, SrcLoc loc) {
+    *slot = take(want);
+    int g = new_group(slot_node(*slot, dt, shape, loc));
+    ensure();
+    slot_name[g] = *slot;
+    reload[g] = L.group_base[g];
+    return group_value(g, tflags);
+}
+
 /* Does a loop's body jump out of it (a break or continue not inside a nested loop)? */
 static const Stmt *jumps(Stmt **b, int n) {
     for (int i = 0; i < n; i++) {
@@ -545,17 +578,149 @@ static void for_each_item(Stmt *s, Value *list) {
     }
 }
 
+/* ---- data: where the host loads datasets and runs DataLoader iterators (data.c) ---- */
+
+static void data_place(SrcLoc loc, const char *what) {
+    if (!L.prog_name || L.in_forward)
+        error_at(loc, "%s belongs in a program, not in a model's forward pass", what);
+}
+
+/* A host statement between the segment before it and the one after. */
+static void host_between(HostStmt *h, SrcLoc loc) {
+    seg_close(loc);
+    host_push(L.host, h);
+    seg_open(loc);
+}
+
+int stage_dataset(const HostDataset *d, SrcLoc loc) {
+    data_place(loc, "a dataset");
+    HostDataset *sets = ir_alloc(sizeof(HostDataset) * (size_t)(L.data.nsets + 1));
+    if (L.data.nsets)
+        memcpy(sets, L.data.sets, sizeof(HostDataset) * (size_t)L.data.nsets);
+    sets[L.data.nsets] = *d;
+    L.data.sets = sets;
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_DATA;
+    h->loc = loc;
+    h->data = L.data.nsets++;
+    host_between(h, loc);
+    return h->data;
+}
+
+static int new_iter(const HostIter *it) {
+    HostIter *its = ir_alloc(sizeof(HostIter) * (size_t)(L.data.niters + 1));
+    if (L.data.niters)
+        memcpy(its, L.data.iters, sizeof(HostIter) * (size_t)L.data.niters);
+    its[L.data.niters] = *it;
+    L.data.iters = its;
+    return L.data.niters++;
+}
+
+int stage_iter(const HostIter *it, SrcLoc loc) {
+    data_place(loc, "iter() of a DataLoader");
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_ITER;
+    h->loc = loc;
+    h->data = new_iter(it);
+    host_between(h, loc);
+    return h->data;
+}
+
+/* The batch a loader's iterator just wrote into its slots. */
+static Value *batch_value(HostStmt *h, DataObj *loader, SrcLoc loc) {
+    Value *x = slot_value(&h->x, "images", DT_F32, loader->shape_x, 0, loc);
+    Value *y = slot_value(&h->y, "labels", DT_I64, loader->shape_y, 0, loc);
+    return lw_tuple2(x, y);
+}
+
+Value *stage_next(int iter, DataObj *loader, SrcLoc loc) {
+    data_place(loc, "next()");
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_NEXT;
+    h->loc = loc;
+    h->data = iter;
+    host_between(h, loc);
+    return batch_value(h, loader, loc);
+}
+
+static void uncarry(Carry *c, Expr *t) {
+    if (t->kind == E_NAME) {
+        for (int i = 0; i < c->n; i++)
+            if (!strcmp(c->names[i], t->str))
+                c->group[i] = -1;
+    } else if (t->kind == E_TUPLE)
+        for (int i = 0; i < t->nitems; i++)
+            uncarry(c, t->items[i]);
+}
+
+/* for [counter,] batch in [enumerate(]loader[, start)]: a pass of an iterator of its own, the host
+ * writing each batch (and the counter) into slots before the body runs. */
+static void exec_for_loader(Stmt *s, DataObj *loader, Expr *counter, int64_t start, Expr *batch) {
+    SrcLoc loc = s->loc;
+    data_place(loc, "a loop over a DataLoader");
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_FOR;
+    h->loc = loc;
+    h->lim[0] = start;
+    h->data = new_iter(&loader->it);
+    int npin = L.npinned;
+    stage_state(loc);
+    Carry c;
+    carry_begin(&c, s->body, s->nbody, NULL, 0, loc, true);
+    if (counter)
+        uncarry(&c, counter);
+    uncarry(&c, batch);
+    seg_close(loc);
+    host_push(L.host, h);
+    HostBlock *outer = L.host;
+    L.host = &h->body;
+    seg_open(loc);
+    if (counter)
+        lw_bind(L.scope, counter->str, slot_value(&h->slot, counter->str, DT_I64, shape_scalar(), TV_PYSCALAR,
+                                                  counter->loc));
+    lw_assign(batch, batch_value(h, loader, loc), loc);
+    loop_body(h, &c, s);
+    L.host = outer;
+    L.npinned = npin;
+    for (int i = 0; i < c.n; i++)
+        if (c.group[i] >= 0)
+            pin(c.group[i]);
+    seg_open(loc);
+    L.npinned = npin;
+    carry_end(&c);
+}
+
 void exec_for(Stmt *s) {
     SrcLoc loc = s->loc;
     Expr *it = s->value;
+    if (it->kind == E_CALL && it->lhs->kind == E_NAME && !strcmp(it->lhs->str, "enumerate") && it->nitems >= 1 &&
+        !(it->names && it->names[0])) {
+        Value *l = lw_eval(it->items[0]);
+        if (l->kind == V_LOADER) { /* for i, data in enumerate(loader, start) */
+            int64_t start = 0;
+            for (int i = 1; i < it->nitems; i++) {
+                if (i > 1 || (it->names && it->names[i] && strcmp(it->names[i], "start")))
+                    error_at(it->items[i]->loc, "enumerate() takes an iterable and start");
+                start = int_arg(lw_eval(it->items[i]), it->items[i]->loc, "start");
+            }
+            if (s->target->kind != E_TUPLE || s->target->nitems != 2 || s->target->items[0]->kind != E_NAME)
+                error_at(s->target->loc, "a for over enumerate(loader) binds two things: for i, data in ...");
+            exec_for_loader(s, l->dobj, s->target->items[0], start, s->target->items[1]);
+            return;
+        }
+    }
     if (!(it->kind == E_CALL && it->lhs->kind == E_NAME && !strcmp(it->lhs->str, "range"))) {
         Value *list = lw_eval(it);
         if (list->kind == V_LIST || list->kind == V_TUPLE) {
             for_each_item(s, list);
             return;
         }
-        error_at(it->loc, "a for loop runs over range(...) or a list known at compile time, for now, not %s "
-                          "(data loaders are not supported yet)", kind_name(list));
+        if (list->kind == V_LOADER) {
+            exec_for_loader(s, list->dobj, NULL, 0, s->target);
+            return;
+        }
+        error_at(it->loc, "a for loop runs over range(...), a DataLoader or a list known at compile time, not %s",
+                 kind_name(list));
     }
     if (s->target->kind != E_NAME)
         error_at(s->target->loc, "a for over range() binds one name");
@@ -587,12 +752,8 @@ void exec_for(Stmt *s) {
     HostBlock *outer = L.host;
     L.host = &h->body;
     seg_open(loc);
-    h->slot = take(s->target->str);
-    int g = new_group(slot_node(h->slot, DT_I64, shape_scalar(), s->target->loc));
-    ensure();
-    slot_name[g] = h->slot;
-    reload[g] = L.group_base[g];
-    lw_bind(L.scope, s->target->str, group_value(g, TV_PYSCALAR));
+    lw_bind(L.scope, s->target->str, slot_value(&h->slot, s->target->str, DT_I64, shape_scalar(), TV_PYSCALAR,
+                                                s->target->loc));
     loop_body(h, &c, s);
     L.host = outer;
     L.npinned = npin;
@@ -729,7 +890,8 @@ void stage_begin(const char *name) {
     L.host = &L.host_top;
     L.carry = NULL;
     L.npinned = 0;
-    taken = NULL; /* the arena of an earlier compile may be gone (tests, fuzzers) */
+    L.data = (HostData){0};
+    taken = wanted = NULL; /* the arena of an earlier compile may be gone (tests, fuzzers) */
     ntaken = captaken = 0;
     ncap = 0;
     ensure();
@@ -745,6 +907,7 @@ void stage_end(LoweredProgram *p) {
     p->segs = L.segs;
     p->nsegs = L.nsegs;
     p->host = L.host_top;
+    p->data = L.data;
     L.segs = NULL;
     L.capsegs = 0;
 }

@@ -43,6 +43,10 @@ const char *kind_name(Value *v) {
     case V_MODULE: return ir_fmt("a module (%s)", v->mod->cls);
     case V_CLASS: return "a module class";
     case V_DEF: return "a function";
+    case V_TRANSFORM: return "a transform";
+    case V_DATASET: return "a dataset";
+    case V_LOADER: return "a DataLoader";
+    case V_ITER: return "a DataLoader iterator";
     case V_FUNC: return "a function";
     case V_NAMESPACE: return "a namespace";
     case V_PYTYPE: return "a type";

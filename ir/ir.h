@@ -219,6 +219,9 @@ typedef enum {
     H_IF,       /* if (slot) body else orelse */
     H_BREAK,
     H_CONTINUE,
+    H_DATA,     /* load dataset `data` (HostData.sets) */
+    H_ITER,     /* iter(loader): iterator `data` (HostData.iters) starts a pass */
+    H_NEXT,     /* next(it): iterator `data`'s next batch into slots x and y; past the end, StopIteration */
 } HostKind;
 
 typedef struct HostStmt HostStmt;
@@ -232,13 +235,45 @@ struct HostStmt {
     HostKind kind;
     SrcLoc loc;
     int seg;              /* H_RUN */
-    const char *slot;     /* H_FOR: the counter's slot (i64); H_WHILE, H_IF: the condition's (bool) */
+    const char *slot;     /* H_FOR: the counter's slot (i64; a loader's: NULL without enumerate);
+                             H_WHILE, H_IF: the condition's (bool) */
     const char *bound[3]; /* H_FOR: start, stop, step: a slot (i64) read when the loop starts, or NULL */
-    int64_t lim[3];       /*        the constants where bound[i] is NULL */
+    int64_t lim[3];       /*        the constants where bound[i] is NULL (a loader's: lim[0] is
+                                    enumerate's start) */
+    int data;             /* H_DATA: the dataset; H_ITER, H_NEXT, H_FOR over a loader: the iterator */
+    const char *x, *y;    /* H_NEXT, H_FOR over a loader (x not NULL): the batch's slots (f32
+                             images, i64 labels) */
     HostBlock body, orelse, test;
 };
 
 void host_push(HostBlock *b, HostStmt *s);
+
+/* The data a program's host code reads (torchvision datasets, DataLoader iterators): what
+ * runtime/loader.c needs, known at compile time. */
+typedef struct {
+    const char *kind;     /* "fashion_mnist", "mnist", "cifar10" */
+    const char *cls;      /* as the program spells it: "FashionMNIST" */
+    const char *root;
+    bool train;
+    int64_t n;            /* images the files must hold */
+    int c, h, w;
+} HostDataset;
+
+typedef struct {
+    int dataset;
+    int64_t batch, nbatch; /* batch size; batches per pass (drop_last, or batches that divide) */
+    bool shuffle;
+    int workers, pad;
+    int nnorm;             /* Normalize's mean and std per channel, or 0: ToTensor alone */
+    double mean[4], std[4];
+} HostIter;
+
+typedef struct {
+    HostDataset *sets;
+    int nsets;
+    HostIter *iters;
+    int niters;
+} HostData;
 /*
  * Appends a node: copies the inputs and attributes, runs the op's shape rule
  * (which reports shape errors at loc through diag and returns -1), and returns

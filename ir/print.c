@@ -246,7 +246,16 @@ static void print_host_block(FILE *f, const HostBlock *b, int depth) {
         case H_RUN: fprintf(f, "run segment %d\n", h->seg); break;
         case H_BREAK: fprintf(f, "break\n"); break;
         case H_CONTINUE: fprintf(f, "continue\n"); break;
+        case H_DATA: fprintf(f, "load dataset %d\n", h->data); break;
+        case H_ITER: fprintf(f, "start iterator %d\n", h->data); break;
+        case H_NEXT: fprintf(f, "%s, %s = next(iterator %d)\n", h->x, h->y, h->data); break;
         case H_FOR:
+            if (h->x) {
+                fprintf(f, "for %s%s(%s, %s) in iterator %d (from %lld):\n", h->slot ? h->slot : "",
+                        h->slot ? ", " : "", h->x, h->y, h->data, (long long)h->lim[0]);
+                print_host_block(f, &h->body, depth + 1);
+                break;
+            }
             fprintf(f, "for %s in range(", h->slot);
             for (int k = 0; k < 3; k++)
                 h->bound[k] ? fprintf(f, "%s%s", k ? ", " : "", h->bound[k]) : fprintf(f, "%s%lld", k ? ", " : "", (long long)h->lim[k]);

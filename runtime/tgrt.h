@@ -180,6 +180,35 @@ void tg_dataset_batch(const TgDataset *d, const int64_t *order, int64_t first, i
 /* Fisher-Yates shuffle of order[0..n) driven by the generator (seeded: the same order every run). */
 void tg_shuffle(TgRng *r, int64_t *order, int64_t n);
 
+/* ---- torchvision datasets and DataLoader iterators (loader.c): a program's data ---------- */
+
+/*
+ * tg_load_dataset from ROOT or torchvision's folder under it (ROOT/FashionMNIST/raw,
+ * ROOT/MNIST/raw, ROOT/cifar-10-batches-bin), checked to hold n images of c x h x w: an
+ * error names the folder and both counts.
+ */
+int tg_open_dataset(const char *kind, const char *root, int train, int64_t n, int c, int h, int w,
+                    TgDataset *d, char *err, size_t errcap);
+/* torch.randperm(n, generator=r): PyTorch 1.13's CPU algorithm, the same permutation. */
+void tg_randperm(TgRng *r, int64_t *out, int64_t n);
+
+/* One iterator of a DataLoader over a dataset: the fields above `order` are its settings. */
+typedef struct {
+    const TgDataset *data;
+    int64_t batch, nbatch;   /* batch size, batches per pass (the last partial one dropped) */
+    int shuffle, workers, pad;
+    const float *mean, *std; /* Normalize per channel, or NULL: ToTensor alone */
+    int64_t *order;          /* the sampler's permutation (shuffle), malloc'ed by tg_iter_start */
+    int64_t next;            /* batches served in this pass */
+    int sampled;             /* the sampler drew its permutation */
+} TgIter;
+
+/* iter(loader): a new pass, with PyTorch's draws from the program's generator. -1 on no memory. */
+int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap);
+/* next(it): the next batch, x (batch, c, h + 2 pad, w + 2 pad) and y (batch); -1 when the pass is over. */
+int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y);
+void tg_iter_free(TgIter *it);
+
 /* ---- checkpoints (safetensors.c) --------------------------------------------- */
 
 /* One tensor of a .safetensors file: name, element type, shape, data. */

@@ -106,6 +106,9 @@ CASES += [
  ("def_break_outside_loop", "def stop() {\n    break\n}\nprogram p {\n    for i in range(3) {\n        stop()\n    }\n}\n"),
  ("def_name_taken", "model f(x: f32[B, 2]) {\n    return x\n}\ndef f(x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
  ("def_sees_no_program_variable", "def f() {\n    return n + 1\n}\nprogram p {\n    n = 2\n    print(f())\n}\n"),
+ ("loader_partial_batch", "program p {\n    t = transforms.ToTensor()\n    testset = torchvision.datasets.FashionMNIST(root=\"d\", train=False, transform=t)\n    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n}\n"),
+ ("dataset_without_totensor", "program p {\n    t = transforms.Normalize((0.5,), (0.5,))\n    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n}\n"),
+ ("next_of_loader", "program p {\n    s = torchvision.datasets.MNIST(root=\"d\", transform=transforms.ToTensor())\n    l = torch.utils.data.DataLoader(s, batch_size=4)\n    x, y = next(l)\n    for a, b, c in enumerate(l) {\n        print(a)\n    }\n}\n"),
  ("def_recursion", "def f(n) {\n    return f(n + 1)\n}\nprogram p {\n    print(f(0))\n}\n"),
 ]
 

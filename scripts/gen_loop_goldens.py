@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg, schedule.tg, defs.tg): each .tg is written out here as the Python it transliterates, and what it
+regression.tg, schedule.tg, defs.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates, and what it
 prints is the golden tests/golden/<name>.out that test_codegen compares with.
 
     /usr/bin/python3 scripts/gen_loop_goldens.py
 """
 import contextlib
+import gzip
 import io
 import os
+import shutil
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -226,8 +229,97 @@ def defs():
     print(t)
 
 
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def fashion_root(tmp):
+    """torchvision's layout (ROOT/FashionMNIST/raw, files unpacked) of Debian's dataset-fashion-mnist."""
+    src = "/usr/share/datasets/fashion-mnist"
+    raw = os.path.join(tmp, "FashionMNIST", "raw")
+    os.makedirs(raw)
+    for f in os.listdir(src):
+        if f.endswith(".gz"):
+            with gzip.open(os.path.join(src, f)) as i, open(os.path.join(raw, f[:-3]), "wb") as o:
+                shutil.copyfileobj(i, o)
+    return tmp
+
+
+def loader():
+    import torchvision
+    import torchvision.transforms as transforms
+    import torch.optim as optim
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fashion_root(tmp)
+        torch.manual_seed(0)
+        transform = transforms.Compose([transforms.Pad(2), transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+        trainset = torchvision.datasets.FashionMNIST(root=root, train=True, download=False, transform=transform)
+        trainloader = torch.utils.data.DataLoader(trainset, batch_size=4, shuffle=True, num_workers=2)
+        testset = torchvision.datasets.FashionMNIST(root=root, train=False, download=False, transform=transform)
+        testloader = torch.utils.data.DataLoader(testset, batch_size=4, shuffle=False)
+        plain = torch.utils.data.DataLoader(trainset, batch_size=8, shuffle=True)
+        print(len(trainset), len(trainloader), len(testloader), trainset.classes[9])
+
+        dataiter = iter(trainloader)
+        images, labels = next(dataiter)
+        print(images.shape, labels, images[0, 0, 2, 10:14])
+        images, labels = next(dataiter)
+        print(labels)
+        it = iter(plain)
+        r = torch.rand(1)
+        images8, labels8 = next(it)
+        print(labels8, r)
+
+        net = LeNet()
+        criterion = nn.CrossEntropyLoss()
+        optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+        for epoch in range(2):
+            running_loss = 0.0
+            for i, data in enumerate(trainloader, 0):
+                inputs, labels = data
+                optimizer.zero_grad()
+                outputs = net(inputs)
+                loss = criterion(outputs, labels)
+                loss.backward()
+                optimizer.step()
+                print(f"{epoch} {i} {loss.item():.6f}")
+                running_loss += loss.item()
+                if i % 100 == 99:
+                    print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / 100:.3f}")
+                    running_loss = 0.0
+                if i == 249:
+                    break
+        print("Finished Training")
+
+        correct = 0
+        total = 0
+        with torch.no_grad():
+            for data in testloader:
+                images, labels = data
+                outputs = net(images)
+                _, predicted = torch.max(outputs.data, 1)
+                total += labels.size(0)
+                correct += (predicted == labels).sum().item()
+        print(f"Accuracy of the network on the 10000 test images: {100 * correct // total} %")
+
+
 def main():
-    for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs)]:
+    for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
+                     ("loader", loader)]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

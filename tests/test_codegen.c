@@ -293,6 +293,14 @@ START_TEST(test_defs_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_loader_matches_pytorch) {
+    /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
+       permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
+       float sums round differently) and the accuracy and every label are the same */
+    check_program_prints_near("loader", 1e-5);
+}
+END_TEST
+
 /* The staging rule: a loop is compiled once, never unrolled. The same program with another trip
  * count differs in that literal only. */
 START_TEST(test_loop_not_unrolled) {
@@ -984,6 +992,7 @@ int main(void) {
     tcase_add_test(tc, test_regression_matches_pytorch);
     tcase_add_test(tc, test_schedule_matches_pytorch);
     tcase_add_test(tc, test_defs_match_pytorch);
+    tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_loop_not_unrolled);
     tcase_add_test(tc, test_runtime_index_error);
     tcase_add_loop_test(tc, test_resnet_matches_pytorch, 0, 2);

@@ -514,6 +514,75 @@ START_TEST(test_shuffle_uniform) {
 }
 END_TEST
 
+/* ---- DataLoader iterators (loader.c): PyTorch 1.13's draws ------------------------------ */
+
+/* torch.Generator().manual_seed(12345); torch.randperm(n, generator=g), printed by PyTorch 1.13 */
+START_TEST(test_randperm_matches_torch) {
+    TgRng r;
+    static int64_t p[60000];
+    tg_rng_seed(&r, 12345);
+    tg_randperm(&r, p, 10);
+    static const int64_t want10[10] = {0, 7, 1, 6, 4, 2, 8, 9, 5, 3};
+    ck_assert_mem_eq(p, want10, sizeof want10);
+    tg_rng_seed(&r, 12345);
+    tg_randperm(&r, p, 60000);
+    static const int64_t want60000[8] = {30690, 49102, 47981, 51624, 17952, 19972, 27580, 30320};
+    ck_assert_mem_eq(p, want60000, sizeof want60000);
+}
+END_TEST
+
+/* torch.manual_seed(0); it = iter(DataLoader(TensorDataset(arange(10)), batch_size=4, shuffle=True,
+ * num_workers=W)); r = torch.rand(1); next(it): PyTorch 1.13 gives [1, 2, 3, 5] and 0.0884774 for
+ * W = 0 (the sampler draws at the first next()), [6, 7, 1, 4] and 0.3074228 for W = 2 (at iter()),
+ * and the generator continues with 0.6340787 either way. */
+START_TEST(test_iter_draws_as_torch) {
+    uint8_t images[10], labels[10];
+    for (int i = 0; i < 10; i++)
+        images[i] = (uint8_t)(i * 20), labels[i] = (uint8_t)i;
+    TgDataset d = {.n = 10, .c = 1, .h = 1, .w = 1, .images = images, .labels = labels, .nclasses = 10};
+    for (int workers = 0; workers <= 2; workers += 2) {
+        TgRng g;
+        tg_rng_seed(&g, 0);
+        TgIter it = {&d, 4, 2, 1, workers, 0, NULL, NULL, NULL, 0, 0};
+        ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);
+        float r, x[4], after;
+        int64_t y[4];
+        tg_uniform(&g, TG_F32, &r, 1, 0, 1);
+        ck_assert_int_eq(tg_iter_next(&it, &g, x, y), 0);
+        tg_uniform(&g, TG_F32, &after, 1, 0, 1);
+        static const int64_t want0[4] = {1, 2, 3, 5}, want2[4] = {6, 7, 1, 4};
+        ck_assert_mem_eq(y, workers ? want2 : want0, sizeof want0);
+        ck_assert_float_eq_tol(r, workers ? 0.30742281675338745f : 0.08847743272781372f, 1e-7f);
+        ck_assert_float_eq_tol(after, 0.6340786814689636f, 1e-7f);
+        ck_assert_float_eq(x[0], (float)images[y[0]] / 255.0f); /* ToTensor */
+        ck_assert_int_eq(tg_iter_next(&it, &g, x, y), 0);
+        ck_assert_int_eq(tg_iter_next(&it, &g, x, y), -1); /* two whole batches of 4, the rest dropped */
+        tg_iter_free(&it);
+    }
+}
+END_TEST
+
+START_TEST(test_open_dataset_checks_size) {
+    TgDataset d;
+    ck_assert_int_eq(mkdir_p("fm"), 0);
+    ck_assert_int_eq(mkdir_p("fm/FashionMNIST"), 0);
+    ck_assert_int_eq(mkdir_p("fm/FashionMNIST/raw"), 0);
+    write_idx_pair("fm/FashionMNIST/raw/t10k-images-idx3-ubyte", "fm/FashionMNIST/raw/t10k-labels-idx1-ubyte", 0, 0);
+    /* torchvision's layout under root is found; the count is the fixture's, not 10000 */
+    ck_assert_int_eq(tg_open_dataset("fashion_mnist", tpath("fm"), 0, 10000, 1, 28, 28, &d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "FashionMNIST/raw: holds ") && strstr(err, "compiled for 10000 images of 1x28x28"),
+                  "%s", err);
+    ck_assert_ptr_null(d.images);
+    TgDataset want;
+    ck_assert_int_eq(tg_load_dataset("fashion_mnist", tpath("fm/FashionMNIST/raw"), 0, &want, err, sizeof err), 0);
+    ck_assert_msg(tg_open_dataset("fashion_mnist", tpath("fm"), 0, want.n, want.c, want.h, want.w, &d, err,
+                                  sizeof err) == 0, "%s", err);
+    check_idx_fixture(&d);
+    tg_dataset_free(&d);
+    tg_dataset_free(&want);
+}
+END_TEST
+
 /* ---- broken files ---------------------------------------------------------------------- */
 
 START_TEST(test_idx_errors) {
@@ -785,6 +854,9 @@ int main(void) {
     tcase_add_test(tc, test_shuffle_permutation);
     tcase_add_test(tc, test_shuffle_known_answer);
     tcase_add_test(tc, test_shuffle_uniform);
+    tcase_add_test(tc, test_randperm_matches_torch);
+    tcase_add_test(tc, test_iter_draws_as_torch);
+    tcase_add_test(tc, test_open_dataset_checks_size);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_idx_errors);

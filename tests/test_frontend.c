@@ -926,6 +926,44 @@ static const BadCase bad[] = {
      "bad.tg:6:12: note: in f(), called here\n"
      "    print(f())\n"
      "           ^\n"},
+    {"loader_partial_batch",
+     "program p {\n"
+     "    t = transforms.ToTensor()\n"
+     "    testset = torchvision.datasets.FashionMNIST(root=\"d\", train=False, transform=t)\n"
+     "    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n"
+     "}\n",
+     "bad.tg:4:45: error: the last batch would hold 16 of the dataset's 10000 samples (batch_size=64): tgc compiles one batch shape, so pass drop_last=True or a batch_size that divides 10000 (a second shape for the last batch is not supported yet)\n"
+     "    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n"
+     "                                            ^\n"},
+    {"dataset_without_totensor",
+     "program p {\n"
+     "    t = transforms.Normalize((0.5,), (0.5,))\n"
+     "    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n"
+     "    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n"
+     "}\n",
+     "bad.tg:3:42: error: FashionMNIST: a DataLoader batches tensors: pass transform=transforms.ToTensor() (or a Compose that has it)\n"
+     "    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n"
+     "                                         ^\n"
+     "bad.tg:4:37: error: CIFAR10 has 3 channels; Normalize was given 2 means\n"
+     "    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n"
+     "                                    ^\n"
+     "2 errors generated.\n"},
+    {"next_of_loader",
+     "program p {\n"
+     "    s = torchvision.datasets.MNIST(root=\"d\", transform=transforms.ToTensor())\n"
+     "    l = torch.utils.data.DataLoader(s, batch_size=4)\n"
+     "    x, y = next(l)\n"
+     "    for a, b, c in enumerate(l) {\n"
+     "        print(a)\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:4:16: error: next() takes an iterator, not a DataLoader: it = iter(loader), then next(it)\n"
+     "    x, y = next(l)\n"
+     "               ^\n"
+     "bad.tg:5:9: error: a for over enumerate(loader) binds two things: for i, data in ...\n"
+     "    for a, b, c in enumerate(l) {\n"
+     "        ^\n"
+     "2 errors generated.\n"},
     {"def_recursion",
      "def f(n) {\n"
      "    return f(n + 1)\n"

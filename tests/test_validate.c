@@ -9,7 +9,8 @@
  *     one error, on that line, with the message of the table below. clean.c, written like
  *     generated code with everything the rules allow (and an unreachable main that allocates
  *     and prints), must pass.
- * (b) Every sample's generated C (samples/ and samples/blitz/, through the real tgc) validates
+ * (b) Every sample's generated C (samples/, samples/blitz/ and the staged programs of
+ *     tests/programs, through the real tgc) validates
  *     with no diagnostic at all (the blitz programs have no training step: for them that means
  *     clang's diagnostics only); and a generated training step with one kernel's `static` or
  *     one `restrict` taken out fails, so (b) cannot pass by checking nothing.
@@ -310,6 +311,10 @@ int main(void) {
         return 1;
     find_samples(fmt("%s/samples", root));
     find_samples(fmt("%s/samples/blitz", root));
+    /* programs with run-time control flow: segments, host code, data loaders */
+    static const char *const staged[] = {"loops", "regression", "schedule", "defs", "loader"};
+    for (size_t i = 0; i < sizeof staged / sizeof staged[0] && nsamples < 64; i++)
+        samples[nsamples++] = fmt("%s/tests/programs/%s.tg", root, staged[i]);
 
     Suite *s = suite_create("validate");
     TCase *a = tcase_create("violations");

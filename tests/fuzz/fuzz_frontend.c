@@ -123,6 +123,7 @@ static void compile(const char *text, Passes p) {
             sp->nsegs = lw->programs[i].nsegs;
             sp->segs = lw->programs[i].segs;
             sp->host = lw->programs[i].host;
+            sp->data = lw->programs[i].data;
             sp->plans = ir_alloc(sizeof(MemPlan *) * (size_t)sp->nsegs);
             for (int k = 0; k < sp->nsegs; k++) {
                 verify(sp->segs[k], "lowering");
