@@ -73,6 +73,35 @@ static void emit_fputs(const char *buf, size_t n) {
     }
 }
 
+/* {k:s:T|SPEC}: the string table T of the print's "strings" attribute indexed by a run-time int,
+ * formatted as Python formats a str with SPEC ([<>][width][.precision][s]); an index out of range
+ * is Python's IndexError, at the user's line. */
+static void emit_print_string(const Node *n, const char *spec, const char *v) {
+    int t = atoi(spec);
+    const char *pyspec = strchr(spec, '|') + 1;
+    const char *tab = node_str(n, "strings", "");
+    for (int i = 0; i < t; i++)
+        tab = strchr(tab, '\x1e') + 1;
+    P("    {\n        static const char *const table[] = {");
+    int count = 0;
+    for (const char *e = tab; *e != '\x1e'; count++) {
+        const char *end = strchr(e, '\x1f');
+        P("%s", count ? ", " : "");
+        cg_c_string(e, (size_t)(end - e));
+        e = end + 1;
+    }
+    P("};\n        int64_t i = (int64_t)%s[0];\n", v);
+    P("        if (i < -%d || i >= %d) {\n", count, count);
+    P("            fprintf(stderr, \"%s:%d:%d: error: IndexError: index %%lld out of range for %d strings\\n\", (long long)i);\n",
+      cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col, count);
+    P("            return 1;\n        }\n");
+    bool right = *pyspec == '>';
+    if (*pyspec == '<' || *pyspec == '>')
+        pyspec++;
+    const char *fmt = ir_fmt("%%%s%.*s", right || !*pyspec ? "" : "-", (int)strcspn(pyspec, "s"), pyspec);
+    P("        fprintf(out, \"%ss\", table[i < 0 ? i + %d : i]);\n    }\n", fmt, count);
+}
+
 static void emit_print(const Node *n) {
     const char *fmt = node_str(n, "fmt", "");
     const char *lit = fmt;
@@ -102,6 +131,11 @@ static void emit_print(const Node *n) {
             spec = ir_strndup(end + 3, (size_t)(close - end - 3));
         Node *x = &cg.g->nodes[n->in[k]];
         const char *v = cg_var(x->id);
+        if (kind == 's') {
+            emit_print_string(n, spec, v);
+            p = close + 1;
+            continue;
+        }
         if (kind == 't' && spec) { /* "requires_grad=True", "grad_fn=<AddmmBackward0>" */
             P("    tg_print_tensor(out, %s, %s, %d, %s, (const char *const[]){", v, tg_dtype(x->dtype), x->shape.rank,
               shape_lit(x->shape));
@@ -236,6 +270,8 @@ static void emit_param_fill(const Node *n, const char *note) {
 
 /* A program's run function: its sources, prints and kernel calls, in graph order. A segment of a
  * staged program (seg) is a static function of the arena and the program's generator. */
+static void emit_save_state(const Node *n, const char *path);
+
 static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg) {
     cg_begin(g, m, kpre);
     emit_offsets(ir_fmt("%s %s", seg ? "segment" : "program", g->name));
@@ -296,6 +332,19 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         case OP_SAVE: {
             Node *x = &g->nodes[n->in[0]];
             const char *path = node_str(n, "path", "");
+            if (node_attr(n, "keys")) {
+                emit_save_state(n, path);
+                continue;
+            }
+            if (x->dtype == DT_U8 && x->shape.rank == 3 && x->shape.d[2] == 3 && strlen(path) >= 4 &&
+                !strcmp(path + strlen(path) - 4, ".png")) { /* save_image: (H, W, RGB) bytes */
+                P("    if (tg_write_png(");
+                cg_c_string(path, strlen(path));
+                P(", %s, %lld, %lld, err, sizeof err)) {\n", cg_var(x->id), (long long)x->shape.d[1], (long long)x->shape.d[0]);
+                P("        fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", err);\n        return 1;\n    }\n",
+                  cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col);
+                continue;
+            }
             P("    if (tg_npy_save(");
             cg_c_string(path, strlen(path));
             P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), cg_var(x->id));
@@ -329,6 +378,29 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         emit_call_at(i);
     }
     P("    return 0;\n}\n");
+}
+
+/* torch.save(state_dict, PATH): every input under its name, one .safetensors file, atomically. */
+static void emit_save_state(const Node *n, const char *path) {
+    const char *keys = node_str(n, "keys", "");
+    P("    {\n        TgNamedTensor t[%d] = {\n", n->nin);
+    for (int i = 0; i < n->nin; i++) {
+        const Node *x = &cg.g->nodes[n->in[i]];
+        const char *end = strchr(keys, '\n');
+        size_t len = end ? (size_t)(end - keys) : strlen(keys);
+        P("            {");
+        cg_c_string(keys, len);
+        P(", %s, %d, (const int64_t[]){", tg_dtype(x->dtype), x->shape.rank);
+        for (int d = 0; d < x->shape.rank; d++)
+            P("%s%lld", d ? ", " : "", (long long)x->shape.d[d]);
+        P("%s}, %s},\n", x->shape.rank ? "" : "0", cg_var(x->id));
+        keys = end ? end + 1 : keys + len;
+    }
+    P("        };\n        if (tg_save_safetensors(");
+    cg_c_string(path, strlen(path));
+    P(", t, %d, NULL, NULL, 0, err, sizeof err)) {\n", n->nin);
+    P("            fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", err);\n            return 1;\n        }\n    }\n",
+      cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col);
 }
 
 /* ---- a staged program: segments and the host code that runs them ---- */

@@ -37,7 +37,7 @@ static Value *bi_len(Args *a) {
     SrcLoc loc = a->loc;
     Value *v = lw_req(a, 0, "obj");
     DONE(a, 1, "obj");
-    if (v->kind == V_LIST || v->kind == V_TUPLE) return mk_int(v->n);
+    if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT) return mk_int(v->n);
     if (v->kind == V_STR) return mk_int((int64_t)strlen(v->s));
     if (v->kind == V_SIZE) return mk_int(v->shape.rank);
     if (v->kind == V_DATASET || v->kind == V_LOADER) return mk_int(data_len(v));
@@ -157,85 +157,6 @@ static Value *bi_manual_seed(Args *a) {
     Attr at = attr_int("seed", seed);
     lw_add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
     return lw_mk(V_NONE);
-}
-
-static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
-    if (path->kind != V_STR)
-        error_at(loc, "load() needs a file path string, got %s", kind_name(path));
-    if (!strstr(path->s, ".npy"))
-        error_at(loc, "load() reads .npy files; '%s' does not end in .npy", path->s);
-    Attr a = attr_str("path", path->s);
-    return mk_tensor(lw_add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
-}
-
-/*
- * load_state(net, "w.safetensors"): one LOAD per tensor, by its state_dict name (key). The first
- * also carries every name the model has (keys, one per line: a name never holds a newline), so
- * the run checks that the file holds exactly the model's tensors, as load_state_dict(strict=True).
- */
-static void load_state_safetensors(Value **ps, int n, const char *path, SrcLoc loc) {
-    const char **names = ir_alloc(sizeof(char *) * (size_t)(n + 1));
-    size_t len = 1;
-    for (int i = 0; i < n; i++) {
-        names[i] = TN(ps[i])->name ? TN(ps[i])->name : ir_fmt("param%d", i);
-        len += strlen(names[i]) + 1;
-    }
-    char *keys = ir_alloc(len), *k = keys;
-    for (int i = 0; i < n; i++)
-        k += sprintf(k, "%s%s", i ? "\n" : "", names[i]);
-    for (int i = 0; i < n; i++) {
-        Node *p = TN(ps[i]);
-        Attr at[3] = {attr_str("path", path), attr_str("key", names[i]), attr_str("keys", keys)};
-        set_group(ps[i]->group, lw_add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
-    }
-}
-
-static Value *bi_load_state(Args *a) {
-    SrcLoc loc = a->loc;
-    Value *m = lw_req(a, 0, "module"), *dir = lw_req(a, 1, "directory");
-    DONE(a, 2, "module", "directory");
-    if (m->kind != V_MODULE || dir->kind != V_STR)
-        error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy "
-                      "(or load_state(module, \"file.safetensors\") from one file)");
-    Value **ps = NULL;
-    int n = 0;
-    collect_state(m->mod, &ps, &n);
-    size_t len = strlen(dir->s);
-    if (len >= 12 && !strcmp(dir->s + len - 12, ".safetensors")) {
-        load_state_safetensors(ps, n, dir->s, loc);
-        return lw_mk(V_NONE);
-    }
-    for (int i = 0; i < n; i++) {
-        Node *p = TN(ps[i]);
-        const char *name = p->name ? p->name : ir_fmt("param%d", i);
-        Value *ld = load_npy(mk_str(ir_fmt("%s/%s.npy", dir->s, name)), p->dtype, p->shape, loc);
-        set_group(ps[i]->group, ld->node, loc);
-    }
-    return lw_mk(V_NONE);
-}
-
-static Value *bi_save(Args *a) {
-    SrcLoc loc = a->loc;
-    Value *path = lw_req(a, 0, "path"), *t = lw_req(a, 1, "tensor");
-    DONE(a, 2, "path", "tensor");
-    if (path->kind != V_STR || !strstr(path->s, ".npy"))
-        error_at(loc, "save(path, tensor) writes a .npy file; give a path ending in .npy");
-    tensor_arg(t, loc, "the saved value");
-    Attr at = attr_str("path", path->s);
-    lw_add(OP_SAVE, &t->node, 1, DT_F32, shape_scalar(), &at, 1, loc);
-    return lw_mk(V_NONE);
-}
-
-static Value *bi_load(Args *a) {
-    SrcLoc loc = a->loc;
-    Value *path = lw_req(a, 0, "path"), *ty = lw_arg(a, 1, "type", NULL);
-    DONE(a, 2, "path", "type");
-    if (!ty || ty->kind != V_TYPE)
-        error_at(loc, "load(path, type) needs the tensor's declared type, e.g. load(\"x.npy\", f32[1, 32])");
-    for (int i = 0; ty->sym && i < ty->shape.rank; i++)
-        if (ty->sym[i])
-            error_at(loc, "load(): the declared shape must be concrete, '%s' is symbolic", ty->sym[i]);
-    return load_npy(path, ty->dt, ty->shape, loc);
 }
 
 /* ---- modules, autograd, losses, optimizers ---- */
@@ -816,6 +737,40 @@ static Value *bi_to(Args *a) {
     return converted(t, dt, false, loc);
 }
 
+/* torch.device("cpu"), torch.device("cuda:0") */
+static Value *bi_device(Args *a) {
+    Value *s = lw_req(a, 0, "type");
+    DONE(a, 1, "type");
+    if (s->kind == V_DEVICE)
+        return s;
+    if (s->kind != V_STR)
+        error_at(a->loc, "torch.device() takes a string such as \"cpu\" or \"cuda:0\", not %s", kind_name(s));
+    const char *d = s->s;
+    bool cuda = !strncmp(d, "cuda", 4) && (!d[4] || (d[4] == ':' && d[5] >= '0' && d[5] <= '9'));
+    if (strcmp(d, "cpu") && !cuda)
+        error_at(a->loc, "Expected one of cpu, cuda device type at start of device string: %s", d);
+    Value *v = lw_mk(V_DEVICE);
+    v->s = d;
+    return v;
+}
+
+/* torch.cuda.is_available(): a program's own code runs on the CPU (--target cuda moves a train
+ * block's step to the GPU, not a program), so tensors stay where they are: False. */
+static Value *bi_cuda_available(Args *a) {
+    DONE(a, 0, "");
+    return mk_bool(false);
+}
+
+/* net.to(device): the model stays where the program runs (only "cpu" is that place). */
+static Value *bi_module_to(Args *a) {
+    Value *m = lw_req(a, 0, "self"), *d = lw_req(a, 1, "device");
+    DONE(a, 2, "device");
+    if ((d->kind != V_DEVICE && d->kind != V_STR) || strcmp(d->s, "cpu"))
+        error_at(a->loc, "%s.to(%s): a program's modules live where the program runs (the CPU)", m->mod->cls,
+                 d->kind == V_DEVICE || d->kind == V_STR ? d->s : kind_name(d));
+    return m;
+}
+
 static Value *bi_type_as(Args *a) {
     SrcLoc loc = a->loc;
     Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver");
@@ -908,6 +863,8 @@ const Builtin builtins[] = {
     {"tuple", bi_list, V_TUPLE, G},
     {"manual_seed", bi_manual_seed, 0, G},
     {"parameters", bi_parameters, 0, G | M},
+    {"state_dict", bi_state_dict, 0, M},
+    {"load_state_dict", bi_load_state_dict, 0, M},
     {"load", bi_load, 0, G},
     {"load_state", bi_load_state, 0, G},
     {"save", bi_save, 0, G},
@@ -993,6 +950,7 @@ const Builtin builtins[] = {
     {"int", bi_cast, DT_I32, T},
     {"bool", bi_cast, DT_BOOL, T},
     {"to", bi_to, 0, T},
+    {"to", bi_module_to, 0, M},
     {"type_as", bi_type_as, 0, T},
     {"clone", bi_clone, 0, T},
     /* neural-network functions */
@@ -1050,6 +1008,18 @@ const Builtin builtins[] = {
     {"iter", bi_iter, 0, G},
     {"next", bi_next, 0, G},
     {"enumerate", bi_enumerate, 0, G},
+    {"make_grid", bi_make_grid, 0, G},
+    {"save_image", bi_save_image, 0, G},
+    /* devices */
+    {"device", bi_device, 0, G},
+    {"is_available", bi_cuda_available, 0, G},
+    /* containers (collections.c) */
+    {"zip", bi_zip, 0, G},
+    {"range", bi_range, 0, G},
+    {"join", bi_join, 0, BI_STR},
+    {"items", bi_dict_view, 0, BI_DICT},
+    {"keys", bi_dict_view, 1, BI_DICT},
+    {"values", bi_dict_view, 2, BI_DICT},
     {NULL, NULL, 0, 0},
 };
 
@@ -1068,6 +1038,8 @@ Value *call_builtin(const char *f, Value *self, Args *a, bool numpy_ns) {
     unsigned where = !self ? BI_GLOBAL
                      : self->kind == V_TENSOR ? BI_TENSOR
                      : self->kind == V_MODULE ? BI_MODULE
+                     : self->kind == V_STR ? BI_STR
+                     : self->kind == V_DICT ? BI_DICT
                      : BI_OPTIM;
     /* methods take the receiver as their first argument */
     if (self) {

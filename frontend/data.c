@@ -264,3 +264,82 @@ Value *data_attribute(Value *v, const char *name, SrcLoc loc) {
         return mk_int(v->dobj->it.batch);
     error_at(loc, "%s has no attribute '%s' that tgc supports", kind_name(v), name);
 }
+
+/* ---- torchvision.utils: make_grid, save_image (the blitz's imshow, as a file) ---- */
+
+static Value *slice3(Value *g, int64_t y0, int64_t h, int64_t x0, int64_t w, SrcLoc loc) {
+    Shape s = TN(g)->shape;
+    int64_t start[3] = {0, y0, x0}, step[3] = {1, 1, 1}, size[3] = {s.d[0], h, w};
+    Attr at[3] = {ints_attr("start", start, 3), ints_attr("step", step, 3), ints_attr("size", size, 3)};
+    return mk_view(g, OP_SLICE, at, 3, loc);
+}
+
+/* make_grid(tensor, nrow=8, padding=2, pad_value=0): the images of a batch side by side, nrow to a
+ * row, in a grid of 3 channels (one channel repeated), as torchvision 0.14 draws it. */
+Value *bi_make_grid(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *t = tensor_arg(lw_req(a, 0, "tensor"), loc, "tensor");
+    int64_t nrow = int_arg(lw_arg(a, 1, "nrow", mk_int(8)), loc, "nrow");
+    int64_t pad = int_arg(lw_arg(a, 2, "padding", mk_int(2)), loc, "padding");
+    Value *normalize = lw_arg(a, 3, "normalize", mk_bool(false));
+    Value *pad_value = lw_arg(a, 4, "pad_value", mk_int(0));
+    DONE(a, 5, "tensor", "nrow", "padding", "normalize", "pad_value");
+    if (bool_arg(normalize, loc, "normalize"))
+        error_at(loc, "make_grid(normalize=True) is not supported yet (scale the batch first: images / 2 + 0.5)");
+    Shape s = TN(t)->shape;
+    if (s.rank != 4 || (s.d[1] != 1 && s.d[1] != 3))
+        error_at(loc, "make_grid takes a batch of images (B, 1 or 3, H, W), got %s", type_str(TN(t)->dtype, s));
+    if (nrow < 1 || pad < 0 || pad > 1024)
+        error_at(loc, "make_grid: nrow must be positive and padding between 0 and 1024");
+    if (!dtype_is_float(TN(t)->dtype))
+        error_at(loc, "make_grid takes float images, got %s", type_str(TN(t)->dtype, s));
+    int64_t n = s.d[0], xmaps = n < nrow ? n : nrow, ymaps = (n + xmaps - 1) / xmaps;
+    int64_t hh = s.d[2] + pad, ww = s.d[3] + pad;
+    Shape gs = {.rank = 3, .d = {3, hh * ymaps + pad, ww * xmaps + pad}};
+    if (shape_numel(gs) > (int64_t)1 << 28)
+        error_at(loc, "make_grid: a grid of %lld pixels is too large", (long long)(gs.d[1] * gs.d[2]));
+    Value *g = lw_filled(gs, TN(t)->dtype, pad_value, loc);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t y = k / xmaps, x = k % xmaps;
+        Expr ix = {.kind = E_INDEX, .loc = loc, .nitems = 1};
+        Expr ke = {.kind = E_INT, .loc = loc, .ival = k}, *kp = &ke;
+        ix.items = &kp;
+        Value *img = index_tensor(t, &ix); /* (C, H, W), broadcast to 3 channels */
+        assign_into(slice3(g, y * hh + pad, s.d[2], x * ww + pad, s.d[3], loc), img, loc);
+        g->node = L.group_base[g->group]; /* the grid as written so far (g is in no scope to refresh) */
+    }
+    return g;
+}
+
+/* save_image(tensor, fp): a (3, H, W) or (1, H, W) image, or a batch (made a grid first), as an
+ * 8-bit PNG: mul(255), add(0.5), clamp to [0, 255], truncate, as torchvision does. */
+Value *bi_save_image(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *t = tensor_arg(lw_req(a, 0, "tensor"), loc, "tensor"), *fp = lw_req(a, 1, "fp");
+    DONE(a, 2, "tensor", "fp");
+    if (fp->kind != V_STR)
+        error_at(loc, "save_image: fp must be a path known at compile time");
+    if (TN(t)->shape.rank == 4) {
+        Args ga = {.fname = "make_grid", .pos = &t, .npos = 1, .loc = loc};
+        t = bi_make_grid(&ga);
+    }
+    Shape s = TN(t)->shape;
+    if (s.rank != 3 || (s.d[0] != 1 && s.d[0] != 3) || !dtype_is_float(TN(t)->dtype))
+        error_at(loc, "save_image takes a float image (3 or 1, H, W) or a batch of them, got %s",
+                 type_str(TN(t)->dtype, s));
+    Value *v = lw_binop("+", lw_binop("*", t, mk_int(255), loc), mk_float(0.5), loc);
+    Value *lo = lw_filled(s, TN(v)->dtype, mk_int(0), loc), *hi = lw_filled(s, TN(v)->dtype, mk_int(255), loc);
+    v = lw_result(lw_add2(OP_MINIMUM, lw_add2(OP_MAXIMUM, v->node, lo->node, loc), hi->node, loc), v, NULL);
+    int rgb = lw_cast(v->node, DT_U8, loc);
+    if (s.d[0] == 1) { /* grey: the same byte in R, G and B */
+        Shape s3 = {.rank = 3, .d = {3, s.d[1], s.d[2]}};
+        rgb = lw_expand(rgb, s3, loc);
+    }
+    int64_t perm[3] = {1, 2, 0};
+    Attr pa = ints_attr("perm", perm, 3);
+    int hwc = lw_add1(OP_PERMUTE, rgb, &pa, 1, loc);
+    int out = lw_add(OP_CAST, &hwc, 1, DT_U8, N(hwc)->shape, NULL, 0, loc); /* a contiguous (H, W, 3) copy */
+    Attr at = attr_str("path", fp->s);
+    lw_add(OP_SAVE, &out, 1, DT_F32, shape_scalar(), &at, 1, loc);
+    return lw_mk(V_NONE);
+}

@@ -64,7 +64,7 @@ static Value *attribute(Value *base, Expr *e) {
     if (base->kind == V_NAMESPACE) {
         bool np = !strcmp(base->s, "np");
         /* torchvision.datasets, torchvision.transforms, torch.utils.data: transparent too */
-        static const char *const subs[] = {"datasets", "transforms", "utils", "data", "optim"};
+        static const char *const subs[] = {"datasets", "transforms", "utils", "data", "optim", "cuda"};
         for (size_t i = 0; !np && i < sizeof subs / sizeof subs[0]; i++)
             if (!strcmp(name, subs[i]))
                 return base;
@@ -179,6 +179,8 @@ static Value *attribute(Value *base, Expr *e) {
         error_at(loc, "%s has no attribute '%s'", m->cls, name);
     }
     if (base->kind == V_OPTIM && has_builtin(name, BI_OPTIM))
+        return method(base, name);
+    if ((base->kind == V_STR && has_builtin(name, BI_STR)) || (base->kind == V_DICT && has_builtin(name, BI_DICT)))
         return method(base, name);
     if (base->kind == V_OPTIM && !strcmp(name, "param_groups")) { /* one group: every parameter */
         Value *g = lw_mk(V_PGROUP), *l = lw_mk(V_LIST);
@@ -321,6 +323,9 @@ static Value *eval_expr(Expr *e) {
             s = ir_fmt("%s%s", s, t->items[i]->s);
         return mk_str(s);
     }
+    case E_COND: return eval_cond(e);
+    case E_COMP: return eval_comprehension(e);
+    case E_DICT: return eval_dict(e);
     case E_LIST:
     case E_TUPLE: {
         Value *v = lw_mk(e->kind == E_LIST ? V_LIST : V_TUPLE);
@@ -378,11 +383,19 @@ static Value *eval_expr(Expr *e) {
                 error_at(e->loc, "a parameter group takes one key: g['lr']");
             return param_group_get(b->optim, lw_eval(e->items[0]), e->items[0]->loc);
         }
+        if (b->kind == V_DICT) {
+            if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
+                error_at(e->loc, "a dict takes one key");
+            return dict_get(b, lw_eval(e->items[0]), e->items[0]->loc);
+        }
         if (b->kind == V_LIST || b->kind == V_TUPLE || b->kind == V_SIZE) {
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
                 error_at(e->loc, "only a single integer index is supported for %s", kind_name(b));
             int64_t n = b->kind == V_SIZE ? b->shape.rank : b->n;
-            int64_t i = int_arg(lw_eval(e->items[0]), e->items[0]->loc, "an index");
+            Value *iv = lw_eval(e->items[0]);
+            if (iv->kind == V_TENSOR && b->kind != V_SIZE) /* classes[labels[j]]: picked at run time */
+                return pick_string(b, iv, e->items[0]->loc);
+            int64_t i = int_arg(iv, e->items[0]->loc, "an index");
             if (i < -n || i >= n)
                 error_at(e->items[0]->loc, "index %lld out of range for %s of length %lld", (long long)i,
                          kind_name(b), (long long)n);

@@ -205,6 +205,15 @@ const char *value_str(Value *v, SrcLoc loc) {
         return ir_fmt("%s%s", s, v->kind == V_LIST ? "]" : ")");
     }
     case V_TYPE: return type_str(v->dt, v->shape);
+    case V_DICT: {
+        const char *s = "{";
+        for (int i = 0; i < v->n; i++) {
+            Value *k = v->self->items[i], *it = v->items[i];
+            s = ir_fmt("%s%s%s: %s", s, i ? ", " : "", k->kind == V_STR ? ir_fmt("'%s'", k->s) : value_str(k, loc),
+                       it->kind == V_STR ? ir_fmt("'%s'", it->s) : value_str(it, loc));
+        }
+        return ir_fmt("%s}", s);
+    }
     default:
         error_at(loc, "cannot turn %s into text at compile time", kind_name(v));
     }
@@ -275,7 +284,55 @@ void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) { text_append
  * Appends str(v) (in an f-string: format(v, spec)) to t: literal text now, or a tensor hole.
  * The hole keeps a snapshot of the tensor, so later in-place updates do not change the text.
  */
+/* Does a container hold a value known only at run time? */
+static bool holds_runtime(Value *v) {
+    if (v->kind == V_TENSOR || v->kind == V_TEXT)
+        return true;
+    if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT)
+        for (int i = 0; i < v->n; i++)
+            if (holds_runtime(v->items[i]))
+                return true;
+    return false;
+}
+
+/* repr() of a container with run-time items, as run-time text: {'plane': 3, ...}, [tensor(1.)]. */
+static void text_append_repr(Value *t, Value *v, SrcLoc loc) {
+    if (v->kind == V_STR) {
+        text_push(t, mk_str(ir_fmt("'%s'", v->s)));
+        return;
+    }
+    if (v->kind == V_TEXT) {
+        text_push(t, mk_str("'"));
+        text_append_ex(t, v, NULL, false, loc);
+        text_push(t, mk_str("'"));
+        return;
+    }
+    if (!holds_runtime(v) || (v->kind != V_LIST && v->kind != V_TUPLE && v->kind != V_DICT)) {
+        text_append_ex(t, v, NULL, false, loc);
+        return;
+    }
+    text_push(t, mk_str(v->kind == V_LIST ? "[" : v->kind == V_TUPLE ? "(" : "{"));
+    for (int i = 0; i < v->n; i++) {
+        if (i)
+            text_push(t, mk_str(", "));
+        if (v->kind == V_DICT) {
+            text_append_repr(t, v->self->items[i], loc);
+            text_push(t, mk_str(": "));
+        }
+        text_append_repr(t, v->items[i], loc);
+    }
+    text_push(t, mk_str(v->kind == V_LIST ? "]" : v->kind == V_TUPLE ? (v->n == 1 ? ",)" : ")") : "}"));
+}
+
 void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc) {
+    if (v->kind == V_TEXT && spec && *spec)
+        v = format_table_text(v, spec, loc);
+    if ((v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT) && holds_runtime(v)) {
+        if (spec && *spec)
+            error_at(loc, "a format specifier on a container is not supported");
+        text_append_repr(t, v, loc);
+        return;
+    }
     if (v->kind == V_TEXT) {
         for (int i = 0; i < v->n; i++)
             text_push(t, v->items[i]);
@@ -339,9 +396,20 @@ static const char *fmt_escape(const char *s) {
     return o;
 }
 
+/* A table of strings for print's attribute: its entries, each ended by '\x1f', then '\x1e'. */
+static const char *table_attr(Value *table, SrcLoc loc) {
+    const char *s = "";
+    for (int i = 0; i < table->n; i++) {
+        if (strchr(table->items[i]->s, '\x1f') || strchr(table->items[i]->s, '\x1e'))
+            error_at(loc, "a string picked at run time may not contain the characters \\x1e or \\x1f");
+        s = ir_fmt("%s%s\x1f", s, table->items[i]->s);
+    }
+    return ir_fmt("%s\x1e", s);
+}
+
 void print_text(Value *text, SrcLoc loc) {
-    const char *fmt = "";
-    int in[256], nin = 0;
+    const char *fmt = "", *strings = "";
+    int in[256], nin = 0, ntables = 0;
     for (int i = 0; i < text->n; i++) {
         Value *it = text->items[i];
         if (it->kind == V_STR) {
@@ -351,9 +419,14 @@ void print_text(Value *text, SrcLoc loc) {
         if (nin == 256)
             error_at(loc, "too many tensors in one print");
         in[nin] = it->items[0]->node;
-        fmt = ir_fmt("%s{%d:%s}", fmt, nin, it->items[1]->s);
+        if (it->n == 3) { /* a string picked from a table: {k:s:TABLE|SPEC}, the tables in attribute "strings" */
+            const char *spec = it->items[1]->s[1] == ':' ? it->items[1]->s + 2 : "";
+            fmt = ir_fmt("%s{%d:s:%d|%s}", fmt, nin, ntables++, spec);
+            strings = ir_fmt("%s%s", strings, table_attr(it->items[2], loc));
+        } else
+            fmt = ir_fmt("%s{%d:%s}", fmt, nin, it->items[1]->s);
         nin++;
     }
-    Attr a = attr_str("fmt", fmt);
-    lw_add(OP_PRINT, in, nin, DT_F32, shape_scalar(), &a, 1, loc);
+    Attr a[2] = {attr_str("fmt", fmt), attr_str("strings", strings)};
+    lw_add(OP_PRINT, in, nin, DT_F32, shape_scalar(), a, ntables ? 2 : 1, loc);
 }

@@ -66,6 +66,9 @@ typedef enum {
     E_SLICE,    /* start:stop:step inside an index (items[0..2], any may be NULL) */
     E_ELLIPSIS, /* ... */
     E_ATTR,     /* lhs.str */
+    E_COND,     /* lhs if items[0] else rhs */
+    E_COMP,     /* str "list", "gen" or "dict": [lhs for items[0] in items[1] if items[2]], {lhs: rhs for ...} */
+    E_DICT,     /* {items[0]: items[1], items[2]: items[3], ...} */
 } ExprKind;
 
 struct Expr {

@@ -235,7 +235,7 @@ static void refresh_scope_values(Value *v, int group, SrcLoc loc) {
     v->stamp = L.stamp;
     if (v->kind == V_TENSOR && v->group == group)
         refresh(v, loc);
-    if (v->kind == V_LIST || v->kind == V_TUPLE)
+    if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT)
         for (int i = 0; i < v->n; i++)
             refresh_scope_values(v->items[i], group, loc);
 }

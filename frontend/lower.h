@@ -46,6 +46,8 @@ typedef enum {
     V_DATASET, /* a torchvision dataset: dobj */
     V_LOADER,  /* a DataLoader: dobj */
     V_ITER,    /* iter(loader): dobj */
+    V_DICT,    /* items = values, self = a tuple of the keys (compile-time); dtensor once run-time keys index it */
+    V_STATEFILE, /* torch.load(PATH): s = the path, read by load_state_dict */
 } VKind;
 
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
@@ -81,6 +83,7 @@ struct Value {
     bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
     struct Optim *optim; /* V_OPTIM */
     struct DataObj *dobj; /* V_TRANSFORM, V_DATASET, V_LOADER, V_ITER */
+    Value *dtensor;     /* V_DICT: the tensor its values live in, once a run-time key indexed it */
 };
 
 /* data.c's objects: a transform pipeline, a dataset, a loader, an iterator. */
@@ -318,6 +321,7 @@ void pair_value(Value *v, int64_t out[2], SrcLoc loc, const char *what, bool *wa
 Value *param_value(int group);
 void collect_params(Module *m, Value ***out, int *n);
 void collect_state(Module *m, Value ***out, int *n);
+void collect_state_names(Module *m, const char ***out, int *n); /* their state_dict names */
 void collect_buffers(Module *m, int *groups, int *nodes, int *n);
 void set_eval(Module *m, bool eval);
 Value *module_call(Module *m, Args *a);
@@ -375,6 +379,8 @@ enum {
     BI_TENSOR = 2, /* a tensor's method, which takes the tensor first: x.sum(1) is sum(x, 1) */
     BI_MODULE = 4, /* a module's method: net.parameters() */
     BI_OPTIM = 8,  /* an optimizer's method: optimizer.step() */
+    BI_STR = 16,   /* a string's method: ' '.join(...) */
+    BI_DICT = 32,  /* a dict's method: d.items() */
 };
 
 typedef struct {
@@ -405,8 +411,34 @@ Value *bi_loader(Args *a);
 Value *bi_iter(Args *a);
 Value *bi_next(Args *a);
 Value *bi_enumerate(Args *a);
+Value *bi_make_grid(Args *a);
+Value *bi_save_image(Args *a);
 int64_t data_len(Value *v);                                  /* len(dataset), len(loader) */
 Value *data_attribute(Value *v, const char *name, SrcLoc loc); /* dataset.classes, ... */
+
+/* ---- files.c: .npy, .safetensors, state_dict, torch.save and torch.load ---- */
+
+Value *bi_load_state(Args *a);
+Value *bi_save(Args *a);
+Value *bi_load(Args *a);
+Value *bi_state_dict(Args *a);
+Value *bi_load_state_dict(Args *a);
+
+/* ---- collections.c: comprehensions, dicts, zip, strings picked at run time ---- */
+
+Value *eval_cond(Expr *e);          /* a if c else b (c known at compile time) */
+Value *eval_comprehension(Expr *e); /* [.. for ..], (.. for ..), {k: v for ..}: unrolled */
+Value *eval_dict(Expr *e);
+Value **iter_items(Value *v, int *n, SrcLoc loc); /* what a compile-time loop over v sees */
+void list_append(Value *l, Value *v);
+Value *pick_string(Value *seq, Value *t, SrcLoc loc); /* classes[t], t known at run time: text */
+Value *format_table_text(Value *v, const char *spec, SrcLoc loc);
+Value *dict_get(Value *d, Value *key, SrcLoc loc);
+void dict_set(Value *d, Value *key, Value *v, SrcLoc loc);
+Value *bi_dict_view(Args *a);
+Value *bi_zip(Args *a);
+Value *bi_range(Args *a);
+Value *bi_join(Args *a);
 
 /* ---- defs.c: user functions ---- */
 

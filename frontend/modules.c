@@ -418,6 +418,22 @@ static void collect(Module *m, bool buffers, Value ***out, int *n) {
 void collect_params(Module *m, Value ***out, int *n) { collect(m, false, out, n); }
 void collect_state(Module *m, Value ***out, int *n) { collect(m, true, out, n); }
 
+/* The state_dict names of collect_state's tensors, in its order: "conv1.weight", ... */
+void collect_state_names(Module *m, const char ***out, int *n) {
+    int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
+    static const char *const what[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < 5; i++)
+        if (groups[i] >= 0) {
+            const char **o = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
+            if (*n)
+                memcpy(o, *out, sizeof(char *) * (size_t)*n);
+            o[(*n)++] = ir_fmt("%s%s", m->path ? m->path : "", what[i]);
+            *out = o;
+        }
+    for (int i = 0; i < m->nchild; i++)
+        collect_state_names(m->child[i], out, n);
+}
+
 /* ---- calling modules ---- */
 
 /* The layers' computations, which their functional forms (F.conv2d, ...) share. */

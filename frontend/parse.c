@@ -254,7 +254,70 @@ static ExprList items(Parser *ps, const char *close) {
     return l;
 }
 
-/* primary -> INT | FLOAT | STR | FSTR | NAME | bool | None | '...' | '[' items ']' | '(' expr ')' | '(' items ')' */
+static Expr *target_list(Parser *ps);
+static Expr *or_expr(Parser *ps);
+
+/* comp_for -> 'for' targets 'in' or_expr ('if' or_expr)?   after the element of a comprehension */
+static Expr *comprehension(Parser *ps, const char *kind, Expr *elt, Expr *value, SrcLoc loc) {
+    Expr *e = new_expr(E_COMP, loc);
+    e->str = kind;
+    e->lhs = elt;
+    e->rhs = value;
+    e->items = ir_alloc(sizeof(Expr *) * 3);
+    expect(ps, "for");
+    e->items[0] = target_list(ps);
+    if (!accept(ps, "in"))
+        syntax_error(ps, peek(ps)->loc, "expected 'in' after the comprehension's names, found %s", describe(peek(ps)));
+    e->items[1] = or_expr(ps);
+    e->nitems = 2;
+    if (accept(ps, "if"))
+        e->items[e->nitems++] = or_expr(ps);
+    if (is_ident(peek(ps), "for"))
+        syntax_error(ps, peek(ps)->loc, "a comprehension with two 'for's is not supported yet");
+    return e;
+}
+
+/* dict -> '{' (expr ':' expr (',' expr ':' expr)* ','? | expr ':' expr comp_for)? '}' */
+static Expr *dict_display(Parser *ps, Token *t) {
+    Expr *d = new_expr(E_DICT, t->loc);
+    ExprList l = {0};
+    while (!accept(ps, "}")) {
+        if (l.n)
+            expect(ps, ",");
+        if (accept(ps, "}"))
+            break;
+        Expr *k = expr(ps);
+        if (!accept(ps, ":")) {
+            Token *bad = peek(ps);
+            /* past the closing brace, so recovery does not take it for the block's */
+            for (int depth = 0; peek(ps)->kind != TK_EOF && peek(ps)->kind != TK_NEWLINE; ps->pos++) {
+                Token *u = peek(ps);
+                if (is_punct(u, "(") || is_punct(u, "[") || is_punct(u, "{"))
+                    depth++;
+                else if ((is_punct(u, ")") || is_punct(u, "]") || is_punct(u, "}")) && depth-- == 0) {
+                    ps->pos++;
+                    break;
+                }
+            }
+            syntax_error(ps, bad->loc, "expected ':' after a dictionary key (sets are not supported), found %s",
+                         describe(bad));
+        }
+        Expr *v = expr(ps);
+        if (!l.n && is_ident(peek(ps), "for")) {
+            Expr *c = comprehension(ps, "dict", k, v, t->loc);
+            expect(ps, "}");
+            return c;
+        }
+        list_push(&l, k, NULL);
+        list_push(&l, v, NULL);
+    }
+    d->items = l.items;
+    d->nitems = l.n;
+    return d;
+}
+
+/* primary -> INT | FLOAT | STR | FSTR | NAME | bool | None | '...' | '[' items ']' | '(' expr ')' | '(' items ')'
+ *          | '[' expr comp_for ']' | '(' expr comp_for ')' | dict */
 static Expr *primary(Parser *ps) {
     Token *t = peek(ps);
     ps->pos++;
@@ -296,11 +359,29 @@ static Expr *primary(Parser *ps) {
         if (is_punct(t, "...")) {
             return new_expr(E_ELLIPSIS, t->loc);
         }
+        if (is_punct(t, "{"))
+            return dict_display(ps, t);
         if (is_punct(t, "[")) {
             Expr *e = new_expr(E_LIST, t->loc);
-            ExprList l = items(ps, "]");
-            e->items = l.items;
-            e->nitems = l.n;
+            if (!is_punct(peek(ps), "]")) {
+                Expr *first = expr(ps);
+                if (is_ident(peek(ps), "for")) {
+                    Expr *c = comprehension(ps, "list", first, NULL, t->loc);
+                    expect(ps, "]");
+                    return c;
+                }
+                ExprList l = {0};
+                list_push(&l, first, NULL);
+                if (!accept(ps, "]")) {
+                    expect(ps, ",");
+                    ExprList rest = items(ps, "]");
+                    for (int i = 0; i < rest.n; i++)
+                        list_push(&l, rest.items[i], NULL);
+                }
+                e->items = l.items;
+                e->nitems = l.n;
+            } else
+                ps->pos++;
             return e;
         }
         if (is_punct(t, "(")) {
@@ -310,6 +391,11 @@ static Expr *primary(Parser *ps) {
                 return e;
             }
             Expr *first = expr(ps);
+            if (is_ident(peek(ps), "for")) {
+                Expr *c = comprehension(ps, "gen", first, NULL, t->loc);
+                expect(ps, ")");
+                return c;
+            }
             if (accept(ps, ")"))
                 return first;
             expect(ps, ",");
@@ -383,7 +469,17 @@ static Expr *postfix(Parser *ps) {
                     named_seen = true;
                 } else if (named_seen)
                     syntax_error(ps, a->loc, "positional argument after a keyword argument");
-                list_push(&l, expr(ps), name);
+                Expr *arg = expr(ps);
+                if (!name && is_ident(peek(ps), "for")) { /* f(x for x in y): a generator, the only argument */
+                    if (l.n)
+                        syntax_error(ps, peek(ps)->loc, "a generator expression must be the only argument, or "
+                                                        "in parentheses");
+                    arg = comprehension(ps, "gen", arg, NULL, a->loc);
+                    if (!is_punct(peek(ps), ")"))
+                        syntax_error(ps, peek(ps)->loc, "a generator expression must be the only argument, or "
+                                                        "in parentheses");
+                }
+                list_push(&l, arg, name);
             }
             call->items = l.items;
             call->names = l.names;
@@ -538,8 +634,8 @@ static Expr *and_expr(Parser *ps) {
     return e;
 }
 
-/* expr -> and_expr ('or' and_expr)* */
-static Expr *expr(Parser *ps) {
+/* or_expr -> and_expr ('or' and_expr)* */
+static Expr *or_expr(Parser *ps) {
     if (++ps->depth > 200)
         syntax_error(ps, peek(ps)->loc, "expression nested too deeply (more than 200 levels)");
     Expr *e = and_expr(ps);
@@ -547,6 +643,26 @@ static Expr *expr(Parser *ps) {
         e = binary(ps, e, t, and_expr(ps));
     ps->depth--;
     return e;
+}
+
+/* expr -> or_expr ('if' or_expr 'else' expr)? */
+static Expr *expr(Parser *ps) {
+    Expr *e = or_expr(ps);
+    Token *t = peek(ps);
+    if (!accept(ps, "if"))
+        return e;
+    if (++ps->depth > 200)
+        syntax_error(ps, t->loc, "expression nested too deeply (more than 200 levels)");
+    Expr *c = new_expr(E_COND, t->loc);
+    c->lhs = e;
+    c->items = ir_alloc(sizeof(Expr *));
+    c->items[0] = or_expr(ps);
+    c->nitems = 1;
+    if (!accept(ps, "else"))
+        syntax_error(ps, peek(ps)->loc, "expected 'else' in a conditional expression, found %s", describe(peek(ps)));
+    c->rhs = expr(ps);
+    ps->depth--;
+    return c;
 }
 
 /* exprlist -> expr (',' expr)* ','?   (a tuple when there is a comma) */

@@ -206,9 +206,20 @@ static const char *slot_of(int g) {
 }
 
 /* Ends the current segment: every live group whose contents changed is written to its slot. */
+/* Every parameter made in this segment that is not a variable's slot (one no variable reaches any
+ * more, or one a load replaced) gets a name of its own: memplan_layout keeps one slot per name. */
+static void name_new_params(const bool *named) {
+    for (int i = 0; i < L.g->nnode; i++) {
+        Node *n = &L.g->nodes[i];
+        if (n->op == OP_PARAM && strcmp(node_str(n, "init", ""), "slot") && !(named && named[i]))
+            n->name = take(n->name ? n->name : "param");
+    }
+}
+
 static void seg_close(SrcLoc loc) {
     mark_all();
     int *pairs = ir_alloc(sizeof(int) * (size_t)(2 * L.ngroups + 2)), npairs = 0;
+    bool *named = ir_alloc((size_t)L.g->nnode + 1);
     for (int g = 0; g < L.ngroups; g++) {
         if (!live[g])
             continue;
@@ -221,6 +232,7 @@ static void seg_close(SrcLoc loc) {
             /* a parameter made in this segment (Net()): its node is the slot */
             slot_name[g] = take(bn->name ? bn->name : "param");
             bn->name = slot_name[g];
+            named[base] = true;
             continue;
         }
         const char *name = slot_of(g);
@@ -228,6 +240,7 @@ static void seg_close(SrcLoc loc) {
         pairs[npairs++] = dst;
         pairs[npairs++] = base;
     }
+    name_new_params(named);
     for (int k = 0; k < npairs; k += 2) /* the stores last, after every param node (simplify's rule) */
         lw_add(OP_ASSIGN, &pairs[k], 2, DT_F32, shape_scalar(), NULL, 0, loc);
     host_run(loc);
@@ -719,6 +732,12 @@ void exec_for(Stmt *s) {
             exec_for_loader(s, list->dobj, NULL, 0, s->target);
             return;
         }
+        if (list->kind == V_DICT || list->kind == V_TENSOR || list->kind == V_SIZE) { /* keys, rows: unrolled */
+            Value *l = lw_mk(V_LIST);
+            l->items = iter_items(list, &l->n, it->loc);
+            for_each_item(s, l);
+            return;
+        }
         error_at(it->loc, "a for loop runs over range(...), a DataLoader or a list known at compile time, not %s",
                  kind_name(list));
     }
@@ -903,6 +922,7 @@ void stage_end(LoweredProgram *p) {
         p->graph = L.g;
         return;
     }
+    name_new_params(NULL);
     host_run(NOLOC);
     p->segs = L.segs;
     p->nsegs = L.nsegs;

@@ -46,6 +46,10 @@ void lw_assign(Expr *t, Value *v, SrcLoc loc) {
             param_group_set(b->optim, lw_eval(t->items[0]), v, loc);
             return;
         }
+        if (b->kind == V_DICT && t->nitems == 1) {
+            dict_set(b, lw_eval(t->items[0]), v, t->items[0]->loc);
+            return;
+        }
         if (b->kind == V_LIST && t->nitems == 1) {
             int64_t i = int_arg(lw_eval(t->items[0]), t->items[0]->loc, "an index");
             if (i < -b->n || i >= b->n)

@@ -47,6 +47,8 @@ const char *kind_name(Value *v) {
     case V_DATASET: return "a dataset";
     case V_LOADER: return "a DataLoader";
     case V_ITER: return "a DataLoader iterator";
+    case V_DICT: return "a dict";
+    case V_STATEFILE: return "a loaded checkpoint";
     case V_FUNC: return "a function";
     case V_NAMESPACE: return "a namespace";
     case V_PYTYPE: return "a type";

@@ -95,5 +95,5 @@ OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0, EPI_NONE,    0) /* dL/dlo
 OP(GRAD,        "grad",         3,    K_NN,     0, EPI_NONE,    0) /* dL/d input 2 where dL/d input 0 = input 1: a backward() not yet expanded (pass_autodiff) */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0, EPI_NONE,    0) /* attr fmt: text with {i:kind} holes */
 OP(SEED,        "seed",         0,    K_EFFECT, 0, EPI_NONE,    0) /* reseed the program RNG; attr seed */
-OP(SAVE,        "save",         1,    K_EFFECT, 0, EPI_NONE,    0) /* write input 0 to the .npy file attr path */
+OP(SAVE,        "save",         -1,   K_EFFECT, 0, EPI_NONE,    0) /* write input 0 to the .npy file attr path; with attr keys, every input under those names (one per line) to the .safetensors file path */
 OP(ASSIGN,      "assign",       2,    K_EFFECT, 0, EPI_NONE,    0) /* store input 1 into persistent input 0 (a param or state) */

@@ -253,6 +253,8 @@ static bool check_source(Node *n) {
     return true;
 }
 
+static bool print_format_ok(const Node *n);
+
 /* print's format: literal text and {input:kind[:spec]} holes naming existing inputs. */
 static bool check_effect(Graph *g, Node *n) {
     if (n->op == OP_SAVE && !node_attr(n, "path")) {
@@ -270,6 +272,27 @@ static bool check_effect(Graph *g, Node *n) {
     }
     if (n->op != OP_PRINT)
         return true;
+    return print_format_ok(n);
+}
+
+/* A string hole's table, ":T|...": T a table of the print's "strings" attribute, each table its
+ * entries ended by \x1f, then \x1e (codegen_c/host.c reads them so). */
+static bool print_table_ok(const Node *n, const char *hole) {
+    char *end;
+    long t = *hole == ':' ? strtol(hole + 1, &end, 10) : -1;
+    if (t < 0 || *end != '|')
+        return false;
+    const char *s = node_str(n, "strings", "");
+    for (long i = 0; i <= t; i++) {
+        const char *e = strchr(s, '\x1e');
+        if (!e || e == s)
+            return false;
+        s = e + 1;
+    }
+    return true;
+}
+
+static bool print_format_ok(const Node *n) {
     const char *f = node_str(n, "fmt", NULL);
     if (!f) {
         diag_error(n->loc, "print: missing attribute 'fmt'");
@@ -284,9 +307,13 @@ static bool check_effect(Graph *g, Node *n) {
             continue;
         char *end;
         long k = strtol(p + 1, &end, 10);
-        if (end == p + 1 || k < 0 || k >= n->nin || *end != ':' || !strchr("tnp", end[1]) || end[1] == 0 ||
+        if (end == p + 1 || k < 0 || k >= n->nin || *end != ':' || !strchr("tnps", end[1]) || end[1] == 0 ||
             !strchr(end, '}')) {
             diag_error(n->loc, "print: bad hole in format \"%s\"", f);
+            return false;
+        }
+        if (end[1] == 's' && !print_table_ok(n, end + 2)) { /* {k:s:T|spec}: table T of "strings" */
+            diag_error(n->loc, "print: hole \"%.*s\" names no table of its \"strings\"", (int)(strchr(end, '}') - p + 1), p);
             return false;
         }
         p = strchr(end, '}');

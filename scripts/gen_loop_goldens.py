@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg, schedule.tg, defs.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates, and what it
+regression.tg, schedule.tg, defs.tg, containers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates, and what it
 prints is the golden tests/golden/<name>.out that test_codegen compares with.
 
     /usr/bin/python3 scripts/gen_loop_goldens.py
@@ -317,9 +317,66 @@ def loader():
         print(f"Accuracy of the network on the 10000 test images: {100 * correct // total} %")
 
 
+class Lin4(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def containers():
+    import torchvision
+    import torch.optim as optim
+    torch.manual_seed(0)
+    classes = ('plane', 'car', 'bird')
+    cfg = {'lr': 0.1, 'steps': 3}
+    net = Lin4()
+    optimizer = optim.SGD(net.parameters(), lr=cfg['lr'])
+    x = torch.randn(12, 4)
+    y = torch.tensor([0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1, 2])
+    for step in range(cfg['steps']):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+    print(' '.join(f'{classes[y[j]]:5s}' for j in range(4)), '|', ' '.join(f'{classes[y[j]]:>6.3s}' for j in range(3)))
+    print([k * k for k in range(6) if k % 2 == 1], list(zip([1, 2], ['a', 'b'])))
+    device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')
+    print(device, 'small' if len(classes) < 5 else 'large')
+
+    correct_pred = {classname: 0 for classname in classes}
+    total_pred = {classname: 0 for classname in classes}
+    with torch.no_grad():
+        for b in range(3):
+            outputs = net(x.view(3, 4, 4)[b])
+            _, predictions = torch.max(outputs, 1)
+            labels = y.view(3, 4)[b]
+            for label, prediction in zip(labels, predictions):
+                if label == prediction:
+                    correct_pred[classes[label]] += 1
+                total_pred[classes[label]] += 1
+    print(correct_pred, list(total_pred.values()))
+    for classname, correct_count in correct_pred.items():
+        accuracy = 100 * float(correct_count) / total_pred[classname]
+        print(f'Accuracy for class: {classname:5s} is {accuracy:.1f} %')
+
+    with tempfile.TemporaryDirectory() as tmp:
+        PATH = os.path.join(tmp, 'lin_net.pth')
+        torch.save(net.state_dict(), PATH)
+        net2 = Lin4()
+        net2.load_state_dict(torch.load(PATH))
+    net3 = Lin4()
+    net3.load_state_dict(net.state_dict())
+    print((net2(x) - net(x)).abs().max(), (net3(x) - net(x)).abs().max(), list(net.state_dict().keys()))
+    grid = torchvision.utils.make_grid(x.view(3, 1, 4, 4), nrow=2)
+    print(grid.shape, grid[1, 2:5, 2:6])
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
-                     ("loader", loader)]:
+                     ("loader", loader), ("containers", containers)]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

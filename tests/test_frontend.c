@@ -964,6 +964,53 @@ static const BadCase bad[] = {
      "    for a, b, c in enumerate(l) {\n"
      "        ^\n"
      "2 errors generated.\n"},
+    {"cond_on_runtime_value",
+     "program p {\n"
+     "    x = ones(2).sum()\n"
+     "    y = 1 if x > 1 else 2\n"
+     "    z = [i for i in x.view(1)]\n"
+     "}\n",
+     "bad.tg:3:16: error: a conditional expression ('a if c else b') on a value known only at run time is not supported yet: use an if statement, or torch.where for tensors\n"
+     "    y = 1 if x > 1 else 2\n"
+     "               ^\n"},
+    {"comprehension_two_fors",
+     "program p {\n"
+     "    l = [i for i in range(3) for j in range(2)]\n"
+     "}\n",
+     "bad.tg:2:30: error: a comprehension with two 'for's is not supported yet\n"
+     "    l = [i for i in range(3) for j in range(2)]\n"
+     "                             ^\n"},
+    {"set_literal",
+     "program p {\n"
+     "    s = {1, 2}\n"
+     "}\n",
+     "bad.tg:2:11: error: expected ':' after a dictionary key (sets are not supported), found ','\n"
+     "    s = {1, 2}\n"
+     "          ^\n"},
+    {"dict_runtime_key_late",
+     "program p {\n"
+     "    d = {'a': 0, 'b': 0}\n"
+     "    t = tensor([1, 0])\n"
+     "    names = ('a', 'b')\n"
+     "    for i in range(2) {\n"
+     "        d[names[t[i]]] += 1\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:6:16: error: a dict literal first indexed by a key known only at run time inside a loop or an if: make it with a comprehension ({k: 0 for k in keys}), which lives at run time from the start\n"
+     "        d[names[t[i]]] += 1\n"
+     "               ^\n"},
+    {"join_of_numbers",
+     "program p {\n"
+     "    print(' '.join([1, 2]))\n"
+     "    print(torch.device('tpu'))\n"
+     "}\n",
+     "bad.tg:2:19: error: sequence item 0: expected str instance, int found\n"
+     "    print(' '.join([1, 2]))\n"
+     "                  ^\n"
+     "bad.tg:3:23: error: Expected one of cpu, cuda device type at start of device string: tpu\n"
+     "    print(torch.device('tpu'))\n"
+     "                      ^\n"
+     "2 errors generated.\n"},
     {"def_recursion",
      "def f(n) {\n"
      "    return f(n + 1)\n"

@@ -312,7 +312,7 @@ int main(void) {
     find_samples(fmt("%s/samples", root));
     find_samples(fmt("%s/samples/blitz", root));
     /* programs with run-time control flow: segments, host code, data loaders */
-    static const char *const staged[] = {"loops", "regression", "schedule", "defs", "loader"};
+    static const char *const staged[] = {"loops", "regression", "schedule", "defs", "loader", "containers"};
     for (size_t i = 0; i < sizeof staged / sizeof staged[0] && nsamples < 64; i++)
         samples[nsamples++] = fmt("%s/tests/programs/%s.tg", root, staged[i]);
 

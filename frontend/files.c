@@ -1,0 +1,207 @@
+/*
+ * files.c: what a program reads and writes: .npy tensors (load, save), a model's tensors by name
+ * (load_state from .npy files or a .safetensors file), and PyTorch's checkpoint spellings:
+ * net.state_dict(), torch.save(state_dict, PATH), net.load_state_dict(torch.load(PATH)). Every
+ * read and write happens when its statement runs (OP_LOAD, OP_SAVE); the paths are known at
+ * compile time.
+ */
+#include "lower.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
+    if (path->kind != V_STR)
+        error_at(loc, "load() needs a file path string, got %s", kind_name(path));
+    if (!strstr(path->s, ".npy"))
+        error_at(loc, "load() reads .npy files; '%s' does not end in .npy", path->s);
+    Attr a = attr_str("path", path->s);
+    return mk_tensor(lw_add(OP_LOAD, NULL, 0, dt, s, &a, 1, loc));
+}
+
+/*
+ * load_state(net, "w.safetensors"): one LOAD per tensor, by its state_dict name (key). The first
+ * also carries every name the model has (keys, one per line: a name never holds a newline), so
+ * the run checks that the file holds exactly the model's tensors, as load_state_dict(strict=True).
+ */
+static void load_state_safetensors(Value **ps, const char **names, int n, const char *path, SrcLoc loc) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(names[i]) + 1;
+    char *keys = ir_alloc(len), *k = keys;
+    for (int i = 0; i < n; i++)
+        k += sprintf(k, "%s%s", i ? "\n" : "", names[i]);
+    for (int i = 0; i < n; i++) {
+        Node *p = TN(ps[i]);
+        Attr at[3] = {attr_str("path", path), attr_str("key", names[i]), attr_str("keys", keys)};
+        set_group(ps[i]->group, lw_add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
+    }
+}
+
+Value *bi_load_state(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *m = lw_req(a, 0, "module"), *dir = lw_req(a, 1, "directory");
+    DONE(a, 2, "module", "directory");
+    if (m->kind != V_MODULE || dir->kind != V_STR)
+        error_at(loc, "load_state(module, \"directory\") loads every parameter from directory/NAME.npy "
+                      "(or load_state(module, \"file.safetensors\") from one file)");
+    Value **ps = NULL;
+    const char **names = NULL;
+    int n = 0, nn = 0;
+    collect_state(m->mod, &ps, &n);
+    collect_state_names(m->mod, &names, &nn);
+    size_t len = strlen(dir->s);
+    if (len >= 12 && !strcmp(dir->s + len - 12, ".safetensors")) {
+        load_state_safetensors(ps, names, n, dir->s, loc);
+        return lw_mk(V_NONE);
+    }
+    for (int i = 0; i < n; i++) {
+        Node *p = TN(ps[i]);
+        Value *ld = load_npy(mk_str(ir_fmt("%s/%s.npy", dir->s, names[i])), p->dtype, p->shape, loc);
+        set_group(ps[i]->group, ld->node, loc);
+    }
+    return lw_mk(V_NONE);
+}
+
+/* The tensors of a (nested) dict, flattened: keys joined by '.', numbers as 0-d tensors. */
+static void flatten_state(Value *d, const char *prefix, const char ***names, int **nodes, int *n, SrcLoc loc) {
+    for (int i = 0; i < d->n; i++) {
+        Value *k = d->self->items[i], *v = d->items[i];
+        if (k->kind != V_STR)
+            error_at(loc, "torch.save: the dict's keys must be strings (a key is %s)", kind_name(k));
+        const char *name = *prefix ? ir_fmt("%s.%s", prefix, k->s) : k->s;
+        if (v->kind == V_DICT) {
+            flatten_state(v, name, names, nodes, n, loc);
+            continue;
+        }
+        int node;
+        if (is_scalar(v))
+            node = const_scalar(v, v->kind == V_FLOAT ? DT_F64 : DT_I64, loc);
+        else if (v->kind == V_TENSOR)
+            node = v->node;
+        else
+            error_at(loc, "torch.save: '%s' is %s; a checkpoint holds tensors, numbers and dicts of them", name,
+                     kind_name(v));
+        for (int j = 0; j < *n; j++)
+            if (!strcmp((*names)[j], name))
+                error_at(loc, "torch.save: the key '%s' appears twice once nested dicts are flattened", name);
+        const char **nn = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
+        int *nd = ir_alloc(sizeof(int) * (size_t)(*n + 1));
+        if (*n) {
+            memcpy(nn, *names, sizeof(char *) * (size_t)*n);
+            memcpy(nd, *nodes, sizeof(int) * (size_t)*n);
+        }
+        nn[*n] = name;
+        nd[(*n)++] = node;
+        *names = nn;
+        *nodes = nd;
+    }
+}
+
+/* torch.save(obj, PATH): a dict of tensors (net.state_dict(), or a dict holding one, numbers and
+ * other dicts) as a .safetensors file whatever PATH's extension, written atomically when the
+ * statement runs; a tensor to a .npy PATH. save(PATH, tensor), tgc's older spelling, still works. */
+Value *bi_save(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *first = lw_req(a, 0, "obj"), *second = lw_req(a, 1, "f");
+    DONE(a, 2, "obj", "f");
+    if (first->kind == V_DICT && second->kind == V_STR) {
+        const char **names = NULL;
+        int *nodes = NULL, n = 0;
+        flatten_state(first, "", &names, &nodes, &n, loc);
+        if (!n)
+            error_at(loc, "torch.save: the dict holds no tensor");
+        const char *keys = "";
+        for (int i = 0; i < n; i++) {
+            if (strchr(names[i], '\n') || strchr(names[i], '"') || strchr(names[i], '\\'))
+                error_at(loc, "torch.save: the key '%s' has a character a checkpoint name cannot hold", names[i]);
+            keys = ir_fmt("%s%s%s", keys, i ? "\n" : "", names[i]);
+        }
+        Attr at[2] = {attr_str("path", second->s), attr_str("keys", keys)};
+        lw_add(OP_SAVE, nodes, n, DT_F32, shape_scalar(), at, 2, loc);
+        return lw_mk(V_NONE);
+    }
+    Value *path = first, *t = second;
+    if (first->kind == V_TENSOR && second->kind == V_STR)
+        path = second, t = first;
+    if (path->kind != V_STR || !strstr(path->s, ".npy"))
+        error_at(loc, "save(path, tensor) writes a .npy file; give a path ending in .npy");
+    tensor_arg(t, loc, "the saved value");
+    Attr at = attr_str("path", path->s);
+    lw_add(OP_SAVE, &t->node, 1, DT_F32, shape_scalar(), &at, 1, loc);
+    return lw_mk(V_NONE);
+}
+
+Value *bi_load(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *path = lw_req(a, 0, "path"), *ty = lw_arg(a, 1, "type", NULL);
+    DONE(a, 2, "path", "type");
+    if (!ty && path->kind == V_STR) { /* torch.load(PATH): read when load_state_dict says into what */
+        Value *f = lw_mk(V_STATEFILE);
+        f->s = path->s;
+        return f;
+    }
+    if (!ty || ty->kind != V_TYPE)
+        error_at(loc, "load(path, type) needs the tensor's declared type, e.g. load(\"x.npy\", f32[1, 32])");
+    for (int i = 0; ty->sym && i < ty->shape.rank; i++)
+        if (ty->sym[i])
+            error_at(loc, "load(): the declared shape must be concrete, '%s' is symbolic", ty->sym[i]);
+    return load_npy(path, ty->dt, ty->shape, loc);
+}
+
+/* net.state_dict(): its parameters and buffers by name, in PyTorch's order. */
+Value *bi_state_dict(Args *a) {
+    Value *m = lw_req(a, 0, "module");
+    DONE(a, 1, "module");
+    if (m->kind != V_MODULE)
+        error_at(a->loc, "state_dict() of %s is not supported (only of a module)", kind_name(m));
+    Value **ps = NULL;
+    const char **names = NULL;
+    int n = 0, nn = 0;
+    collect_state(m->mod, &ps, &n);
+    collect_state_names(m->mod, &names, &nn);
+    Value *d = lw_mk(V_DICT);
+    d->self = lw_mk(V_TUPLE);
+    for (int i = 0; i < n; i++) {
+        list_append(d->self, mk_str(names[i]));
+        list_append(d, ps[i]);
+    }
+    return d;
+}
+
+/* net.load_state_dict(torch.load(PATH)) reads the file when the statement runs (the runtime checks
+ * every name, dtype and shape); net.load_state_dict(other.state_dict()) copies. */
+Value *bi_load_state_dict(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *m = lw_req(a, 0, "module"), *sd = lw_req(a, 1, "state_dict");
+    Value *strict = lw_arg(a, 2, "strict", mk_bool(true));
+    DONE(a, 3, "module", "state_dict", "strict");
+    if (!bool_arg(strict, loc, "strict"))
+        error_at(loc, "load_state_dict(strict=False) is not supported yet");
+    Value **ps = NULL;
+    const char **names = NULL;
+    int n = 0, nn = 0;
+    collect_state(m->mod, &ps, &n);
+    collect_state_names(m->mod, &names, &nn);
+    if (sd->kind == V_STATEFILE) {
+        load_state_safetensors(ps, names, n, sd->s, loc);
+        return lw_mk(V_NONE);
+    }
+    if (sd->kind != V_DICT)
+        error_at(loc, "load_state_dict() takes torch.load(PATH) or a state_dict(), not %s", kind_name(sd));
+    if (sd->n != n)
+        error_at(loc, "Error(s) in loading state_dict for %s: %d tensors given, %d expected", m->mod->cls, sd->n, n);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i];
+        Value *v = dict_get(sd, mk_str(name), loc);
+        Node *p = TN(ps[i]);
+        if (v->kind != V_TENSOR || !shape_eq(TN(v)->shape, p->shape))
+            error_at(loc, "Error(s) in loading state_dict for %s: size mismatch for %s: %s given, %s expected",
+                     m->mod->cls, name, kind_name(v), type_str(p->dtype, p->shape));
+        bool was = L.no_grad;
+        L.no_grad = true; /* loading is not an operation autograd records */
+        set_group(ps[i]->group, lw_cast(v->node, p->dtype, loc), loc); /* values are immutable: no copy */
+        L.no_grad = was;
+    }
+    return lw_mk(V_NONE);
+}
