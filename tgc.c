@@ -1,7 +1,7 @@
 /*
  * tgc.c: the command line. main() spells out the whole pipeline, each stage a named call:
  *
- *   read_source -> parse_file -> lower_ast -> (per graph) pass_autodiff -> pass_dce
+ *   read_source -> parse_file -> resolve_imports -> lower_ast -> (per graph) pass_autodiff -> pass_dce
  *     -> pass_simplify -> pass_fuse -> pass_memplan -> emit_c (or ir_print, emit_cuda_source) -> cc
  *
  * with ir_verify after lowering and after every pass in debug builds. (tgc check FILE.c is its
@@ -101,21 +101,34 @@ static _Noreturn void fail(const char *fmt, const char *arg) {
  * /dev/stdin works too; the 64 MiB cap makes /dev/zero or a huge wrong file
  * fail fast instead of eating memory.
  */
-static char *read_source(const char *path) {
+/* Where read_text found a NUL byte (line 0: none). */
+static int nul_line, nul_col;
+
+/* A source file's text, or NULL with *why ("No such file or directory", "is a directory", ...). */
+static char *read_text(const char *path, const char **why) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        fail("cannot open %s", ir_fmt("'%s': %s", path, strerror(errno)));
+    if (!f) {
+        *why = strerror(errno);
+        return NULL;
+    }
     struct stat st;
     /* fopen() accepts a directory and reading it yields nothing: it would pass for an empty file */
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
-        fail("'%s' is a directory", path);
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        *why = "is a directory";
+        return NULL;
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     size_t got;
     while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += got;
-        if (n > (64u << 20))
-            fail("'%s' is larger than 64 MiB; is it really a .tg file?", path);
+        if (n > (64u << 20)) {
+            fclose(f);
+            free(buf);
+            *why = "larger than 64 MiB; is it really a .tg file?";
+            return NULL;
+        }
         if (cap - n - 1 == 0)
             buf = realloc(buf, cap *= 2);
     }
@@ -131,8 +144,27 @@ static char *read_source(const char *path) {
         for (const char *p = text; p < nul; p++, col++)
             if (*p == '\n')
                 line++, col = 0;
-        fprintf(stderr, "%s:%d:%d: error: file contains a NUL byte; is it a text file?\n", path, line, col);
-        exit(1);
+        nul_line = line;
+        nul_col = col;
+        *why = ir_fmt("a NUL byte at line %d, column %d; is it a text file?", line, col);
+        return NULL;
+    }
+    return text;
+}
+
+static char *read_source(const char *path) {
+    const char *why = "";
+    char *text = read_text(path, &why);
+    if (!text) {
+        if (nul_line) { /* at its place, as a diagnostic */
+            fprintf(stderr, "%s:%d:%d: error: file contains a NUL byte; is it a text file?\n", path, nul_line, nul_col);
+            exit(1);
+        }
+        if (!strcmp(why, "is a directory"))
+            fail("'%s' is a directory", path);
+        if (!strncmp(why, "larger", 6))
+            fail("'%s' is larger than 64 MiB; is it really a .tg file?", path);
+        fail("cannot open %s", ir_fmt("'%s': %s", path, why));
     }
     return text;
 }
@@ -582,6 +614,8 @@ int main(int argc, char **argv) {
 
     char *text = read_source(o.input);
     Ast *ast = parse_file(o.input, text);
+    diag_check();
+    resolve_imports(ast, read_text);
     diag_check();
     Lowered *lw = lower_ast(ast);
     diag_check();

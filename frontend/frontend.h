@@ -113,21 +113,23 @@ typedef struct {
     Expr *dflt;    /* default value or NULL */
 } Param;
 
-typedef enum { D_MODEL, D_PROGRAM, D_TRAIN, D_DEF } DeclKind;
+typedef enum { D_MODEL, D_PROGRAM, D_TRAIN, D_DEF, D_IMPORT } DeclKind;
 
 static inline const char *decl_kind_name(DeclKind k) {
-    return k == D_MODEL ? "model" : k == D_PROGRAM ? "program" : k == D_TRAIN ? "train block" : "def";
+    return k == D_MODEL ? "model" : k == D_PROGRAM ? "program" : k == D_TRAIN ? "train block" : k == D_DEF ? "def"
+                                                                                                : "import";
 }
 
 typedef struct {
     DeclKind kind;
     const char *name; /* model/program name; for train, the model trained */
     SrcLoc loc;
-    Param *params;    /* model and def parameters */
+    Param *params;    /* model and def parameters; import: the names (dflt: an E_NAME alias, or NULL) */
     int nparams;
     Stmt **body;
     int nbody;
-    bool used;        /* model: instantiated by a program or checked through a train block; def: called */
+    bool used;        /* model: instantiated by a program or checked through a train block; def: called;
+                         import: '*' (every model and def) */
 } Decl;
 
 typedef struct {
@@ -139,6 +141,13 @@ typedef struct {
 
 /* Parses a file's text; reports syntax errors (several, with recovery) through diag. */
 Ast *parse_file(const char *path, const char *text);
+
+/* Reads a source file for an import: its text, or NULL with *why set ("No such file ..."). */
+typedef char *(*SourceReader)(const char *path, const char **why);
+/* `from resnet import ResNet18`: parses each imported file (resnet.tg in the folder of the file
+ * compiled, models/resnet.tg for models.resnet) once, and appends the models and defs named to ast's
+ * declarations; errors (a missing file or name, a cycle) are reported at the import. */
+void resolve_imports(Ast *ast, SourceReader read);
 
 /* ---- lowering ---- */
 

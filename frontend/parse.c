@@ -805,7 +805,10 @@ static Stmt *stmt(Parser *ps, Decl *d) {
      * rather than "expected end of statement" at some later token. */
     if (is_ident(t, "def") && peek_next_is_statementish(ps))
         syntax_error(ps, t->loc, "a 'def' goes at the top level of the file, beside models and programs");
-    static const char *python_only[] = {"class", "import", "from", "try", "lambda",
+    if ((is_ident(t, "import") || is_ident(t, "from")) && peek_next_is_statementish(ps))
+        syntax_error(ps, t->loc, "an import goes at the top level of the file: from MODULE import NAME (Python's "
+                                 "own modules, torch and the like, need none)");
+    static const char *python_only[] = {"class", "try", "lambda",
                                         "del", "global", "assert", "pass"};
     for (size_t i = 0; i < sizeof python_only / sizeof python_only[0]; i++)
         if (is_ident(t, python_only[i]) && peek_next_is_statementish(ps))
@@ -938,7 +941,51 @@ static void params(Parser *ps, Decl *d) {
     }
 }
 
-/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block | 'def' NAME params block */
+/* import -> 'from' NAME ('.' NAME)* 'import' ('*' | NAME ('as' NAME)? (',' NAME ('as' NAME)?)* ) */
+static Decl *import_decl(Parser *ps, Decl *d) {
+    d->kind = D_IMPORT;
+    if (accept(ps, "import"))
+        syntax_error(ps, d->loc, "write 'from MODULE import NAME' (a file's models and defs are imported by name)");
+    expect(ps, "from");
+    Token *m = expect_name(ps, "a module name");
+    d->loc = m->loc;
+    const char *mod = m->text;
+    while (accept(ps, "."))
+        mod = ir_fmt("%s.%s", mod, expect_name(ps, "a module name")->text);
+    d->name = mod;
+    if (!accept(ps, "import"))
+        syntax_error(ps, peek(ps)->loc, "expected 'import' after the module's name, found %s", describe(peek(ps)));
+    if (accept(ps, "*")) {
+        d->used = true;
+        return d;
+    }
+    int cap = 0;
+    do {
+        Token *n = expect_name(ps, "a name to import");
+        if (d->nparams == cap) {
+            cap = cap ? 2 * cap : 8;
+            Param *p = ir_alloc(sizeof(Param) * (size_t)cap);
+            if (d->nparams)
+                memcpy(p, d->params, sizeof(Param) * (size_t)d->nparams);
+            d->params = p;
+        }
+        Param *p = &d->params[d->nparams++];
+        *p = (Param){.name = n->text, .loc = n->loc};
+        if (accept(ps, "as")) {
+            Token *a = expect_name(ps, "a name after 'as'");
+            p->dflt = ir_alloc(sizeof(Expr));
+            p->dflt->kind = E_NAME;
+            p->dflt->loc = a->loc;
+            p->dflt->str = a->text;
+        }
+    } while (accept(ps, ","));
+    if (peek(ps)->kind != TK_NEWLINE && peek(ps)->kind != TK_EOF && !is_punct(peek(ps), ";"))
+        syntax_error(ps, peek(ps)->loc, "expected the end of the import, found %s", describe(peek(ps)));
+    return d;
+}
+
+/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block | 'def' NAME params block
+ *       | import */
 static Decl *decl(Parser *ps) {
     Token *t = peek(ps);
     Decl *d = ir_alloc(sizeof(Decl));
@@ -951,8 +998,10 @@ static Decl *decl(Parser *ps) {
         d->kind = D_TRAIN;
     else if (accept(ps, "def"))
         d->kind = D_DEF;
+    else if (is_ident(t, "from") || is_ident(t, "import"))
+        return import_decl(ps, d);
     else
-        syntax_error(ps, t->loc, "expected 'model', 'program', 'train' or 'def' at top level, found %s",
+        syntax_error(ps, t->loc, "expected 'model', 'program', 'train', 'def' or 'from' at top level, found %s",
                      describe(t));
     Token *name = expect_name(ps, d->kind == D_TRAIN ? "the name of the model to train" : "a name");
     d->name = name->text;
@@ -983,7 +1032,7 @@ Ast *parse_file(const char *path, const char *text) {
             /* skip to the next top-level keyword: keywords cannot be names, so it almost surely
              * starts the next declaration, and the broken one's body is skipped with its header */
             while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") && !is_ident(peek(&ps), "def") &&
-                   !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train"))
+                   !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train") && !is_ident(peek(&ps), "from"))
                 ps.pos++;
             continue;
         }

@@ -36,6 +36,31 @@ FILE *fuzz_diag_out;
 /* Which passes run: 0 all, 1 none (-O0), 2 all but simplify, 3 all but fuse, 4 all but memplan's
  * reuse. -1 (the fuzzer) picks one from the input; replay.c runs every input under each. */
 int fuzz_passes = -1;
+/* The input's file, where replay.c replays one: its imports are read beside it (from models.resnet
+ * import ResNet). NULL (the fuzzer): "fuzz.tg", whose imports read nothing. */
+const char *fuzz_source_path;
+
+static char *read_import(const char *path, const char **why) {
+    if (!fuzz_source_path) {
+        *why = "the fuzzer reads no files";
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = "cannot open";
+        return NULL;
+    }
+    char *text = NULL;
+    size_t cap = 0;
+    FILE *m = open_memstream(&text, &cap);
+    for (int c; (c = fgetc(f)) != EOF;)
+        fputc(c ? c : ' ', m);
+    fclose(m);
+    fclose(f);
+    char *copy = ir_strdup(text);
+    free(text);
+    return copy;
+}
 
 /* The passes that run, as tgc's flags turn them off (see fuzz_passes). */
 typedef struct {
@@ -91,7 +116,9 @@ static Graph *optimize(Graph *g, Passes p, int *unfused) {
 
 /* main() of tgc.c from the parse to the written C; returns early where tgc stops with an error */
 static void compile(const char *text, Passes p) {
-    Ast *ast = parse_file("fuzz.tg", text);
+    Ast *ast = parse_file(fuzz_source_path ? fuzz_source_path : "fuzz.tg", text);
+    diag_check();
+    resolve_imports(ast, read_import);
     diag_check();
     Lowered *lw = lower_ast(ast);
     diag_check();

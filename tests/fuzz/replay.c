@@ -20,6 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern FILE *fuzz_diag_out;
 extern int fuzz_passes;
+extern const char *fuzz_source_path;
 
 static char **paths; /* the inputs, in the order given, each folder's sorted by name */
 static int npaths;
@@ -83,7 +84,9 @@ START_TEST(test_replay) {
         size_t glen = 0;
         fuzz_diag_out = open_memstream(&got, &glen);
         fprintf(stderr, "replaying %s, passes %d\n", path, fuzz_passes); /* the last line before a crash */
+        fuzz_source_path = path;
         LLVMFuzzerTestOneInput((const uint8_t *)src, len);
+        fuzz_source_path = NULL;
         fclose(fuzz_diag_out);
         fuzz_diag_out = NULL;
         if (strcmp(got, expect ? expect : ""))
@@ -106,7 +109,9 @@ START_TEST(test_replay_in_one_process) {
             size_t len;
             char *src = slurp(paths[i], &len);
             ck_assert_msg(src != NULL, "cannot read %s", paths[i]);
+            fuzz_source_path = paths[i];
             LLVMFuzzerTestOneInput((const uint8_t *)src, len);
+            fuzz_source_path = NULL;
             free(src);
         }
 }
