@@ -36,6 +36,8 @@ typedef struct {
     MemPlan **plans;       /* each program's memory plan (pass_memplan); a staged one's: its arena size */
     StagedProgram **staged; /* per program: NULL, or its segments (then programs[p] is its layout) */
     const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */
+    const HostOption *options; /* the program's options: PREFIX_options, set by main from argv */
+    int noptions;
 } EmitOptions;
 
 /* Writes the .c and .h for a list of program graphs (run in order by main) and a training step. */

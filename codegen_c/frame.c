@@ -133,7 +133,7 @@ static bool has_kernel(const Node *n) {
     if (!stored(n->id) || cg.m->view[n->id])
         return false;
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_PRINT: case OP_SEED: case OP_SAVE:
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_OPTION: case OP_PRINT: case OP_SEED: case OP_SAVE:
     case OP_ASSIGN:
         return false;
     default:
@@ -211,7 +211,24 @@ static const char *ident(const char *s) {
     for (char *p = r; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             *p = '_';
-    return *r >= '0' && *r <= '9' ? ir_fmt("_%s", r) : r;
+    if (*r >= '0' && *r <= '9')
+        return ir_fmt("_%s", r);
+    /* a C keyword, or a name the generated file's headers declare (a .tg variable may be called
+     * int, double, memcpy): a trailing underscore */
+    static const char *const taken[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+        "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+        "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+        "bool", "true", "false", "NULL", "errno", "stdin", "stdout", "stderr", "main", "memcpy", "memset",
+        "memmove", "memcmp", "strlen", "strcmp", "printf", "fprintf", "fputs", "fputc", "putchar", "puts",
+        "malloc", "calloc", "realloc", "free", "exit", "abs", "fabs", "fabsf", "sqrt", "sqrtf", "exp", "expf",
+        "log", "logf", "pow", "powf", "tanh", "tanhf", "floor", "floorf", "ceil", "ceilf", "fmax", "fmaxf",
+        "fmin", "fminf", "fmod", "fmodf", "round", "isnan", "isinf", "INFINITY", "NAN", "ipow", "assert"};
+    size_t len = strlen(r);
+    if (is_word(r, taken, sizeof taken / sizeof *taken) || (len > 2 && !strcmp(r + len - 2, "_t")) ||
+        !strncmp(r, "tg_", 3) || !strncmp(r, "TG_", 3) || !strncmp(r, "__", 2))
+        return ir_fmt("%s_", r);
+    return r;
 }
 
 /* The parameter whose buffer node id's value lives in: the parameter itself, or a new value of it

@@ -272,6 +272,9 @@ static void emit_param_fill(const Node *n, const char *note) {
  * staged program (seg) is a static function of the arena and the program's generator. */
 static void emit_save_state(const Node *n, const char *path);
 
+/* The program's options variable (PREFIX_options), or NULL when it has none. */
+static const char *options_var;
+
 static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg) {
     cg_begin(g, m, kpre);
     emit_offsets(ir_fmt("%s %s", seg ? "segment" : "program", g->name));
@@ -299,7 +302,15 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
         int64_t cnt = shape_numel(n->shape);
         switch (n->op) {
         case OP_PRINT: emit_print(n); continue;
-        case OP_SEED: P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0)); continue;
+        case OP_SEED:
+            if (n->nin) /* a seed known at run time */
+                P("    tg_rng_seed(%s, (uint64_t)%s[0]);\n", R, cg_var(n->in[0]));
+            else
+                P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0));
+            continue;
+        case OP_OPTION:
+            P("    %s[0] = %s.%s; /* --%s */\n", cg_var(i), options_var, node_str(n, "name", ""), node_str(n, "name", ""));
+            continue;
         case OP_PARAM:
             if (!strcmp(node_str(n, "init", ""), "slot")) /* written by an earlier segment */
                 continue;
@@ -453,7 +464,10 @@ static void emit_data_stmt(const HostStmt *h, int ind) {
         const HostDataset *d = &SP->data.sets[h->data];
         host_comment(h, ind);
         P("%*sif (tg_open_dataset(\"%s\", ", ind, "", d->kind);
-        cg_c_string(d->root, strlen(d->root));
+        if (d->root_option)
+            P("%s.%s", options_var, d->root_option);
+        else
+            cg_c_string(d->root, strlen(d->root));
         P(", %d, %lld, %d, %d, %d, &data%d, err, sizeof err)) {\n", d->train, (long long)d->n, d->c, d->h, d->w,
           h->data);
         host_error(h, ind, "err");
@@ -534,6 +548,10 @@ static void emit_host_stmt(const HostStmt *h, int depth) {
             for (int k = 0; k < 3; k++)
                 if (h->bound[k])
                     P("%*sconst int64_t %s = %s;\n", ind, "", b[k], slot_ref(h->bound[k], "const int64_t"));
+            if (h->bound[2]) { /* Python's ValueError, at the loop's line */
+                P("%*sif (%s == 0) {\n", ind, "", b[2]);
+                host_error(h, ind, "\"ValueError: range() arg 3 must not be zero\"");
+            }
         }
         const char *cond = h->bound[2] ? ir_fmt("%s > 0 ? %s < %s : %s > %s", b[2], v, b[1], v, b[1])
                            : h->lim[2] > 0 ? ir_fmt("%s < %s", v, b[1])
@@ -803,6 +821,18 @@ static void emit_header(const char *banner, Graph **programs, int nprograms, con
         P("/* Of which the first bytes persist across steps: parameters, optimizer state, gradients. */\n"
           "#define %s_PERSISTENT_BYTES %lld\n", cg_upper(prefix), (long long)t->train_plan->persistent);
     P("\n");
+    if (opt->noptions) {
+        P("/* The program's options (options(...) in the .tg): main sets them from its command line\n"
+          "   (--NAME VALUE); a caller of the run function may set them first. */\ntypedef struct {\n");
+        for (int i = 0; i < opt->noptions; i++) {
+            const HostOption *o = &opt->options[i];
+            const char *ct = o->kind == OPT_INT ? "int64_t" : o->kind == OPT_FLOAT ? "double" : o->kind == OPT_BOOL ? "uint8_t"
+                                                                                                   : "const char *";
+            P("    %s%s%s; /* --%s, default %s */\n", ct, o->kind == OPT_STR ? "" : " ", o->name, o->name,
+              cg_comment_safe(o->shown));
+        }
+        P("} %s_options_t;\nextern %s_options_t %s_options;\n\n", prefix, prefix, prefix);
+    }
     for (int p = 0; p < nprograms; p++) {
         P("/* Runs program '%s', printing to out; returns 0, or 1 after reporting an error on stderr. */\n",
           programs[p]->name);
@@ -879,10 +909,23 @@ static void emit_training(const TrainCode *t, const Backend *be) {
 }
 
 /* The standalone program of a file's programs: main owns the arena and runs each in turn. */
-static void emit_programs_main(const char *prefix, const char **fn, int nprograms) {
+static void emit_programs_main(const char *prefix, const char **fn, int nprograms, const EmitOptions *opt) {
     P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");
-    P("/* The standalone program: main owns the arena (the run functions never allocate). */\n");
-    P("int main(void) {\n");
+    P("/* The standalone program: main owns the arena (the run functions never allocate)%s. */\n",
+      opt->noptions ? " and reads the options" : "");
+    if (opt->noptions) {
+        P("int main(int argc, char **argv) {\n    const TgOption options[] = {\n");
+        static const char *const kinds[] = {"TG_OPT_INT", "TG_OPT_FLOAT", "TG_OPT_BOOL", "TG_OPT_STR"};
+        for (int i = 0; i < opt->noptions; i++) {
+            const HostOption *o = &opt->options[i];
+            P("        {\"%s\", %s, &%s_options.%s, ", o->name, kinds[o->kind], prefix, o->name);
+            cg_c_string(o->shown, strlen(o->shown));
+            P("},\n");
+        }
+        P("    };\n    int parsed = tg_parse_options(argc, argv, options, %d);\n", opt->noptions);
+        P("    if (parsed)\n        return parsed == 2 ? 0 : 1; /* 2: --help */\n");
+    } else
+        P("int main(void) {\n");
     P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", cg_upper(prefix));
     P("    if (!raw) {\n");
     P("        fprintf(stderr, \"%s: cannot allocate %%.0f MiB of working memory\\n\",\n"
@@ -911,6 +954,22 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     emit_header(banner, programs, nprograms, fn, opt, t, be);
     cg.out = c;
     emit_preamble(banner, programs, nprograms, opt, t, be, trainer);
+    options_var = opt->noptions ? ir_fmt("%s_options", opt->prefix) : NULL;
+    if (opt->noptions) {
+        P("\n/* The options' defaults (options(...)); main overwrites them from the command line. */\n");
+        P("%s_options_t %s_options = {", opt->prefix, opt->prefix);
+        for (int i = 0; i < opt->noptions; i++) {
+            const HostOption *o = &opt->options[i];
+            P("%s", i ? ", " : "");
+            if (o->kind == OPT_STR)
+                cg_c_string(o->s, strlen(o->s));
+            else if (o->kind == OPT_FLOAT)
+                P("%s", cg_literal(o->f, DT_F64));
+            else
+                P("%lld", (long long)o->i);
+        }
+        P("};\n");
+    }
     for (int p = 0; p < nprograms; p++) {
         const char *kpre = p ? ir_fmt("p%d_", p) : ""; /* kernels of later programs must not clash with the first's */
         P("\n/* ---- program %s: kernels ---- */\n", programs[p]->name);
@@ -927,7 +986,7 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     if (trainer)
         emit_trainer_main(t, be);
     if (opt->main && nprograms)
-        emit_programs_main(opt->prefix, fn, nprograms);
+        emit_programs_main(opt->prefix, fn, nprograms, opt);
 }
 
 /* The C target: the step's and predict's kernels are C functions of the .c, run on the CPU. */

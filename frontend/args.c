@@ -19,15 +19,25 @@ Value *tensor_arg(Value *v, SrcLoc loc, const char *what) {
     return v;
 }
 
+/* A number a program computes or reads when it runs (item(), an option) where the compiler needs
+ * one now: say which, rather than "got a tensor". */
+static void known_only_at_run_time(Value *v, SrcLoc loc, const char *what) {
+    if (v->kind == V_TENSOR && (v->tflags & TV_PYSCALAR))
+        error_at(loc, "%s must be known at compile time; this number (an item(), an option, a loop's value) "
+                      "is known only when the program runs", what);
+}
+
 int64_t int_arg(Value *v, SrcLoc loc, const char *what) {
     if (v->kind == V_INT || v->kind == V_BOOL)
         return v->i;
+    known_only_at_run_time(v, loc, what);
     error_at(loc, "%s must be an integer, got %s", what, kind_name(v));
 }
 
 double float_arg(Value *v, SrcLoc loc, const char *what) {
     if (is_scalar(v))
         return num(v);
+    known_only_at_run_time(v, loc, what);
     error_at(loc, "%s must be a number, got %s", what, kind_name(v));
 }
 

@@ -153,6 +153,14 @@ static Value *bi_manual_seed(Args *a) {
     SrcLoc loc = a->loc;
     Value *s = lw_req(a, 0, "seed");
     DONE(a, 1, "seed");
+    if (s->kind == V_TENSOR) { /* a seed known at run time (an option) */
+        Node *n = TN(s);
+        if (shape_numel(n->shape) != 1 || dtype_is_float(n->dtype))
+            error_at(loc, "manual_seed() takes an int, not %s", type_str(n->dtype, n->shape));
+        int x = lw_cast(lw_reshape(s->node, shape_scalar(), loc), DT_I64, loc);
+        lw_add(OP_SEED, &x, 1, DT_F32, shape_scalar(), NULL, 0, loc);
+        return lw_mk(V_NONE);
+    }
     int64_t seed = int_arg(s, loc, "seed");
     Attr at = attr_int("seed", seed);
     lw_add(OP_SEED, NULL, 0, DT_F32, shape_scalar(), &at, 1, loc);
@@ -864,6 +872,7 @@ const Builtin builtins[] = {
     {"manual_seed", bi_manual_seed, 0, G},
     {"parameters", bi_parameters, 0, G | M},
     {"state_dict", bi_state_dict, 0, M},
+    {"options", bi_options, 0, G},
     {"load_state_dict", bi_load_state_dict, 0, M},
     {"load", bi_load, 0, G},
     {"load_state", bi_load_state, 0, G},

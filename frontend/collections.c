@@ -129,11 +129,14 @@ Value *eval_dict(Expr *e) {
 }
 
 void list_append(Value *l, Value *v) {
-    Value **it = ir_alloc(sizeof(Value *) * (size_t)(l->n + 1));
-    if (l->n)
-        memcpy(it, l->items, sizeof(Value *) * (size_t)l->n);
-    it[l->n++] = v;
-    l->items = it;
+    if (l->n >= l->cap) { /* doubling: a range() of 100,000 items is linear, not quadratic */
+        l->cap = l->n < 8 ? 8 : 2 * l->n;
+        Value **it = ir_alloc(sizeof(Value *) * (size_t)l->cap);
+        if (l->n)
+            memcpy(it, l->items, sizeof(Value *) * (size_t)l->n);
+        l->items = it;
+    }
+    l->items[l->n++] = v;
 }
 
 /* ---- strings picked at run time ---- */
@@ -402,8 +405,9 @@ Value *bi_range(Args *a) {
         error_at(a->loc, "range() arg 3 must not be zero");
     Value *r = lw_mk(V_LIST);
     for (int64_t x = v[0]; v[2] > 0 ? x < v[1] : x > v[1]; x += v[2]) {
-        if (r->n >= 1000000)
-            error_at(a->loc, "range() as a sequence is unrolled at compile time: at most a million items");
+        if (r->n >= 100000)
+            error_at(a->loc, "range() as a sequence (not a for loop's) is made at compile time: at most 100,000 "
+                             "items");
         list_append(r, mk_int(x));
     }
     return r;

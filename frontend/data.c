@@ -133,8 +133,8 @@ Value *bi_dataset(Args *a) {
     bool download = bool_arg(lw_arg(a, 4, "download", mk_bool(false)), loc, "download");
     (void)download; /* the files must be there: tgc's programs never download */
     DONE(a, 5, "root", "train", "transform", "target_transform", "download");
-    if (root->kind != V_STR)
-        error_at(loc, "%s: root must be a string known at compile time, not %s", dc->cls, kind_name(root));
+    if (root->kind != V_STR && root->kind != V_OPTSTR)
+        error_at(loc, "%s: root must be a string (or a string option), not %s", dc->cls, kind_name(root));
     if (target_tf->kind != V_NONE)
         error_at(loc, "%s: target_transform is not supported yet", dc->cls);
     if (tf->kind != V_TRANSFORM || !tf->dobj->to_tensor)
@@ -143,7 +143,8 @@ Value *bi_dataset(Args *a) {
     if (tf->dobj->nnorm && tf->dobj->nnorm != dc->c && tf->dobj->nnorm != 1)
         error_at(loc, "%s has %d channel%s; Normalize was given %d means", dc->cls, dc->c, dc->c > 1 ? "s" : "",
                  tf->dobj->nnorm);
-    HostDataset hd = {.kind = dc->kind, .cls = dc->cls, .root = root->s, .train = train,
+    HostDataset hd = {.kind = dc->kind, .cls = dc->cls, .root = root->kind == V_STR ? root->s : root->self->s,
+                      .root_option = root->kind == V_OPTSTR ? root->s : NULL, .train = train,
                       .n = train ? dc->ntrain : dc->ntest, .c = dc->c, .h = dc->h, .w = dc->w};
     Value *v = data_value(V_DATASET);
     v->dobj->set = stage_dataset(&hd, loc);

@@ -40,19 +40,26 @@ static void bind_params(Decl *d, Args *a, Scope *fs) {
     args_done(a, d->nparams, known, nknown);
 }
 
-/* The body; an error inside a model's forward pass (no per-statement recovery there) also names
- * the call, as run_forward does. In a program, exec_block reports each statement's error itself
- * with a note at the call (see its recovery). */
+static bool same_loc(SrcLoc a, SrcLoc b) { return a.file == b.file && a.line == b.line && a.col == b.col; }
+
+/* The body. The first error inside ends the call (no statement after it runs, as in Python) and
+ * names it, like a traceback; a call that repeats its caller's (recursion) is counted into one
+ * note. The statement that made the outermost call recovers (exec_block). */
 static void run_body(Decl *d, SrcLoc call) {
-    if (!L.in_forward) {
-        exec_block(d->body, d->nbody);
-        return;
-    }
     jmp_buf here, *outer = diag_catch;
     diag_catch = &here;
     if (setjmp(here)) {
         diag_catch = outer;
-        diag_note(call, "in %s(), called here", d->name);
+        int k = --L.ndefs; /* this call's frame, popped: its caller's is k - 1 */
+        if (k > 0 && L.defs[k - 1] == d && same_loc(L.def_calls[k - 1], call))
+            L.def_repeat++;
+        else {
+            if (L.def_repeat)
+                diag_note(call, "in %s(), called here, %d times in a row", d->name, L.def_repeat + 1);
+            else
+                diag_note(call, "in %s(), called here", d->name);
+            L.def_repeat = 0;
+        }
         diag_stop();
     }
     exec_block(d->body, d->nbody);

@@ -96,6 +96,8 @@ static Value *attribute(Value *base, Expr *e) {
     }
     if (base->kind == V_DATASET || base->kind == V_LOADER)
         return data_attribute(base, name, loc);
+    if (base->kind == V_OPTIONS)
+        return option_attribute(base, name, loc);
     if (base->kind == V_TENSOR) {
         Node *n = TN(base);
         if (!strcmp(name, "shape")) {
@@ -338,6 +340,13 @@ static Value *eval_expr(Expr *e) {
     case E_UNARY: {
         Value *v = lw_eval(e->lhs);
         if (!strcmp(e->op, "not")) {
+            if (v->kind == V_TENSOR && TN(v)->dtype != DT_BOOL && shape_numel(TN(v)->shape) == 1) {
+                /* not of a number known at run time (a loop counter, an item()): Python's, a bool */
+                Value *r = lw_result(lw_add2(OP_EQ, lw_reshape(v->node, shape_scalar(), e->loc),
+                                             const_scalar(mk_int(0), TN(v)->dtype, e->loc), e->loc), NULL, NULL);
+                r->tflags |= TV_PYSCALAR;
+                return r;
+            }
             if (v->kind == V_TENSOR)
                 return unary_op(OP_NOT, v, e->loc);
             if (!is_scalar(v) && v->kind != V_NONE)

@@ -1,9 +1,9 @@
 /*
  * files.c: what a program reads and writes: .npy tensors (load, save), a model's tensors by name
- * (load_state from .npy files or a .safetensors file), and PyTorch's checkpoint spellings:
- * net.state_dict(), torch.save(state_dict, PATH), net.load_state_dict(torch.load(PATH)). Every
- * read and write happens when its statement runs (OP_LOAD, OP_SAVE); the paths are known at
- * compile time.
+ * (load_state from .npy files or a .safetensors file), PyTorch's checkpoint spellings:
+ * net.state_dict(), torch.save(state_dict, PATH), net.load_state_dict(torch.load(PATH)), and its
+ * command line: options(epochs=2, ...). Every read and write happens when its statement runs
+ * (OP_LOAD, OP_SAVE); the paths are known at compile time.
  */
 #include "lower.h"
 
@@ -121,6 +121,9 @@ Value *bi_save(Args *a) {
         lw_add(OP_SAVE, nodes, n, DT_F32, shape_scalar(), at, 2, loc);
         return lw_mk(V_NONE);
     }
+    if (second->kind == V_TEXT || first->kind == V_TEXT)
+        error_at(loc, "torch.save: the path must be known at compile time (a path made at run time, such as an "
+                      "f-string of the epoch, is not supported yet)");
     Value *path = first, *t = second;
     if (first->kind == V_TENSOR && second->kind == V_STR)
         path = second, t = first;
@@ -204,4 +207,76 @@ Value *bi_load_state_dict(Args *a) {
         L.no_grad = was;
     }
     return lw_mk(V_NONE);
+}
+
+/* ---- a program's options: options(epochs=2, lr=0.001, data="...") ---- */
+
+/* options(NAME=default, ...): the program's command-line options, --NAME VALUE, with these defaults
+ * and their kinds (int, float, bool, str); args.NAME is the value the run got. */
+Value *bi_options(Args *a) {
+    SrcLoc loc = a->loc;
+    if (!L.prog_name || L.in_forward)
+        error_at(loc, "options() belongs in a program");
+    if (a->npos)
+        error_at(loc, "options() takes keyword arguments with their defaults: options(epochs=2, lr=0.001)");
+    if (L.has_options)
+        error_at(loc, "options() is called once per file (the program's command line is one)");
+    L.has_options = true;
+    Value *v = lw_mk(V_OPTIONS);
+    v->self = lw_mk(V_TUPLE);
+    L.options = ir_alloc(sizeof(HostOption) * (size_t)(a->nkw + 1));
+    for (int i = 0; i < a->nkw; i++) {
+        Value *d = a->kwv[i];
+        const char *name = a->kw[i];
+        if (!strcmp(name, "help"))
+            error_at(loc, "an option cannot be called 'help' (--help lists the options)");
+        HostOption *o = &L.options[L.noptions++];
+        *o = (HostOption){.name = name};
+        if (d->kind == V_BOOL)
+            o->kind = OPT_BOOL, o->i = d->i, o->shown = d->i ? "True" : "False";
+        else if (d->kind == V_INT)
+            o->kind = OPT_INT, o->i = d->i, o->shown = value_str(d, loc);
+        else if (d->kind == V_FLOAT)
+            o->kind = OPT_FLOAT, o->f = d->f, o->shown = value_str(d, loc);
+        else if (d->kind == V_STR)
+            o->kind = OPT_STR, o->s = d->s, o->shown = ir_fmt("'%s'", d->s);
+        else
+            error_at(loc, "option '%s': a default must be an int, a float, a bool or a string known at compile "
+                          "time, not %s", name, kind_name(d));
+        list_append(v->self, mk_str(name));
+        list_append(v, d);
+        a->used |= 1u << i;
+    }
+    return v;
+}
+
+/* args.NAME: a number the program reads when it runs (a Python number of the option's kind), or
+ * a string option (for a dataset's root). */
+Value *option_attribute(Value *opts, const char *name, SrcLoc loc) {
+    int k = -1;
+    for (int i = 0; i < opts->self->n; i++)
+        if (!strcmp(opts->self->items[i]->s, name))
+            k = i;
+    if (k < 0) {
+        const char *cands[64];
+        int n = 0;
+        for (int i = 0; i < opts->self->n && n < 64; i++)
+            cands[n++] = opts->self->items[i]->s;
+        const char *hint = diag_suggest(name, cands, n);
+        if (hint)
+            error_at(loc, "the program has no option '%s'; did you mean '%s'?", name, hint);
+        error_at(loc, "the program has no option '%s' (options(...) declares them)", name);
+    }
+    Value *d = opts->items[k];
+    if (d->kind == V_STR) {
+        Value *s = lw_mk(V_OPTSTR);
+        s->s = name;
+        s->self = d;
+        return s;
+    }
+    DType dt = d->kind == V_FLOAT ? DT_F64 : d->kind == V_BOOL ? DT_BOOL : DT_I64;
+    Attr at = attr_str("name", name);
+    Value *v = lw_result(lw_add(OP_OPTION, NULL, 0, dt, shape_scalar(), &at, 1, loc), NULL, NULL);
+    v->tflags |= TV_PYSCALAR;
+    return v;
 }

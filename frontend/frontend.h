@@ -123,6 +123,7 @@ static inline const char *decl_kind_name(DeclKind k) {
 typedef struct {
     DeclKind kind;
     const char *name; /* model/program name; for train, the model trained */
+    const char *bind; /* an imported model's or def's 'as' name, or NULL: name */
     SrcLoc loc;
     Param *params;    /* model and def parameters; import: the names (dflt: an E_NAME alias, or NULL) */
     int nparams;
@@ -165,6 +166,8 @@ typedef struct {
     int nprograms;
     int ntrain;         /* train blocks checked */
     Graph *train;       /* the training step of the file's train block, or NULL */
+    HostOption *options; /* the program options (options(...)), read from main's command line */
+    int noptions;
 } Lowered;
 
 /* Elaborates every declaration; reports errors through diag (several where cheap). */

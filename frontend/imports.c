@@ -107,7 +107,7 @@ static void import_one(Ast *ast, Decl *imp) {
         if (want->dflt) { /* as NAME: the same declaration under another name too */
             Decl *alias = ir_alloc(sizeof(Decl));
             *alias = *found;
-            alias->name = want->dflt->str;
+            alias->bind = want->dflt->str; /* print(net) still says the model's own name */
             add_decl(ast, alias);
         }
     }

@@ -73,14 +73,15 @@ static void def_globals(Ast *ast) {
     for (int i = 0; i < ast->ndecls; i++)
         if (ast->decls[i]->kind == D_MODEL || ast->decls[i]->kind == D_DEF) {
             Decl *d = ast->decls[i];
-            if (find_in(L.globals, d->name)) {
-                diag_error(d->loc, "%s name '%s' is already taken", decl_kind_name(d->kind), d->name);
+            const char *name = d->bind ? d->bind : d->name;
+            if (find_in(L.globals, name)) {
+                diag_error(d->loc, "%s name '%s' is already taken", decl_kind_name(d->kind), name);
                 continue;
             }
             Value *v = lw_mk(d->kind == D_DEF ? V_DEF : V_CLASS);
             v->s = d->name;
             v->decl = d;
-            lw_bind(L.globals, d->name, v);
+            lw_bind(L.globals, name, v);
         }
 }
 
@@ -127,6 +128,8 @@ Lowered *lower_ast(Ast *ast) {
         stage_end(p);
         L.prog_name = NULL;
     }
+    out->options = L.options;
+    out->noptions = L.noptions;
     /* models that nothing instantiated are still checked, with a batch of 1 */
     for (int i = 0; i < ast->ndecls; i++)
         if (ast->decls[i]->kind == D_MODEL && !ast->decls[i]->used)

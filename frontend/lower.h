@@ -48,6 +48,8 @@ typedef enum {
     V_ITER,    /* iter(loader): dobj */
     V_DICT,    /* items = values, self = a tuple of the keys (compile-time); dtensor once run-time keys index it */
     V_STATEFILE, /* torch.load(PATH): s = the path, read by load_state_dict */
+    V_OPTIONS, /* options(...): items = the defaults, self = a tuple of the names */
+    V_OPTSTR,  /* a string option: s = its name, self = its default (a string known only at run time) */
 } VKind;
 
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
@@ -72,6 +74,7 @@ struct Value {
     unsigned tflags;    /* TV_* */
     Value **items;
     int n;
+    int cap;            /* items' room, for list_append (0: exactly n) */
     DType dt;
     Shape shape;
     const char **sym;   /* V_TYPE: symbolic dim names, NULL for literal dims */
@@ -173,13 +176,16 @@ typedef struct {
     int ndefs;
     struct Carry *def_carry; /* L.carry when the innermost def was called: its break and return stop here */
     bool in_def;        /* the innermost call running is a def's, not a model's forward pass */
-    int def_noted;      /* 1 + the error count when the last traceback of def calls was printed */
+    int def_repeat;     /* calls of a traceback folded into the next note (recursion) */
     /* The values the statements now running have evaluated (lw_eval's results, popped when each
      * statement ends): roots like variables, so a def call with a loop inside an expression
      * (print(x, evaluate(net))) neither drops nor leaves stale the values evaluated before it. */
     Value **held;
     int nheld, capheld;
     HostData data;      /* the program's datasets and iterators (stage.c) */
+    HostOption *options; /* options(...) of the file's program, once */
+    int noptions;
+    bool has_options;
     /* staging (stage.c): a program with run-time control flow is segments run by host code */
     const char *prog_name;
     Graph **segs;       /* segments closed so far; L.g is the open one */
@@ -422,6 +428,8 @@ Value *bi_load_state(Args *a);
 Value *bi_save(Args *a);
 Value *bi_load(Args *a);
 Value *bi_state_dict(Args *a);
+Value *bi_options(Args *a);                                  /* options(epochs=2, ...) */
+Value *option_attribute(Value *opts, const char *name, SrcLoc loc); /* args.epochs */
 Value *bi_load_state_dict(Args *a);
 
 /* ---- collections.c: comprehensions, dicts, zip, strings picked at run time ---- */

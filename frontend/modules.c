@@ -292,7 +292,8 @@ bool is_layer_decl(Stmt *s) {
     if (is_builtin_module(name))
         return true;
     for (int i = 0; i < L.ast->ndecls; i++)
-        if (L.ast->decls[i]->kind == D_MODEL && !strcmp(L.ast->decls[i]->name, name))
+        if (L.ast->decls[i]->kind == D_MODEL &&
+            !strcmp(L.ast->decls[i]->bind ? L.ast->decls[i]->bind : L.ast->decls[i]->name, name))
             return true;
     return false;
 }

@@ -45,11 +45,12 @@ Value *make_optimizer(const char *kind, Args *a) {
     }
     o->adam = strcmp(kind, "SGD") != 0;
     o->adamw = !strcmp(kind, "AdamW");
+    Value *lr; /* a number, or a value known at run time (an option): then the update reads it */
     if (!o->adam) {
-        Value *lr = lw_arg(a, 1, "lr", NULL);
+        lr = lw_arg(a, 1, "lr", NULL);
         if (!lr)
             error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
-        o->lr = float_arg(lr, loc, "lr");
+        o->lr = lr->kind == V_TENSOR ? 0 : float_arg(lr, loc, "lr");
         o->momentum = opt_num(a, "momentum", 0);
         o->dampening = opt_num(a, "dampening", 0);
         o->weight_decay = opt_num(a, "weight_decay", 0);
@@ -59,8 +60,8 @@ Value *make_optimizer(const char *kind, Args *a) {
         if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
             error_at(loc, "nesterov momentum requires a momentum and zero dampening");
     } else {
-        Value *lr = lw_arg(a, 1, "lr", mk_float(1e-3));
-        o->lr = float_arg(lr, loc, "lr");
+        lr = lw_arg(a, 1, "lr", mk_float(1e-3));
+        o->lr = lr->kind == V_TENSOR ? 0 : float_arg(lr, loc, "lr");
         Value *betas = lw_arg(a, -1, "betas", NULL);
         o->beta1 = 0.9;
         o->beta2 = 0.999;
@@ -84,6 +85,8 @@ Value *make_optimizer(const char *kind, Args *a) {
     for (int i = 0; i < o->nparams; i++)
         o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
     o->step_group = o->lr_group = -1;
+    if (lr->kind == V_TENSOR)
+        param_group_set(o, mk_str("lr"), lr, loc);
     Value *v = lw_mk(V_OPTIM);
     v->optim = o;
     v->s = kind;

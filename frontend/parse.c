@@ -925,6 +925,9 @@ static void params(Parser *ps, Decl *d) {
         if (accept(ps, ")"))
             break;
         Token *name = expect_name(ps, "a parameter name");
+        for (int i = 0; i < d->nparams; i++)
+            if (!strcmp(d->params[i].name, name->text))
+                syntax_error(ps, name->loc, "duplicate argument '%s' in the definition", name->text);
         if (d->nparams == cap) {
             cap = cap ? cap * 2 : 8;
             Param *p = ir_alloc(sizeof(Param) * (size_t)cap);
@@ -938,6 +941,8 @@ static void params(Parser *ps, Decl *d) {
             p->type = postfix(ps);
         if (accept(ps, "="))
             p->dflt = expr(ps);
+        if (d->kind == D_DEF && d->nparams > 1 && d->params[d->nparams - 2].dflt && !p->dflt)
+            syntax_error(ps, name->loc, "a parameter without a default follows one with a default");
     }
 }
 
@@ -945,7 +950,8 @@ static void params(Parser *ps, Decl *d) {
 static Decl *import_decl(Parser *ps, Decl *d) {
     d->kind = D_IMPORT;
     if (accept(ps, "import"))
-        syntax_error(ps, d->loc, "write 'from MODULE import NAME' (a file's models and defs are imported by name)");
+        syntax_error(ps, d->loc, "write 'from MODULE import NAME' to use another .tg file's models and defs (torch, "
+                                 "torchvision and numpy need no import)");
     expect(ps, "from");
     Token *m = expect_name(ps, "a module name");
     d->loc = m->loc;

@@ -334,6 +334,28 @@ static void assigned_names(Carry *c, Stmt **b, int n) {
     }
 }
 
+/* Is name bound anew somewhere in b ('=' or a for's names), not only updated ('+=')? */
+static bool target_binds(Expr *t, const char *name) {
+    if (t->kind == E_NAME)
+        return !strcmp(t->str, name);
+    if (t->kind == E_TUPLE)
+        for (int i = 0; i < t->nitems; i++)
+            if (target_binds(t->items[i], name))
+                return true;
+    return false;
+}
+
+static bool rebinds(Stmt **b, int n, const char *name) {
+    for (int i = 0; i < n; i++) {
+        Stmt *s = b[i];
+        if (((s->kind == S_ASSIGN && !strcmp(s->op, "=")) || s->kind == S_FOR) && target_binds(s->target, name))
+            return true;
+        if (rebinds(s->body, s->nbody, name) || rebinds(s->orelse, s->norelse, name))
+            return true;
+    }
+    return false;
+}
+
 static bool number(Value *v) { return is_scalar(v) || (v->kind == V_TENSOR && (v->tflags & TV_PYSCALAR)); }
 
 static DType number_dtype(Value *v) {
@@ -380,6 +402,11 @@ static void carry_begin(Carry *c, Stmt **b, int n, Stmt **b2, int n2, SrcLoc at,
             int node = v->kind == V_TENSOR ? v->node : const_scalar(v, number_dtype(v), at);
             c->group[i] = new_group(node);
             name_value(node, c->names[i]);
+        } else if (v->kind == V_TENSOR && !rebinds(b, n, c->names[i]) && !rebinds(b2, n2, c->names[i])) {
+            /* only updated in place (x += 1): the same tensor throughout, its storage shared with
+               every view of it, as in Python */
+            c->fixed[i] = v;
+            continue;
         } else if (v->kind == V_TENSOR) {
             /* a group of its own (sharing the SSA node): the body may bind the name to another tensor,
                which must not change the tensor it named before */

@@ -187,31 +187,19 @@ static void poison_targets(Stmt *s) {
         poison_expr(s->target);
 }
 
-/* A note per def call running, innermost first; a call repeated in a row (recursion) is one note. */
-static void def_traceback(int ndefs) {
-    for (int k = ndefs - 1; k >= 0;) {
-        int run = 1;
-        while (k - run >= 0 && L.defs[k - run] == L.defs[k] && L.def_calls[k - run].line == L.def_calls[k].line &&
-               L.def_calls[k - run].col == L.def_calls[k].col && L.def_calls[k - run].file == L.def_calls[k].file)
-            run++;
-        if (run > 1)
-            diag_note(L.def_calls[k], "in %s(), called here, %d times in a row", L.defs[k]->name, run);
-        else
-            diag_note(L.def_calls[k], "in %s(), called here", L.defs[k]->name);
-        k -= run;
-    }
-}
-
 void exec_block(Stmt **body, int n) {
     for (int i = 0; i < n && !L.ret; i++) {
         jmp_buf here, *outer = diag_catch;
         /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
         Scope *scope = L.scope;
         int depth = L.depth_guard, edepth = L.eval_depth, ncall = L.ncallers, ndefs = L.ndefs, nheld = L.nheld;
-        struct Carry *def_carry = L.def_carry;
-        bool in_def = L.in_def;
-        /* An error in one statement of a program does not hide the errors of the next ones. */
-        if (!L.in_forward && setjmp(here)) {
+        struct Carry *def_carry = L.def_carry, *carry = L.carry;
+        HostBlock *host = L.host;
+        bool in_def = L.in_def, no_grad_block = L.no_grad_block;
+        /* An error in one statement of a program does not hide the errors of the next ones; in a
+         * def's body it ends the call (defs.c), as Python's would. */
+        bool recovers = !L.in_forward && !L.ndefs;
+        if (recovers && setjmp(here)) {
             diag_catch = outer;
             L.scope = scope;
             L.ret = NULL;
@@ -220,21 +208,20 @@ void exec_block(Stmt **body, int n) {
             L.eval_depth = edepth;
             L.ncallers = ncall;
             L.no_grad = false;
-            /* the statement is in a def's body: say which calls ran it, once per error (the
-             * blocks around it in the same def recover too) */
-            if (ndefs && L.def_noted != diag_nerrors + 1)
-                def_traceback(ndefs);
-            L.def_noted = diag_nerrors + 1;
             L.ndefs = ndefs;
             L.nheld = nheld;
             L.def_carry = def_carry;
             L.in_def = in_def;
+            L.carry = carry; /* an error deep in loops inside a def: their bookkeeping unwinds too */
+            L.host = host;
+            L.no_grad_block = no_grad_block;
+            L.def_repeat = 0;
             if (diag_nerrors > 20)
                 error_at(body[i]->loc, "too many errors; giving up");
             poison_targets(body[i]);
             continue;
         }
-        if (!L.in_forward)
+        if (recovers)
             diag_catch = &here;
         exec_stmt(body[i]);
         L.nheld = nheld; /* what the statement evaluated is no longer held */

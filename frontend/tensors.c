@@ -224,6 +224,27 @@ Value *tensor_binop(Op op, Value *a, Value *b, SrcLoc loc) {
     return r;
 }
 
+/* The truth of a one-element tensor or a number, as a bool node: Python's bool(x). */
+static int truth_node(Value *v, const char *op, SrcLoc loc) {
+    if (is_scalar(v))
+        return const_scalar(mk_bool(num(v) != 0), DT_BOOL, loc);
+    Node *n = TN(v);
+    if (shape_numel(n->shape) != 1)
+        error_at(loc, "'%s': Boolean value of Tensor with more than one value is ambiguous (this one is %s); "
+                      "compare elementwise instead (&, |)", op, type_str(n->dtype, n->shape));
+    int x = lw_reshape(v->node, shape_scalar(), loc);
+    return n->dtype == DT_BOOL ? x : lw_add2(OP_NE, x, const_scalar(mk_int(0), n->dtype, loc), loc);
+}
+
+/* a and b, a or b where one is known only at run time: both evaluated, the result a bool (Python
+ * gives an operand; an if or a while only asks its truth). */
+static Value *truth_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
+    int x = truth_node(a, op, loc), y = truth_node(b, op, loc);
+    Value *r = lw_result(lw_add2(!strcmp(op, "and") ? OP_AND : OP_OR, x, y, loc), NULL, NULL);
+    r->tflags |= TV_PYSCALAR;
+    return r;
+}
+
 Value *lw_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     if (!strcmp(op, "@")) {
         if (a->kind != V_TENSOR || b->kind != V_TENSOR)
@@ -254,7 +275,7 @@ Value *lw_binop(const char *op, Value *a, Value *b, SrcLoc loc) {
     if (!ta || !tb)
         error_at(loc, "unsupported operand types for '%s': %s and %s", op, kind_name(a), kind_name(b));
     if (!strcmp(op, "and") || !strcmp(op, "or"))
-        error_at(loc, "'%s' of a tensor is ambiguous; compare elementwise instead", op);
+        return truth_binop(op, a, b, loc);
     Op code = binop_code(op);
     if (code == OP_COUNT)
         error_at(loc, "operator '%s' is not supported for tensors", op);

@@ -49,6 +49,8 @@ const char *kind_name(Value *v) {
     case V_ITER: return "a DataLoader iterator";
     case V_DICT: return "a dict";
     case V_STATEFILE: return "a loaded checkpoint";
+    case V_OPTIONS: return "the program's options";
+    case V_OPTSTR: return "a string option";
     case V_FUNC: return "a function";
     case V_NAMESPACE: return "a namespace";
     case V_PYTYPE: return "a type";

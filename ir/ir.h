@@ -254,6 +254,7 @@ typedef struct {
     const char *kind;     /* "fashion_mnist", "mnist", "cifar10" */
     const char *cls;      /* as the program spells it: "FashionMNIST" */
     const char *root;
+    const char *root_option; /* or the string option that gives it at run time (root unused) */
     bool train;
     int64_t n;            /* images the files must hold */
     int c, h, w;
@@ -274,6 +275,19 @@ typedef struct {
     HostIter *iters;
     int niters;
 } HostData;
+
+/* A program's option (options(epochs=2, ...)): set on its command line, read where the program
+ * reads it (OP_OPTION, a dataset's root). */
+typedef enum { OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_STR } OptKind;
+
+typedef struct {
+    const char *name;
+    OptKind kind;
+    int64_t i;            /* the default: OPT_INT, OPT_BOOL */
+    double f;             /*              OPT_FLOAT */
+    const char *s;        /*              OPT_STR */
+    const char *shown;    /* the default as --help shows it (Python's repr) */
+} HostOption;
 /*
  * Appends a node: copies the inputs and attributes, runs the op's shape rule
  * (which reports shape errors at loc through diag and returns -1), and returns

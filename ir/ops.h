@@ -39,6 +39,7 @@ OP(ARANGE,      "arange",       0,    K_SRC,    0, EPI_NONE,    0) /* start + i*
 OP(RAND,        "rand",         0,    K_SRC,    0, EPI_NONE,    0) /* uniform_(from, to) from the program RNG */
 OP(RANDN,       "randn",        0,    K_SRC,    0, EPI_NONE,    0) /* normal_(mean, std) from the program RNG */
 OP(LOAD,        "load",         0,    K_SRC,    0, EPI_NONE,    0) /* .npy file read at run time; attr path */
+OP(OPTION,      "option",       0,    K_SRC,    0, EPI_NONE,    0) /* a program option's value (attr name), from the command line */
 OP(NEG,         "neg",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(RELU,        "relu",         1,    K_UNARY,  1, EPI_NONE,    1)
 OP(EXP,         "exp",          1,    K_UNARY,  1, EPI_NONE,    1)
@@ -94,6 +95,6 @@ OP(AVGPOOL2D_BWD, "avg_pool2d_bwd", 2,  K_NN,     0, EPI_SCATTER, 0) /* dL/dx fr
 OP(CROSS_ENTROPY_BWD, "cross_entropy_bwd", 3, K_NN, 0, EPI_NONE,    0) /* dL/dlogits from logits, targets, dL/dloss */
 OP(GRAD,        "grad",         3,    K_NN,     0, EPI_NONE,    0) /* dL/d input 2 where dL/d input 0 = input 1: a backward() not yet expanded (pass_autodiff) */
 OP(PRINT,       "print",        -1,   K_EFFECT, 0, EPI_NONE,    0) /* attr fmt: text with {i:kind} holes */
-OP(SEED,        "seed",         0,    K_EFFECT, 0, EPI_NONE,    0) /* reseed the program RNG; attr seed */
+OP(SEED,        "seed",         -1,   K_EFFECT, 0, EPI_NONE,    0) /* reseed the program RNG: attr seed, or input 0 (an int known at run time) */
 OP(SAVE,        "save",         -1,   K_EFFECT, 0, EPI_NONE,    0) /* write input 0 to the .npy file attr path; with attr keys, every input under those names (one per line) to the .safetensors file path */
 OP(ASSIGN,      "assign",       2,    K_EFFECT, 0, EPI_NONE,    0) /* store input 1 into persistent input 0 (a param or state) */

@@ -243,6 +243,7 @@ static bool check_source(Node *n) {
     case OP_RAND: need = "to"; break;
     case OP_RANDN: need = "std"; break;
     case OP_LOAD: need = "path"; break;
+    case OP_OPTION: need = "name"; break;
     case OP_PARAM: need = "init"; break;
     default: return true;
     }

@@ -440,7 +440,7 @@ static int identity(const Graph *out, Node *c) {
 /* Nodes that may merge with an equal one: no identity, no side effect. */
 static bool pure(const Node *n) {
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD:
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_LOAD: case OP_OPTION:
         return false;
     default:
         return op_info[n->op].kind != K_EFFECT && !(n->flags & (NF_PARAM | NF_INPUT));

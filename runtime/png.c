@@ -64,7 +64,7 @@ int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, ch
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         free(z);
-        snprintf(err, errcap, "%s: cannot write: %s", tmp, strerror(errno));
+        snprintf(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};

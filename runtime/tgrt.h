@@ -209,6 +209,23 @@ int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap);
 int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y);
 void tg_iter_free(TgIter *it);
 
+/* ---- a program's options on the command line (options.c) --------------------- */
+
+enum { TG_OPT_INT, TG_OPT_FLOAT, TG_OPT_BOOL, TG_OPT_STR };
+
+/* One option: --name, what it holds (int64_t, double, uint8_t or const char *), its default as
+ * --help shows it. */
+typedef struct {
+    const char *name;
+    int kind;
+    void *value;
+    const char *shown;
+} TgOption;
+
+/* Sets the options argv gives (--NAME VALUE, --NAME=VALUE), checking each value's kind. Returns 0,
+ * 1 after printing an error, or 2 after printing --help's usage. */
+int tg_parse_options(int argc, char **argv, const TgOption *opts, int n);
+
 /* ---- checkpoints (safetensors.c) --------------------------------------------- */
 
 /* One tensor of a .safetensors file: name, element type, shape, data. */

@@ -114,6 +114,10 @@ CASES += [
  ("set_literal", "program p {\n    s = {1, 2}\n}\n"),
  ("dict_runtime_key_late", "program p {\n    d = {'a': 0, 'b': 0}\n    t = tensor([1, 0])\n    names = ('a', 'b')\n    for i in range(2) {\n        d[names[t[i]]] += 1\n    }\n}\n"),
  ("join_of_numbers", "program p {\n    print(' '.join([1, 2]))\n    print(torch.device('tpu'))\n}\n"),
+ ("options_misuse", "program p {\n    args = options(epochs=2, data=[1, 2])\n}\n"),
+ ("options_twice", "program p {\n    a = options(epochs=1)\n    print(a.epoch)\n    b = options(k=2)\n    c = torch.utils.data.DataLoader(torchvision.datasets.MNIST('d', transform=transforms.ToTensor()), batch_size=a.epochs)\n}\n"),
+ ("def_parameters", "def g(x=1, k) {\n    return x\n}\ndef g2(x, x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
+ ("import_statement", "import torch\nprogram p {\n    print(1)\n}\n"),
  ("def_recursion", "def f(n) {\n    return f(n + 1)\n}\nprogram p {\n    print(f(0))\n}\n"),
 ]
 

@@ -374,9 +374,54 @@ def containers():
     print(grid.shape, grid[1, 2:5, 2:6])
 
 
+def loop_semantics():
+    import builtins
+    x = torch.zeros(2)
+    v = x[1:]
+    for i in range(2):
+        v += 1
+    print(x, v)
+    a = torch.zeros(2)
+    n = a.numpy()
+    for i in range(1):
+        a += 1
+    print(n, a)
+    t = torch.zeros(3)
+    for i in range(3):
+        t[i] += i
+        t += 1
+    print(t)
+
+    int_ = 0
+    for auto in range(2):
+        int_ += auto
+    memcpy = torch.ones(2)
+    NULL = 3.5
+    for i in range(2):
+        memcpy += NULL
+        NULL += 1
+    print(int_, memcpy, NULL)
+
+    count = 0
+    for i in range(10):
+        if i > 5 and i < 8:
+            print(i)
+        if not i:
+            print("zero")
+        if i == 9 or i == 0 and True:
+            count += 1
+    b = torch.ones(1).sum().item()
+    y = torch.tensor([9, 1])
+    if b > 0 and b < 2:
+        print("b in range")
+    if y[0] == 9 and y[1] != 9:
+        print("y ok")
+    print(count)
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
-                     ("loader", loader), ("containers", containers)]:
+                     ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics)]:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

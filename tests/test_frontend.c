@@ -1013,6 +1013,55 @@ static const BadCase bad[] = {
      "    print(torch.device('tpu'))\n"
      "                      ^\n"
      "2 errors generated.\n"},
+    {"options_misuse",
+     "program p {\n"
+     "    args = options(epochs=2, data=[1, 2])\n"
+     "}\n",
+     "bad.tg:2:19: error: option 'data': a default must be an int, a float, a bool or a string known at compile time, not a list\n"
+     "    args = options(epochs=2, data=[1, 2])\n"
+     "                  ^\n"},
+    {"options_twice",
+     "program p {\n"
+     "    a = options(epochs=1)\n"
+     "    print(a.epoch)\n"
+     "    b = options(k=2)\n"
+     "    c = torch.utils.data.DataLoader(torchvision.datasets.MNIST('d', transform=transforms.ToTensor()), batch_size=a.epochs)\n"
+     "}\n",
+     "bad.tg:3:13: error: the program has no option 'epoch'; did you mean 'epochs'?\n"
+     "    print(a.epoch)\n"
+     "            ^\n"
+     "bad.tg:4:16: error: options() is called once per file (the program's command line is one)\n"
+     "    b = options(k=2)\n"
+     "               ^\n"
+     "bad.tg:5:36: error: batch_size must be known at compile time; this number (an item(), an option, a loop's value) is known only when the program runs\n"
+     "    c = torch.utils.data.DataLoader(torchvision.datasets.MNIST('d', transform=transforms.ToTensor()), batch_size=a.epochs)\n"
+     "                                   ^\n"
+     "3 errors generated.\n"},
+    {"def_parameters",
+     "def g(x=1, k) {\n"
+     "    return x\n"
+     "}\n"
+     "def g2(x, x) {\n"
+     "    return x\n"
+     "}\n"
+     "program p {\n"
+     "    print(1)\n"
+     "}\n",
+     "bad.tg:1:12: error: a parameter without a default follows one with a default\n"
+     "def g(x=1, k) {\n"
+     "           ^\n"
+     "bad.tg:4:11: error: duplicate argument 'x' in the definition\n"
+     "def g2(x, x) {\n"
+     "          ^\n"
+     "2 errors generated.\n"},
+    {"import_statement",
+     "import torch\n"
+     "program p {\n"
+     "    print(1)\n"
+     "}\n",
+     "bad.tg:1:1: error: write 'from MODULE import NAME' to use another .tg file's models and defs (torch, torchvision and numpy need no import)\n"
+     "import torch\n"
+     "^\n"},
     {"def_recursion",
      "def f(n) {\n"
      "    return f(n + 1)\n"
