@@ -383,7 +383,7 @@ def loop_semantics():
     print(x, v)
     a = torch.zeros(2)
     n = a.numpy()
-    for i in range(1):
+    for i in range(2):
         a += 1
     print(n, a)
     t = torch.zeros(3)
