@@ -392,11 +392,12 @@ typedef struct {
     StagedProgram **staged; /* per program: its segments when it has run-time control flow, else NULL */
     const HostOption *options; /* the program's options (options(...)) */
     int noptions;
+    bool has_options;
 } Graphs;
 
 static Graphs collect_graphs(Lowered *lw) {
     Graphs gs = {.n = lw->nprograms, .nprograms = lw->nprograms, .train = -1, .predict = -1,
-                 .options = lw->options, .noptions = lw->noptions};
+                 .options = lw->options, .noptions = lw->noptions, .has_options = lw->has_options};
     gs.graph = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 2));
     gs.staged = ir_alloc(sizeof(StagedProgram *) * (size_t)(lw->nprograms + 1));
     for (int i = 0; i < lw->nprograms; i++) {
@@ -553,7 +554,7 @@ static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
                       .train_plan = gs->train >= 0 ? gs->plan[gs->train] : NULL,
                       .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
                       .backend = o->cuda ? &backend_cuda : &backend_c, .staged = gs->staged,
-                      .options = gs->options, .noptions = gs->noptions};
+                      .options = gs->options, .noptions = gs->noptions, .has_options = gs->has_options};
     bool to_stdout = !strcmp(p->c, "-");
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);

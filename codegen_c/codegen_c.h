@@ -38,6 +38,7 @@ typedef struct {
     const MemPlan *train_plan, *predict_plan; /* the step's and its predict graph's */
     const HostOption *options; /* the program's options: PREFIX_options, set by main from argv */
     int noptions;
+    bool has_options;          /* options(...) was called: main reads argv (--help) even with none */
 } EmitOptions;
 
 /* Writes the .c and .h for a list of program graphs (run in order by main) and a training step. */

@@ -203,6 +203,9 @@ static bool is_word(const char *s, const char *const *words, size_t n) {
 
 /* A C identifier from a name of the .tg file: "conv1.weight" -> "conv1_weight", "d loss/d x" (a
  * gradient, as autodiff names it) -> "dx"; one that would begin with a digit gets an underscore. */
+static const char *ident(const char *s);
+const char *cg_ident(const char *s) { return ident(s); }
+
 static const char *ident(const char *s) {
     const char *wrt = strstr(s, "/d ");
     if (!strncmp(s, "d ", 2) && wrt)

@@ -309,7 +309,8 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
                 P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0));
             continue;
         case OP_OPTION:
-            P("    %s[0] = %s.%s; /* --%s */\n", cg_var(i), options_var, node_str(n, "name", ""), node_str(n, "name", ""));
+            P("    %s[0] = %s.%s; /* --%s */\n", cg_var(i), options_var, cg_ident(node_str(n, "name", "")),
+              node_str(n, "name", ""));
             continue;
         case OP_PARAM:
             if (!strcmp(node_str(n, "init", ""), "slot")) /* written by an earlier segment */
@@ -465,7 +466,7 @@ static void emit_data_stmt(const HostStmt *h, int ind) {
         host_comment(h, ind);
         P("%*sif (tg_open_dataset(\"%s\", ", ind, "", d->kind);
         if (d->root_option)
-            P("%s.%s", options_var, d->root_option);
+            P("%s.%s", options_var, cg_ident(d->root_option));
         else
             cg_c_string(d->root, strlen(d->root));
         P(", %d, %lld, %d, %d, %d, &data%d, err, sizeof err)) {\n", d->train, (long long)d->n, d->c, d->h, d->w,
@@ -828,7 +829,7 @@ static void emit_header(const char *banner, Graph **programs, int nprograms, con
             const HostOption *o = &opt->options[i];
             const char *ct = o->kind == OPT_INT ? "int64_t" : o->kind == OPT_FLOAT ? "double" : o->kind == OPT_BOOL ? "uint8_t"
                                                                                                    : "const char *";
-            P("    %s%s%s; /* --%s, default %s */\n", ct, o->kind == OPT_STR ? "" : " ", o->name, o->name,
+            P("    %s%s%s; /* --%s, default %s */\n", ct, o->kind == OPT_STR ? "" : " ", cg_ident(o->name), o->name,
               cg_comment_safe(o->shown));
         }
         P("} %s_options_t;\nextern %s_options_t %s_options;\n\n", prefix, prefix, prefix);
@@ -864,12 +865,16 @@ static void emit_preamble(const char *banner, Graph **programs, int nprograms, c
       "   units (AMD Zen 1) would vectorize them at 128 bits, twice the registers, and spill. */\n"
       "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__)\n"
       "#pragma GCC target(\"prefer-vector-width=256\")\n#endif\n");
-    bool need_ipow = false; /* in any graph the C kernels compute: programs, the step, predict */
+    bool need_ipow = false; /* in any graph the C kernels compute: programs (each segment), the step, predict */
     for (int p = 0; p < nprograms + 2; p++) {
-        Graph *g = p < nprograms ? programs[p] : !t || !be->kernels ? NULL : p == nprograms ? t->train : t->pred;
-        for (int i = 0; g && i < g->nnode; i++)
-            if (g->nodes[i].op == OP_POW && !dtype_is_float(g->nodes[i].dtype))
-                need_ipow = true;
+        const StagedProgram *sp = p < nprograms && opt->staged ? opt->staged[p] : NULL;
+        for (int k = 0; k < (sp ? sp->nsegs : 1); k++) {
+            Graph *g = sp ? sp->segs[k]
+                       : p < nprograms ? programs[p] : !t || !be->kernels ? NULL : p == nprograms ? t->train : t->pred;
+            for (int i = 0; g && i < g->nnode; i++)
+                if (g->nodes[i].op == OP_POW && !dtype_is_float(g->nodes[i].dtype))
+                    need_ipow = true;
+        }
     }
     if (need_ipow)
         P("\n/* Integer power as PyTorch computes it: by squaring, wrapping on overflow; a negative\n"
@@ -912,13 +917,17 @@ static void emit_training(const TrainCode *t, const Backend *be) {
 static void emit_programs_main(const char *prefix, const char **fn, int nprograms, const EmitOptions *opt) {
     P("\n#ifndef TGC_NO_MAIN\n#include <stdlib.h>\n\n");
     P("/* The standalone program: main owns the arena (the run functions never allocate)%s. */\n",
-      opt->noptions ? " and reads the options" : "");
-    if (opt->noptions) {
+      opt->has_options ? " and reads the options" : "");
+    if (opt->has_options && !opt->noptions) {
+        P("int main(int argc, char **argv) {\n");
+        P("    int parsed = tg_parse_options(argc, argv, NULL, 0);\n");
+        P("    if (parsed)\n        return parsed == 2 ? 0 : 1; /* 2: --help */\n");
+    } else if (opt->noptions) {
         P("int main(int argc, char **argv) {\n    const TgOption options[] = {\n");
         static const char *const kinds[] = {"TG_OPT_INT", "TG_OPT_FLOAT", "TG_OPT_BOOL", "TG_OPT_STR"};
         for (int i = 0; i < opt->noptions; i++) {
             const HostOption *o = &opt->options[i];
-            P("        {\"%s\", %s, &%s_options.%s, ", o->name, kinds[o->kind], prefix, o->name);
+            P("        {\"%s\", %s, &%s_options.%s, ", o->name, kinds[o->kind], prefix, cg_ident(o->name));
             cg_c_string(o->shown, strlen(o->shown));
             P("},\n");
         }

@@ -96,6 +96,7 @@ Value *eval_comprehension(Expr *e) {
     Value **items = iter_items(seq, &n, e->items[1]->loc);
     bool dict = !strcmp(e->str, "dict");
     Value *r = lw_mk(dict ? V_DICT : V_LIST);
+    r->born = L.carry;
     if (dict) {
         r->self = lw_mk(V_TUPLE);
     }
@@ -121,6 +122,7 @@ Value *eval_comprehension(Expr *e) {
 
 Value *eval_dict(Expr *e) {
     Value *d = lw_mk(V_DICT);
+    d->born = L.carry;
     d->self = lw_mk(V_TUPLE);
     for (int i = 0; i + 1 < e->nitems; i += 2)
         dict_set(d, lw_eval(e->items[i]), lw_eval(e->items[i + 1]), e->items[i]->loc);
@@ -194,6 +196,20 @@ Value *format_table_text(Value *v, const char *spec, SrcLoc loc) {
     Value *text = text_new();
     text_push(text, h);
     return text;
+}
+
+/* A list or dict of compile-time entries is the compiler's: changed inside a loop or an if decided
+ * at run time (that it was made outside of), the change would happen once, when the body is
+ * compiled, not on each pass or only when the branch runs. So it is an error there. */
+void container_write_check(Value *c, SrcLoc loc) {
+    if (!L.carry || c->born == L.carry)
+        return;
+    if (c->kind == V_DICT)
+        error_at(loc, "a dict made before a loop or an if decided at run time cannot change inside it (its "
+                      "entries are the compiler's): make it with a comprehension of numbers ({k: 0 for k in "
+                      "keys}), which lives at run time, or use variables");
+    error_at(loc, "a list made before a loop or an if decided at run time cannot change inside it (its items "
+                  "are the compiler's): use a tensor (x[i] = v), or variables");
 }
 
 /* ---- dicts: compile-time keys ---- */
@@ -343,6 +359,8 @@ void dict_set(Value *d, Value *key, Value *v, SrcLoc loc) {
     }
     check_key(key, loc);
     int i = key_index(d, key);
+    if (!d->dtensor)
+        container_write_check(d, loc);
     if (i >= 0 && d->dtensor) { /* its element, in place */
         assign_into(d->items[i], v, loc);
         return;

@@ -331,6 +331,7 @@ static Value *eval_expr(Expr *e) {
     case E_LIST:
     case E_TUPLE: {
         Value *v = lw_mk(e->kind == E_LIST ? V_LIST : V_TUPLE);
+        v->born = L.carry;
         v->n = e->nitems;
         v->items = ir_alloc(sizeof(Value *) * (size_t)(e->nitems + 1));
         for (int i = 0; i < e->nitems; i++)
@@ -347,8 +348,11 @@ static Value *eval_expr(Expr *e) {
                 r->tflags |= TV_PYSCALAR;
                 return r;
             }
-            if (v->kind == V_TENSOR)
-                return unary_op(OP_NOT, v, e->loc);
+            if (v->kind == V_TENSOR) {
+                Value *r = unary_op(OP_NOT, v, e->loc);
+                r->tflags |= v->tflags & TV_PYSCALAR; /* not of a run-time Python bool is one */
+                return r;
+            }
             if (!is_scalar(v) && v->kind != V_NONE)
                 error_at(e->loc, "'not' of %s", kind_name(v));
             return mk_bool(v->kind == V_NONE || num(v) == 0);

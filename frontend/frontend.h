@@ -168,6 +168,7 @@ typedef struct {
     Graph *train;       /* the training step of the file's train block, or NULL */
     HostOption *options; /* the program options (options(...)), read from main's command line */
     int noptions;
+    bool has_options;    /* options(...) was called (perhaps with none: main still takes --help) */
 } Lowered;
 
 /* Elaborates every declaration; reports errors through diag (several where cheap). */

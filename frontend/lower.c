@@ -130,6 +130,7 @@ Lowered *lower_ast(Ast *ast) {
     }
     out->options = L.options;
     out->noptions = L.noptions;
+    out->has_options = L.has_options;
     /* models that nothing instantiated are still checked, with a batch of 1 */
     for (int i = 0; i < ast->ndecls; i++)
         if (ast->decls[i]->kind == D_MODEL && !ast->decls[i]->used)

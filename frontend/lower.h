@@ -75,6 +75,7 @@ struct Value {
     Value **items;
     int n;
     int cap;            /* items' room, for list_append (0: exactly n) */
+    struct Carry *born; /* V_LIST, V_DICT: the run-time loop or if being lowered when it was made */
     DType dt;
     Shape shape;
     const char **sym;   /* V_TYPE: symbolic dim names, NULL for literal dims */
@@ -442,6 +443,7 @@ void list_append(Value *l, Value *v);
 Value *pick_string(Value *seq, Value *t, SrcLoc loc); /* classes[t], t known at run time: text */
 Value *format_table_text(Value *v, const char *spec, SrcLoc loc);
 Value *dict_get(Value *d, Value *key, SrcLoc loc);
+void container_write_check(Value *c, SrcLoc loc); /* a compile-time list or dict changed here may not be */
 void dict_set(Value *d, Value *key, Value *v, SrcLoc loc);
 Value *bi_dict_view(Args *a);
 Value *bi_zip(Args *a);

@@ -51,6 +51,7 @@ void lw_assign(Expr *t, Value *v, SrcLoc loc) {
             return;
         }
         if (b->kind == V_LIST && t->nitems == 1) {
+            container_write_check(b, t->loc);
             int64_t i = int_arg(lw_eval(t->items[0]), t->items[0]->loc, "an index");
             if (i < -b->n || i >= b->n)
                 error_at(t->loc, "list index %lld out of range", (long long)i);

@@ -118,6 +118,7 @@ CASES += [
  ("options_twice", "program p {\n    a = options(epochs=1)\n    print(a.epoch)\n    b = options(k=2)\n    c = torch.utils.data.DataLoader(torchvision.datasets.MNIST('d', transform=transforms.ToTensor()), batch_size=a.epochs)\n}\n"),
  ("def_parameters", "def g(x=1, k) {\n    return x\n}\ndef g2(x, x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
  ("import_statement", "import torch\nprogram p {\n    print(1)\n}\n"),
+ ("container_changed_in_loop", "program p {\n    best = {'acc': 0.0}\n    for e in range(3) {\n        acc = ones(1).sum().item() * e\n        if acc > best['acc'] {\n            best['acc'] = acc\n        }\n    }\n}\n"),
  ("def_recursion", "def f(n) {\n    return f(n + 1)\n}\nprogram p {\n    print(f(0))\n}\n"),
 ]
 

@@ -417,6 +417,10 @@ def loop_semantics():
     if y[0] == 9 and y[1] != 9:
         print("y ok")
     print(count)
+    k = 0
+    for i in range(2):
+        k += 1
+    print(k ** 2, not (k > 1))
 
 
 def main():

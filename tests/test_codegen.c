@@ -463,6 +463,27 @@ START_TEST(test_program_options) {
         ck_assert_int_eq(run(tmp, out, err, b), 1);
         ck_assert_msg(strstr(slurp(err, NULL), bad[i].want), "%s %s: %s", bad[i].arg, bad[i].val, slurp(err, NULL));
     }
+    /* options named like C keywords; not of a run-time bool is a Python bool; options() with none
+       still answers --help and rejects an unknown option */
+    char *kw = fmt("%s/kwopts.tg", tmp), *kwbin = fmt("%s/kwopts", tmp);
+    FILE *f = fopen(kw, "w");
+    fputs("program kwopts {\n    args = options(int=3, double=0.5, b=True)\n"
+          "    print(args.int, args.double, not args.b, type(not args.b))\n}\n", f);
+    fclose(f);
+    char *kwargv[] = {(char *)tgc, "build", kw, "-o", kwbin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, kwargv), 0);
+    char *kwrun[] = {kwbin, "--int", "5", NULL};
+    ck_assert_int_eq(run(tmp, out, NULL, kwrun), 0);
+    ck_assert_str_eq(slurp(out, NULL), "5 0.5 False <class 'bool'>\n");
+    char *none = fmt("%s/noopts.tg", tmp), *nonebin = fmt("%s/noopts", tmp);
+    f = fopen(none, "w");
+    fputs("program noopts {\n    args = options()\n    print(1)\n}\n", f);
+    fclose(f);
+    char *noneargv[] = {(char *)tgc, "build", none, "-o", nonebin, NULL};
+    ck_assert_int_eq(run(NULL, NULL, NULL, noneargv), 0);
+    char *bogus[] = {nonebin, "--bogus", "3", NULL};
+    ck_assert_int_eq(run(tmp, out, err, bogus), 1);
+    ck_assert_msg(strstr(slurp(err, NULL), "unknown option --bogus"), "%s", slurp(err, NULL));
 }
 END_TEST
 

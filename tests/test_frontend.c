@@ -1062,6 +1062,19 @@ static const BadCase bad[] = {
      "bad.tg:1:1: error: write 'from MODULE import NAME' to use another .tg file's models and defs (torch, torchvision and numpy need no import)\n"
      "import torch\n"
      "^\n"},
+    {"container_changed_in_loop",
+     "program p {\n"
+     "    best = {'acc': 0.0}\n"
+     "    for e in range(3) {\n"
+     "        acc = ones(1).sum().item() * e\n"
+     "        if acc > best['acc'] {\n"
+     "            best['acc'] = acc\n"
+     "        }\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:6:18: error: a dict made before a loop or an if decided at run time cannot change inside it (its entries are the compiler's): make it with a comprehension of numbers ({k: 0 for k in keys}), which lives at run time, or use variables\n"
+     "            best['acc'] = acc\n"
+     "                 ^\n"},
     {"def_recursion",
      "def f(n) {\n"
      "    return f(n + 1)\n"
