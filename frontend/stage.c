@@ -589,6 +589,19 @@ static Value *slot_value(const char **slot, const char *want, DType dt, Shape sh
     return group_value(g, tflags);
 }
 
+/* After a loop's or an if's host code: back in the enclosing block, a segment reads what it carried
+ * (kept live while it opens), and each carried name reads its group. */
+static void flow_end(Carry *c, HostBlock *outer, int npin, SrcLoc loc) {
+    L.host = outer;
+    L.npinned = npin;
+    for (int i = 0; i < c->n; i++)
+        if (c->group[i] >= 0)
+            pin(c->group[i]);
+    seg_open(loc);
+    L.npinned = npin;
+    carry_end(c);
+}
+
 /* Does a loop's body jump out of it (a break or continue not inside a nested loop)? */
 static const Stmt *jumps(Stmt **b, int n) {
     for (int i = 0; i < n; i++) {
@@ -720,14 +733,7 @@ static void exec_for_loader(Stmt *s, DataObj *loader, Expr *counter, int64_t sta
                                                   counter->loc));
     lw_assign(batch, batch_value(h, loader, loc), loc);
     loop_body(h, &c, s);
-    L.host = outer;
-    L.npinned = npin;
-    for (int i = 0; i < c.n; i++)
-        if (c.group[i] >= 0)
-            pin(c.group[i]);
-    seg_open(loc);
-    L.npinned = npin;
-    carry_end(&c);
+    flow_end(&c, outer, npin, loc);
 }
 
 void exec_for(Stmt *s) {
@@ -801,14 +807,7 @@ void exec_for(Stmt *s) {
     lw_bind(L.scope, s->target->str, slot_value(&h->slot, s->target->str, DT_I64, shape_scalar(), TV_PYSCALAR,
                                                 s->target->loc));
     loop_body(h, &c, s);
-    L.host = outer;
-    L.npinned = npin;
-    for (int i = 0; i < c.n; i++)
-        if (c.group[i] >= 0)
-            pin(c.group[i]);
-    seg_open(loc);
-    L.npinned = npin;
-    carry_end(&c);
+    flow_end(&c, outer, npin, loc);
 }
 
 void exec_while(Stmt *s) {
@@ -840,14 +839,7 @@ void exec_while(Stmt *s) {
     L.host = &h->body;
     seg_open(loc);
     loop_body(h, &c, s);
-    L.host = outer;
-    L.npinned = npin;
-    for (int i = 0; i < c.n; i++)
-        if (c.group[i] >= 0)
-            pin(c.group[i]);
-    seg_open(loc);
-    L.npinned = npin;
-    carry_end(&c);
+    flow_end(&c, outer, npin, loc);
 }
 
 /* An if whose condition is a tensor: both branches are compiled, the host picks one. */
@@ -888,14 +880,7 @@ void exec_if_runtime(Stmt *s, Value *cond) {
             L.scope->b[i].v = before[i];
     }
     L.carry = c.up;
-    L.host = outer;
-    L.npinned = npin;
-    for (int i = 0; i < c.n; i++)
-        if (c.group[i] >= 0)
-            pin(c.group[i]);
-    seg_open(loc);
-    L.npinned = npin;
-    carry_end(&c);
+    flow_end(&c, outer, npin, loc);
 }
 
 static void jump(Stmt *s, HostKind kind) {
