@@ -449,10 +449,5 @@ Value *bi_join(Args *a) {
             text_push(t, sep);
         text_append(t, items[i], NULL, a->loc);
     }
-    if (runtime)
-        return t;
-    const char *s = "";
-    for (int i = 0; i < t->n; i++)
-        s = ir_fmt("%s%s", s, t->items[i]->s);
-    return mk_str(s);
+    return text_or_string(t, runtime);
 }

@@ -318,12 +318,7 @@ static Value *eval_expr(Expr *e) {
                 text_append_ex(t, v, p->str, true, p->loc);
             }
         }
-        if (runtime)
-            return t;
-        const char *s = "";
-        for (int i = 0; i < t->n; i++)
-            s = ir_fmt("%s%s", s, t->items[i]->s);
-        return mk_str(s);
+        return text_or_string(t, runtime);
     }
     case E_COND: return eval_cond(e);
     case E_COMP: return eval_comprehension(e);

@@ -223,6 +223,15 @@ const char *value_str(Value *v, SrcLoc loc) {
 
 Value *text_new(void) { return lw_mk(V_TEXT); }
 
+Value *text_or_string(Value *t, bool runtime) {
+    if (runtime)
+        return t;
+    const char *s = "";
+    for (int i = 0; i < t->n; i++)
+        s = ir_fmt("%s%s", s, t->items[i]->s);
+    return mk_str(s);
+}
+
 void text_push(Value *t, Value *item) {
     Value **items = ir_alloc(sizeof(Value *) * (size_t)(t->n + 1));
     if (t->n)

@@ -283,6 +283,7 @@ const char *py_float_repr(double v);
 const char *value_str(Value *v, SrcLoc loc);
 Value *text_new(void);
 void text_push(Value *t, Value *item);
+Value *text_or_string(Value *t, bool runtime); /* t, or its pieces joined when all are known now */
 void text_append(Value *t, Value *v, const char *spec, SrcLoc loc);
 /* Appends str(v) (in an f-string: format(v, spec)) to t: literal text now, or a tensor hole. */
 void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc);

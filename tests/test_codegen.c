@@ -345,20 +345,6 @@ START_TEST(test_loop_not_unrolled) {
 }
 END_TEST
 
-/* x[i] with i out of range when the program runs: Python's IndexError, at the user's line. */
-START_TEST(test_runtime_index_error) {
-    char *tg = fmt("%s/oob.tg", tmp), *bin = fmt("%s/oob", tmp), *err = fmt("%s/oob.err", tmp);
-    FILE *f = fopen(tg, "w");
-    fputs("program oob {\n    x = zeros(3, 2)\n    for i in range(5) {\n        x[i] += 1\n    }\n}\n", f);
-    fclose(f);
-    char *argv[] = {(char *)tgc, "build", tg, "-o", bin, NULL};
-    ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
-    char *runargv[] = {bin, NULL};
-    ck_assert_int_eq(run(tmp, NULL, err, runargv), 1);
-    char *msg = slurp(err, NULL);
-    ck_assert_msg(strstr(msg, "oob.tg:4:11: error: index 3 is out of bounds for dimension 0 with size 3"), "%s", msg);
-}
-END_TEST
 
 /* Run-time errors a program reports at the user's line: a string picked out of range, a next()
  * past the last batch of a loader, a dataset whose files are not there, a checkpoint that is not. */
@@ -374,6 +360,13 @@ static void check_run_error(const char *name, const char *src, const char *want)
     char *msg = slurp(err, NULL);
     ck_assert_msg(strstr(msg, want), "%s: want %s, got %s", name, want, msg);
 }
+
+/* x[i] with i out of range when the program runs: Python's IndexError, at the user's line. */
+START_TEST(test_runtime_index_error) {
+    check_run_error("oob", "program oob {\n    x = zeros(3, 2)\n    for i in range(5) {\n        x[i] += 1\n    }\n}\n",
+                    "oob.tg:4:11: error: index 3 is out of bounds for dimension 0 with size 3");
+}
+END_TEST
 
 START_TEST(test_runtime_data_errors) {
     check_run_error("pick", "program pick {\n    names = ('a', 'b')\n    t = tensor([0, 1, 2])\n"
