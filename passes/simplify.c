@@ -10,7 +10,9 @@
  * and `train` shared with the input. Invalidates nothing else.
  *
  * One forward walk keeps a replacement map from old ids to new ones, so a node's inputs are
- * already simplified when it is visited. Each node is tried in turn against
+ * already simplified when it is visited. A binary op's splat operand (an OP_FULL beside an
+ * operand of the node's shape) becomes a rank-0 constant, a C literal (splat_operand). Then
+ * each node is tried in turn against
  *   1. the identities below: the node becomes one of its operands (or a simpler node);
  *   2. constant folding: every input is an OP_CONST or OP_FULL and the result has at most
  *      FOLD_MAX elements: the node becomes an OP_CONST with attribute `data`, as the frontend
@@ -435,6 +437,35 @@ static int identity(const Graph *out, Node *c) {
     return x;
 }
 
+/*
+ * A binary op reading an OP_FULL (a splat: zero_grad's zeros, ones_like) beside an operand of
+ * the node's own shape reads the splat as a rank-0 constant instead: the same values, so the
+ * same results, and the code generators write a rank-0 constant as a C literal, so the splat
+ * needs no buffer, no kernel and no pass over memory once nothing else reads it. That is what
+ * makes optimizer.zero_grad(); loss.backward() in a loop cost what a train block's step costs:
+ * each gradient is 0.0f + dL/dw (PyTorch's accumulation into zeros, -0.0 becoming +0.0),
+ * added in the kernel that computes dL/dw where that kernel stores through an epilogue.
+ * Only where the splat has the node's dtype: a rank-0 tensor does not take part in type
+ * promotion as a dimensioned one does. Adds at most one node to out.
+ */
+static void splat_operand(Graph *out, Node *c) {
+    if (op_info[c->op].kind != K_BINARY || !op_info[c->op].lit)
+        return;
+    for (int k = 0; k < 2; k++) {
+        const Node *x = &out->nodes[c->in[k]], *o = &out->nodes[c->in[1 - k]];
+        Val v;
+        if (x->op != OP_FULL || x->shape.rank == 0 || is_src_const(o) || x->dtype != c->dtype ||
+            o->dtype != c->dtype || !shape_eq(o->shape, c->shape) || !src_val(x, 0, &v))
+            continue;
+        bool fl = dtype_is_float(x->dtype);
+        Attr *data = ir_alloc(sizeof(Attr));
+        *data = fl ? attr_floats("data", &v.f, 1) : attr_ints("data", &v.i, 1);
+        data->kind = fl ? A_FLOATS : A_INTS;
+        c->in[k] = ir_add(out, OP_CONST, NULL, 0, x->dtype, shape_scalar(), data, 1, x->loc);
+        return;
+    }
+}
+
 /* ---- the table of kept nodes (CSE) ---- */
 
 /* Nodes that may merge with an equal one: no identity, no side effect. */
@@ -562,7 +593,8 @@ Graph *pass_simplify(Graph *g) {
     Graph *out = ir_new_graph(g->name);
     out->train = g->train;
     int *rep = ir_alloc(sizeof(int) * (size_t)(g->nnode + 1)); /* old id -> new id */
-    bool *target = ir_alloc((size_t)g->nnode + 1);              /* new ids an ASSIGN stores into */
+    bool *target = ir_alloc(2 * (size_t)g->nnode + 1); /* new ids an ASSIGN stores into (splat_operand
+                                                          adds at most one node per node) */
     uint64_t cap = 2;
     while (cap < 2 * (uint64_t)g->nnode + 2)
         cap *= 2;
@@ -578,6 +610,7 @@ Graph *pass_simplify(Graph *g) {
             target[rep[i]] = stored[i];
             continue;
         }
+        splat_operand(out, &c);
         int x = identity(out, &c);
         if (x >= 0 && !target[x]) {
             rep[i] = replace(out, x, n);

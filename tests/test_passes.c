@@ -402,6 +402,36 @@ START_TEST(test_simplify_keeps_inexact_identities) {
 }
 END_TEST
 
+START_TEST(test_simplify_splat_operands) {
+    /* a full beside an operand of the node's shape becomes a rank-0 const (a C literal, no
+     * buffer): zero_grad's zeros before backward's accumulation. Not where the full decides the
+     * result's shape (it broadcasts x). */
+    check_pass(pass_simplify,
+               "graph g {\n"
+               "  %0 = input() {name=\"x\"} : f32[4] !input \"x\"\n"
+               "  %1 = input() {name=\"n\"} : i64[4] !input \"n\"\n"
+               "  %2 = full() {value=0.0} : f32[4]\n"
+               "  %3 = add(%2, %0) : f32[4]\n"
+               "  %4 = full() {value=3} : i64[4]\n"
+               "  %5 = mul(%1, %4) : i64[4]\n"
+               "  %6 = full() {value=2.0} : f32[2, 4]\n"
+               "  %7 = mul(%6, %0) : f32[2, 4]\n"
+               "  print(%3, %5, %7) {fmt=\"{0:t} {1:t} {2:t}\"}\n"
+               "}\n",
+               "graph g {\n"
+               "  %0 = input() {name=\"x\"} : f32[4] !input \"x\"\n"
+               "  %1 = input() {name=\"n\"} : i64[4] !input \"n\"\n"
+               "  %2 = const() {data=[0.0]} : f32[]\n"
+               "  %3 = add(%2, %0) : f32[4]\n"
+               "  %4 = const() {data=[3]} : i64[]\n"
+               "  %5 = mul(%1, %4) : i64[4]\n"
+               "  %6 = full() {value=2.0} : f32[2, 4]\n"
+               "  %7 = mul(%6, %0) : f32[2, 4]\n"
+               "  print(%3, %5, %7) {fmt=\"{0:t} {1:t} {2:t}\"}\n"
+               "}\n");
+}
+END_TEST
+
 START_TEST(test_simplify_moves_of_moves) {
     /* permute(permute(x)) is one permute, or x when they cancel; reshape(reshape(x)) is one
      * reshape, or x when it gives x's shape back */
@@ -729,6 +759,7 @@ int main(void) {
     tcase_add_test(tc, test_simplify_does_not_fold_inexact);
     tcase_add_test(tc, test_simplify_identities);
     tcase_add_test(tc, test_simplify_keeps_inexact_identities);
+    tcase_add_test(tc, test_simplify_splat_operands);
     tcase_add_test(tc, test_simplify_moves_of_moves);
     tcase_add_test(tc, test_simplify_carries_output_and_names);
     tcase_add_test(tc, test_simplify_respects_assign);
