@@ -45,7 +45,7 @@ pack)
     for t in c cuda; do
         mkdir -p "$dir/gen/steps_$t" "$dir/gen/fashion_$t"
         $tgc compile samples/lenet.tg --no-main --prefix net --target $t -o "$dir/gen/steps_$t/net.c"
-        $tgc compile samples/lenet_fashion.tg --target $t -o "$dir/gen/fashion_$t/lenet_fashion.c"
+        $tgc compile samples/lenet_trainer.tg --target $t -o "$dir/gen/fashion_$t/lenet_fashion.c"
     done
     for b in 4 256; do
         mkdir -p "$dir/gen/bench_$b"

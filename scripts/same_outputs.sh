@@ -6,7 +6,7 @@
 #     the CUDA source (--emit=cuda), the --stats report, and each command's messages and status;
 #   - what each program prints when run (its stdout, stderr and exit status);
 #   - each train block's trainer, run for a few hundred batches (every batch's loss, the log
-#     lines, the test accuracy), and the main job (samples/lenet_fashion.tg, Fashion-MNIST)
+#     lines, the test accuracy), and the Fashion-MNIST trainer (samples/lenet_trainer.tg)
 #     for its whole 2 epochs with --full.
 # Usage: sh scripts/same_outputs.sh [--full] [--code-only] [--keep] [REF]
 #   REF        the commit to compare with (default HEAD: the working tree against its last commit)
@@ -108,8 +108,8 @@ snapshot() {
             echo "exit $?" >>build.out
             [ -x prog ] || exit 0
             if grep -q '^train ' "$src"; then
-                limit=300; [ "$f" = samples/lenet_fashion.tg ] && limit=3000
-                [ "$f" = samples/lenet_fashion.tg ] && [ "$full" = 1 ] && limit=0
+                limit=300; [ "$f" = samples/lenet_trainer.tg ] && limit=3000
+                [ "$f" = samples/lenet_trainer.tg ] && [ "$full" = 1 ] && limit=0
                 if [ "$limit" = 0 ]; then
                     timeout 900 ./prog --csv losses.csv >stdout 2>stderr </dev/null
                 else

@@ -426,6 +426,47 @@ START_TEST(test_imports) {
 }
 END_TEST
 
+/* The staging rule: a loop is C control flow, never unrolled, so the Task 4 program built with
+ * `range(2)` and with `range(20)` epochs has the same kernels and step functions; the two .c
+ * files differ only where the literal is (the loop's bound, the .tg line in comments). */
+START_TEST(test_epochs_only_literal) {
+    char *src = slurp(sample_path("cifar10_tutorial"), NULL), *at = strstr(src, "range(2)");
+    ck_assert_msg(at && !strstr(at + 1, "range(2)"), "the sample has one range(2)");
+    char *src20 = fmt("%.*srange(20)%s", (int)(at - src), src, at + strlen("range(2)"));
+    char *text[2];
+    const char *srcs[2] = {src, src20};
+    for (int k = 0; k < 2; k++) {
+        char *dir = fmt("%s/epochs%d", tmp, k);
+        mkdir(dir, 0755);
+        write_text(fmt("%s/t.tg", dir), srcs[k]);
+        char *argv[] = {(char *)tgc, "compile", fmt("%s/t.tg", dir), "-o", fmt("%s/t.c", dir), NULL};
+        ck_assert_int_eq(run(NULL, NULL, NULL, argv), 0);
+        text[k] = slurp(fmt("%s/t.c", dir), NULL);
+    }
+    int differ = 0;
+    char *a = text[0], *b = text[1];
+    while (*a && *b) {
+        char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        ck_assert(ea && eb);
+        char *la = fmt("%.*s", (int)(ea - a), a), *lb = fmt("%.*s", (int)(eb - b), b);
+        if (strcmp(la, lb)) { /* the same line with 20 for 2 */
+            differ++;
+            char *p = strstr(lb, "20");
+            ck_assert_msg(p, "a line differs beyond the literal:\n%s\n%s", la, lb);
+            for (; p; p = strstr(p + 1, "20")) {
+                char *c = fmt("%.*s2%s", (int)(p - lb), lb, p + 2);
+                if (!strcmp(c, la))
+                    break;
+            }
+            ck_assert_msg(p, "a line differs beyond the literal:\n%s\n%s", la, lb);
+        }
+        a = ea + 1, b = eb + 1;
+    }
+    ck_assert_msg(!*a && !*b, "the two files have different numbers of lines");
+    ck_assert_msg(differ > 0 && differ < 40, "%d lines differ", differ);
+}
+END_TEST
+
 /* options(epochs=3, lr=0.1, ...): main reads them from argv; the values (PyTorch's, checked by
  * hand: losses 0.7076 after 3 epochs at lr 0.1, 0.7445 after 5 at 0.05) reach the run. */
 START_TEST(test_program_options) {
@@ -1137,6 +1178,7 @@ int main(void) {
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_imports);
+    tcase_add_test(tc, test_epochs_only_literal);
     tcase_add_test(tc, test_program_options);
     tcase_add_test(tc, test_loop_semantics_match_pytorch);
     tcase_add_test(tc, test_runtime_data_errors);

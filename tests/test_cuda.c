@@ -223,7 +223,7 @@ START_TEST(test_emulated_trainer_as_c) {
     if (stat("/usr/share/datasets/fashion-mnist", &st)) {
         ck_abort_msg("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; scripts/setup.sh does)");
     }
-    char *tg = fmt("%s/samples/lenet_fashion.tg", root);
+    char *tg = fmt("%s/samples/lenet_trainer.tg", root);
     char *cbin = trainer(tg, C, "fm_c"), *gbin = trainer(tg, EMU, "fm_cuda");
     char *ck_c = fmt("%s/c.safetensors", tmp), *ck_g = fmt("%s/g.safetensors", tmp);
     char *a[] = {"--limit", "240", "--save", ck_c, "--save-every", "120", NULL};
@@ -248,7 +248,7 @@ START_TEST(test_no_gpu_is_said) {
         tg_cuda_close(cu);
         return;
     }
-    char *bin = trainer(fmt("%s/samples/lenet_fashion.tg", root), GPU, "fm_gpu");
+    char *bin = trainer(fmt("%s/samples/lenet_trainer.tg", root), GPU, "fm_gpu");
     char *out = fmt("%s/nogpu.out", tmp), *err = fmt("%s/nogpu.err", tmp);
     char *argv[] = {bin, "--limit", "1", NULL};
     ck_assert_int_eq(run(NULL, out, err, argv), 1);

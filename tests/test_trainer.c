@@ -1,6 +1,7 @@
 /*
- * test_trainer.c: the standalone trainer of samples/lenet_fashion.tg, end to end on the real
- * Fashion-MNIST from Debian's dataset-fashion-mnist (exit 77, a skip, where it is not installed).
+ * test_trainer.c: the standalone trainer of samples/lenet_trainer.tg (a train block), end to end
+ * on the real Fashion-MNIST from Debian's dataset-fashion-mnist (exit 77, a skip, where it is
+ * not installed).
  *
  * 3,000 batches of 4 must reach at least 60% on the first 1,000 test images (PyTorch 1.13 on the
  * same setting: 68.5% to 76.6% over seeds 0 to 4), the output must have the blitz's log and report
@@ -289,7 +290,7 @@ int main(void) {
         return 1;
     snprintf(bin, sizeof bin, "%s/lenet_fashion", tmp);
     char sample[512];
-    snprintf(sample, sizeof sample, "%s/samples/lenet_fashion.tg", root);
+    snprintf(sample, sizeof sample, "%s/samples/lenet_trainer.tg", root);
     char *argv[] = {(char *)tgc, "build", sample, "-o", bin, NULL};
     if (run(argv, NULL)) {
         fprintf(stderr, "test_trainer: tgc build %s failed\n", sample);
