@@ -248,8 +248,14 @@ static void emit_load_safetensors(const Node *n) {
         }
         P("    };\n");
     }
+    const char *under = node_str(n, "under", NULL);
     P("    if (tg_load_one_safetensors(");
     cg_c_string(path, strlen(path));
+    P(", ");
+    if (under)
+        cg_c_string(under, strlen(under));
+    else
+        P("NULL");
     P(", ");
     cg_c_string(key, strlen(key));
     P(", %s, %d, %s, %s, %s, %d, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape),
@@ -455,8 +461,22 @@ static const char *slot_ptr(const char *name, const char *ctype) {
                : ir_fmt("(%s *)mem /* %s */", ctype, cg_comment_safe(name));
 }
 
-static const char *batch_args(const HostStmt *h) {
-    return ir_fmt("%s, %s", slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
+static bool tensor_set(int set) { return !strcmp(SP->data.sets[set].kind, "tensors"); }
+
+/* The call that draws iterator it's next batch into h's slots: images and labels, or a
+ * TensorDataset's rows of each tensor (its slots, their row sizes, the batch's slots). */
+static const char *next_call(const HostStmt *h) {
+    if (!h->outs)
+        return ir_fmt("tg_iter_next(&it%d, &rng, %s, %s)", h->data, slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
+    const HostDataset *d = &SP->data.sets[SP->data.iters[h->data].dataset];
+    const char *src = "", *row = "", *dst = "";
+    for (int t = 0; t < h->nouts; t++) {
+        src = ir_fmt("%s%s%s", src, t ? ", " : "", slot_ptr(d->tensors[t], "const void"));
+        row = ir_fmt("%s%s%lld", row, t ? ", " : "", (long long)d->row_bytes[t]);
+        dst = ir_fmt("%s%s%s", dst, t ? ", " : "", slot_ptr(h->outs[t], "void"));
+    }
+    return ir_fmt("tg_iter_next_rows(&it%d, &rng, %d, (const void *const[]){%s}, (const size_t[]){%s}, "
+                  "(void *const[]){%s})", h->data, h->nouts, src, row, dst);
 }
 
 static void emit_data_stmt(const HostStmt *h, int ind) {
@@ -481,7 +501,7 @@ static void emit_data_stmt(const HostStmt *h, int ind) {
         return;
     case H_NEXT:
         host_comment(h, ind);
-        P("%*sif (tg_iter_next(&it%d, &rng, %s)) {\n", ind, "", h->data, batch_args(h));
+        P("%*sif (%s) {\n", ind, "", next_call(h));
         host_error(h, ind, "\"StopIteration: next() after the last batch of the DataLoader\"");
         return;
     default:
@@ -496,8 +516,7 @@ static void emit_loader_for(const HostStmt *h, int depth) {
     host_comment(h, ind);
     P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
     host_error(h, ind, "err");
-    P("%*sfor (int64_t %s = %lld; tg_iter_next(&it%d, &rng, %s) == 0; %s++) {\n", ind, "", v, (long long)h->lim[0],
-      h->data, batch_args(h), v);
+    P("%*sfor (int64_t %s = %lld; %s == 0; %s++) {\n", ind, "", v, (long long)h->lim[0], next_call(h), v);
     if (h->slot)
         P("%*s    %s = %s;\n", ind, "", slot_ref(h->slot, "int64_t"), v);
     emit_host_block(&h->body, depth + 1);
@@ -534,7 +553,7 @@ static void emit_host_stmt(const HostStmt *h, int depth) {
         P("%*s}\n", ind, "");
         return;
     case H_FOR: {
-        if (h->x) {
+        if (h->x || h->outs) {
             emit_loader_for(h, depth);
             return;
         }
@@ -581,7 +600,8 @@ static void emit_data_decls(const HostData *d) {
     P("    char err[1024];\n    int status = 1;\n");
     for (int i = 0; i < d->nsets; i++) {
         const HostDataset *s = &d->sets[i];
-        P("    TgDataset data%d = {0}; /* %s(%s) */\n", i, s->cls, s->train ? "train=True" : "train=False");
+        if (!tensor_set(i))
+            P("    TgDataset data%d = {0}; /* %s(%s) */\n", i, s->cls, s->train ? "train=True" : "train=False");
     }
     for (int i = 0; i < d->niters; i++) {
         const HostIter *it = &d->iters[i];
@@ -593,7 +613,14 @@ static void emit_data_decls(const HostData *d) {
                 P("};\n");
             }
         }
-        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
+        if (tensor_set(it->dataset)) {
+            P("    TgIter it%d = {NULL, %lld, %lld, %d, %d, 0, NULL, NULL, NULL, 0, 0, %lld}; /* TensorDataset: batch "
+              "%lld of %lld rows, %lld batches%s */\n", i, (long long)it->batch, (long long)it->nbatch, it->shuffle,
+              it->workers, (long long)d->sets[it->dataset].n, (long long)it->batch,
+              (long long)d->sets[it->dataset].n, (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
+            continue;
+        }
+        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
           it->dataset, (long long)it->batch, (long long)it->nbatch, it->shuffle, it->workers, it->pad,
           it->nnorm ? ir_fmt("mean%d", i) : "NULL", it->nnorm ? ir_fmt("std%d", i) : "NULL", (long long)it->batch,
           (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
@@ -633,7 +660,8 @@ static void emit_staged(const StagedProgram *sp, const char *kpre, const char *f
     for (int i = 0; i < sp->data.niters; i++)
         P("    tg_iter_free(&it%d);\n", i);
     for (int i = 0; i < sp->data.nsets; i++)
-        P("    tg_dataset_free(&data%d);\n", i);
+        if (!tensor_set(i))
+            P("    tg_dataset_free(&data%d);\n", i);
     P("    return status;\n}\n");
 }
 

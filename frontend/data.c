@@ -1,14 +1,15 @@
 /*
  * data.c: data as PyTorch spells it: torchvision's FashionMNIST, MNIST and CIFAR10 datasets,
- * the transforms ToTensor, Normalize, Pad and Compose, torch.utils.data.DataLoader, iter()
- * and next().
+ * the transforms ToTensor, Normalize, Pad and Compose, TensorDataset over the program's own
+ * tensors, torch.utils.data.DataLoader, iter() and next().
  *
  * Everything here is known at compile time except the pixels: a dataset's class fixes how many
  * images it has and their size, a loader's batch size fixes the batches' shapes. The host code
  * (stage.c) loads a dataset where the program creates it, and each iter() or `for ... in
  * loader` runs an iterator of runtime/loader.c, which draws from the program's generator as
  * PyTorch does (the same permutation for the same seed). What a loader yields is a tuple
- * (images f32[B, C, H, W], labels i64[B]) read from two slots the host writes.
+ * (images f32[B, C, H, W], labels i64[B]) read from two slots the host writes, or for a
+ * TensorDataset a list of each tensor's rows [B, ...], one slot per tensor.
  */
 #include "lower.h"
 
@@ -154,6 +155,37 @@ Value *bi_dataset(Args *a) {
     return v;
 }
 
+/* TensorDataset(*tensors): sample i is row i of each tensor, which must agree in their first
+ * dimension. */
+Value *bi_tensor_dataset(Args *a) {
+    SrcLoc loc = a->loc;
+    if (a->nkw)
+        error_at(loc, "TensorDataset takes tensors, not keyword arguments");
+    if (a->npos < 1 || a->npos > 8)
+        error_at(loc, "TensorDataset takes 1 to 8 tensors, got %d", a->npos);
+    Value *v = data_value(V_DATASET);
+    DataObj *d = v->dobj;
+    for (int i = 0; i < a->npos; i++) {
+        Value *t = a->pos[i];
+        if (t->kind != V_TENSOR)
+            error_at(loc, "TensorDataset takes tensors; argument %d is %s", i + 1, kind_name(t));
+        Node *n = TN(t);
+        if (n->shape.rank < 1)
+            error_at(loc, "TensorDataset: argument %d is a 0-d tensor; each needs a first dimension of samples",
+                     i + 1);
+        if (n->shape.d[0] != TN(a->pos[0])->shape.d[0])
+            error_at(loc, "Size mismatch between tensors: argument %d has %lld rows, the first %lld", i + 1,
+                     (long long)n->shape.d[0], (long long)TN(a->pos[0])->shape.d[0]);
+        d->tdt[i] = n->dtype;
+        d->tshape[i] = n->shape;
+    }
+    d->nt = a->npos;
+    d->n = TN(a->pos[0])->shape.d[0];
+    d->cls = -1;
+    d->set = stage_tensor_dataset(a->pos, a->npos, loc);
+    return v;
+}
+
 /* DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0, drop_last=False, ...) */
 Value *bi_loader(Args *a) {
     SrcLoc loc = a->loc;
@@ -178,11 +210,22 @@ Value *bi_loader(Args *a) {
                       "compiles one batch shape, so pass drop_last=True or a batch_size that divides %lld "
                       "(a second shape for the last batch is not supported yet)",
                  (long long)rest, (long long)d->n, (long long)batch, (long long)d->n);
-    const DatasetClass *dc = &dataset_classes[d->cls];
     Value *v = data_value(V_LOADER);
     DataObj *l = v->dobj;
     l->ds = d;
     l->n = d->n / batch;
+    if (d->nt) { /* a TensorDataset's: batches of rows */
+        l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .shuffle = shuffle,
+                           .workers = (int)(workers > 64 ? 64 : workers)};
+        l->nt = d->nt;
+        for (int i = 0; i < d->nt; i++) {
+            l->tdt[i] = d->tdt[i];
+            l->tshape[i] = d->tshape[i];
+            l->tshape[i].d[0] = batch;
+        }
+        return v;
+    }
+    const DatasetClass *dc = &dataset_classes[d->cls];
     l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .shuffle = shuffle,
                        .workers = (int)(workers > 64 ? 64 : workers), .pad = d->tf->pad, .nnorm = d->tf->nnorm};
     for (int i = 0; i < d->tf->nnorm; i++) {
@@ -247,7 +290,9 @@ int64_t data_len(Value *v) { return v->dobj->n; }
 
 /* dataset.classes: torchvision's class names. */
 Value *data_attribute(Value *v, const char *name, SrcLoc loc) {
-    if (v->kind == V_DATASET && !strcmp(name, "classes")) {
+    if (v->kind == V_DATASET && !strcmp(name, "tensors") && v->dobj->nt)
+        error_at(loc, "a TensorDataset's .tensors are not kept as values; use the tensors it was made of");
+    if (v->kind == V_DATASET && !strcmp(name, "classes") && !v->dobj->nt) {
         const DatasetClass *dc = &dataset_classes[v->dobj->cls];
         Value *l = lw_mk(V_LIST);
         l->n = 10;

@@ -391,6 +391,11 @@ static Value *eval_expr(Expr *e) {
                 error_at(e->loc, "a parameter group takes one key: g['lr']");
             return param_group_get(b->optim, lw_eval(e->items[0]), e->items[0]->loc);
         }
+        if (b->kind == V_STATEFILE) {
+            if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
+                error_at(e->loc, "a loaded checkpoint takes one key");
+            return statefile_get(b, lw_eval(e->items[0]), e->items[0]->loc);
+        }
         if (b->kind == V_DICT) {
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)
                 error_at(e->loc, "a dict takes one key");

@@ -23,18 +23,23 @@ static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
  * load_state(net, "w.safetensors"): one LOAD per tensor, by its state_dict name (key). The first
  * also carries every name the model has (keys, one per line: a name never holds a newline), so
  * the run checks that the file holds exactly the model's tensors, as load_state_dict(strict=True).
+ * With `under` ("model_state_dict.", from torch.load(PATH)['model_state_dict']), the names are
+ * the model's under that prefix, and only the file's tensors under it must be the model's.
  */
-static void load_state_safetensors(Value **ps, const char **names, int n, const char *path, SrcLoc loc) {
+static void load_state_safetensors(Value **ps, const char **names, int n, const char *path, const char *under,
+                                   SrcLoc loc) {
     size_t len = 1;
     for (int i = 0; i < n; i++)
-        len += strlen(names[i]) + 1;
+        len += strlen(under) + strlen(names[i]) + 1;
     char *keys = ir_alloc(len), *k = keys;
     for (int i = 0; i < n; i++)
-        k += sprintf(k, "%s%s", i ? "\n" : "", names[i]);
+        k += sprintf(k, "%s%s%s", i ? "\n" : "", under, names[i]);
     for (int i = 0; i < n; i++) {
         Node *p = TN(ps[i]);
-        Attr at[3] = {attr_str("path", path), attr_str("key", names[i]), attr_str("keys", keys)};
-        set_group(ps[i]->group, lw_add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, i == 0 ? 3 : 2, loc), loc);
+        Attr at[4] = {attr_str("path", path), attr_str("key", ir_fmt("%s%s", under, names[i])), attr_str("keys", keys),
+                      attr_str("under", under)};
+        int nat = i ? 2 : *under ? 4 : 3;
+        set_group(ps[i]->group, lw_add(OP_LOAD, NULL, 0, p->dtype, p->shape, at, nat, loc), loc);
     }
 }
 
@@ -52,7 +57,7 @@ Value *bi_load_state(Args *a) {
     collect_state_names(m->mod, &names, &nn);
     size_t len = strlen(dir->s);
     if (len >= 12 && !strcmp(dir->s + len - 12, ".safetensors")) {
-        load_state_safetensors(ps, names, n, dir->s, loc);
+        load_state_safetensors(ps, names, n, dir->s, "", loc);
         return lw_mk(V_NONE);
     }
     for (int i = 0; i < n; i++) {
@@ -63,39 +68,72 @@ Value *bi_load_state(Args *a) {
     return lw_mk(V_NONE);
 }
 
-/* The tensors of a (nested) dict, flattened: keys joined by '.', numbers as 0-d tensors. */
+static void flatten_value(Value *v, const char *name, const char ***names, int **nodes, int *n, SrcLoc loc);
+
+/* The tensors of a (nested) dict, flattened: keys joined by '.' (an int key, as the optimizer's
+ * state has, by its digits), numbers as 0-d tensors. */
 static void flatten_state(Value *d, const char *prefix, const char ***names, int **nodes, int *n, SrcLoc loc) {
     for (int i = 0; i < d->n; i++) {
-        Value *k = d->self->items[i], *v = d->items[i];
-        if (k->kind != V_STR)
-            error_at(loc, "torch.save: the dict's keys must be strings (a key is %s)", kind_name(k));
-        const char *name = *prefix ? ir_fmt("%s.%s", prefix, k->s) : k->s;
-        if (v->kind == V_DICT) {
-            flatten_state(v, name, names, nodes, n, loc);
-            continue;
-        }
-        int node;
-        if (is_scalar(v))
-            node = const_scalar(v, v->kind == V_FLOAT ? DT_F64 : DT_I64, loc);
-        else if (v->kind == V_TENSOR)
-            node = v->node;
-        else
-            error_at(loc, "torch.save: '%s' is %s; a checkpoint holds tensors, numbers and dicts of them", name,
-                     kind_name(v));
-        for (int j = 0; j < *n; j++)
-            if (!strcmp((*names)[j], name))
-                error_at(loc, "torch.save: the key '%s' appears twice once nested dicts are flattened", name);
-        const char **nn = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
-        int *nd = ir_alloc(sizeof(int) * (size_t)(*n + 1));
-        if (*n) {
-            memcpy(nn, *names, sizeof(char *) * (size_t)*n);
-            memcpy(nd, *nodes, sizeof(int) * (size_t)*n);
-        }
-        nn[*n] = name;
-        nd[(*n)++] = node;
-        *names = nn;
-        *nodes = nd;
+        Value *k = d->self->items[i];
+        if (k->kind != V_STR && k->kind != V_INT)
+            error_at(loc, "torch.save: the dict's keys must be strings or ints (a key is %s)", kind_name(k));
+        const char *ks = k->kind == V_STR ? k->s : ir_fmt("%lld", (long long)k->i);
+        flatten_value(d->items[i], *prefix ? ir_fmt("%s.%s", prefix, ks) : ks, names, nodes, n, loc);
     }
+}
+
+/* A list or tuple of numbers (param_groups' params and betas) is one 1-D tensor: i64, or f64 if
+ * one is a float. */
+static int number_row(Value *v, SrcLoc loc) {
+    bool fl = false;
+    for (int i = 0; i < v->n; i++)
+        fl |= v->items[i]->kind == V_FLOAT;
+    DType dt = fl ? DT_F64 : DT_I64;
+    Attr a = data_attr("data", v->items, v->n, dt, loc);
+    int64_t len = v->n;
+    return lw_add(OP_CONST, NULL, 0, dt, shape_make(1, &len), &a, 1, loc);
+}
+
+/* v under name: a dict's tensors, a list's items by index (".0"), a tensor, a number; None holds
+ * nothing (an optimizer's foreach). */
+static void flatten_value(Value *v, const char *name, const char ***names, int **nodes, int *n, SrcLoc loc) {
+    if (v->kind == V_DICT) {
+        flatten_state(v, name, names, nodes, n, loc);
+        return;
+    }
+    if (v->kind == V_NONE)
+        return;
+    bool row = (v->kind == V_LIST || v->kind == V_TUPLE) && v->n > 0;
+    for (int i = 0; row && i < v->n; i++)
+        row = is_scalar(v->items[i]);
+    if ((v->kind == V_LIST || v->kind == V_TUPLE) && !row) {
+        for (int i = 0; i < v->n; i++)
+            flatten_value(v->items[i], ir_fmt("%s.%d", name, i), names, nodes, n, loc);
+        return;
+    }
+    int node;
+    if (row)
+        node = number_row(v, loc);
+    else if (is_scalar(v))
+        node = const_scalar(v, v->kind == V_FLOAT ? DT_F64 : DT_I64, loc);
+    else if (v->kind == V_TENSOR)
+        node = v->node;
+    else
+        error_at(loc, "torch.save: '%s' is %s; a checkpoint holds tensors, numbers and dicts and lists of them",
+                 name, kind_name(v));
+    for (int j = 0; j < *n; j++)
+        if (!strcmp((*names)[j], name))
+            error_at(loc, "torch.save: the key '%s' appears twice once nested dicts are flattened", name);
+    const char **nn = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
+    int *nd = ir_alloc(sizeof(int) * (size_t)(*n + 1));
+    if (*n) {
+        memcpy(nn, *names, sizeof(char *) * (size_t)*n);
+        memcpy(nd, *nodes, sizeof(int) * (size_t)*n);
+    }
+    nn[*n] = name;
+    nd[(*n)++] = node;
+    *names = nn;
+    *nodes = nd;
 }
 
 /* torch.save(obj, PATH): a dict of tensors (net.state_dict(), or a dict holding one, numbers and
@@ -152,12 +190,15 @@ Value *bi_load(Args *a) {
     return load_npy(path, ty->dt, ty->shape, loc);
 }
 
-/* net.state_dict(): its parameters and buffers by name, in PyTorch's order. */
+/* net.state_dict(): its parameters and buffers by name, in PyTorch's order; optimizer.state_dict():
+ * optim.c's. */
 Value *bi_state_dict(Args *a) {
     Value *m = lw_req(a, 0, "module");
     DONE(a, 1, "module");
+    if (m->kind == V_OPTIM)
+        return optim_state_dict(m->optim, a->loc);
     if (m->kind != V_MODULE)
-        error_at(a->loc, "state_dict() of %s is not supported (only of a module)", kind_name(m));
+        error_at(a->loc, "state_dict() of %s is not supported (only of a module or an optimizer)", kind_name(m));
     Value **ps = NULL;
     const char **names = NULL;
     int n = 0, nn = 0;
@@ -172,6 +213,18 @@ Value *bi_state_dict(Args *a) {
     return d;
 }
 
+/* checkpoint['model_state_dict'] of checkpoint = torch.load(PATH): the part of the file that
+ * torch.save flattened under that key, for load_state_dict. */
+Value *statefile_get(Value *f, Value *key, SrcLoc loc) {
+    if (key->kind != V_STR)
+        error_at(loc, "a loaded checkpoint is indexed by a string key, e.g. checkpoint['model_state_dict'], not %s",
+                 kind_name(key));
+    Value *v = lw_mk(V_STATEFILE);
+    v->s = f->s;
+    v->self = mk_str(ir_fmt("%s%s.", f->self ? f->self->s : "", key->s));
+    return v;
+}
+
 /* net.load_state_dict(torch.load(PATH)) reads the file when the statement runs (the runtime checks
  * every name, dtype and shape); net.load_state_dict(other.state_dict()) copies. */
 Value *bi_load_state_dict(Args *a) {
@@ -179,6 +232,9 @@ Value *bi_load_state_dict(Args *a) {
     Value *m = lw_req(a, 0, "module"), *sd = lw_req(a, 1, "state_dict");
     Value *strict = lw_arg(a, 2, "strict", mk_bool(true));
     DONE(a, 3, "module", "state_dict", "strict");
+    if (m->kind == V_OPTIM)
+        error_at(loc, "optimizer.load_state_dict() is not supported yet (torch.save writes the optimizer's "
+                      "state; a train block's trainer resumes it with --resume)");
     if (!bool_arg(strict, loc, "strict"))
         error_at(loc, "load_state_dict(strict=False) is not supported yet");
     Value **ps = NULL;
@@ -187,7 +243,7 @@ Value *bi_load_state_dict(Args *a) {
     collect_state(m->mod, &ps, &n);
     collect_state_names(m->mod, &names, &nn);
     if (sd->kind == V_STATEFILE) {
-        load_state_safetensors(ps, names, n, sd->s, loc);
+        load_state_safetensors(ps, names, n, sd->s, sd->self ? sd->self->s : "", loc);
         return lw_mk(V_NONE);
     }
     if (sd->kind != V_DICT)

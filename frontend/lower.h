@@ -47,7 +47,8 @@ typedef enum {
     V_LOADER,  /* a DataLoader: dobj */
     V_ITER,    /* iter(loader): dobj */
     V_DICT,    /* items = values, self = a tuple of the keys (compile-time); dtensor once run-time keys index it */
-    V_STATEFILE, /* torch.load(PATH): s = the path, read by load_state_dict */
+    V_STATEFILE, /* torch.load(PATH): s = the path, read by load_state_dict; self: a key prefix
+                    ("model_state_dict.") once indexed, or NULL */
     V_OPTIONS, /* options(...): items = the defaults, self = a tuple of the names */
     V_OPTSTR,  /* a string option: s = its name, self = its default (a string known only at run time) */
 } VKind;
@@ -103,6 +104,9 @@ typedef struct DataObj {
     Shape shape_x, shape_y; /* loader: a batch's images and labels */
     struct DataObj *loader; /* iterator: its loader */
     int iter;             /* iterator: its HostData.iters index */
+    int nt;               /* a TensorDataset and its loader: the tensors (0: images and labels), */
+    DType tdt[8];         /*   their dtypes, */
+    Shape tshape[8];      /*   and their shapes (the loader's: a batch's) */
 } DataObj;
 
 struct Module {
@@ -372,6 +376,7 @@ Value *make_optimizer(const char *kind, Args *a);
 void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
 void optimizer_stage(Optim *o, SrcLoc loc); /* its state into groups, for a run-time loop's body */
 Value *param_group_get(Optim *o, Value *key, SrcLoc loc);          /* param_groups[0][key] */
+Value *optim_state_dict(Optim *o, SrcLoc loc);                      /* optimizer.state_dict() */
 void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc);  /* param_groups[0][key] = v */
 /* The update of a train block's step, as assignments (state, new value) into assigns. */
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
@@ -428,8 +433,10 @@ Value *data_attribute(Value *v, const char *name, SrcLoc loc); /* dataset.classe
 
 Value *bi_load_state(Args *a);
 Value *bi_save(Args *a);
+Value *bi_tensor_dataset(Args *a);
 Value *bi_load(Args *a);
 Value *bi_state_dict(Args *a);
+Value *statefile_get(Value *f, Value *key, SrcLoc loc); /* checkpoint['model_state_dict'] */
 Value *bi_options(Args *a);                                  /* options(epochs=2, ...) */
 Value *option_attribute(Value *opts, const char *name, SrcLoc loc); /* args.epochs */
 Value *bi_load_state_dict(Args *a);
@@ -470,6 +477,8 @@ void stage_check_assign(const char *name, Value *v, SrcLoc loc); /* a carried na
 int stage_dataset(const HostDataset *d, SrcLoc loc); /* the host loads it here; its index */
 int stage_iter(const HostIter *it, SrcLoc loc);      /* iter(loader) here; the iterator's index */
 Value *stage_next(int iter, DataObj *loader, SrcLoc loc); /* next(it): (images, labels) */
+/* TensorDataset(*tensors): each kept in a slot the host reads rows of; the dataset's index */
+int stage_tensor_dataset(Value **ts, int n, SrcLoc loc);
 
 /* ---- train.c: train blocks ---- */
 

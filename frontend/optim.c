@@ -376,6 +376,76 @@ Value *param_group_get(Optim *o, Value *key, SrcLoc loc) {
     error_at(loc, "the parameter group has no key '%s'", k);
 }
 
+/* d[key] = v, for the dicts state_dict() builds */
+static void put(Value *d, Value *key, Value *v) {
+    list_append(d->self, key);
+    list_append(d, v);
+}
+
+static Value *new_dict(void) {
+    Value *d = lw_mk(V_DICT);
+    d->self = lw_mk(V_TUPLE);
+    return d;
+}
+
+/* A hyper-parameter as PyTorch's group holds it: a default of 0 stays Python's int 0. */
+static Value *hyper(double v) { return v == 0 ? mk_int(0) : mk_float(v); }
+
+/*
+ * optimizer.state_dict(), as PyTorch 1.13 builds it: {'state': {index: {...}}, 'param_groups':
+ * [{hyper-parameters..., 'params': [0, 1, ...]}]}. The state holds what the steps so far made
+ * (SGD's momentum_buffer; Adam's step as a float tensor, exp_avg, exp_avg_sq), per parameter
+ * index; the tensors are their values at this point of the program (PyTorch hands out the live
+ * tensors, which a later step changes in place: save or print the dict where it is made).
+ */
+Value *optim_state_dict(Optim *o, SrcLoc loc) {
+    Value *state = new_dict();
+    for (int i = 0; i < o->nparams; i++) {
+        Value *st = new_dict();
+        if (!o->adam && o->buf[i] >= 0)
+            put(st, mk_str("momentum_buffer"), lw_result(L.group_base[o->buf[i]], NULL, NULL));
+        if (o->adam && o->exp_avg[i] >= 0) {
+            int step = o->staged ? lw_cast(L.group_base[o->step_group], DT_F32, loc)
+                                 : const_scalar(mk_int(o->steps[i]), DT_F32, loc);
+            put(st, mk_str("step"), lw_result(step, NULL, NULL));
+            put(st, mk_str("exp_avg"), lw_result(L.group_base[o->exp_avg[i]], NULL, NULL));
+            put(st, mk_str("exp_avg_sq"), lw_result(L.group_base[o->exp_avg_sq[i]], NULL, NULL));
+        }
+        if (st->n)
+            put(state, mk_int(i), st);
+    }
+    Value *g = new_dict();
+    put(g, mk_str("lr"), param_group_get(o, mk_str("lr"), loc));
+    if (o->adam) {
+        put(g, mk_str("betas"), lw_tuple2(mk_float(o->beta1), mk_float(o->beta2)));
+        put(g, mk_str("eps"), mk_float(o->eps));
+        put(g, mk_str("weight_decay"), hyper(o->weight_decay));
+        put(g, mk_str("amsgrad"), mk_bool(false));
+    } else {
+        put(g, mk_str("momentum"), hyper(o->momentum));
+        put(g, mk_str("dampening"), hyper(o->dampening));
+        put(g, mk_str("weight_decay"), hyper(o->weight_decay));
+        put(g, mk_str("nesterov"), mk_bool(o->nesterov));
+    }
+    put(g, mk_str("maximize"), mk_bool(false));
+    put(g, mk_str("foreach"), lw_mk(V_NONE));
+    if (o->adam)
+        put(g, mk_str("capturable"), mk_bool(false));
+    put(g, mk_str("differentiable"), mk_bool(false));
+    if (o->adam)
+        put(g, mk_str("fused"), mk_bool(false));
+    Value *params = lw_mk(V_LIST);
+    for (int i = 0; i < o->nparams; i++)
+        list_append(params, mk_int(i));
+    put(g, mk_str("params"), params);
+    Value *groups = lw_mk(V_LIST);
+    list_append(groups, g);
+    Value *d = new_dict();
+    put(d, mk_str("state"), state);
+    put(d, mk_str("param_groups"), groups);
+    return d;
+}
+
 /* Only the learning rate changes after construction (a schedule); a run-time value stages the
  * optimizer, so the update reads the rate from the arena. */
 void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc) {

@@ -660,6 +660,30 @@ int stage_dataset(const HostDataset *d, SrcLoc loc) {
     return h->data;
 }
 
+int stage_tensor_dataset(Value **ts, int n, SrcLoc loc) {
+    data_place(loc, "a TensorDataset");
+    if (L.carry)
+        error_at(loc, "a TensorDataset is made outside run-time loops and ifs (it holds its tensors for "
+                      "the loaders that read it)");
+    HostDataset d = {.kind = "tensors", .cls = "TensorDataset", .n = TN(ts[0])->shape.d[0], .ntensors = n};
+    d.tensors = ir_alloc(sizeof(char *) * (size_t)n);
+    d.row_bytes = ir_alloc(sizeof(int64_t) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        Node *x = TN(ts[i]);
+        int g = new_group(x->id); /* the values it holds from here (PyTorch's holds the tensors) */
+        ensure();
+        pin(g);
+        d.tensors[i] = slot_of(g);
+        d.row_bytes[i] = shape_numel(x->shape) / x->shape.d[0] * dtype_size(x->dtype);
+    }
+    HostDataset *sets = ir_alloc(sizeof(HostDataset) * (size_t)(L.data.nsets + 1));
+    if (L.data.nsets)
+        memcpy(sets, L.data.sets, sizeof(HostDataset) * (size_t)L.data.nsets);
+    sets[L.data.nsets] = d;
+    L.data.sets = sets;
+    return L.data.nsets++;
+}
+
 static int new_iter(const HostIter *it) {
     HostIter *its = ir_alloc(sizeof(HostIter) * (size_t)(L.data.niters + 1));
     if (L.data.niters)
@@ -679,8 +703,17 @@ int stage_iter(const HostIter *it, SrcLoc loc) {
     return h->data;
 }
 
-/* The batch a loader's iterator just wrote into its slots. */
+/* The batch a loader's iterator just wrote into its slots: (images, labels), or a TensorDataset's
+ * rows of each tensor (a list, as PyTorch's collate makes it). */
 static Value *batch_value(HostStmt *h, DataObj *loader, SrcLoc loc) {
+    if (loader->nt) {
+        Value *l = lw_mk(V_LIST);
+        h->nouts = loader->nt;
+        h->outs = ir_alloc(sizeof(char *) * (size_t)loader->nt);
+        for (int i = 0; i < loader->nt; i++)
+            list_append(l, slot_value(&h->outs[i], "batch", loader->tdt[i], loader->tshape[i], 0, loc));
+        return l;
+    }
     Value *x = slot_value(&h->x, "images", DT_F32, loader->shape_x, 0, loc);
     Value *y = slot_value(&h->y, "labels", DT_I64, loader->shape_y, 0, loc);
     return lw_tuple2(x, y);

@@ -243,6 +243,8 @@ struct HostStmt {
     int data;             /* H_DATA: the dataset; H_ITER, H_NEXT, H_FOR over a loader: the iterator */
     const char *x, *y;    /* H_NEXT, H_FOR over a loader (x not NULL): the batch's slots (f32
                              images, i64 labels) */
+    const char **outs;    /* H_NEXT, H_FOR over a TensorDataset's loader: a slot per tensor */
+    int nouts;
     HostBlock body, orelse, test;
 };
 
@@ -251,13 +253,16 @@ void host_push(HostBlock *b, HostStmt *s);
 /* The data a program's host code reads (torchvision datasets, DataLoader iterators): what
  * runtime/loader.c needs, known at compile time. */
 typedef struct {
-    const char *kind;     /* "fashion_mnist", "mnist", "cifar10" */
+    const char *kind;     /* "fashion_mnist", "mnist", "cifar10", or "tensors" (a TensorDataset) */
     const char *cls;      /* as the program spells it: "FashionMNIST" */
     const char *root;
     const char *root_option; /* or the string option that gives it at run time (root unused) */
     bool train;
-    int64_t n;            /* images the files must hold */
+    int64_t n;            /* images the files must hold; a TensorDataset's rows */
     int c, h, w;
+    const char **tensors; /* a TensorDataset: each tensor's slot, read when a batch is drawn */
+    int64_t *row_bytes;   /*                  and the bytes of one of its rows */
+    int ntensors;
 } HostDataset;
 
 typedef struct {

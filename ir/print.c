@@ -238,6 +238,16 @@ void ir_print_dot(FILE *f, const Graph *g) {
     fputs("}\n", f);
 }
 
+/* What a loader's next batch goes into: "images, labels" or a TensorDataset's "a, b, c". */
+static const char *batch_slots(const HostStmt *h) {
+    if (!h->outs)
+        return ir_fmt("%s, %s", h->x, h->y);
+    const char *s = "";
+    for (int i = 0; i < h->nouts; i++)
+        s = ir_fmt("%s%s%s", s, i ? ", " : "", h->outs[i]);
+    return s;
+}
+
 static void print_host_block(FILE *f, const HostBlock *b, int depth) {
     for (int i = 0; i < b->n; i++) {
         const HostStmt *h = b->s[i];
@@ -248,11 +258,11 @@ static void print_host_block(FILE *f, const HostBlock *b, int depth) {
         case H_CONTINUE: fprintf(f, "continue\n"); break;
         case H_DATA: fprintf(f, "load dataset %d\n", h->data); break;
         case H_ITER: fprintf(f, "start iterator %d\n", h->data); break;
-        case H_NEXT: fprintf(f, "%s, %s = next(iterator %d)\n", h->x, h->y, h->data); break;
+        case H_NEXT: fprintf(f, "%s = next(iterator %d)\n", batch_slots(h), h->data); break;
         case H_FOR:
-            if (h->x) {
-                fprintf(f, "for %s%s(%s, %s) in iterator %d (from %lld):\n", h->slot ? h->slot : "",
-                        h->slot ? ", " : "", h->x, h->y, h->data, (long long)h->lim[0]);
+            if (h->x || h->outs) {
+                fprintf(f, "for %s%s(%s) in iterator %d (from %lld):\n", h->slot ? h->slot : "",
+                        h->slot ? ", " : "", batch_slots(h), h->data, (long long)h->lim[0]);
                 print_host_block(f, &h->body, depth + 1);
                 break;
             }

@@ -15,7 +15,8 @@
  *     random_() on an int64 tensor) when its first batch is asked for, or at iter() when the
  *     loader has workers (they prefetch), and permutes the indices with torch.randperm on a
  *     generator seeded with it: for i < n - 1, swap i with i + random() % (n - i).
- * Batches are ToTensor, then Normalize, of each image, with Pad's zero bytes around it.
+ * Batches are ToTensor, then Normalize, of each image, with Pad's zero bytes around it. A
+ * TensorDataset's loader samples the same way and copies the chosen rows of each tensor.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -81,12 +82,15 @@ void tg_randperm(TgRng *r, int64_t *out, int64_t n) {
     }
 }
 
+/* The samples a pass runs over: the dataset's images, or the TensorDataset's rows. */
+static int64_t samples(const TgIter *it) { return it->data ? it->data->n : it->n; }
+
 /* RandomSampler.__iter__: a seed from the program's generator, a permutation from a generator of its own. */
 static void sampler_start(TgIter *it, TgRng *global) {
     TgRng own;
     uint64_t seed = tg_rng_u64(global) % (UINT64_C(1) << 63);
     tg_rng_seed(&own, seed);
-    tg_randperm(&own, it->order, it->data->n);
+    tg_randperm(&own, it->order, samples(it));
     it->sampled = 1;
 }
 
@@ -94,25 +98,46 @@ int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap) {
     (void)tg_rng_u64(global); /* _BaseDataLoaderIter's base seed: drawn, used by workers only */
     it->next = 0;
     it->sampled = 0;
+    int64_t n = samples(it);
     if (it->shuffle && !it->order) {
-        it->order = malloc(sizeof(int64_t) * (size_t)(it->data->n ? it->data->n : 1));
+        it->order = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
         if (!it->order)
-            return tg_fail(err, errcap, "DataLoader", "out of memory for a permutation of %lld indices",
-                           (long long)it->data->n);
+            return tg_fail(err, errcap, "DataLoader", "out of memory for a permutation of %lld indices", (long long)n);
     }
     if (it->shuffle && it->workers > 0)
         sampler_start(it, global);
     return 0;
 }
 
-int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y) {
+/* The next batch's first position in the pass (the sampler drawing its permutation on the first),
+ * or -1 when the pass is over. */
+static int64_t advance(TgIter *it, TgRng *global) {
     if (it->next >= it->nbatch)
         return -1;
     if (it->shuffle && !it->sampled)
         sampler_start(it, global);
-    tg_dataset_batch(it->data, it->shuffle ? it->order : NULL, it->next * it->batch, (int)it->batch, it->pad,
-                     it->mean, it->std, x, y);
-    it->next++;
+    return it->next++ * it->batch;
+}
+
+int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y) {
+    int64_t first = advance(it, global);
+    if (first < 0)
+        return -1;
+    tg_dataset_batch(it->data, it->shuffle ? it->order : NULL, first, (int)it->batch, it->pad, it->mean, it->std, x,
+                     y);
+    return 0;
+}
+
+int tg_iter_next_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
+                      void *const *out) {
+    int64_t first = advance(it, global);
+    if (first < 0)
+        return -1;
+    for (int64_t j = 0; j < it->batch; j++) {
+        int64_t i = it->shuffle ? it->order[first + j] : first + j;
+        for (int t = 0; t < k; t++)
+            memcpy((char *)out[t] + (size_t)j * row[t], (const char *)src[t] + (size_t)i * row[t], row[t]);
+    }
     return 0;
 }
 

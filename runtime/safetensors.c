@@ -661,6 +661,7 @@ static int parse_metadata(Parser *p, const char *const *keys, char **values, int
 typedef struct {
     const char *const *names; /* every tensor the model has */
     int n;
+    const char *under;        /* only the file's tensors named with this prefix count, or NULL */
     unsigned char *seen;      /* n flags: the file has names[j] */
     int nfile;                /* the file's tensors (metadata aside) */
     char *unknown;            /* the file's first tensor the model lacks (header length + 1 bytes) */
@@ -746,7 +747,7 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                         x = &e[i];
                 if (x->found)
                     return tg_fail(p->err, p->errcap, p->path, "%s appears twice", name);
-                if (s) {
+                if (s && (!s->under || strncmp(name, s->under, strlen(s->under)) == 0)) {
                     int j = 0;
                     while (j < s->n && (strlen(s->names[j]) != nlen || strcmp(s->names[j], name) != 0))
                         j++;
@@ -926,20 +927,21 @@ int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *e
         names[i] = t[i].name;
     int rc = distinct(path, names, n, err, errcap);
     if (rc == 0) {
-        Strict s = {names, n, NULL, 0, NULL, 0};
+        Strict s = {names, n, NULL, NULL, 0, NULL, 0};
         rc = load(path, t, n, NULL, NULL, 0, 0, &s, err, errcap);
     }
     free(names);
     return rc;
 }
 
-int tg_load_one_safetensors(const char *path, const char *name, TgDType dt, int rank, const int64_t *shape,
-                            void *out, const char *const *model, int nmodel, char *err, size_t errcap) {
+int tg_load_one_safetensors(const char *path, const char *under, const char *name, TgDType dt, int rank,
+                            const int64_t *shape, void *out, const char *const *model, int nmodel, char *err,
+                            size_t errcap) {
     TgNamedTensor t = {name, dt, rank, shape, out};
     if (!model)
         return load(path, &t, 1, NULL, NULL, 0, 0, NULL, err, errcap);
     if (distinct(path, model, nmodel, err, errcap) != 0)
         return -1;
-    Strict s = {model, nmodel, NULL, 0, NULL, 0};
+    Strict s = {model, nmodel, under, NULL, 0, NULL, 0};
     return load(path, &t, 1, NULL, NULL, 0, 0, &s, err, errcap);
 }

@@ -192,7 +192,8 @@ int tg_open_dataset(const char *kind, const char *root, int train, int64_t n, in
 /* torch.randperm(n, generator=r): PyTorch 1.13's CPU algorithm, the same permutation. */
 void tg_randperm(TgRng *r, int64_t *out, int64_t n);
 
-/* One iterator of a DataLoader over a dataset: the fields above `order` are its settings. */
+/* One iterator of a DataLoader over a dataset (data), or over a TensorDataset's tensors (data
+ * NULL, n samples): the fields above `order`, and n, are its settings. */
 typedef struct {
     const TgDataset *data;
     int64_t batch, nbatch;   /* batch size, batches per pass (the last partial one dropped) */
@@ -201,12 +202,17 @@ typedef struct {
     int64_t *order;          /* the sampler's permutation (shuffle), malloc'ed by tg_iter_start */
     int64_t next;            /* batches served in this pass */
     int sampled;             /* the sampler drew its permutation */
+    int64_t n;               /* a TensorDataset's samples (the tensors' first dimension) */
 } TgIter;
 
 /* iter(loader): a new pass, with PyTorch's draws from the program's generator. -1 on no memory. */
 int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap);
 /* next(it): the next batch, x (batch, c, h + 2 pad, w + 2 pad) and y (batch); -1 when the pass is over. */
 int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y);
+/* next(it) of a TensorDataset's loader: row order[i] of each of the k tensors src[t] (rows of
+ * row[t] bytes) into row i of out[t], for the batch's rows; -1 when the pass is over. */
+int tg_iter_next_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
+                      void *const *out);
 void tg_iter_free(TgIter *it);
 
 /* ---- a program's options on the command line (options.c) --------------------- */
@@ -265,10 +271,13 @@ int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *e
 /*
  * Reads one named tensor (dtype, shape, into out), as a generated program's load_state does per
  * tensor. With model (nmodel names, all the model's tensors), the file must also hold exactly
- * those, with the messages above; NULL checks only this tensor.
+ * those, with the messages above; NULL checks only this tensor. With under (a prefix such as
+ * "model_state_dict.", where torch.save put a model in a checkpoint dict), only the file's
+ * tensors whose names start with it must be the model's; NULL: all of them.
  */
-int tg_load_one_safetensors(const char *path, const char *name, TgDType dt, int rank, const int64_t *shape,
-                            void *out, const char *const *model, int nmodel, char *err, size_t errcap);
+int tg_load_one_safetensors(const char *path, const char *under, const char *name, TgDType dt, int rank,
+                            const int64_t *shape, void *out, const char *const *model, int nmodel, char *err,
+                            size_t errcap);
 
 /* ---- pictures (png.c) ---------------------------------------------------- */
 

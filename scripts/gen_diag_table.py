@@ -107,6 +107,8 @@ CASES += [
  ("def_name_taken", "model f(x: f32[B, 2]) {\n    return x\n}\ndef f(x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
  ("def_sees_no_program_variable", "def f() {\n    return n + 1\n}\nprogram p {\n    n = 2\n    print(f())\n}\n"),
  ("loader_partial_batch", "program p {\n    t = transforms.ToTensor()\n    testset = torchvision.datasets.FashionMNIST(root=\"d\", train=False, transform=t)\n    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n}\n"),
+ ("tensor_dataset", "program p {\n    d = TensorDataset(ones(4, 2), zeros(5))\n    e = TensorDataset(ones(4), 3)\n"
+                    "    for i in range(int(ones(1).sum())) {\n        f = TensorDataset(ones(4))\n    }\n}\n"),
  ("dataset_without_totensor", "program p {\n    t = transforms.Normalize((0.5,), (0.5,))\n    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n}\n"),
  ("next_of_loader", "program p {\n    s = torchvision.datasets.MNIST(root=\"d\", transform=transforms.ToTensor())\n    l = torch.utils.data.DataLoader(s, batch_size=4)\n    x, y = next(l)\n    for a, b, c in enumerate(l) {\n        print(a)\n    }\n}\n"),
  ("cond_on_runtime_value", "program p {\n    x = ones(2).sum()\n    y = 1 if x > 1 else 2\n    z = [i for i in x.view(1)]\n}\n"),

@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg, schedule.tg, defs.tg, containers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates, and what it
-prints is the golden tests/golden/<name>.out that test_codegen compares with.
+regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, loader.tg:
+Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates,
+and what it prints is the golden tests/golden/<name>.out that test_codegen compares with.
 
-    /usr/bin/python3 scripts/gen_loop_goldens.py
+    /usr/bin/python3 scripts/gen_loop_goldens.py [NAME ...]     (default: all of them)
 """
 import contextlib
 import gzip
 import io
 import os
 import shutil
+import sys
 import tempfile
 
 import torch
@@ -423,9 +425,87 @@ def loop_semantics():
     print(k ** 2, not (k > 1))
 
 
+def checkpoint():
+    torch.manual_seed(0)
+    net = Lin()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    print(optimizer.state_dict())
+    x = torch.randn(8, 2)
+    y = x.sum(1, keepdim=True)
+    for epoch in range(3):
+        optimizer.zero_grad()
+        loss = F.mse_loss(net(x), y)
+        loss.backward()
+        optimizer.step()
+    print(optimizer.state_dict())
+    with tempfile.TemporaryDirectory() as tmp:
+        PATH = os.path.join(tmp, "checkpoint.pt")
+        torch.save({'epoch': epoch, 'model_state_dict': net.state_dict(),
+                    'optimizer_state_dict': optimizer.state_dict(), 'loss': loss}, PATH)
+        net2 = Lin()
+        checkpoint = torch.load(PATH)
+        net2.load_state_dict(checkpoint['model_state_dict'])
+    print(net2.fc.weight, net2.fc.bias)
+    print((net2(x) == net(x)).sum().item())
+
+    adam = torch.optim.Adam(net2.parameters(), lr=0.01, weight_decay=0.001)
+    for step in range(2):
+        adam.zero_grad()
+        F.mse_loss(net2(x), y).backward()
+        adam.step()
+    print(adam.state_dict())
+
+
+class Cls(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 8)
+        self.fc2 = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def tensors():
+    from torch.utils.data import DataLoader, TensorDataset
+    torch.manual_seed(0)
+    x = torch.randn(20, 3)
+    y = (x.sum(1) > 0).long()
+    w = torch.arange(20).float()
+    trainset = TensorDataset(x, y)
+    loader = DataLoader(trainset, batch_size=5, shuffle=True)
+    print(len(trainset), len(loader))
+    net = Cls()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    for epoch in range(3):
+        total = 0.0
+        for i, (xb, yb) in enumerate(loader):
+            optimizer.zero_grad()
+            loss = criterion(net(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            if epoch == 0:
+                print(i, yb)
+        print(f"epoch {epoch} loss {total / len(loader):.6f}")
+    ordered = DataLoader(TensorDataset(x, y, w), batch_size=10)
+    correct = 0
+    with torch.no_grad():
+        for xb, yb, wb in ordered:
+            correct += (net(xb).argmax(1) == yb).sum().item()
+            print(wb)
+    it = iter(loader)
+    xb, yb = next(it)
+    print(correct, xb.shape, yb)
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
-                     ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics)]:
+                     ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
+                     ("checkpoint", checkpoint), ("tensors", tensors)]:
+        if len(sys.argv) > 1 and name not in sys.argv[1:]:
+            continue
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             fn()

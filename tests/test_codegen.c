@@ -381,6 +381,11 @@ START_TEST(test_runtime_data_errors) {
     check_run_error("ckpt", "model M(x: f32[B, 2]) {\n    fc = Linear(2, 2)\n    return fc(x)\n}\n"
                             "program ckpt {\n    m = M()\n    m.load_state_dict(torch.load('nothing.pth'))\n}\n",
                     "nothing.pth");
+    /* a checkpoint dict's part under a key the file does not have */
+    check_run_error("ckkey", "model M(x: f32[B, 2]) {\n    fc = Linear(2, 2)\n    return fc(x)\n}\n"
+                             "program ckkey {\n    m = M()\n    torch.save({'model': m.state_dict(), 'epoch': 3}, 'c.pt')\n"
+                             "    m.load_state_dict(torch.load('c.pt')['model_state_dict'])\n}\n",
+                    "c.pt: no tensor model_state_dict.fc.weight (the model has 2 tensors; the file has 0)");
 }
 END_TEST
 
@@ -531,6 +536,20 @@ START_TEST(test_containers_match_pytorch) {
     /* strings picked by run-time labels and joined, per-class dicts counted in loops, a
        conditional expression, comprehensions, zip, state_dict saved and loaded, make_grid */
     check_program_prints_near("containers", 1e-5);
+}
+END_TEST
+
+START_TEST(test_checkpoint_matches_pytorch) {
+    /* optimizer.state_dict() of SGD and Adam before and after steps in a loop, a general
+       checkpoint saved with torch.save and its model loaded from checkpoint['model_state_dict'] */
+    check_program_prints_near("checkpoint", 1e-5);
+}
+END_TEST
+
+START_TEST(test_tensors_match_pytorch) {
+    /* TensorDataset over the program's tensors: a shuffled DataLoader's batches and losses, an
+       ordered one over three tensors, iter/next: PyTorch's permutations and values */
+    check_program_prints_near("tensors", 1e-5);
 }
 END_TEST
 
@@ -1177,6 +1196,8 @@ int main(void) {
     tcase_add_test(tc, test_defs_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
+    tcase_add_test(tc, test_checkpoint_matches_pytorch);
+    tcase_add_test(tc, test_tensors_match_pytorch);
     tcase_add_test(tc, test_imports);
     tcase_add_test(tc, test_epochs_only_literal);
     tcase_add_test(tc, test_program_options);

@@ -535,6 +535,45 @@ END_TEST
  * num_workers=W)); r = torch.rand(1); next(it): PyTorch 1.13 gives [1, 2, 3, 5] and 0.0884774 for
  * W = 0 (the sampler draws at the first next()), [6, 7, 1, 4] and 0.3074228 for W = 2 (at iter()),
  * and the generator continues with 0.6340787 either way. */
+/* A TensorDataset's loader: each tensor's rows in the sampler's order (the draws of the image
+ * loader: the base seed, the sampler's seed, randperm), then the end of the pass. */
+START_TEST(test_iter_rows) {
+    float x[10][3];
+    int64_t y[10];
+    for (int i = 0; i < 10; i++) {
+        y[i] = 100 + i;
+        for (int k = 0; k < 3; k++)
+            x[i][k] = (float)(10 * i + k);
+    }
+    TgRng g, h, own;
+    tg_rng_seed(&g, 7);
+    tg_rng_seed(&h, 7);
+    (void)tg_rng_u64(&h);
+    tg_rng_seed(&own, tg_rng_u64(&h) % (UINT64_C(1) << 63));
+    int64_t order[10];
+    tg_randperm(&own, order, 10);
+    char err[256];
+    TgIter it = {NULL, 4, 2, 1, 0, 0, NULL, NULL, NULL, 0, 0, 10};
+    ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);
+    float bx[4][3];
+    int64_t by[4];
+    const void *const src[] = {x, y};
+    const size_t row[] = {sizeof x[0], sizeof y[0]};
+    void *const out[] = {bx, by};
+    for (int b = 0; b < 2; b++) {
+        ck_assert_int_eq(tg_iter_next_rows(&it, &g, 2, src, row, out), 0);
+        for (int j = 0; j < 4; j++) {
+            int64_t i = order[4 * b + j];
+            ck_assert_int_eq(by[j], 100 + i);
+            for (int k = 0; k < 3; k++)
+                ck_assert(bx[j][k] == x[i][k]);
+        }
+    }
+    ck_assert_int_eq(tg_iter_next_rows(&it, &g, 2, src, row, out), -1); /* drop_last: 2 rows left over */
+    tg_iter_free(&it);
+}
+END_TEST
+
 START_TEST(test_iter_draws_as_torch) {
     uint8_t images[10], labels[10];
     for (int i = 0; i < 10; i++)
@@ -543,7 +582,7 @@ START_TEST(test_iter_draws_as_torch) {
     for (int workers = 0; workers <= 2; workers += 2) {
         TgRng g;
         tg_rng_seed(&g, 0);
-        TgIter it = {&d, 4, 2, 1, workers, 0, NULL, NULL, NULL, 0, 0};
+        TgIter it = {&d, 4, 2, 1, workers, 0, NULL, NULL, NULL, 0, 0, 0};
         ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);
         float r, x[4], after;
         int64_t y[4];
@@ -856,6 +895,7 @@ int main(void) {
     tcase_add_test(tc, test_shuffle_uniform);
     tcase_add_test(tc, test_randperm_matches_torch);
     tcase_add_test(tc, test_iter_draws_as_torch);
+    tcase_add_test(tc, test_iter_rows);
     tcase_add_test(tc, test_open_dataset_checks_size);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");

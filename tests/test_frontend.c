@@ -937,6 +937,24 @@ static const BadCase bad[] = {
      "bad.tg:4:45: error: the last batch would hold 16 of the dataset's 10000 samples (batch_size=64): tgc compiles one batch shape, so pass drop_last=True or a batch_size that divides 10000 (a second shape for the last batch is not supported yet)\n"
      "    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n"
      "                                            ^\n"},
+    {"tensor_dataset",
+     "program p {\n"
+     "    d = TensorDataset(ones(4, 2), zeros(5))\n"
+     "    e = TensorDataset(ones(4), 3)\n"
+     "    for i in range(int(ones(1).sum())) {\n"
+     "        f = TensorDataset(ones(4))\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:2:22: error: Size mismatch between tensors: argument 2 has 5 rows, the first 4\n"
+     "    d = TensorDataset(ones(4, 2), zeros(5))\n"
+     "                     ^\n"
+     "bad.tg:3:22: error: TensorDataset takes tensors; argument 2 is an int\n"
+     "    e = TensorDataset(ones(4), 3)\n"
+     "                     ^\n"
+     "bad.tg:5:26: error: a TensorDataset is made outside run-time loops and ifs (it holds its tensors for the loaders that read it)\n"
+     "        f = TensorDataset(ones(4))\n"
+     "                         ^\n"
+     "3 errors generated.\n"},
     {"dataset_without_totensor",
      "program p {\n"
      "    t = transforms.Normalize((0.5,), (0.5,))\n"

@@ -645,7 +645,7 @@ START_TEST(state_duplicate_names) {
     float a[2];
     const char *model[] = {"a", "b"};
     int64_t two[] = {2};
-    ck_assert_int_eq(tg_load_one_safetensors(path, "a", TG_F32, 1, two, a, model, 2, err, sizeof err), -1);
+    ck_assert_int_eq(tg_load_one_safetensors(path, NULL, "a", TG_F32, 1, two, a, model, 2, err, sizeof err), -1);
     ck_assert_str_eq(err, fmt("%s: b appears twice", path));
 }
 END_TEST
@@ -661,26 +661,38 @@ START_TEST(load_one) {
     float mean[3] = {0};
     int64_t tracked = 0;
     char err[512] = "";
-    ck_assert_msg(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 3, err,
+    ck_assert_msg(tg_load_one_safetensors(path, NULL, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 3, err,
                                           sizeof err) == 0, "%s", err);
     ck_assert(memcmp(mean, want.mean, sizeof mean) == 0);
-    ck_assert_msg(tg_load_one_safetensors(path, "bn.num_batches_tracked", TG_I64, 0, NULL, &tracked, NULL, 0, err,
+    ck_assert_msg(tg_load_one_safetensors(path, NULL, "bn.num_batches_tracked", TG_I64, 0, NULL, &tracked, NULL, 0, err,
                                           sizeof err) == 0, "%s", err);
     ck_assert(tracked == 123456789012LL);
     /* the list: a model with a fourth tensor finds it missing, one with two only finds an unknown */
     const char *more[] = {"fc.weight", "bn.running_mean", "bn.num_batches_tracked", "fc.bias"};
-    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, more, 4, err,
+    ck_assert_int_eq(tg_load_one_safetensors(path, NULL, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, more, 4, err,
                                              sizeof err), -1);
     ck_assert_str_eq(err, fmt("%s: no tensor fc.bias (the model has 4 tensors; the file has 3)", path));
-    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 2, err,
+    ck_assert_int_eq(tg_load_one_safetensors(path, NULL, "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, model, 2, err,
                                              sizeof err), -1);
     ck_assert_str_eq(err, fmt("%s: bn.num_batches_tracked is not a tensor of the model", path));
     /* without the list, only the one tensor counts; its shape is still checked */
     int64_t four[] = {4};
     float big[4];
-    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.running_mean", TG_F32, 1, four, big, NULL, 0, err,
+    ck_assert_int_eq(tg_load_one_safetensors(path, NULL, "bn.running_mean", TG_F32, 1, four, big, NULL, 0, err,
                                              sizeof err), -1);
     ck_assert_str_eq(err, fmt("%s: bn.running_mean is F32 [3] but F32 [4] is expected", path));
+    /* under a prefix (checkpoint['bn.']): only the file's tensors named so must be the model's */
+    const char *bn[] = {"bn.running_mean", "bn.num_batches_tracked"};
+    ck_assert_msg(tg_load_one_safetensors(path, "bn.", "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, bn, 2, err,
+                                          sizeof err) == 0, "%s", err);
+    const char *bn1[] = {"bn.running_mean"};
+    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.", "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, bn1, 1, err,
+                                             sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: bn.num_batches_tracked is not a tensor of the model", path));
+    const char *bn3[] = {"bn.running_mean", "bn.num_batches_tracked", "bn.running_var"};
+    ck_assert_int_eq(tg_load_one_safetensors(path, "bn.", "bn.running_mean", TG_F32, 1, BN_SHAPE, mean, bn3, 3, err,
+                                             sizeof err), -1);
+    ck_assert_str_eq(err, fmt("%s: no tensor bn.running_var (the model has 3 tensors; the file has 2)", path));
 }
 END_TEST
 
