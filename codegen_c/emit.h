@@ -11,6 +11,7 @@
  *   pool_loss.c    pooling, cross-entropy, and their backward kernels
  *   kernels.c      the dispatch from op to emitter, sources (constants), a graph's kernels and calls
  *   host.c         emit_c: the header, the run functions, init, the tensor table, step, predict
+ *   staged.c       a staged program: its segments (on the CPU or a device) and its host code
  *   trainer.c      the standalone trainer's main
  *   stats.c        --stats
  */
@@ -80,6 +81,21 @@ void emit_cross_entropy_fused(void);
  * ends at node i of the current graph, if one does */
 void emit_kernels(Graph *g, const MemPlan *m, const char *kpre);
 bool emit_call_at(int i);
+
+/* host.c: a program's run function (seg: a staged program's segment, a static function of the
+ * arena, the generator and the output); the #defines of the current graph's offsets; the
+ * program's options variable (PREFIX_options, or NULL) */
+void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg);
+/* node i's host part in the current graph (R: the generator): true when it has no kernel call */
+bool emit_host_node(Graph *g, int i, const char *R);
+void emit_offsets(const char *whose);
+extern const char *options_var;
+
+/* staged.c: a staged program's segments and its run function fn, the host code; be: where the
+ * segments that can run on a device run (NULL, or a backend without program hooks: the CPU);
+ * prefix and source: the file's identifier prefix and .tg path (for the device's code) */
+void emit_staged(const StagedProgram *sp, const char *kpre, const char *fn, const char *prefix, const char *source,
+                 const Backend *be);
 
 /* trainer.c: the standalone trainer (main), for a train block with predict */
 void emit_trainer_main(const TrainCode *t, const Backend *be);

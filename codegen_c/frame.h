@@ -56,6 +56,21 @@ struct Backend {
     void (*start)(const TrainCode *t);
     void (*push)(const TrainCode *t);
     void (*pull)(const TrainCode *t);
+    /*
+     * A staged program's segments on the device (NULL: they all run on the CPU). seg_on_device:
+     * whether the device computes every node of a segment (sources read on the host, an option
+     * or a random draw, count: they are copied up). program_device, before the segments: the
+     * device's kernels of the segments marked in on_dev and static C functions the host code
+     * calls: `dev_ready()` (starts the device, or exits with a message), `dev_up(mem, off, n)`
+     * and `dev_down(mem, off, n)` (n bytes at arena offset off, to the device and back).
+     * seg_launches, inside segment k's function (its offsets defined): its launches, and where a
+     * source node the host computes comes in their order, host(node): the host's part of it,
+     * which ends with dev_up of its buffer.
+     */
+    bool (*seg_on_device)(Graph *seg);
+    void (*program_device)(const StagedProgram *sp, const bool *on_dev, const char *kpre, const char *prefix,
+                           const char *source);
+    void (*seg_launches)(int k, void (*host)(int node));
 };
 
 /* ---- the emitters' state: one graph at a time, in it one kernel unit at a time ---- */

@@ -174,7 +174,7 @@ static const char *lifetime(int i) {
 
 /* The current graph's arena offsets (memplan), one constant per buffer, which the functions below
  * name their pointers with; beside each, the buffer's type, size and lifetime. */
-static void emit_offsets(const char *whose) {
+void emit_offsets(const char *whose) {
     P("\n/* Where the buffers of %s lie in the arena: byte offsets from memplan. */\n", whose);
     for (int i = 0; i < cg.g->nnode; i++) {
         const Node *n = &cg.g->nodes[i];
@@ -274,14 +274,110 @@ static void emit_param_fill(const Node *n, const char *note) {
           name, v, value);
 }
 
-/* A program's run function: its sources, prints and kernel calls, in graph order. A segment of a
- * staged program (seg) is a static function of the arena and the program's generator. */
 static void emit_save_state(const Node *n, const char *path);
 
 /* The program's options variable (PREFIX_options), or NULL when it has none. */
-static const char *options_var;
+const char *options_var;
 
-static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg) {
+/* The host's part of node i of the current graph (R: the generator's expression): a print, a
+ * seed, an option, a parameter's init, a random draw, a file read or written, a slot's copy; true
+ * when that is all of it, false when its kernel's call follows (a run-time index is checked
+ * first). */
+bool emit_host_node(Graph *g, int i, const char *R) {
+    Node *n = &g->nodes[i];
+    int64_t cnt = shape_numel(n->shape);
+    switch (n->op) {
+    case OP_PRINT: emit_print(n); return true;
+    case OP_SEED:
+        if (n->nin) /* a seed known at run time */
+            P("    tg_rng_seed(%s, (uint64_t)%s[0]);\n", R, cg_var(n->in[0]));
+        else
+            P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0));
+        return true;
+    case OP_OPTION:
+        P("    %s[0] = %s.%s; /* --%s */\n", cg_var(i), options_var, cg_ident(node_str(n, "name", "")),
+          node_str(n, "name", ""));
+        return true;
+    case OP_PARAM:
+        if (!strcmp(node_str(n, "init", ""), "slot")) /* written by an earlier segment */
+            return true;
+        if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
+            emit_param_fill(n, "init ");
+            return true;
+        }
+        if (strcmp(node_str(n, "init", ""), "uniform"))
+            die("unknown parameter init");
+        /* fall through */
+    case OP_RAND:
+        P("    tg_uniform(%s, %s, %s, %lld, %s, %s);%s%s\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
+          n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
+        return true;
+    case OP_RANDN:
+        P("    tg_normal(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
+        return true;
+    case OP_LOAD:
+        if (node_attr(n, "key")) {
+            emit_load_safetensors(n);
+            return true;
+        }
+        P("    if (tg_npy_load(");
+        cg_c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
+        P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), cg_var(i));
+        P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+        return true;
+    case OP_SAVE: {
+        Node *x = &g->nodes[n->in[0]];
+        const char *path = node_str(n, "path", "");
+        if (node_attr(n, "keys")) {
+            emit_save_state(n, path);
+            return true;
+        }
+        if (x->dtype == DT_U8 && x->shape.rank == 3 && x->shape.d[2] == 3 && strlen(path) >= 4 &&
+            !strcmp(path + strlen(path) - 4, ".png")) { /* save_image: (H, W, RGB) bytes */
+            P("    if (tg_write_png(");
+            cg_c_string(path, strlen(path));
+            P(", %s, %lld, %lld, err, sizeof err)) {\n", cg_var(x->id), (long long)x->shape.d[1], (long long)x->shape.d[0]);
+            P("        fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", err);\n        return 1;\n    }\n",
+              cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col);
+            return true;
+        }
+        P("    if (tg_npy_save(");
+        cg_c_string(path, strlen(path));
+        P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), cg_var(x->id));
+        P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
+        return true;
+    }
+    case OP_INPUT:
+        return true;
+    case OP_ASSIGN: { /* a staged program's slot gets its new value (where it was not computed in place) */
+        const Node *dst = &g->nodes[n->in[0]];
+        if (cg.m->off[n->in[0]] != cg.m->off[n->in[1]])
+            P("    memcpy(%s, %s, %lld); /* %s */\n", cg_var(n->in[0]), cg_var(n->in[1]),
+              (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
+        return true;
+    }
+    case OP_SELECT: case OP_SETSELECT: { /* Python's IndexError, at the user's line */
+        const Node *x = &g->nodes[n->in[0]];
+        int axis = (int)node_int(n, "axis", 0);
+        const char *ix = cg_var(n->in[n->op == OP_SELECT ? 1 : 2]);
+        long long len = (long long)x->shape.d[axis];
+        P("    if (%s[0] < -%lld || %s[0] >= %lld) {\n", ix, len, ix, len);
+        P("        fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size %lld\\n\", "
+          "(long long)%s[0]);\n",
+          cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col, axis, len, ix);
+        P("        return 1;\n    }\n");
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* A program's run function: its sources, prints and kernel calls, in graph order. A segment of a
+ * staged program (seg) is a static function of the arena and the program's generator. */
+void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool seg) {
     cg_begin(g, m, kpre);
     emit_offsets(ir_fmt("%s %s", seg ? "segment" : "program", g->name));
     if (seg)
@@ -303,98 +399,9 @@ static void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *f
     if (load)
         P("    char err[512];\n");
     emit_pointers(g, true, true);
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        int64_t cnt = shape_numel(n->shape);
-        switch (n->op) {
-        case OP_PRINT: emit_print(n); continue;
-        case OP_SEED:
-            if (n->nin) /* a seed known at run time */
-                P("    tg_rng_seed(%s, (uint64_t)%s[0]);\n", R, cg_var(n->in[0]));
-            else
-                P("    tg_rng_seed(%s, %lldULL);\n", R, (long long)node_int(n, "seed", 0));
-            continue;
-        case OP_OPTION:
-            P("    %s[0] = %s.%s; /* --%s */\n", cg_var(i), options_var, cg_ident(node_str(n, "name", "")),
-              node_str(n, "name", ""));
-            continue;
-        case OP_PARAM:
-            if (!strcmp(node_str(n, "init", ""), "slot")) /* written by an earlier segment */
-                continue;
-            if (!strcmp(node_str(n, "init", ""), "full")) { /* BatchNorm2d's ones and zeros: no random numbers */
-                emit_param_fill(n, "init ");
-                continue;
-            }
-            if (strcmp(node_str(n, "init", ""), "uniform"))
-                die("unknown parameter init");
-            /* fall through */
-        case OP_RAND:
-            P("    tg_uniform(%s, %s, %s, %lld, %s, %s);%s%s\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
-              cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
-              n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
-            continue;
-        case OP_RANDN:
-            P("    tg_normal(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
-              cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
-            continue;
-        case OP_LOAD:
-            if (node_attr(n, "key")) {
-                emit_load_safetensors(n);
-                continue;
-            }
-            P("    if (tg_npy_load(");
-            cg_c_string(node_str(n, "path", ""), strlen(node_str(n, "path", "")));
-            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(n->dtype), n->shape.rank, shape_lit(n->shape), cg_var(i));
-            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
-            continue;
-        case OP_SAVE: {
-            Node *x = &g->nodes[n->in[0]];
-            const char *path = node_str(n, "path", "");
-            if (node_attr(n, "keys")) {
-                emit_save_state(n, path);
-                continue;
-            }
-            if (x->dtype == DT_U8 && x->shape.rank == 3 && x->shape.d[2] == 3 && strlen(path) >= 4 &&
-                !strcmp(path + strlen(path) - 4, ".png")) { /* save_image: (H, W, RGB) bytes */
-                P("    if (tg_write_png(");
-                cg_c_string(path, strlen(path));
-                P(", %s, %lld, %lld, err, sizeof err)) {\n", cg_var(x->id), (long long)x->shape.d[1], (long long)x->shape.d[0]);
-                P("        fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", err);\n        return 1;\n    }\n",
-                  cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col);
-                continue;
-            }
-            P("    if (tg_npy_save(");
-            cg_c_string(path, strlen(path));
-            P(", %s, %d, %s, %s, err, sizeof err)) {\n", tg_dtype(x->dtype), x->shape.rank, shape_lit(x->shape), cg_var(x->id));
-            P("        fprintf(stderr, \"%%s\\n\", err);\n        return 1;\n    }\n");
-            continue;
-        }
-        case OP_INPUT:
-            continue;
-        case OP_ASSIGN: { /* a staged program's slot gets its new value (where it was not computed in place) */
-            const Node *dst = &g->nodes[n->in[0]];
-            if (cg.m->off[n->in[0]] != cg.m->off[n->in[1]])
-                P("    memcpy(%s, %s, %lld); /* %s */\n", cg_var(n->in[0]), cg_var(n->in[1]),
-                  (long long)(shape_numel(dst->shape) * dtype_size(dst->dtype)), cg_comment_safe(dst->name ? dst->name : ""));
-            continue;
-        }
-        case OP_SELECT: case OP_SETSELECT: { /* Python's IndexError, at the user's line */
-            const Node *x = &g->nodes[n->in[0]];
-            int axis = (int)node_int(n, "axis", 0);
-            const char *ix = cg_var(n->in[n->op == OP_SELECT ? 1 : 2]);
-            long long len = (long long)x->shape.d[axis];
-            P("    if (%s[0] < -%lld || %s[0] >= %lld) {\n", ix, len, ix, len);
-            P("        fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size %lld\\n\", "
-              "(long long)%s[0]);\n",
-              cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col, axis, len, ix);
-            P("        return 1;\n    }\n");
-            break;
-        }
-        default:
-            break;
-        }
-        emit_call_at(i);
-    }
+    for (int i = 0; i < g->nnode; i++)
+        if (!emit_host_node(g, i, R))
+            emit_call_at(i);
     P("    return 0;\n}\n");
 }
 
@@ -419,250 +426,6 @@ static void emit_save_state(const Node *n, const char *path) {
     P(", t, %d, NULL, NULL, 0, err, sizeof err)) {\n", n->nin);
     P("            fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", err);\n            return 1;\n        }\n    }\n",
       cg_comment_safe(ir_base_name(diag_file_name(n->loc.file))), n->loc.line, n->loc.col);
-}
-
-/* ---- a staged program: segments and the host code that runs them ---- */
-
-static const StagedProgram *SP;
-static const char *seg_fn_prefix;
-
-/* The byte offset of slot `name` in the arena (the layout's plan). */
-static int64_t slot_offset(const char *name) {
-    for (int i = 0; i < SP->layout->nnode; i++)
-        if (!strcmp(SP->layout->nodes[i].name, name))
-            return SP->layout_plan->off[i];
-    die("no slot %s", name);
-}
-
-static const char *slot_ref(const char *name, const char *ctype) {
-    return ir_fmt("*(%s *)(mem + %lld) /* %s */", ctype, (long long)slot_offset(name), cg_comment_safe(name));
-}
-
-static void emit_host_block(const HostBlock *b, int depth);
-
-static void host_comment(const HostStmt *h, int ind) {
-    P("%*s/* %s:%d: %s */\n", ind, "", cg_comment_safe(ir_base_name(diag_file_name(h->loc.file))), h->loc.line,
-      cg_comment_safe(diag_line_text(h->loc)));
-}
-
-/* How the run function leaves on an error: with its data, through the cleanup at its end. */
-static const char *fail_stmt(void) { return SP->data.nsets ? "goto done" : "return 1"; }
-
-/* The error line of a host statement that failed: file:line:col: error: ... */
-static void host_error(const HostStmt *h, int ind, const char *msg) {
-    P("%*s    fprintf(stderr, \"%s:%d:%d: error: %%s\\n\", %s);\n", ind, "",
-      cg_comment_safe(ir_base_name(diag_file_name(h->loc.file))), h->loc.line, h->loc.col, msg);
-    P("%*s    %s;\n%*s}\n", ind, "", fail_stmt(), ind, "");
-}
-
-static const char *slot_ptr(const char *name, const char *ctype) {
-    int64_t off = slot_offset(name);
-    return off ? ir_fmt("(%s *)(mem + %lld) /* %s */", ctype, (long long)off, cg_comment_safe(name))
-               : ir_fmt("(%s *)mem /* %s */", ctype, cg_comment_safe(name));
-}
-
-static bool tensor_set(int set) { return !strcmp(SP->data.sets[set].kind, "tensors"); }
-
-/* The call that draws iterator it's next batch into h's slots: images and labels, or a
- * TensorDataset's rows of each tensor (its slots, their row sizes, the batch's slots). */
-static const char *next_call(const HostStmt *h) {
-    if (!h->outs)
-        return ir_fmt("tg_iter_next(&it%d, &rng, %s, %s)", h->data, slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
-    const HostDataset *d = &SP->data.sets[SP->data.iters[h->data].dataset];
-    const char *src = "", *row = "", *dst = "";
-    for (int t = 0; t < h->nouts; t++) {
-        src = ir_fmt("%s%s%s", src, t ? ", " : "", slot_ptr(d->tensors[t], "const void"));
-        row = ir_fmt("%s%s%lld", row, t ? ", " : "", (long long)d->row_bytes[t]);
-        dst = ir_fmt("%s%s%s", dst, t ? ", " : "", slot_ptr(h->outs[t], "void"));
-    }
-    return ir_fmt("tg_iter_next_rows(&it%d, &rng, %d, (const void *const[]){%s}, (const size_t[]){%s}, "
-                  "(void *const[]){%s})", h->data, h->nouts, src, row, dst);
-}
-
-static void emit_data_stmt(const HostStmt *h, int ind) {
-    switch (h->kind) {
-    case H_DATA: {
-        const HostDataset *d = &SP->data.sets[h->data];
-        host_comment(h, ind);
-        P("%*sif (tg_open_dataset(\"%s\", ", ind, "", d->kind);
-        if (d->root_option)
-            P("%s.%s", options_var, cg_ident(d->root_option));
-        else
-            cg_c_string(d->root, strlen(d->root));
-        P(", %d, %lld, %d, %d, %d, &data%d, err, sizeof err)) {\n", d->train, (long long)d->n, d->c, d->h, d->w,
-          h->data);
-        host_error(h, ind, "err");
-        return;
-    }
-    case H_ITER:
-        host_comment(h, ind);
-        P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
-        host_error(h, ind, "err");
-        return;
-    case H_NEXT:
-        host_comment(h, ind);
-        P("%*sif (%s) {\n", ind, "", next_call(h));
-        host_error(h, ind, "\"StopIteration: next() after the last batch of the DataLoader\"");
-        return;
-    default:
-        return;
-    }
-}
-
-/* for [i,] batch in [enumerate(]loader[, start)]: a new pass of its iterator */
-static void emit_loader_for(const HostStmt *h, int depth) {
-    int ind = 4 * depth;
-    const char *v = ir_fmt("i%d", depth);
-    host_comment(h, ind);
-    P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
-    host_error(h, ind, "err");
-    P("%*sfor (int64_t %s = %lld; %s == 0; %s++) {\n", ind, "", v, (long long)h->lim[0], next_call(h), v);
-    if (h->slot)
-        P("%*s    %s = %s;\n", ind, "", slot_ref(h->slot, "int64_t"), v);
-    emit_host_block(&h->body, depth + 1);
-    P("%*s}\n", ind, "");
-}
-
-static void emit_host_stmt(const HostStmt *h, int depth) {
-    int ind = 4 * depth;
-    switch (h->kind) {
-    case H_RUN:
-        P("%*sif (%s%d(mem, &rng, out))\n%*s    %s;\n", ind, "", seg_fn_prefix, h->seg, ind, "", fail_stmt());
-        return;
-    case H_DATA: case H_ITER: case H_NEXT:
-        emit_data_stmt(h, ind);
-        return;
-    case H_BREAK: P("%*sbreak;\n", ind, ""); return;
-    case H_CONTINUE: P("%*scontinue;\n", ind, ""); return;
-    case H_IF:
-        host_comment(h, ind);
-        P("%*sif (%s) {\n", ind, "", slot_ref(h->slot, "const uint8_t"));
-        emit_host_block(&h->body, depth + 1);
-        if (h->orelse.n) {
-            P("%*s} else {\n", ind, "");
-            emit_host_block(&h->orelse, depth + 1);
-        }
-        P("%*s}\n", ind, "");
-        return;
-    case H_WHILE:
-        host_comment(h, ind);
-        P("%*sfor (;;) {\n", ind, "");
-        emit_host_block(&h->test, depth + 1);
-        P("%*s    if (!%s)\n%*s        break;\n", ind, "", slot_ref(h->slot, "const uint8_t"), ind, "");
-        emit_host_block(&h->body, depth + 1);
-        P("%*s}\n", ind, "");
-        return;
-    case H_FOR: {
-        if (h->x || h->outs) {
-            emit_loader_for(h, depth);
-            return;
-        }
-        host_comment(h, ind);
-        const char *v = ir_fmt("i%d", depth), *b[3];
-        for (int k = 0; k < 3; k++)
-            b[k] = h->bound[k] ? ir_fmt("b%d_%d", depth, k) : ir_fmt("%lld", (long long)h->lim[k]);
-        bool any = h->bound[0] || h->bound[1] || h->bound[2];
-        if (any) {
-            P("%*s{\n", ind, "");
-            ind += 4;
-            for (int k = 0; k < 3; k++)
-                if (h->bound[k])
-                    P("%*sconst int64_t %s = %s;\n", ind, "", b[k], slot_ref(h->bound[k], "const int64_t"));
-            if (h->bound[2]) { /* Python's ValueError, at the loop's line */
-                P("%*sif (%s == 0) {\n", ind, "", b[2]);
-                host_error(h, ind, "\"ValueError: range() arg 3 must not be zero\"");
-            }
-        }
-        const char *cond = h->bound[2] ? ir_fmt("%s > 0 ? %s < %s : %s > %s", b[2], v, b[1], v, b[1])
-                           : h->lim[2] > 0 ? ir_fmt("%s < %s", v, b[1])
-                                           : ir_fmt("%s > %s", v, b[1]);
-        const char *inc = !h->bound[2] && h->lim[2] == 1 ? ir_fmt("%s++", v) : ir_fmt("%s += %s", v, b[2]);
-        P("%*sfor (int64_t %s = %s; %s; %s) {\n", ind, "", v, b[0], cond, inc);
-        P("%*s    %s = %s;\n", ind, "", slot_ref(h->slot, "int64_t"), v);
-        emit_host_block(&h->body, ind / 4 + 1);
-        P("%*s}\n", ind, "");
-        if (any)
-            P("%*s}\n", ind - 4, "");
-        return;
-    }
-    }
-}
-
-static void emit_host_block(const HostBlock *b, int depth) {
-    for (int i = 0; i < b->n; i++)
-        emit_host_stmt(b->s[i], depth);
-}
-
-/* The run function's datasets (loaded where the program creates them) and DataLoader iterators. */
-static void emit_data_decls(const HostData *d) {
-    if (!d->nsets)
-        return;
-    P("    char err[1024];\n    int status = 1;\n");
-    for (int i = 0; i < d->nsets; i++) {
-        const HostDataset *s = &d->sets[i];
-        if (!tensor_set(i))
-            P("    TgDataset data%d = {0}; /* %s(%s) */\n", i, s->cls, s->train ? "train=True" : "train=False");
-    }
-    for (int i = 0; i < d->niters; i++) {
-        const HostIter *it = &d->iters[i];
-        if (it->nnorm) {
-            for (int k = 0; k < 2; k++) {
-                P("    static const float %s%d[] = {", k ? "std" : "mean", i);
-                for (int c = 0; c < it->nnorm; c++)
-                    P("%s%s", c ? ", " : "", cg_literal(k ? it->std[c] : it->mean[c], DT_F32));
-                P("};\n");
-            }
-        }
-        if (tensor_set(it->dataset)) {
-            P("    TgIter it%d = {NULL, %lld, %lld, %d, %d, 0, NULL, NULL, NULL, 0, 0, %lld}; /* TensorDataset: batch "
-              "%lld of %lld rows, %lld batches%s */\n", i, (long long)it->batch, (long long)it->nbatch, it->shuffle,
-              it->workers, (long long)d->sets[it->dataset].n, (long long)it->batch,
-              (long long)d->sets[it->dataset].n, (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
-            continue;
-        }
-        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
-          it->dataset, (long long)it->batch, (long long)it->nbatch, it->shuffle, it->workers, it->pad,
-          it->nnorm ? ir_fmt("mean%d", i) : "NULL", it->nnorm ? ir_fmt("std%d", i) : "NULL", (long long)it->batch,
-          (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
-    }
-}
-
-/* Each segment's kernels and function, then the run function: the host code. */
-static void emit_staged(const StagedProgram *sp, const char *kpre, const char *fn) {
-    SP = sp;
-    seg_fn_prefix = ir_fmt("%s_s", fn);
-    for (int k = 0; k < sp->nsegs; k++) {
-        const char *kp = ir_fmt("%ss%d_", kpre, k);
-        int lo = 0, hi = 0;
-        for (int i = 0; i < sp->segs[k]->nnode; i++) {
-            int l = sp->segs[k]->nodes[i].loc.line;
-            if (l > 0 && (!lo || l < lo))
-                lo = l;
-            if (l > hi)
-                hi = l;
-        }
-        P("\n/* ---- segment %d%s ---- */\n", k, lo ? ir_fmt(": lines %d-%d", lo, hi) : "");
-        emit_kernels(sp->segs[k], sp->plans[k], kp);
-        emit_run(sp->segs[k], sp->plans[k], kp, ir_fmt("%s%d", seg_fn_prefix, k), true);
-    }
-    P("\n/* The program: its loops and ifs run the segments above, which keep what lives from one to\n"
-      "   the next (variables, parameters, gradients, optimizer state) in the arena's first %lld bytes. */\n",
-      (long long)sp->layout_plan->persistent);
-    P("int %s(void *arena, FILE *out) {\n    unsigned char *mem = arena;\n", fn);
-    P("    TgRng rng;\n    tg_rng_seed(&rng, TG_DEFAULT_SEED); /* as a fresh PyTorch process */\n");
-    emit_data_decls(&sp->data);
-    emit_host_block(&sp->host, 1);
-    if (!sp->data.nsets) {
-        P("    return 0;\n}\n");
-        return;
-    }
-    P("    status = 0;\ndone:\n");
-    for (int i = 0; i < sp->data.niters; i++)
-        P("    tg_iter_free(&it%d);\n", i);
-    for (int i = 0; i < sp->data.nsets; i++)
-        if (!tensor_set(i))
-            P("    tg_dataset_free(&data%d);\n", i);
-    P("    return status;\n}\n");
 }
 
 /* ---- the training step ---- */
@@ -977,6 +740,7 @@ static void emit_programs_main(const char *prefix, const char **fn, int nprogram
 
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
     const Backend *be = opt->backend && opt->train ? opt->backend : &backend_c;
+    const Backend *pbe = opt->backend && opt->backend->program_device ? opt->backend : NULL; /* programs' */
     Graph *train = opt->train;
     TrainCode tc = {opt->prefix, opt->source, train, opt->train_plan, nprograms ? "t" : "",
                     train && train->train ? train->train->predict : NULL, opt->predict_plan};
@@ -990,7 +754,10 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     cg.out = h;
     emit_header(banner, programs, nprograms, fn, opt, t, be);
     cg.out = c;
-    emit_preamble(banner, programs, nprograms, opt, t, be, trainer);
+    bool staged = false;
+    for (int p = 0; p < nprograms; p++)
+        staged |= opt->staged && opt->staged[p];
+    emit_preamble(banner, programs, nprograms, opt, t, !t && pbe && staged ? pbe : be, trainer);
     options_var = opt->noptions ? ir_fmt("%s_options", opt->prefix) : NULL;
     if (opt->noptions) {
         P("\n/* The options' defaults (options(...)); main overwrites them from the command line. */\n");
@@ -1013,9 +780,10 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
         if (!(opt->staged && opt->staged[p]))
             emit_kernels(programs[p], opt->plans[p], kpre);
         P("\n/* ---- program %s: run ---- */\n", programs[p]->name);
-        if (opt->staged && opt->staged[p])
-            emit_staged(opt->staged[p], kpre, fn[p]);
-        else
+        if (opt->staged && opt->staged[p]) { /* the first staged program may use the device */
+            emit_staged(opt->staged[p], kpre, fn[p], opt->prefix, opt->source, pbe);
+            pbe = NULL;
+        } else
             emit_run(programs[p], opt->plans[p], kpre, fn[p], false);
     }
     if (t)

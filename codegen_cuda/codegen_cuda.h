@@ -8,12 +8,14 @@
 
 #include "codegen_c/codegen_c.h"
 
-/* --target cuda: the training step and predict as CUDA kernels, for emit_c (EmitOptions.backend). */
+/* --target cuda: the training step and predict, and a staged program's segments that can, as CUDA
+ * kernels, for emit_c (EmitOptions.backend). */
 extern const Backend backend_cuda;
 
 /* --emit=cuda: the kernels of every graph (programs, then the training step and predict), named as
- * the C backend names them, after the preamble the embedded source has. */
-void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, int nprograms, Graph *train,
-                      const MemPlan *train_plan, const MemPlan *predict_plan, const char *banner);
+ * the C backend names them, after the preamble the embedded source has. Of a staged program
+ * (staged[p] not NULL), the segments --target cuda runs on the GPU. */
+void emit_cuda_source(FILE *f, Graph **programs, MemPlan **plans, StagedProgram **staged, int nprograms,
+                      Graph *train, const MemPlan *train_plan, const MemPlan *predict_plan, const char *banner);
 
 #endif

@@ -13,7 +13,8 @@
 #   1. libtgrt_cuda opens the GPU and NVRTC compiles the kernels (the device line);
 #   2. 100 training steps of LeNet on the GPU against the C backend: every loss and every
 #      parameter's sum within 1e-4 (PASS/FAIL); the same again from the kernel cache; the
-#      runtime's GPU test (tests/test_cuda_gpu.c) where Check is installed;
+#      runtime's GPU test (tests/test_cuda_gpu.c) where Check is installed; a program with loops
+#      (tests/programs/cuda_loop.tg) printing on the GPU what it prints on the CPU;
 #   3. the Fashion-MNIST trainer, 2 epochs, on the GPU and on the CPU: both accuracies (PASS when
 #      they are within 1 point);
 #   4. the bench: tgc CUDA training and inference images/s at batch 4 and 256, and PyTorch CUDA's
@@ -46,6 +47,8 @@ pack)
         mkdir -p "$dir/gen/steps_$t" "$dir/gen/fashion_$t"
         $tgc compile samples/lenet.tg --no-main --prefix net --target $t -o "$dir/gen/steps_$t/net.c"
         $tgc compile samples/lenet_trainer.tg --target $t -o "$dir/gen/fashion_$t/lenet_fashion.c"
+        mkdir -p "$dir/gen/loop_$t"
+        $tgc compile tests/programs/cuda_loop.tg --target $t -o "$dir/gen/loop_$t/cuda_loop.c"
     done
     for b in 4 256; do
         mkdir -p "$dir/gen/bench_$b"
@@ -154,6 +157,14 @@ if pkg-config --exists check 2>/dev/null; then
 else
     say "libtgrt_cuda's GPU test: skipped (no Check here)"
 fi
+
+# a program with loops: its segments on the GPU print what its C build prints
+$cc -std=c99 -O2 -I"$dir/runtime" "$dir/gen/loop_c/cuda_loop.c" -o "$b/loop_c" $libs
+$cc -std=c99 -O2 -I"$dir/runtime" "$dir/gen/loop_cuda/cuda_loop.c" -o "$b/loop_cuda" $culibs
+ok=0
+"$b/loop_c" > "$b/loop_c.txt" 2>&1 && "$b/loop_cuda" > "$b/loop_cuda.txt" 2>&1 && cmp -s "$b/loop_c.txt" "$b/loop_cuda.txt" && ok=1
+tail -1 "$b/loop_cuda.txt" | tee -a "$results"
+verdict "a program with loops (tests/programs/cuda_loop.tg) prints on the GPU what it prints on the CPU" "$ok"
 
 # 3. Fashion-MNIST, 2 epochs, both backends
 $cc $fast -I"$dir/runtime" "$dir/gen/fashion_c/lenet_fashion.c" -o "$b/fashion_c" $libs

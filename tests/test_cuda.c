@@ -240,6 +240,42 @@ START_TEST(test_emulated_trainer_as_c) {
 }
 END_TEST
 
+/* A program with loops (tests/programs/cuda_loop.tg) built for target t runs as the C build does:
+ * the same lines, with its default options and with others. Its training step, running loss and
+ * counts run on the GPU, its prints on the CPU, and the host code reads conditions and bounds
+ * back, so a copy left out between the arena and the device's would change what it prints. */
+static void program_as_c(Target t, const char *name) {
+    char *tg = fmt("%s/tests/programs/cuda_loop.tg", root);
+    char *cbin = trainer(tg, C, fmt("%s_c", name)), *gbin = trainer(tg, t, name);
+    char *src = slurp(fmt("%s/%s.c", tmp, name), NULL);
+    ck_assert_msg(strstr(src, ", on the device ----") && strstr(src, ", on the CPU ----") && strstr(src, "to_host("),
+                  "the program's segments are not split between the GPU and the CPU");
+    char *opts[][5] = {{NULL}, {"--epochs", "2", "--lr", "0.05", NULL}};
+    for (int i = 0; i < 2; i++) {
+        char *argv[2][8];
+        char *out[2];
+        for (int k = 0; k < 2; k++) {
+            argv[k][0] = k ? gbin : cbin;
+            int n = 1;
+            for (char **o = opts[i]; *o; o++)
+                argv[k][n++] = *o;
+            argv[k][n] = NULL;
+            out[k] = fmt("%s/%s_%d_%d.out", tmp, name, i, k);
+            char *err = fmt("%s.err", out[k]);
+            ck_assert_msg(run(NULL, out[k], err, argv[k]) == 0, "%s: %s", argv[k][0], slurp(err, NULL));
+        }
+        char *want = slurp(out[0], NULL), *got = slurp(out[1], NULL);
+        ck_assert_msg(strstr(want, "epoch 1 loss"), "%s", want);
+        ck_assert_msg(!strcmp(want, got), "the program prints differently on the GPU:\nC:\n%s\nCUDA:\n%s", want, got);
+    }
+}
+
+START_TEST(test_emulated_program_as_c) { program_as_c(EMU, "prog_emu"); }
+END_TEST
+
+START_TEST(test_gpu_program_as_c) { program_as_c(GPU, "prog_gpu"); }
+END_TEST
+
 /* A real CUDA program (libtgrt_cuda) on a machine without a GPU says so and stops. */
 START_TEST(test_no_gpu_is_said) {
     char msg[512];
@@ -275,7 +311,7 @@ START_TEST(test_tgc_errors) {
     char *blitz = fmt("%s/samples/blitz/tensor_sum.tg", root), *lenet = fmt("%s/samples/lenet.tg", root);
     char *o = fmt("%s/x.c", tmp);
     char *a[] = {"compile", blitz, "--target", "cuda", "-o", o, NULL};
-    ck_assert(strstr(tgc_fails(a), "has no train block"));
+    ck_assert(strstr(tgc_fails(a), "has neither (a straight-line program runs on the CPU"));
     char *b[] = {"compile", lenet, "--target", "tpu", "-o", o, NULL};
     ck_assert(strstr(tgc_fails(b), "unknown --target 'tpu' (expected c or cuda)"));
     char *c[] = {"build", lenet, "--emit=cuda", "-o", o, NULL};
@@ -325,12 +361,14 @@ int main(int argc, char **argv) {
         tc[i] = tcase_create(names[i]);
         tcase_set_timeout(tc[i], 600);
     }
-    if (gpu)
+    if (gpu) {
         tcase_add_test(tc[0], test_gpu_steps_as_c);
-    else {
+        tcase_add_test(tc[0], test_gpu_program_as_c);
+    } else {
         tcase_add_test(tc[1], test_nvrtc_compiles_every_sample);
         tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 6);
         tcase_add_test(tc[3], test_emulated_trainer_as_c);
+        tcase_add_test(tc[3], test_emulated_program_as_c);
         tcase_add_test(tc[4], test_no_gpu_is_said);
         tcase_add_test(tc[4], test_tgc_errors);
     }
