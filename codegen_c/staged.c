@@ -173,8 +173,9 @@ static bool tensor_set(int set) { return !strcmp(SP->data.sets[set].kind, "tenso
 /* The call that draws iterator it's next batch into h's slots: images and labels, or a
  * TensorDataset's rows of each tensor (its slots, their row sizes, the batch's slots). */
 static const char *next_call(const HostStmt *h) {
+    const char *f = h->rest ? "tg_iter_rest" : "tg_iter_next";
     if (!h->outs)
-        return ir_fmt("tg_iter_next(&it%d, &rng, %s, %s)", h->data, slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
+        return ir_fmt("%s(&it%d, &rng, %s, %s)", f, h->data, slot_ptr(h->x, "float"), slot_ptr(h->y, "int64_t"));
     const HostDataset *d = &SP->data.sets[SP->data.iters[h->data].dataset];
     const char *src = "", *row = "", *dst = "";
     for (int t = 0; t < h->nouts; t++) {
@@ -182,8 +183,8 @@ static const char *next_call(const HostStmt *h) {
         row = ir_fmt("%s%s%lld", row, t ? ", " : "", (long long)d->row_bytes[t]);
         dst = ir_fmt("%s%s%s", dst, t ? ", " : "", slot_ptr(h->outs[t], "void"));
     }
-    return ir_fmt("tg_iter_next_rows(&it%d, &rng, %d, (const void *const[]){%s}, (const size_t[]){%s}, "
-                  "(void *const[]){%s})", h->data, h->nouts, src, row, dst);
+    return ir_fmt("%s_rows(&it%d, &rng, %d, (const void *const[]){%s}, (const size_t[]){%s}, "
+                  "(void *const[]){%s})", f, h->data, h->nouts, src, row, dst);
 }
 
 /* A TensorDataset's tensors, read by the host as it draws a batch, and the batch's slots it
@@ -229,7 +230,11 @@ static void emit_data_stmt(const HostStmt *h, int ind) {
         host_comment(h, ind);
         batch_sources(h, ind);
         P("%*sif (%s) {\n", ind, "", next_call(h));
-        host_error(h, ind, "\"StopIteration: next() after the last batch of the DataLoader\"");
+        host_error(h, ind, SP->data.iters[h->data].rest
+                               ? ir_fmt("\"StopIteration: next() after the last full batch of the DataLoader (its "
+                                        "last partial batch, %lld samples, goes only to a for loop over it)\"",
+                                        (long long)SP->data.iters[h->data].rest)
+                               : "\"StopIteration: next() after the last batch of the DataLoader\"");
         batch_written(h, ind);
         return;
     default:
@@ -241,6 +246,20 @@ static void emit_data_stmt(const HostStmt *h, int ind) {
 static void emit_loader_for(const HostStmt *h, int depth) {
     int ind = 4 * depth;
     const char *v = ir_fmt("i%d", depth);
+    if (h->rest) { /* the last partial batch, once, if the loop above did not break */
+        P("%*s/* the same loop's last batch, %lld of %lld samples: its body again, for that shape */\n", ind, "",
+          (long long)SP->data.iters[h->data].rest, (long long)SP->data.sets[SP->data.iters[h->data].dataset].n);
+        batch_sources(h, ind);
+        P("%*sif (%s == 0) do {\n", ind, "", next_call(h));
+        batch_written(h, ind + 4);
+        if (h->slot) {
+            P("%*s    %s = %lld;\n", ind, "", slot_ref(h->slot, "int64_t"), (long long)h->lim[0]);
+            host_wrote(h->slot, ind + 4);
+        }
+        emit_host_block(&h->body, depth + 1);
+        P("%*s} while (0);\n", ind, "");
+        return;
+    }
     host_comment(h, ind);
     P("%*sif (tg_iter_start(&it%d, &rng, err, sizeof err)) {\n", ind, "", h->data);
     host_error(h, ind, "err");
@@ -351,13 +370,13 @@ static void emit_data_decls(const HostData *d) {
             }
         }
         if (tensor_set(it->dataset)) {
-            P("    TgIter it%d = {NULL, %lld, %lld, %d, %d, 0, NULL, NULL, NULL, 0, 0, %lld}; /* TensorDataset: batch "
+            P("    TgIter it%d = {NULL, %lld, %lld, %d, %d, 0, NULL, NULL, NULL, 0, 0, %lld, 0}; /* TensorDataset: batch "
               "%lld of %lld rows, %lld batches%s */\n", i, (long long)it->batch, (long long)it->nbatch, it->shuffle,
               it->workers, (long long)d->sets[it->dataset].n, (long long)it->batch,
               (long long)d->sets[it->dataset].n, (long long)it->nbatch, it->shuffle ? ", shuffled" : "");
             continue;
         }
-        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
+        P("    TgIter it%d = {&data%d, %lld, %lld, %d, %d, %d, %s, %s, NULL, 0, 0, 0, 0}; /* batch %lld, %lld batches%s */\n", i,
           it->dataset, (long long)it->batch, (long long)it->nbatch, it->shuffle, it->workers, it->pad,
           it->nnorm ? ir_fmt("mean%d", i) : "NULL", it->nnorm ? ir_fmt("std%d", i) : "NULL", (long long)it->batch,
           (long long)it->nbatch, it->shuffle ? ", shuffled" : "");

@@ -204,19 +204,14 @@ Value *bi_loader(Args *a) {
     if (workers < 0)
         error_at(loc, "num_workers option should be non-negative");
     DataObj *d = ds->dobj;
-    int64_t rest = d->n % batch;
-    if (rest && !drop_last)
-        error_at(loc, "the last batch would hold %lld of the dataset's %lld samples (batch_size=%lld): tgc "
-                      "compiles one batch shape, so pass drop_last=True or a batch_size that divides %lld "
-                      "(a second shape for the last batch is not supported yet)",
-                 (long long)rest, (long long)d->n, (long long)batch, (long long)d->n);
     Value *v = data_value(V_LOADER);
     DataObj *l = v->dobj;
     l->ds = d;
-    l->n = d->n / batch;
+    l->rest = drop_last ? 0 : d->n % batch; /* served by a second specialisation of a for loop's body */
+    l->n = d->n / batch + (l->rest > 0);
     if (d->nt) { /* a TensorDataset's: batches of rows */
-        l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .shuffle = shuffle,
-                           .workers = (int)(workers > 64 ? 64 : workers)};
+        l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .rest = l->rest,
+                           .shuffle = shuffle, .workers = (int)(workers > 64 ? 64 : workers)};
         l->nt = d->nt;
         for (int i = 0; i < d->nt; i++) {
             l->tdt[i] = d->tdt[i];
@@ -226,7 +221,8 @@ Value *bi_loader(Args *a) {
         return v;
     }
     const DatasetClass *dc = &dataset_classes[d->cls];
-    l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .shuffle = shuffle,
+    l->it = (HostIter){.dataset = d->set, .batch = batch, .nbatch = d->n / batch, .rest = l->rest,
+                       .shuffle = shuffle,
                        .workers = (int)(workers > 64 ? 64 : workers), .pad = d->tf->pad, .nnorm = d->tf->nnorm};
     for (int i = 0; i < d->tf->nnorm; i++) {
         l->it.mean[i] = d->tf->mean[i];

@@ -25,6 +25,8 @@ static const char *suggest_name(const char *name) {
 static Value *lookup(Expr *e) {
     for (Scope *s = L.scope; s; s = s->up) {
         Binding *b = find_in(s, e->str);
+        if (b && b->v->kind == V_ERROR && b->v->s) /* a name the compiler cannot give one type here */
+            error_at(e->loc, "%s", b->v->s);
         if (b && b->v->kind == V_ERROR)
             diag_stop(); /* its statement failed and was reported; do not report every use */
         if (b)

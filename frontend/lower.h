@@ -104,6 +104,7 @@ typedef struct DataObj {
     Shape shape_x, shape_y; /* loader: a batch's images and labels */
     struct DataObj *loader; /* iterator: its loader */
     int iter;             /* iterator: its HostData.iters index */
+    int64_t rest;         /* loader: the samples of its last partial batch (drop_last=False), or 0 */
     int nt;               /* a TensorDataset and its loader: the tensors (0: images and labels), */
     DType tdt[8];         /*   their dtypes, */
     Shape tshape[8];      /*   and their shapes (the loader's: a batch's) */

@@ -427,6 +427,12 @@ static int carried(Carry *c, const char *name) {
     return -1;
 }
 
+/* Inside a loop over a DataLoader (loader_pass): a tensor whose shape follows the batch's (the
+ * last partial batch's is another) may change its name's type, in that loop and every loop and if
+ * around it: the name is carried from there on anew. What read it before it was assigned, in a
+ * later iteration, still reads its value from before the loop (docs/language.md says so). */
+static int in_loader;
+
 /* Checks an assignment to a carried name: same dtype and shape as before the control flow. */
 void stage_check_assign(const char *name, Value *v, SrcLoc loc) {
     for (Carry *c = L.carry; c; c = c->up) {
@@ -444,6 +450,11 @@ void stage_check_assign(const char *name, Value *v, SrcLoc loc) {
         if (c->group[i] < 0 || v->kind == V_ERROR)
             continue;
         Node *gn = N(L.group_base[c->group[i]]);
+        if (in_loader && (!number(v) || gn->shape.rank) &&
+            (v->kind != V_TENSOR || TN(v)->dtype != gn->dtype || !shape_eq(TN(v)->shape, gn->shape))) {
+            c->group[i] = -1; /* the partial batch's own value: carried from the body's end */
+            continue;
+        }
         if (number(v) && gn->shape.rank == 0) {
             DType dt = number_dtype(v);
             bool ok = dt == gn->dtype || (dt == DT_BOOL && gn->dtype == DT_I64) ||
@@ -704,18 +715,24 @@ int stage_iter(const HostIter *it, SrcLoc loc) {
 }
 
 /* The batch a loader's iterator just wrote into its slots: (images, labels), or a TensorDataset's
- * rows of each tensor (a list, as PyTorch's collate makes it). */
-static Value *batch_value(HostStmt *h, DataObj *loader, SrcLoc loc) {
+ * rows of each tensor (a list, as PyTorch's collate makes it); `rows` samples (the batch size, or
+ * the last partial batch's). */
+static Value *batch_value(HostStmt *h, DataObj *loader, int64_t rows, SrcLoc loc) {
     if (loader->nt) {
         Value *l = lw_mk(V_LIST);
         h->nouts = loader->nt;
         h->outs = ir_alloc(sizeof(char *) * (size_t)loader->nt);
-        for (int i = 0; i < loader->nt; i++)
-            list_append(l, slot_value(&h->outs[i], "batch", loader->tdt[i], loader->tshape[i], 0, loc));
+        for (int i = 0; i < loader->nt; i++) {
+            Shape s = loader->tshape[i];
+            s.d[0] = rows;
+            list_append(l, slot_value(&h->outs[i], "batch", loader->tdt[i], s, 0, loc));
+        }
         return l;
     }
-    Value *x = slot_value(&h->x, "images", DT_F32, loader->shape_x, 0, loc);
-    Value *y = slot_value(&h->y, "labels", DT_I64, loader->shape_y, 0, loc);
+    Shape sx = loader->shape_x, sy = loader->shape_y;
+    sx.d[0] = sy.d[0] = rows;
+    Value *x = slot_value(&h->x, "images", DT_F32, sx, 0, loc);
+    Value *y = slot_value(&h->y, "labels", DT_I64, sy, 0, loc);
     return lw_tuple2(x, y);
 }
 
@@ -726,7 +743,7 @@ Value *stage_next(int iter, DataObj *loader, SrcLoc loc) {
     h->loc = loc;
     h->data = iter;
     host_between(h, loc);
-    return batch_value(h, loader, loc);
+    return batch_value(h, loader, loader->it.batch, loc);
 }
 
 static void uncarry(Carry *c, Expr *t) {
@@ -739,16 +756,11 @@ static void uncarry(Carry *c, Expr *t) {
             uncarry(c, t->items[i]);
 }
 
-/* for [counter,] batch in [enumerate(]loader[, start)]: a pass of an iterator of its own, the host
- * writing each batch (and the counter) into slots before the body runs. */
-static void exec_for_loader(Stmt *s, DataObj *loader, Expr *counter, int64_t start, Expr *batch) {
+/* One pass of a loader's loop: its full batches, or (h->rest) its last partial batch, the body
+ * specialised to that batch's shape, where a name the body binds takes the type its value has
+ * (outputs = net(inputs) is [16, 10] there). */
+static void loader_pass(Stmt *s, DataObj *loader, Expr *counter, Expr *batch, HostStmt *h) {
     SrcLoc loc = s->loc;
-    data_place(loc, "a loop over a DataLoader");
-    HostStmt *h = ir_alloc(sizeof(HostStmt));
-    h->kind = H_FOR;
-    h->loc = loc;
-    h->lim[0] = start;
-    h->data = new_iter(&loader->it);
     int npin = L.npinned;
     stage_state(loc);
     Carry c;
@@ -764,9 +776,64 @@ static void exec_for_loader(Stmt *s, DataObj *loader, Expr *counter, int64_t sta
     if (counter)
         lw_bind(L.scope, counter->str, slot_value(&h->slot, counter->str, DT_I64, shape_scalar(), TV_PYSCALAR,
                                                   counter->loc));
-    lw_assign(batch, batch_value(h, loader, loc), loc);
+    in_loader++;
+    lw_assign(batch, batch_value(h, loader, h->rest ? loader->rest : loader->it.batch, loc), loc);
     loop_body(h, &c, s);
+    in_loader--;
     flow_end(&c, outer, npin, loc);
+}
+
+/* Does b break out of the loop it is the body of (a break not inside a nested loop)? */
+static bool breaks(Stmt **b, int n) {
+    for (int i = 0; i < n; i++)
+        if (b[i]->kind == S_BREAK || ((b[i]->kind == S_IF || b[i]->kind == S_WITH) &&
+                                      (breaks(b[i]->body, b[i]->nbody) || breaks(b[i]->orelse, b[i]->norelse))))
+            return true;
+    return false;
+}
+
+/* for [counter,] batch in [enumerate(]loader[, start)]: a pass of an iterator of its own, the host
+ * writing each batch (and the counter) into slots before the body runs. A last partial batch
+ * (drop_last=False) is a second pass after the loop, the body compiled again for its shape. When
+ * the body may break before it, a name whose type differs between the two is an error where it is
+ * read after the loop: its shape there is known only when the program runs. */
+static void exec_for_loader(Stmt *s, DataObj *loader, Expr *counter, int64_t start, Expr *batch) {
+    SrcLoc loc = s->loc;
+    data_place(loc, "a loop over a DataLoader");
+    HostStmt *h = ir_alloc(sizeof(HostStmt));
+    h->kind = H_FOR;
+    h->loc = loc;
+    h->lim[0] = start;
+    h->data = new_iter(&loader->it);
+    loader_pass(s, loader, counter, batch, h);
+    if (!loader->rest)
+        return;
+    Carry names; /* what the body and the loop bind, and their values after the full batches */
+    memset(&names, 0, sizeof names);
+    assigned_names(&names, s->body, s->nbody);
+    target_names(&names, batch);
+    const char **full = ir_alloc(sizeof(char *) * (size_t)(names.n + 1)); /* their types, as text: the */
+    for (int i = 0; i < names.n; i++) {                                     /* graph their nodes are in ends */
+        Binding *bd = find_in(L.scope, names.names[i]);
+        full[i] = bd ? kind_name(bd->v) : NULL;
+    }
+    HostStmt *r = ir_alloc(sizeof(HostStmt));
+    *r = (HostStmt){.kind = H_FOR, .loc = loc, .data = h->data, .rest = true};
+    r->lim[0] = start + loader->it.nbatch;
+    loader_pass(s, loader, counter, batch, r);
+    if (!breaks(s->body, s->nbody))
+        return;
+    for (int i = 0; i < names.n; i++) {
+        Binding *bd = find_in(L.scope, names.names[i]);
+        if (!bd || !full[i] || !strcmp(full[i], kind_name(bd->v)))
+            continue;
+        Value *e = lw_mk(V_ERROR);
+        e->s = ir_fmt("'%s' is %s after the loop's full batches and %s after its last partial batch (line %d), "
+                      "and the loop may break before that one: its type here is known only when the program runs "
+                      "(use it inside the loop, or give the DataLoader drop_last=True)",
+                      names.names[i], full[i], kind_name(bd->v), loc.line);
+        lw_bind(L.scope, names.names[i], e);
+    }
 }
 
 void exec_for(Stmt *s) {

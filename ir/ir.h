@@ -245,6 +245,8 @@ struct HostStmt {
                              images, i64 labels) */
     const char **outs;    /* H_NEXT, H_FOR over a TensorDataset's loader: a slot per tensor */
     int nouts;
+    bool rest;            /* H_FOR over a loader: its pass's last partial batch, after the full ones
+                             (at most once; a break in the full batches' loop skips it) */
     HostBlock body, orelse, test;
 };
 
@@ -267,7 +269,8 @@ typedef struct {
 
 typedef struct {
     int dataset;
-    int64_t batch, nbatch; /* batch size; batches per pass (drop_last, or batches that divide) */
+    int64_t batch, nbatch; /* batch size; full batches per pass */
+    int64_t rest;          /* the samples of the last partial batch a for loop gets (drop_last=False) */
     bool shuffle;
     int workers, pad;
     int nnorm;             /* Normalize's mean and std per channel, or 0: ToTensor alone */

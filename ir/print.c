@@ -261,8 +261,9 @@ static void print_host_block(FILE *f, const HostBlock *b, int depth) {
         case H_NEXT: fprintf(f, "%s = next(iterator %d)\n", batch_slots(h), h->data); break;
         case H_FOR:
             if (h->x || h->outs) {
-                fprintf(f, "for %s%s(%s) in iterator %d (from %lld):\n", h->slot ? h->slot : "",
-                        h->slot ? ", " : "", batch_slots(h), h->data, (long long)h->lim[0]);
+                fprintf(f, "for %s%s(%s) in iterator %d%s (from %lld):\n", h->slot ? h->slot : "",
+                        h->slot ? ", " : "", batch_slots(h), h->data, h->rest ? "'s last partial batch" : "",
+                        (long long)h->lim[0]);
                 print_host_block(f, &h->body, depth + 1);
                 break;
             }

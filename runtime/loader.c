@@ -98,6 +98,7 @@ int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap) {
     (void)tg_rng_u64(global); /* _BaseDataLoaderIter's base seed: drawn, used by workers only */
     it->next = 0;
     it->sampled = 0;
+    it->ended = 0;
     int64_t n = samples(it);
     if (it->shuffle && !it->order) {
         it->order = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
@@ -112,8 +113,10 @@ int tg_iter_start(TgIter *it, TgRng *global, char *err, size_t errcap) {
 /* The next batch's first position in the pass (the sampler drawing its permutation on the first),
  * or -1 when the pass is over. */
 static int64_t advance(TgIter *it, TgRng *global) {
-    if (it->next >= it->nbatch)
+    if (it->next >= it->nbatch) {
+        it->ended = it->ended ? it->ended : 1;
         return -1;
+    }
     if (it->shuffle && !it->sampled)
         sampler_start(it, global);
     return it->next++ * it->batch;
@@ -128,16 +131,50 @@ int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y) {
     return 0;
 }
 
+/* Rows order[first .. first + count) of each of the k tensors into rows 0 .. count of out. */
+static void gather_rows(const TgIter *it, int64_t first, int64_t count, int k, const void *const *src,
+                        const size_t *row, void *const *out) {
+    for (int64_t j = 0; j < count; j++) {
+        int64_t i = it->shuffle ? it->order[first + j] : first + j;
+        for (int t = 0; t < k; t++)
+            memcpy((char *)out[t] + (size_t)j * row[t], (const char *)src[t] + (size_t)i * row[t], row[t]);
+    }
+}
+
 int tg_iter_next_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
                       void *const *out) {
     int64_t first = advance(it, global);
     if (first < 0)
         return -1;
-    for (int64_t j = 0; j < it->batch; j++) {
-        int64_t i = it->shuffle ? it->order[first + j] : first + j;
-        for (int t = 0; t < k; t++)
-            memcpy((char *)out[t] + (size_t)j * row[t], (const char *)src[t] + (size_t)i * row[t], row[t]);
-    }
+    gather_rows(it, first, it->batch, k, src, row, out);
+    return 0;
+}
+
+/* The rest after the full batches: its first position and its count r, or -1. */
+static int64_t rest(TgIter *it, TgRng *global, int64_t *r) {
+    *r = samples(it) - it->nbatch * it->batch;
+    if (it->ended != 1 || *r <= 0)
+        return -1;
+    if (it->shuffle && !it->sampled) /* no full batch came first: the sampler draws now */
+        sampler_start(it, global);
+    it->ended = 2;
+    return it->nbatch * it->batch;
+}
+
+int tg_iter_rest(TgIter *it, TgRng *global, float *x, int64_t *y) {
+    int64_t r, first = rest(it, global, &r);
+    if (first < 0)
+        return -1;
+    tg_dataset_batch(it->data, it->shuffle ? it->order : NULL, first, (int)r, it->pad, it->mean, it->std, x, y);
+    return 0;
+}
+
+int tg_iter_rest_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
+                      void *const *out) {
+    int64_t r, first = rest(it, global, &r);
+    if (first < 0)
+        return -1;
+    gather_rows(it, first, r, k, src, row, out);
     return 0;
 }
 

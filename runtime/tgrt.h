@@ -203,6 +203,7 @@ typedef struct {
     int64_t next;            /* batches served in this pass */
     int sampled;             /* the sampler drew its permutation */
     int64_t n;               /* a TensorDataset's samples (the tensors' first dimension) */
+    int ended;               /* 1: next() found the full batches over; 2: the rest was served too */
 } TgIter;
 
 /* iter(loader): a new pass, with PyTorch's draws from the program's generator. -1 on no memory. */
@@ -212,6 +213,13 @@ int tg_iter_next(TgIter *it, TgRng *global, float *x, int64_t *y);
 /* next(it) of a TensorDataset's loader: row order[i] of each of the k tensors src[t] (rows of
  * row[t] bytes) into row i of out[t], for the batch's rows; -1 when the pass is over. */
 int tg_iter_next_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
+                      void *const *out);
+/* The last partial batch of a pass (drop_last=False with a batch size that does not divide the
+ * samples): once tg_iter_next has found the full batches over, the r samples left, into the first
+ * r rows of x and y (of out[t]); -1 when there are none, the pass ended early (a break) or they
+ * were served. */
+int tg_iter_rest(TgIter *it, TgRng *global, float *x, int64_t *y);
+int tg_iter_rest_rows(TgIter *it, TgRng *global, int k, const void *const *src, const size_t *row,
                       void *const *out);
 void tg_iter_free(TgIter *it);
 

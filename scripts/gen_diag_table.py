@@ -106,7 +106,9 @@ CASES += [
  ("def_break_outside_loop", "def stop() {\n    break\n}\nprogram p {\n    for i in range(3) {\n        stop()\n    }\n}\n"),
  ("def_name_taken", "model f(x: f32[B, 2]) {\n    return x\n}\ndef f(x) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
  ("def_sees_no_program_variable", "def f() {\n    return n + 1\n}\nprogram p {\n    n = 2\n    print(f())\n}\n"),
- ("loader_partial_batch", "program p {\n    t = transforms.ToTensor()\n    testset = torchvision.datasets.FashionMNIST(root=\"d\", train=False, transform=t)\n    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n}\n"),
+ ("loader_partial_after_break", "program p {\n    x = torch.randn(20, 3)\n    odd = DataLoader(TensorDataset(x, x.sum(1)), batch_size=6)\n"
+                                "    n = 0\n    for xb, yb in odd {\n        n += 1\n        if n > 2 {\n            break\n        }\n    }\n"
+                                "    print(xb.shape)\n}\n"),
  ("tensor_dataset", "program p {\n    d = TensorDataset(ones(4, 2), zeros(5))\n    e = TensorDataset(ones(4), 3)\n"
                     "    for i in range(int(ones(1).sum())) {\n        f = TensorDataset(ones(4))\n    }\n}\n"),
  ("dataset_without_totensor", "program p {\n    t = transforms.Normalize((0.5,), (0.5,))\n    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n}\n"),

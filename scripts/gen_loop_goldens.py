@@ -499,6 +499,26 @@ def tensors():
     xb, yb = next(it)
     print(correct, xb.shape, yb)
 
+    odd = DataLoader(TensorDataset(x, y, w), batch_size=6, shuffle=True)
+    print(len(odd))
+    for epoch in range(2):
+        seen = 0.0
+        for i, (xb, yb, wb) in enumerate(odd):
+            optimizer.zero_grad()
+            out = net(xb)
+            loss = criterion(out, yb)
+            loss.backward()
+            optimizer.step()
+            seen += wb.sum().item()
+            print(i, xb.shape[0], wb, f"{loss.item():.6f}")
+        print(f"epoch {epoch}: {seen} {out.shape} {xb.shape} {loss.item():.6f}")
+    n = 0
+    for xb, yb, wb in odd:
+        n += xb.shape[0]
+        if n > 15:
+            break
+    print(n)
+
 
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),

@@ -553,7 +553,7 @@ START_TEST(test_iter_rows) {
     int64_t order[10];
     tg_randperm(&own, order, 10);
     char err[256];
-    TgIter it = {NULL, 4, 2, 1, 0, 0, NULL, NULL, NULL, 0, 0, 10};
+    TgIter it = {NULL, 4, 2, 1, 0, 0, NULL, NULL, NULL, 0, 0, 10, 0};
     ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);
     float bx[4][3];
     int64_t by[4];
@@ -582,7 +582,7 @@ START_TEST(test_iter_draws_as_torch) {
     for (int workers = 0; workers <= 2; workers += 2) {
         TgRng g;
         tg_rng_seed(&g, 0);
-        TgIter it = {&d, 4, 2, 1, workers, 0, NULL, NULL, NULL, 0, 0, 0};
+        TgIter it = {&d, 4, 2, 1, workers, 0, NULL, NULL, NULL, 0, 0, 0, 0};
         ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);
         float r, x[4], after;
         int64_t y[4];

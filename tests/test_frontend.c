@@ -928,15 +928,22 @@ static const BadCase bad[] = {
      "bad.tg:6:12: note: in f(), called here\n"
      "    print(f())\n"
      "           ^\n"},
-    {"loader_partial_batch",
+    {"loader_partial_after_break",
      "program p {\n"
-     "    t = transforms.ToTensor()\n"
-     "    testset = torchvision.datasets.FashionMNIST(root=\"d\", train=False, transform=t)\n"
-     "    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n"
+     "    x = torch.randn(20, 3)\n"
+     "    odd = DataLoader(TensorDataset(x, x.sum(1)), batch_size=6)\n"
+     "    n = 0\n"
+     "    for xb, yb in odd {\n"
+     "        n += 1\n"
+     "        if n > 2 {\n"
+     "            break\n"
+     "        }\n"
+     "    }\n"
+     "    print(xb.shape)\n"
      "}\n",
-     "bad.tg:4:45: error: the last batch would hold 16 of the dataset's 10000 samples (batch_size=64): tgc compiles one batch shape, so pass drop_last=True or a batch_size that divides 10000 (a second shape for the last batch is not supported yet)\n"
-     "    testloader = torch.utils.data.DataLoader(testset, batch_size=64)\n"
-     "                                            ^\n"},
+     "bad.tg:11:11: error: 'xb' is a tensor f32[6, 3] after the loop's full batches and a tensor f32[2, 3] after its last partial batch (line 5), and the loop may break before that one: its type here is known only when the program runs (use it inside the loop, or give the DataLoader drop_last=True)\n"
+     "    print(xb.shape)\n"
+     "          ^\n"},
     {"tensor_dataset",
      "program p {\n"
      "    d = TensorDataset(ones(4, 2), zeros(5))\n"
