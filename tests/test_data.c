@@ -536,7 +536,8 @@ END_TEST
  * W = 0 (the sampler draws at the first next()), [6, 7, 1, 4] and 0.3074228 for W = 2 (at iter()),
  * and the generator continues with 0.6340787 either way. */
 /* A TensorDataset's loader: each tensor's rows in the sampler's order (the draws of the image
- * loader: the base seed, the sampler's seed, randperm), then the end of the pass. */
+ * loader: the base seed, the sampler's seed, randperm), the end of the full batches, then the
+ * partial last one, once, and not after a pass that broke off. */
 START_TEST(test_iter_rows) {
     float x[10][3];
     int64_t y[10];
@@ -569,7 +570,14 @@ START_TEST(test_iter_rows) {
                 ck_assert(bx[j][k] == x[i][k]);
         }
     }
-    ck_assert_int_eq(tg_iter_next_rows(&it, &g, 2, src, row, out), -1); /* drop_last: 2 rows left over */
+    ck_assert_int_eq(tg_iter_next_rows(&it, &g, 2, src, row, out), -1); /* the full batches are over */
+    ck_assert_int_eq(tg_iter_rest_rows(&it, &g, 2, src, row, out), 0);  /* the 2 rows left: the last batch */
+    for (int j = 0; j < 2; j++)
+        ck_assert_int_eq(by[j], 100 + order[8 + j]);
+    ck_assert_int_eq(tg_iter_rest_rows(&it, &g, 2, src, row, out), -1); /* once */
+    ck_assert_int_eq(tg_iter_start(&it, &g, err, sizeof err), 0);     /* a pass that breaks: no rest */
+    ck_assert_int_eq(tg_iter_next_rows(&it, &g, 2, src, row, out), 0);
+    ck_assert_int_eq(tg_iter_rest_rows(&it, &g, 2, src, row, out), -1);
     tg_iter_free(&it);
 }
 END_TEST
