@@ -149,6 +149,46 @@ static void declare(const TrainCode *t) {
       "void %s_cuda_pull(void *arena);\n", prefix, cg_upper(prefix), prefix, prefix, prefix);
 }
 
+/* The kernels' source src (freed here) as the array `name`_source of its lines, and the kernel
+ * table `name`_kernels (knames), each after its comment. */
+static void embed_source(const char *name, char *src, const char *src_comment, const char *table_comment) {
+    P("%s", src_comment);
+    P("static const char *const %s_source[] = {\n", name);
+    for (char *p = src; *p;) {
+        char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+        P("    ");
+        cg_c_string(p, n);
+        P(",\n");
+        p += n;
+    }
+    P("};\n\n");
+    free(src);
+    P("%s", table_comment);
+    P("static const char *const %s_kernels[] = {\n", name);
+    for (int k = 0; k < nkernels; k++)
+        P("    \"%s\",\n", knames[k]);
+    P("};\n\n");
+}
+
+/* The start's first lines: the source's lines joined into src; on no memory, `fail`. */
+static void join_source(const char *name, const char *fail) {
+    P("    for (size_t i = 0; i < sizeof %s_source / sizeof *%s_source; i++)\n", name, name);
+    P("        len += strlen(%s_source[i]);\n", name);
+    P("    char *src = malloc(len), *p = src;\n");
+    P("    if (!src) {\n%s    }\n", fail);
+    P("    for (size_t i = 0; i < sizeof %s_source / sizeof *%s_source; i++)\n", name, name);
+    P("        p += strlen(strcpy(p, %s_source[i]));\n", name);
+}
+
+/* The launch helper fn(k, grid, nargs, args) on the device cu: kernel k of the table. */
+static void launch_helper(const char *fn, const char *cu, int margs) {
+    P("static void %s(int k, uint64_t grid, int nargs, const uint64_t *a) {\n", fn);
+    P("    uint64_t v[%d];\n    void *p[%d];\n", margs, margs);
+    P("    for (int i = 0; i < nargs; i++) {\n        v[i] = a[i];\n        p[i] = &v[i];\n    }\n");
+    P("    tg_cuda_launch(%s, k, grid, %d, 0, p);\n}\n", cu, BLOCK);
+}
+
 /* The GPU's code: the kernel source and table, PREFIX_cuda_start/push/pull, and the launch helper. */
 static void device(const TrainCode *t) {
     const char *pf = t->prefix;
@@ -168,35 +208,17 @@ static void device(const TrainCode *t) {
         margs = max_args(t->pred, t->pred_plan, "p");
 
     P("\n/* ---- the GPU ---- */\n\n");
-    P("/* The kernels, CUDA C++ compiled by NVRTC for the device when the program starts (or taken from\n"
-      "   the cache of compiled code); `tgc compile --emit=cuda` writes them to a file of their own. */\n");
-    P("static const char *const %s_cuda_source[] = {\n", pf);
-    for (char *p = src; *p;) {
-        char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-        P("    ");
-        cg_c_string(p, n);
-        P(",\n");
-        p += n;
-    }
-    P("};\n\n");
-    free(src);
-    P("/* Kernel k of launch(k, ...), in the order the step and predict launch them. */\n");
-    P("static const char *const %s_cuda_kernels[] = {\n", pf);
-    for (int k = 0; k < nkernels; k++)
-        P("    \"%s\",\n", knames[k]);
-    P("};\n\n");
+    embed_source(ir_fmt("%s_cuda", pf), src,
+                 "/* The kernels, CUDA C++ compiled by NVRTC for the device when the program starts (or taken from\n"
+                 "   the cache of compiled code); `tgc compile --emit=cuda` writes them to a file of their own. */\n",
+                 "/* Kernel k of launch(k, ...), in the order the step and predict launch them. */\n");
     P("static TgCuda *cu;\nstatic uint64_t dmem, dx, dy;  /* the device's arena; the batch's inputs there */\n");
     P("static void *hx, *hy;            /* pinned host copies of the inputs, for fast transfers */\n");
     P("static int pushed;               /* the device holds the parameters */\n\n");
     P("int %s_cuda_start(char *err, size_t errlen) {\n", pf);
     P("    if (cu)\n        return 0;\n");
-    P("    size_t len = 1;\n    for (size_t i = 0; i < sizeof %s_cuda_source / sizeof *%s_cuda_source; i++)\n", pf, pf);
-    P("        len += strlen(%s_cuda_source[i]);\n", pf);
-    P("    char *src = malloc(len), *p = src;\n");
-    P("    if (!src) {\n        snprintf(err, errlen, \"out of memory\");\n        return 1;\n    }\n");
-    P("    for (size_t i = 0; i < sizeof %s_cuda_source / sizeof *%s_cuda_source; i++)\n", pf, pf);
-    P("        p += strlen(strcpy(p, %s_cuda_source[i]));\n", pf);
+    P("    size_t len = 1;\n");
+    join_source(ir_fmt("%s_cuda", pf), "        snprintf(err, errlen, \"out of memory\");\n        return 1;\n");
     P("    cu = tg_cuda_open(err, errlen);\n");
     P("    int rc = !cu || tg_cuda_load(cu, src, NULL, %s_cuda_kernels, %d, err, errlen) ||\n", pf, nkernels);
     P("             tg_cuda_alloc(cu, &dmem, %s_ARENA_BYTES, err, errlen) || tg_cuda_alloc(cu, &dx, %lld, err, errlen) ||\n",
@@ -217,10 +239,7 @@ static void device(const TrainCode *t) {
     P("    if (!cu && %s_cuda_start(err, sizeof err)) {\n        fprintf(stderr, \"%s: %%s\\n\", err);\n        exit(1);\n    }\n",
       pf, pf);
     P("    if (!pushed)\n        %s_cuda_push(arena);\n}\n\n", pf);
-    P("static void launch(int k, uint64_t grid, int nargs, const uint64_t *a) {\n");
-    P("    uint64_t v[%d];\n    void *p[%d];\n", margs, margs);
-    P("    for (int i = 0; i < nargs; i++) {\n        v[i] = a[i];\n        p[i] = &v[i];\n    }\n");
-    P("    tg_cuda_launch(cu, k, grid, %d, 0, p);\n}\n", BLOCK);
+    launch_helper("launch", "cu", margs);
 }
 
 /* PREFIX_train_step: the batch in through pinned memory, the step's launches, the loss back. */
@@ -307,31 +326,14 @@ static void program_device(const StagedProgram *sp, const bool *on_dev, const ch
     ncopy = nkernels;
     knames[nkernels++] = "tg_copy";
     P("\n/* ---- the program's segments on the GPU ---- */\n\n");
-    P("/* Their kernels, CUDA C++ compiled by NVRTC when the program starts (or taken from the cache). */\n");
-    P("static const char *const %s_program_cuda_source[] = {\n", prefix);
-    for (char *p = src; *p;) {
-        char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-        P("    ");
-        cg_c_string(p, n);
-        P(",\n");
-        p += n;
-    }
-    P("};\n\n");
-    free(src);
-    P("/* Kernel k of plaunch(k, ...). */\nstatic const char *const %s_program_cuda_kernels[] = {\n", prefix);
-    for (int k = 0; k < nkernels; k++)
-        P("    \"%s\",\n", knames[k]);
-    P("};\n\n");
+    embed_source(ir_fmt("%s_program_cuda", prefix), src,
+                 "/* Their kernels, CUDA C++ compiled by NVRTC when the program starts (or taken from the cache). */\n",
+                 "/* Kernel k of plaunch(k, ...). */\n");
     P("static TgCuda *pcu;\nstatic uint64_t pdmem; /* the device's copy of the arena */\n\n");
     P("/* Opens the GPU, compiles the kernels, allocates its arena; or says why not and exits. */\n");
     P("static void dev_ready(void) {\n    if (pcu)\n        return;\n    char err[4096];\n    size_t len = 1;\n");
-    P("    for (size_t i = 0; i < sizeof %s_program_cuda_source / sizeof *%s_program_cuda_source; i++)\n", prefix, prefix);
-    P("        len += strlen(%s_program_cuda_source[i]);\n", prefix);
-    P("    char *src = malloc(len), *p = src;\n");
-    P("    if (!src) {\n        fprintf(stderr, \"%s: out of memory\\n\");\n        exit(1);\n    }\n", prefix);
-    P("    for (size_t i = 0; i < sizeof %s_program_cuda_source / sizeof *%s_program_cuda_source; i++)\n", prefix, prefix);
-    P("        p += strlen(strcpy(p, %s_program_cuda_source[i]));\n", prefix);
+    join_source(ir_fmt("%s_program_cuda", prefix),
+                ir_fmt("        fprintf(stderr, \"%s: out of memory\\n\");\n        exit(1);\n", prefix));
     P("    pcu = tg_cuda_open(err, sizeof err);\n");
     P("    int rc = !pcu || tg_cuda_load(pcu, src, NULL, %s_program_cuda_kernels, %d, err, sizeof err) ||\n", prefix,
       nkernels);
@@ -342,10 +344,7 @@ static void program_device(const StagedProgram *sp, const bool *on_dev, const ch
       "    tg_cuda_upload(pcu, pdmem + (uint64_t)off, mem + off, (size_t)n);\n}\n\n");
     P("static void dev_down(unsigned char *mem, int64_t off, int64_t n) {\n"
       "    tg_cuda_download(pcu, mem + off, pdmem + (uint64_t)off, (size_t)n);\n}\n\n");
-    P("static void plaunch(int k, uint64_t grid, int nargs, const uint64_t *a) {\n");
-    P("    uint64_t v[%d];\n    void *p[%d];\n", margs, margs);
-    P("    for (int i = 0; i < nargs; i++) {\n        v[i] = a[i];\n        p[i] = &v[i];\n    }\n");
-    P("    tg_cuda_launch(pcu, k, grid, %d, 0, p);\n}\n", BLOCK);
+    launch_helper("plaunch", "pcu", margs);
 }
 
 /* Segment k's launches, inside its function (staged.c), its offsets defined; host(i) writes the
