@@ -832,3 +832,18 @@ void cg_emit_prologue(int indent, Shape s, const char *flat) {
         P("%*sconst %s t%d = %s;\n", indent, "", dtype_ctype(m->dtype), i, e);
     }
 }
+
+FILE *cg_capture(char **buf, size_t *len) {
+    FILE *saved = cg.out;
+    *buf = NULL;
+    *len = 0;
+    cg.out = open_memstream(buf, len);
+    if (!cg.out)
+        die("open_memstream failed");
+    return saved;
+}
+
+void cg_uncapture(FILE *saved) {
+    fclose(cg.out);
+    cg.out = saved;
+}

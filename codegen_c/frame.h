@@ -133,6 +133,9 @@ const char *cg_bname(int id);
 const char *cg_role(const Node *n, int k);
 /* The pointer variable of node id in the step, run and predict functions (conv1_weight, x_14). */
 const char *cg_ident(const char *name); /* a C identifier for a .tg name ("conv1.weight" -> conv1_weight, int -> int_) */
+/* What P writes from here goes into a buffer (*buf, malloc'ed) until cg_uncapture(saved). */
+FILE *cg_capture(char **buf, size_t *len);
+void cg_uncapture(FILE *saved);
 const char *cg_var(int id);
 /* The node whose buffer id's value lives in (a view's or an in-place value's is another's), and
  * the name of the constant that holds its offset in the arena (OFF_conv1_weight). */

@@ -93,15 +93,11 @@ static void emit_kernel(const Node *n) {
  */
 static void emit_scatter_group(void) {
     const Node *h = &cg.g->nodes[cg.u.head];
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *saved = cg.out;
-    cg.out = open_memstream(&buf, &len);
-    if (!cg.out)
-        die("open_memstream failed");
+    char *buf;
+    size_t len;
+    FILE *saved = cg_capture(&buf, &len);
     emit_kernel(h);
-    fclose(cg.out);
-    cg.out = saved;
+    cg_uncapture(saved);
     if (len < 2 || strcmp(buf + len - 2, "}\n"))
         die("kernel of %s does not end its function", op_info[h->op].name);
     fwrite(buf, 1, len - 2, cg.out);

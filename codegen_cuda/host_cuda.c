@@ -19,12 +19,9 @@ static long long L(int64_t v) { return (long long)v; }
 
 /* The source of all kernels, as text. */
 static char *kernel_source(const TrainCode *t) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *saved = cg.out;
-    cg.out = open_memstream(&buf, &len);
-    if (!cg.out)
-        die("open_memstream failed");
+    char *buf;
+    size_t len;
+    FILE *saved = cg_capture(&buf, &len);
     /* the kernels' banner leaves out the command line: the compiled-kernel cache keys on the source */
     P("%s%s", cg_banner(t->source, NULL), cuda_preamble);
     P("\n/* ---- training step of %s ---- */\n", t->train->name);
@@ -33,8 +30,7 @@ static char *kernel_source(const TrainCode *t) {
         P("\n/* ---- predict ---- */\n");
         cuda_kernels_of(t->pred, t->pred_plan, "p");
     }
-    fclose(cg.out);
-    cg.out = saved;
+    cg_uncapture(saved);
     return buf;
 }
 
@@ -298,12 +294,9 @@ static void program_device(const StagedProgram *sp, const bool *on_dev, const ch
     dev_sp = sp;
     dev_kpre = kpre;
     seg_first = ir_alloc(sizeof(int) * (size_t)(sp->nsegs + 1));
-    char *src = NULL;
-    size_t len = 0;
-    FILE *saved = cg.out;
-    cg.out = open_memstream(&src, &len);
-    if (!cg.out)
-        die("open_memstream failed");
+    char *src;
+    size_t len;
+    FILE *saved = cg_capture(&src, &len);
     P("%s%s", cg_banner(source, NULL), cuda_preamble);
     int total = 1, margs = 3;
     for (int k = 0; k < sp->nsegs; k++)
@@ -314,8 +307,7 @@ static void program_device(const StagedProgram *sp, const bool *on_dev, const ch
             if (max_args(sp->segs[k], sp->plans[k], seg_kpre(k)) > margs)
                 margs = max_args(sp->segs[k], sp->plans[k], seg_kpre(k));
         }
-    fclose(cg.out);
-    cg.out = saved;
+    cg_uncapture(saved);
     nkernels = 0;
     knames = ir_alloc(sizeof(char *) * (size_t)total);
     for (int k = 0; k < sp->nsegs; k++) {
