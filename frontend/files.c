@@ -121,6 +121,9 @@ static void flatten_value(Value *v, const char *name, const char ***names, int *
     else
         error_at(loc, "torch.save: '%s' is %s; a checkpoint holds tensors, numbers and dicts and lists of them",
                  name, kind_name(v));
+    if (!strcmp(name, "__metadata__"))
+        error_at(loc, "torch.save: a checkpoint cannot hold a tensor named __metadata__ (a .safetensors file keeps "
+                      "that name for its metadata)");
     for (int j = 0; j < *n; j++)
         if (!strcmp((*names)[j], name))
             error_at(loc, "torch.save: the key '%s' appears twice once nested dicts are flattened", name);

@@ -369,6 +369,7 @@ typedef struct Optim {
     int nparams;
     int *buf, *exp_avg, *exp_avg_sq; /* state groups per parameter, -1 before the first step */
     int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
+    bool *stepped;                   /* per parameter: a step() lowered so far updates it (it has a gradient) */
     bool staged;                     /* in a program with run-time control flow: state lives in groups */
     int step_group, lr_group;        /* staged: the step count (i64) and the learning rate (f64), -1 before */
 } Optim;

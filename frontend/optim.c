@@ -82,6 +82,7 @@ Value *make_optimizer(const char *kind, Args *a) {
     o->exp_avg = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->exp_avg_sq = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->stepped = ir_alloc((size_t)o->nparams + 1);
     for (int i = 0; i < o->nparams; i++)
         o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
     o->step_group = o->lr_group = -1;
@@ -124,6 +125,7 @@ void optimizer_step(Optim *o, SrcLoc loc) {
         int gg = L.grad_group[p->group];
         if (gg < 0)
             continue; /* no gradient yet: PyTorch skips the parameter */
+        o->stepped[i] = true;
         int pn = L.group_base[p->group], g = L.group_base[gg];
         DType dt = L.g->nodes[pn].dtype;
         Shape sh = L.g->nodes[pn].shape;
@@ -317,6 +319,7 @@ static void staged_step(Optim *o, SrcLoc loc) {
         int g = o->params[i]->group, gg = L.grad_group[g];
         params[i] = L.group_base[g];
         grads[i] = gg >= 0 ? L.group_base[gg] : -1;
+        o->stepped[i] |= gg >= 0;
         names[i] = N(params[i])->name ? N(params[i])->name : ir_fmt("param%d", i);
     }
     int *assigns = ir_alloc(sizeof(int) * (size_t)(8 * n + 4)), nassign = 0;
@@ -394,16 +397,20 @@ static Value *hyper(double v) { return v == 0 ? mk_int(0) : mk_float(v); }
 /*
  * optimizer.state_dict(), as PyTorch 1.13 builds it: {'state': {index: {...}}, 'param_groups':
  * [{hyper-parameters..., 'params': [0, 1, ...]}]}. The state holds what the steps so far made
- * (SGD's momentum_buffer; Adam's step as a float tensor, exp_avg, exp_avg_sq), per parameter
- * index; the tensors are their values at this point of the program (PyTorch hands out the live
- * tensors, which a later step changes in place: save or print the dict where it is made).
+ * for each parameter a step updated (SGD's momentum_buffer, None without momentum; Adam's step as
+ * a float tensor, exp_avg, exp_avg_sq); the tensors are their values at this point of the
+ * program (PyTorch hands out the live tensors, which a later step changes in place: save or
+ * print the dict where it is made).
  */
 Value *optim_state_dict(Optim *o, SrcLoc loc) {
     Value *state = new_dict();
     for (int i = 0; i < o->nparams; i++) {
+        if (!o->stepped[i])
+            continue;
         Value *st = new_dict();
-        if (!o->adam && o->buf[i] >= 0)
-            put(st, mk_str("momentum_buffer"), lw_result(L.group_base[o->buf[i]], NULL, NULL));
+        if (!o->adam)
+            put(st, mk_str("momentum_buffer"),
+                o->buf[i] >= 0 ? lw_result(L.group_base[o->buf[i]], NULL, NULL) : lw_mk(V_NONE));
         if (o->adam && o->exp_avg[i] >= 0) {
             int step = o->staged ? lw_cast(L.group_base[o->step_group], DT_F32, loc)
                                  : const_scalar(mk_int(o->steps[i]), DT_F32, loc);
@@ -421,19 +428,26 @@ Value *optim_state_dict(Optim *o, SrcLoc loc) {
         put(g, mk_str("eps"), mk_float(o->eps));
         put(g, mk_str("weight_decay"), hyper(o->weight_decay));
         put(g, mk_str("amsgrad"), mk_bool(false));
+        if (o->adamw) { /* 1.13's AdamW has its own keys, in its own order */
+            put(g, mk_str("foreach"), lw_mk(V_NONE));
+            put(g, mk_str("maximize"), mk_bool(false));
+            put(g, mk_str("capturable"), mk_bool(false));
+        }
     } else {
         put(g, mk_str("momentum"), hyper(o->momentum));
         put(g, mk_str("dampening"), hyper(o->dampening));
         put(g, mk_str("weight_decay"), hyper(o->weight_decay));
         put(g, mk_str("nesterov"), mk_bool(o->nesterov));
     }
-    put(g, mk_str("maximize"), mk_bool(false));
-    put(g, mk_str("foreach"), lw_mk(V_NONE));
-    if (o->adam)
-        put(g, mk_str("capturable"), mk_bool(false));
-    put(g, mk_str("differentiable"), mk_bool(false));
-    if (o->adam)
-        put(g, mk_str("fused"), mk_bool(false));
+    if (!o->adamw) {
+        put(g, mk_str("maximize"), mk_bool(false));
+        put(g, mk_str("foreach"), lw_mk(V_NONE));
+        if (o->adam)
+            put(g, mk_str("capturable"), mk_bool(false));
+        put(g, mk_str("differentiable"), mk_bool(false));
+        if (o->adam)
+            put(g, mk_str("fused"), mk_bool(false));
+    }
     Value *params = lw_mk(V_LIST);
     for (int i = 0; i < o->nparams; i++)
         list_append(params, mk_int(i));

@@ -685,7 +685,9 @@ int stage_tensor_dataset(Value **ts, int n, SrcLoc loc) {
         ensure();
         pin(g);
         d.tensors[i] = slot_of(g);
-        d.row_bytes[i] = shape_numel(x->shape) / x->shape.d[0] * dtype_size(x->dtype);
+        d.row_bytes[i] = dtype_size(x->dtype);
+        for (int k = 1; k < x->shape.rank; k++) /* not numel / rows: a dataset may have none */
+            d.row_bytes[i] *= x->shape.d[k];
     }
     HostDataset *sets = ir_alloc(sizeof(HostDataset) * (size_t)(L.data.nsets + 1));
     if (L.data.nsets)

@@ -48,7 +48,9 @@ const char *kind_name(Value *v) {
     case V_LOADER: return "a DataLoader";
     case V_ITER: return "a DataLoader iterator";
     case V_DICT: return "a dict";
-    case V_STATEFILE: return "a loaded checkpoint";
+    case V_STATEFILE: /* what it reads is known only when the program runs */
+        return "a loaded checkpoint (load_state_dict reads it; a number in it, such as checkpoint['epoch'], "
+               "cannot be read back yet)";
     case V_OPTIONS: return "the program's options";
     case V_OPTSTR: return "a string option";
     case V_FUNC: return "a function";

@@ -890,6 +890,9 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
         rc = parse_header(&p, t, n, e, keys, values, nmeta, valcap, size - 8 - hlen, block + h + 1, s);
         if (rc == 0 && s && s->nunknown > 0)
             rc = unknown(path, s, s->unknown, err, errcap);
+        if (rc == 0 && s && s->under && s->nfile == 0 && s->n > 0)
+            rc = tg_fail(err, errcap, path, "no tensor under '%s' (the model's %d tensors were asked for under "
+                         "that key of the checkpoint)", s->under, s->n);
         for (int j = 0; rc == 0 && s && j < s->n; j++)
             if (!s->seen[j])
                 rc = tg_fail(err, errcap, path, "no tensor %s (the model has %d tensors; the file has %d)", s->names[j],

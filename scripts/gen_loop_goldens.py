@@ -455,6 +455,32 @@ def checkpoint():
         adam.step()
     print(adam.state_dict())
 
+    two = Two()
+    two.a.requires_grad_(False)
+    sg = torch.optim.SGD(two.parameters(), lr=0.1, momentum=0.9)
+    plain = torch.optim.SGD(two.parameters(), lr=0.1)
+    aw = torch.optim.AdamW(two.parameters(), lr=0.001)
+    print(aw.state_dict())
+    for i in range(3):
+        sg.zero_grad()
+        F.mse_loss(two(x), y).backward()
+        sg.step()
+        plain.step()
+        aw.step()
+    print(sg.state_dict()['state'])
+    print(plain.state_dict())
+    print(aw.state_dict()['state'])
+
+
+class Two(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(2, 2)
+        self.b = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
 
 class Cls(nn.Module):
     def __init__(self):
