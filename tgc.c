@@ -628,6 +628,7 @@ int main(int argc, char **argv) {
     diag_check();
     resolve_imports(ast, read_text);
     diag_check();
+    lower_target_gpu(o.cuda);
     Lowered *lw = lower_ast(ast);
     diag_check();
     check_targets(lw, &o);

@@ -727,7 +727,16 @@ static Value *bi_clone(Args *a) {
     return converted(t, TN(t)->dtype, true, a->loc);
 }
 
-/* x.to(dtype), x.to("cpu") */
+/* The file is compiled for a GPU (--target cuda): torch.cuda.is_available() is True there. Where a
+ * program's tensor work runs is the compiler's choice, so .to(device) moves nothing on any target. */
+static bool target_gpu;
+
+void lower_target_gpu(bool gpu) { target_gpu = gpu; }
+
+/* Is d a device this target has ("cpu"; "cuda", "cuda:N" on a GPU target)? */
+static bool device_here(const char *d) { return !strcmp(d, "cpu") || (target_gpu && !strncmp(d, "cuda", 4)); }
+
+/* x.to(dtype), x.to("cpu"), x.to(device) */
 static Value *bi_to(Args *a) {
     SrcLoc loc = a->loc;
     Value *t = tensor_arg(lw_req(a, 0, "self"), loc, "the receiver");
@@ -735,10 +744,10 @@ static Value *bi_to(Args *a) {
     if (d->kind == V_DEVICE || d->kind == V_STR) {
         DONE(a, 2, "dtype");
         const char *dev = d->s;
-        if (strcmp(dev, "cpu"))
-            error_at(loc, "to(\"%s\"): a program runs where its compiled code runs (this target: the CPU); "
-                          "there is no device placement inside a program", dev);
-        return t; /* to("cpu"): tensors already live where the program runs */
+        if (!device_here(dev))
+            error_at(loc, "to(\"%s\"): this program is compiled for the CPU (tgc build --target cuda runs its "
+                          "loops' tensor work on a GPU, and then a CUDA device is there)", dev);
+        return t; /* the tensor already lives where the program's code runs it */
     }
     DType dt = dtype_value(d, loc);
     DONE(a, 2, "dtype");
@@ -762,19 +771,19 @@ static Value *bi_device(Args *a) {
     return v;
 }
 
-/* torch.cuda.is_available(): a program's own code runs on the CPU (--target cuda moves a train
- * block's step to the GPU, not a program), so tensors stay where they are: False. */
+/* torch.cuda.is_available(): True when the file is compiled for a GPU (--target cuda). */
 static Value *bi_cuda_available(Args *a) {
     DONE(a, 0, "");
-    return mk_bool(false);
+    return mk_bool(target_gpu);
 }
 
-/* net.to(device): the model stays where the program runs (only "cpu" is that place). */
+/* net.to(device): the model stays where the program's code runs it, on every target. */
 static Value *bi_module_to(Args *a) {
     Value *m = lw_req(a, 0, "self"), *d = lw_req(a, 1, "device");
     DONE(a, 2, "device");
-    if ((d->kind != V_DEVICE && d->kind != V_STR) || strcmp(d->s, "cpu"))
-        error_at(a->loc, "%s.to(%s): a program's modules live where the program runs (the CPU)", m->mod->cls,
+    if ((d->kind != V_DEVICE && d->kind != V_STR) || !device_here(d->s))
+        error_at(a->loc, "%s.to(%s): this program is compiled for the CPU (tgc build --target cuda runs its loops' "
+                         "tensor work on a GPU, and then a CUDA device is there)", m->mod->cls,
                  d->kind == V_DEVICE || d->kind == V_STR ? d->s : kind_name(d));
     return m;
 }

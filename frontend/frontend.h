@@ -173,5 +173,8 @@ typedef struct {
 
 /* Elaborates every declaration; reports errors through diag (several where cheap). */
 Lowered *lower_ast(Ast *ast);
+/* What lower_ast's programs are compiled for: a GPU (--target cuda) has torch.cuda.is_available()
+ * True and takes .to("cuda:0"); the default is the CPU. */
+void lower_target_gpu(bool gpu);
 
 #endif

@@ -273,6 +273,26 @@ static void program_as_c(Target t, const char *name) {
 START_TEST(test_emulated_program_as_c) { program_as_c(EMU, "prog_emu"); }
 END_TEST
 
+/* The blitz's cell 4-6: compiled for a GPU, torch.cuda.is_available() is True and the device is
+ * cuda:0; for the CPU, cpu. .to(device) moves nothing on either. */
+START_TEST(test_program_device) {
+    char *tg = fmt("%s/device.tg", tmp);
+    FILE *f = fopen(tg, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("program device {\n    device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
+          "    x = torch.ones(2).to(device)\n    for i in range(2) {\n        x = x * 3\n    }\n"
+          "    print(device, x.to(device))\n}\n", f);
+    fclose(f);
+    const char *want[] = {"cpu tensor([9., 9.])\n", "cuda:0 tensor([9., 9.])\n"};
+    for (int k = 0; k < 2; k++) {
+        char *bin = trainer(tg, k ? EMU : C, k ? "device_emu" : "device_c"), *out = fmt("%s.out", bin);
+        char *argv[] = {bin, NULL};
+        ck_assert_int_eq(run(NULL, out, NULL, argv), 0);
+        ck_assert_str_eq(slurp(out, NULL), want[k]);
+    }
+}
+END_TEST
+
 START_TEST(test_gpu_program_as_c) { program_as_c(GPU, "prog_gpu"); }
 END_TEST
 
@@ -369,6 +389,7 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc[2], test_emulated_step_trains_as_c, 0, 6);
         tcase_add_test(tc[3], test_emulated_trainer_as_c);
         tcase_add_test(tc[3], test_emulated_program_as_c);
+        tcase_add_test(tc[3], test_program_device);
         tcase_add_test(tc[4], test_no_gpu_is_said);
         tcase_add_test(tc[4], test_tgc_errors);
     }

@@ -755,7 +755,7 @@ static const BadCase bad[] = {
      "program p {\n"
      "    t = ones(2).to(\"cuda\")\n"
      "}\n",
-     "bad.tg:2:19: error: to(\"cuda\"): a program runs where its compiled code runs (this target: the CPU); there is no device placement inside a program\n"
+     "bad.tg:2:19: error: to(\"cuda\"): this program is compiled for the CPU (tgc build --target cuda runs its loops' tensor work on a GPU, and then a CUDA device is there)\n"
      "    t = ones(2).to(\"cuda\")\n"
      "                  ^\n"},
     {"failed_assignment_quiet",
