@@ -77,7 +77,8 @@ Value *eval_cond(Expr *e) {
     Value *c = lw_eval(e->items[0]);
     if (c->kind == V_TENSOR)
         error_at(e->items[0]->loc, "a conditional expression ('a if c else b') on a value known only at run time is "
-                                   "not supported yet: use an if statement, or torch.where for tensors");
+                                   "supported as a whole assignment (x = a if c else b); elsewhere, use an if "
+                                   "statement");
     bool yes = c->kind == V_FLOAT ? c->f != 0
                : c->kind == V_INT || c->kind == V_BOOL ? c->i != 0
                : c->kind == V_NONE ? false

@@ -122,6 +122,21 @@ static void exec_if(Stmt *s) {
     exec_block(fwd, k);
 }
 
+/* x = a if c else b, as the if statement it means: `if c { x = a } else { x = b }`, so that c may be
+ * a value known only when the program runs (then each branch is a segment, as an if's are). */
+static Stmt *cond_assign(Stmt *s) {
+    Expr *e = s->value;
+    Stmt *ifs = ir_alloc(sizeof(Stmt)), **branch = ir_alloc(sizeof(Stmt *) * 2);
+    for (int k = 0; k < 2; k++) {
+        branch[k] = ir_alloc(sizeof(Stmt));
+        *branch[k] = *s;
+        branch[k]->value = k ? e->rhs : e->lhs;
+    }
+    *ifs = (Stmt){.kind = S_IF, .loc = s->loc, .value = e->items[0], .body = &branch[0], .nbody = 1,
+                  .orelse = &branch[1], .norelse = 1};
+    return ifs;
+}
+
 /* One statement; x += y on a tensor updates it in place, as PyTorch does. */
 static void exec_stmt(Stmt *s) {
     switch (s->kind) {
@@ -150,6 +165,10 @@ static void exec_stmt(Stmt *s) {
         def_return(s);
         return;
     case S_ASSIGN: {
+        if (s->value->kind == E_COND && !strcmp(s->op, "=") && L.prog_name && !L.in_forward) {
+            exec_if(cond_assign(s)); /* x = a if c else b: c may be known only at run time */
+            return;
+        }
         Value *v = lw_eval(s->value);
         if (!strcmp(s->op, "=")) {
             lw_assign(s->target, v, s->loc);

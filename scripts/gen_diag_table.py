@@ -113,7 +113,7 @@ CASES += [
                     "    for i in range(int(ones(1).sum())) {\n        f = TensorDataset(ones(4))\n    }\n}\n"),
  ("dataset_without_totensor", "program p {\n    t = transforms.Normalize((0.5,), (0.5,))\n    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n}\n"),
  ("next_of_loader", "program p {\n    s = torchvision.datasets.MNIST(root=\"d\", transform=transforms.ToTensor())\n    l = torch.utils.data.DataLoader(s, batch_size=4)\n    x, y = next(l)\n    for a, b, c in enumerate(l) {\n        print(a)\n    }\n}\n"),
- ("cond_on_runtime_value", "program p {\n    x = ones(2).sum()\n    y = 1 if x > 1 else 2\n    z = [i for i in x.view(1)]\n}\n"),
+ ("cond_on_runtime_value", "program p {\n    x = ones(2).sum()\n    y = (1 if x > 1 else 2) + 1\n    z = [i for i in x.view(1)]\n}\n"),
  ("comprehension_two_fors", "program p {\n    l = [i for i in range(3) for j in range(2)]\n}\n"),
  ("set_literal", "program p {\n    s = {1, 2}\n}\n"),
  ("dict_runtime_key_late", "program p {\n    d = {'a': 0, 'b': 0}\n    t = tensor([1, 0])\n    names = ('a', 'b')\n    for i in range(2) {\n        d[names[t[i]]] += 1\n    }\n}\n"),

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
-regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, loader.tg:
-Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as the Python it transliterates,
-and what it prints is the golden tests/golden/<name>.out that test_codegen compares with.
+regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
+loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
+test_codegen compares with.
 
     /usr/bin/python3 scripts/gen_loop_goldens.py [NAME ...]     (default: all of them)
 """
@@ -546,10 +547,34 @@ def tensors():
     print(n, len(TensorDataset(torch.zeros(0, 3))))
 
 
+def cond_expr():
+    torch.manual_seed(0)
+    net = Lin()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    x = torch.randn(8, 2)
+    y = x.sum(1, keepdim=True)
+    best = 100.0
+    for epoch in range(6):
+        lr = 0.1 if epoch < 3 else 0.01
+        for g in optimizer.param_groups:
+            g['lr'] = lr
+        optimizer.zero_grad()
+        loss = F.mse_loss(net(x), y)
+        loss.backward()
+        optimizer.step()
+        best = loss.item() if loss.item() < best else best
+        tag = 1 if loss > 0.5 else 0
+        print(epoch, lr, f"{loss.item():.5f}", f"{best:.5f}", tag)
+    w = net.fc.weight * 2 if best < 1 else net.fc.weight
+    print(f"{w.sum().item():.4f}")
+    k = 3 if True else 4
+    print(k)
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
-                     ("checkpoint", checkpoint), ("tensors", tensors)]:
+                     ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

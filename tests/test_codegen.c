@@ -554,6 +554,12 @@ START_TEST(test_tensors_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_cond_expr_matches_pytorch) {
+    /* x = a if c else b with c known only at run time: an if, each branch a segment */
+    check_program_prints_near("cond_expr", 0);
+}
+END_TEST
+
 START_TEST(test_semantics_match_pytorch) {
     /* aliasing through model calls, snapshots of text, reshape copies, bool and integer arithmetic,
        exact large integers, Python numbers from item(), format specs: printed exactly as PyTorch */
@@ -1199,6 +1205,7 @@ int main(void) {
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
     tcase_add_test(tc, test_tensors_match_pytorch);
+    tcase_add_test(tc, test_cond_expr_matches_pytorch);
     tcase_add_test(tc, test_imports);
     tcase_add_test(tc, test_epochs_only_literal);
     tcase_add_test(tc, test_program_options);

@@ -994,12 +994,12 @@ static const BadCase bad[] = {
     {"cond_on_runtime_value",
      "program p {\n"
      "    x = ones(2).sum()\n"
-     "    y = 1 if x > 1 else 2\n"
+     "    y = (1 if x > 1 else 2) + 1\n"
      "    z = [i for i in x.view(1)]\n"
      "}\n",
-     "bad.tg:3:16: error: a conditional expression ('a if c else b') on a value known only at run time is not supported yet: use an if statement, or torch.where for tensors\n"
-     "    y = 1 if x > 1 else 2\n"
-     "               ^\n"},
+     "bad.tg:3:17: error: a conditional expression ('a if c else b') on a value known only at run time is supported as a whole assignment (x = a if c else b); elsewhere, use an if statement\n"
+     "    y = (1 if x > 1 else 2) + 1\n"
+     "                ^\n"},
     {"comprehension_two_fors",
      "program p {\n"
      "    l = [i for i in range(3) for j in range(2)]\n"
