@@ -349,7 +349,7 @@ Value *dict_get(Value *d, Value *key, SrcLoc loc) {
     check_key(key, loc);
     int i = key_index(d, key);
     if (i < 0)
-        error_at(loc, "KeyError: %s", value_str(key, loc));
+        error_at(loc, "KeyError: %s", key->kind == V_STR ? ir_fmt("'%s'", key->s) : value_str(key, loc));
     return d->items[i];
 }
 

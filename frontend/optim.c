@@ -24,6 +24,12 @@ static double opt_num(Args *a, const char *key, double dflt) {
     return d;
 }
 
+/* PyTorch's check of a learning rate given as a number: ValueError: Invalid learning rate. */
+static void check_lr(double lr, SrcLoc loc) {
+    if (lr < 0) /* as PyTorch checks it: a NaN passes */
+        error_at(loc, "ValueError: Invalid learning rate: %s", py_float_repr(lr));
+}
+
 Value *make_optimizer(const char *kind, Args *a) {
     SrcLoc loc = a->loc;
     Optim *o = ir_alloc(sizeof(Optim));
@@ -51,6 +57,7 @@ Value *make_optimizer(const char *kind, Args *a) {
         if (!lr)
             error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
         o->lr = lr->kind == V_TENSOR ? 0 : float_arg(lr, loc, "lr");
+        check_lr(o->lr, loc);
         o->momentum = opt_num(a, "momentum", 0);
         o->dampening = opt_num(a, "dampening", 0);
         o->weight_decay = opt_num(a, "weight_decay", 0);
@@ -62,6 +69,7 @@ Value *make_optimizer(const char *kind, Args *a) {
     } else {
         lr = lw_arg(a, 1, "lr", mk_float(1e-3));
         o->lr = lr->kind == V_TENSOR ? 0 : float_arg(lr, loc, "lr");
+        check_lr(o->lr, loc);
         Value *betas = lw_arg(a, -1, "betas", NULL);
         o->beta1 = 0.9;
         o->beta2 = 0.999;

@@ -109,6 +109,8 @@ CASES += [
  ("loader_partial_after_break", "program p {\n    x = torch.randn(20, 3)\n    odd = DataLoader(TensorDataset(x, x.sum(1)), batch_size=6)\n"
                                 "    n = 0\n    for xb, yb in odd {\n        n += 1\n        if n > 2 {\n            break\n        }\n    }\n"
                                 "    print(xb.shape)\n}\n"),
+ ("invalid_lr_and_key", "model M(x: f32[B, 2]) {\n    fc = Linear(2, 1)\n    return fc(x)\n}\nprogram p {\n    net = M()\n"
+                        "    o = optim.SGD(net.parameters(), lr=-0.1)\n    d = {'a': 1}\n    print(d['nope'])\n}\n"),
  ("tensor_dataset", "program p {\n    d = TensorDataset(ones(4, 2), zeros(5))\n    e = TensorDataset(ones(4), 3)\n"
                     "    for i in range(int(ones(1).sum())) {\n        f = TensorDataset(ones(4))\n    }\n}\n"),
  ("dataset_without_totensor", "program p {\n    t = transforms.Normalize((0.5,), (0.5,))\n    s = torchvision.datasets.FashionMNIST(root=\"d\", transform=t)\n    u = torchvision.datasets.CIFAR10(root=\"d\", transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5), (0.5, 0.5))]))\n}\n"),

@@ -944,6 +944,24 @@ static const BadCase bad[] = {
      "bad.tg:11:11: error: 'xb' is a tensor f32[6, 3] after the loop's full batches and a tensor f32[2, 3] after its last partial batch (line 5), and the loop may break before that one: its type here is known only when the program runs (use it inside the loop, or give the DataLoader drop_last=True)\n"
      "    print(xb.shape)\n"
      "          ^\n"},
+    {"invalid_lr_and_key",
+     "model M(x: f32[B, 2]) {\n"
+     "    fc = Linear(2, 1)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "program p {\n"
+     "    net = M()\n"
+     "    o = optim.SGD(net.parameters(), lr=-0.1)\n"
+     "    d = {'a': 1}\n"
+     "    print(d['nope'])\n"
+     "}\n",
+     "bad.tg:7:18: error: ValueError: Invalid learning rate: -0.1\n"
+     "    o = optim.SGD(net.parameters(), lr=-0.1)\n"
+     "                 ^\n"
+     "bad.tg:9:13: error: KeyError: 'nope'\n"
+     "    print(d['nope'])\n"
+     "            ^\n"
+     "2 errors generated.\n"},
     {"tensor_dataset",
      "program p {\n"
      "    d = TensorDataset(ones(4, 2), zeros(5))\n"
