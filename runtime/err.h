@@ -17,4 +17,8 @@ int tg_fail(char *err, size_t errcap, const char *path, const char *fmt, ...)
 #endif
     ;
 
+/* The edit distance of a and b, or INT_MAX when either is too long to bother with (the runtime's
+ * did-you-mean: an unknown option, a checkpoint's tensor the model lacks). */
+int tg_edit_distance(const char *a, const char *b);
+
 #endif

@@ -12,27 +12,7 @@
 #include <string.h>
 
 #include "tgrt.h"
-
-static int edit_distance(const char *a, const char *b) {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
-    int d[65][65];
-    for (int i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (int j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c)
-                c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c)
-                c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
+#include "err.h"
 
 static const char *kind_word(int kind) {
     return kind == TG_OPT_INT ? "an int" : kind == TG_OPT_FLOAT ? "a float" : kind == TG_OPT_BOOL ? "a bool" : "a string";
@@ -115,7 +95,7 @@ int tg_parse_options(int argc, char **argv, const TgOption *opts, int n) {
             snprintf(given, sizeof given, "%.*s", (int)(len < 70 ? len : 70), name);
             int best = -1, bd = 3;
             for (int k = 0; k < n; k++) {
-                int d = edit_distance(given, opts[k].name);
+                int d = tg_edit_distance(given, opts[k].name);
                 if (d < bd)
                     bd = d, best = k;
             }

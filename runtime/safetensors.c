@@ -668,31 +668,6 @@ typedef struct {
     int nunknown;             /* how many the model lacks */
 } Strict;
 
-/* Edit distance of a and b, or INT_MAX when either is too long to bother (a did-you-mean only). */
-static int distance(const char *a, const char *b) {
-    enum { LONGEST = 128 };
-    size_t na = strlen(a), nb = strlen(b);
-    int row[LONGEST + 1];
-    if (na > LONGEST || nb > LONGEST)
-        return INT_MAX;
-    for (size_t j = 0; j <= nb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        int diag = row[0]; /* row[i-1][j-1] */
-        row[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[nb];
-}
-
 /*
  * A file entry the model lacks. The message suggests the closest of the model's names that the
  * file lacks (known only once the whole header is read), if one is close: a renamed tensor.
@@ -701,7 +676,7 @@ static int unknown(const char *path, const Strict *s, const char *name, char *er
     const char *best = NULL;
     int bestd = INT_MAX, limit = (int)strlen(name) / 3 + 1; /* a typo or two, not another layer */
     for (int j = 0; j < s->n; j++) {
-        int d = s->seen[j] ? INT_MAX : distance(name, s->names[j]);
+        int d = s->seen[j] ? INT_MAX : tg_edit_distance(name, s->names[j]);
         if (d < bestd && d <= limit) {
             best = s->names[j];
             bestd = d;
