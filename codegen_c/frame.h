@@ -37,7 +37,7 @@ typedef struct {
  *   header:  ..., declare
  *   .c:      includes, programs, kernels (the step's), PREFIX_init, step (without a device),
  *            the tensor table, device, step (with one: it launches what device declares),
- *            kernels (predict's), predict, the trainer's main (start, push and pull inside)
+ *            kernels (predict's), predict, the trainer's main (naming start, push and pull)
  */
 struct Backend {
     const char *name;     /* as --target names it */
@@ -50,12 +50,10 @@ struct Backend {
     void (*device)(const TrainCode *t);
     void (*step)(const TrainCode *t);    /* PREFIX_train_step */
     void (*predict)(const TrainCode *t); /* PREFIX_predict */
-    /* the trainer's calls into the device: start it (before the data are read), push the
-     * parameters and optimizer state to it (after init or resume), pull them back (before a
-     * checkpoint) */
-    void (*start)(const TrainCode *t);
-    void (*push)(const TrainCode *t);
-    void (*pull)(const TrainCode *t);
+    /* the device's functions the trainer calls, PREFIX_<device_fns>_start, _push and _pull
+     * (NULL: none): start it (before the data are read), push the parameters and optimizer
+     * state to it (after init or resume), pull them back (before a checkpoint) */
+    const char *device_fns;
     /*
      * A staged program's segments on the device (NULL: they all run on the CPU). seg_on_device:
      * whether the device computes every node of a segment (sources read on the host, an option

@@ -563,12 +563,7 @@ static void emit_header_train(const TrainCode *t, const Backend *be) {
             x = &train->nodes[i];
     P("\n/* The training step of %s. The caller owns the arena; nothing here allocates. */\n", train->name);
     P("#define %s_BATCH %lld\n", cg_upper(prefix), (long long)x->shape.d[0]);
-    P("typedef struct {\n    const char *name;  /* PyTorch's state_dict key, or <key>.momentum_buffer, ... */\n"
-      "    size_t offset;     /* bytes into the arena */\n    TgDType dtype;\n    int rank;\n"
-      "    int64_t shape[8];\n    int trainable;     /* a parameter that receives a gradient */\n"
-      "    int model;         /* the model's (its state_dict: parameters, batch-norm statistics), not the optimizer's */\n"
-      "} %sTensor;\n",
-      prefix);
+    P("typedef TgStateTensor %sTensor; /* name, offset, dtype, rank, shape, trainable, model (tgrt.h) */\n", prefix);
     P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
     int npersist = 0;
     for (int i = 0; i < train->nnode; i++)

@@ -267,20 +267,6 @@ static void predict(const TrainCode *t) {
     P("    tg_cuda_download(cu, out, dmem + %s, %lld);\n}\n", cg_off(o->id), L(shape_numel(o->shape) * dtype_size(o->dtype)));
 }
 
-/* The trainer: the GPU starts before the data are read, so a machine without one says so at once. */
-static void start(const TrainCode *t) {
-    P("    if (%s_cuda_start(err, sizeof err)) { /* before the data: a machine without a GPU says so at once */\n", t->prefix);
-    P("        fprintf(stderr, \"%s: %%s\\n\", err);\n        return 1;\n    }\n", t->prefix);
-}
-
-static void push(const TrainCode *t) {
-    P("    %s_cuda_push(arena); /* parameters and optimizer state to the GPU */\n", t->prefix);
-}
-
-static void pull(const TrainCode *t) {
-    P("                %s_cuda_pull(arena); /* the GPU's parameters and state, for the checkpoint */\n", t->prefix);
-}
-
 static const StagedProgram *dev_sp;
 static const char *dev_kpre;
 static int *seg_first; /* per segment on the GPU: its first kernel's index in the table */
@@ -359,9 +345,7 @@ const Backend backend_cuda = {
     .device = device,
     .step = step,
     .predict = predict,
-    .start = start,
-    .push = push,
-    .pull = pull,
+    .device_fns = "cuda",
     .seg_on_device = cuda_seg_on_device,
     .program_device = program_device,
     .seg_launches = seg_launches,

@@ -292,4 +292,51 @@ int tg_load_one_safetensors(const char *path, const char *under, const char *nam
 /* Writes width x height 8-bit RGB pixels (row-major, 3 bytes each) as a PNG file, atomically. */
 int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, char *err, size_t errcap);
 
+/* ---- the trainer of a train block (trainer.c) ------------------------------- */
+
+/* One tensor that lives across steps (a parameter, optimizer state, the step count), where it
+ * is in the arena and its PyTorch state_dict name: a generated file's PREFIX_tensors. */
+typedef struct {
+    const char *name;  /* PyTorch's state_dict key, or <key>.momentum_buffer, ... */
+    size_t offset;     /* bytes into the arena */
+    TgDType dtype;
+    int rank;
+    int64_t shape[TG_MAX_RANK];
+    int trainable;     /* a parameter that receives a gradient */
+    int model;         /* the model's (its state_dict: parameters, batch-norm statistics), not the optimizer's */
+} TgStateTensor;
+
+/* What a generated trainer is: its model's shapes and functions and its train block's settings. */
+typedef struct {
+    const char *name;             /* the train block's, for --help */
+    const char *prog;             /* what its messages start with */
+    const char *data_kind;        /* "mnist", "fashion_mnist", "cifar10" (tg_load_dataset) */
+    const char *data_dir;         /* --data's default */
+    const char *save;             /* --save's default, or NULL */
+    long long epochs, seed;       /* --epochs' and --seed's defaults */
+    long long log_every;          /* a loss line every log_every batches; --save-every's default */
+    int shuffle;                  /* draw each epoch's order */
+    int pad;                      /* transforms.Pad around each image */
+    int batch, c, h, w;           /* a batch of the step: (batch, c, h, w), padding included */
+    int classes;                  /* predict's scores per image */
+    const char *const *class_names;
+    const float *mean, *stdev;    /* Normalize, per channel (0 and 1: ToTensor alone) */
+    size_t arena_bytes;
+    const TgStateTensor *tensors; /* what a checkpoint holds */
+    int ntensors;
+    void (*init)(void *arena, uint64_t seed);
+    float (*train_step)(void *arena, const float *x, const int64_t *y);
+    void (*predict)(void *arena, const float *x, float *out);
+    void (*threads)(int n);       /* --threads: OpenMP's thread count, or NULL */
+    /* a device, or NULL: start it (before the data are read), push the arena's persistent tensors
+     * to it (after init or resume), pull them back (before a checkpoint) */
+    int (*start)(char *err, size_t errlen);
+    void (*push)(const void *arena);
+    void (*pull)(void *arena);
+} TgTrainer;
+
+/* The trainer's main: options, data, the epochs with the blitz's log lines and checkpoints, the
+ * evaluation. Returns main's exit status (0, 1 on an error it printed, 2 on bad options). */
+int tg_trainer_main(const TgTrainer *t, int argc, char **argv);
+
 #endif

@@ -115,6 +115,53 @@ START_TEST(test_threads_give_identical_losses) {
 }
 END_TEST
 
+/* argv's exit status, its stdout in *out and its stderr in *err (malloc'ed). */
+static int run_capture(char *const argv[], char **out, char **err) {
+    char o[128], e[128];
+    snprintf(o, sizeof o, "%s/stdout.txt", tmp);
+    snprintf(e, sizeof e, "%s/stderr.txt", tmp);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(o, "w", stdout) || !freopen(e, "w", stderr))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    *out = slurp(o);
+    *err = slurp(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* --help shows the train block's defaults; bad options are exit status 2 with a message. */
+START_TEST(test_options) {
+    char *out, *err;
+    char *help[] = {bin, "--help", NULL};
+    ck_assert_int_eq(run_capture(help, &out, &err), 0);
+    ck_assert_msg(strstr(out, "Trains train_Net as its .tg train block says") &&
+                      strstr(out, "--data DIR     where the fashion_mnist files are (default " DATA ")") &&
+                      strstr(out, "(default 2)") && strstr(out, "--resume FILE") &&
+                      strstr(out, "The batch size (4), the input shape (1x32x32)"),
+                  "%s", out);
+    free(out), free(err);
+    struct { const char *a, *v, *msg; } bad[] = {
+        {"--frobnicate", NULL, "unknown option '--frobnicate' (see --help)"},
+        {"--epochs", "two", "--epochs needs a non-negative number"},
+        {"--limit", "-3", "--limit needs a non-negative number"},
+        {"--seed", NULL, "--seed needs a non-negative number"},
+        {"--lr", "-0.1", "--lr needs a positive number"},
+        {"--lr", "nan", "--lr needs a positive number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {bin, (char *)bad[i].a, (char *)bad[i].v, NULL};
+        ck_assert_int_eq(run_capture(argv, &out, &err), 2);
+        ck_assert_msg(strstr(err, bad[i].msg), "%s %s: %s", bad[i].a, bad[i].v ? bad[i].v : "", err);
+        free(out), free(err);
+    }
+}
+END_TEST
+
 /* Lines from..to (1-based, header excluded) of a CSV of losses. */
 static char *csv_rows(const char *text, int from, int to) {
     const char *p = strchr(text, '\n');
@@ -299,6 +346,7 @@ int main(void) {
     Suite *s = suite_create("trainer");
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_learns_fashion_mnist);
     tcase_add_test(tc, test_threads_give_identical_losses);
     tcase_add_test(tc, test_lr_flag);
