@@ -384,13 +384,15 @@ static void plan_staged(StagedProgram *sp, const Options *o, const char *name, G
 }
 
 /* Every graph of a file, in the order they are emitted: the programs, then a train block's step
- * and its predict graph (the model's forward pass alone, which shares the step's parameters). */
+ * and its predict graph (the model's forward pass alone, which shares the step's parameters),
+ * then each export def's. */
 typedef struct {
     Graph **graph;
     MemPlan **plan;
     int *unfused; /* kernels without fusion, for --stats (-1: not counted) */
     int n, nprograms;
     int train, predict; /* their indices, or -1 */
+    int exports, nexports; /* the first export def's index and how many (each a C function of its own) */
     StagedProgram **staged; /* per program: its segments when it has run-time control flow, else NULL */
     const HostOption *options; /* the program's options (options(...)) */
     int noptions;
@@ -400,7 +402,7 @@ typedef struct {
 static Graphs collect_graphs(Lowered *lw) {
     Graphs gs = {.n = lw->nprograms, .nprograms = lw->nprograms, .train = -1, .predict = -1,
                  .options = lw->options, .noptions = lw->noptions, .has_options = lw->has_options};
-    gs.graph = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + 2));
+    gs.graph = ir_alloc(sizeof(Graph *) * (size_t)(lw->nprograms + lw->nexports + 2));
     gs.staged = ir_alloc(sizeof(StagedProgram *) * (size_t)(lw->nprograms + 1));
     for (int i = 0; i < lw->nprograms; i++) {
         gs.graph[i] = lw->programs[i].graph;
@@ -418,6 +420,10 @@ static Graphs collect_graphs(Lowered *lw) {
         if (lw->train->train)
             gs.graph[gs.predict = gs.n++] = lw->train->train->predict;
     }
+    gs.exports = gs.n;
+    gs.nexports = lw->nexports;
+    for (int i = 0; i < lw->nexports; i++)
+        gs.graph[gs.n++] = lw->exports[i];
     gs.plan = ir_alloc(sizeof(MemPlan *) * (size_t)(gs.n + 1));
     gs.unfused = ir_alloc(sizeof(int) * (size_t)(gs.n + 1));
     return gs;
@@ -425,8 +431,11 @@ static Graphs collect_graphs(Lowered *lw) {
 
 /* What the command line asks that the file cannot give: said before any pass runs. */
 static void check_targets(const Lowered *lw, const Options *o) {
-    if (lw->nprograms == 0 && !lw->train)
-        fail("%s", ir_fmt("%s has no program or train block to compile", o->input));
+    if (lw->nprograms == 0 && !lw->train && !lw->nexports)
+        fail("%s", ir_fmt("%s has no program, train block or export def to compile", o->input));
+    if (lw->nprograms == 0 && !lw->train && !strcmp(o->cmd, "build") && !o->no_main)
+        fail("%s", ir_fmt("%s has only export defs, C functions without a main(): compile it with tgc compile "
+                          "and link it to your C program", o->input));
     bool staged = false;
     for (int i = 0; i < lw->nprograms; i++)
         staged |= !lw->programs[i].graph;
@@ -560,7 +569,9 @@ static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
                       .train_plan = gs->train >= 0 ? gs->plan[gs->train] : NULL,
                       .predict_plan = gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
                       .backend = o->cuda ? &backend_cuda : &backend_c, .staged = gs->staged,
-                      .options = gs->options, .noptions = gs->noptions, .has_options = gs->has_options};
+                      .options = gs->options, .noptions = gs->noptions, .has_options = gs->has_options,
+                      .exports = gs->graph + gs->exports, .export_plans = gs->plan + gs->exports,
+                      .nexports = gs->nexports};
     bool to_stdout = !strcmp(p->c, "-");
     char *ctmp = NULL, *htmp = NULL;
     FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);

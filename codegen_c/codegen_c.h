@@ -39,6 +39,9 @@ typedef struct {
     const HostOption *options; /* the program's options: PREFIX_options, set by main from argv */
     int noptions;
     bool has_options;          /* options(...) was called: main reads argv (--help) even with none */
+    Graph **exports;           /* each export def's graph: a C function, its init and tensor table */
+    MemPlan **export_plans;
+    int nexports;
 } EmitOptions;
 
 /* Writes the .c and .h for a list of program graphs (run in order by main) and a training step. */

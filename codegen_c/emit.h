@@ -13,6 +13,7 @@
  *   host.c         emit_c: the header, the run functions, init, the tensor table, step, predict
  *   staged.c       a staged program: its segments (on the CPU or a device) and its host code
  *   trainer.c      the standalone trainer's main
+ *   export.c       export defs: C functions, their init and tensor tables
  *   stats.c        --stats
  */
 #ifndef TGC_EMIT_H
@@ -89,6 +90,13 @@ void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool
 /* node i's host part in the current graph (R: the generator): true when it has no kernel call */
 bool emit_host_node(Graph *g, int i, const char *R);
 void emit_offsets(const char *whose);
+/* The pointer variables of the current graph's function: inputs from the caller's parameters
+ * (inputs), a program's sources too (programs); without inputs, the parameters alone. */
+void emit_pointers(Graph *g, bool inputs, bool programs);
+/* fn(arena, seed): the current graph's params as PyTorch initializes them from seed, the rest zero. */
+void emit_init_fn(Graph *g, const char *fn);
+/* The rows of a tensor table (TgStateTensor) for the current graph's params; how many. */
+int emit_tensor_rows(Graph *g);
 extern const char *options_var;
 
 /* staged.c: a staged program's segments and its run function fn, the host code; be: where the
@@ -96,6 +104,10 @@ extern const char *options_var;
  * prefix and source: the file's identifier prefix and .tg path (for the device's code) */
 void emit_staged(const StagedProgram *sp, const char *kpre, const char *fn, const char *prefix, const char *source,
                  const Backend *be);
+
+/* export.c: each export def's declarations in the header, and its code */
+void emit_exports_header(const EmitOptions *opt);
+void emit_exports(const EmitOptions *opt);
 
 /* trainer.c: the standalone trainer (main), for a train block with predict */
 void emit_trainer_main(const TrainCode *t, const Backend *be);

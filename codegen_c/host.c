@@ -188,7 +188,7 @@ void emit_offsets(const char *whose) {
 
 /* The pointer variables of a function (cg_var), at their buffers' offsets (emit_offsets): a view,
  * or a value computed in place, at the offset of the buffer it shares. */
-static void emit_pointers(Graph *g, bool inputs, bool programs) {
+void emit_pointers(Graph *g, bool inputs, bool programs) {
     /* only the buffers the function names: a view or a value updated in place may have none */
     bool *used = ir_alloc((size_t)g->nnode + 1);
     for (int i = 0, f, l; i < g->nnode; i++) {
@@ -447,13 +447,8 @@ static bool model_tensor(const Node *n) {
 }
 
 /* PREFIX_init: parameters as PyTorch initializes them, optimizer state zero. */
-static void emit_init(const TrainCode *t) {
-    Graph *g = t->train;
-    const char *pf = t->prefix;
-    cg_begin(g, t->train_plan, t->train_kpre);
-    P("\n/* ---- training step: init ---- */\n");
-    P("\n/* Parameters as PyTorch initializes them (from seed, in registration order), optimizer state zero. */\n");
-    P("void %s_init(void *arena, uint64_t seed) {\n    unsigned char *mem = arena;\n", pf);
+void emit_init_fn(Graph *g, const char *fn) {
+    P("void %s(void *arena, uint64_t seed) {\n    unsigned char *mem = arena;\n", fn);
     P("    TgRng rng;\n    tg_rng_seed(&rng, seed);\n");
     emit_pointers(g, false, false);
     for (int i = 0; i < g->nnode; i++) {
@@ -471,6 +466,13 @@ static void emit_init(const TrainCode *t) {
               cg_comment_safe(n->name ? n->name : ""));
     }
     P("}\n");
+}
+
+static void emit_init(const TrainCode *t) {
+    cg_begin(t->train, t->train_plan, t->train_kpre);
+    P("\n/* ---- training step: init ---- */\n");
+    P("\n/* Parameters as PyTorch initializes them (from seed, in registration order), optimizer state zero. */\n");
+    emit_init_fn(t->train, ir_fmt("%s_init", t->prefix));
 }
 
 /* PREFIX_train_step: the kernel calls in order, the loss returned. */
@@ -515,6 +517,24 @@ static void emit_step(const TrainCode *t) {
     P("    return (float)%s[0];\n}\n", cg_var(loss->id));
 }
 
+/* The rows of a tensor table: each persistent tensor of the current graph (an export's outputs
+ * aside), where it lives, with its PyTorch name. */
+int emit_tensor_rows(Graph *g) {
+    int rows = 0;
+    for (int i = 0; i < g->nnode; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op != OP_PARAM || !strcmp(node_str(n, "init", ""), "output"))
+            continue;
+        rows++;
+        P("    {\"%s\", %s, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", cg_off(i), tg_dtype(n->dtype),
+          n->shape.rank);
+        for (int k = 0; k < n->shape.rank; k++)
+            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
+        P("%s}, %d, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0, model_tensor(n) ? 1 : 0);
+    }
+    return rows;
+}
+
 /* PREFIX_tensors: where each persistent tensor lives, with its PyTorch name. */
 static void emit_tensor_table(const TrainCode *t) {
     Graph *g = t->train;
@@ -522,16 +542,7 @@ static void emit_tensor_table(const TrainCode *t) {
     cg_begin(g, t->train_plan, t->train_kpre);
     P("\n/* Where each parameter and optimizer state lives in the arena, by PyTorch's state_dict name. */\n");
     P("const %sTensor %s_tensors[] = {\n", pf, pf);
-    for (int i = 0; i < g->nnode; i++) {
-        Node *n = &g->nodes[i];
-        if (n->op != OP_PARAM)
-            continue;
-        P("    {\"%s\", %s, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", cg_off(i), tg_dtype(n->dtype),
-          n->shape.rank);
-        for (int k = 0; k < n->shape.rank; k++)
-            P("%s%lld", k ? ", " : "", (long long)n->shape.d[k]);
-        P("%s}, %d, %d},\n", n->shape.rank ? "" : "0", (n->flags & NF_TRAINABLE) ? 1 : 0, model_tensor(n) ? 1 : 0);
-    }
+    emit_tensor_rows(g);
     P("};\nconst int %s_ntensors = (int)(sizeof %s_tensors / sizeof %s_tensors[0]);\n", pf, pf, pf);
 }
 
@@ -627,6 +638,7 @@ static void emit_header(const char *banner, Graph **programs, int nprograms, con
     }
     if (t)
         emit_header_train(t, be);
+    emit_exports_header(opt);
     P("\n#endif\n");
 }
 
@@ -662,6 +674,10 @@ static void emit_preamble(const char *banner, Graph **programs, int nprograms, c
                     need_ipow = true;
         }
     }
+    for (int k = 0; k < opt->nexports; k++)
+        for (int i = 0; i < opt->exports[k]->nnode; i++)
+            if (opt->exports[k]->nodes[i].op == OP_POW && !dtype_is_float(opt->exports[k]->nodes[i].dtype))
+                need_ipow = true;
     if (need_ipow)
         P("\n/* Integer power as PyTorch computes it: by squaring, wrapping on overflow; a negative\n"
           "   exponent gives 1 for a base of 1, +-1 for -1, and 0 otherwise. */\n"
@@ -783,6 +799,7 @@ void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions
     }
     if (t)
         emit_training(t, be);
+    emit_exports(opt);
     if (trainer)
         emit_trainer_main(t, be);
     if (opt->main && nprograms)

@@ -6,7 +6,7 @@
  * these and still compile and still give the right numbers, so `tgc check` parses the file as
  * a C99 compiler would (-std=c99 -Wall -Wextra -Wpedantic, the runtime's include path),
  * reports every diagnostic, and then follows the code from the entry points, the functions
- * named *_train_step and *_predict, through every call and every function whose address is
+ * named *_train_step and *_predict and those marked TG_ENTRY (an export def's), through every call and every function whose address is
  * taken (a function pointer may call it), into file-scope tables as well. Everything reached:
  *   - calls nothing defined outside the file but libm, memset, memcpy, memmove and
  *     omp_get_thread_num/num_threads/max_threads; in particular it never allocates, does I/O
@@ -141,7 +141,7 @@ typedef struct {
 typedef struct {
     const char *name, *usr; /* the USR finds a definition from any of its declarations */
     CXCursor def;           /* the definition */
-    bool is_func, entry;    /* entry: *_train_step or *_predict */
+    bool is_func, entry;    /* entry: *_train_step, *_predict, or marked TG_ENTRY */
     Ref *refs;
     int nref, capref;
     Finding *vlas, *foreign; /* VLA types; calls through pointers that may come from outside */
@@ -277,6 +277,22 @@ static int find_node(Checker *ck, const char *usr) {
 
 /* ---- collecting: definitions, then what each one mentions ---- */
 
+static enum CXChildVisitResult find_entry_mark(CXCursor c, CXCursor parent, CXClientData d) {
+    (void)parent;
+    if (kind(c) == CXCursor_AnnotateAttr && !strcmp(str(clang_getCursorSpelling(c)), "tg_entry")) {
+        *(bool *)d = true;
+        return CXChildVisit_Break;
+    }
+    return CXChildVisit_Continue;
+}
+
+/* A function marked TG_ENTRY (an export def's): __attribute__((annotate("tg_entry"))). */
+static bool marked_entry(CXCursor fn) {
+    bool found = false;
+    clang_visitChildren(fn, find_entry_mark, &found);
+    return found;
+}
+
 static enum CXChildVisitResult collect_defs(CXCursor c, CXCursor parent, CXClientData d) {
     (void)parent;
     Checker *ck = d;
@@ -293,7 +309,7 @@ static enum CXChildVisitResult collect_defs(CXCursor c, CXCursor parent, CXClien
     n->usr = usr;
     n->def = c;
     n->is_func = k == CXCursor_FunctionDecl;
-    n->entry = n->is_func && (ends_with(n->name, "_train_step") || ends_with(n->name, "_predict"));
+    n->entry = n->is_func && (ends_with(n->name, "_train_step") || ends_with(n->name, "_predict") || marked_entry(c));
     n->root = n->parent = n->parent_ref = -1;
     return CXChildVisit_Continue;
 }

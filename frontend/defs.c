@@ -35,6 +35,13 @@ static void bind_params(Decl *d, Args *a, Scope *fs) {
         }
         if (is_tensor_type(p->type))
             check_input(p, v, fs, a->loc, ir_fmt("%s()", d->name));
+        else if (p->type && p->type->kind == E_NAME) { /* net: Net, a model of that class */
+            Binding *b = find_in(L.globals, p->type->str);
+            if (!b || b->v->kind != V_CLASS)
+                error_at(p->type->loc, "'%s' is not a model or a tensor type", p->type->str);
+            if (v->kind != V_MODULE || (b->v->decl ? v->mod->decl != b->v->decl : strcmp(v->mod->cls, b->v->s)))
+                error_at(a->loc, "%s() expects %s: %s, got %s", d->name, p->name, p->type->str, kind_name(v));
+        }
         lw_bind(fs, p->name, v);
     }
     args_done(a, d->nparams, known, nknown);

@@ -129,6 +129,7 @@ typedef struct {
     int nparams;
     Stmt **body;
     int nbody;
+    bool exported;    /* def: `export def`, also a C function of the generated file (exports.c) */
     bool used;        /* model: instantiated by a program or checked through a train block; def: called;
                          import: '*' (every model and def) */
 } Decl;
@@ -166,6 +167,8 @@ typedef struct {
     int nprograms;
     int ntrain;         /* train blocks checked */
     Graph *train;       /* the training step of the file's train block, or NULL */
+    Graph **exports;    /* each `export def` of the file, as one graph (inputs: its tensor parameters) */
+    int nexports;
     HostOption *options; /* the program options (options(...)), read from main's command line */
     int noptions;
     bool has_options;    /* options(...) was called (perhaps with none: main still takes --help) */

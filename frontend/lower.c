@@ -111,6 +111,18 @@ Lowered *lower_ast(Ast *ast) {
             }
             continue;
         }
+        if (d->kind == D_DEF && d->exported) {
+            if (d->loc.file != ast->file) /* an imported file's exports are that file's C functions */
+                continue;
+            if (!out->exports)
+                out->exports = ir_alloc(sizeof(Graph *) * (size_t)ast->ndecls);
+            jmp_buf here, *outer = diag_catch;
+            diag_catch = &here;
+            if (!setjmp(here))
+                out->exports[out->nexports++] = lower_export(d);
+            diag_catch = outer;
+            continue;
+        }
         if (d->kind != D_PROGRAM)
             continue;
         for (int k = 0; k < out->nprograms; k++)

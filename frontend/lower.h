@@ -487,4 +487,8 @@ int stage_tensor_dataset(Value **ts, int n, SrcLoc loc);
 void check_train(Decl *d);   /* reports what is wrong, several errors where it can */
 Graph *lower_train(Decl *d); /* the training step of a checked block */
 
+/* ---- exports.c: `export def`, a C function ---- */
+
+Graph *lower_export(Decl *d); /* the def on its own: inputs its tensor parameters, outputs its results */
+
 #endif

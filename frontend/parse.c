@@ -990,12 +990,16 @@ static Decl *import_decl(Parser *ps, Decl *d) {
     return d;
 }
 
-/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block | 'def' NAME params block
- *       | import */
+/* decl -> 'model' NAME params block | 'program' NAME block | 'train' NAME block
+ *       | ['export'] 'def' NAME params block | import */
 static Decl *decl(Parser *ps) {
     Token *t = peek(ps);
     Decl *d = ir_alloc(sizeof(Decl));
     d->loc = t->loc;
+    if (is_ident(t, "export") && is_ident(&ps->tok[ps->pos + 1], "def")) { /* export def: a C function too */
+        ps->pos++;
+        d->exported = true;
+    }
     if (accept(ps, "model"))
         d->kind = D_MODEL;
     else if (accept(ps, "program"))
@@ -1038,7 +1042,8 @@ Ast *parse_file(const char *path, const char *text) {
             /* skip to the next top-level keyword: keywords cannot be names, so it almost surely
              * starts the next declaration, and the broken one's body is skipped with its header */
             while (peek(&ps)->kind != TK_EOF && !is_ident(peek(&ps), "model") && !is_ident(peek(&ps), "def") &&
-                   !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train") && !is_ident(peek(&ps), "from"))
+                   !is_ident(peek(&ps), "program") && !is_ident(peek(&ps), "train") && !is_ident(peek(&ps), "from") &&
+                   !is_ident(peek(&ps), "export"))
                 ps.pos++;
             continue;
         }

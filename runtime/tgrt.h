@@ -292,6 +292,13 @@ int tg_load_one_safetensors(const char *path, const char *under, const char *nam
 /* Writes width x height 8-bit RGB pixels (row-major, 3 bytes each) as a PNG file, atomically. */
 int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, char *err, size_t errcap);
 
+/* Marks a generated function a C caller calls (an export def's): `tgc check` proves from it. */
+#if defined(__clang__)
+#define TG_ENTRY __attribute__((annotate("tg_entry")))
+#else
+#define TG_ENTRY
+#endif
+
 /* ---- the trainer of a train block (trainer.c) ------------------------------- */
 
 /* One tensor that lives across steps (a parameter, optimizer state, the step count), where it

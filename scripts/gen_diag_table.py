@@ -126,6 +126,15 @@ CASES += [
  ("import_statement", "import torch\nprogram p {\n    print(1)\n}\n"),
  ("container_changed_in_loop", "program p {\n    best = {'acc': 0.0}\n    for e in range(3) {\n        acc = ones(1).sum().item() * e\n        if acc > best['acc'] {\n            best['acc'] = acc\n        }\n    }\n}\n"),
  ("def_recursion", "def f(n) {\n    return f(n + 1)\n}\nprogram p {\n    print(f(0))\n}\n"),
+ ("export_untyped", "export def f(net, x: f32[2, 4]) {\n    return net(x)\n}\n"),
+ ("export_symbolic", "export def f(x: f32[B, 4]) {\n    return x * 2\n}\n"),
+ ("export_prints", "export def f(x: f32[2, 4]) {\n    print(x)\n    return x\n}\n"),
+ ("export_random", "export def f(x: f32[2, 4]) {\n    return x + torch.rand(2, 4)\n}\n"),
+ ("export_loop", "export def f(x: f32[2, 4]) {\n    for i in range(3) {\n        x = x * 2\n    }\n    return x\n}\n"),
+ ("export_returns_number", "export def f(x: f32[2, 4]) {\n    return 3\n}\n"),
+ ("export_makes_model", "model Net(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x)\n}\nexport def f(x: f32[2, 4]) {\n    n = Net()\n    return n(x)\n}\n"),
+ ("export_changes_input", "export def f(x: f32[2, 4]) {\n    x.add_(1)\n    return x\n}\n"),
+ ("def_wrong_model", "model Net(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x)\n}\nmodel Other(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x)\n}\ndef f(net: Net, x) {\n    return net(x)\n}\nprogram p {\n    print(f(Other(), ones(2, 4)))\n}\n"),
 ]
 
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -571,10 +571,45 @@ def cond_expr():
     print(k)
 
 
+class ExportNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 5 * 5, 3)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.conv1(x))), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def exports():
+    def classify(net, x):
+        scores = net(x)
+        return scores, scores.argmax(1)
+
+    def affine(x, w, b):
+        return (x * w).sum() + b
+
+    torch.manual_seed(0)
+    net = ExportNet()
+    x = torch.arange(288).float().view(2, 1, 12, 12) / 100 - 1
+    with torch.no_grad():
+        s, c = classify(net, x)
+        print(s)
+        print(c)
+        s, c = classify(net, x * 2)
+        print(s)
+        print(c)
+        print(net.bn.running_mean)
+        print(affine(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, -1.0, 2.0]), torch.tensor([0.25])))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
-                     ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr)]:
+                     ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
+                     ("exports", exports)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -300,6 +300,39 @@ START_TEST(test_defs_match_pytorch) {
 }
 END_TEST
 
+/*
+ * export defs: the file's program calls them and prints PyTorch's values; compiled with
+ * --no-main, tests/export_driver.c calls the C functions (init from the seed, two calls whose
+ * batch-norm statistics carry over, the tensor table, an export without a model) and must print
+ * the very same text.
+ */
+START_TEST(test_exports_match_pytorch) {
+    check_program_prints_near("exports", 0);
+    char *dir = fmt("%s/exports_caller", tmp);
+    mkdir(dir, 0755);
+    char *src = fmt("%s/exports.c", dir), *errf = fmt("%s/build.txt", dir), *bin = fmt("%s/driver", dir);
+    char *gen[] = {(char *)tgc, "compile", fmt("%s/tests/programs/exports.tg", root), "-o", src, "--no-main", NULL};
+    ck_assert_msg(run(NULL, NULL, errf, gen) == 0, "%s", slurp(errf, NULL));
+    const char *extra = getenv("TGC_TEST_CFLAGS");
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
+                  fmt("-I%s", dir), fmt("-I%s", incdir), src, fmt("%s/tests/export_driver.c", root), "-o", bin,
+                  fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
+    ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "the exports do not build:\n%s", slurp(errf, NULL));
+    char *outf = fmt("%s/driver.out", dir), *runargv[] = {bin, NULL};
+    ck_assert_msg(run(dir, outf, errf, runargv) == 0, "%s", slurp(errf, NULL));
+    char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/exports.out", root), NULL);
+    ck_assert_msg(!strcmp(got, want), "--- PyTorch ---\n%s--- the C caller ---\n%s", want, got);
+    /* build refuses a file of exports alone: it has no main */
+    char *p = fmt("%s/only.tg", dir);
+    FILE *f = fopen(p, "w");
+    fputs("export def twice(x: f32[4]) {\n    return x * 2\n}\n", f);
+    fclose(f);
+    char *b[] = {(char *)tgc, "build", p, "-o", fmt("%s/only", dir), NULL};
+    ck_assert_int_eq(run(NULL, NULL, errf, b), 1);
+    ck_assert_msg(strstr(slurp(errf, NULL), "has only export defs"), "%s", slurp(errf, NULL));
+}
+END_TEST
+
 START_TEST(test_loader_matches_pytorch) {
     /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
        permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
@@ -1201,6 +1234,7 @@ int main(void) {
     tcase_add_test(tc, test_regression_matches_pytorch);
     tcase_add_test(tc, test_schedule_matches_pytorch);
     tcase_add_test(tc, test_defs_match_pytorch);
+    tcase_add_test(tc, test_exports_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);

@@ -1134,6 +1134,90 @@ static const BadCase bad[] = {
      "bad.tg:5:12: note: in f(), called here\n"
      "    print(f(0))\n"
      "           ^\n"},
+    {"export_untyped",
+     "export def f(net, x: f32[2, 4]) {\n"
+     "    return net(x)\n"
+     "}\n",
+     "bad.tg:1:14: error: parameter 'net' of an exported def needs a type a C caller can pass: a tensor type (net: f32[4, 784]) or a model (net: Net)\n"
+     "export def f(net, x: f32[2, 4]) {\n"
+     "             ^\n"},
+    {"export_symbolic",
+     "export def f(x: f32[B, 4]) {\n"
+     "    return x * 2\n"
+     "}\n",
+     "bad.tg:1:20: error: parameter 'x' of an exported def has a symbolic dimension; a C function takes fixed shapes: write the number\n"
+     "export def f(x: f32[B, 4]) {\n"
+     "                   ^\n"},
+    {"export_prints",
+     "export def f(x: f32[2, 4]) {\n"
+     "    print(x)\n"
+     "    return x\n"
+     "}\n",
+     "bad.tg:2:10: error: an exported def runs without I/O or a generator, but this prints\n"
+     "    print(x)\n"
+     "         ^\n"},
+    {"export_random",
+     "export def f(x: f32[2, 4]) {\n"
+     "    return x + torch.rand(2, 4)\n"
+     "}\n",
+     "bad.tg:2:26: error: an exported def runs without I/O or a generator, but this draws random numbers (a C caller passes them as a tensor)\n"
+     "    return x + torch.rand(2, 4)\n"
+     "                         ^\n"},
+    {"export_loop",
+     "export def f(x: f32[2, 4]) {\n"
+     "    for i in range(3) {\n"
+     "        x = x * 2\n"
+     "    }\n"
+     "    return x\n"
+     "}\n",
+     "bad.tg:1:12: error: an exported def is one graph a C function runs: f() has a loop or an if decided at run time (a value known only when it runs: .item(), a data loader, an option)\n"
+     "export def f(x: f32[2, 4]) {\n"
+     "           ^\n"},
+    {"export_returns_number",
+     "export def f(x: f32[2, 4]) {\n"
+     "    return 3\n"
+     "}\n",
+     "bad.tg:1:12: error: an exported def returns tensors; f() returns an int\n"
+     "export def f(x: f32[2, 4]) {\n"
+     "           ^\n"},
+    {"export_makes_model",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "export def f(x: f32[2, 4]) {\n"
+     "    n = Net()\n"
+     "    return n(x)\n"
+     "}\n",
+     "bad.tg:5:12: error: an exported def runs without I/O or a generator, but f() creates a tensor that persists (a model or optimizer made inside: pass the model as a parameter, net: Net)\n"
+     "export def f(x: f32[2, 4]) {\n"
+     "           ^\n"},
+    {"export_changes_input",
+     "export def f(x: f32[2, 4]) {\n"
+     "    x.add_(1)\n"
+     "    return x\n"
+     "}\n",
+     "bad.tg:1:12: error: f() changes its parameter 'x' in place, but an exported def's tensor parameters are the caller's const input: change a copy (x = x.clone())\n"
+     "export def f(x: f32[2, 4]) {\n"
+     "           ^\n"},
+    {"def_wrong_model",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "model Other(x: f32[B, 4]) {\n"
+     "    fc = Linear(4, 2)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "def f(net: Net, x) {\n"
+     "    return net(x)\n"
+     "}\n"
+     "program p {\n"
+     "    print(f(Other(), ones(2, 4)))\n"
+     "}\n",
+     "bad.tg:13:12: error: f() expects net: Net, got a module (Other)\n"
+     "    print(f(Other(), ones(2, 4)))\n"
+     "           ^\n"},
 };
 
 START_TEST(test_malformed) {

@@ -280,6 +280,33 @@ START_TEST(broken_step_fails) {
 }
 END_TEST
 
+/* An export def's function is an entry point too (TG_ENTRY): the generated file passes, and a
+ * call to puts inside it, or in a kernel only it reaches, is reported. */
+START_TEST(export_is_checked) {
+    const char *c = compile(fmt("%s/tests/programs/exports.tg", root), "exports");
+    char *report;
+    ck_assert_msg(validate(c, &report) == 0 && !*report, "%s", report);
+    const char *text = slurp(c, NULL);
+    const char *at = strstr(text, "TG_ENTRY void exports_affine(");
+    ck_assert_msg(at != NULL, "no TG_ENTRY exports_affine in %s", c);
+    const char *body = strstr(at, "unsigned char *mem = arena;\n");
+    ck_assert(body != NULL);
+    size_t cut = (size_t)(body - text) + strlen("unsigned char *mem = arena;\n");
+    char *mutant = fmt("%.*s    puts(\"hi\");\n%s", (int)cut, text, text + cut);
+    int line = 1;
+    for (const char *t = text; t < text + cut; t++)
+        line += *t == '\n';
+    const char *path = fmt("%s/exports_mutant.c", tmp);
+    FILE *f = fopen(path, "w");
+    fputs(mutant, f);
+    fclose(f);
+    int n = validate(path, &report);
+    const char *err = strstr(report, fmt("%s:%d:", path, line));
+    ck_assert_msg(n == 1 && err && strstr(err, "call to 'puts' in 'exports_affine'"),
+                  "expected one error at line %d, got %d:\n%s", line, n, report);
+}
+END_TEST
+
 /* ---- (c) the command line ---- */
 
 START_TEST(cli) {
@@ -327,6 +354,7 @@ int main(void) {
     tcase_set_timeout(b, 120);
     tcase_add_loop_test(b, sample_validates, 0, nsamples);
     tcase_add_test(b, broken_step_fails);
+    tcase_add_test(b, export_is_checked);
     suite_add_tcase(s, b);
     TCase *c = tcase_create("cli");
     tcase_set_timeout(c, 60);
