@@ -15,6 +15,7 @@
 #include "config.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "runtime/tgrt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +35,11 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o PATH          output file: OUT.c for compile (OUT.h is written beside it),\n"
-    "                   or the executable for build; '-' writes C (or IR) to stdout\n"
+    "                   or the executable for build; '-' writes C (or IR) to stdout,\n"
+    "                   and so does a device or a pipe (the header's text first). A\n"
+    "                   file is written whole or not at all (a temporary renamed over\n"
+    "                   it; a symlink's target is written); a source file is never\n"
+    "                   an output\n"
     "  --emit=c         emit C source (the default)\n"
     "  --emit=ir        emit the graph IR in its text form instead of C: forward,\n"
     "                   backward and update sections, every gradient node named by\n"
@@ -77,10 +82,11 @@ static const char usage[] =
     "the directory the generated program runs in.\n"
     "\n"
     "check parses generated C with clang (-std=c99 -Wall -Wextra -Wpedantic), reports\n"
-    "every diagnostic, and proves that all *_train_step and *_predict reach allocates\n"
-    "nothing, does no I/O, calls only libm, memset/memcpy/memmove and omp_get_*, never\n"
-    "recurses and has no VLA; that kernels are static with restrict pointer parameters;\n"
-    "and that no call passes one buffer twice. Exit status 1 if anything was reported.\n";
+    "every diagnostic, and proves that all that *_train_step, *_predict and export\n"
+    "defs (TG_ENTRY) reach allocates nothing, does no I/O, calls only libm,\n"
+    "memset/memcpy/memmove and omp_get_*, never recurses and has no VLA; that kernels\n"
+    "are static with restrict pointer parameters; and that no call passes one buffer\n"
+    "twice. Exit status 1 if anything was reported.\n";
 
 typedef struct {
     const char *cmd, *input, *output, *prefix, *cc; /* "compile"/"build", FILE.tg, -o; NULL if not given */
@@ -261,27 +267,53 @@ static Options parse_args(int argc, char **argv) {
     return o;
 }
 
-/* Beside the destination, so commit()'s rename() stays on one file system and is atomic;
- * the pid keeps two runs writing the same output from sharing a temporary. */
-static FILE *open_tmp(const char *path, char **tmp) {
-    *tmp = ir_fmt("%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(*tmp, "w");
-    if (!f)
-        fail("cannot write %s", ir_fmt("'%s': %s", *tmp, strerror(errno)));
-    return f;
+/* The outputs being written (tg_out_open: a unique temporary beside each, renamed into place
+ * when complete, a device or a pipe written in place); a failed run removes their temporaries. */
+static TgOut *open_outs[4];
+static int nopen_outs;
+
+static void abandon_outputs(void) {
+    while (nopen_outs > 0)
+        tg_out_abandon(open_outs[--nopen_outs]);
 }
 
-/* Closes and renames into place, so a failed run never leaves half a file. The checks catch
- * what the emitter's many unchecked fprintf calls did not, such as a full disk. */
-static void commit(FILE *f, const char *tmp, const char *path) {
-    if (fflush(f) || ferror(f) || fclose(f)) {
-        remove(tmp);
-        fail("cannot write %s", path);
-    }
-    if (rename(tmp, path)) {
-        remove(tmp);
-        fail("cannot create %s", ir_fmt("'%s': %s", path, strerror(errno)));
-    }
+static FILE *open_out(TgOut *o, const char *path) {
+    char err[1024];
+    if (tg_out_open(o, path, err, sizeof err))
+        fail("%s", err);
+    if (nopen_outs == 0)
+        atexit(abandon_outputs);
+    open_outs[nopen_outs++] = o;
+    return o->f;
+}
+
+/* Finishes an output: anything the emitter's many unchecked fprintf calls lost (a full disk) is
+ * an error, and the old file is left as it was. */
+static void close_out(TgOut *o) {
+    for (int i = 0; i < nopen_outs; i++)
+        if (open_outs[i] == o)
+            open_outs[i] = open_outs[--nopen_outs];
+    char err[1024];
+    if (tg_out_close(o, err, sizeof err))
+        fail("%s", err);
+}
+
+/* What the command writes, before anything is: none may be a source file the compile read (by
+ * device and inode, however it is spelled), or `tgc compile b.tg -o b.tg` would replace it. */
+static void refuse_overwriting_sources(const Options *o) {
+    const char *out[3] = {o->output, NULL, NULL};
+    size_t len = strlen(o->output);
+    bool c = len > 2 && !strcmp(o->output + len - 2, ".c");
+    if (!strcmp(o->cmd, "build") && o->keep) {
+        out[1] = ir_fmt("%s.c", o->output);
+        out[2] = ir_fmt("%s.h", o->output);
+    } else if (!strcmp(o->cmd, "compile") && !o->emit_ir && !o->emit_cuda)
+        out[1] = c ? ir_fmt("%.*s.h", (int)(len - 2), o->output) : ir_fmt("%s.h", o->output);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; out[k] && strcmp(out[k], "-") && i < diag_nfiles(); i++)
+            if (tg_same_file(out[k], diag_file_name(i)))
+                fail("%s", ir_fmt("%s is the source file %s: tgc does not overwrite its input (choose another "
+                                  "-o)", out[k], diag_file_name(i)));
 }
 
 /* fork and execvp rather than system(): arguments reach the compiler as they are, with no
@@ -472,21 +504,20 @@ static void print_stats(const Graphs *gs, const Options *o) {
     }
 }
 
-/* -o PATH, or stdout for "-": a temporary beside PATH that commit() renames into place. */
-static FILE *open_output(const char *path, char **tmp) {
-    *tmp = NULL;
-    return strcmp(path, "-") ? open_tmp(path, tmp) : stdout;
-}
+/* -o PATH (open_out), or stdout for "-". */
+static FILE *open_output(TgOut *out, const char *path) { return strcmp(path, "-") ? open_out(out, path) : stdout; }
 
-static void close_output(FILE *f, const char *tmp, const char *path) {
-    if (tmp)
-        commit(f, tmp, path);
+static void close_output(TgOut *out, const char *path) {
+    if (strcmp(path, "-"))
+        close_out(out);
+    else if (fflush(stdout) || ferror(stdout))
+        fail("%s", "cannot write to standard output");
 }
 
 /* --emit=ir and --emit=dot: the graphs after the passes (predict is the trainer's own). */
 static void write_ir(const Graphs *gs, const Options *o) {
-    char *tmp;
-    FILE *f = open_output(o->output, &tmp);
+    TgOut out;
+    FILE *f = open_output(&out, o->output);
     for (int i = 0; i < gs->n; i++) {
         if (i == gs->predict)
             continue;
@@ -503,7 +534,7 @@ static void write_ir(const Graphs *gs, const Options *o) {
         else
             ir_print(f, gs->graph[i]);
     }
-    close_output(f, tmp, o->output);
+    close_output(&out, o->output);
 }
 
 /* The command line for the generated file's first line, so a reader knows how to regenerate it. */
@@ -518,20 +549,21 @@ static const char *command_line(const Options *o) {
 
 /* --emit=cuda: the CUDA kernels of every graph. */
 static void write_cuda(const Graphs *gs, const Options *o) {
-    char *tmp;
-    FILE *f = open_output(o->output, &tmp);
+    TgOut out;
+    FILE *f = open_output(&out, o->output);
     Graph *train = gs->train >= 0 ? gs->graph[gs->train] : NULL;
     emit_cuda_source(f, gs->graph, gs->plan, gs->staged, gs->nprograms, train,
                      gs->train >= 0 ? gs->plan[gs->train] : NULL, gs->predict >= 0 ? gs->plan[gs->predict] : NULL,
                      ir_fmt("// Generated by tgc %s from %s (%s). Do not edit.\n", TGC_VERSION, ir_base_name(o->input),
                             command_line(o)));
-    close_output(f, tmp, o->output);
+    close_output(&out, o->output);
 }
 
 /* Where compile writes OUT.c and OUT.h, or build its temporary C (in a directory of its own,
  * named after the executable: the default prefix of the C identifiers derives from it). */
 typedef struct {
-    const char *c, *h;     /* the files; c is "-" for stdout (the header's text goes first) */
+    const char *c, *h;     /* the files; c is "-" for stdout */
+    bool one_stream;       /* c is stdout, a device or a pipe: the header's text goes first into it */
     const char *hbase;     /* the header's name as the .c includes it */
     const char *prefix;    /* of the generated identifiers */
     const char *dir;       /* build's temporary directory, or NULL */
@@ -553,16 +585,18 @@ static Paths output_paths(const Options *o) {
         }
     }
     bool to_stdout = !strcmp(p.c, "-");
+    struct stat st; /* -o /dev/null: no /dev/null.h beside it */
+    p.one_stream = to_stdout || (stat(p.c, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)));
     p.prefix = o->prefix ? o->prefix : default_prefix(to_stdout ? "out" : p.c);
     size_t clen = strlen(p.c);
     p.h = clen > 2 && !strcmp(p.c + clen - 2, ".c") ? ir_fmt("%.*s.h", (int)(clen - 2), p.c) : ir_fmt("%s.h", p.c);
     /* the .c includes its header by base name: the two are always written side by side */
-    p.hbase = to_stdout ? ir_fmt("%s.h", p.prefix) : strrchr(p.h, '/') ? strrchr(p.h, '/') + 1 : p.h;
+    p.hbase = p.one_stream ? ir_fmt("%s.h", p.prefix) : strrchr(p.h, '/') ? strrchr(p.h, '/') + 1 : p.h;
     return p;
 }
 
 
-/* The .c and .h (or both to stdout, the header's text first). */
+/* The .c and .h (or both into one stream, the header's text first). */
 static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
     EmitOptions eo = {.prefix = p->prefix, .source = o->input, .command = command_line(o), .header = p->hbase,
                       .main = !o->no_main, .train = gs->train >= 0 ? gs->graph[gs->train] : NULL, .plans = gs->plan,
@@ -572,17 +606,15 @@ static void write_c(const Graphs *gs, const Options *o, const Paths *p) {
                       .options = gs->options, .noptions = gs->noptions, .has_options = gs->has_options,
                       .exports = gs->graph + gs->exports, .export_plans = gs->plan + gs->exports,
                       .nexports = gs->nexports};
-    bool to_stdout = !strcmp(p->c, "-");
-    char *ctmp = NULL, *htmp = NULL;
-    FILE *cf = to_stdout ? stdout : open_tmp(p->c, &ctmp);
-    FILE *hf = to_stdout ? stdout : open_tmp(p->h, &htmp);
-    if (to_stdout)
+    TgOut cout, hout;
+    FILE *cf = open_output(&cout, p->c);
+    FILE *hf = p->one_stream ? cf : open_out(&hout, p->h);
+    if (p->one_stream)
         eo.header = NULL; /* one self-contained stream: the header's text, then the source */
     emit_c(cf, hf, gs->graph, gs->nprograms, &eo);
-    if (!to_stdout) {
-        commit(cf, ctmp, p->c);
-        commit(hf, htmp, p->h);
-    }
+    close_output(&cout, p->c);
+    if (!p->one_stream)
+        close_out(&hout);
 }
 
 /* build: the C compiler on the generated file, with the runtime and OpenMP; returns tgc's exit
@@ -639,6 +671,7 @@ int main(int argc, char **argv) {
     diag_check();
     resolve_imports(ast, read_text);
     diag_check();
+    refuse_overwriting_sources(&o);
     lower_target_gpu(o.cuda);
     Lowered *lw = lower_ast(ast);
     diag_check();

@@ -37,6 +37,8 @@ int diag_add_file(const char *name, const char *text) {
 
 const char *diag_file_name(int file) { return file >= 0 && file < nfiles ? files[file].name : "?"; }
 
+int diag_nfiles(void) { return nfiles; }
+
 /* Length of the valid UTF-8 sequence at p (1 for ASCII and for invalid bytes). */
 static int utf8_len(const char *p, const char *end) {
     unsigned char c = (unsigned char)*p;

@@ -13,8 +13,8 @@
  * compile time, so there is nothing to allocate. Every failure is a message
  * naming the file, written to the caller's buffer. Saving writes the same
  * header bytes np.save would (version 1.0, padded so the data starts at a
- * multiple of 64), to PATH.tmp first, then fsyncs and renames it over PATH,
- * so a crash never leaves a half-written checkpoint behind.
+ * multiple of 64), through tg_out_open (file.c): a crash never leaves a
+ * half-written file behind.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* fileno, fsync */
@@ -26,13 +26,6 @@
 
 #include "tgrt.h"
 #include "err.h"
-
-#ifdef _WIN32
-static int sync_file(FILE *f) { (void)f; return 0; }
-#else
-#include <unistd.h>
-static int sync_file(FILE *f) { return fsync(fileno(f)); }
-#endif
 
 enum {
     MAX_HEADER = 4096, /* a header for rank <= 8 needs ~250 bytes; numpy pads to 64 */
@@ -443,38 +436,15 @@ int tg_npy_save(const char *path, TgDType dt, int rank, const int64_t *shape, co
                                       (long long)shape[i]);
         nbytes *= (size_t)shape[i];
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) return tg_fail(err, errcap, path, "out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-
-    int rc = -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        tg_fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
-        goto done;
+    TgOut out;
+    if (tg_out_open(&out, path, err, errcap) != 0)
+        return -1;
+    int bad = fwrite(header, 1, hlen, out.f) != hlen;
+    bad = bad || (nbytes && fwrite(data, 1, nbytes, out.f) != nbytes);
+    if (bad && !ferror(out.f)) {
+        tg_fail(err, errcap, path, "cannot write: %s", strerror(errno));
+        tg_out_abandon(&out);
+        return -1;
     }
-    int bad = fwrite(header, 1, hlen, f) != hlen;
-    bad = bad || (nbytes && fwrite(data, 1, nbytes, f) != nbytes);
-    bad = bad || fflush(f) != 0 || sync_file(f) != 0;
-    int saved_errno = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved_errno = errno;
-    }
-    if (bad) {
-        tg_fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved_errno));
-        remove(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        tg_fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        remove(tmp);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(tmp);
-    return rc;
+    return tg_out_close(&out, err, errcap);
 }

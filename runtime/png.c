@@ -4,7 +4,7 @@
  *
  * A PNG is a signature and chunks (length, type, data, CRC-32 of type and data): IHDR with the
  * size, one IDAT with the zlib-compressed scanlines (each row prefixed by filter type 0), IEND.
- * zlib provides both the compression and the CRC. The file is written to PATH.tmp and renamed,
+ * zlib provides both the compression and the CRC. The file is written through tg_out_open, renamed
  * so a reader never sees half a picture.
  */
 #include <errno.h>
@@ -59,14 +59,12 @@ int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, ch
         snprintf(err, errcap, "%s: compression failed", path);
         return -1;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    TgOut out;
+    if (tg_out_open(&out, path, err, errcap) != 0) {
         free(z);
-        snprintf(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
+    FILE *f = out.f;
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     unsigned char ihdr[13];
     put32(ihdr, (uint32_t)width);
@@ -79,10 +77,10 @@ int tg_write_png(const char *path, const uint8_t *rgb, int width, int height, ch
     int ok = fwrite(sig, 1, 8, f) == 8 && chunk(f, "IHDR", ihdr, 13) && chunk(f, "IDAT", z, (uint32_t)zlen) &&
              chunk(f, "IEND", NULL, 0);
     free(z);
-    if (fclose(f) || !ok || rename(tmp, path)) {
+    if (!ok && !ferror(f)) {
         snprintf(err, errcap, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
+        tg_out_abandon(&out);
         return -1;
     }
-    return 0;
+    return tg_out_close(&out, err, errcap);
 }

@@ -212,33 +212,6 @@ static int build_header(Buf *b, const char *path, const TgNamedTensor *t, int n,
     return 0;
 }
 
-/* fsync the directory holding path, so the rename itself survives a crash. */
-static int sync_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 1;
-    char *dir = malloc(n + 2);
-    if (!dir)
-        return -1;
-    if (!slash)
-        strcpy(dir, ".");
-    else if (n == 0)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    /* Some file systems cannot fsync a directory (EINVAL); the rename is then as durable as it gets. */
-    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const char *const *keys,
                         const char *const *values, int nmeta, char *err, size_t errcap) {
     Buf b = {0};
@@ -246,22 +219,12 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
         free(b.p);
         return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
-        free(b.p);
-        return tg_fail(err, errcap, path, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        tg_fail(err, errcap, path, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
+    TgOut out;
+    if (tg_out_open(&out, path, err, errcap) != 0) {
         free(b.p);
         return -1;
     }
+    FILE *f = out.f;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)b.len >> (8 * i));
@@ -270,30 +233,13 @@ int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const c
         size_t bytes = (size_t)byte_size(t[i].rank, t[i].shape, tg_dtype_size(t[i].dtype));
         bad = fwrite(t[i].data, 1, bytes, f) != bytes;
     }
-    bad = bad || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int saved = bad ? errno : 0; /* the first failure's reason, not fclose's */
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad) {
-        tg_fail(err, errcap, path, "cannot write %s: %s", tmp, strerror(saved));
-        remove(tmp);
-        free(tmp);
-        free(b.p);
-        return -1;
-    }
     free(b.p);
-    if (rename(tmp, path) != 0) {
-        tg_fail(err, errcap, path, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        remove(tmp);
-        free(tmp);
+    if (bad && !ferror(f)) { /* a short write without the stream's error flag: say why anyway */
+        tg_fail(err, errcap, path, "cannot write: %s", strerror(errno));
+        tg_out_abandon(&out);
         return -1;
     }
-    free(tmp);
-    if (sync_dir(path) != 0)
-        return tg_fail(err, errcap, path, "written, but syncing its directory failed: %s", strerror(errno));
-    return 0;
+    return tg_out_close(&out, err, errcap);
 }
 
 /* ---- loading: a JSON reader for the header ------------------------------ */
@@ -694,6 +640,75 @@ static int unknown(const char *path, const Strict *s, const char *name, char *er
     return tg_fail(err, errcap, path, "%s is not a tensor of the model", name);
 }
 
+/* Every entry's bytes [begin, end) in the data: they must tile it exactly (spans_tile). */
+typedef struct {
+    uint64_t (*at)[2];
+    int n, cap;
+    const char **names; /* entry i's name, for the message (copied) */
+} Spans;
+
+static int span_add(Spans *sp, uint64_t begin, uint64_t end, const char *name) {
+    if (sp->n == sp->cap) {
+        int cap = sp->cap ? 2 * sp->cap : 64;
+        uint64_t(*at)[2] = realloc(sp->at, sizeof *at * (size_t)cap);
+        const char **names = realloc(sp->names, sizeof *names * (size_t)cap);
+        if (at)
+            sp->at = at;
+        if (names)
+            sp->names = names;
+        if (!at || !names)
+            return -1;
+        sp->cap = cap;
+    }
+    char *copy = malloc(strlen(name) + 1);
+    if (!copy)
+        return -1;
+    strcpy(copy, name);
+    sp->at[sp->n][0] = begin;
+    sp->at[sp->n][1] = end;
+    sp->names[sp->n++] = copy;
+    return 0;
+}
+
+static void spans_free(Spans *sp) {
+    for (int i = 0; i < sp->n; i++)
+        free((void *)sp->names[i]);
+    free(sp->at);
+    free(sp->names);
+}
+
+/* Sorted by begin (then end): insertion sort of indices, the files hold hundreds of tensors. */
+static int spans_tile(const Spans *sp, const char *path, uint64_t datalen, char *err, size_t errcap) {
+    int *order = malloc(sizeof(int) * (size_t)(sp->n + 1));
+    if (!order)
+        return tg_fail(err, errcap, path, "out of memory");
+    for (int i = 0; i < sp->n; i++) {
+        int j = i;
+        for (; j > 0 && (sp->at[order[j - 1]][0] > sp->at[i][0] ||
+                         (sp->at[order[j - 1]][0] == sp->at[i][0] && sp->at[order[j - 1]][1] > sp->at[i][1])); j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    uint64_t next = 0;
+    int rc = 0, prev = -1;
+    for (int k = 0; k < sp->n && !rc; k++) {
+        const uint64_t *a = sp->at[order[k]];
+        if (a[0] < next)
+            rc = tg_fail(err, errcap, path, "the data of %s [%llu, %llu] overlaps that of %s", sp->names[order[k]],
+                         (unsigned long long)a[0], (unsigned long long)a[1], sp->names[prev]);
+        else if (a[0] > next)
+            rc = tg_fail(err, errcap, path, "%llu bytes before the data of %s belong to no tensor",
+                         (unsigned long long)(a[0] - next), sp->names[order[k]]);
+        next = a[1] > next ? a[1] : next;
+        prev = order[k];
+    }
+    if (!rc && next < datalen)
+        rc = tg_fail(err, errcap, path, "%llu bytes at the end belong to no tensor (trailing data)",
+                     (unsigned long long)(datalen - next));
+    free(order);
+    return rc;
+}
+
 /*
  * header -> '{' (member (',' member)*)? '}' whitespace*
  * member -> '"__metadata__"' ':' metadata | string ':' entry
@@ -701,7 +716,8 @@ static int unknown(const char *path, const Strict *s, const char *name, char *er
  * s->seen records the entries that name a tensor of the model, s->unknown the first that does not.
  */
 static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, const char *const *keys,
-                        char **values, int nmeta, size_t valcap, uint64_t datalen, char *scratch, Strict *s) {
+                        char **values, int nmeta, size_t valcap, uint64_t datalen, char *scratch, Strict *s,
+                        Spans *sp) {
     char *name = scratch, *field = scratch + p->len + 1; /* two buffers of len + 1 bytes */
     if (expect(p, '{') != 0)
         return -1;
@@ -751,6 +767,8 @@ static int parse_header(Parser *p, const TgNamedTensor *t, int n, Entry *e, cons
                                 (unsigned long long)datalen);
                 uint64_t elsize = st_dtype_size(x->dtype);
                 int64_t bytes = byte_size(x->rank, x->shape, elsize);
+                if (span_add(sp, x->begin, x->end, name) != 0)
+                    return tg_fail(p->err, p->errcap, p->path, "out of memory");
                 if (elsize && (bytes < 0 || (uint64_t)bytes != x->end - x->begin)) {
                     char what[256];
                     describe(what, sizeof what, x->dtype, x->rank, x->shape);
@@ -818,6 +836,11 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
         fclose(f);
         return -1;
     }
+    if (!S_ISREG(st.st_mode)) {
+        tg_fail(err, errcap, path, "%s, not a file", S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        fclose(f);
+        return -1;
+    }
     uint64_t size = (uint64_t)st.st_size;
     unsigned char len8[8];
     if (fread(len8, 1, 8, f) != 8) {
@@ -862,7 +885,11 @@ static int load(const char *path, TgNamedTensor *t, int n, const char *const *ke
             s->unknown = block + strict_at;
             s->seen = (unsigned char *)block + strict_at + h + 1;
         }
-        rc = parse_header(&p, t, n, e, keys, values, nmeta, valcap, size - 8 - hlen, block + h + 1, s);
+        Spans sp = {0};
+        rc = parse_header(&p, t, n, e, keys, values, nmeta, valcap, size - 8 - hlen, block + h + 1, s, &sp);
+        if (rc == 0)
+            rc = spans_tile(&sp, path, size - 8 - hlen, err, errcap);
+        spans_free(&sp);
         if (rc == 0 && s && s->nunknown > 0)
             rc = unknown(path, s, s->unknown, err, errcap);
         if (rc == 0 && s && s->under && s->nfile == 0 && s->n > 0)
@@ -886,6 +913,24 @@ int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *c
 }
 
 /* A model's names must be distinct, or "the file holds exactly these" means nothing. */
+static int distinct(const char *path, const char *const *names, int n, char *err, size_t errcap);
+
+int tg_load_exact_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
+                              int nmeta, size_t valcap, char *err, size_t errcap) {
+    const char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof *names);
+    if (!names)
+        return tg_fail(err, errcap, path, "out of memory");
+    for (int i = 0; i < n; i++)
+        names[i] = t[i].name;
+    int rc = distinct(path, names, n, err, errcap);
+    if (rc == 0) {
+        Strict s = {names, n, NULL, NULL, 0, NULL, 0};
+        rc = load(path, t, n, keys, values, nmeta, valcap, &s, err, errcap);
+    }
+    free(names);
+    return rc;
+}
+
 static int distinct(const char *path, const char *const *names, int n, char *err, size_t errcap) {
     for (int i = 0; i < n; i++) {
         if (!names[i] || !names[i][0])
@@ -898,18 +943,7 @@ static int distinct(const char *path, const char *const *names, int n, char *err
 }
 
 int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *err, size_t errcap) {
-    const char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof *names);
-    if (!names)
-        return tg_fail(err, errcap, path, "out of memory");
-    for (int i = 0; i < n; i++)
-        names[i] = t[i].name;
-    int rc = distinct(path, names, n, err, errcap);
-    if (rc == 0) {
-        Strict s = {names, n, NULL, NULL, 0, NULL, 0};
-        rc = load(path, t, n, NULL, NULL, 0, 0, &s, err, errcap);
-    }
-    free(names);
-    return rc;
+    return tg_load_exact_safetensors(path, t, n, NULL, NULL, 0, 0, err, errcap);
 }
 
 int tg_load_one_safetensors(const char *path, const char *under, const char *name, TgDType dt, int rank,

@@ -240,6 +240,32 @@ typedef struct {
  * 1 after printing an error, or 2 after printing --help's usage. */
 int tg_parse_options(int argc, char **argv, const TgOption *opts, int n);
 
+/* ---- writing files safely (file.c) ---------------------------------------------- */
+
+/* An output file being written: f, then tg_out_close or tg_out_abandon. */
+typedef struct {
+    FILE *f;
+    const char *shown;  /* the path as given, for messages */
+    char *path;         /* what is written: the path, its symlinks followed */
+    char *tmp;          /* the unique temporary beside it, or NULL: written in place (a device, a pipe) */
+} TgOut;
+
+/*
+ * Opens path for writing. A regular file or a missing one is written to a unique temporary
+ * beside it, which tg_out_close flushes, fsyncs, renames over it (with the old file's mode, or
+ * 0666 less the umask) and makes durable by syncing the folder: path is always the old complete
+ * file or the new one. A symlink is followed to its target; a character device or a pipe is
+ * written in place; a folder or another special file is refused. -1 with a message on failure.
+ */
+int tg_out_open(TgOut *o, const char *path, char *err, size_t errcap);
+/* Finishes the write; any lost byte (a full disk, a file-size limit) is -1 with a message, and
+ * the old file is left as it was. */
+int tg_out_close(TgOut *o, char *err, size_t errcap);
+/* Gives up: the temporary is removed, the old file is left as it was. */
+void tg_out_abandon(TgOut *o);
+/* 1 when both paths exist and are one file (device and inode), whatever their spelling. */
+int tg_same_file(const char *a, const char *b);
+
 /* ---- checkpoints (safetensors.c) --------------------------------------------- */
 
 /* One tensor of a .safetensors file: name, element type, shape, data. */
@@ -253,17 +279,17 @@ typedef struct {
 
 /*
  * Writes tensors and string metadata (keys[i] -> values[i], in the "__metadata__" object) as a
- * .safetensors file that PyTorch's safetensors reads. Atomic: PATH.tmp is written, flushed,
- * fsync'ed, renamed over PATH, and the directory fsync'ed, so PATH is always either the old
- * complete file or the new complete one.
+ * .safetensors file that PyTorch's safetensors reads, through tg_out_open: PATH is always either
+ * the old complete file or the new complete one.
  */
 int tg_save_safetensors(const char *path, const TgNamedTensor *t, int n, const char *const *keys,
                         const char *const *values, int nmeta, char *err, size_t errcap);
 /*
  * Reads the named tensors of a .safetensors file into t[i].data, checking each one's dtype and
  * shape ("ck.safetensors: conv1.weight is F32 [6, 1, 5] but F32 [6, 1, 5, 5] is expected", missing
- * names, malformed headers, truncated data). Metadata values are copied into values[i] (at most
- * valcap bytes each, "" when absent) for the given keys.
+ * names, malformed headers, truncated data), and that the file is a regular file whose tensors'
+ * data tile its data section exactly (no gap, no overlap, no trailing bytes). Metadata values are
+ * copied into values[i] (at most valcap bytes each, "" when absent) for the given keys.
  */
 int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
                         int nmeta, size_t valcap, char *err, size_t errcap);
@@ -276,6 +302,10 @@ int tg_load_safetensors(const char *path, TgNamedTensor *t, int n, const char *c
  * num_batches_tracked, I64 []) is shape NULL.
  */
 int tg_load_state_safetensors(const char *path, TgNamedTensor *t, int n, char *err, size_t errcap);
+/* tg_load_safetensors with tg_load_state_safetensors's strictness: the file holds exactly the n
+ * tensors (a trainer's checkpoint on --resume), and metadata is read as tg_load_safetensors does. */
+int tg_load_exact_safetensors(const char *path, TgNamedTensor *t, int n, const char *const *keys, char **values,
+                              int nmeta, size_t valcap, char *err, size_t errcap);
 /*
  * Reads one named tensor (dtype, shape, into out), as a generated program's load_state does per
  * tensor. With model (nmodel names, all the model's tensors), the file must also hold exactly

@@ -21,10 +21,13 @@
  * tests/golden).
  */
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -345,6 +348,20 @@ START_TEST(offsets_out_of_range) {
                     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                     "\"b\":{\"dtype\":\"U8\",\"shape\":[9],\"data_offsets\":[8,17]}}", 8);
     load_fails(path, fmt("%s: b has data_offsets [8, 17] past the end of the data (8 bytes)", path));
+
+    /* The tensors' data must tile the data section: no overlap, no gap, nothing after. */
+    path = raw_file("overlap.safetensors", UINT64_MAX,
+                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12);
+    load_fails(path, fmt("%s: the data of b [4, 12] overlaps that of a", path));
+    path = raw_file("gap.safetensors", UINT64_MAX,
+                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", 16);
+    load_fails(path, fmt("%s: 4 bytes before the data of b belong to no tensor", path));
+    path = raw_file("trailing.safetensors", UINT64_MAX,
+                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 11);
+    load_fails(path, fmt("%s: 3 bytes at the end belong to no tensor (trailing data)", path));
+    load_fails(dir, fmt("%s: a directory, not a file", dir));
 }
 END_TEST
 
@@ -358,18 +375,27 @@ START_TEST(failed_save_keeps_old_file) {
     TgNamedTensor t = {"w", TG_F32, 1, shape, w};
     char err[512] = "";
 
-    /* PATH.tmp cannot be created (a directory is in the way): PATH stays as it was. */
-    char *tmp = fmt("%s.tmp", path);
-    ck_assert_int_eq(mkdir(tmp, 0700), 0);
-    ck_assert_int_eq(tg_save_safetensors(path, &t, 1, NULL, NULL, 0, err, sizeof err), -1);
-    ck_assert_str_eq(err, fmt("%s: cannot create %s: Is a directory", path, tmp));
-    ck_assert_int_eq(rmdir(tmp), 0);
+    /* The write fails (past a file-size limit): an error, PATH stays as it was, no temporary is left. */
+    struct rlimit old, small = {16, 16};
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small.rlim_max = old.rlim_max;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN); /* the write returns EFBIG instead of killing us */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = tg_save_safetensors(path, &t, 1, NULL, NULL, 0, err, sizeof err);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_str_eq(err, fmt("%s: cannot write: File too large", path));
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        ck_assert_msg(!strstr(e->d_name, ".tmp-"), "a temporary is left: %s", e->d_name);
+    if (d)
+        closedir(d);
 
     /* Bad input fails before anything is written. */
     TgNamedTensor bad = {"w", TG_F32, TG_MAX_RANK + 1, shape, w};
     ck_assert_int_eq(tg_save_safetensors(path, &bad, 1, NULL, NULL, 0, err, sizeof err), -1);
     ck_assert_str_eq(err, fmt("%s: w has an invalid rank 9", path));
-    ck_assert_int_eq(access(tmp, F_OK), -1);
 
     char *after = slurp(path, &len1);
     ck_assert_uint_eq(len0, len1);
@@ -380,7 +406,7 @@ START_TEST(failed_save_keeps_old_file) {
     /* A directory that does not exist. */
     char *nodir = fmt("%s/nodir/ck.safetensors", dir);
     ck_assert_int_eq(tg_save_safetensors(nodir, &t, 1, NULL, NULL, 0, err, sizeof err), -1);
-    ck_assert_str_eq(err, fmt("%s: cannot create %s.tmp: No such file or directory", nodir, nodir));
+    ck_assert_str_eq(err, fmt("%s: cannot create a file beside it: No such file or directory", nodir));
 }
 END_TEST
 
