@@ -75,6 +75,8 @@ const char *cg_comment_safe(const char *s) {
             p[1] = '\\';
         if ((unsigned char)*p < 0x20)
             *p = ' ';
+        if (p[0] == '?' && p[1] == '?' && p[2] && strchr("=/'()!<>-", p[2])) /* a trigraph under -std=c99 */
+            p[1] = ' ';
     }
     return safe;
 }
@@ -83,7 +85,7 @@ void cg_c_string(const char *s, size_t n) {
     fputc('"', cg.out);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') P("\\%c", c);
+        if (c == '"' || c == '\\' || c == '?') P("\\%c", c); /* \? : no trigraph under -std=c99 */
         else if (c == '\n') P("\\n");
         else if (c == '\t') P("\\t");
         else if (c < 0x20 || c >= 0x7f) P("\\%03o", c);

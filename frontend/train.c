@@ -61,6 +61,12 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     int64_t channels = TN(xin)->shape.d[1];
     if (c->nnorm && c->nnorm != 1 && c->nnorm != channels)
         error_at(d->loc, "normalize has %d values for an input of %lld channels", c->nnorm, (long long)channels);
+    if (c->nnorm && channels > 4)
+        error_at(e->loc, "normalize: the trainer's data have 1 or 3 channels; the model takes %lld", (long long)channels);
+    for (int i = 0; i < c->nnorm; i++)
+        if (!isfinite(c->mean[i]) || !isfinite(c->std[i]) || c->std[i] == 0)
+            error_at(e->loc, "normalize: std must be a nonzero number and mean a number (got mean %g, std %g): the "
+                             "images would be nan or inf", c->mean[i], c->std[i]);
     for (int i = c->nnorm == 1 ? 1 : c->nnorm; i < channels && c->nnorm; i++) {
         c->mean[i] = c->mean[0];
         c->std[i] = c->std[0];

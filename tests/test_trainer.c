@@ -149,7 +149,7 @@ START_TEST(test_options) {
         {"--frobnicate", NULL, "unknown option '--frobnicate' (see --help)"},
         {"--epochs", "two", "--epochs needs a non-negative number"},
         {"--limit", "-3", "--limit needs a non-negative number"},
-        {"--seed", NULL, "--seed needs a non-negative number"},
+        {"--seed", NULL, "--seed needs a value"},
         {"--lr", "-0.1", "--lr needs a positive number"},
         {"--lr", "nan", "--lr needs a positive number"},
     };
