@@ -436,7 +436,7 @@ static void emit_save_state(const Node *n, const char *path) {
 static bool model_tensor(const Node *n) {
     const char *s = n->name ? n->name : "";
     static const char *const suffix[] = {".momentum_buffer", ".exp_avg", ".exp_avg_sq"};
-    if (!strcmp(s, "step") || !strcmp(s, "lr"))
+    if (!strcmp(s, "step") || !strcmp(s, "lr") || s[0] == '~') /* ~replaced: a layer no longer the model's */
         return false;
     for (int i = 0; i < 3; i++) {
         size_t l = strlen(s), k = strlen(suffix[i]);

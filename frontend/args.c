@@ -71,13 +71,23 @@ Shape shape_from_values(Value **v, int n, SrcLoc loc) {
         if (s.d[i] < 0)
             error_at(loc, "negative size %lld", (long long)s.d[i]);
     }
-    int64_t total = 1;
-    for (int i = 0; i < n; i++) {
-        if (s.d[i] && total > ((int64_t)1 << 34) / s.d[i])
-            error_at(loc, "tensor of shape %s is too large (tgc's limit is 2^34 elements)", shape_str(s));
-        total *= s.d[i];
-    }
+    check_numel(s, NULL, loc);
     return s;
+}
+
+void check_numel(Shape s, const char *const *sym, SrcLoc loc) {
+    int64_t total = 1;
+    for (int i = 0; i < s.rank; i++) {
+        int64_t d = sym && sym[i] ? 1 : s.d[i];
+        if (d > ((int64_t)1 << 34) || (d && total > ((int64_t)1 << 34) / d)) {
+            const char *text = "[";
+            for (int k = 0; k < s.rank; k++)
+                text = ir_fmt("%s%s%s", text, k ? ", " : "",
+                              sym && sym[k] ? sym[k] : ir_fmt("%lld", (long long)s.d[k]));
+            error_at(loc, "tensor of shape %s] is too large (tgc's limit is 2^34 elements)", text);
+        }
+        total *= d;
+    }
 }
 
 DType dtype_value(Value *v, SrcLoc loc) {

@@ -226,6 +226,7 @@ static Value *tensor_type(Value *dt, Expr *e) {
         if (t->shape.d[i] < 0)
             error_at(d->loc, "negative dimension %lld", (long long)t->shape.d[i]);
     }
+    check_numel(t->shape, (const char *const *)t->sym, e->loc);
     return t;
 }
 

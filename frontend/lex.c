@@ -196,8 +196,8 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
                 p++;
             continue;
         }
-        if (c == '\\' && p[1] == '\n') { /* explicit line continuation */
-            p += 2;
+        if (c == '\\' && (p[1] == '\n' || (p[1] == '\r' && p[2] == '\n'))) { /* explicit line continuation */
+            p += p[1] == '\r' ? 3 : 2; /* a file saved with CRLF line ends too */
             newline(lx, p);
             continue;
         }
@@ -282,6 +282,8 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
 }
 
 Token *lex(int file, const char *text, int *ntok) {
+    if (!strncmp(text, "\xef\xbb\xbf", 3)) /* a UTF-8 byte order mark, as some editors save: not text */
+        text += 3;
     Lexer lx = {.p = text, .line_start = text, .base = {file, 1, 1}, .line = 1};
     Token *t = run(&lx, text + strlen(text), false);
     *ntok = lx.n;

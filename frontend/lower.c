@@ -85,12 +85,35 @@ static void def_globals(Ast *ast) {
         }
 }
 
+/* The tensor types models and defs declare, checked once where they are written (a dimension of
+ * 2^62 is an error even if nothing is ever made of that type); symbolic dimensions count 1. */
+static void check_declared_types(Ast *ast) {
+    L.scope = L.globals;
+    for (int i = 0; i < ast->ndecls; i++) {
+        Decl *d = ast->decls[i];
+        if (d->kind != D_MODEL && d->kind != D_DEF)
+            continue;
+        for (int k = 0; k < d->nparams; k++) {
+            if (!is_tensor_type(d->params[k].type))
+                continue;
+            jmp_buf here, *outer = diag_catch;
+            diag_catch = &here;
+            if (setjmp(here))
+                d->used = true; /* reported: not checked again as an unused model */
+            else
+                lw_eval(d->params[k].type);
+            diag_catch = outer;
+        }
+    }
+}
+
 Lowered *lower_ast(Ast *ast) {
     memset(&L, 0, sizeof L);
     L.ast = ast;
     L.globals = push_scope();
     def_globals(ast);
     Lowered *out = ir_alloc(sizeof(Lowered));
+    check_declared_types(ast);
     int nprog = 0;
     for (int i = 0; i < ast->ndecls; i++)
         nprog += ast->decls[i]->kind == D_PROGRAM;

@@ -118,6 +118,9 @@ struct Module {
     Module **child;
     const char **child_name;
     int nchild;
+    Module **gone;       /* children another of the same name replaced, and their names (name_params) */
+    const char **gone_name;
+    int ngone;
     const char *repr;    /* builtin: one-line repr as PyTorch prints it */
     int64_t in, out;     /* channels / features */
     int64_t k[2], stride[2], pad[2], dil[2], groups;
@@ -142,6 +145,8 @@ struct Scope {
     Scope *up;
     Binding *b;
     int n, cap;
+    int *index;  /* past 16 bindings: open addressing over b by name (-1: empty), icap slots */
+    int icap;
 };
 
 /* What autograd knows about a node (PyTorch keeps it on the tensor). */
@@ -171,6 +176,8 @@ typedef struct {
     bool in_forward;
     const char *checking; /* set while a model is run only to check it: the note to print */
     int depth_guard;    /* model constructions and calls now running: a model containing itself stops at 64 */
+    Decl *building[64]; /* the models being constructed, outermost first (a chain for the messages) */
+    int nbuilding;
     int eval_depth;     /* expressions now being evaluated: deeply nested ones would exhaust the C stack */
     /* Scope chains of the callers of the model calls now running: their variables see in-place updates too. */
     Scope *callers[80];
@@ -256,6 +263,9 @@ double float_arg(Value *v, SrcLoc loc, const char *what);
 bool bool_arg(Value *v, SrcLoc loc, const char *what);
 int axis_arg(Value *v, int rank, SrcLoc loc);
 Shape shape_from_values(Value **v, int n, SrcLoc loc);
+/* Every shape tgc takes has at most 2^34 elements (symbolic dimensions, sym[i] set, count 1):
+ * an error at loc otherwise, before anything that size is planned or allocated. */
+void check_numel(Shape s, const char *const *sym, SrcLoc loc);
 DType dtype_value(Value *v, SrcLoc loc);
 
 /* ---- graph.c: nodes, storage groups, views, in-place writes ---- */

@@ -70,6 +70,8 @@ static double kaiming_bound(int64_t fan_in) {
     return sqrt(3.0) * std;
 }
 
+static void name_replaced(Module *m, const char *path);
+
 void name_params(Module *m, const char *path) {
     m->path = path;
     if (m->weight >= 0)
@@ -83,6 +85,8 @@ void name_params(Module *m, const char *path) {
     }
     for (int i = 0; i < m->nchild; i++)
         name_params(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]));
+    for (int i = 0; i < m->ngone; i++)
+        name_replaced(m->gone[i], ir_fmt("~%s%s#%d.", path, m->gone_name[i], i));
 }
 
 static const char *pair_str(const int64_t v[2]) {
@@ -302,9 +306,34 @@ bool is_tensor_type(Expr *t) {
     return t && t->kind == E_INDEX && t->lhs->kind == E_NAME && dtype_from_name(t->lhs->str) >= 0;
 }
 
+/* The tensors of a layer another replaced (`fc = Linear(...)` twice): no longer the model's, but
+ * made (and drawn from the generator, as in PyTorch), so they get a name of their own that no
+ * state_dict has: "~fc#0.weight" (name_params). Those named already (in a program) keep theirs. */
+static void name_replaced(Module *m, const char *path) {
+    int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
+    static const char *const what[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < 5; i++)
+        if (groups[i] >= 0 && !N(L.group_base[groups[i]])->name) {
+            N(L.group_base[groups[i]])->name = ir_fmt("%s%s", path, what[i]);
+            N(L.group_base[groups[i]])->flags &= ~NF_TRAINABLE; /* no optimizer has it */
+        }
+    for (int i = 0; i < m->nchild; i++)
+        name_replaced(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]));
+}
+
 void add_child(Module *m, const char *name, Module *c) {
     for (int i = 0; i < m->nchild; i++)
         if (!strcmp(m->child_name[i], name)) {
+            Module **g = ir_alloc(sizeof(Module *) * (size_t)(m->ngone + 1));
+            const char **gn = ir_alloc(sizeof(char *) * (size_t)(m->ngone + 1));
+            if (m->ngone) {
+                memcpy(g, m->gone, sizeof(Module *) * (size_t)m->ngone);
+                memcpy(gn, m->gone_name, sizeof(char *) * (size_t)m->ngone);
+            }
+            g[m->ngone] = m->child[i];
+            gn[m->ngone++] = name;
+            m->gone = g;
+            m->gone_name = gn;
             m->child[i] = c; /* replacing keeps the position, as PyTorch's module dict does */
             return;
         }
@@ -353,9 +382,22 @@ static void declare_layers(Module *m, Scope *env, Stmt **body, int n) {
 }
 
 /* Net(...): the constructor arguments bound (those without a tensor type), the layers declared. */
+/* "M0 -> M1 -> ... -> d": the models being constructed, then d. */
+static const char *building_chain(Decl *d, int from) {
+    const char *s = "";
+    for (int i = from; i < L.nbuilding; i++)
+        s = ir_fmt("%s%s -> ", s, L.building[i]->name);
+    return ir_fmt("%s%s", s, d->name);
+}
+
 Value *construct_model(Decl *d, Args *a) {
-    if (++L.depth_guard > 64)
-        error_at(a->loc, "models nested more than 64 deep (does '%s' contain itself?)", d->name);
+    for (int i = 0; i < L.nbuilding; i++)
+        if (L.building[i] == d)
+            error_at(a->loc, "model '%s' contains itself (%s)", d->name, building_chain(d, i));
+    if (L.nbuilding == 64 || ++L.depth_guard > 64)
+        error_at(a->loc, "models nested more than 64 deep (%s ...): a chain that long is not supported",
+                 building_chain(d, L.nbuilding > 3 ? L.nbuilding - 3 : 0));
+    L.building[L.nbuilding++] = d;
     Module *m = new_module(d->name);
     m->decl = d;
     d->used = true;
@@ -383,6 +425,7 @@ Value *construct_model(Decl *d, Args *a) {
     args_done(a, npos, known, nknown);
     declare_layers(m, env, d->body, d->nbody);
     L.scope = saved;
+    L.nbuilding--;
     L.depth_guard--;
     Value *v = lw_mk(V_MODULE);
     v->mod = m;
@@ -780,6 +823,7 @@ void check_model_recover(Decl *d, int64_t batch, SrcLoc at, const char *reason) 
         L.ret = NULL;
         L.in_forward = false;
         L.depth_guard = 0;
+        L.nbuilding = 0;
         L.eval_depth = 0;
         L.ncallers = 0;
         L.checking = NULL;

@@ -17,6 +17,7 @@ typedef struct {
     jmp_buf recover; /* a syntax error jumps back to the statement loop */
     bool armed;      /* recover holds a live setjmp; if not, a syntax error stops the run */
     int depth;       /* expression nesting, bounded so deep input cannot exhaust the stack */
+    int blocks;      /* statement nesting (blocks, and the ifs of an elif chain), bounded too */
     bool elif_ok;    /* the next statement may be an 'elif': it follows an if's block */
 } Parser;
 
@@ -86,6 +87,10 @@ static Token *expect(Parser *ps, const char *s) {
         syntax_error(ps, t->loc, "expected '%s', found %s", s, describe(t));
     return t;
 }
+
+/* Statement nesting tgc takes (blocks, and each if of an elif chain): deeper input would exhaust
+ * the C stack of the parser and of the passes after it. Python's own limit is 100 blocks. */
+enum { MAX_BLOCKS = 1000 };
 
 /* Reserved words: rejected where a name is expected, so `model = 1` fails at the name itself. */
 static bool is_keyword(const char *s) {
@@ -527,10 +532,14 @@ static Expr *power(Parser *ps) {
     Expr *e = postfix(ps);
     Token *t = peek(ps);
     if (accept(ps, "**")) {
+        /* "2 ** 2 ** 2 ..." recurses through unary without passing through expr() */
+        if (++ps->depth > 200)
+            syntax_error(ps, t->loc, "expression nested too deeply (more than 200 levels)");
         Expr *b = new_expr(E_BINARY, t->loc);
         b->op = "**";
         b->lhs = e;
         b->rhs = unary(ps);
+        ps->depth--;
         return b;
     }
     return e;
@@ -746,6 +755,11 @@ static Stmt *stmt(Parser *ps, Decl *d) {
         syntax_error(ps, t->loc, "'elif' without an 'if' before it");
     ps->elif_ok = false;
     if (accept(ps, "if") || accept(ps, "elif")) { /* elif: in an orelse, as "else if" */
+        /* an elif chain recurses once per elif: bounded with the blocks */
+        if (ps->blocks >= MAX_BLOCKS)
+            syntax_error(ps, t->loc, "blocks nested too deeply (more than %d levels with the ifs of elif chains)",
+                         MAX_BLOCKS);
+        ps->blocks++;
         s->kind = S_IF;
         s->value = expr(ps);
         colon_check(ps, "if");
@@ -767,6 +781,7 @@ static Stmt *stmt(Parser *ps, Decl *d) {
                 s->orelse = stmts(ps, d, &s->norelse);
         } else
             ps->pos = save;
+        ps->blocks--;
         return s;
     }
     if (accept(ps, "for")) {
@@ -869,6 +884,10 @@ static void recover(Parser *ps) {
  * statement and the next one is parsed as usual: several errors per run.
  */
 static Stmt **stmts(Parser *ps, Decl *d, int *nout) {
+    if (ps->blocks >= MAX_BLOCKS)
+        syntax_error(ps, peek(ps)->loc, "blocks nested too deeply (more than %d levels with the ifs of elif "
+                     "chains)", MAX_BLOCKS);
+    const int blocks = ps->blocks++; /* this block's level, restored when a nested error unwinds to it */
     expect(ps, "{");
     /* a nested block ('if') has its own recovery points; the enclosing statement's comes back after */
     jmp_buf outer;
@@ -888,6 +907,7 @@ static Stmt **stmts(Parser *ps, Decl *d, int *nout) {
             error_at(d->loc, "missing '}' at the end of %s '%s'", decl_kind_name(d->kind), d->name);
         if (setjmp(ps->recover)) {
             ps->depth = 0; /* the longjmp skipped the depth-- of every frame it unwound */
+            ps->blocks = blocks + 1;
             recover(ps);
             continue;
         }
@@ -909,6 +929,7 @@ static Stmt **stmts(Parser *ps, Decl *d, int *nout) {
     }
     ps->armed = was_armed; /* recover may name this frame, about to return: no later error may jump there */
     memcpy(ps->recover, outer, sizeof outer);
+    ps->blocks = blocks;
     *nout = n;
     return body;
 }

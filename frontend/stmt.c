@@ -212,7 +212,8 @@ void exec_block(Stmt **body, int n) {
         jmp_buf here, *outer = diag_catch;
         /* the state a failed statement (maybe deep in a model's forward pass) must not leave behind */
         Scope *scope = L.scope;
-        int depth = L.depth_guard, edepth = L.eval_depth, ncall = L.ncallers, ndefs = L.ndefs, nheld = L.nheld;
+        int depth = L.depth_guard, edepth = L.eval_depth, ncall = L.ncallers, ndefs = L.ndefs, nheld = L.nheld,
+            nbuilding = L.nbuilding;
         struct Carry *def_carry = L.def_carry, *carry = L.carry;
         HostBlock *host = L.host;
         bool in_def = L.in_def, no_grad_block = L.no_grad_block;
@@ -225,6 +226,7 @@ void exec_block(Stmt **body, int n) {
             L.ret = NULL;
             L.in_forward = false;
             L.depth_guard = depth;
+            L.nbuilding = nbuilding;
             L.eval_depth = edepth;
             L.ncallers = ncall;
             L.no_grad = false;

@@ -176,6 +176,7 @@ Graph *lower_train(Decl *d) {
                     error_at(md->params[i].loc, "a trained model's input may be symbolic in its first (batch) "
                                                 "dimension only");
                 ty->shape.d[0] = batch_e->ival;
+                check_numel(ty->shape, NULL, batch_e->loc);
             }
         Attr a = attr_str("name", "x");
         int x = lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
@@ -459,8 +460,11 @@ void check_train(Decl *d) {
             if (!good)
                 diag_error(v->loc, "trainable must be a list of module or parameter names, e.g. [\"fc\"]");
         } else if (!strcmp(k, "pad")) {
-            if (v->kind != E_INT || v->ival < 0)
-                diag_error(v->loc, "pad must be a non-negative integer");
+            if (v->kind != E_INT || v->ival < 0 || v->ival > 1024)
+                diag_error(v->loc, "pad must be an integer from 0 to 1024");
+        } else if (!strcmp(k, "batch")) {
+            if (v->kind != E_INT || v->ival < 1 || v->ival > (1 << 20))
+                diag_error(v->loc, "batch must be an integer from 1 to 1048576");
         } else {
             if (v->kind != E_INT || v->ival < (strcmp(k, "seed") ? 1 : 0))
                 diag_error(v->loc, "%s must be a positive integer", k);

@@ -449,7 +449,7 @@ static const BadCase bad[] = {
      "program p {\n"
      "    m = M()\n"
      "}\n",
-     "bad.tg:2:10: error: models nested more than 64 deep (does 'M' contain itself?)\n"
+     "bad.tg:2:10: error: model 'M' contains itself (M -> M)\n"
      "    m = M()\n"
      "         ^\n"},
     {"error_inside_forward",
@@ -1200,6 +1200,352 @@ static const BadCase bad[] = {
      "bad.tg:1:12: error: f() changes its parameter 'x' in place, but an exported def's tensor parameters are the caller's const input: change a copy (x = x.clone())\n"
      "export def f(x: f32[2, 4]) {\n"
      "           ^\n"},
+    {"utf8_bom",
+     "\357\273\277program p {\n"
+     "    print(zzz)\n"
+     "}\n",
+     "bad.tg:2:11: error: unknown name 'zzz'\n"
+     "    print(zzz)\n"
+     "          ^\n"},
+    {"crlf_continuation",
+     "program p {\015\n"
+     "    x = 1 + \\\015\n"
+     "        2\015\n"
+     "    print(x, y)\015\n"
+     "}\015\n",
+     "bad.tg:4:14: error: unknown name 'y'; did you mean 'x'?\n"
+     "    print(x, y)\n"
+     "             ^\n"},
+    {"declared_dim_huge",
+     "model Net(x: f32[B, 4611686018427387904]) {\n"
+     "    return x\n"
+     "}\n"
+     "program p {\n"
+     "    print(1)\n"
+     "}\n",
+     "bad.tg:1:17: error: tensor of shape [B, 4611686018427387904] is too large (tgc's limit is 2^34 elements)\n"
+     "model Net(x: f32[B, 4611686018427387904]) {\n"
+     "                ^\n"},
+    {"trainer_batch_huge",
+     "model Net(x: f32[B, 1, 28, 28]) {\n"
+     "    fc = Linear(784, 10)\n"
+     "    return fc(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    batch = 9223372036854775807\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:7:13: error: batch must be an integer from 1 to 1048576\n"
+     "    batch = 9223372036854775807\n"
+     "            ^\n"},
+    {"model_contains_itself",
+     "model A(x: f32[B, 4]) {\n"
+     "    b = B2()\n"
+     "    return b(x)\n"
+     "}\n"
+     "model B2(x: f32[B, 4]) {\n"
+     "    a = A()\n"
+     "    return a(x)\n"
+     "}\n"
+     "program p {\n"
+     "    n = A()\n"
+     "}\n",
+     "bad.tg:6:10: error: model 'A' contains itself (A -> B2 -> A)\n"
+     "    a = A()\n"
+     "         ^\n"},
+    {"model_chain_too_long",
+     "model M0(x: f32[B, 4]) {\n"
+     "    m = M1()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M1(x: f32[B, 4]) {\n"
+     "    m = M2()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M2(x: f32[B, 4]) {\n"
+     "    m = M3()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M3(x: f32[B, 4]) {\n"
+     "    m = M4()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M4(x: f32[B, 4]) {\n"
+     "    m = M5()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M5(x: f32[B, 4]) {\n"
+     "    m = M6()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M6(x: f32[B, 4]) {\n"
+     "    m = M7()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M7(x: f32[B, 4]) {\n"
+     "    m = M8()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M8(x: f32[B, 4]) {\n"
+     "    m = M9()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M9(x: f32[B, 4]) {\n"
+     "    m = M10()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M10(x: f32[B, 4]) {\n"
+     "    m = M11()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M11(x: f32[B, 4]) {\n"
+     "    m = M12()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M12(x: f32[B, 4]) {\n"
+     "    m = M13()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M13(x: f32[B, 4]) {\n"
+     "    m = M14()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M14(x: f32[B, 4]) {\n"
+     "    m = M15()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M15(x: f32[B, 4]) {\n"
+     "    m = M16()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M16(x: f32[B, 4]) {\n"
+     "    m = M17()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M17(x: f32[B, 4]) {\n"
+     "    m = M18()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M18(x: f32[B, 4]) {\n"
+     "    m = M19()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M19(x: f32[B, 4]) {\n"
+     "    m = M20()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M20(x: f32[B, 4]) {\n"
+     "    m = M21()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M21(x: f32[B, 4]) {\n"
+     "    m = M22()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M22(x: f32[B, 4]) {\n"
+     "    m = M23()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M23(x: f32[B, 4]) {\n"
+     "    m = M24()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M24(x: f32[B, 4]) {\n"
+     "    m = M25()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M25(x: f32[B, 4]) {\n"
+     "    m = M26()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M26(x: f32[B, 4]) {\n"
+     "    m = M27()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M27(x: f32[B, 4]) {\n"
+     "    m = M28()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M28(x: f32[B, 4]) {\n"
+     "    m = M29()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M29(x: f32[B, 4]) {\n"
+     "    m = M30()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M30(x: f32[B, 4]) {\n"
+     "    m = M31()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M31(x: f32[B, 4]) {\n"
+     "    m = M32()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M32(x: f32[B, 4]) {\n"
+     "    m = M33()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M33(x: f32[B, 4]) {\n"
+     "    m = M34()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M34(x: f32[B, 4]) {\n"
+     "    m = M35()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M35(x: f32[B, 4]) {\n"
+     "    m = M36()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M36(x: f32[B, 4]) {\n"
+     "    m = M37()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M37(x: f32[B, 4]) {\n"
+     "    m = M38()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M38(x: f32[B, 4]) {\n"
+     "    m = M39()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M39(x: f32[B, 4]) {\n"
+     "    m = M40()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M40(x: f32[B, 4]) {\n"
+     "    m = M41()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M41(x: f32[B, 4]) {\n"
+     "    m = M42()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M42(x: f32[B, 4]) {\n"
+     "    m = M43()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M43(x: f32[B, 4]) {\n"
+     "    m = M44()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M44(x: f32[B, 4]) {\n"
+     "    m = M45()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M45(x: f32[B, 4]) {\n"
+     "    m = M46()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M46(x: f32[B, 4]) {\n"
+     "    m = M47()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M47(x: f32[B, 4]) {\n"
+     "    m = M48()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M48(x: f32[B, 4]) {\n"
+     "    m = M49()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M49(x: f32[B, 4]) {\n"
+     "    m = M50()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M50(x: f32[B, 4]) {\n"
+     "    m = M51()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M51(x: f32[B, 4]) {\n"
+     "    m = M52()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M52(x: f32[B, 4]) {\n"
+     "    m = M53()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M53(x: f32[B, 4]) {\n"
+     "    m = M54()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M54(x: f32[B, 4]) {\n"
+     "    m = M55()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M55(x: f32[B, 4]) {\n"
+     "    m = M56()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M56(x: f32[B, 4]) {\n"
+     "    m = M57()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M57(x: f32[B, 4]) {\n"
+     "    m = M58()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M58(x: f32[B, 4]) {\n"
+     "    m = M59()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M59(x: f32[B, 4]) {\n"
+     "    m = M60()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M60(x: f32[B, 4]) {\n"
+     "    m = M61()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M61(x: f32[B, 4]) {\n"
+     "    m = M62()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M62(x: f32[B, 4]) {\n"
+     "    m = M63()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M63(x: f32[B, 4]) {\n"
+     "    m = M64()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M64(x: f32[B, 4]) {\n"
+     "    m = M65()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M65(x: f32[B, 4]) {\n"
+     "    m = M66()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M66(x: f32[B, 4]) {\n"
+     "    m = M67()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M67(x: f32[B, 4]) {\n"
+     "    m = M68()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M68(x: f32[B, 4]) {\n"
+     "    m = M69()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M69(x: f32[B, 4]) {\n"
+     "    m = M70()\n"
+     "    return m(x)\n"
+     "}\n"
+     "model M70(x: f32[B, 4]) {\n"
+     "    return x\n"
+     "}\n"
+     "program p {\n"
+     "    n = M0()\n"
+     "}\n",
+     "bad.tg:254:12: error: models nested more than 64 deep (M61 -> M62 -> M63 -> M64 ...): a chain that long is not supported\n"
+     "    m = M64()\n"
+     "           ^\n"},
     {"def_wrong_model",
      "model Net(x: f32[B, 4]) {\n"
      "    fc = Linear(4, 2)\n"
@@ -1225,6 +1571,51 @@ START_TEST(test_malformed) {
     char *got = diagnose(c->src);
     if (strcmp(got, c->expected))
         ck_abort_msg("case '%s'\n--- expected ---\n%s--- got ---\n%s", c->name, c->expected, got);
+}
+END_TEST
+
+/* A million nested parentheses, if blocks, ** or unary minus: one clear error each, at the
+ * level the limit stops, in bounded time and stack (the sanitized pass runs these too). */
+START_TEST(test_deep_nesting) {
+    const int n = 1000000;
+    struct {
+        const char *open, *close, *head, *tail, *error;
+    } cases[] = {
+        {"(", ")", "program p {\n    x = ", "1\n}\n", "error: expression nested too deeply (more than 200 levels)"},
+        {"[", "]", "program p {\n    x = ", "1\n}\n", "error: expression nested too deeply (more than 200 levels)"},
+        {"if true {\n", "}\n", "program p {\n", "print(1)\n}\n",
+         "error: blocks nested too deeply (more than 1000 levels with the ifs of elif chains)"},
+        {"2 ** ", "", "program p {\n    x = ", "1\n}\n", "error: expression nested too deeply (more than 200 levels)"},
+        {"-", "", "program p {\n    x = ", "1\n}\n", "error: expression nested too deeply (more than 200 levels)"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t lo = strlen(cases[k].open), lc = strlen(cases[k].close), lh = strlen(cases[k].head);
+        char *src = malloc(lh + (lo + lc) * (size_t)n + strlen(cases[k].tail) + 1), *p = src;
+        memcpy(p, cases[k].head, lh), p += lh;
+        for (int i = 0; i < n; i++)
+            memcpy(p, cases[k].open, lo), p += lo;
+        size_t lt = strlen(cases[k].tail);
+        memcpy(p, cases[k].tail, lt - 2), p += lt - 2; /* the tail before its closing brace */
+        for (int i = 0; i < n; i++)
+            memcpy(p, cases[k].close, lc), p += lc;
+        strcpy(p, cases[k].tail + lt - 2);
+        char *got = diagnose(src);
+        free(src);
+        char *first = strstr(got, "error: ");
+        ck_assert_msg(first && !strncmp(first, cases[k].error, strlen(cases[k].error)),
+                      "case %zu: %.300s", k, got);
+        ck_assert_msg(!strstr(first + 1, "error: "), "case %zu: more than one error: %.600s", k, got);
+    }
+    /* an elif chain of 30,000 */
+    size_t cap = 128 + 64 * 30000;
+    char *src = malloc(cap), *p = src;
+    p += sprintf(p, "program p {\n    x = 3\n    if x == 0 {\n        print(0)\n    }");
+    for (int i = 1; i < 30000; i++)
+        p += sprintf(p, " elif x == %d {\n        print(%d)\n    }", i, i);
+    strcpy(p, "\n}\n");
+    char *got = diagnose(src);
+    free(src);
+    ck_assert_msg(strstr(got, "error: blocks nested too deeply (more than 1000 levels"), "%.300s", got);
 }
 END_TEST
 
@@ -1360,6 +1751,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("frontend");
     TCase *tc = tcase_create("frontend");
+    tcase_set_timeout(tc, 120); /* test_deep_nesting lexes and parses millions of tokens, slower under ASan */
     tcase_add_test(tc, test_lex_tokens);
     tcase_add_test(tc, test_lex_newlines_in_brackets);
     tcase_add_test(tc, test_lex_strings);
@@ -1369,6 +1761,7 @@ int main(void) {
     tcase_add_test(tc, test_parse_fstring);
     tcase_add_test(tc, test_recovery_reports_each_error);
     tcase_add_test(tc, test_table_size);
+    tcase_add_test(tc, test_deep_nesting);
     tcase_add_loop_test(tc, test_malformed, 0, (int)(sizeof bad / sizeof bad[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
