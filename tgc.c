@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ static const char usage[] =
     "                   turn one pass off (no-memplan: every value its own buffer)\n"
     "  --cc CC          C compiler used by build (default: $CC, else " TGC_CC ")\n"
     "  --keep           build: keep the generated .c/.h beside the executable\n"
+    "  --max-memory G   stop with an error past G GiB of memory (default 4; 0: no limit)\n"
     "  -v, --verbose    build: print the C compiler command line\n"
     "  -h, --help       show this help\n"
     "  --version        show the version\n"
@@ -93,6 +95,7 @@ typedef struct {
     bool emit_ir, emit_dot, no_main, keep, verbose;           /* --emit=ir, --no-main, --keep, -v */
     bool stats, no_simplify, no_fuse, no_memplan;             /* --stats, -O0 and the passes it turns off */
     bool cuda, emit_cuda;                                     /* --target cuda, --emit=cuda */
+    double max_memory;                                        /* --max-memory GiB (0: no limit) */
 } Options;
 
 /* Errors about the command line or the file system: no source location, so not through diag.
@@ -205,7 +208,7 @@ static bool valid_ident(const char *s) {
 }
 
 static Options parse_args(int argc, char **argv) {
-    Options o = {0};
+    Options o = {.max_memory = 4};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -242,6 +245,12 @@ static Options parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--no-fuse")) o.no_fuse = true;
         else if (!strcmp(a, "--no-memplan")) o.no_memplan = true;
         else if (!strcmp(a, "--keep")) o.keep = true;
+        else if (!strcmp(a, "--max-memory")) {
+            char *end;
+            o.max_memory = i + 1 < argc ? strtod(argv[++i], &end) : -1;
+            if (o.max_memory < 0 || !(o.max_memory < 1e6) || *end)
+                fail("%s", "--max-memory takes a number of GiB (0: no limit)");
+        }
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o.verbose = true;
         else if (a[0] == '-' && a[1]) /* a lone "-" is not an option but an argument: stdout */
             fail("unknown option '%s' (see tgc --help)", a);
@@ -316,6 +325,10 @@ static void refuse_overwriting_sources(const Options *o) {
                                   "-o)", out[k], diag_file_name(i)));
 }
 
+/* The address-space limit limit_memory set, and the one before it (for the C compiler). */
+static struct rlimit old_as_limit;
+static bool as_limited;
+
 /* fork and execvp rather than system(): arguments reach the compiler as they are, with no
  * shell to re-split a path that has spaces. Returns the exit status, or -1 (killed, or lost). */
 static int run(char **args, bool verbose) {
@@ -327,6 +340,8 @@ static int run(char **args, bool verbose) {
     if (pid < 0)
         fail("%s", "cannot start the C compiler (fork failed)");
     if (pid == 0) {
+        if (as_limited)
+            setrlimit(RLIMIT_AS, &old_as_limit);
         execvp(args[0], args);
         fprintf(stderr, "tgc: error: cannot run the C compiler '%s': %s\n", args[0], strerror(errno));
         /* _exit: exit() would flush the stdio buffers this child copied from tgc a second time;
@@ -368,6 +383,26 @@ static int check_files(int n, char **paths) {
         problems += k;
     }
     return problems ? 1 : 0;
+}
+
+/* The compiler's memory ceiling: an address-space limit, so a hostile file (a huge literal, a
+ * program of millions of statements) ends in "out of memory" with the limit named instead of
+ * the machine swapping. The C compiler that build runs gets the old limit back. Not under the
+ * sanitizers, which reserve terabytes of address space up front. */
+static void limit_memory(double gib) {
+    if (*TGC_EXTRA_CFLAGS || gib == 0 || getrlimit(RLIMIT_AS, &old_as_limit) != 0)
+        return;
+    rlim_t want = (rlim_t)(gib * 1073741824.0);
+    if (old_as_limit.rlim_max != RLIM_INFINITY && want > old_as_limit.rlim_max)
+        want = old_as_limit.rlim_max;
+    struct rlimit r = {want, old_as_limit.rlim_max};
+    static char note[128]; /* written before the limit: allocating it may be what fails */
+    snprintf(note, sizeof note, ": the compile needs more than %g GiB (--max-memory raises the limit)",
+             (double)want / 1073741824.0);
+    if (setrlimit(RLIMIT_AS, &r) == 0) {
+        as_limited = true;
+        ir_memory_note = note;
+    }
 }
 
 /* ---- the stages ---- */
@@ -481,10 +516,18 @@ static void check_targets(const Lowered *lw, const Options *o) {
     if (lw->nprograms)
         fail("%s", ir_fmt("%s has both program and train blocks, and each would be the program's main(); "
                           "compile with --no-main, or put them in separate files", o->input));
-    const Node *y = NULL;
+    const Node *x = NULL, *y = NULL;
     for (int i = 0; i < lw->train->nnode; i++)
-        if (lw->train->nodes[i].op == OP_INPUT)
+        if (lw->train->nodes[i].op == OP_INPUT) {
+            x = x ? x : &lw->train->nodes[i];
             y = &lw->train->nodes[i];
+        }
+    if (x->shape.rank != 4) {
+        diag_error(x->loc, "the standalone trainer feeds the model images, (B, C, H, W); this input is %s: take "
+                   "images and flatten them in the model (x = flatten(x, 1)), or compile the step with --no-main "
+                   "for your own C", type_str(x->dtype, x->shape));
+        diag_check();
+    }
     if (y->dtype != DT_I64)
         fail("%s", ir_fmt("%s: the standalone trainer trains classifiers (loss = cross_entropy, labels from "
                           "the data); for other losses compile the training step with --no-main and call it "
@@ -662,9 +705,12 @@ static int cc(const Options *o, const Paths *p) {
  * next stage trips over the damage and buries them under follow-on errors.
  */
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "check"))
+    if (argc > 1 && !strcmp(argv[1], "check")) {
+        limit_memory(4); /* libclang too: bounded the way the compiler is */
         return check_files(argc - 2, argv + 2);
+    }
     Options o = parse_args(argc, argv);
+    limit_memory(o.max_memory);
 
     char *text = read_source(o.input);
     Ast *ast = parse_file(o.input, text);

@@ -144,10 +144,13 @@ static bool has_kernel(const Node *n) {
 }
 
 /* The per-node tables of g's units, fresh: no name is current. */
+static void index_names(void);
+
 void cg_begin(Graph *g, const MemPlan *m, const char *kpre) {
     cg.g = g;
     cg.m = m;
     cg.kpre = kpre;
+    index_names();
     bname = ir_alloc(sizeof(char *) * (size_t)(g->nnode + 1));
     bstamp = ir_alloc(sizeof(int) * (size_t)(g->nnode + 1));
     cg.u.prologue = ir_alloc((size_t)g->nnode + 1);
@@ -236,6 +239,83 @@ static const char *ident(const char *s) {
     return r;
 }
 
+/*
+ * What cg_var asks of the whole graph, indexed once per graph (cg_begin) so that naming every
+ * value stays linear in the graph's size: the first parameter at each arena offset, and the
+ * parameters' names (how many parameters have each; the identifiers they make).
+ */
+typedef struct {
+    int64_t *off;     /* open addressing: offset -> first param there (-1: empty slot) */
+    int *param;
+    const char **name; /* param name -> how many params carry it */
+    int *count;
+    const char **id;   /* ident(param name): taken */
+    int cap;           /* of each table, a power of two */
+    const char **var;  /* cg_var of each node, once computed */
+} Names;
+
+static Names names;
+
+static unsigned hash_str(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void index_names(void) {
+    int n = cg.g->nnode, cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    names = (Names){ir_alloc(sizeof(int64_t) * (size_t)cap), ir_alloc(sizeof(int) * (size_t)cap),
+                    ir_alloc(sizeof(char *) * (size_t)cap), ir_alloc(sizeof(int) * (size_t)cap),
+                    ir_alloc(sizeof(char *) * (size_t)cap), cap, ir_alloc(sizeof(char *) * (size_t)(n + 1))};
+    for (int i = 0; i < cap; i++)
+        names.off[i] = -1;
+    for (int j = 0; j < n; j++) {
+        const Node *p = &cg.g->nodes[j];
+        if (p->op != OP_PARAM)
+            continue;
+        if (cg.m && cg.m->off[j] >= 0) {
+            unsigned h = (unsigned)(cg.m->off[j] * 2654435761u) & (unsigned)(cap - 1);
+            while (names.off[h] >= 0 && names.off[h] != cg.m->off[j])
+                h = (h + 1) & (unsigned)(cap - 1);
+            if (names.off[h] < 0) {
+                names.off[h] = cg.m->off[j];
+                names.param[h] = j;
+            }
+        }
+        if (!p->name)
+            continue;
+        unsigned h = hash_str(p->name) & (unsigned)(cap - 1);
+        while (names.name[h] && strcmp(names.name[h], p->name))
+            h = (h + 1) & (unsigned)(cap - 1);
+        names.name[h] = p->name;
+        names.count[h]++;
+        const char *v = ident(p->name);
+        h = hash_str(v) & (unsigned)(cap - 1);
+        while (names.id[h] && strcmp(names.id[h], v))
+            h = (h + 1) & (unsigned)(cap - 1);
+        names.id[h] = v;
+    }
+}
+
+/* How many parameters are named s. */
+static int params_named(const char *s) {
+    unsigned h = hash_str(s) & (unsigned)(names.cap - 1);
+    while (names.name[h] && strcmp(names.name[h], s))
+        h = (h + 1) & (unsigned)(names.cap - 1);
+    return names.name[h] ? names.count[h] : 0;
+}
+
+/* Whether a parameter's identifier is v. */
+static bool param_ident(const char *v) {
+    unsigned h = hash_str(v) & (unsigned)(names.cap - 1);
+    while (names.id[h] && strcmp(names.id[h], v))
+        h = (h + 1) & (unsigned)(names.cap - 1);
+    return names.id[h] != NULL;
+}
+
 /* The parameter whose buffer node id's value lives in: the parameter itself, or a new value of it
  * (or of its optimizer state) written in place; -1 for any other value. */
 static int param_of(int id) {
@@ -244,10 +324,10 @@ static int param_of(int id) {
         return id;
     if (cg.m->off[id] < 0 || (n->flags & NF_GRAD) || cg.m->off[id] >= cg.m->persistent)
         return -1;
-    for (int j = 0; j < cg.g->nnode; j++)
-        if (cg.g->nodes[j].op == OP_PARAM && cg.m->off[j] == cg.m->off[id])
-            return j;
-    return -1;
+    unsigned h = (unsigned)(cg.m->off[id] * 2654435761u) & (unsigned)(names.cap - 1);
+    while (names.off[h] >= 0 && names.off[h] != cg.m->off[id])
+        h = (h + 1) & (unsigned)(names.cap - 1);
+    return names.off[h] >= 0 ? names.param[h] : -1;
 }
 
 /* What a value is, where the .tg file says: its parameter's name, or its own; NULL if neither. */
@@ -270,22 +350,25 @@ static const char *made_by(int id) {
     return op_info[n->op].name;
 }
 
-const char *cg_var(int id) {
+static const char *var_of(int id) {
     const Node *n = &cg.g->nodes[id];
     const char *name = known_name(id);
     if (!name)
         return ir_fmt("v%d", id);
-    bool unique = n->op == OP_PARAM && !is_word(name, host_words, sizeof host_words / sizeof *host_words);
-    for (int j = 0; j < cg.g->nnode && unique; j++) /* a replaced layer's old parameters keep their names */
-        unique = j == id || cg.g->nodes[j].op != OP_PARAM || !cg.g->nodes[j].name || strcmp(cg.g->nodes[j].name, n->name);
+    /* a replaced layer's old parameters keep their names: a name two parameters carry is not unique */
+    bool unique = n->op == OP_PARAM && !is_word(name, host_words, sizeof host_words / sizeof *host_words) &&
+                  (!n->name || params_named(n->name) <= 1);
     if (unique)
         return name;
     /* name_ID, unless a parameter (a program's slot "running_2") already has that name */
     const char *v = ir_fmt("%s_%d", name, id);
-    for (int j = 0; j < cg.g->nnode; j++)
-        if (cg.g->nodes[j].op == OP_PARAM && cg.g->nodes[j].name && !strcmp(ident(cg.g->nodes[j].name), v))
-            return ir_fmt("%s_v%d", name, id);
-    return v;
+    return param_ident(v) ? ir_fmt("%s_%s%d", name, "v", id) : v;
+}
+
+const char *cg_var(int id) {
+    if (!names.var[id])
+        names.var[id] = var_of(id);
+    return names.var[id];
 }
 
 /* The node whose buffer id's value lives in: itself, or, for a view or a value computed in place,

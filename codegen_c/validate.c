@@ -43,6 +43,7 @@
 
 #include <clang-c/Index.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- what generated code may call ---- */
@@ -161,6 +162,8 @@ typedef struct {
     CXTranslationUnit tu;
     Def *nodes;
     int nnode, capnode;
+    int *index;        /* find_node's table, icap slots (-1: empty) */
+    int icap;
     Problem *probs;
     int nprob, capprob;
 } Checker;
@@ -268,11 +271,44 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* The definitions by USR: open addressing over ck->nodes, rebuilt when half full, so that a
+ * file of many functions is checked in time linear in its size. */
+static unsigned usr_hash(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 static int find_node(Checker *ck, const char *usr) {
-    for (int i = 0; i < ck->nnode; i++)
-        if (!strcmp(ck->nodes[i].usr, usr))
-            return i;
+    if (!ck->icap)
+        return -1;
+    for (unsigned h = usr_hash(usr) & (unsigned)(ck->icap - 1); ck->index[h] >= 0; h = (h + 1) & (unsigned)(ck->icap - 1))
+        if (!strcmp(ck->nodes[ck->index[h]].usr, usr))
+            return ck->index[h];
     return -1;
+}
+
+/* Indexes ck->nodes[k], just added. */
+static void index_node(Checker *ck, int k) {
+    if (2 * (k + 1) > ck->icap) {
+        ck->icap = ck->icap ? 2 * ck->icap : 64;
+        while (ck->icap < 4 * (k + 1))
+            ck->icap *= 2;
+        ck->index = ir_alloc(sizeof(int) * (size_t)ck->icap);
+        for (int i = 0; i < ck->icap; i++)
+            ck->index[i] = -1;
+        for (int i = 0; i < k; i++) {
+            unsigned h = usr_hash(ck->nodes[i].usr) & (unsigned)(ck->icap - 1);
+            while (ck->index[h] >= 0)
+                h = (h + 1) & (unsigned)(ck->icap - 1);
+            ck->index[h] = i;
+        }
+    }
+    unsigned h = usr_hash(ck->nodes[k].usr) & (unsigned)(ck->icap - 1);
+    while (ck->index[h] >= 0)
+        h = (h + 1) & (unsigned)(ck->icap - 1);
+    ck->index[h] = k;
 }
 
 /* ---- collecting: definitions, then what each one mentions ---- */
@@ -311,6 +347,7 @@ static enum CXChildVisitResult collect_defs(CXCursor c, CXCursor parent, CXClien
     n->is_func = k == CXCursor_FunctionDecl;
     n->entry = n->is_func && (ends_with(n->name, "_train_step") || ends_with(n->name, "_predict") || marked_entry(c));
     n->root = n->parent = n->parent_ref = -1;
+    index_node(ck, ck->nnode - 1);
     return CXChildVisit_Continue;
 }
 
@@ -779,11 +816,64 @@ static bool cuda_program(const char *path) {
     return yes;
 }
 
+/* What clang would read besides regular files: the file itself, or an #include of a device (an
+ * `#include "/dev/zero"` reads forever) or a pipe. Reports each; 0 when there is none. Only
+ * the file's own #include lines are seen: generated C includes its header and system headers. */
+static int special_inputs(const char *path, FILE *report) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(report, "tgc: error: '%s' is not a regular file\n", path);
+        return 1;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    int dir = slash ? (int)(slash - path) + 1 : 0, bad = 0;
+    char line[4096];
+    for (int no = 1; fgets(line, sizeof line, f); no++) {
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p++ != '#')
+            continue;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "include", 7))
+            continue;
+        p += 7;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char close = *p == '"' ? '"' : *p == '<' ? '>' : 0;
+        const char *end = close ? strchr(p + 1, close) : NULL;
+        if (!end)
+            continue;
+        char inc[4096];
+        int n = (int)(end - p - 1);
+        if (p[1] == '/')
+            snprintf(inc, sizeof inc, "%.*s", n, p + 1);
+        else if (close == '"')
+            snprintf(inc, sizeof inc, "%.*s%.*s", dir, path, n, p + 1);
+        else
+            continue; /* <system.h>: the compiler's own folders */
+        if (stat(inc, &st) == 0 && !S_ISREG(st.st_mode)) {
+            fprintf(report, "%s:%d: error: #include of %.*s, which is not a regular file (not read)\n", path, no,
+                    n, p + 1);
+            bad++;
+        }
+    }
+    fclose(f);
+    return bad;
+}
+
 int validate_c(const char *path, FILE *report) {
     if (access(path, R_OK)) {
         fprintf(report, "tgc: error: cannot open '%s': %s\n", path, strerror(errno));
         return 1;
     }
+    int special = special_inputs(path, report);
+    if (special)
+        return special;
     if (cuda_program(path)) {
         fprintf(report, "%s: error: a --target cuda program: tgc check proves the C backend's promises, and this "
                         "step launches CUDA kernels through libtgrt_cuda instead (compile without --target to check "

@@ -73,7 +73,38 @@ Scope *push_scope(void) {
     return s;
 }
 
+static unsigned name_hash(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The index of a scope past 16 bindings (a program of thousands of variables would otherwise
+ * look each one up in a list): rebuilt at twice the bindings whenever it is half full. */
+static void reindex(Scope *s) {
+    s->icap = 64;
+    while (s->icap < 4 * s->n)
+        s->icap *= 2;
+    s->index = ir_alloc(sizeof(int) * (size_t)s->icap);
+    for (int i = 0; i < s->icap; i++)
+        s->index[i] = -1;
+    for (int i = 0; i < s->n; i++) {
+        unsigned h = name_hash(s->b[i].name) & (unsigned)(s->icap - 1);
+        while (s->index[h] >= 0)
+            h = (h + 1) & (unsigned)(s->icap - 1);
+        s->index[h] = i; /* names are distinct within a scope (lw_bind) */
+    }
+}
+
 Binding *find_in(Scope *s, const char *name) {
+    if (s->index) {
+        unsigned h = name_hash(name) & (unsigned)(s->icap - 1);
+        for (; s->index[h] >= 0; h = (h + 1) & (unsigned)(s->icap - 1))
+            if (!strcmp(s->b[s->index[h]].name, name))
+                return &s->b[s->index[h]];
+        return NULL;
+    }
     for (int i = s->n - 1; i >= 0; i--)
         if (!strcmp(s->b[i].name, name))
             return &s->b[i];
@@ -95,4 +126,12 @@ void lw_bind(Scope *s, const char *name, Value *v) {
         s->cap = cap;
     }
     s->b[s->n++] = (Binding){name, v};
+    if (s->n > 16 && (!s->index || 2 * s->n > s->icap))
+        reindex(s);
+    else if (s->index) {
+        unsigned h = name_hash(name) & (unsigned)(s->icap - 1);
+        while (s->index[h] >= 0)
+            h = (h + 1) & (unsigned)(s->icap - 1);
+        s->index[h] = s->n - 1;
+    }
 }

@@ -23,6 +23,8 @@ int diag_nerrors;
 typedef struct {
     const char *name;
     const char *text;
+    const char **line; /* where each line starts (line[0] is line 1), made when first asked; malloc'ed */
+    int nline;
 } SrcFile;
 
 static SrcFile files[64];
@@ -31,7 +33,8 @@ static int nfiles;
 int diag_add_file(const char *name, const char *text) {
     if (nfiles == (int)(sizeof files / sizeof files[0]))
         nfiles = 0; /* a long-running test reuses slots; locations stay valid per run */
-    files[nfiles] = (SrcFile){ir_strdup(name), text};
+    free(files[nfiles].line);
+    files[nfiles] = (SrcFile){ir_strdup(name), text, NULL, 0};
     return nfiles++;
 }
 
@@ -51,17 +54,40 @@ static int utf8_len(const char *p, const char *end) {
     return n;
 }
 
+/* The start of loc's line, or NULL. An index of the lines is made once per file: the code
+ * generator asks for a line per kernel, and a scan from the top each time is quadratic. */
+static const char *line_start(SrcLoc loc) {
+    if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
+        return NULL;
+    SrcFile *f = &files[loc.file];
+    if (!f->line) {
+        int n = 1;
+        for (const char *p = f->text; *p; p++)
+            n += *p == '\n';
+        f->line = malloc(sizeof(char *) * (size_t)n);
+        if (!f->line)
+            ir_out_of_memory();
+        f->nline = 0;
+        f->line[f->nline++] = f->text;
+        for (const char *p = f->text; *p; p++)
+            if (*p == '\n')
+                f->line[f->nline++] = p + 1;
+    }
+    if (loc.line > f->nline) /* past the end: where the old scan stopped */
+        return f->line[f->nline - 1] + strlen(f->line[f->nline - 1]);
+    return f->line[loc.line - 1];
+}
+
 /* Prints the source line of loc and a caret under its column. */
 static void show_line(SrcLoc loc) {
-    if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
+    const char *p = line_start(loc);
+    if (!p)
         return;
-    const char *p = files[loc.file].text;
-    for (int l = 1; l < loc.line && *p; p++)
-        if (*p == '\n')
-            l++;
     const char *end = p;
     while (*end && *end != '\n')
         end++;
+    if (end > p && end[-1] == '\r') /* a CRLF line end is not part of the line */
+        end--;
     if (end == p)
         return; /* nothing to point at (an empty line, the end of the file) */
     /* Control bytes and broken UTF-8 in binary garbage would garble a terminal: show them as '?'. */
@@ -142,6 +168,13 @@ void diag_check(void) {
     }
 }
 
+const char *ir_memory_note = "";
+
+_Noreturn void ir_out_of_memory(void) {
+    fprintf(stderr, "tgc: error: out of memory%s\n", ir_memory_note);
+    exit(1);
+}
+
 _Noreturn void die_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -198,12 +231,9 @@ const char *diag_suggest(const char *name, const char *const *cands, int n) {
 }
 
 const char *diag_line_text(SrcLoc loc) {
-    if (loc.file < 0 || loc.file >= nfiles || !files[loc.file].text || loc.line < 1)
+    const char *p = line_start(loc);
+    if (!p)
         return "";
-    const char *p = files[loc.file].text;
-    for (int l = 1; l < loc.line && *p; p++)
-        if (*p == '\n')
-            l++;
     while (*p == ' ' || *p == '\t')
         p++;
     const char *end = p;

@@ -34,7 +34,7 @@ void *ir_alloc(size_t size) {
         size_t cap = size > (1u << 20) ? size : (1u << 20);
         Block *b = calloc(1, sizeof(Block) + cap);
         if (!b)
-            die("out of memory");
+            ir_out_of_memory();
         b->cap = cap;
         b->next = arena;
         arena = b;

@@ -59,6 +59,10 @@ _Noreturn void diag_stop(void);
 void diag_check(void);
 /* Compiler bugs, never user errors. */
 _Noreturn void die_at(const char *file, int line, const char *fmt, ...);
+/* An allocation failed: "tgc: error: out of memory" and ir_memory_note (which says what the
+ * limit was, set by the driver), exit status 1. */
+extern const char *ir_memory_note;
+_Noreturn void ir_out_of_memory(void);
 #define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
 #define unreachable() die_at(__FILE__, __LINE__, "unreachable")
 /* Closest of cands[0..n) to name by edit distance, or NULL if none is close. */

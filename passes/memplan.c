@@ -98,21 +98,30 @@ static bool inplace_ok(int v, int x) {
 }
 
 /* Orders storages: by_time = 0, largest first (ties: earlier first); 1, earliest first (ties:
- * largest first). */
+ * largest first); the last tie broken by node id, so the order is total and the plan the same on
+ * every machine. */
+static const Graph *sort_g;
+static const int *sort_first;
+static int sort_by_time;
+
+static int storage_order(const void *pa, const void *pb) {
+    int x = *(const int *)pa, y = *(const int *)pb;
+    int64_t bx = bytes(&sort_g->nodes[x]), by = bytes(&sort_g->nodes[y]);
+    int fx = sort_first[x], fy = sort_first[y];
+    if (sort_by_time && fx != fy)
+        return fx < fy ? -1 : 1;
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
 static void sort_storages(int *tl, int nt, const Graph *g, const int *sfirst, int by_time) {
-    for (int a = 1; a < nt; a++) {
-        int x = tl[a], b = a - 1;
-        for (; b >= 0; b--) {
-            int y = tl[b];
-            int64_t bx = bytes(&g->nodes[x]), by = bytes(&g->nodes[y]);
-            bool before = by_time ? (sfirst[x] < sfirst[y] || (sfirst[x] == sfirst[y] && (bx > by || (bx == by && x < y))))
-                                  : (bx > by || (bx == by && (sfirst[x] < sfirst[y] || (sfirst[x] == sfirst[y] && x < y))));
-            if (!before)
-                break;
-            tl[b + 1] = y;
-        }
-        tl[b + 1] = x;
-    }
+    sort_g = g;
+    sort_first = sfirst;
+    sort_by_time = by_time;
+    qsort(tl, (size_t)nt, sizeof *tl, storage_order);
 }
 
 /*
@@ -159,6 +168,53 @@ static int64_t place(const int *tl, int nt, const Graph *g, const int *sfirst, c
         off[x] = at;
         if (at + size > end)
             end = at + size;
+    }
+    return end;
+}
+
+/*
+ * place() for storages in order of their first use: then the placed storages a new one overlaps
+ * in time are exactly those still alive, kept in a list by offset, so a long program is planned
+ * in time linear in its values (times how many are alive at once). The same offsets as place().
+ */
+static int64_t place_by_time(const int *tl, int nt, const Graph *g, const int *sfirst, const int *slast, int64_t base,
+                             bool bestfit, int64_t *off) {
+    int64_t end = base;
+    int *alive = ir_alloc(sizeof(int) * (size_t)(nt + 1)), nalive = 0;
+    for (int a = 0; a < nt; a++) {
+        int x = tl[a], kept = 0;
+        int64_t size = aligned(bytes(&g->nodes[x]));
+        for (int k = 0; k < nalive; k++) /* those that died before x begins make room */
+            if (slast[alive[k]] >= sfirst[x])
+                alive[kept++] = alive[k];
+        nalive = kept;
+        int64_t at = -1, gap_best = -1, cur = base;
+        for (int k = 0; k <= nalive; k++) {
+            int64_t next = k < nalive ? off[alive[k]] : INT64_MAX;
+            if (next - cur >= size) {
+                if (!bestfit) {
+                    at = cur;
+                    break;
+                }
+                if (k < nalive && (gap_best < 0 || next - cur < gap_best)) {
+                    gap_best = next - cur;
+                    at = cur;
+                }
+                if (k == nalive && at < 0)
+                    at = cur;
+            }
+            if (k < nalive && off[alive[k]] + aligned(bytes(&g->nodes[alive[k]])) > cur)
+                cur = off[alive[k]] + aligned(bytes(&g->nodes[alive[k]]));
+        }
+        off[x] = at;
+        if (at + size > end)
+            end = at + size;
+        int k = nalive++; /* by offset; after those at the same offset, as place() keeps them */
+        while (k > 0 && off[alive[k - 1]] > at) {
+            alive[k] = alive[k - 1];
+            k--;
+        }
+        alive[k] = x;
     }
     return end;
 }
@@ -382,8 +438,13 @@ static void place_transient(bool reuse) {
         int64_t *best = ir_alloc(sizeof(int64_t) * (size_t)(N + 1)), *try = ir_alloc(sizeof(int64_t) * (size_t)(N + 1));
         int64_t best_end = -1;
         for (int variant = 0; variant < 4; variant++) {
+            /* largest first costs time quadratic in the values: past 4,096 of them (a long
+             * program), only the orders by time are tried */
+            if (variant < 2 && nt > 4096)
+                continue;
             sort_storages(tl, nt, G, sfirst, variant / 2);
-            int64_t e = place(tl, nt, G, sfirst, slast, base, variant % 2, try);
+            int64_t e = variant / 2 ? place_by_time(tl, nt, G, sfirst, slast, base, variant % 2, try)
+                                    : place(tl, nt, G, sfirst, slast, base, variant % 2, try);
             if (best_end < 0 || e < best_end) {
                 best_end = e;
                 memcpy(best, try, sizeof(int64_t) * (size_t)N);

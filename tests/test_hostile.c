@@ -13,7 +13,8 @@
  *     trainer's writes, which fail), a failed --resume that must leave the CSV alone;
  *   - a diverging run stops at its first nan loss (--allow-nan goes on);
  *   - strings: a data path and class names with printf directives, quotes and trigraphs;
- *   - writes: tgc's -o never replaces a source file, follows a symlink, writes a pipe in place.
+ *   - writes: tgc's -o never replaces a source file, follows a symlink, writes a pipe in place;
+ *   - train blocks: a layer declared twice, an input that is not images.
  *
  * Environment (set by meson): TGC, TGC_SOURCE_ROOT.
  */
@@ -384,6 +385,54 @@ START_TEST(test_safe_writes) {
 }
 END_TEST
 
+/* Train blocks tgc used to crash on or compile wrong: a layer declared twice (the first one's
+ * tensors are made, as in PyTorch, but are no longer the model's), an input that is not images. */
+START_TEST(test_train_block_shapes) {
+    char *err, *tg = path("dup.tg"), *out = path("dup");
+    FILE *f = fopen(tg, "w");
+    fprintf(f, "model Net(x: f32[B, 1, 8, 8]) {\n    fc = Linear(64, 10)\n    fc = Linear(64, 10)\n"
+               "    return fc(flatten(x, 1))\n}\ntrain Net {\n    data = mnist(\"%s\")\n    batch = 4\n"
+               "    loss = cross_entropy\n    optimizer = SGD(lr=0.01)\n    epochs = 1\n}\n", good);
+    fclose(f);
+    char *b[] = {(char *)tgc, "build", tg, "-o", out, NULL};
+    ck_assert_msg(run(b, &err) == 0, "%s", err);
+    char *ck2 = path("dup.safetensors");
+    char *r[] = {out, "--limit", "2", "--test-limit", "4", "--save", ck2, NULL};
+    ck_assert_msg(run(r, &err) == 0, "%s", err);
+    char *again[] = {out, "--resume", ck2, "--limit", "3", "--test-limit", "4", NULL};
+    ck_assert_msg(run(again, &err) == 0, "%s", err);
+    f = fopen(tg, "w");
+    fprintf(f, "model Net(x: f32[B, 64]) {\n    fc = Linear(64, 10)\n    return fc(x)\n}\n"
+               "train Net {\n    data = mnist(\"%s\")\n    batch = 4\n    loss = cross_entropy\n"
+               "    optimizer = SGD(lr=0.01)\n    epochs = 1\n}\n", good);
+    fclose(f);
+    ck_assert_int_eq(run(b, &err), 1);
+    ck_assert_msg(strstr(err, "dup.tg:1:11: error: the standalone trainer feeds the model images, (B, C, H, W); "
+                              "this input is f32[4, 64]"), "%s", err);
+}
+END_TEST
+
+/* A file that would take more memory than the ceiling: a clear error, not a machine swapping.
+ * (Not under the sanitizers, which reserve their shadow memory up front: tgc sets no ceiling.) */
+START_TEST(test_memory_ceiling) {
+    const char *san = getenv("TGC_SANITIZED");
+    if (san && *san && strcmp(san, "none"))
+        return;
+    char *err, *tg = path("big.tg");
+    FILE *f = fopen(tg, "w");
+    fputs("program p {\n    x = torch.tensor([", f);
+    for (int i = 0; i < 400000; i++)
+        fputs("1.5, ", f);
+    fputs("2.5])\n    print(x.sum())\n}\n", f);
+    fclose(f);
+    char *argv[] = {(char *)tgc, "compile", tg, "-o", path("big.c"), "--max-memory", "0.3", NULL};
+    ck_assert_int_eq(run(argv, &err), 1);
+    ck_assert_msg(strstr(err, "tgc: error: out of memory: the compile needs more than 0.3 GiB (--max-memory raises "
+                              "the limit)"), "%s", err);
+    ck_assert_int_eq(access(path("big.c"), F_OK), -1);
+}
+END_TEST
+
 int main(void) {
     tgc = getenv("TGC");
     if (!tgc) {
@@ -411,6 +460,8 @@ int main(void) {
     tcase_add_test(tc, test_diverging_run_stops);
     tcase_add_test(tc, test_hostile_strings);
     tcase_add_test(tc, test_safe_writes);
+    tcase_add_test(tc, test_train_block_shapes);
+    tcase_add_test(tc, test_memory_ceiling);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

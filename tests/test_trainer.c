@@ -150,8 +150,8 @@ START_TEST(test_options) {
         {"--epochs", "two", "--epochs needs a non-negative number"},
         {"--limit", "-3", "--limit needs a non-negative number"},
         {"--seed", NULL, "--seed needs a value"},
-        {"--lr", "-0.1", "--lr needs a positive number"},
-        {"--lr", "nan", "--lr needs a positive number"},
+        {"--lr", "-0.1", "--lr needs a positive finite number"},
+        {"--lr", "nan", "--lr needs a positive finite number"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *argv[] = {bin, (char *)bad[i].a, (char *)bad[i].v, NULL};

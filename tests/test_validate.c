@@ -307,6 +307,21 @@ START_TEST(export_is_checked) {
 }
 END_TEST
 
+/* tgc check reads no device: not as the file, not through an #include. */
+START_TEST(special_files_refused) {
+    const char *c = fmt("%s/zero.c", tmp);
+    FILE *f = fopen(c, "w");
+    fputs("#include \"/dev/zero\"\nint x;\n", f);
+    fclose(f);
+    char *report;
+    ck_assert_int_eq(validate(c, &report), 1);
+    ck_assert_msg(strstr(report, fmt("%s:1: error: #include of /dev/zero, which is not a regular file", c)), "%s",
+                  report);
+    ck_assert_int_eq(validate(tmp, &report), 1);
+    ck_assert_msg(strstr(report, "is not a regular file"), "%s", report);
+}
+END_TEST
+
 /* ---- (c) the command line ---- */
 
 START_TEST(cli) {
@@ -355,6 +370,7 @@ int main(void) {
     tcase_add_loop_test(b, sample_validates, 0, nsamples);
     tcase_add_test(b, broken_step_fails);
     tcase_add_test(b, export_is_checked);
+    tcase_add_test(b, special_files_refused);
     suite_add_tcase(s, b);
     TCase *c = tcase_create("cli");
     tcase_set_timeout(c, 60);
