@@ -22,7 +22,8 @@ typedef struct {
     SrcLoc base;            /* location of the text's first byte */
     int line;               /* current line (absolute) */
     int depth;              /* () and [] nesting: newlines inside are not statement ends */
-    Token *toks;            /* in the arena: the parser may longjmp away and never free them */
+    Token *toks;            /* malloc'ed while growing (no copies left behind in the arena), moved
+                               into the arena at the end (the parser may longjmp away) */
     int n, cap;             /* tokens pushed, slots allocated */
 } Lexer;
 
@@ -34,20 +35,26 @@ static SrcLoc loc_of(Lexer *lx, const char *p) {
     return l;
 }
 
-static Token *push(Lexer *lx, TokenKind kind, const char *start, int len) {
+/* A token; its text is start's len bytes, or `same` (a spelling the lexer knows: punctuation,
+ * a newline), shared rather than copied: a file of millions of tokens keeps one of each. */
+static Token *push_as(Lexer *lx, TokenKind kind, const char *start, int len, const char *same) {
     if (lx->n == lx->cap) {
         int cap = lx->cap ? lx->cap * 2 : 256;
-        Token *t = ir_alloc(sizeof(Token) * (size_t)cap);
-        if (lx->n)
-            memcpy(t, lx->toks, sizeof(Token) * (size_t)lx->n);
+        Token *t = realloc(lx->toks, sizeof(Token) * (size_t)cap);
+        if (!t) {
+            free(lx->toks);
+            ir_out_of_memory();
+        }
         lx->toks = t;
         lx->cap = cap;
     }
     Token *t = &lx->toks[lx->n++];
-    *t = (Token){.kind = kind, .text = ir_strndup(start, (size_t)len), .len = len,
+    *t = (Token){.kind = kind, .text = same ? same : ir_strndup(start, (size_t)len), .len = len,
                  .loc = loc_of(lx, start)};
     return t;
 }
+
+static Token *push(Lexer *lx, TokenKind kind, const char *start, int len) { return push_as(lx, kind, start, len, NULL); }
 
 static void newline(Lexer *lx, const char *next) {
     lx->line++;
@@ -182,7 +189,7 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
             /* Inside () or [] a newline is layout, not a statement end, so a long call can
              * wrap freely. Runs of blank lines collapse into one token. */
             if (!fragment && lx->depth == 0 && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
-                push(lx, TK_NEWLINE, p, 1);
+                push_as(lx, TK_NEWLINE, p, 1, "\n");
             p++;
             newline(lx, p);
             continue;
@@ -248,7 +255,7 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         for (size_t i = 0; i < sizeof puncts / sizeof puncts[0]; i++) {
             size_t n = strlen(puncts[i]);
             if ((size_t)(end - p) >= n && !strncmp(p, puncts[i], n)) {
-                push(lx, TK_PUNCT, p, (int)n);
+                push_as(lx, TK_PUNCT, p, (int)n, puncts[i]);
                 /* '{' '}' are not counted: they open blocks, whose statements do end at newlines.
                  * A stray ')' must not go below 0, or every later newline would be swallowed. */
                 if (*p == '(' || *p == '[')
@@ -269,16 +276,21 @@ static Token *run(Lexer *lx, const char *end, bool fragment) {
         /* skip a run of garbage so binary input gives a handful of errors, not thousands */
         while (p < end && *p && !isspace((unsigned char)*p))
             p++;
-        if (diag_nerrors > 20)
+        if (diag_nerrors > 20) {
+            free(lx->toks);
             error_at(loc_of(lx, p), "too many errors; giving up");
+        }
     }
     /* the last statement ends like any other even without a final newline; the EOF token
      * is the parser's sentinel, so it can always look one token past a non-EOF token */
     if (!fragment && lx->n && lx->toks[lx->n - 1].kind != TK_NEWLINE)
-        push(lx, TK_NEWLINE, p, 0);
-    push(lx, TK_EOF, p, 0);
+        push_as(lx, TK_NEWLINE, p, 0, "");
+    push_as(lx, TK_EOF, p, 0, "");
     lx->p = p;
-    return lx->toks;
+    Token *toks = ir_alloc(sizeof(Token) * (size_t)lx->n);
+    memcpy(toks, lx->toks, sizeof(Token) * (size_t)lx->n);
+    free(lx->toks);
+    return toks;
 }
 
 Token *lex(int file, const char *text, int *ntok) {
