@@ -746,7 +746,10 @@ static void emit_programs_main(const char *prefix, const char **fn, int nprogram
     P("    int status = 0;\n");
     for (int p = 0; p < nprograms; p++)
         P("    if (!status)\n        status = %s(arena, stdout);\n", fn[p]);
-    P("    free(raw);\n    return status;\n}\n#endif\n");
+    P("    free(raw);\n");
+    P("    if (fflush(stdout) != 0 || ferror(stdout)) { /* a full disk, a closed pipe: not a silent success */\n");
+    P("        fprintf(stderr, \"%s: cannot write the output\\n\");\n        status = 1;\n    }\n", prefix);
+    P("    return status;\n}\n#endif\n");
 }
 
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {

@@ -12,6 +12,7 @@
 #include "lower.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- printing, Python's helpers, files ---- */
@@ -138,6 +139,19 @@ static Value *bi_py_float(Args *a) {
     DONE(a, 1, "x");
     if (t->kind == V_TENSOR)
         return py_number_of(t, DT_F64, a->loc);
+    if (t->kind == V_STR) { /* float("nan"), float("-inf"), float("1e-3"), as Python reads them */
+        const char *p = t->s;
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        char *end;
+        double v = strtod(p, &end);
+        while (*end == ' ' || *end == '\t' || *end == '\n')
+            end++;
+        bool hex = strchr(p, 'x') || strchr(p, 'X'); /* strtod reads 0x1p3; Python's float() does not */
+        if (end == p || *end || hex)
+            error_at(a->loc, "could not convert string to float: '%s'", t->s);
+        return mk_float(v);
+    }
     return mk_float(float_arg(t, a->loc, "float()"));
 }
 
@@ -385,6 +399,24 @@ static Value *bi_binary(Args *a) {
         return out;
     }
     return r;
+}
+
+/* isnan(x), isinf(x), isfinite(x), as torch (a bool tensor) and math (a bool, for a number known
+ * now) compute them; code: 0, 1, 2. On a tensor: x != x, |x| == inf, |x| < inf, exact for every
+ * float and False (True for isfinite) for integers. A number known only at run time (loss.item())
+ * is a one-element tensor here, so `if math.isnan(loss.item())` is an if decided at run time. */
+static Value *bi_isnan(Args *a) {
+    Value *x = lw_req(a, 0, "input");
+    DONE(a, 1, "input");
+    if (is_scalar(x)) {
+        double v = num(x);
+        return mk_bool(a->code == 0 ? isnan(v) : a->code == 1 ? isinf(v) : isfinite(v));
+    }
+    tensor_arg(x, a->loc, "the input");
+    if (a->code == 0)
+        return tensor_binop(OP_NE, x, x, a->loc);
+    Value *m = unary_op(OP_ABS, x, a->loc);
+    return tensor_binop(a->code == 1 ? OP_EQ : OP_LT, m, mk_float(INFINITY), a->loc);
 }
 
 /* exp(x) and the other unary ops; code: the Op */
@@ -925,6 +957,9 @@ const Builtin builtins[] = {
     {"multiply", bi_binary, OP_MUL, G},
     {"divide", bi_binary, OP_DIV, G},
     {"true_divide", bi_binary, OP_DIV, G},
+    {"isnan", bi_isnan, 0, G | T},
+    {"isinf", bi_isnan, 1, G | T},
+    {"isfinite", bi_isnan, 2, G | T},
     {"neg", bi_unary, OP_NEG, G | T},
     {"negative", bi_unary, OP_NEG, G},
     {"relu", bi_unary, OP_RELU, G | T},

@@ -9,6 +9,7 @@
  */
 #include "lower.h"
 
+#include <math.h>
 #include <string.h>
 
 /* All names visible from the innermost scope, for "did you mean". */
@@ -63,6 +64,13 @@ static Value *method(Value *self, const char *name) {
 static Value *attribute(Value *base, Expr *e) {
     const char *name = e->str;
     SrcLoc loc = e->loc;
+    if (base->kind == V_NAMESPACE && !strcmp(base->s, "math")) { /* Python's math: what tgc has of it */
+        if (!strcmp(name, "inf") || !strcmp(name, "nan") || !strcmp(name, "pi"))
+            return mk_float(name[0] == 'i' ? INFINITY : name[0] == 'n' ? NAN : 3.141592653589793);
+        if (strcmp(name, "isnan") && strcmp(name, "isinf") && strcmp(name, "isfinite"))
+            error_at(loc, "'math' has no member '%s' that tgc supports (it has isnan, isinf, isfinite, inf, nan, "
+                          "pi)", name);
+    }
     if (base->kind == V_NAMESPACE) {
         bool np = !strcmp(base->s, "np");
         /* torchvision.datasets, torchvision.transforms, torch.utils.data: transparent too */

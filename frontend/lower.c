@@ -64,7 +64,7 @@ static void def_globals(Ast *ast) {
             b->v->s = b->name;
         }
     }
-    static const char *ns[] = {"torch", "np", "numpy", "nn", "F", "optim", "torchvision", "transforms"};
+    static const char *ns[] = {"torch", "np", "numpy", "nn", "F", "optim", "torchvision", "transforms", "math"};
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
         Value *v = lw_mk(V_NAMESPACE);
         v->s = !strcmp(ns[i], "numpy") ? "np" : ns[i];

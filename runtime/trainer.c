@@ -527,5 +527,9 @@ done:
 data:
     tg_dataset_free(&train);
     tg_dataset_free(&test);
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* the log and the report were lost: not a success */
+        fprintf(stderr, "%s: cannot write the output: %s\n", t->prog, strerror(errno));
+        rc = rc ? rc : 1;
+    }
     return rc;
 }

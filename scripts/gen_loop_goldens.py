@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -605,11 +605,26 @@ def exports():
         print(affine(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, -1.0, 2.0]), torch.tensor([0.25])))
 
 
+def nan_checks():
+    import math
+    x = torch.tensor([1.0, float("nan"), float("inf"), -2.0])
+    print(torch.isnan(x), x.isinf(), torch.isfinite(x))
+    print(math.isnan(0.5), math.isinf(math.inf), math.isfinite(math.nan), math.pi)
+    losses = torch.tensor([0.5, 0.25, float("nan"), 0.125])
+    for i in range(4):
+        loss = losses[i].item()
+        if math.isnan(loss):
+            print(f"step {i}: the loss is nan, stopping")
+            break
+        print(f"step {i}: {loss}")
+    print(torch.isnan(torch.tensor([1, 2])))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
-                     ("exports", exports)]:
+                     ("exports", exports), ("nan_checks", nan_checks)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -1216,6 +1216,20 @@ static const BadCase bad[] = {
      "bad.tg:4:14: error: unknown name 'y'; did you mean 'x'?\n"
      "    print(x, y)\n"
      "             ^\n"},
+    {"math_member",
+     "program p {\n"
+     "    print(math.sqrt(2.0))\n"
+     "}\n",
+     "bad.tg:2:16: error: 'math' has no member 'sqrt' that tgc supports (it has isnan, isinf, isfinite, inf, nan, pi)\n"
+     "    print(math.sqrt(2.0))\n"
+     "               ^\n"},
+    {"float_of_bad_string",
+     "program p {\n"
+     "    print(float(\"0x10\"), float(\"one\"))\n"
+     "}\n",
+     "bad.tg:2:16: error: could not convert string to float: '0x10'\n"
+     "    print(float(\"0x10\"), float(\"one\"))\n"
+     "               ^\n"},
     {"declared_dim_huge",
      "model Net(x: f32[B, 4611686018427387904]) {\n"
      "    return x\n"

@@ -9,8 +9,8 @@
  *   - checkpoints: crafted metadata (epoch, batch, done, running loss, generator state), data
  *     that overlap or trail, an extra tensor, a folder given as a checkpoint;
  *   - options: a missing value, --lr inf, --threads past the machine, one file as two options;
- *   - lost writes: a CSV on a full device (/dev/full is only read from: it is opened for the
- *     trainer's writes, which fail), a failed --resume that must leave the CSV alone;
+ *   - lost writes: the CSV and the output past a file-size limit (RLIMIT_FSIZE, as a full disk
+ *     fails a write), a failed --resume that must leave the CSV alone;
  *   - a diverging run stops at its first nan loss (--allow-nan goes on);
  *   - strings: a data path and class names with printf directives, quotes and trigraphs;
  *   - writes: tgc's -o never replaces a source file, follows a symlink, writes a pipe in place;
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,23 +78,47 @@ static char *slurp(const char *p, size_t *len) {
     return b;
 }
 
-/* argv's exit status (128 + signal when killed: a crash or the alarm); its stderr in *err. */
-static int run(char *const argv[], char **err) {
+/* argv's exit status (128 + signal when killed: a crash or the alarm); its stderr in *err. With
+ * fsize, its files (stdout to out.txt) may not grow past fsize bytes: writes fail as on a full disk. */
+static int run_limited(char *const argv[], char **err, long fsize) {
     char *e = path("stderr.txt");
+    int fd[2] = {-1, -1}; /* with a limit, stderr comes through a pipe: the limit is on files */
+    if (fsize && pipe(fd) != 0)
+        return 126;
     pid_t pid = fork();
     if (pid == 0) {
         alarm(60); /* kept across exec: a hang ends as SIGALRM */
-        if (!freopen("/dev/null", "w", stdout) || !freopen(e, "w", stderr))
+        if (!freopen(fsize ? path("out.txt") : "/dev/null", "w", stdout) || !freopen(e, "w", stderr))
             _exit(126);
+        if (fsize) {
+            dup2(fd[1], 2);
+            close(fd[0]);
+            close(fd[1]);
+            struct rlimit r = {(rlim_t)fsize, (rlim_t)fsize};
+            signal(SIGXFSZ, SIG_IGN); /* ignored across exec: the write returns EFBIG */
+            setrlimit(RLIMIT_FSIZE, &r);
+        }
         execv(argv[0], argv);
         _exit(127);
+    }
+    char *piped = NULL;
+    if (fsize) {
+        close(fd[1]);
+        piped = grab(1 << 16);
+        size_t n = 0;
+        for (ssize_t r; n < (1 << 16) - 1 && (r = read(fd[0], piped + n, (1 << 16) - 1 - n)) > 0;)
+            n += (size_t)r;
+        piped[n] = 0;
+        close(fd[0]);
     }
     int st;
     waitpid(pid, &st, 0);
     if (err)
-        *err = slurp(e, NULL);
+        *err = fsize ? piped : slurp(e, NULL);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+static int run(char *const argv[], char **err) { return run_limited(argv, err, 0); }
 
 /* ---- the data and the trainer ---- */
 
@@ -268,12 +293,26 @@ END_TEST
 
 START_TEST(test_lost_writes) {
     char *err;
-    /* a CSV on a device that is full: every write fails */
-    char *full[] = {bin, "--limit", "2", "--test-limit", "4", "--csv", "/dev/full", NULL};
-    if (access("/dev/full", W_OK) == 0) {
-        ck_assert_int_eq(run(full, &err), 1);
-        ck_assert_msg(strstr(err, "cannot write /dev/full: No space left on device"), "%s", err);
-    }
+    /* the CSV past a file-size limit, as on a full disk */
+    char *csvfull = path("full.csv");
+    char *full[] = {bin, "--limit", "8", "--test-limit", "4", "--csv", csvfull, NULL};
+    ck_assert_int_eq(run_limited(full, &err, 64), 1);
+    ck_assert_msg(strstr(err, fmt("cannot write %s: File too large", csvfull)), "%s", err);
+    /* the log and the report, the same */
+    char *report[] = {bin, "--limit", "2", "--test-limit", "4", NULL};
+    ck_assert_int_eq(run_limited(report, &err, 16), 1);
+    ck_assert_msg(strstr(err, "tiny: cannot write the output: File too large"), "%s", err);
+    /* a program's output, the same */
+    char *tg = path("hello.tg"), *hello = path("hello");
+    FILE *g = fopen(tg, "w");
+    fputs("program p {\n    for i in range(100) {\n        print(f\"hello {i}\")\n    }\n}\n", g);
+    fclose(g);
+    char *b[] = {(char *)tgc, "build", tg, "-o", hello, NULL};
+    ck_assert_msg(run(b, &err) == 0, "%s", err);
+    char *h[] = {hello, NULL};
+    ck_assert_int_eq(run_limited(h, &err, 64), 1);
+    ck_assert_msg(strstr(err, "hello: cannot write the output"), "%s", err);
+    ck_assert_int_eq(run(h, &err), 0);
     /* a --resume that fails leaves the CSV as it was */
     char *csv = path("kept.csv");
     FILE *f = fopen(csv, "w");
