@@ -73,11 +73,7 @@ static void mark_outputs(Decl *d, Value *r) {
 }
 
 Graph *lower_export(Decl *d) {
-    L.g = ir_new_graph(d->name);
-    L.info = NULL;
-    L.ninfo = 0;
-    L.scope = L.globals;
-    push_scope();
+    begin_graph(d->name);
     stage_begin(d->name);
     int nmodels = 0;
     for (int i = 0; i < d->nparams; i++)

@@ -38,6 +38,16 @@ NodeInfo *lw_info(int id) {
     return &L.info[id];
 }
 
+/* A new graph to lower into (a program, a train block's step, an export def), with the file's
+ * scope and a fresh one of its own above it. */
+void begin_graph(const char *name) {
+    L.g = ir_new_graph(name);
+    L.info = NULL;
+    L.ninfo = 0;
+    L.scope = L.globals;
+    push_scope();
+}
+
 /* Does a gradient flow from input k of this node to its value? (Float to float, differentiable op.) */
 static bool grad_flows(Op op, const int *in, int k, DType out) {
     if (!op_info[op].diff || !dtype_is_float(out) || !dtype_is_float(L.g->nodes[in[k]].dtype))

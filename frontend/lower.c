@@ -151,11 +151,7 @@ Lowered *lower_ast(Ast *ast) {
         for (int k = 0; k < out->nprograms; k++)
             if (!strcmp(out->programs[k].name, d->name))
                 diag_error(d->loc, "program '%s' is defined twice", d->name);
-        L.g = ir_new_graph(d->name);
-        L.info = NULL;
-        L.ninfo = 0;
-        L.scope = L.globals;
-        push_scope();
+        begin_graph(d->name);
         stage_begin(d->name);
         exec_block(d->body, d->nbody);
         LoweredProgram *p = &out->programs[out->nprograms++];

@@ -273,6 +273,7 @@ DType dtype_value(Value *v, SrcLoc loc);
 NodeInfo *lw_info(int id); /* what autograd knows of node id */
 /* A new node (ir_add: its shape rule checks it, and stops at a bad one); its requires_grad follows
  * its inputs'. lw_add1 and lw_add2 are for ops whose inputs imply the result's type. */
+void begin_graph(const char *name); /* L.g a new graph, the scope the file's and one of its own */
 int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc);
 int lw_add1(Op op, int x, const Attr *a, int na, SrcLoc loc);
 int lw_add2(Op op, int x, int y, SrcLoc loc);

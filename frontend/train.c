@@ -149,11 +149,7 @@ Graph *lower_train(Decl *d) {
     Binding *mb = find_in(L.globals, d->name);
     Decl *md = mb->v->decl;
     Expr *batch_e = train_setting(d, "batch"), *loss_e = train_setting(d, "loss"), *opt_e = train_setting(d, "optimizer");
-    L.g = ir_new_graph(ir_fmt("train_%s", md->name));
-    L.info = NULL;
-    L.ninfo = 0;
-    L.scope = L.globals;
-    push_scope();
+    begin_graph(ir_fmt("train_%s", md->name));
     Args ca = {.loc = d->loc, .fname = md->name};
     Value *net = construct_model(md, &ca);
     Expr *fz = train_setting(d, "freeze_batchnorm");

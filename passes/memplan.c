@@ -124,10 +124,33 @@ static void sort_storages(int *tl, int nt, const Graph *g, const int *sfirst, in
     qsort(tl, (size_t)nt, sizeof *tl, storage_order);
 }
 
+/* Where a storage of size bytes goes among busy[0..nb) (those alive at the same time, by offset):
+ * the lowest offset from base where it fits (first fit), or the smallest gap that holds it
+ * (best fit; past the last one when no gap does). */
+static int64_t fit(const int *busy, int nb, const Graph *g, int64_t size, int64_t base, bool bestfit,
+                   const int64_t *off) {
+    int64_t at = -1, gap_best = -1, cur = base;
+    for (int k = 0; k <= nb; k++) {
+        int64_t next = k < nb ? off[busy[k]] : INT64_MAX;
+        if (next - cur >= size) {
+            if (!bestfit)
+                return cur;
+            if (k < nb && (gap_best < 0 || next - cur < gap_best)) {
+                gap_best = next - cur;
+                at = cur;
+            }
+            if (k == nb && at < 0)
+                at = cur;
+        }
+        if (k < nb && off[busy[k]] + aligned(bytes(&g->nodes[busy[k]])) > cur)
+            cur = off[busy[k]] + aligned(bytes(&g->nodes[busy[k]]));
+    }
+    return at;
+}
+
 /*
- * Places storages in the given order, each where no placed storage of overlapping lifetime lies:
- * at the lowest such offset (first fit) or in the smallest gap that holds it (best fit). Returns
- * the end of the region.
+ * Places storages in the given order, each where no placed storage of overlapping lifetime lies
+ * (fit). Returns the end of the region.
  */
 static int64_t place(const int *tl, int nt, const Graph *g, const int *sfirst, const int *slast, int64_t base,
                      bool bestfit, int64_t *off) {
@@ -147,27 +170,9 @@ static int64_t place(const int *tl, int nt, const Graph *g, const int *sfirst, c
             }
             busy[k] = y;
         }
-        int64_t at = -1, gap_best = -1, cur = base;
-        for (int k = 0; k <= nb; k++) {
-            int64_t next = k < nb ? off[busy[k]] : INT64_MAX;
-            if (next - cur >= size) {
-                if (!bestfit) {
-                    at = cur;
-                    break;
-                }
-                if (k < nb && (gap_best < 0 || next - cur < gap_best)) {
-                    gap_best = next - cur;
-                    at = cur;
-                }
-                if (k == nb && at < 0)
-                    at = cur;
-            }
-            if (k < nb && off[busy[k]] + aligned(bytes(&g->nodes[busy[k]])) > cur)
-                cur = off[busy[k]] + aligned(bytes(&g->nodes[busy[k]]));
-        }
-        off[x] = at;
-        if (at + size > end)
-            end = at + size;
+        off[x] = fit(busy, nb, g, size, base, bestfit, off);
+        if (off[x] + size > end)
+            end = off[x] + size;
     }
     return end;
 }
@@ -188,24 +193,7 @@ static int64_t place_by_time(const int *tl, int nt, const Graph *g, const int *s
             if (slast[alive[k]] >= sfirst[x])
                 alive[kept++] = alive[k];
         nalive = kept;
-        int64_t at = -1, gap_best = -1, cur = base;
-        for (int k = 0; k <= nalive; k++) {
-            int64_t next = k < nalive ? off[alive[k]] : INT64_MAX;
-            if (next - cur >= size) {
-                if (!bestfit) {
-                    at = cur;
-                    break;
-                }
-                if (k < nalive && (gap_best < 0 || next - cur < gap_best)) {
-                    gap_best = next - cur;
-                    at = cur;
-                }
-                if (k == nalive && at < 0)
-                    at = cur;
-            }
-            if (k < nalive && off[alive[k]] + aligned(bytes(&g->nodes[alive[k]])) > cur)
-                cur = off[alive[k]] + aligned(bytes(&g->nodes[alive[k]]));
-        }
+        int64_t at = fit(alive, nalive, g, size, base, bestfit, off);
         off[x] = at;
         if (at + size > end)
             end = at + size;
