@@ -737,6 +737,7 @@ static void emit_programs_main(const char *prefix, const char **fn, int nprogram
         P("    if (parsed)\n        return parsed == 2 ? 0 : 1; /* 2: --help */\n");
     } else
         P("int main(void) {\n");
+    P("    if (tg_check_omp_stacksize(\"%s\"))\n        return 2;\n", prefix);
     P("    unsigned char *raw = malloc(%s_ARENA_BYTES + 64);\n", cg_upper(prefix));
     P("    if (!raw) {\n");
     P("        fprintf(stderr, \"%s: cannot allocate %%.0f MiB of working memory\\n\",\n"

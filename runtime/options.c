@@ -118,3 +118,22 @@ int tg_parse_options(int argc, char **argv, const TgOption *opts, int n) {
     }
     return 0;
 }
+
+/* OMP_STACKSIZE as OpenMP reads it: a number with an optional unit B, K (the default), M or G. */
+int tg_check_omp_stacksize(const char *prog) {
+    const char *v = getenv("OMP_STACKSIZE");
+    if (!v || !*v)
+        return 0;
+    char *end;
+    double n = strtod(v, &end);
+    while (*end == ' ')
+        end++;
+    double unit = *end == 'B' || *end == 'b' ? 1 : *end == 'M' || *end == 'm' ? 1048576.0
+                  : *end == 'G' || *end == 'g' ? 1073741824.0 : 1024;
+    if (end == v || !(n * unit >= TG_KERNEL_STACK)) {
+        fprintf(stderr, "%s: error: OMP_STACKSIZE=%s is less than the %d KiB tgc's kernels count on for a thread's "
+                        "stack (they keep their tiles there): raise it or unset it\n", prog, v, TG_KERNEL_STACK / 1024);
+        return -1;
+    }
+    return 0;
+}

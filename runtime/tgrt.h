@@ -240,6 +240,13 @@ typedef struct {
  * 1 after printing an error, or 2 after printing --help's usage. */
 int tg_parse_options(int argc, char **argv, const TgOption *opts, int n);
 
+/* The stack a generated kernel may take on an OpenMP thread: its register tiles and packed
+ * panels (codegen_c/conv.c), with room to spare. */
+#define TG_KERNEL_STACK (2 * 1024 * 1024)
+/* -1 after a message when OMP_STACKSIZE is set below TG_KERNEL_STACK (libgomp would run the
+ * kernels on too small a stack and crash without a word); 0 otherwise. */
+int tg_check_omp_stacksize(const char *prog);
+
 /* ---- writing files safely (file.c) ---------------------------------------------- */
 
 /* An output file being written: f, then tg_out_close or tg_out_abandon. */

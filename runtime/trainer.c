@@ -390,6 +390,8 @@ int tg_trainer_main(const TgTrainer *t, int argc, char **argv) {
     int rc = parse(t, argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (tg_check_omp_stacksize(t->prog))
+        return 2;
     char err[1024];
     if (t->start && t->start(err, sizeof err)) { /* before the data: a machine without a GPU says so at once */
         fprintf(stderr, "%s: %s\n", t->prog, err);

@@ -313,6 +313,12 @@ START_TEST(test_lost_writes) {
     ck_assert_int_eq(run_limited(h, &err, 64), 1);
     ck_assert_msg(strstr(err, "hello: cannot write the output"), "%s", err);
     ck_assert_int_eq(run(h, &err), 0);
+    /* a thread stack too small for the kernels: said before anything runs (libgomp would crash) */
+    setenv("OMP_STACKSIZE", "16k", 1);
+    int rc = run(h, &err), rt = run(report, NULL);
+    unsetenv("OMP_STACKSIZE");
+    ck_assert_msg(rc == 2 && strstr(err, "OMP_STACKSIZE=16k is less than the 2048 KiB"), "%d: %s", rc, err);
+    ck_assert_int_eq(rt, 2);
     /* a --resume that fails leaves the CSV as it was */
     char *csv = path("kept.csv");
     FILE *f = fopen(csv, "w");
