@@ -1230,6 +1230,22 @@ static const BadCase bad[] = {
      "bad.tg:2:16: error: could not convert string to float: '0x10'\n"
      "    print(float(\"0x10\"), float(\"one\"))\n"
      "               ^\n"},
+    {"normalize_std_zero",
+     "model Net(x: f32[B, 1, 28, 28]) {\n"
+     "    fc = Linear(784, 10)\n"
+     "    return fc(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    transform = normalize(mean=[0.5], std=[0.0])\n"
+     "    batch = 4\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:7:26: error: normalize: std must be a nonzero number and mean a number (got mean 0.5, std 0): the images would be nan or inf\n"
+     "    transform = normalize(mean=[0.5], std=[0.0])\n"
+     "                         ^\n"},
     {"declared_dim_huge",
      "model Net(x: f32[B, 4611686018427387904]) {\n"
      "    return x\n"

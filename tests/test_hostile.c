@@ -319,6 +319,14 @@ START_TEST(test_lost_writes) {
     unsetenv("OMP_STACKSIZE");
     ck_assert_msg(rc == 2 && strstr(err, "OMP_STACKSIZE=16k is less than the 2048 KiB"), "%d: %s", rc, err);
     ck_assert_int_eq(rt, 2);
+    /* --save through a symlink: the link stays, its target is the checkpoint */
+    char *target = path("saved_target.safetensors"), *link = path("saved_link.safetensors");
+    ck_assert_int_eq(symlink(target, link), 0);
+    char *save[] = {bin, "--limit", "1", "--test-limit", "4", "--save", link, NULL};
+    ck_assert_msg(run(save, &err) == 0, "%s", err);
+    struct stat st;
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    ck_assert(stat(target, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0);
     /* a --resume that fails leaves the CSV as it was */
     char *csv = path("kept.csv");
     FILE *f = fopen(csv, "w");
