@@ -327,6 +327,18 @@ START_TEST(test_lost_writes) {
     struct stat st;
     ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
     ck_assert(stat(target, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0);
+    /* two runs saving to one file at once: each writes a temporary of its own, and the file is
+     * one run's whole checkpoint */
+    char *both = path("both.safetensors");
+    char *two[] = {bin, "--limit", "6", "--save-every", "1", "--test-limit", "4", "--save", both, NULL};
+    pid_t p1 = fork();
+    if (p1 == 0)
+        _exit(run(two, NULL));
+    int r2 = run(two, &err), s1;
+    waitpid(p1, &s1, 0);
+    ck_assert_msg(r2 == 0 && WIFEXITED(s1) && WEXITSTATUS(s1) == 0, "%s", err);
+    char *again[] = {bin, "--resume", both, "--test-limit", "4", NULL};
+    ck_assert_msg(run(again, &err) == 0, "%s", err);
     /* a --resume that fails leaves the CSV as it was */
     char *csv = path("kept.csv");
     FILE *f = fopen(csv, "w");
