@@ -146,6 +146,7 @@ Graph *lower_export(Decl *d) {
                      "an exported def runs without I/O or a generator, but %s %s",
                      L.g->nodes[i].op == OP_PARAM ? ir_fmt("%s()", d->name) : "this", why);
     }
+    name_orphans();
     Graph *g = L.g;
     g->name = d->name;
     return g;

@@ -363,8 +363,11 @@ static Value *eval_expr(Expr *e) {
                 error_at(e->loc, "'not' of %s", kind_name(v));
             return mk_bool(v->kind == V_NONE || num(v) == 0);
         }
-        if (!strcmp(e->op, "+"))
+        if (!strcmp(e->op, "+")) {
+            if (v->kind != V_TENSOR && !is_scalar(v)) /* Python: bad operand type for unary + */
+                error_at(e->loc, "bad operand type for unary +: %s", kind_name(v));
             return v;
+        }
         if (v->kind == V_BOOL)
             return mk_int(-v->i);
         return unary_op(OP_NEG, v, e->loc);

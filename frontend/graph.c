@@ -38,6 +38,17 @@ NodeInfo *lw_info(int id) {
     return &L.info[id];
 }
 
+/* Names the parameters of L.g that no module path names (a layer made in an expression, not
+ * declared: `conv1 = +Conv2d(...)` fails, but `[Conv2d(...)][0]` does not): "~param#0", ... in
+ * graph order, which the step and predict graphs share, so memory planning pairs them and no
+ * state_dict has them. */
+void name_orphans(void) {
+    int k = 0;
+    for (int i = 0; i < L.g->nnode; i++)
+        if (L.g->nodes[i].op == OP_PARAM && !L.g->nodes[i].name)
+            L.g->nodes[i].name = ir_fmt("~param#%d", k++);
+}
+
 /* A new graph to lower into (a program, a train block's step, an export def), with the file's
  * scope and a fresh one of its own above it. */
 void begin_graph(const char *name) {

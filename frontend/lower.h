@@ -274,6 +274,7 @@ NodeInfo *lw_info(int id); /* what autograd knows of node id */
 /* A new node (ir_add: its shape rule checks it, and stops at a bad one); its requires_grad follows
  * its inputs'. lw_add1 and lw_add2 are for ops whose inputs imply the result's type. */
 void begin_graph(const char *name); /* L.g a new graph, the scope the file's and one of its own */
+void name_orphans(void);            /* L.g's parameters no module path names: "~param#0", ... */
 int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, int na, SrcLoc loc);
 int lw_add1(Op op, int x, const Attr *a, int na, SrcLoc loc);
 int lw_add2(Op op, int x, int y, SrcLoc loc);

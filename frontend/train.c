@@ -105,6 +105,7 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     Value *out = module_call(net->mod, &fa);
     L.g->nodes[out->node].flags |= NF_OUTPUT;
     L.no_grad = false;
+    name_orphans();
     c->predict = L.g;
     if (c->nclasses && TN(out)->shape.rank == 2 && TN(out)->shape.d[1] != c->nclasses)
         error_at(train_setting(d, "classes")->loc, "%d class names for a model with %lld outputs", c->nclasses,
@@ -286,6 +287,7 @@ Graph *lower_train(Decl *d) {
         L.g->nodes[a].flags |= NF_UPDATE;
     }
     Graph *step = L.g;
+    name_orphans();
     step->train = train_config(d, md, batch_e->ival, xin);
     L.g = step;
     return step;

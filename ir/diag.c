@@ -27,15 +27,26 @@ typedef struct {
     int nline;
 } SrcFile;
 
-static SrcFile files[64];
-static int nfiles;
+static SrcFile *files; /* malloc'ed, grown as files are registered; forgotten with the arena */
+static int nfiles, capfiles;
 
 int diag_add_file(const char *name, const char *text) {
-    if (nfiles == (int)(sizeof files / sizeof files[0]))
-        nfiles = 0; /* a long-running test reuses slots; locations stay valid per run */
-    free(files[nfiles].line);
+    if (nfiles == capfiles) {
+        int cap = capfiles ? 2 * capfiles : 16;
+        SrcFile *f = realloc(files, sizeof(SrcFile) * (size_t)cap);
+        if (!f)
+            ir_out_of_memory();
+        files = f;
+        capfiles = cap;
+    }
     files[nfiles] = (SrcFile){ir_strdup(name), text, NULL, 0};
     return nfiles++;
+}
+
+void diag_forget_files(void) {
+    for (int i = 0; i < nfiles; i++)
+        free(files[i].line);
+    nfiles = 0;
 }
 
 const char *diag_file_name(int file) { return file >= 0 && file < nfiles ? files[file].name : "?"; }

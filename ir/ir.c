@@ -45,6 +45,7 @@ void *ir_alloc(size_t size) {
 }
 
 void ir_free_all(void) {
+    diag_forget_files();
     while (arena) {
         Block *next = arena->next;
         free(arena);

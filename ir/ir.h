@@ -44,6 +44,7 @@ extern const SrcLoc NOLOC;
 int diag_add_file(const char *name, const char *text); /* registers source text, returns its id */
 const char *diag_file_name(int file);
 int diag_nfiles(void); /* the files registered, 0 .. diag_nfiles() - 1 */
+void diag_forget_files(void); /* ir_free_all: their names lived in the arena (a long-running caller) */
 extern FILE *diag_out;      /* where diagnostics go; stderr unless a test redirects it */
 extern jmp_buf *diag_catch; /* when set, a fatal error longjmps here instead of exiting */
 extern int diag_nerrors;    /* errors reported so far */

@@ -386,7 +386,8 @@ static void place_persistent(const Graph *shared_g, const MemPlan *shared) {
                 continue;
             if (shared && n->op == OP_PARAM) {
                 for (int j = 0; j < shared_g->nnode && soff[i] < 0; j++)
-                    if (shared_g->nodes[j].op == OP_PARAM && !strcmp(shared_g->nodes[j].name, n->name))
+                    if (shared_g->nodes[j].op == OP_PARAM && shared_g->nodes[j].name && n->name &&
+                        !strcmp(shared_g->nodes[j].name, n->name))
                         soff[i] = shared->off[j];
                 if (soff[i] < 0)
                     die("memplan: parameter %s is not in the shared plan", n->name);

@@ -139,6 +139,7 @@ CASES += [
  ("math_member", "program p {\n    print(math.sqrt(2.0))\n}\n"),
  ("float_of_bad_string", "program p {\n    print(float(\"0x10\"), float(\"one\"))\n}\n"),
  ("normalize_std_zero", "model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    return fc(flatten(x, 1))\n}\ntrain Net {\n    data = mnist(\"d\")\n    transform = normalize(mean=[0.5], std=[0.0])\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),
+ ("unary_plus_module", "model Net(x: f32[B, 4]) {\n    fc =+ Linear(4, 2)\n    return fc(x)\n}\nprogram p {\n    n = Net()\n    print(n(ones(1, 4)))\n}\n"),
  ("declared_dim_huge", "model Net(x: f32[B, 4611686018427387904]) {\n    return x\n}\nprogram p {\n    print(1)\n}\n"),
  ("trainer_batch_huge", "model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    return fc(flatten(x, 1))\n}\ntrain Net {\n    data = mnist(\"d\")\n    batch = 9223372036854775807\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),
  ("model_contains_itself", "model A(x: f32[B, 4]) {\n    b = B2()\n    return b(x)\n}\nmodel B2(x: f32[B, 4]) {\n    a = A()\n    return a(x)\n}\nprogram p {\n    n = A()\n}\n"),

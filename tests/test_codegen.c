@@ -260,6 +260,17 @@ static bool numbers_near(const char *got, const char *want, double rel) {
 
 /* Builds tests/programs/NAME.tg, runs it, and compares what it prints with PyTorch's golden:
  * exactly, or (rel > 0) each number within rel. */
+/* Generated C (src, with its header in dir) and a C caller of it (tests/DRIVER) built into bin
+ * as a C user would: gcc -std=c99 with every warning an error, against libtgrt. */
+static void build_caller(const char *src, const char *driver, const char *dir, const char *bin, const char *what) {
+    const char *extra = getenv("TGC_TEST_CFLAGS"), *errf = fmt("%s/build.txt", dir);
+    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
+                  fmt("-I%s", dir), fmt("-I%s", incdir), (char *)src, fmt("%s/tests/%s", root, driver), "-o",
+                  (char *)bin, fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL,
+                  NULL};
+    ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "%s cannot be built:\n%s", what, slurp(errf, NULL));
+}
+
 static void check_program_prints_near(const char *name, double rel) {
     char *bin = fmt("%s/%s", tmp, name);
     char *argv[] = {(char *)tgc, "build", fmt("%s/tests/programs/%s.tg", root, name), "-o", bin, NULL};
@@ -313,11 +324,7 @@ START_TEST(test_exports_match_pytorch) {
     char *src = fmt("%s/exports.c", dir), *errf = fmt("%s/build.txt", dir), *bin = fmt("%s/driver", dir);
     char *gen[] = {(char *)tgc, "compile", fmt("%s/tests/programs/exports.tg", root), "-o", src, "--no-main", NULL};
     ck_assert_msg(run(NULL, NULL, errf, gen) == 0, "%s", slurp(errf, NULL));
-    const char *extra = getenv("TGC_TEST_CFLAGS");
-    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
-                  fmt("-I%s", dir), fmt("-I%s", incdir), src, fmt("%s/tests/export_driver.c", root), "-o", bin,
-                  fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
-    ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "the exports do not build:\n%s", slurp(errf, NULL));
+    build_caller(src, "export_driver.c", dir, bin, "the exports");
     char *outf = fmt("%s/driver.out", dir), *runargv[] = {bin, NULL};
     ck_assert_msg(run(dir, outf, errf, runargv) == 0, "%s", slurp(errf, NULL));
     char *got = slurp(outf, NULL), *want = slurp(fmt("%s/tests/golden/exports.out", root), NULL);
@@ -983,11 +990,7 @@ START_TEST(test_generated_train_step_matches_pytorch) {
     char *gen[] = {(char *)tgc, "compile", fmt("%s/tests/programs/step_%s_%s.tg", root, net, opt), "-o", src,
                    "--no-main", NULL};
     ck_assert_msg(run(NULL, NULL, errf, gen) == 0, "%s", slurp(errf, NULL));
-    const char *extra = getenv("TGC_TEST_CFLAGS");
-    char *cc[] = {"gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wno-unknown-pragmas",
-                  fmt("-I%s", dir), fmt("-I%s", incdir), src, fmt("%s/tests/train_driver.c", root), "-o", bin,
-                  fmt("-L%s", libdir), "-ltgrt", "-lz", "-lm", extra && *extra ? (char *)extra : NULL, NULL};
-    ck_assert_msg(run(NULL, NULL, errf, cc) == 0, "the generated step does not build:\n%s", slurp(errf, NULL));
+    build_caller(src, "train_driver.c", dir, bin, "the generated step");
     char *runargv[] = {bin, NULL};
     ck_assert_msg(run(dir, NULL, errf, runargv) == 0, "%s", slurp(errf, NULL));
     compare_training(fmt("step %s", c), dir, gnet, gopt, strstr(opt, "adam") != NULL, !strcmp(opt, "sgd"));

@@ -1246,6 +1246,21 @@ static const BadCase bad[] = {
      "bad.tg:7:26: error: normalize: std must be a nonzero number and mean a number (got mean 0.5, std 0): the images would be nan or inf\n"
      "    transform = normalize(mean=[0.5], std=[0.0])\n"
      "                         ^\n"},
+    {"unary_plus_module",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc =+ Linear(4, 2)\n"
+     "    return fc(x)\n"
+     "}\n"
+     "program p {\n"
+     "    n = Net()\n"
+     "    print(n(ones(1, 4)))\n"
+     "}\n",
+     "bad.tg:2:9: error: bad operand type for unary +: a module (Linear)\n"
+     "    fc =+ Linear(4, 2)\n"
+     "        ^\n"
+     "bad.tg:7:12: note: in the forward pass of Net, called here\n"
+     "    print(n(ones(1, 4)))\n"
+     "           ^\n"},
     {"declared_dim_huge",
      "model Net(x: f32[B, 4611686018427387904]) {\n"
      "    return x\n"
