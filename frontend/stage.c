@@ -198,6 +198,7 @@ static void host_run(SrcLoc loc) {
 
 /* The group's slot, named after its contents' name (a variable, a parameter) when it has one. */
 static const char *slot_of(int g) {
+    ensure(); /* g may be a group made since the tables last grew (a range() bound) */
     if (!slot_name[g]) {
         const char *n = L.g->nodes[L.group_base[g]].name;
         slot_name[g] = take(n ? n : "t");
