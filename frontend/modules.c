@@ -195,6 +195,9 @@ Value *construct_builtin(const char *cls, Args *a) {
         m->inplace = bool_arg(lw_arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
         DONE(a, 1, "inplace");
         m->repr = m->inplace ? "ReLU(inplace=True)" : "ReLU()";
+    } else if (!strcmp(cls, "Tanh") || !strcmp(cls, "Sigmoid")) { /* no arguments, as in PyTorch */
+        DONE(a, 0);
+        m->repr = cls[0] == 'T' ? "Tanh()" : "Sigmoid()";
     } else if (!strcmp(cls, "MSELoss") || !strcmp(cls, "CrossEntropyLoss")) {
         Value *red = lw_arg(a, 0, "reduction", mk_str("mean"));
         DONE(a, 1, "reduction");
@@ -271,8 +274,9 @@ const char *module_repr(Module *m, int indent) {
 
 /* The builtin module classes, global names (lower.c): construct_builtin and module_call have a
  * branch for each. */
-const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "MSELoss",
-                                      "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d", "Sequential", NULL};
+const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
+                                      "Flatten", "MSELoss", "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d",
+                                      "Sequential", NULL};
 
 static bool is_builtin_module(const char *name) {
     for (int i = 0; module_classes[i]; i++)
@@ -691,6 +695,8 @@ Value *module_call(Module *m, Args *a) {
             return avgpool_call(x, m->k, m->stride, m->pad, m->ceil_mode, m->count_include_pad, loc);
         if (!strcmp(m->cls, "ReLU"))
             return unary_op(OP_RELU, x, loc);
+        if (!strcmp(m->cls, "Tanh") || !strcmp(m->cls, "Sigmoid"))
+            return unary_op(m->cls[0] == 'T' ? OP_TANH : OP_SIGMOID, x, loc);
         if (!strcmp(m->cls, "Flatten"))
             return lw_flatten(x, m->start_dim, m->end_dim, loc);
         if (!strcmp(m->cls, "BatchNorm2d"))

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -620,11 +620,38 @@ def nan_checks():
     print(torch.isnan(torch.tensor([1, 2])))
 
 
+def activations():
+    class Net(nn.Module):  # named as the .tg model: print(net) shows it
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2), nn.Sigmoid())
+
+        def forward(self, x):
+            return self.body(x)
+
+    torch.manual_seed(0)
+    net = Net()
+    print(net)
+    x = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    for step in range(3):
+        optimizer.zero_grad()
+        loss = F.mse_loss(net(x), y)
+        loss.backward()
+        optimizer.step()
+        print(f"step {step}: loss {loss.item():.6f}")
+    with torch.no_grad():
+        print(net(x))
+        print(nn.Tanh()(x), nn.Sigmoid()(x))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
-                     ("exports", exports), ("nan_checks", nan_checks)]:
+                     ("exports", exports), ("nan_checks", nan_checks),
+                     ("activations", activations)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -346,6 +346,12 @@ START_TEST(test_nan_checks_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_activations_match_pytorch) {
+    /* nn.Tanh and nn.Sigmoid modules in a Sequential: print(net), three SGD steps, the outputs */
+    check_program_prints_near("activations", 0);
+}
+END_TEST
+
 START_TEST(test_loader_matches_pytorch) {
     /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
        permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
@@ -1245,6 +1251,7 @@ int main(void) {
     tcase_add_test(tc, test_defs_match_pytorch);
     tcase_add_test(tc, test_exports_match_pytorch);
     tcase_add_test(tc, test_nan_checks_match_pytorch);
+    tcase_add_test(tc, test_activations_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
