@@ -59,37 +59,56 @@ static Value *method(Value *self, const char *name) {
     return f;
 }
 
+/* torch.nn.functional as written (an E_NAME, or E_ATTRs of one) */
+static const char *dotted_name(Expr *e) {
+    if (e->kind == E_NAME)
+        return e->str;
+    if (e->kind == E_ATTR)
+        return ir_fmt("%s.%s", dotted_name(e->lhs), e->str);
+    return "(expression)";
+}
+
 /* base.name: a namespace's member (torch.zeros is the global zeros), a tensor's attribute or
  * method, a module's parameter, buffer, layer or method, an optimizer's method. */
 static Value *attribute(Value *base, Expr *e) {
     const char *name = e->str;
     SrcLoc loc = e->loc;
-    if (base->kind == V_NAMESPACE && !strcmp(base->s, "math")) { /* Python's math: what tgc has of it */
-        if (!strcmp(name, "inf") || !strcmp(name, "nan") || !strcmp(name, "pi"))
-            return mk_float(name[0] == 'i' ? INFINITY : name[0] == 'n' ? NAN : 3.141592653589793);
-        if (strcmp(name, "isnan") && strcmp(name, "isinf") && strcmp(name, "isfinite"))
-            error_at(loc, "'math' has no member '%s' that tgc supports (it has isnan, isinf, isfinite, inf, nan, "
-                          "pi)", name);
-    }
     if (base->kind == V_NAMESPACE) {
-        bool np = !strcmp(base->s, "np");
-        /* torchvision.datasets, torchvision.transforms, torch.utils.data: transparent too */
-        static const char *const subs[] = {"datasets", "transforms", "utils", "data", "optim", "cuda"};
-        for (size_t i = 0; !np && i < sizeof subs / sizeof subs[0]; i++)
-            if (!strcmp(name, subs[i]))
-                return base;
-        Binding *b = find_in(L.globals, name);
-        if (!b) {
-            const char *cands[256];
-            int n = 0;
-            for (int i = 0; i < L.globals->n && n < 256; i++)
-                if (L.globals->b[i].v->kind != V_NAMESPACE)
-                    cands[n++] = L.globals->b[i].name;
-            const char *hint = diag_suggest(name, cands, n);
-            if (hint)
-                error_at(loc, "'%s' has no member '%s'; did you mean '%s'?", base->s, name, hint);
-            error_at(loc, "'%s' has no member '%s' that tgc supports", base->s, name);
+        const NamespaceDef *ns = ns_find(base->s);
+        bool np = !strcmp(base->s, "numpy");
+        const NamespaceDef *sub = ns_sub(ns, name);
+        if (sub) {
+            Value *v = lw_mk(V_NAMESPACE);
+            v->s = sub->path;
+            return v;
         }
+        const char *written = dotted_name(e);
+        if (!ns_has(ns, name)) {
+            const char *hint = ns_suggest(ns, name);
+            if (hint)
+                error_at(loc, "'%s' has no member '%s'; did you mean '%s'?", dotted_name(e->lhs), name, hint);
+            bool elsewhere = false; /* a member of another namespace (torch.sqrt for math.sqrt)? */
+            for (const NamespaceDef *o = namespaces; o->path; o++)
+                elsewhere |= ns_has(o, name);
+            if (!elsewhere && find_in(L.globals, name) && !find_in(L.globals, name)->v->decl)
+                error_at(loc, "%s is not %s's: '%s' is written without a namespace", written, base->s, name);
+            const char *have[9];
+            if (ns_members(ns, have, 9) < 9) { /* a small namespace says what it has */
+                const char *list = "";
+                for (int i = 0, n = ns_members(ns, have, 9); i < n; i++)
+                    list = ir_fmt("%s%s%s", list, i ? ", " : "", have[i]);
+                error_at(loc, "tgc does not support %s yet (%s has %s)", written, dotted_name(e->lhs),
+                         *list ? list : "nothing yet");
+            }
+            error_at(loc, "tgc does not support %s yet", written);
+        }
+        if (!strcmp(base->s, "math") && (!strcmp(name, "inf") || !strcmp(name, "nan") || !strcmp(name, "pi")))
+            return mk_float(name[0] == 'i' ? INFINITY : name[0] == 'n' ? NAN : 3.141592653589793);
+        if (!strcmp(name, "no_grad") || !strcmp(name, "inference_mode"))
+            error_at(loc, "%s() is written in a with statement: with %s() { ... }", written, written);
+        Binding *b = find_in(L.globals, name);
+        if (!b)
+            error_at(loc, "internal: %s has no global '%s'", base->s, name);
         if (b->v->kind == V_PYTYPE && (!strcmp(name, "float") || !strcmp(name, "int") || !strcmp(name, "bool"))) {
             /* torch.float is float32, torch.int int32, torch.bool bool (np.float is Python's float) */
             Value *d = lw_mk(V_DTYPE);

@@ -12,6 +12,7 @@
  * into its graph; a train block is checked, then lowered to its training step; a model that
  * nothing instantiated is run once alone, so that its errors show. The elaborator's other
  * files, one job each, share lower.h:
+ *   namespaces.c PyTorch's module paths (torch.nn.functional) and what tgc has in each
  *   values.c    values and scopes
  *   args.c      call arguments and their conversion (int_arg, shape_from_values, ...)
  *   graph.c     nodes, storage groups, views and in-place writes (aliasing)
@@ -64,11 +65,13 @@ static void def_globals(Ast *ast) {
             b->v->s = b->name;
         }
     }
-    static const char *ns[] = {"torch", "np", "numpy", "nn", "F", "optim", "torchvision", "transforms", "math"};
-    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+    for (const NamespaceDef *n = namespaces; n->path; n++) { /* torch, nn, F, np, ... */
+        const char *alias[4];
         Value *v = lw_mk(V_NAMESPACE);
-        v->s = !strcmp(ns[i], "numpy") ? "np" : ns[i];
-        lw_bind(L.globals, ns[i], v);
+        v->s = n->path;
+        NamespaceDef words = {NULL, NULL, n->aliases};
+        for (int k = 0, na = ns_members(&words, alias, 4); k < na; k++)
+            lw_bind(L.globals, alias[k], v);
     }
     for (int i = 0; i < ast->ndecls; i++)
         if (ast->decls[i]->kind == D_MODEL || ast->decls[i]->kind == D_DEF) {

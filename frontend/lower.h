@@ -35,7 +35,7 @@ typedef enum {
     V_MODULE,  /* mod */
     V_CLASS,   /* s = builtin module name, or decl = user model */
     V_FUNC,    /* s = builtin name, self = bound receiver, numpy namespace flag */
-    V_NAMESPACE, /* s = "torch", "np", ... */
+    V_NAMESPACE, /* s = the path ("torch.nn"), namespaces.c */
     V_PYTYPE,  /* s = "float", "int", "bool": type(x) */
     V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
     V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
@@ -335,6 +335,19 @@ Value *lw_filled(Shape s, DType dt, Value *value, SrcLoc loc);
 /* ---- modules.c: modules ---- */
 
 extern const char *const module_classes[]; /* Conv2d, Linear, ...; NULL ends them */
+
+/* namespaces.c: PyTorch's module paths and what tgc has in each */
+typedef struct {
+    const char *path;    /* "torch.nn.functional" */
+    const char *aliases; /* the global names bound to it ("F"), space-separated */
+    const char *members; /* its names, space-separated; a member that is a path below opens it */
+} NamespaceDef;
+extern const NamespaceDef namespaces[]; /* a NULL path ends them */
+const NamespaceDef *ns_find(const char *path);
+bool ns_has(const NamespaceDef *ns, const char *name);
+const NamespaceDef *ns_sub(const NamespaceDef *ns, const char *name);
+int ns_members(const NamespaceDef *ns, const char **out, int max);
+const char *ns_suggest(const NamespaceDef *ns, const char *name);
 Value *construct_builtin(const char *cls, Args *a);
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);

@@ -293,8 +293,10 @@ bool is_layer_decl(Stmt *s) {
     const char *name = NULL;
     if (c->kind == E_NAME)
         name = c->str;
-    else if (c->kind == E_ATTR && c->lhs->kind == E_NAME && !strcmp(c->lhs->str, "nn"))
-        name = c->str;
+    else if (c->kind == E_ATTR && ((c->lhs->kind == E_NAME && !strcmp(c->lhs->str, "nn")) ||
+                                   (c->lhs->kind == E_ATTR && !strcmp(c->lhs->str, "nn") &&
+                                    c->lhs->lhs->kind == E_NAME && !strcmp(c->lhs->lhs->str, "torch"))))
+        name = c->str; /* nn.Conv2d, torch.nn.Conv2d */
     if (!name)
         return false;
     if (is_builtin_module(name))

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "frontend/frontend.h"
+#include "frontend/lower.h"
 
 /* Runs the frontend on src as file "bad.tg"; returns what diag printed. */
 static char *diagnose(const char *src) {
@@ -1220,9 +1221,72 @@ static const BadCase bad[] = {
      "program p {\n"
      "    print(math.sqrt(2.0))\n"
      "}\n",
-     "bad.tg:2:16: error: 'math' has no member 'sqrt' that tgc supports (it has isnan, isinf, isfinite, inf, nan, pi)\n"
+     "bad.tg:2:16: error: tgc does not support math.sqrt yet (math has isnan, isinf, isfinite, inf, nan, pi)\n"
      "    print(math.sqrt(2.0))\n"
      "               ^\n"},
+    {"ns_unsupported",
+     "program p {\n"
+     "    e = nn.Embedding(10, 3)\n"
+     "}\n",
+     "bad.tg:2:12: error: tgc does not support nn.Embedding yet\n"
+     "    e = nn.Embedding(10, 3)\n"
+     "           ^\n"},
+    {"ns_unsupported_deep",
+     "program p {\n"
+     "    y = torch.nn.functional.interpolate(ones(1, 1, 2, 2), scale_factor=2)\n"
+     "}\n",
+     "bad.tg:2:29: error: tgc does not support torch.nn.functional.interpolate yet\n"
+     "    y = torch.nn.functional.interpolate(ones(1, 1, 2, 2), scale_factor=2)\n"
+     "                            ^\n"},
+    {"ns_unsupported_namespace",
+     "program p {\n"
+     "    d = torch.distributions.Normal(0.0, 1.0)\n"
+     "}\n",
+     "bad.tg:2:15: error: tgc does not support torch.distributions yet\n"
+     "    d = torch.distributions.Normal(0.0, 1.0)\n"
+     "              ^\n"},
+    {"ns_case_slip",
+     "program p {\n"
+     "    c = nn.Conv2D(1, 6, 5)\n"
+     "}\n",
+     "bad.tg:2:12: error: 'nn' has no member 'Conv2D'; did you mean 'Conv2d'?\n"
+     "    c = nn.Conv2D(1, 6, 5)\n"
+     "           ^\n"},
+    {"ns_typo_long_name",
+     "program p {\n"
+     "    s = nn.Sequental(nn.ReLU())\n"
+     "}\n",
+     "bad.tg:2:12: error: 'nn' has no member 'Sequental'; did you mean 'Sequential'?\n"
+     "    s = nn.Sequental(nn.ReLU())\n"
+     "           ^\n"},
+    {"ns_no_unrelated_hint",
+     "program p {\n"
+     "    y = F.einsum(\"ij->ji\", ones(2, 3))\n"
+     "}\n",
+     "bad.tg:2:11: error: tgc does not support F.einsum yet\n"
+     "    y = F.einsum(\"ij->ji\", ones(2, 3))\n"
+     "          ^\n"},
+    {"ns_other_namespace",
+     "program p {\n"
+     "    y = torchvision.transforms.relu(ones(2))\n"
+     "}\n",
+     "bad.tg:2:32: error: tgc does not support torchvision.transforms.relu yet (torchvision.transforms has ToTensor, Normalize, Pad, Compose)\n"
+     "    y = torchvision.transforms.relu(ones(2))\n"
+     "                               ^\n"},
+    {"ns_tgc_own_name",
+     "program p {\n"
+     "    x = ones(2, dtype=torch.f32)\n"
+     "}\n",
+     "bad.tg:2:29: error: torch.f32 is not torch's: 'f32' is written without a namespace\n"
+     "    x = ones(2, dtype=torch.f32)\n"
+     "                            ^\n"},
+    {"ns_no_grad_outside_with",
+     "program p {\n"
+     "    g = torch.no_grad()\n"
+     "}\n",
+     "bad.tg:2:15: error: torch.no_grad() is written in a with statement: with torch.no_grad() { ... }\n"
+     "    g = torch.no_grad()\n"
+     "              ^\n"},
     {"float_of_bad_string",
      "program p {\n"
      "    print(float(\"0x10\"), float(\"one\"))\n"
@@ -1670,6 +1734,75 @@ START_TEST(test_table_size) {
 }
 END_TEST
 
+/* docs/language.md's table of names by namespace (scripts/gen_names_table.py) lists exactly what
+ * frontend/namespaces.c has, and every name it lists is accepted: PATH.NAME compiles. */
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s (the test runs in the source root)", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+START_TEST(test_namespace_table) {
+    char *doc = read_text("docs/language.md");
+    char *begin = strstr(doc, "<!-- names:begin"), *end = strstr(doc, "<!-- names:end -->");
+    ck_assert_msg(begin && end && begin < end, "docs/language.md has no names table");
+    *end = 0;
+    int nrows = 0;
+    for (char *row = strstr(begin, "\n| `"); row; row = strstr(row + 1, "\n| `")) {
+        char path[64];
+        ck_assert_int_eq(sscanf(row, "\n| `%63[^`]`", path), 1);
+        const NamespaceDef *ns = ns_find(path);
+        ck_assert_msg(ns != NULL, "the docs list namespace %s, which tgc does not have", path);
+        nrows++;
+        /* the names column: `name` for a member, `name.` for a namespace below */
+        char *line_end = strchr(row + 1, '\n');
+        char *col = row + 1;
+        for (int bars = 0; bars < 3; col++)
+            bars += *col == '|';
+        int ndoc = 0;
+        for (char *p = strchr(col, '`'); p && p < line_end; p = strchr(p + 1, '`')) {
+            char *q = strchr(p + 1, '`');
+            char name[64];
+            int len = (int)(q - p - 1) - (q[-1] == '.');
+            snprintf(name, sizeof name, "%.*s", len, p + 1);
+            ck_assert_msg(ns_has(ns, name), "the docs list %s.%s, which tgc does not have", path, name);
+            ndoc++;
+            p = q;
+        }
+        const char *members[256];
+        int n = ns_members(ns, members, 256);
+        ck_assert_msg(ndoc == n, "the docs list %d names of %s, tgc has %d (scripts/gen_names_table.py)", ndoc,
+                      path, n);
+        /* each member compiles as PATH.NAME (a namespace's as PATH.NAME.x, an error that names it) */
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(members[i], "no_grad") || !strcmp(members[i], "inference_mode"))
+                continue; /* a with statement's */
+            bool sub = ns_sub(ns, members[i]) != NULL;
+            const char *first = !strncmp(path, "numpy", 5) ? "np" : path;
+            char src[256];
+            snprintf(src, sizeof src, "program p {\n    x = %s.%s%s\n}\n", first, members[i], sub ? ".zz_no_such" : "");
+            char *got = diagnose(src);
+            if (sub)
+                ck_assert_msg(strstr(got, "does not support") && strstr(got, ".zz_no_such"), "%s: %s", src, got);
+            else
+                ck_assert_msg(!*got, "%s.%s is listed but does not compile:\n%s", path, members[i], got);
+        }
+    }
+    int nspaces = 0;
+    for (const NamespaceDef *ns = namespaces; ns->path; ns++)
+        nspaces++;
+    ck_assert_msg(nrows == nspaces, "the docs list %d namespaces, tgc has %d", nrows, nspaces);
+    free(doc);
+}
+END_TEST
+
 static Token *lex_string(const char *src, int *n) {
     int file = diag_add_file("lex.tg", src);
     return lex(file, src, n);
@@ -1806,6 +1939,7 @@ int main(void) {
     tcase_add_test(tc, test_parse_fstring);
     tcase_add_test(tc, test_recovery_reports_each_error);
     tcase_add_test(tc, test_table_size);
+    tcase_add_test(tc, test_namespace_table);
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_loop_test(tc, test_malformed, 0, (int)(sizeof bad / sizeof bad[0]));
     suite_add_tcase(s, tc);

@@ -1,0 +1,135 @@
+/*
+ * namespaces.c: PyTorch's module paths, as a program imports them.
+ *
+ * A .tg program writes torch.zeros, nn.Conv2d, F.relu, torch.optim.lr_scheduler.StepLR the way
+ * PyTorch code does. Each namespace below lists the names tgc has in it; a member is the global
+ * of the same name (builtins.c's table, modules.c's classes, the dtypes), or a namespace one level
+ * down. A name a namespace lacks is reported as PyTorch code would meet it: "tgc does not support
+ * nn.Dropout yet", with a suggestion only from the same namespace and only for a slip (a wrong
+ * letter case, or one typo in a long name), never an unrelated name that happens to be close.
+ *
+ * The table is also the reference docs/language.md prints ("Names by namespace"), and
+ * test_frontend checks the two agree.
+ */
+#include "lower.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* path, the global names bound to it, its members (space-separated; a member that is also a
+ * namespace path below is that namespace) */
+const NamespaceDef namespaces[] = {
+    {"torch", "torch",
+     "tensor as_tensor from_numpy zeros ones empty full rand randn zeros_like ones_like rand_like randn_like "
+     "full_like empty_like arange add sub mul div pow maximum minimum floor_divide remainder eq ne lt le gt ge "
+     "subtract multiply divide true_divide isnan isinf isfinite neg negative relu exp log sqrt abs tanh sigmoid "
+     "logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
+     "concatenate matmul mm dot conv2d max_pool2d avg_pool2d manual_seed load save device no_grad inference_mode "
+     "float32 float64 double int32 int64 long uint8 float int bool nn optim utils cuda"},
+    {"torch.nn", "nn",
+     "Conv2d Linear MaxPool2d AvgPool2d ReLU Tanh Sigmoid Flatten MSELoss CrossEntropyLoss BatchNorm2d "
+     "AdaptiveAvgPool2d Sequential functional init utils"},
+    {"torch.nn.functional", "F",
+     "relu tanh sigmoid conv2d linear max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy"},
+    {"torch.nn.init", "", ""},
+    {"torch.nn.utils", "", ""},
+    {"torch.optim", "optim", "SGD Adam AdamW lr_scheduler"},
+    {"torch.optim.lr_scheduler", "", ""},
+    {"torch.utils", "", "data"},
+    {"torch.utils.data", "", "DataLoader TensorDataset"},
+    {"torch.cuda", "", "is_available"},
+    {"torchvision", "torchvision", "datasets transforms utils"},
+    {"torchvision.datasets", "", "FashionMNIST MNIST CIFAR10"},
+    {"torchvision.transforms", "transforms", "ToTensor Normalize Pad Compose"},
+    {"torchvision.utils", "", "make_grid save_image"},
+    {"numpy", "np numpy",
+     "array ones zeros empty full zeros_like ones_like full_like empty_like arange add subtract multiply divide "
+     "true_divide maximum minimum floor_divide remainder isnan isinf isfinite negative exp log sqrt abs tanh "
+     "logical_not sum mean max min argmax reshape transpose swapaxes squeeze concatenate matmul dot float32 "
+     "float64 double int32 int64 uint8 float int bool"},
+    {"math", "math", "isnan isinf isfinite inf nan pi"},
+    {NULL, NULL, NULL},
+};
+
+const NamespaceDef *ns_find(const char *path) {
+    for (const NamespaceDef *n = namespaces; n->path; n++)
+        if (!strcmp(n->path, path))
+            return n;
+    return NULL;
+}
+
+/* Is `name` one of the space-separated words of `list`? */
+static bool in_words(const char *list, const char *name) {
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == len && !strncmp(p, name, len))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+bool ns_has(const NamespaceDef *ns, const char *name) { return in_words(ns->members, name); }
+
+/* The namespace `name` opens inside ns (torch + nn -> torch.nn), or NULL. */
+const NamespaceDef *ns_sub(const NamespaceDef *ns, const char *name) {
+    if (!ns_has(ns, name))
+        return NULL;
+    return ns_find(ir_fmt("%s.%s", ns->path, name));
+}
+
+/* The members of ns, as an array for diag_suggest (up to max). */
+int ns_members(const NamespaceDef *ns, const char **out, int max) {
+    int n = 0;
+    for (const char *p = ns->members; *p && n < max;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p)
+            out[n++] = ir_strndup(p, (size_t)(e - p));
+        p = e;
+    }
+    return n;
+}
+
+/* A slip of a member's spelling: the same name in another letter case (Conv2D), or one typo in a
+ * name of eight letters or more (Sequental). A short name one letter from another (gelu, relu) is a
+ * different function, not a slip, so it gets no suggestion. */
+const char *ns_suggest(const NamespaceDef *ns, const char *name) {
+    const char *cands[256];
+    int n = ns_members(ns, cands, 256);
+    for (int i = 0; i < n; i++)
+        if (strlen(cands[i]) == strlen(name)) {
+            const char *a = cands[i], *b = name;
+            while (*a && tolower((unsigned char)*a) == tolower((unsigned char)*b))
+                a++, b++;
+            if (!*a)
+                return cands[i];
+        }
+    if (strlen(name) < 8)
+        return NULL;
+    const char *hint = diag_suggest(name, cands, n);
+    if (!hint)
+        return NULL;
+    /* diag_suggest allows a typo in three letters; here one only (the length differs by at most
+     * one and the names share all but one position of the shorter's prefix or suffix) */
+    size_t lh = strlen(hint), ln = strlen(name);
+    if (lh + 1 < ln || ln + 1 < lh)
+        return NULL;
+    size_t pre = 0, suf = 0;
+    while (pre < lh && pre < ln && hint[pre] == name[pre])
+        pre++;
+    while (suf < lh - pre && suf < ln - pre && hint[lh - 1 - suf] == name[ln - 1 - suf])
+        suf++;
+    size_t lmax = lh > ln ? lh : ln;
+    if (pre + suf + 2 < lmax) /* more than one letter or two neighbours apart */
+        return NULL;
+    return hint;
+}
