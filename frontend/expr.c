@@ -59,70 +59,13 @@ static Value *method(Value *self, const char *name) {
     return f;
 }
 
-/* torch.nn.functional as written (an E_NAME, or E_ATTRs of one) */
-static const char *dotted_name(Expr *e) {
-    if (e->kind == E_NAME)
-        return e->str;
-    if (e->kind == E_ATTR)
-        return ir_fmt("%s.%s", dotted_name(e->lhs), e->str);
-    return "(expression)";
-}
-
 /* base.name: a namespace's member (torch.zeros is the global zeros), a tensor's attribute or
  * method, a module's parameter, buffer, layer or method, an optimizer's method. */
 static Value *attribute(Value *base, Expr *e) {
     const char *name = e->str;
     SrcLoc loc = e->loc;
-    if (base->kind == V_NAMESPACE) {
-        const NamespaceDef *ns = ns_find(base->s);
-        bool np = !strcmp(base->s, "numpy");
-        const NamespaceDef *sub = ns_sub(ns, name);
-        if (sub) {
-            Value *v = lw_mk(V_NAMESPACE);
-            v->s = sub->path;
-            return v;
-        }
-        const char *written = dotted_name(e);
-        if (!ns_has(ns, name)) {
-            const char *hint = ns_suggest(ns, name);
-            if (hint)
-                error_at(loc, "'%s' has no member '%s'; did you mean '%s'?", dotted_name(e->lhs), name, hint);
-            bool elsewhere = false; /* a member of another namespace (torch.sqrt for math.sqrt)? */
-            for (const NamespaceDef *o = namespaces; o->path; o++)
-                elsewhere |= ns_has(o, name);
-            if (!elsewhere && find_in(L.globals, name) && !find_in(L.globals, name)->v->decl)
-                error_at(loc, "%s is not %s's: '%s' is written without a namespace", written, base->s, name);
-            const char *have[9];
-            if (ns_members(ns, have, 9) < 9) { /* a small namespace says what it has */
-                const char *list = "";
-                for (int i = 0, n = ns_members(ns, have, 9); i < n; i++)
-                    list = ir_fmt("%s%s%s", list, i ? ", " : "", have[i]);
-                error_at(loc, "tgc does not support %s yet (%s has %s)", written, dotted_name(e->lhs),
-                         *list ? list : "nothing yet");
-            }
-            error_at(loc, "tgc does not support %s yet", written);
-        }
-        if (!strcmp(base->s, "math") && (!strcmp(name, "inf") || !strcmp(name, "nan") || !strcmp(name, "pi")))
-            return mk_float(name[0] == 'i' ? INFINITY : name[0] == 'n' ? NAN : 3.141592653589793);
-        if (!strcmp(name, "no_grad") || !strcmp(name, "inference_mode"))
-            error_at(loc, "%s() is written in a with statement: with %s() { ... }", written, written);
-        Binding *b = find_in(L.globals, name);
-        if (!b)
-            error_at(loc, "internal: %s has no global '%s'", base->s, name);
-        if (b->v->kind == V_PYTYPE && (!strcmp(name, "float") || !strcmp(name, "int") || !strcmp(name, "bool"))) {
-            /* torch.float is float32, torch.int int32, torch.bool bool (np.float is Python's float) */
-            Value *d = lw_mk(V_DTYPE);
-            d->dt = name[0] == 'f' ? (np ? DT_F64 : DT_F32) : name[0] == 'i' ? (np ? DT_I64 : DT_I32) : DT_BOOL;
-            return d;
-        }
-        if (np && b->v->kind == V_FUNC) {
-            Value *f = lw_mk(V_FUNC);
-            *f = *b->v;
-            f->numpy_ns = true;
-            return f;
-        }
-        return b->v;
-    }
+    if (base->kind == V_NAMESPACE)
+        return ns_attribute(base, e);
     if (base->kind == V_DATASET || base->kind == V_LOADER)
         return data_attribute(base, name, loc);
     if (base->kind == V_OPTIONS)

@@ -348,6 +348,7 @@ bool ns_has(const NamespaceDef *ns, const char *name);
 const NamespaceDef *ns_sub(const NamespaceDef *ns, const char *name);
 int ns_members(const NamespaceDef *ns, const char **out, int max);
 const char *ns_suggest(const NamespaceDef *ns, const char *name);
+Value *ns_attribute(Value *base, Expr *e); /* torch.zeros, nn.functional, ... */
 Value *construct_builtin(const char *cls, Args *a);
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);
