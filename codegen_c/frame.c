@@ -810,6 +810,25 @@ const char *cg_unary(const Node *n, const char *a) {
     case OP_ABS: return dtype_is_float(t) ? ir_fmt("fabs%s(%s)", f, a) : ir_fmt("(%s < 0 ? -%s : %s)", a, a, a);
     case OP_TANH: return ir_fmt("tanh%s(%s)", f, a);
     case OP_SIGMOID: return ir_fmt("%s / (%s + exp%s(-%s))", cg_literal(1, t), cg_literal(1, t), f, a);
+    case OP_LEAKY_RELU: return ir_fmt("(%s > 0 ? %s : %s * %s)", a, a, a, cg_literal(node_float(n, "slope", 0.01), t));
+    case OP_ELU: return ir_fmt("(%s > 0 ? %s : %s * expm1%s(%s))", a, a, cg_literal(node_float(n, "alpha", 1), t), f, a);
+    case OP_GELU:
+        if (node_int(n, "tanh", 0)) /* 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) */
+            return ir_fmt("%s * %s * (%s + tanh%s(%s * (%s + %s * (%s * %s * %s))))", cg_literal(0.5, t), a,
+                          cg_literal(1, t), f, cg_literal(0.7978845608028654, t), a, cg_literal(0.044715, t), a, a, a);
+        return ir_fmt("%s * %s * (%s + erf%s(%s * %s))", a, cg_literal(0.5, t), cg_literal(1, t), f, a,
+                      cg_literal(0.7071067811865476, t));
+    case OP_SILU: return ir_fmt("%s / (%s + exp%s(-%s))", a, cg_literal(1, t), f, a);
+    case OP_SOFTPLUS: {
+        const char *beta = cg_literal(node_float(n, "beta", 1), t);
+        return ir_fmt("(%s * %s > %s ? %s : log1p%s(exp%s(%s * %s)) / %s)", a, beta,
+                      cg_literal(node_float(n, "threshold", 20), t), a, f, f, a, beta, beta);
+    }
+    case OP_HARDTANH: {
+        const char *lo = cg_literal(node_float(n, "min", -1), t), *hi = cg_literal(node_float(n, "max", 1), t);
+        return ir_fmt("(%s < %s ? %s : %s > %s ? %s : %s)", a, lo, lo, a, hi, hi, a);
+    }
+    case OP_ERF: return ir_fmt("erf%s(%s)", f, a);
     case OP_NOT: return ir_fmt("!%s", a);
     case OP_CAST:
         if (t == DT_BOOL) return ir_fmt("(%s != 0)", a);

@@ -254,15 +254,6 @@ static Value *bi_step(Args *a) {
 static Value *bi_optimizer(Args *a) { return make_optimizer(a->fname, a); }
 
 /* mse_loss(input, target), cross_entropy(input, target), by the name called */
-static Value *bi_loss(Args *a) {
-    SrcLoc loc = a->loc;
-    Value *x = lw_req(a, 0, "input"), *t = lw_req(a, 1, "target"), *red = lw_arg(a, 2, "reduction", mk_str("mean"));
-    DONE(a, 3, "input", "target", "reduction");
-    if (red->kind != V_STR)
-        error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
-    return a->fname[0] == 'm' ? mse_loss(x, t, red->s, loc) : cross_entropy(x, t, red->s, loc);
-}
-
 /* ---- creation ---- */
 
 /* tensor(data), as_tensor(data), array(data): numpy's when called so (float64 by default) */
@@ -1045,10 +1036,27 @@ const Builtin builtins[] = {
     /* losses and optimizers */
     {"mse_loss", bi_loss, 0, G},
     {"cross_entropy", bi_loss, 0, G},
+    {"nll_loss", bi_loss, 0, G},
+    {"l1_loss", bi_loss, 0, G},
+    {"smooth_l1_loss", bi_loss, 0, G},
+    {"huber_loss", bi_loss, 0, G},
+    {"binary_cross_entropy", bi_loss, 0, G},
+    {"binary_cross_entropy_with_logits", bi_loss, 0, G},
     {"SGD", bi_optimizer, 0, G},
     {"Adam", bi_optimizer, 0, G},
     {"AdamW", bi_optimizer, 0, G},
     {"adaptive_avg_pool2d", bi_adaptive_avg_pool2d, 0, G},
+    /* activations (activations.c) */
+    {"leaky_relu", bi_leaky_relu, 0, G},
+    {"elu", bi_elu, 0, G},
+    {"gelu", bi_gelu, 0, G},
+    {"silu", bi_silu, 0, G},
+    {"softplus", bi_softplus, 0, G},
+    {"hardtanh", bi_hardtanh, 0, G},
+    {"relu6", bi_hardtanh, 0, G},
+    {"erf", bi_erf, 0, G | T},
+    {"softmax", bi_softmax, 0, G | T},
+    {"log_softmax", bi_softmax, 0, G | T},
     /* data (data.c): torchvision's datasets and transforms, DataLoader and its iterators */
     {"ToTensor", bi_transform, 0, G},
     {"Normalize", bi_transform, 0, G},

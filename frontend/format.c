@@ -264,6 +264,13 @@ static const char *grad_fn_name(int id) {
     case OP_ABS: return "AbsBackward0";
     case OP_TANH: return "TanhBackward0";
     case OP_SIGMOID: return "SigmoidBackward0";
+    case OP_LEAKY_RELU: return "LeakyReluBackward0";
+    case OP_ELU: return "EluBackward0";
+    case OP_GELU: return "GeluBackward0";
+    case OP_SILU: return "SiluBackward0";
+    case OP_SOFTPLUS: return "SoftplusBackward0";
+    case OP_HARDTANH: return "HardtanhBackward0";
+    case OP_ERF: return "ErfBackward0";
     case OP_CAST: return "ToCopyBackward0";
     case OP_SUM: return all ? "SumBackward0" : "SumBackward1";
     case OP_MEAN: return all ? "MeanBackward0" : "MeanBackward1";

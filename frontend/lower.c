@@ -19,6 +19,8 @@
  *   format.c    Python's str() and format(), run-time text (print, f-strings)
  *   tensors.c   tensor operations and creation, type promotion
  *   modules.c   modules: construction, repr, calls (BatchNorm2d, ...), checking a model alone
+ *   activations.c F.gelu, nn.LeakyReLU, softmax, ...: activation functions and modules
+ *   losses.c    F.nll_loss, nn.BCEWithLogitsLoss, ...: losses with PyTorch's options
  *   autograd.c  requires_grad, backward(), .grad
  *   optim.c     optimizers and their updates, losses
  *   builtins.c  builtin functions and methods: zeros(), print(), x.sum(), ...

@@ -134,6 +134,9 @@ struct Module {
     bool affine, track;
     bool eval;           /* model.eval(): BatchNorm2d uses its running statistics */
     int64_t osize[2];    /* AdaptiveAvgPool2d's output size */
+    double act_p[2];     /* an activation's options (activations.c): LeakyReLU's slope, Softplus's beta, ... */
+    Value *act_dim;      /* Softmax, LogSoftmax: dim (None or an int) */
+    struct LossOpts *loss; /* a loss module's options (losses.c) */
 };
 
 typedef struct {
@@ -348,6 +351,24 @@ bool ns_has(const NamespaceDef *ns, const char *name);
 const NamespaceDef *ns_sub(const NamespaceDef *ns, const char *name);
 int ns_members(const NamespaceDef *ns, const char **out, int max);
 const char *ns_suggest(const NamespaceDef *ns, const char *name);
+
+/* activations.c: leaky_relu, elu, gelu, silu, softplus, hardtanh, relu6, erf, softmax, log_softmax */
+Value *bi_leaky_relu(Args *a);
+Value *bi_elu(Args *a);
+Value *bi_gelu(Args *a);
+Value *bi_silu(Args *a);
+Value *bi_softplus(Args *a);
+Value *bi_hardtanh(Args *a);
+Value *bi_erf(Args *a);
+Value *bi_softmax(Args *a);
+Value *softmax_along(Value *x, Value *dim, bool log, SrcLoc loc);
+bool activation_construct(Module *m, Args *a); /* false: m->cls is not an activation */
+Value *activation_call(Module *m, Value *x, SrcLoc loc); /* NULL: not an activation */
+
+/* losses.c: F.mse_loss, F.nll_loss, F.cross_entropy, ...; nn.NLLLoss(...) and the other loss modules */
+Value *bi_loss(Args *a);
+bool loss_construct(Module *m, Args *a); /* false: m->cls is not a loss */
+Value *loss_call(Module *m, Args *a);
 Value *ns_attribute(Value *base, Expr *e); /* torch.zeros, nn.functional, ... */
 Value *construct_builtin(const char *cls, Args *a);
 Value *construct_model(Decl *d, Args *a);

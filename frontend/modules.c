@@ -195,16 +195,11 @@ Value *construct_builtin(const char *cls, Args *a) {
         m->inplace = bool_arg(lw_arg(a, 0, "inplace", mk_bool(false)), loc, "inplace");
         DONE(a, 1, "inplace");
         m->repr = m->inplace ? "ReLU(inplace=True)" : "ReLU()";
+    } else if (activation_construct(m, a)) {
     } else if (!strcmp(cls, "Tanh") || !strcmp(cls, "Sigmoid")) { /* no arguments, as in PyTorch */
         DONE(a, 0);
         m->repr = cls[0] == 'T' ? "Tanh()" : "Sigmoid()";
-    } else if (!strcmp(cls, "MSELoss") || !strcmp(cls, "CrossEntropyLoss")) {
-        Value *red = lw_arg(a, 0, "reduction", mk_str("mean"));
-        DONE(a, 1, "reduction");
-        if (red->kind != V_STR || (strcmp(red->s, "mean") && strcmp(red->s, "sum") && strcmp(red->s, "none")))
-            error_at(loc, "reduction must be 'mean', 'sum' or 'none'");
-        m->loss_reduction = red->s;
-        m->repr = ir_fmt("%s()", cls);
+    } else if (loss_construct(m, a)) {
     } else if (!strcmp(cls, "BatchNorm2d")) {
         m->in = int_arg(lw_req(a, 0, "num_features"), loc, "num_features");
         Value *eps = lw_arg(a, 1, "eps", mk_float(1e-5)), *mom = lw_arg(a, 2, "momentum", mk_float(0.1));
@@ -276,7 +271,9 @@ const char *module_repr(Module *m, int indent) {
  * branch for each. */
 const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
                                       "Flatten", "MSELoss", "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d",
-                                      "Sequential", NULL};
+                                      "Sequential", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "ReLU6",
+                                      "Hardtanh", "Softmax", "LogSoftmax", "Identity", "L1Loss", "SmoothL1Loss",
+                                      "HuberLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", NULL};
 
 static bool is_builtin_module(const char *name) {
     for (int i = 0; module_classes[i]; i++)
@@ -678,11 +675,8 @@ void collect_buffers(Module *m, int *groups, int *nodes, int *n) {
 /* m(x): a builtin module's computation, or a user model's forward pass in its own scope. */
 Value *module_call(Module *m, Args *a) {
     SrcLoc loc = a->loc;
-    if (!m->decl && m->loss_reduction) {
-        Value *x = lw_req(a, 0, "input"), *t = lw_req(a, 1, "target");
-        DONE(a, 2, "input", "target");
-        return m->cls[0] == 'M' ? mse_loss(x, t, m->loss_reduction, loc) : cross_entropy(x, t, m->loss_reduction, loc);
-    }
+    if (!m->decl && m->loss_reduction)
+        return loss_call(m, a);
     if (!m->decl) {
         Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
         DONE(a, 1, "input");
@@ -699,6 +693,9 @@ Value *module_call(Module *m, Args *a) {
             return unary_op(OP_RELU, x, loc);
         if (!strcmp(m->cls, "Tanh") || !strcmp(m->cls, "Sigmoid"))
             return unary_op(m->cls[0] == 'T' ? OP_TANH : OP_SIGMOID, x, loc);
+        Value *act = activation_call(m, x, loc);
+        if (act)
+            return act;
         if (!strcmp(m->cls, "Flatten"))
             return lw_flatten(x, m->start_dim, m->end_dim, loc);
         if (!strcmp(m->cls, "BatchNorm2d"))

@@ -24,14 +24,18 @@ const NamespaceDef namespaces[] = {
      "tensor as_tensor from_numpy zeros ones empty full rand randn zeros_like ones_like rand_like randn_like "
      "full_like empty_like arange add sub mul div pow maximum minimum floor_divide remainder eq ne lt le gt ge "
      "subtract multiply divide true_divide isnan isinf isfinite neg negative relu exp log sqrt abs tanh sigmoid "
-     "logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
+     "erf softmax log_softmax logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
      "concatenate matmul mm dot conv2d max_pool2d avg_pool2d manual_seed load save device no_grad inference_mode "
      "float32 float64 double int32 int64 long uint8 float int bool nn optim utils cuda"},
     {"torch.nn", "nn",
      "Conv2d Linear MaxPool2d AvgPool2d ReLU Tanh Sigmoid Flatten MSELoss CrossEntropyLoss BatchNorm2d "
-     "AdaptiveAvgPool2d Sequential functional init utils"},
+     "AdaptiveAvgPool2d Sequential LeakyReLU ELU GELU SiLU Softplus ReLU6 Hardtanh Softmax LogSoftmax Identity "
+     "L1Loss SmoothL1Loss HuberLoss NLLLoss BCELoss BCEWithLogitsLoss "
+     "functional init utils"},
     {"torch.nn.functional", "F",
-     "relu tanh sigmoid conv2d linear max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy"},
+     "relu tanh sigmoid leaky_relu elu gelu silu softplus hardtanh relu6 softmax log_softmax conv2d linear "
+     "max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy nll_loss l1_loss smooth_l1_loss huber_loss "
+     "binary_cross_entropy binary_cross_entropy_with_logits"},
     {"torch.nn.init", "", ""},
     {"torch.nn.utils", "", ""},
     {"torch.optim", "optim", "SGD Adam AdamW lr_scheduler"},

@@ -48,6 +48,13 @@ OP(SQRT,        "sqrt",         1,    K_UNARY,  1, EPI_NONE,    1)
 OP(ABS,         "abs",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(TANH,        "tanh",         1,    K_UNARY,  1, EPI_NONE,    1)
 OP(SIGMOID,     "sigmoid",      1,    K_UNARY,  1, EPI_NONE,    1)
+OP(LEAKY_RELU,  "leaky_relu",   1,    K_UNARY,  1, EPI_NONE,    1) /* x > 0 ? x : x * attr slope */
+OP(ELU,         "elu",          1,    K_UNARY,  1, EPI_NONE,    1) /* x > 0 ? x : attr alpha * (exp(x) - 1) */
+OP(GELU,        "gelu",         1,    K_UNARY,  1, EPI_NONE,    1) /* x * Phi(x); attr tanh = 1: PyTorch's tanh approximation */
+OP(SILU,        "silu",         1,    K_UNARY,  1, EPI_NONE,    1) /* x * sigmoid(x) */
+OP(SOFTPLUS,    "softplus",     1,    K_UNARY,  1, EPI_NONE,    1) /* log(1 + exp(beta x)) / beta, x where beta x > threshold; attrs beta, threshold */
+OP(HARDTANH,    "hardtanh",     1,    K_UNARY,  1, EPI_NONE,    1) /* x clamped to [attr min, attr max] (relu6: 0, 6) */
+OP(ERF,         "erf",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(NOT,         "not",          1,    K_UNARY,  0, EPI_NONE,    1) /* logical not, bool -> bool */
 OP(CAST,        "cast",         1,    K_UNARY,  1, EPI_NONE,    1) /* convert to the node's dtype */
 OP(ADD,         "add",          2,    K_BINARY, 1, EPI_NONE,    1)

@@ -71,6 +71,58 @@ static int sum_axes(int x, const int64_t *axes, int n, bool keepdim) {
     return emit(OP_SUM, &x, 1, N(x)->dtype, shape_scalar(), a, 2);
 }
 
+/* 1 - m, m of the shape of the gradient */
+static int one_minus(int m, DType dt) { return op2(OP_ADD, op1(OP_NEG, m), scalar(1, dt)); }
+
+/* g * (m ? 1 : d) for a 0/1 mask m: exactly g where m is 1, g * d where it is 0 (d finite there) */
+static int pick_grad(int g, int m, int d, DType dt) {
+    return op2(OP_ADD, op2(OP_MUL, g, m), op2(OP_MUL, op2(OP_MUL, g, one_minus(m, dt)), d));
+}
+
+/* The gradient of an activation (activations.c's ops), as PyTorch's backward computes it. */
+static int activation_grad(const Node *n, int x, int g, DType dt) {
+    switch (n->op) {
+    case OP_LEAKY_RELU: /* x > 0 ? g : g * slope */
+        return pick_grad(g, mask(OP_GT, x, scalar(0, dt), dt), scalar(node_float(n, "slope", 0.01), dt), dt);
+    case OP_ELU: /* x > 0 ? g : g * alpha * exp(x), which is y + alpha there */
+        return pick_grad(g, mask(OP_GT, x, scalar(0, dt), dt),
+                         op2(OP_ADD, n->id, scalar(node_float(n, "alpha", 1), dt)), dt);
+    case OP_GELU: {
+        if (node_int(n, "tanh", 0)) {
+            /* 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2), t = tanh(inner) */
+            double beta = 0.7978845608028654, kappa = 0.044715;
+            int x2 = op2(OP_MUL, x, x);
+            int inner = op2(OP_MUL, op2(OP_ADD, x, op2(OP_MUL, op2(OP_MUL, x2, x), scalar(kappa, dt))), scalar(beta, dt));
+            int t = op1(OP_TANH, inner);
+            int left = op2(OP_MUL, op2(OP_ADD, t, scalar(1, dt)), scalar(0.5, dt));
+            int dt2 = one_minus(op2(OP_MUL, t, t), dt);
+            int right = op2(OP_MUL, op2(OP_MUL, op2(OP_MUL, x, scalar(0.5, dt)), dt2),
+                            op2(OP_MUL, op2(OP_ADD, op2(OP_MUL, x2, scalar(3 * kappa, dt)), scalar(1, dt)), scalar(beta, dt)));
+            return op2(OP_MUL, g, op2(OP_ADD, left, right));
+        }
+        /* Phi(x) + x phi(x) */
+        int cdf = op2(OP_MUL, op2(OP_ADD, op1(OP_ERF, op2(OP_MUL, x, scalar(0.7071067811865476, dt))), scalar(1, dt)),
+                      scalar(0.5, dt));
+        int pdf = op2(OP_MUL, op1(OP_EXP, op2(OP_MUL, op2(OP_MUL, x, x), scalar(-0.5, dt))), scalar(0.3989422804014327, dt));
+        return op2(OP_MUL, g, op2(OP_ADD, cdf, op2(OP_MUL, x, pdf)));
+    }
+    case OP_SILU: { /* s (1 + x (1 - s)), s = sigmoid(x) */
+        int s = op1(OP_SIGMOID, x);
+        return op2(OP_MUL, g, op2(OP_MUL, s, op2(OP_ADD, op2(OP_MUL, x, one_minus(s, dt)), scalar(1, dt))));
+    }
+    case OP_SOFTPLUS: { /* beta x > threshold ? g : g * sigmoid(beta x) */
+        int bx = op2(OP_MUL, x, scalar(node_float(n, "beta", 1), dt));
+        return pick_grad(g, mask(OP_GT, bx, scalar(node_float(n, "threshold", 20), dt), dt), op1(OP_SIGMOID, bx), dt);
+    }
+    case OP_HARDTANH: /* g where min < x < max, else 0 */
+        return op2(OP_MUL, op2(OP_MUL, g, mask(OP_GT, x, scalar(node_float(n, "min", -1), dt), dt)),
+                   mask(OP_LT, x, scalar(node_float(n, "max", 1), dt), dt));
+    case OP_ERF: /* 2 / sqrt(pi) exp(-x^2) */
+        return op2(OP_MUL, g, op2(OP_MUL, op1(OP_EXP, op1(OP_NEG, op2(OP_MUL, x, x))), scalar(1.1283791670955126, dt)));
+    default: unreachable();
+    }
+}
+
 /* Positions in a pooling window. */
 static int64_t window(const Node *n) {
     int len;
@@ -238,6 +290,8 @@ static int vjp(const Node *n, int k, int g) {
     case OP_ABS: return op2(OP_MUL, g, op2(OP_SUB, mask(OP_GT, x, scalar(0, dt), dt), mask(OP_LT, x, scalar(0, dt), dt)));
     case OP_TANH: return op2(OP_MUL, g, op2(OP_SUB, scalar(1, dt), op2(OP_MUL, n->id, n->id)));
     case OP_SIGMOID: return op2(OP_MUL, g, op2(OP_MUL, n->id, op2(OP_SUB, scalar(1, dt), n->id)));
+    case OP_LEAKY_RELU: case OP_ELU: case OP_GELU: case OP_SILU: case OP_SOFTPLUS: case OP_HARDTANH: case OP_ERF:
+        return activation_grad(n, x, g, dt);
     case OP_CAST: return cast_to(g, N(x)->dtype);
     case OP_SUM: return unreduce(g, n, xs);
     case OP_MEAN: {

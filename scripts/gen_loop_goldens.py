@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -18,6 +18,7 @@ import tempfile
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.optim as optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -645,13 +646,109 @@ def activations():
         print(net(x))
         print(nn.Tanh()(x), nn.Sigmoid()(x))
 
+    class Acts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(5, 8)
+            self.acts = nn.Sequential(nn.LeakyReLU(0.2), nn.ELU(alpha=0.5), nn.GELU(), nn.SiLU(), nn.Identity(54))
+            self.fc2 = nn.Linear(8, 8)
+            self.more = nn.Sequential(nn.GELU(approximate="tanh"), nn.Softplus(beta=2, threshold=1), nn.ReLU6(),
+                                      nn.Hardtanh(-0.5, 0.75), nn.LeakyReLU(negative_slope=1, inplace=True))
+            self.fc3 = nn.Linear(8, 3)
+            self.out = nn.LogSoftmax(dim=1)
+
+        def forward(self, x):
+            return self.out(self.fc3(self.more(self.fc2(self.acts(self.fc1(x))))))
+
+    torch.manual_seed(1)
+    x = torch.randn(3, 5) * 3
+    print(F.leaky_relu(x), F.leaky_relu(x, 0.5))
+    print(F.elu(x), F.elu(x, alpha=2.0), F.gelu(x), F.gelu(x, approximate="tanh"))
+    print(F.silu(x), F.softplus(x), F.softplus(x, beta=0.5, threshold=2), F.relu6(x), F.hardtanh(x, -2, 2))
+    print(torch.erf(x), x.erf())
+    print(F.softmax(x, dim=1), F.log_softmax(x, dim=0), torch.softmax(x, -1), x.log_softmax(dim=1))
+    print(nn.Softmax(dim=0)(x).sum(0), nn.Softmax(1)(x.double()))
+    w = x.clone().requires_grad_(True)
+    y = F.elu(F.gelu(w) * 0.5) + F.softplus(w) * F.silu(w) + F.hardtanh(w) + F.leaky_relu(w, 0.1) + torch.erf(w)
+    (y * y).sum().backward()
+    print(w.grad)
+    net = Acts()
+    print(net)
+    v = torch.randn(4, 5)
+    target = torch.tensor([0, 2, 1, 1])
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for step in range(3):
+        optimizer.zero_grad()
+        loss = F.nll_loss(net(v), target)
+        loss.backward()
+        optimizer.step()
+        print(f"step {step}: loss {loss.item():.6f}")
+    print(net(v))
+
+
+def losses():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(6, 8)
+            self.fc2 = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc2(F.gelu(self.fc1(x)))
+
+    torch.manual_seed(3)
+    x = torch.randn(5, 4, requires_grad=True)
+    t = torch.tensor([0, 3, 1, 1, 2])
+    w = torch.tensor([0.5, 2.0, 1.0, 0.25])
+    lp = F.log_softmax(x, dim=1)
+    print(F.nll_loss(lp, t), F.nll_loss(lp, t, weight=w), F.nll_loss(lp, t, reduction="sum"))
+    print(F.nll_loss(lp, t, reduction="none"), F.nll_loss(lp, t, ignore_index=1), F.nll_loss(lp, t, w, ignore_index=3))
+    print(F.cross_entropy(x, t), F.cross_entropy(x, t, weight=w), F.cross_entropy(x, t, label_smoothing=0.1))
+    print(F.cross_entropy(x, t, w, ignore_index=1, label_smoothing=0.2), F.cross_entropy(x, t, reduction="none", label_smoothing=0.3))
+    print(F.cross_entropy(x, t, ignore_index=0, reduction="sum", label_smoothing=0.05))
+    y = torch.randn(5, 4)
+    p = torch.sigmoid(y)
+    q = torch.rand(5, 4)
+    print(F.l1_loss(x, y), F.l1_loss(x, y, reduction="none"), F.mse_loss(x, y, reduction="sum"))
+    print(F.smooth_l1_loss(x, y), F.smooth_l1_loss(x, y, beta=0.5, reduction="sum"), F.smooth_l1_loss(x * 3, y, beta=0.0))
+    print(F.huber_loss(x, y), F.huber_loss(x * 2, y, delta=0.3, reduction="none"))
+    print(F.binary_cross_entropy(p, q), F.binary_cross_entropy(p, q, weight=w, reduction="sum"))
+    print(F.binary_cross_entropy_with_logits(x, q), F.binary_cross_entropy_with_logits(x, q, pos_weight=w))
+    print(F.binary_cross_entropy_with_logits(x * 20, q, weight=w, reduction="none"))
+    total = F.cross_entropy(x, t, w, ignore_index=1, label_smoothing=0.2) + F.nll_loss(F.log_softmax(x, 1), t, w) + \
+        F.smooth_l1_loss(x, y, beta=0.5) + F.huber_loss(x, y, delta=0.7) + F.l1_loss(x, y) + \
+        F.binary_cross_entropy(torch.sigmoid(x), q) + F.binary_cross_entropy_with_logits(x, q, pos_weight=w)
+    total.backward()
+    print(total, x.grad)
+    print(nn.NLLLoss(), nn.CrossEntropyLoss(label_smoothing=0.1), nn.BCELoss(), nn.BCEWithLogitsLoss(), nn.L1Loss(),
+          nn.SmoothL1Loss(beta=2.0), nn.HuberLoss(delta=0.5))
+    v = torch.randn(8, 6)
+    c = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
+    r = torch.rand(8, 4)
+    for name in ["nll", "ce", "bce", "bcel", "l1", "sl1", "huber"]:
+        torch.manual_seed(4)
+        net = Net()
+        crit = nn.NLLLoss(weight=w) if name == "nll" else nn.CrossEntropyLoss(weight=w, label_smoothing=0.1) \
+            if name == "ce" else nn.BCELoss() if name == "bce" else nn.BCEWithLogitsLoss(pos_weight=w) \
+            if name == "bcel" else nn.L1Loss() if name == "l1" else nn.SmoothL1Loss(beta=0.5) \
+            if name == "sl1" else nn.HuberLoss(delta=0.5)
+        optimizer = optim.SGD(net.parameters(), lr=0.2)
+        for step in range(3):
+            optimizer.zero_grad()
+            out = net(v)
+            loss = crit(F.log_softmax(out, 1), c) if name == "nll" else crit(out, c) if name == "ce" else \
+                crit(torch.sigmoid(out), r) if name == "bce" else crit(out, r)
+            loss.backward()
+            optimizer.step()
+            print(f"{name} step {step}: loss {loss.item():.6f}")
+
 
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations)]:
+                     ("activations", activations), ("losses", losses)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -255,6 +255,25 @@ static void add_cases(void) {
     add_case("abs", "6", "abs(x0)", false);
     add_case("tanh", "5", "tanh(x0)", false);
     add_case("sigmoid", "5", "sigmoid(x0)", false);
+    /* activations (frontend/activations.c), with their options; inputs in [-1, 1] scaled to reach
+     * each piece (softplus's threshold, hardtanh's bounds) without sitting on a kink */
+    add_case("leaky_relu", "7", "F.leaky_relu(x0)", false);
+    add_case("leaky_relu", "2x3", "nn.LeakyReLU(0.3)(x0 * 2)", false);
+    add_case("elu", "7", "F.elu(x0 * 3)", false);
+    add_case("elu", "2x3", "nn.ELU(alpha=0.5)(x0 * 2)", false);
+    add_case("gelu", "7", "F.gelu(x0 * 3)", false);
+    add_case("gelu", "7", "F.gelu(x0 * 3, approximate=\"tanh\")", false);
+    add_case("silu", "7", "F.silu(x0 * 3)", false);
+    add_case("softplus", "7", "F.softplus(x0 * 3)", false);
+    add_case("softplus", "7", "F.softplus(x0 * 3, beta=2, threshold=3)", false);
+    add_case("hardtanh", "7", "F.hardtanh(x0 * 1.7)", false);
+    add_case("hardtanh", "7", "F.relu6(x0 * 9)", false);
+    add_case("erf", "7", "torch.erf(x0 * 2)", false);
+    /* softmax and log_softmax are built of max, exp, sum and log: checked as a whole, with
+     * broadcasting over the other axes */
+    add_case("exp", "3x4", "F.softmax(x0 * 3, dim=1)", false);
+    add_case("exp", "2x3x4", "F.log_softmax(x0 * 3, dim=1)", false);
+    add_case("exp", "3x4", "nn.Softmax(dim=0)(x0) * x0", false);
     add_case("cast", "4", "x0.float().double() * 3", false);
     /* through float32 a step of 1e-6 is a few float ulps: a larger one, on a function that is quadratic */
     cases[ncases - 1].h = 1e-2;
