@@ -313,6 +313,10 @@ bool emit_host_node(Graph *g, int i, const char *R) {
           cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
           n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
         return true;
+    case OP_BERNOULLI:
+        P("    tg_bernoulli(%s, %s, %s, %lld, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          cg_literal(node_float(n, "p", 0.5), DT_F64));
+        return true;
     case OP_RANDN:
         P("    tg_normal(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
           cg_literal(node_float(n, "mean", 0), DT_F64), cg_literal(node_float(n, "std", 1), DT_F64));
@@ -387,7 +391,7 @@ void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool
     bool rng = false, load = false;
     for (int i = 0; i < g->nnode; i++) {
         Op op = g->nodes[i].op;
-        rng |= op == OP_RAND || op == OP_RANDN || (op == OP_PARAM && strcmp(node_str(&g->nodes[i], "init", ""), "slot")) ||
+        rng |= op == OP_RAND || op == OP_RANDN || op == OP_BERNOULLI || (op == OP_PARAM && strcmp(node_str(&g->nodes[i], "init", ""), "slot")) ||
                op == OP_SEED;
         load |= op == OP_LOAD || op == OP_SAVE;
     }

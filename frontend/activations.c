@@ -1,5 +1,6 @@
 /*
- * activations.c: PyTorch's activation functions, as F.* functions, tensor methods and nn.* modules.
+ * activations.c: PyTorch's activation functions and dropout, as F.* functions, tensor methods and
+ * nn.* modules.
  *
  * Each elementwise one is one op of the table (ir/ops.h: leaky_relu, elu, gelu, silu, softplus,
  * hardtanh, erf) with its options as attributes, so gradcheck, fusion, memory planning and both
@@ -166,6 +167,51 @@ Value *bi_softmax(Args *a) {
     return softmax_along(x, dim, !strcmp(a->fname, "log_softmax"), loc);
 }
 
+/* ---- dropout ---- */
+
+/*
+ * F.dropout(x, p, training) and F.dropout2d: as ATen's _dropout_impl, x * noise with noise =
+ * bernoulli_(1 - p) / (1 - p), drawn from the program's generator in element order (per channel,
+ * (N, C, 1, 1), for dropout2d), so a seed gives PyTorch's CPU masks bit for bit. Not training, or
+ * p = 0: x itself, and nothing is drawn; p = 1: x * 0.
+ */
+static Value *dropout(Value *x, double p, bool training, bool feature, bool inplace, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    if (!(p >= 0 && p <= 1))
+        error_at(loc, "dropout probability has to be between 0 and 1, but got %g", p);
+    Shape s = TN(x)->shape;
+    if (feature && s.rank != 4)
+        error_at(loc, "dropout2d takes a 4-d input (N, C, H, W), got %s", type_str(TN(x)->dtype, s));
+    if (!dtype_is_float(TN(x)->dtype))
+        error_at(loc, "dropout needs a floating-point tensor, got %s", type_str(TN(x)->dtype, s));
+    if (!training || p == 0 || shape_numel(s) == 0)
+        return x;
+    Value *r;
+    if (p == 1)
+        r = lw_binop("*", x, mk_float(0.0), loc);
+    else {
+        if (feature)
+            s.d[2] = s.d[3] = 1;
+        Attr at = attr_float("p", 1 - p);
+        Value *mask = mk_tensor(lw_add(OP_BERNOULLI, NULL, 0, TN(x)->dtype, s, &at, 1, loc));
+        /* noise.div_(1 - p): the scale in x's precision, 1 / (1 - p) rounded once */
+        double scale = TN(x)->dtype == DT_F32 ? (double)(1.0f / (float)(1 - p)) : 1 / (1 - p);
+        Value *noise = lw_binop("*", mask, mk_float(scale), loc);
+        r = lw_binop("*", x, noise, loc);
+    }
+    return maybe_inplace(x, r, inplace, loc);
+}
+
+Value *bi_dropout(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *x = lw_req(a, 0, "input");
+    double p = float_arg(lw_arg(a, 1, "p", mk_float(0.5)), loc, "p");
+    bool training = bool_arg(lw_arg(a, 2, "training", mk_bool(true)), loc, "training");
+    bool inplace = bool_arg(lw_arg(a, 3, "inplace", mk_bool(false)), loc, "inplace");
+    DONE(a, 4, "input", "p", "training", "inplace");
+    return dropout(x, p, training, !strcmp(a->fname, "dropout2d"), inplace, loc);
+}
+
 /* ---- the modules: nn.LeakyReLU(0.2), nn.GELU(), nn.Softmax(dim=1), nn.Identity(), ... ---- */
 
 /* m's class is an activation: read its arguments, set its repr. false: not one of them. */
@@ -218,6 +264,14 @@ bool activation_construct(Module *m, Args *a) {
             int_arg(d, loc, "dim");
         m->act_dim = d;
         m->repr = ir_fmt("%s(dim=%s)", cls, value_str(d, loc));
+    } else if (!strcmp(cls, "Dropout") || !strcmp(cls, "Dropout2d")) {
+        Value *p = lw_arg(a, 0, "p", mk_float(0.5));
+        m->inplace = bool_arg(lw_arg(a, 1, "inplace", mk_bool(false)), loc, "inplace");
+        DONE(a, 2, "p", "inplace");
+        m->act_p[0] = float_arg(p, loc, "p");
+        if (!(m->act_p[0] >= 0 && m->act_p[0] <= 1))
+            error_at(loc, "dropout probability has to be between 0 and 1, but got %s", value_str(p, loc));
+        m->repr = ir_fmt("%s(p=%s, inplace=%s)", cls, value_str(p, loc), m->inplace ? "True" : "False");
     } else if (!strcmp(cls, "Identity")) {
         m->repr = "Identity()"; /* any arguments, ignored, as PyTorch's */
         a->npos = a->nkw = 0;
@@ -230,7 +284,7 @@ bool activation_construct(Module *m, Args *a) {
 Value *activation_call(Module *m, Value *x, SrcLoc loc) {
     const char *cls = m->cls;
     static const char *const acts[] = {"LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "ReLU6", "Hardtanh",
-                                       "Softmax", "LogSoftmax", "Identity"};
+                                       "Softmax", "LogSoftmax", "Identity", "Dropout", "Dropout2d"};
     bool known = false;
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         known |= !strcmp(cls, acts[i]);
@@ -240,6 +294,8 @@ Value *activation_call(Module *m, Value *x, SrcLoc loc) {
     Value *r;
     if (!strcmp(cls, "Identity"))
         return x;
+    if (!strcmp(cls, "Dropout") || !strcmp(cls, "Dropout2d")) /* train mode unless net.eval() */
+        return dropout(x, m->act_p[0], !m->eval, cls[7] == '2', m->inplace, loc);
     if (!strcmp(cls, "Softmax") || !strcmp(cls, "LogSoftmax"))
         return softmax_along(x, m->act_dim, cls[0] == 'L', loc);
     if (!strcmp(cls, "LeakyReLU")) {

@@ -1057,6 +1057,8 @@ const Builtin builtins[] = {
     {"erf", bi_erf, 0, G | T},
     {"softmax", bi_softmax, 0, G | T},
     {"log_softmax", bi_softmax, 0, G | T},
+    {"dropout", bi_dropout, 0, G},
+    {"dropout2d", bi_dropout, 0, G},
     /* data (data.c): torchvision's datasets and transforms, DataLoader and its iterators */
     {"ToTensor", bi_transform, 0, G},
     {"Normalize", bi_transform, 0, G},

@@ -35,6 +35,7 @@ static const char *host_only(const Node *n) {
     case OP_OPTION: return "reads a program option";
     case OP_RAND:
     case OP_RANDN:
+    case OP_BERNOULLI:
     case OP_SEED: return "draws random numbers (a C caller passes them as a tensor)";
     case OP_PARAM: return "creates a tensor that persists (a model or optimizer made inside: pass the model as a "
                           "parameter, net: Net)";

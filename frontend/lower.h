@@ -361,6 +361,7 @@ Value *bi_softplus(Args *a);
 Value *bi_hardtanh(Args *a);
 Value *bi_erf(Args *a);
 Value *bi_softmax(Args *a);
+Value *bi_dropout(Args *a); /* dropout, dropout2d */
 Value *softmax_along(Value *x, Value *dim, bool log, SrcLoc loc);
 bool activation_construct(Module *m, Args *a); /* false: m->cls is not an activation */
 Value *activation_call(Module *m, Value *x, SrcLoc loc); /* NULL: not an activation */

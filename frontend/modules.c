@@ -272,7 +272,7 @@ const char *module_repr(Module *m, int indent) {
 const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
                                       "Flatten", "MSELoss", "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d",
                                       "Sequential", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "ReLU6",
-                                      "Hardtanh", "Softmax", "LogSoftmax", "Identity", "L1Loss", "SmoothL1Loss",
+                                      "Hardtanh", "Softmax", "LogSoftmax", "Identity", "Dropout", "Dropout2d", "L1Loss", "SmoothL1Loss",
                                       "HuberLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", NULL};
 
 static bool is_builtin_module(const char *name) {

@@ -142,6 +142,14 @@ static void freeze_batchnorm(Module *m, Expr *trainable) {
         freeze_batchnorm(m->child[i], trainable);
 }
 
+/* The step has no generator: a random draw (dropout in training mode) belongs in a program. */
+static void no_random_draws(void) {
+    for (int i = 0; i < L.g->nnode; i++)
+        if (L.g->nodes[i].op == OP_BERNOULLI || L.g->nodes[i].op == OP_RAND || L.g->nodes[i].op == OP_RANDN)
+            error_at(L.g->nodes[i].loc, "a train block's step cannot draw random numbers yet (dropout in training "
+                                        "mode): write the training loop in a program (docs/language.md, Control flow)");
+}
+
 /*
  * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
  * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
@@ -184,6 +192,7 @@ Graph *lower_train(Decl *d) {
     Args fa = {.loc = d->loc, .fname = md->name, .pos = &xin, .npos = 1};
     Value *out = module_call(net->mod, &fa);
     tensor_arg(out, d->loc, "the model's output");
+    no_random_draws();
     /* buffers the forward pass moved (BatchNorm2d's running statistics): stored back at the end */
     int *bgroups = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)), *bnodes = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)),
         nb = 0;

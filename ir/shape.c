@@ -242,6 +242,7 @@ static bool check_source(Node *n) {
     case OP_ARANGE: need = "step"; break;
     case OP_RAND: need = "to"; break;
     case OP_RANDN: need = "std"; break;
+    case OP_BERNOULLI: need = "p"; break;
     case OP_LOAD: need = "path"; break;
     case OP_OPTION: need = "name"; break;
     case OP_PARAM: need = "init"; break;

@@ -151,6 +151,24 @@ void tg_uniform(TgRng *r, TgDType dt, void *out, int64_t n, double from, double 
     }
 }
 
+/* ---- bernoulli_ ---------------------------------------------------------- */
+
+/* Tensor.bernoulli_(p) on the CPU without MKL (templates::cpu::bernoulli_kernel): one
+ * bernoulli_distribution<double> per element, in order, each uniform_real_distribution<double>'s
+ * 53-bit draw compared with p. F.dropout's mask is this with p = 1 - dropout's p. */
+void tg_bernoulli(TgRng *r, TgDType dt, void *out, int64_t n, double p) {
+    for (int64_t i = 0; i < n; i++) {
+        int hit = unit_f64(r) < p;
+        switch (dt) {
+        case TG_F32: ((float *)out)[i] = (float)hit; break;
+        case TG_F64: ((double *)out)[i] = (double)hit; break;
+        case TG_I32: ((int32_t *)out)[i] = hit; break;
+        case TG_I64: ((int64_t *)out)[i] = hit; break;
+        default: ((unsigned char *)out)[i] = (unsigned char)hit; break;
+        }
+    }
+}
+
 /* ---- avx_mathfun.h, one lane at a time ---------------------------------- */
 
 /*

@@ -127,6 +127,8 @@ uint32_t tg_rng_u32(TgRng *r);               /* one mt19937 draw */
 uint64_t tg_rng_u64(TgRng *r);               /* two draws, as torch's random64() */
 /* Tensor.uniform_(from, to) on a contiguous tensor of n elements (torch.rand: 0, 1). */
 void tg_uniform(TgRng *r, TgDType dt, void *out, int64_t n, double from, double to);
+/* bernoulli_(p): 1 where a 53-bit uniform draw is below p, else 0 (dropout's mask) */
+void tg_bernoulli(TgRng *r, TgDType dt, void *out, int64_t n, double p);
 /* Tensor.normal_(mean, std) (torch.randn: 0, 1). */
 void tg_normal(TgRng *r, TgDType dt, void *out, int64_t n, double mean, double std);
 

@@ -685,6 +685,39 @@ def activations():
         print(f"step {step}: loss {loss.item():.6f}")
     print(net(v))
 
+    class Dropped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(6, 16)
+            self.drop = nn.Dropout(0.3)
+            self.fc2 = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.fc2(self.drop(F.relu(self.fc1(x))))
+
+    for seed in [0, 1, 7]:
+        torch.manual_seed(seed)
+        x = torch.randn(3, 8)
+        print(F.dropout(x, 0.3), F.dropout(x, p=0.5, training=False))
+        print(F.dropout2d(torch.ones(2, 5, 2, 2), 0.4)[:, :, 0, 0], nn.Dropout2d(p=0.5)(x.view(1, 3, 2, 4)))
+        d = nn.Dropout(p=0.25)
+        print(d, d(torch.ones(10)), F.dropout(x, 0.0), F.dropout(x, 1.0), torch.rand(2))
+    torch.manual_seed(0)
+    net = Dropped()
+    x = torch.randn(8, 6)
+    t = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    optimizer = optim.SGD(net.parameters(), lr=0.1)
+    for step in range(5):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(net(x), t)
+        loss.backward()
+        optimizer.step()
+        print(f"step {step}: loss {loss.item():.6f}")
+    net.eval()
+    print(net(x))
+    net.train()
+    print(net.drop(torch.ones(2, 4)))
+
 
 def losses():
     class Net(nn.Module):

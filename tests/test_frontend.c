@@ -1287,6 +1287,50 @@ static const BadCase bad[] = {
      "bad.tg:2:15: error: torch.no_grad() is written in a with statement: with torch.no_grad() { ... }\n"
      "    g = torch.no_grad()\n"
      "              ^\n"},
+    {"train_block_dropout",
+     "model Net(x: f32[B, 1, 28, 28]) {\n"
+     "    fc = Linear(784, 10)\n"
+     "    drop = nn.Dropout(0.5)\n"
+     "    return drop(fc(flatten(x, 1)))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    batch = 4\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:4:16: error: a train block's step cannot draw random numbers yet (dropout in training mode): write the training loop in a program (docs/language.md, Control flow)\n"
+     "    return drop(fc(flatten(x, 1)))\n"
+     "               ^\n"},
+    {"dropout_p_range",
+     "program p {\n"
+     "    y = F.dropout(ones(4), 1.5)\n"
+     "}\n",
+     "bad.tg:2:18: error: dropout probability has to be between 0 and 1, but got 1.5\n"
+     "    y = F.dropout(ones(4), 1.5)\n"
+     "                 ^\n"},
+    {"gelu_approximate",
+     "program p {\n"
+     "    y = F.gelu(ones(4), approximate=\"fast\")\n"
+     "}\n",
+     "bad.tg:2:15: error: gelu: approximate must be 'none' or 'tanh'\n"
+     "    y = F.gelu(ones(4), approximate=\"fast\")\n"
+     "              ^\n"},
+    {"nll_target_dtype",
+     "program p {\n"
+     "    y = F.nll_loss(ones(2, 3), ones(2))\n"
+     "}\n",
+     "bad.tg:2:19: error: nll_loss: the target must be class indices (i64), got f32[2]\n"
+     "    y = F.nll_loss(ones(2, 3), ones(2))\n"
+     "                  ^\n"},
+    {"loss_size_average",
+     "program p {\n"
+     "    y = F.l1_loss(ones(2), ones(2), size_average=True)\n"
+     "}\n",
+     "bad.tg:2:18: error: size_average is deprecated in PyTorch and not supported: use reduction='mean', 'sum' or 'none'\n"
+     "    y = F.l1_loss(ones(2), ones(2), size_average=True)\n"
+     "                 ^\n"},
     {"float_of_bad_string",
      "program p {\n"
      "    print(float(\"0x10\"), float(\"one\"))\n"
