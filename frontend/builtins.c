@@ -486,9 +486,16 @@ static Value *bi_max(Args *a) {
     na[vn->nattr] = attr_int("indices", 1);
     vn->attr = na;
     vn->nattr++;
-    if (rop == OP_MIN)
-        error_at(loc, "min(dim) with indices is not supported; use min() or max(dim)");
-    return lw_tuple2(vals, lw_reduce(OP_ARGMAX, x, d, keep, loc));
+    /* min's indices: the first maximum of -x (of -x - 1 on integers, which does not overflow) */
+    Value *src = x;
+    if (rop == OP_MIN) {
+        src = unary_op(OP_NEG, x, loc);
+        if (!dtype_is_float(TN(x)->dtype))
+            src = lw_binop("-", src, mk_int(1), loc);
+    }
+    Value *r = lw_tuple2(vals, lw_reduce(OP_ARGMAX, src, d, keep, loc));
+    r->s = rop == OP_MAX ? "max" : "min"; /* a named tuple: .values, .indices */
+    return r;
 }
 
 static Value *bi_argmax(Args *a) {

@@ -152,6 +152,11 @@ static Value *attribute(Value *base, Expr *e) {
             error_at(loc, "%s has no attribute '%s'; did you mean '%s'?", m->cls, name, hint);
         error_at(loc, "%s has no attribute '%s'", m->cls, name);
     }
+    if (base->kind == V_TUPLE && base->s) { /* a named tuple: max(dim).values, .indices */
+        if (!strcmp(name, "values") || !strcmp(name, "indices"))
+            return base->items[name[0] == 'i'];
+        error_at(loc, "torch.return_types.%s has no attribute '%s' (it has values, indices)", base->s, name);
+    }
     if (base->kind == V_OPTIM && has_builtin(name, BI_OPTIM))
         return method(base, name);
     if ((base->kind == V_STR && has_builtin(name, BI_STR)) || (base->kind == V_DICT && has_builtin(name, BI_DICT)))

@@ -327,6 +327,14 @@ static void text_append_repr(Value *t, Value *v, SrcLoc loc) {
         text_append_ex(t, v, NULL, false, loc);
         return;
     }
+    if (v->kind == V_TUPLE && v->s && v->n == 2) { /* torch.return_types.max(values=..., indices=...) */
+        text_push(t, mk_str(ir_fmt("torch.return_types.%s(\nvalues=", v->s)));
+        text_append_repr(t, v->items[0], loc);
+        text_push(t, mk_str(",\nindices="));
+        text_append_repr(t, v->items[1], loc);
+        text_push(t, mk_str(")"));
+        return;
+    }
     text_push(t, mk_str(v->kind == V_LIST ? "[" : v->kind == V_TUPLE ? "(" : "{"));
     for (int i = 0; i < v->n; i++) {
         if (i)

@@ -27,7 +27,7 @@ typedef enum {
     V_STR,     /* s */
     V_TENSOR,  /* node, group, view chain */
     V_LIST,    /* items */
-    V_TUPLE,   /* items */
+    V_TUPLE,   /* items; s: a named tuple's type (max(dim) gives torch.return_types.max, s = "max") */
     V_DTYPE,   /* dt */
     V_TYPE,    /* dt + shape (+ symbolic dims), from f32[B, 3, 32, 32] */
     V_SIZE,    /* torch.Size: shape */

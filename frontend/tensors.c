@@ -488,6 +488,7 @@ Value *index_tensor(Value *a, Expr *e) {
         size[k] = in.d[k];
     }
     int axis = 0;
+    bool last_select = false; /* PyTorch indexes left to right: the last index that does something names grad_fn */
     for (int i = 0; i < nidx; i++) {
         Expr *it = e->items[i];
         if (it->kind == E_ELLIPSIS) {
@@ -513,6 +514,8 @@ Value *index_tensor(Value *a, Expr *e) {
             size[axis] = hi > lo ? (hi - lo - 1) / st + 1 : 0; /* no overflow for a huge step */
             if (size[axis] == 0)
                 start[axis] = 0;
+            if (start[axis] != 0 || step[axis] != 1 || size[axis] != dim)
+                last_select = false;
         } else {
             Value *iv = lw_eval(it);
             if (iv->kind == V_TENSOR && TN(iv)->shape.rank == 0 && !dtype_is_float(TN(iv)->dtype) &&
@@ -537,6 +540,7 @@ Value *index_tensor(Value *a, Expr *e) {
             start[axis] = ix < 0 ? ix + dim : ix;
             size[axis] = 1;
             drop[axis] = true;
+            last_select = true;
         }
         axis++;
     }
@@ -553,10 +557,7 @@ Value *index_tensor(Value *a, Expr *e) {
     for (int k = 0; k < in.rank; k++)
         if (!drop[k])
             out.d[out.rank++] = size[k];
-    bool select = false;
-    for (int k = 0; k < in.rank; k++)
-        select |= drop[k];
-    Value *r = named_fn(view_reshape(v, out, e->loc), a, select ? "SelectBackward0" : "SliceBackward0");
+    Value *r = named_fn(view_reshape(v, out, e->loc), a, last_select ? "SelectBackward0" : "SliceBackward0");
     if (dyn_axis < 0)
         return r;
     /* the run-time index last: its axis among those the static part kept */

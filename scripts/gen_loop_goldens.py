@@ -546,6 +546,19 @@ def tensors():
         if n > 15:
             break
     print(n, len(TensorDataset(torch.zeros(0, 3))))
+    torch.manual_seed(2)
+    x = torch.randn(3, 4, requires_grad=True)
+    m = x.max(1)
+    print(m)
+    print(m.values, m.indices, torch.min(x, dim=0).indices, x.min(1, keepdim=True).values)
+    v, i = torch.min(x, 1)
+    print(v, i)
+    (x.min(dim=1).values.sum() + x.max(0)[0].sum()).backward()
+    print(x.grad)
+    n = torch.tensor([[3, -9223372036854775807 - 1, 5], [2, 2, 1]])
+    print(n.min(1), n.max(dim=1).indices)
+    w = torch.randn(3, 6, requires_grad=True)
+    print(w[0, :4], w[:, 1], w[1], w[1:, 2:4], w[..., 0], w[:2][1])
 
 
 def cond_expr():
