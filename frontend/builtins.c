@@ -1052,6 +1052,8 @@ const Builtin builtins[] = {
     {"SGD", bi_optimizer, 0, G},
     {"Adam", bi_optimizer, 0, G},
     {"AdamW", bi_optimizer, 0, G},
+    {"RMSprop", bi_optimizer, 0, G},
+    {"Adagrad", bi_optimizer, 0, G},
     {"adaptive_avg_pool2d", bi_adaptive_avg_pool2d, 0, G},
     /* activations (activations.c) */
     {"leaky_relu", bi_leaky_relu, 0, G},

@@ -410,12 +410,16 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc); /* y.backward(gradient)
 /* ---- optim.c: optimizers and losses ---- */
 
 typedef struct Optim {
-    bool adam, adamw;
+    bool adam, adamw, rmsprop, adagrad;
     double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
-    bool nesterov;
+    bool nesterov, amsgrad, centered;
+    double alpha, lr_decay, init_acc; /* RMSprop's alpha; Adagrad's lr_decay, initial_accumulator_value */
     Value **params;
     int nparams;
-    int *buf, *exp_avg, *exp_avg_sq; /* state groups per parameter, -1 before the first step */
+    /* state groups per parameter, -1 before the first step: momentum_buffer (SGD, RMSprop);
+     * exp_avg (Adam), grad_avg (centered RMSprop); exp_avg_sq (Adam), square_avg (RMSprop), sum
+     * (Adagrad); max_exp_avg_sq (Adam with amsgrad) */
+    int *buf, *exp_avg, *exp_avg_sq, *max_sq;
     int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
     bool *stepped;                   /* per parameter: a step() lowered so far updates it (it has a gradient) */
     bool staged;                     /* in a program with run-time control flow: state lives in groups */
@@ -425,6 +429,7 @@ typedef struct Optim {
 Value *make_optimizer(const char *kind, Args *a);
 void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
 void optimizer_stage(Optim *o, SrcLoc loc); /* its state into groups, for a run-time loop's body */
+bool optim_has_state(const Optim *o, int k); /* 0 momentum_buffer, 1 exp_avg, 2 exp_avg_sq/sum, 3 max_exp_avg_sq */
 Value *param_group_get(Optim *o, Value *key, SrcLoc loc);          /* param_groups[0][key] */
 Value *optim_state_dict(Optim *o, SrcLoc loc);                      /* optimizer.state_dict() */
 void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc);  /* param_groups[0][key] = v */

@@ -38,7 +38,7 @@ const NamespaceDef namespaces[] = {
      "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d"},
     {"torch.nn.init", "", ""},
     {"torch.nn.utils", "", ""},
-    {"torch.optim", "optim", "SGD Adam AdamW lr_scheduler"},
+    {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},
     {"torch.optim.lr_scheduler", "", ""},
     {"torch.utils", "", "data"},
     {"torch.utils.data", "", "DataLoader TensorDataset"},

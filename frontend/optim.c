@@ -1,5 +1,5 @@
 /*
- * optim.c: optimizers (SGD, Adam, AdamW) and losses (MSELoss, CrossEntropyLoss).
+ * optim.c: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and the fused losses (mse_loss, cross_entropy).
  *
  * An optimizer is a compile-time value holding its parameters and settings. Its update is
  * built of ordinary nodes flagged NF_UPDATE, in two forms that compute what PyTorch 1.13's
@@ -49,10 +49,29 @@ Value *make_optimizer(const char *kind, Args *a) {
         if (pv->nchain || (!L.group_rg[pv->group] && lw_info(pv->node)->rg))
             error_at(loc, "%s(): parameter %d is not a leaf tensor (it is computed from others)", kind, i);
     }
-    o->adam = strcmp(kind, "SGD") != 0;
+    o->adam = !strcmp(kind, "Adam") || !strcmp(kind, "AdamW");
     o->adamw = !strcmp(kind, "AdamW");
+    o->rmsprop = !strcmp(kind, "RMSprop");
+    o->adagrad = !strcmp(kind, "Adagrad");
     Value *lr; /* a number, or a value known at run time (an option): then the update reads it */
-    if (!o->adam) {
+    if (o->rmsprop || o->adagrad) {
+        lr = lw_arg(a, 1, "lr", mk_float(0.01));
+        o->lr = lr->kind == V_TENSOR ? 0 : float_arg(lr, loc, "lr");
+        check_lr(o->lr, loc);
+        o->weight_decay = opt_num(a, "weight_decay", 0);
+        if (o->rmsprop) {
+            o->alpha = opt_num(a, "alpha", 0.99);
+            o->eps = opt_num(a, "eps", 1e-8);
+            o->momentum = opt_num(a, "momentum", 0);
+            o->centered = bool_arg(lw_arg(a, -1, "centered", mk_bool(false)), loc, "centered");
+            DONE(a, 2, "params", "lr", "alpha", "eps", "weight_decay", "momentum", "centered");
+        } else {
+            o->lr_decay = opt_num(a, "lr_decay", 0);
+            o->init_acc = opt_num(a, "initial_accumulator_value", 0);
+            o->eps = opt_num(a, "eps", 1e-10);
+            DONE(a, 2, "params", "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps");
+        }
+    } else if (!o->adam) {
         lr = lw_arg(a, 1, "lr", NULL);
         if (!lr)
             error_at(loc, "SGD() needs a learning rate: SGD(params, lr=0.01)");
@@ -81,18 +100,17 @@ Value *make_optimizer(const char *kind, Args *a) {
         }
         o->eps = opt_num(a, "eps", 1e-8);
         o->weight_decay = opt_num(a, "weight_decay", o->adamw ? 1e-2 : 0);
-        Value *ams = lw_arg(a, -1, "amsgrad", mk_bool(false));
-        if (bool_arg(ams, loc, "amsgrad"))
-            error_at(loc, "amsgrad=True is not supported");
+        o->amsgrad = bool_arg(lw_arg(a, -1, "amsgrad", mk_bool(false)), loc, "amsgrad");
         DONE(a, 2, "params", "lr", "betas", "eps", "weight_decay", "amsgrad");
     }
     o->buf = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->exp_avg = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->exp_avg_sq = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
+    o->max_sq = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->steps = ir_alloc(sizeof(int) * (size_t)(o->nparams + 1));
     o->stepped = ir_alloc((size_t)o->nparams + 1);
     for (int i = 0; i < o->nparams; i++)
-        o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = -1;
+        o->buf[i] = o->exp_avg[i] = o->exp_avg_sq[i] = o->max_sq[i] = -1;
     o->step_group = o->lr_group = -1;
     if (lr->kind == V_TENSOR)
         param_group_set(o, mk_str("lr"), lr, loc);
@@ -122,6 +140,8 @@ static void staged_step(Optim *o, SrcLoc loc);
  * double exactly as Python computes them.
  */
 void optimizer_step(Optim *o, SrcLoc loc) {
+    if (!o->staged && (o->rmsprop || o->adagrad || o->amsgrad))
+        optimizer_stage(o, loc); /* these update through runtime_update only: its state in groups */
     if (o->staged) {
         staged_step(o, loc);
         return;
@@ -184,6 +204,17 @@ void optimizer_step(Optim *o, SrcLoc loc) {
     L.no_grad = false;
 }
 
+/* Does o keep state k for each parameter (0 momentum_buffer, 1 exp_avg / grad_avg, 2 exp_avg_sq /
+ * square_avg / sum, 3 max_exp_avg_sq)? */
+bool optim_has_state(const Optim *o, int k) {
+    switch (k) {
+    case 0: return (!o->adam && !o->adagrad) && o->momentum != 0;
+    case 1: return o->adam || (o->rmsprop && o->centered);
+    case 2: return o->adam || o->rmsprop || o->adagrad;
+    default: return o->adam && o->amsgrad;
+    }
+}
+
 /* ---- the update in a train block's step ---- */
 
 /* A persistent zero-initialised state tensor (optimizer buffers, the step counter). */
@@ -206,6 +237,60 @@ static int upd_cast(int x, DType dt, SrcLoc loc) {
     int r = lw_cast(x, dt, loc);
     L.g->nodes[r].flags |= NF_UPDATE;
     return r;
+}
+
+/*
+ * RMSprop's and Adagrad's update of parameter p with gradient g, as PyTorch 1.13's single-tensor
+ * versions compute it (ATen's addcmul and addcdiv: self + value * a * b, self + value * a / b).
+ */
+static void other_update(Optim *o, int p, int g, const char *name, int i, int neg_lr32, int lr, int tf, SrcLoc loc,
+                         int *assigns, int *nassign) {
+    DType dt = L.g->nodes[p].dtype;
+    Shape sh = L.g->nodes[p].shape;
+    if (o->weight_decay != 0) /* grad.add(param, alpha=weight_decay) */
+        g = upd2(OP_ADD, g, upd2(OP_MUL, p, uconst(o->weight_decay, dt, loc), loc), loc);
+    int sq = state_in(o, &o->exp_avg_sq[i], ir_fmt("%s.%s", name, o->rmsprop ? "square_avg" : "sum"), dt, sh, loc);
+    if (o->adagrad && o->init_acc != 0 && !o->staged) { /* Adagrad's sum starts at initial_accumulator_value */
+        Attr a[2] = {attr_str("init", "full"), attr_float("value", o->init_acc)};
+        L.g->nodes[sq].attr = ir_alloc(sizeof a);
+        memcpy(L.g->nodes[sq].attr, a, sizeof a);
+        L.g->nodes[sq].nattr = 2;
+    }
+    if (o->adagrad) {
+        /* clr = lr / (1 + (step - 1) * lr_decay) in double; sum += g * g; p -= clr * g / (sqrt(sum) + eps) */
+        int dec = upd2(OP_ADD, uconst(1, DT_F64, loc),
+                       upd2(OP_MUL, upd2(OP_SUB, tf, uconst(1, DT_F64, loc), loc), uconst(o->lr_decay, DT_F64, loc), loc), loc);
+        int nclr = upd_cast(lw_add1(OP_NEG, upd2(OP_DIV, lr, dec, loc), NULL, 0, loc), dt, loc);
+        int sn = upd2(OP_ADD, sq, upd2(OP_MUL, upd2(OP_MUL, g, uconst(1, dt, loc), loc), g, loc), loc);
+        int root = lw_add1(OP_SQRT, sn, NULL, 0, loc);
+        int std = upd2(OP_ADD, root, uconst(o->eps, dt, loc), loc);
+        assigns[(*nassign)++] = sq, assigns[(*nassign)++] = sn;
+        assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_DIV, upd2(OP_MUL, nclr, g, loc), std, loc), loc);
+        return;
+    }
+    /* RMSprop: square_avg = alpha sa + (1 - alpha) g g; avg = sqrt(sa (- grad_avg^2)) + eps */
+    int san = upd2(OP_ADD, upd2(OP_MUL, sq, uconst(o->alpha, dt, loc), loc),
+                   upd2(OP_MUL, upd2(OP_MUL, g, uconst(1 - o->alpha, dt, loc), loc), g, loc), loc);
+    assigns[(*nassign)++] = sq, assigns[(*nassign)++] = san;
+    int inner = san;
+    if (o->centered) {
+        int ga = state_in(o, &o->exp_avg[i], ir_fmt("%s.grad_avg", name), dt, sh, loc);
+        int gan = upd2(OP_ADD, upd2(OP_MUL, ga, uconst(o->alpha, dt, loc), loc),
+                       upd2(OP_MUL, g, uconst(1 - o->alpha, dt, loc), loc), loc);
+        assigns[(*nassign)++] = ga, assigns[(*nassign)++] = gan;
+        inner = upd2(OP_ADD, san, upd2(OP_MUL, upd2(OP_MUL, gan, uconst(-1, dt, loc), loc), gan, loc), loc);
+    }
+    int avg = upd2(OP_ADD, lw_add1(OP_SQRT, inner, NULL, 0, loc), uconst(o->eps, dt, loc), loc);
+    if (o->momentum > 0) { /* buf = momentum buf + g / avg; p -= lr buf */
+        int buf = state_in(o, &o->buf[i], ir_fmt("%s.momentum_buffer", name), dt, sh, loc);
+        int bn = upd2(OP_ADD, upd2(OP_MUL, buf, uconst(o->momentum, dt, loc), loc),
+                      upd2(OP_DIV, upd2(OP_MUL, g, uconst(1, dt, loc), loc), avg, loc), loc);
+        assigns[(*nassign)++] = buf, assigns[(*nassign)++] = bn;
+        assigns[(*nassign)++] = p, assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_MUL, bn, neg_lr32, loc), loc);
+        return;
+    }
+    assigns[(*nassign)++] = p;
+    assigns[(*nassign)++] = upd2(OP_ADD, p, upd2(OP_DIV, upd2(OP_MUL, neg_lr32, g, loc), avg, loc), loc);
 }
 
 /*
@@ -235,7 +320,8 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
     int step1 = upd2(OP_ADD, step, const_scalar(mk_int(1), DT_I64, loc), loc);
     int tf = upd_cast(step1, DT_F64, loc); /* t = step + 1, as a double */
     int first = -1, step_size = -1, bc2_sqrt = -1;
-    if (!o->adam && o->momentum != 0)
+    bool sgd = !o->adam && !o->rmsprop && !o->adagrad;
+    if (sgd && o->momentum != 0)
         first = upd_cast(upd2(OP_EQ, step, const_scalar(mk_int(0), DT_I64, loc), loc), DT_F32, loc);
     if (o->adam) {
         int bc1 = upd2(OP_SUB, uconst(1, DT_F64, loc), upd2(OP_POW, uconst(o->beta1, DT_F64, loc), tf, loc), loc);
@@ -251,6 +337,10 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
         int p = params[i], g = grads[i];
         DType dt = L.g->nodes[p].dtype;
         Shape sh = L.g->nodes[p].shape;
+        if (o->rmsprop || o->adagrad) {
+            other_update(o, p, g, names[i], i, neg_lr32, lr, tf, loc, assigns, nassign);
+            continue;
+        }
         if (!o->adam) {
             int d = g;
             if (o->weight_decay != 0)
@@ -283,6 +373,13 @@ void runtime_update(Optim *o, int *params, const char **names, int *grads, int n
                       upd2(OP_MUL, upd2(OP_MUL, g, g, loc), uconst(1 - o->beta2, dt, loc), loc), loc);
         int sq = lw_add1(OP_SQRT, vn, NULL, 0, loc);
         L.g->nodes[sq].flags |= NF_UPDATE;
+        if (o->amsgrad) { /* the largest exp_avg_sq so far, and its root */
+            int vm = state_in(o, &o->max_sq[i], ir_fmt("%s.max_exp_avg_sq", names[i]), dt, sh, loc);
+            int vmn = upd2(OP_MAXIMUM, vm, vn, loc);
+            assigns[(*nassign)++] = vm, assigns[(*nassign)++] = vmn;
+            sq = lw_add1(OP_SQRT, vmn, NULL, 0, loc);
+            L.g->nodes[sq].flags |= NF_UPDATE;
+        }
         int denom = upd2(OP_ADD, upd2(OP_DIV, sq, bc2_sqrt, loc), uconst(o->eps, dt, loc), loc);
         int delta = upd2(OP_MUL, upd2(OP_DIV, mn, denom, loc), step_size, loc);
         assigns[(*nassign)++] = m, assigns[(*nassign)++] = mn;
@@ -310,10 +407,11 @@ void optimizer_stage(Optim *o, SrcLoc loc) {
     o->lr_group = new_group(const_scalar(mk_float(o->lr), DT_F64, loc));
     for (int i = 0; i < o->nparams; i++) {
         Node *p = N(L.group_base[o->params[i]->group]);
-        int *st[3] = {&o->buf[i], &o->exp_avg[i], &o->exp_avg_sq[i]};
-        for (int k = 0; k < 3; k++)
-            if ((k == 0) == (!o->adam && o->momentum != 0) && *st[k] < 0)
-                *st[k] = new_group(lw_filled(p->shape, p->dtype, mk_int(0), loc)->node);
+        int *st[4] = {&o->buf[i], &o->exp_avg[i], &o->exp_avg_sq[i], &o->max_sq[i]};
+        for (int k = 0; k < 4; k++)
+            if (optim_has_state(o, k) && *st[k] < 0)
+                *st[k] = new_group(lw_filled(p->shape, p->dtype, k == 2 && o->adagrad ? mk_float(o->init_acc) : mk_int(0),
+                                             loc)->node);
     }
 }
 
@@ -337,8 +435,8 @@ static void staged_step(Optim *o, SrcLoc loc) {
     for (int k = 0; k < nassign; k += 2) {
         int g = -1;
         for (int i = 0; i < n && g < 0; i++) {
-            int cand[4] = {o->params[i]->group, o->buf[i], o->exp_avg[i], o->exp_avg_sq[i]};
-            for (int c = 0; c < 4 && g < 0; c++)
+            int cand[5] = {o->params[i]->group, o->buf[i], o->exp_avg[i], o->exp_avg_sq[i], o->max_sq[i]};
+            for (int c = 0; c < 5 && g < 0; c++)
                 if (cand[c] >= 0 && L.group_base[cand[c]] == assigns[k])
                     g = cand[c];
         }
@@ -379,11 +477,17 @@ Value *param_group_get(Optim *o, Value *key, SrcLoc loc) {
         return l;
     }
     if (!strcmp(k, "weight_decay")) return mk_float(o->weight_decay);
-    if (!strcmp(k, "eps") && o->adam) return mk_float(o->eps);
+    bool sgd = !o->adam && !o->rmsprop && !o->adagrad;
+    if (!strcmp(k, "eps") && !sgd) return mk_float(o->eps);
     if (!strcmp(k, "betas") && o->adam) return lw_tuple2(mk_float(o->beta1), mk_float(o->beta2));
-    if (!strcmp(k, "momentum") && !o->adam) return mk_float(o->momentum);
-    if (!strcmp(k, "dampening") && !o->adam) return mk_float(o->dampening);
-    if (!strcmp(k, "nesterov") && !o->adam) return mk_bool(o->nesterov);
+    if (!strcmp(k, "amsgrad") && o->adam) return mk_bool(o->amsgrad);
+    if (!strcmp(k, "momentum") && (sgd || o->rmsprop)) return mk_float(o->momentum);
+    if (!strcmp(k, "dampening") && sgd) return mk_float(o->dampening);
+    if (!strcmp(k, "nesterov") && sgd) return mk_bool(o->nesterov);
+    if (!strcmp(k, "alpha") && o->rmsprop) return mk_float(o->alpha);
+    if (!strcmp(k, "centered") && o->rmsprop) return mk_bool(o->centered);
+    if (!strcmp(k, "lr_decay") && o->adagrad) return mk_float(o->lr_decay);
+    if (!strcmp(k, "initial_accumulator_value") && o->adagrad) return mk_float(o->init_acc);
     error_at(loc, "the parameter group has no key '%s'", k);
 }
 
@@ -416,26 +520,57 @@ Value *optim_state_dict(Optim *o, SrcLoc loc) {
         if (!o->stepped[i])
             continue;
         Value *st = new_dict();
-        if (!o->adam)
+        bool sgd = !o->adam && !o->rmsprop && !o->adagrad;
+        if (sgd)
             put(st, mk_str("momentum_buffer"),
                 o->buf[i] >= 0 ? lw_result(L.group_base[o->buf[i]], NULL, NULL) : lw_mk(V_NONE));
-        if (o->adam && o->exp_avg[i] >= 0) {
-            int step = o->staged ? lw_cast(L.group_base[o->step_group], DT_F32, loc)
-                                 : const_scalar(mk_int(o->steps[i]), DT_F32, loc);
-            put(st, mk_str("step"), lw_result(step, NULL, NULL));
-            put(st, mk_str("exp_avg"), lw_result(L.group_base[o->exp_avg[i]], NULL, NULL));
-            put(st, mk_str("exp_avg_sq"), lw_result(L.group_base[o->exp_avg_sq[i]], NULL, NULL));
+        if (!sgd && o->exp_avg_sq[i] >= 0) { /* in PyTorch's order of the keys */
+            /* a float tensor, but RMSprop's is a Python int in 1.13 */
+            DType sdt = o->rmsprop ? DT_I64 : DT_F32;
+            int step = o->staged ? lw_cast(L.group_base[o->step_group], sdt, loc)
+                                 : const_scalar(mk_int(o->steps[i]), sdt, loc);
+            Value *sv = lw_result(step, NULL, NULL);
+            if (o->rmsprop)
+                sv->tflags |= TV_PYSCALAR;
+            put(st, mk_str("step"), sv);
+            const char *key[4] = {"momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+            int *grp[4] = {o->buf, o->exp_avg, o->exp_avg_sq, o->max_sq};
+            int order[4] = {1, 2, 3, 0};
+            if (o->rmsprop)
+                key[1] = "grad_avg", key[2] = "square_avg", order[0] = 2, order[1] = 0, order[2] = 1, order[3] = 3;
+            if (o->adagrad)
+                key[2] = "sum";
+            for (int k = 0; k < 4; k++)
+                if (optim_has_state(o, order[k]) && grp[order[k]][i] >= 0)
+                    put(st, mk_str(key[order[k]]), lw_result(L.group_base[grp[order[k]][i]], NULL, NULL));
         }
         if (st->n)
             put(state, mk_int(i), st);
     }
     Value *g = new_dict();
     put(g, mk_str("lr"), param_group_get(o, mk_str("lr"), loc));
-    if (o->adam) {
+    if (o->rmsprop || o->adagrad) {
+        if (o->rmsprop) {
+            put(g, mk_str("momentum"), hyper(o->momentum));
+            put(g, mk_str("alpha"), mk_float(o->alpha));
+            put(g, mk_str("eps"), mk_float(o->eps));
+            put(g, mk_str("centered"), mk_bool(o->centered));
+            put(g, mk_str("weight_decay"), hyper(o->weight_decay));
+        } else {
+            put(g, mk_str("lr_decay"), hyper(o->lr_decay));
+            put(g, mk_str("eps"), mk_float(o->eps));
+            put(g, mk_str("weight_decay"), hyper(o->weight_decay));
+            put(g, mk_str("initial_accumulator_value"), hyper(o->init_acc));
+        }
+        put(g, mk_str("foreach"), lw_mk(V_NONE));
+        put(g, mk_str("maximize"), mk_bool(false));
+        if (o->rmsprop)
+            put(g, mk_str("differentiable"), mk_bool(false));
+    } else if (o->adam) {
         put(g, mk_str("betas"), lw_tuple2(mk_float(o->beta1), mk_float(o->beta2)));
         put(g, mk_str("eps"), mk_float(o->eps));
         put(g, mk_str("weight_decay"), hyper(o->weight_decay));
-        put(g, mk_str("amsgrad"), mk_bool(false));
+        put(g, mk_str("amsgrad"), mk_bool(o->amsgrad));
         if (o->adamw) { /* 1.13's AdamW has its own keys, in its own order */
             put(g, mk_str("foreach"), lw_mk(V_NONE));
             put(g, mk_str("maximize"), mk_bool(false));
@@ -447,7 +582,7 @@ Value *optim_state_dict(Optim *o, SrcLoc loc) {
         put(g, mk_str("weight_decay"), hyper(o->weight_decay));
         put(g, mk_str("nesterov"), mk_bool(o->nesterov));
     }
-    if (!o->adamw) {
+    if (!o->adamw && !o->rmsprop && !o->adagrad) {
         put(g, mk_str("maximize"), mk_bool(false));
         put(g, mk_str("foreach"), lw_mk(V_NONE));
         if (o->adam)

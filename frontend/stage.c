@@ -138,6 +138,7 @@ static void mark_value(Value *v) {
             mark_group(o->buf[i]);
             mark_group(o->exp_avg[i]);
             mark_group(o->exp_avg_sq[i]);
+            mark_group(o->max_sq[i]);
         }
         mark_group(o->step_group);
         mark_group(o->lr_group);

@@ -331,8 +331,11 @@ static void check_optimizer(Expr *v) {
     bool sgd = !strcmp(cn, "SGD");
     static const char *sgd_keys[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov"};
     static const char *adam_keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad"};
-    const char *const *keys = sgd ? sgd_keys : adam_keys;
-    int nkeys = 5;
+    static const char *rms_keys[] = {"lr", "alpha", "eps", "weight_decay", "momentum", "centered"};
+    static const char *ada_keys[] = {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"};
+    bool rms = !strcmp(cn, "RMSprop"), ada = !strcmp(cn, "Adagrad");
+    const char *const *keys = sgd ? sgd_keys : rms ? rms_keys : ada ? ada_keys : adam_keys;
+    int nkeys = rms ? 6 : 5;
     bool has_lr = !sgd; /* Adam has a default lr (1e-3); SGD does not */
     double momentum = 0, dampening = 0;
     bool nesterov = false;
@@ -363,12 +366,10 @@ static void check_optimizer(Expr *v) {
                 !is_scalar(val->items[1]) || num(val->items[0]) < 0 || num(val->items[0]) >= 1 ||
                 num(val->items[1]) < 0 || num(val->items[1]) >= 1)
                 diag_error(e->loc, "betas must be a pair of numbers in [0, 1), e.g. (0.9, 0.999)");
-        } else if (!strcmp(k, "nesterov") || !strcmp(k, "amsgrad")) {
+        } else if (!strcmp(k, "nesterov") || !strcmp(k, "amsgrad") || !strcmp(k, "centered")) {
             if (val->kind != V_BOOL)
                 diag_error(e->loc, "%s must be true or false", k);
-            else if (!strcmp(k, "amsgrad") && val->i)
-                diag_error(e->loc, "amsgrad=True is not supported");
-            else
+            else if (!strcmp(k, "nesterov"))
                 nesterov = val->i;
         } else if (!is_scalar(val) || val->kind == V_BOOL || num(val) < 0 || !isfinite(num(val))) {
             diag_error(e->loc, "%s must be a non-negative number", k);
@@ -441,8 +442,9 @@ void check_train(Decl *d) {
             if (!cn || strcmp(cn, "normalize"))
                 diag_error(v->loc, "transform must be normalize(mean=[...], std=[...])");
         } else if (!strcmp(k, "optimizer")) {
-            if (!cn || (strcmp(cn, "SGD") && strcmp(cn, "Adam") && strcmp(cn, "AdamW")))
-                diag_error(v->loc, "optimizer must be SGD(...), Adam(...) or AdamW(...)");
+            if (!cn || (strcmp(cn, "SGD") && strcmp(cn, "Adam") && strcmp(cn, "AdamW") && strcmp(cn, "RMSprop") &&
+                        strcmp(cn, "Adagrad")))
+                diag_error(v->loc, "optimizer must be SGD(...), Adam(...), AdamW(...), RMSprop(...) or Adagrad(...)");
             else
                 check_optimizer(v);
         } else if (!strcmp(k, "loss")) {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -789,12 +789,58 @@ def losses():
             print(f"{name} step {step}: loss {loss.item():.6f}")
 
 
+def optimizers():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 6)
+            self.fc2 = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.fc2(torch.tanh(self.fc1(x)))
+
+    def train3(name, net, opt, x, y):
+        for step in range(3):
+            opt.zero_grad()
+            loss = F.mse_loss(net(x), y)
+            loss.backward()
+            opt.step()
+            print(f"{name} {step}: {loss.item():.6f}")
+        print(net.fc1.weight, net.fc2.bias)
+
+    x = torch.tensor([[0.5, -1.0, 2.0, 0.1], [1.5, 0.25, -0.75, -0.3], [0.2, 0.9, -1.1, 0.4]])
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    makers = [
+        ("rmsprop", lambda n: optim.RMSprop(n.parameters(), lr=0.01)),
+        ("rmsprop_c", lambda n: optim.RMSprop(n.parameters(), lr=0.02, alpha=0.9, momentum=0.5, centered=True,
+                                              weight_decay=0.1)),
+        ("adagrad", lambda n: optim.Adagrad(n.parameters(), lr=0.1)),
+        ("adagrad_d", lambda n: optim.Adagrad(n.parameters(), lr=0.1, lr_decay=0.5, weight_decay=0.2,
+                                              initial_accumulator_value=0.3)),
+        ("amsgrad", lambda n: optim.Adam(n.parameters(), lr=0.05, amsgrad=True)),
+        ("adamw_ams", lambda n: optim.AdamW(n.parameters(), lr=0.05, amsgrad=True, weight_decay=0.1)),
+    ]
+    for name, make in makers:
+        torch.manual_seed(0)
+        net = Net()
+        train3(name, net, make(net), x, y)
+    torch.manual_seed(0)
+    net = Net()
+    opt = optim.RMSprop(net.parameters(), lr=0.02, momentum=0.5, centered=True)
+    train3("state", net, opt, x, y)
+    sd = opt.state_dict()
+    print(sd["param_groups"], sd["state"][3])
+    opt2 = optim.Adagrad(net.parameters(), lr_decay=0.1)
+    train3("state2", net, opt2, x, y)
+    print(opt2.state_dict()["param_groups"], opt2.state_dict()["state"][3], opt2.param_groups[0]["lr_decay"])
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

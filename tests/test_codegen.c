@@ -354,6 +354,13 @@ START_TEST(test_activations_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_optimizers_match_pytorch) {
+    /* RMSprop (centered, momentum, weight decay), Adagrad (lr_decay, initial accumulator), Adam and
+       AdamW with amsgrad: the parameters after three steps and the state_dict */
+    check_program_prints_near("optimizers", 1e-5);
+}
+END_TEST
+
 START_TEST(test_losses_match_pytorch) {
     /* every loss with its options and reductions: values, gradients, a model trained with each */
     check_program_prints_near("losses", 1e-5);
@@ -1261,6 +1268,7 @@ int main(void) {
     tcase_add_test(tc, test_nan_checks_match_pytorch);
     tcase_add_test(tc, test_activations_match_pytorch);
     tcase_add_test(tc, test_losses_match_pytorch);
+    tcase_add_test(tc, test_optimizers_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
