@@ -829,6 +829,8 @@ const char *cg_unary(const Node *n, const char *a) {
         return ir_fmt("(%s < %s ? %s : %s > %s ? %s : %s)", a, lo, lo, a, hi, hi, a);
     }
     case OP_ERF: return ir_fmt("erf%s(%s)", f, a);
+    case OP_COS: return ir_fmt("cos%s(%s)", f, a);
+    case OP_SIN: return ir_fmt("sin%s(%s)", f, a);
     case OP_NOT: return ir_fmt("!%s", a);
     case OP_CAST:
         if (t == DT_BOOL) return ir_fmt("(%s != 0)", a);

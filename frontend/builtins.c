@@ -244,6 +244,10 @@ static Value *bi_zero_grad(Args *a) {
 static Value *bi_step(Args *a) {
     Value *o = lw_req(a, 0, "self");
     DONE(a, 1, "self");
+    if (o->kind == V_SCHED) {
+        scheduler_step(o->sched, a->loc);
+        return lw_mk(V_NONE);
+    }
     if (o->kind != V_OPTIM)
         error_at(a->loc, "step() belongs to an optimizer, not %s", kind_name(o));
     optimizer_step(o->optim, a->loc);
@@ -252,6 +256,17 @@ static Value *bi_step(Args *a) {
 
 /* SGD(...), Adam(...), AdamW(...), by the name called */
 static Value *bi_optimizer(Args *a) { return make_optimizer(a->fname, a); }
+
+/* StepLR(optimizer, ...), CosineAnnealingLR(...), ..., by the name called */
+static Value *bi_scheduler(Args *a) { return make_scheduler(a->fname, a); }
+
+static Value *bi_get_last_lr(Args *a) {
+    Value *s = lw_req(a, 0, "self");
+    DONE(a, 1, "self");
+    if (s->kind != V_SCHED)
+        error_at(a->loc, "get_last_lr() belongs to a learning-rate scheduler, not %s", kind_name(s));
+    return scheduler_last_lr(s->sched, a->loc);
+}
 
 /* mse_loss(input, target), cross_entropy(input, target), by the name called */
 /* ---- creation ---- */
@@ -968,6 +983,8 @@ const Builtin builtins[] = {
     {"tanh", bi_unary, OP_TANH, G | T},
     {"sigmoid", bi_unary, OP_SIGMOID, G | T},
     {"logical_not", bi_unary, OP_NOT, G | T},
+    {"cos", bi_unary, OP_COS, G | T},
+    {"sin", bi_unary, OP_SIN, G | T},
     /* reductions */
     {"sum", bi_sum, OP_SUM, G | T},
     {"mean", bi_sum, OP_MEAN, G | T},
@@ -1054,6 +1071,12 @@ const Builtin builtins[] = {
     {"AdamW", bi_optimizer, 0, G},
     {"RMSprop", bi_optimizer, 0, G},
     {"Adagrad", bi_optimizer, 0, G},
+    {"StepLR", bi_scheduler, 0, G},
+    {"MultiStepLR", bi_scheduler, 0, G},
+    {"ExponentialLR", bi_scheduler, 0, G},
+    {"CosineAnnealingLR", bi_scheduler, 0, G},
+    {"LambdaLR", bi_scheduler, 0, G},
+    {"get_last_lr", bi_get_last_lr, 0, O},
     {"adaptive_avg_pool2d", bi_adaptive_avg_pool2d, 0, G},
     /* activations (activations.c) */
     {"leaky_relu", bi_leaky_relu, 0, G},

@@ -157,6 +157,8 @@ static Value *attribute(Value *base, Expr *e) {
             return base->items[name[0] == 'i'];
         error_at(loc, "torch.return_types.%s has no attribute '%s' (it has values, indices)", base->s, name);
     }
+    if (base->kind == V_SCHED)
+        return has_builtin(name, BI_OPTIM) ? method(base, name) : scheduler_attribute(base->sched, name, loc);
     if (base->kind == V_OPTIM && has_builtin(name, BI_OPTIM))
         return method(base, name);
     if ((base->kind == V_STR && has_builtin(name, BI_STR)) || (base->kind == V_DICT && has_builtin(name, BI_DICT)))

@@ -200,6 +200,8 @@ Value *bi_state_dict(Args *a) {
     DONE(a, 1, "module");
     if (m->kind == V_OPTIM)
         return optim_state_dict(m->optim, a->loc);
+    if (m->kind == V_SCHED)
+        return scheduler_state_dict(m->sched, a->loc);
     if (m->kind != V_MODULE)
         error_at(a->loc, "state_dict() of %s is not supported (only of a module or an optimizer)", kind_name(m));
     Value **ps = NULL;

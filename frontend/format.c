@@ -271,6 +271,8 @@ static const char *grad_fn_name(int id) {
     case OP_SOFTPLUS: return "SoftplusBackward0";
     case OP_HARDTANH: return "HardtanhBackward0";
     case OP_ERF: return "ErfBackward0";
+    case OP_COS: return "CosBackward0";
+    case OP_SIN: return "SinBackward0";
     case OP_CAST: return "ToCopyBackward0";
     case OP_SUM: return all ? "SumBackward0" : "SumBackward1";
     case OP_MEAN: return all ? "MeanBackward0" : "MeanBackward1";

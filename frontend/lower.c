@@ -21,6 +21,7 @@
  *   modules.c   modules: construction, repr, calls (BatchNorm2d, ...), checking a model alone
  *   activations.c F.gelu, nn.LeakyReLU, softmax, ...: activation functions and modules
  *   losses.c    F.nll_loss, nn.BCEWithLogitsLoss, ...: losses with PyTorch's options
+ *   schedulers.c torch.optim.lr_scheduler: StepLR, CosineAnnealingLR, LambdaLR, ...
  *   autograd.c  requires_grad, backward(), .grad
  *   optim.c     optimizers and their updates, losses
  *   builtins.c  builtin functions and methods: zeros(), print(), x.sum(), ...

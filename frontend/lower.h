@@ -50,6 +50,7 @@ typedef enum {
     V_STATEFILE, /* torch.load(PATH): s = the path, read by load_state_dict; self: a key prefix
                     ("model_state_dict.") once indexed, or NULL */
     V_OPTIONS, /* options(...): items = the defaults, self = a tuple of the names */
+    V_SCHED,   /* a learning-rate scheduler (schedulers.c): sched, s = its class */
     V_OPTSTR,  /* a string option: s = its name, self = its default (a string known only at run time) */
 } VKind;
 
@@ -87,6 +88,7 @@ struct Value {
     unsigned stamp;     /* visited mark for alias updates */
     bool strided;       /* V_TENSOR: a view whose elements are not one contiguous row-major block */
     struct Optim *optim; /* V_OPTIM */
+    struct Sched *sched; /* V_SCHED */
     struct DataObj *dobj; /* V_TRANSFORM, V_DATASET, V_LOADER, V_ITER */
     Value *dtensor;     /* V_DICT: the tensor its values live in, once a run-time key indexed it */
 };
@@ -365,6 +367,16 @@ Value *bi_dropout(Args *a); /* dropout, dropout2d */
 Value *softmax_along(Value *x, Value *dim, bool log, SrcLoc loc);
 bool activation_construct(Module *m, Args *a); /* false: m->cls is not an activation */
 Value *activation_call(Module *m, Value *x, SrcLoc loc); /* NULL: not an activation */
+
+/* schedulers.c: torch.optim.lr_scheduler's StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR */
+typedef struct Sched Sched;
+Value *make_scheduler(const char *cls, Args *a);
+void scheduler_step(Sched *s, SrcLoc loc);
+Value *scheduler_state_dict(Sched *s, SrcLoc loc);
+Value *scheduler_last_lr(Sched *s, SrcLoc loc);
+Value *scheduler_attribute(Sched *s, const char *name, SrcLoc loc);
+int scheduler_group(Sched *s);        /* its last_epoch's group */
+Value *scheduler_optimizer(Sched *s); /* its optimizer (V_OPTIM) */
 
 /* losses.c: F.mse_loss, F.nll_loss, F.cross_entropy, ...; nn.NLLLoss(...) and the other loss modules */
 Value *bi_loss(Args *a);

@@ -24,7 +24,7 @@ const NamespaceDef namespaces[] = {
      "tensor as_tensor from_numpy zeros ones empty full rand randn zeros_like ones_like rand_like randn_like "
      "full_like empty_like arange add sub mul div pow maximum minimum floor_divide remainder eq ne lt le gt ge "
      "subtract multiply divide true_divide isnan isinf isfinite neg negative relu exp log sqrt abs tanh sigmoid "
-     "erf softmax log_softmax logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
+     "erf cos sin softmax log_softmax logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
      "concatenate matmul mm dot conv2d max_pool2d avg_pool2d manual_seed load save device no_grad inference_mode "
      "float32 float64 double int32 int64 long uint8 float int bool nn optim utils cuda"},
     {"torch.nn", "nn",
@@ -39,7 +39,7 @@ const NamespaceDef namespaces[] = {
     {"torch.nn.init", "", ""},
     {"torch.nn.utils", "", ""},
     {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},
-    {"torch.optim.lr_scheduler", "", ""},
+    {"torch.optim.lr_scheduler", "", "StepLR MultiStepLR ExponentialLR CosineAnnealingLR LambdaLR"},
     {"torch.utils", "", "data"},
     {"torch.utils.data", "", "DataLoader TensorDataset"},
     {"torch.cuda", "", "is_available"},
@@ -49,7 +49,7 @@ const NamespaceDef namespaces[] = {
     {"torchvision.utils", "", "make_grid save_image"},
     {"numpy", "np numpy",
      "array ones zeros empty full zeros_like ones_like full_like empty_like arange add subtract multiply divide "
-     "true_divide maximum minimum floor_divide remainder isnan isinf isfinite negative exp log sqrt abs tanh "
+     "true_divide maximum minimum floor_divide remainder isnan isinf isfinite negative exp log sqrt abs tanh cos sin "
      "logical_not sum mean max min argmax reshape transpose swapaxes squeeze concatenate matmul dot float32 "
      "float64 double int32 int64 uint8 float int bool"},
     {"math", "math", "isnan isinf isfinite inf nan pi"},

@@ -144,6 +144,10 @@ static void mark_value(Value *v) {
         mark_group(o->lr_group);
         break;
     }
+    case V_SCHED:
+        mark_value(scheduler_optimizer(v->sched));
+        mark_group(scheduler_group(v->sched));
+        break;
     default: break;
     }
     for (int i = 0; i < v->n; i++)
@@ -529,6 +533,8 @@ static void carry_end(Carry *c) {
 static void stage_optimizer(Value *v, void *ctx) {
     if (v && v->kind == V_OPTIM)
         optimizer_stage(v->optim, *(SrcLoc *)ctx);
+    if (v && v->kind == V_SCHED)
+        optimizer_stage(scheduler_optimizer(v->sched)->optim, *(SrcLoc *)ctx);
 }
 
 static void stage_state(SrcLoc loc) {

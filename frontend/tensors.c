@@ -332,7 +332,8 @@ Value *unary_op(Op op, Value *a, SrcLoc loc) {
     }
     tensor_arg(a, loc, "the operand");
     int x = a->node;
-    if ((op == OP_EXP || op == OP_LOG || op == OP_SQRT || op == OP_TANH || op == OP_SIGMOID) &&
+    if ((op == OP_EXP || op == OP_LOG || op == OP_SQRT || op == OP_TANH || op == OP_SIGMOID || op == OP_COS ||
+         op == OP_SIN) &&
         !dtype_is_float(TN(a)->dtype))
         x = lw_cast(x, DT_F32, loc); /* torch promotes integers to the default float type */
     Value *r = lw_result(lw_add1(op, x, NULL, 0, loc), a, NULL);

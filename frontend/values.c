@@ -59,6 +59,7 @@ const char *kind_name(Value *v) {
     case V_TEXT: return "a formatted string";
     case V_ERROR: return "an error";
     case V_OPTIM: return ir_fmt("an optimizer (%s)", v->s);
+    case V_SCHED: return ir_fmt("a learning-rate scheduler (%s)", v->s);
     case V_PGROUP: return "a parameter group (a dict)";
     }
     return "?";

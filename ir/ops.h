@@ -56,6 +56,8 @@ OP(SILU,        "silu",         1,    K_UNARY,  1, EPI_NONE,    1) /* x * sigmoi
 OP(SOFTPLUS,    "softplus",     1,    K_UNARY,  1, EPI_NONE,    1) /* log(1 + exp(beta x)) / beta, x where beta x > threshold; attrs beta, threshold */
 OP(HARDTANH,    "hardtanh",     1,    K_UNARY,  1, EPI_NONE,    1) /* x clamped to [attr min, attr max] (relu6: 0, 6) */
 OP(ERF,         "erf",          1,    K_UNARY,  1, EPI_NONE,    1)
+OP(COS,         "cos",          1,    K_UNARY,  1, EPI_NONE,    1)
+OP(SIN,         "sin",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(NOT,         "not",          1,    K_UNARY,  0, EPI_NONE,    1) /* logical not, bool -> bool */
 OP(CAST,        "cast",         1,    K_UNARY,  1, EPI_NONE,    1) /* convert to the node's dtype */
 OP(ADD,         "add",          2,    K_BINARY, 1, EPI_NONE,    1)

@@ -292,6 +292,8 @@ static int vjp(const Node *n, int k, int g) {
     case OP_SIGMOID: return op2(OP_MUL, g, op2(OP_MUL, n->id, op2(OP_SUB, scalar(1, dt), n->id)));
     case OP_LEAKY_RELU: case OP_ELU: case OP_GELU: case OP_SILU: case OP_SOFTPLUS: case OP_HARDTANH: case OP_ERF:
         return activation_grad(n, x, g, dt);
+    case OP_COS: return op2(OP_MUL, g, op1(OP_NEG, op1(OP_SIN, x)));
+    case OP_SIN: return op2(OP_MUL, g, op1(OP_COS, x));
     case OP_CAST: return cast_to(g, N(x)->dtype);
     case OP_SUM: return unreduce(g, n, xs);
     case OP_MEAN: {

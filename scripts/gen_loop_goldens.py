@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -835,12 +835,62 @@ def optimizers():
     print(opt2.state_dict()["param_groups"], opt2.state_dict()["state"][3], opt2.param_groups[0]["lr_decay"])
 
 
+def schedulers():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    def warm(epoch):
+        f = 0.95 ** epoch if epoch > 2 else (epoch + 1) / 3
+        return f
+
+    torch.manual_seed(0)
+    net = Net()
+    o1 = optim.SGD(net.parameters(), lr=0.1)
+    o2 = optim.SGD(net.parameters(), lr=0.1)
+    o3 = optim.SGD(net.parameters(), lr=0.1)
+    o4 = optim.SGD(net.parameters(), lr=0.1)
+    o5 = optim.SGD(net.parameters(), lr=0.1)
+    o6 = optim.SGD(net.parameters(), lr=0.05)
+    s1 = torch.optim.lr_scheduler.StepLR(o1, step_size=7, gamma=0.5)
+    s2 = torch.optim.lr_scheduler.MultiStepLR(o2, milestones=[5, 20, 20, 33], gamma=0.3)
+    s3 = torch.optim.lr_scheduler.ExponentialLR(o3, 0.93)
+    s4 = torch.optim.lr_scheduler.CosineAnnealingLR(o4, T_max=12, eta_min=0.001)
+    s5 = torch.optim.lr_scheduler.LambdaLR(o5, warm)
+    s6 = torch.optim.lr_scheduler.CosineAnnealingLR(o6, 7)
+    for epoch in range(50):
+        for s in [s1, s2, s3, s4, s5, s6]:
+            s.step()
+        print(epoch, s1.get_last_lr()[0], s2.get_last_lr()[0], s3.get_last_lr()[0], s4.get_last_lr()[0],
+              s5.get_last_lr()[0], o6.param_groups[0]["lr"])
+    print(s1.state_dict(), s4.state_dict(), s5.state_dict(), s1.last_epoch)
+    torch.manual_seed(5)
+    mlp = Net()
+    opt = optim.AdamW(mlp.parameters(), lr=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    x = torch.randn(6, 3)
+    y = torch.randn(6, 2)
+    for epoch in range(6):
+        for b in range(2):
+            opt.zero_grad()
+            loss = F.mse_loss(mlp(x.view(2, 3, 3)[b]), y.view(2, 3, 2)[b])
+            loss.backward()
+            opt.step()
+        sched.step()
+        print(f"epoch {epoch}: loss {loss.item():.6f} lr {sched.get_last_lr()[0]:.8f}")
+    print(mlp.fc.weight)
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

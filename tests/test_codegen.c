@@ -361,6 +361,13 @@ START_TEST(test_optimizers_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_schedulers_match_pytorch) {
+    /* every lr_scheduler's rates for 50 epochs (within 1e-7 relative: double arithmetic in PyTorch's
+       order, so in practice the last bit at most), state_dict(), AdamW under CosineAnnealingLR */
+    check_program_prints_near("schedulers", 1e-7);
+}
+END_TEST
+
 START_TEST(test_losses_match_pytorch) {
     /* every loss with its options and reductions: values, gradients, a model trained with each */
     check_program_prints_near("losses", 1e-5);
@@ -1269,6 +1276,7 @@ int main(void) {
     tcase_add_test(tc, test_activations_match_pytorch);
     tcase_add_test(tc, test_losses_match_pytorch);
     tcase_add_test(tc, test_optimizers_match_pytorch);
+    tcase_add_test(tc, test_schedulers_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);

@@ -269,6 +269,8 @@ static void add_cases(void) {
     add_case("hardtanh", "7", "F.hardtanh(x0 * 1.7)", false);
     add_case("hardtanh", "7", "F.relu6(x0 * 9)", false);
     add_case("erf", "7", "torch.erf(x0 * 2)", false);
+    add_case("cos", "2x3", "torch.cos(x0 * 3)", false);
+    add_case("sin", "2x3", "x0.sin() * 2", false);
     /* softmax and log_softmax are built of max, exp, sum and log: checked as a whole, with
      * broadcasting over the other axes */
     add_case("exp", "3x4", "F.softmax(x0 * 3, dim=1)", false);

@@ -1,0 +1,233 @@
+/*
+ * schedulers.c: torch.optim.lr_scheduler's StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR
+ * and LambdaLR.
+ *
+ * A scheduler holds its optimizer and its last_epoch, a storage group (an int known when the
+ * program runs, so scheduler.step() works in a run-time loop); the optimizer's learning rate is
+ * its staged group (optim.c). step() computes the new rate from the current one as PyTorch 1.13's
+ * chainable get_lr() does, in double, with PyTorch's order of operations, so the rates are
+ * PyTorch's to the last bit: StepLR multiplies by gamma every step_size epochs, CosineAnnealingLR
+ * uses the recursive form. Where PyTorch branches, both sides are computed and one is kept by a
+ * 0/1 blend (a * m + b * (1 - m), exact: one term is 0).
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PI 3.141592653589793 /* Python's math.pi */
+
+struct Sched {
+    const char *cls;
+    Value *optv;      /* the optimizer (V_OPTIM) */
+    double base_lr;   /* base_lrs[0]: the optimizer's rate when the scheduler was made */
+    int64_t step_size, tmax;
+    double gamma, eta_min;
+    int64_t ms[64];   /* MultiStepLR: the distinct milestones and how often each is listed */
+    int ms_count[64], nms;
+    Value *fn;        /* LambdaLR: lr_lambda, a def */
+    int epoch;        /* last_epoch's group (i64) */
+};
+
+static int f64(double v, SrcLoc loc) { return const_scalar(mk_float(v), DT_F64, loc); }
+static int i64(int64_t v, SrcLoc loc) { return const_scalar(mk_int(v), DT_I64, loc); }
+static int op(Op o, int a, int b, SrcLoc loc) { return lw_add2(o, a, b, loc); }
+static int as_f64(int x, SrcLoc loc) { return lw_cast(x, DT_F64, loc); }
+
+/* a * m + b * (1 - m), m a 0/1 mask (f64) */
+static int blend(int m, int a, int b, SrcLoc loc) {
+    return op(OP_ADD, op(OP_MUL, a, m, loc), op(OP_MUL, b, op(OP_SUB, f64(1, loc), m, loc), loc), loc);
+}
+
+static Value *pyscalar(int node) {
+    Value *v = lw_result(node, NULL, NULL);
+    v->tflags |= TV_PYSCALAR;
+    return v;
+}
+
+static Value *epoch_value(Sched *s) { return pyscalar(L.group_base[s->epoch]); }
+
+/* The rate LambdaLR sets for epoch e: base_lr * lr_lambda(e). */
+static Value *lambda_rate(Sched *s, Value *e, SrcLoc loc) {
+    Args a = {.loc = loc, .fname = s->fn->decl->name, .pos = &e, .npos = 1};
+    Value *f = def_call(s->fn->decl, &a);
+    if (!is_scalar(f) && !(f->kind == V_TENSOR && shape_numel(TN(f)->shape) == 1))
+        error_at(loc, "LambdaLR: lr_lambda must return a number, got %s", kind_name(f));
+    return lw_binop("*", mk_float(s->base_lr), f, loc);
+}
+
+Value *make_scheduler(const char *cls, Args *a) {
+    SrcLoc loc = a->loc;
+    Sched *s = ir_alloc(sizeof(Sched));
+    s->cls = cls;
+    s->optv = lw_req(a, 0, "optimizer");
+    if (s->optv->kind != V_OPTIM)
+        error_at(loc, "%s() takes an optimizer first, got %s", cls, kind_name(s->optv));
+    int p = 1;
+    s->gamma = 0.1;
+    if (!strcmp(cls, "StepLR")) {
+        s->step_size = int_arg(lw_req(a, p++, "step_size"), loc, "step_size");
+        s->gamma = float_arg(lw_arg(a, p++, "gamma", mk_float(0.1)), loc, "gamma");
+        if (s->step_size < 1)
+            error_at(loc, "StepLR: step_size must be at least 1");
+    } else if (!strcmp(cls, "MultiStepLR")) {
+        Value *ms = lw_req(a, p++, "milestones");
+        if (ms->kind != V_LIST && ms->kind != V_TUPLE)
+            error_at(loc, "MultiStepLR: milestones must be a list of epochs");
+        for (int i = 0; i < ms->n; i++) {
+            int64_t m = int_arg(ms->items[i], loc, "a milestone");
+            int k = 0;
+            while (k < s->nms && s->ms[k] != m)
+                k++;
+            if (k == s->nms) {
+                if (s->nms == 64)
+                    error_at(loc, "MultiStepLR: at most 64 distinct milestones");
+                s->ms[s->nms++] = m;
+            }
+            s->ms_count[k]++;
+        }
+        s->gamma = float_arg(lw_arg(a, p++, "gamma", mk_float(0.1)), loc, "gamma");
+    } else if (!strcmp(cls, "ExponentialLR")) {
+        s->gamma = float_arg(lw_req(a, p++, "gamma"), loc, "gamma");
+    } else if (!strcmp(cls, "CosineAnnealingLR")) {
+        s->tmax = int_arg(lw_req(a, p++, "T_max"), loc, "T_max");
+        s->eta_min = float_arg(lw_arg(a, p++, "eta_min", mk_int(0)), loc, "eta_min");
+        if (s->tmax < 1)
+            error_at(loc, "CosineAnnealingLR: T_max must be at least 1");
+    } else { /* LambdaLR */
+        s->fn = lw_req(a, p++, "lr_lambda");
+        if (s->fn->kind != V_DEF)
+            error_at(loc, "LambdaLR: lr_lambda must be a def of the file (def f(epoch) { ... }); a lambda is not .tg");
+    }
+    int64_t last = int_arg(lw_arg(a, p++, "last_epoch", mk_int(-1)), loc, "last_epoch");
+    bool_arg(lw_arg(a, p++, "verbose", mk_bool(false)), loc, "verbose");
+    static const char *const names[] = {"optimizer", "step_size", "milestones", "gamma", "T_max", "eta_min",
+                                        "lr_lambda", "last_epoch", "verbose"};
+    args_done(a, p, names, 9);
+    if (last != -1)
+        error_at(loc, "%s: last_epoch=%lld is not supported (a scheduler starts at -1; restore one with "
+                      "load_state_dict)", cls, (long long)last);
+    Optim *o = s->optv->optim;
+    if (o->staged)
+        error_at(loc, "%s: make the scheduler where the optimizer's learning rate is still a number (before the "
+                      "loop that changes it)", cls);
+    s->base_lr = o->lr;
+    /* the constructor's own step(): last_epoch 0, and LambdaLR's first rate */
+    s->epoch = new_group(i64(0, loc));
+    if (s->fn)
+        param_group_set(o, mk_str("lr"), lambda_rate(s, mk_int(0), loc), loc);
+    Value *v = lw_mk(V_SCHED);
+    v->sched = s;
+    v->s = cls;
+    return v;
+}
+
+/* scheduler.step(): last_epoch + 1, and the rate for it. */
+void scheduler_step(Sched *s, SrcLoc loc) {
+    Optim *o = s->optv->optim;
+    optimizer_stage(o, loc); /* the rate becomes a run-time value the update reads */
+    int e = op(OP_ADD, L.group_base[s->epoch], i64(1, loc), loc);
+    set_group(s->epoch, e, loc);
+    int lr = L.group_base[o->lr_group], r;
+    if (s->fn) {
+        Value *v = lambda_rate(s, pyscalar(e), loc);
+        param_group_set(o, mk_str("lr"), v, loc);
+        return;
+    }
+    if (!strcmp(s->cls, "StepLR")) { /* epoch % step_size == 0: lr * gamma */
+        int m = as_f64(op(OP_EQ, op(OP_MOD, e, i64(s->step_size, loc), loc), i64(0, loc), loc), loc);
+        r = blend(m, op(OP_MUL, lr, f64(s->gamma, loc), loc), lr, loc);
+    } else if (!strcmp(s->cls, "MultiStepLR")) { /* at a milestone: lr * gamma ** (times listed) */
+        r = lr;
+        for (int k = 0; k < s->nms; k++) {
+            int m = as_f64(op(OP_EQ, e, i64(s->ms[k], loc), loc), loc);
+            r = blend(m, op(OP_MUL, lr, f64(pow(s->gamma, s->ms_count[k]), loc), loc), r, loc);
+        }
+    } else if (!strcmp(s->cls, "ExponentialLR")) {
+        r = op(OP_MUL, lr, f64(s->gamma, loc), loc);
+    } else { /* CosineAnnealingLR, the recursive form of 1.13's get_lr */
+        double t = (double)s->tmax;
+        int restart = as_f64(op(OP_EQ, op(OP_MOD, op(OP_SUB, e, i64(1 + s->tmax, loc), loc), i64(2 * s->tmax, loc), loc),
+                                i64(0, loc), loc), loc);
+        double k = (s->base_lr - s->eta_min) * (1 - cos(PI / t)) / 2;
+        int at_restart = op(OP_ADD, lr, f64(k, loc), loc);
+        int ef = as_f64(e, loc), ef1 = as_f64(op(OP_SUB, e, i64(1, loc), loc), loc);
+        int cos_e = lw_add1(OP_COS, op(OP_DIV, op(OP_MUL, f64(PI, loc), ef, loc), f64(t, loc), loc), NULL, 0, loc);
+        int cos_e1 = lw_add1(OP_COS, op(OP_DIV, op(OP_MUL, f64(PI, loc), ef1, loc), f64(t, loc), loc), NULL, 0, loc);
+        int num = op(OP_ADD, f64(1, loc), cos_e, loc);
+        /* at a restart the other side's denominator is 0: add the mask there, so it stays finite */
+        int den = op(OP_ADD, op(OP_ADD, f64(1, loc), cos_e1, loc), restart, loc);
+        int lr_eta = op(OP_SUB, lr, f64(s->eta_min, loc), loc);
+        int between = op(OP_ADD, op(OP_MUL, op(OP_DIV, num, den, loc), lr_eta, loc), f64(s->eta_min, loc), loc);
+        r = blend(restart, at_restart, between, loc);
+    }
+    param_group_set(o, mk_str("lr"), pyscalar(r), loc);
+}
+
+static Value *new_dict(void) {
+    Value *d = lw_mk(V_DICT);
+    d->self = lw_mk(V_TUPLE);
+    return d;
+}
+
+static void put(Value *d, const char *key, Value *v) {
+    list_append(d->self, mk_str(key));
+    list_append(d, v);
+}
+
+static Value *one(Value *v) {
+    Value *l = lw_mk(V_LIST);
+    list_append(l, v);
+    return l;
+}
+
+/* scheduler.state_dict(), as PyTorch 1.13 builds it (MultiStepLR's milestones: a dict of
+ * epoch: count, where PyTorch has a Counter of them) */
+Value *scheduler_state_dict(Sched *s, SrcLoc loc) {
+    Value *d = new_dict();
+    if (!strcmp(s->cls, "StepLR")) {
+        put(d, "step_size", mk_int(s->step_size));
+        put(d, "gamma", mk_float(s->gamma));
+    } else if (!strcmp(s->cls, "MultiStepLR")) {
+        Value *m = new_dict();
+        for (int k = 0; k < s->nms; k++) {
+            list_append(m->self, mk_int(s->ms[k]));
+            list_append(m, mk_int(s->ms_count[k]));
+        }
+        put(d, "milestones", m);
+        put(d, "gamma", mk_float(s->gamma));
+    } else if (!strcmp(s->cls, "ExponentialLR")) {
+        put(d, "gamma", mk_float(s->gamma));
+    } else if (!strcmp(s->cls, "CosineAnnealingLR")) {
+        put(d, "T_max", mk_int(s->tmax));
+        put(d, "eta_min", s->eta_min == 0 ? mk_int(0) : mk_float(s->eta_min));
+    }
+    put(d, "base_lrs", one(mk_float(s->base_lr)));
+    put(d, "last_epoch", epoch_value(s));
+    put(d, "verbose", mk_bool(false));
+    put(d, "_step_count", pyscalar(lw_add2(OP_ADD, L.group_base[s->epoch], i64(1, loc), loc)));
+    put(d, "_get_lr_called_within_step", mk_bool(false));
+    put(d, "_last_lr", one(param_group_get(s->optv->optim, mk_str("lr"), loc)));
+    if (s->fn)
+        put(d, "lr_lambdas", one(lw_mk(V_NONE)));
+    return d;
+}
+
+/* scheduler.get_last_lr(): [the rate] */
+Value *scheduler_last_lr(Sched *s, SrcLoc loc) { return one(param_group_get(s->optv->optim, mk_str("lr"), loc)); }
+
+/* scheduler.last_epoch, scheduler.base_lrs, scheduler.optimizer */
+Value *scheduler_attribute(Sched *s, const char *name, SrcLoc loc) {
+    if (!strcmp(name, "last_epoch"))
+        return epoch_value(s);
+    if (!strcmp(name, "base_lrs"))
+        return one(mk_float(s->base_lr));
+    if (!strcmp(name, "optimizer"))
+        return s->optv;
+    error_at(loc, "%s has no attribute '%s' that tgc supports (it has last_epoch, base_lrs, optimizer, step(), "
+                  "get_last_lr(), state_dict())", s->cls, name);
+}
+
+/* The groups a scheduler keeps (for the loops that carry them): its last_epoch. */
+int scheduler_group(Sched *s) { return s->epoch; }
+Value *scheduler_optimizer(Sched *s) { return s->optv; }
