@@ -1089,6 +1089,7 @@ const Builtin builtins[] = {
     {"erf", bi_erf, 0, G | T},
     {"softmax", bi_softmax, 0, G | T},
     {"log_softmax", bi_softmax, 0, G | T},
+    {"layer_norm", bi_layer_norm, 0, G},
     {"dropout", bi_dropout, 0, G},
     {"dropout2d", bi_dropout, 0, G},
     /* data (data.c): torchvision's datasets and transforms, DataLoader and its iterators */

@@ -139,6 +139,7 @@ struct Module {
     double act_p[2];     /* an activation's options (activations.c): LeakyReLU's slope, Softplus's beta, ... */
     Value *act_dim;      /* Softmax, LogSoftmax: dim (None or an int) */
     struct LossOpts *loss; /* a loss module's options (losses.c) */
+    Shape norm_shape;    /* LayerNorm's normalized_shape */
 };
 
 typedef struct {
@@ -384,6 +385,9 @@ bool loss_construct(Module *m, Args *a); /* false: m->cls is not a loss */
 Value *loss_call(Module *m, Args *a);
 Value *ns_attribute(Value *base, Expr *e); /* torch.zeros, nn.functional, ... */
 Value *construct_builtin(const char *cls, Args *a);
+void layer_norm_construct(Module *m, Args *a);
+Value *layer_norm(Value *x, Shape ns, Value *w, Value *b, double eps, SrcLoc loc);
+Value *bi_layer_norm(Args *a); /* F.layer_norm */
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);
 bool is_layer_decl(Stmt *s);

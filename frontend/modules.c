@@ -200,17 +200,19 @@ Value *construct_builtin(const char *cls, Args *a) {
         DONE(a, 0);
         m->repr = cls[0] == 'T' ? "Tanh()" : "Sigmoid()";
     } else if (loss_construct(m, a)) {
-    } else if (!strcmp(cls, "BatchNorm2d")) {
+    } else if (!strcmp(cls, "LayerNorm")) {
+        layer_norm_construct(m, a);
+    } else if (!strcmp(cls, "BatchNorm2d") || !strcmp(cls, "BatchNorm1d")) {
         m->in = int_arg(lw_req(a, 0, "num_features"), loc, "num_features");
         Value *eps = lw_arg(a, 1, "eps", mk_float(1e-5)), *mom = lw_arg(a, 2, "momentum", mk_float(0.1));
         m->affine = bool_arg(lw_arg(a, 3, "affine", mk_bool(true)), loc, "affine");
         m->track = bool_arg(lw_arg(a, 4, "track_running_stats", mk_bool(true)), loc, "track_running_stats");
         DONE(a, 5, "num_features", "eps", "momentum", "affine", "track_running_stats");
         if (!is_scalar(eps) || !is_scalar(mom) || num(eps) <= 0 || num(mom) < 0 || num(mom) > 1)
-            error_at(loc, "BatchNorm2d: eps must be a positive number and momentum one in [0, 1] (momentum=None, the "
-                          "cumulative average, is not supported)");
+            error_at(loc, "%s: eps must be a positive number and momentum one in [0, 1] (momentum=None, the "
+                          "cumulative average, is not supported)", cls);
         if (m->in < 1 || m->in > (1 << 24))
-            error_at(loc, "BatchNorm2d: num_features must be positive");
+            error_at(loc, "%s: num_features must be positive", cls);
         m->eps = num(eps);
         m->momentum = num(mom);
         const char *mrepr = mom->kind == V_FLOAT ? py_float_repr(m->momentum) : ir_fmt("%lld", (long long)mom->i);
@@ -224,7 +226,7 @@ Value *construct_builtin(const char *cls, Args *a) {
             m->rvar = new_filled(c, DT_F32, 1, false, loc, &m->rvar_node);
             m->nbt = new_filled(shape_scalar(), DT_I64, 0, false, loc, &m->nbt_node);
         }
-        m->repr = ir_fmt("BatchNorm2d(%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s)", (long long)m->in,
+        m->repr = ir_fmt("%s(%lld, eps=%s, momentum=%s, affine=%s, track_running_stats=%s)", cls, (long long)m->in,
                          eps->kind == V_FLOAT ? py_float_repr(m->eps) : ir_fmt("%lld", (long long)eps->i), mrepr,
                          m->affine ? "True" : "False",
                          m->track ? "True" : "False");
@@ -271,7 +273,7 @@ const char *module_repr(Module *m, int indent) {
  * branch for each. */
 const char *const module_classes[] = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
                                       "Flatten", "MSELoss", "CrossEntropyLoss", "BatchNorm2d", "AdaptiveAvgPool2d",
-                                      "Sequential", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "ReLU6",
+                                      "Sequential", "BatchNorm1d", "LayerNorm", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "ReLU6",
                                       "Hardtanh", "Softmax", "LogSoftmax", "Identity", "Dropout", "Dropout2d", "L1Loss", "SmoothL1Loss",
                                       "HuberLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", NULL};
 
@@ -592,18 +594,26 @@ static Value *int_tuple(const int64_t *v, int n) {
  */
 static Value *batch_norm(Module *m, Value *x, SrcLoc loc) {
     Shape xs = TN(x)->shape;
-    if (xs.rank != 4 || xs.d[1] != m->in)
-        error_at(loc, "BatchNorm2d(%lld) expects an input of shape [N, %lld, H, W], got %s", (long long)m->in,
-                 (long long)m->in, shape_str(xs));
-    Shape cs = shape_make(4, (int64_t[]){1, m->in, 1, 1}), c1 = shape_make(1, &m->in);
+    bool two = m->cls[9] == '2'; /* BatchNorm2d: (N, C, H, W); BatchNorm1d: (N, C) or (N, C, L) */
+    if ((two ? xs.rank != 4 : xs.rank != 2 && xs.rank != 3) || xs.d[1] != m->in)
+        error_at(loc, "%s(%lld) expects an input of shape [N, %lld%s], got %s", m->cls, (long long)m->in,
+                 (long long)m->in, two ? ", H, W" : "] or [N, C, L", shape_str(xs));
+    Shape cs = xs, c1 = shape_make(1, &m->in);
+    int64_t ax[3], nax = 0, count = 1;
+    for (int i = 0; i < xs.rank; i++) {
+        cs.d[i] = i == 1 ? m->in : 1;
+        if (i != 1) {
+            ax[nax++] = i;
+            count *= xs.d[i];
+        }
+    }
     bool batch_stats = !m->eval || !m->track;
     Value *mean, *var;
     if (batch_stats) {
-        int64_t count = xs.d[0] * xs.d[2] * xs.d[3];
         if (count < 2 && !m->eval)
-            error_at(loc, "BatchNorm2d in training mode needs more than 1 value per channel (here %s), as PyTorch's does",
-                     shape_str(xs));
-        Value *axes = int_tuple((int64_t[]){0, 2, 3}, 3);
+            error_at(loc, "%s in training mode needs more than 1 value per channel (here %s), as PyTorch's does",
+                     m->cls, shape_str(xs));
+        Value *axes = int_tuple(ax, (int)nax);
         mean = lw_reduce(OP_MEAN, x, axes, true, loc);
         Value *d = tensor_binop(OP_SUB, x, mean, loc);
         var = lw_reduce(OP_MEAN, tensor_binop(OP_MUL, d, d, loc), axes, true, loc);
@@ -630,7 +640,75 @@ static Value *batch_norm(Module *m, Value *x, SrcLoc loc) {
     if (m->affine)
         y = tensor_binop(OP_ADD, tensor_binop(OP_MUL, y, view_reshape(param_value(m->weight), cs, loc), loc),
                          view_reshape(param_value(m->bias), cs, loc), loc);
+    lw_info(y->node)->fn = "NativeBatchNormBackward0";
     return y;
+}
+
+/* LayerNorm(normalized_shape, eps=1e-05, elementwise_affine=True): weight ones, bias zeros of that
+ * shape, as PyTorch's reset_parameters makes them */
+void layer_norm_construct(Module *m, Args *a) {
+    SrcLoc loc = a->loc;
+    Value *ns = lw_req(a, 0, "normalized_shape");
+    Value *eps = lw_arg(a, 1, "eps", mk_float(1e-5));
+    m->affine = bool_arg(lw_arg(a, 2, "elementwise_affine", mk_bool(true)), loc, "elementwise_affine");
+    DONE(a, 3, "normalized_shape", "eps", "elementwise_affine");
+    Value *items = ns->kind == V_LIST || ns->kind == V_TUPLE ? ns : NULL;
+    m->norm_shape = items ? shape_from_values(items->items, items->n, loc) : shape_from_values(&ns, 1, loc);
+    if (m->norm_shape.rank < 1)
+        error_at(loc, "LayerNorm: normalized_shape must have at least one dimension");
+    if (!is_scalar(eps) || num(eps) <= 0)
+        error_at(loc, "LayerNorm: eps must be a positive number");
+    check_numel(m->norm_shape, NULL, loc);
+    m->eps = num(eps);
+    if (m->affine) {
+        m->weight = new_filled(m->norm_shape, DT_F32, 1, true, loc, NULL);
+        m->bias = new_filled(m->norm_shape, DT_F32, 0, true, loc, NULL);
+    }
+    const char *s = "(";
+    for (int i = 0; i < m->norm_shape.rank; i++)
+        s = ir_fmt("%s%s%lld", s, i ? ", " : "", (long long)m->norm_shape.d[i]);
+    m->repr = ir_fmt("LayerNorm(%s%s), eps=%s, elementwise_affine=%s)", s, m->norm_shape.rank == 1 ? "," : "",
+                     eps->kind == V_FLOAT ? py_float_repr(m->eps) : ir_fmt("%lld", (long long)eps->i),
+                     m->affine ? "True" : "False");
+}
+
+/* layer_norm over the last dims of x, which must equal ns: (x - mean) / sqrt(var + eps) * w + b */
+Value *layer_norm(Value *x, Shape ns, Value *w, Value *b, double eps, SrcLoc loc) {
+    tensor_arg(x, loc, "the input");
+    Shape xs = TN(x)->shape;
+    bool ok = xs.rank >= ns.rank && dtype_is_float(TN(x)->dtype);
+    for (int i = 0; ok && i < ns.rank; i++)
+        ok = xs.d[xs.rank - ns.rank + i] == ns.d[i];
+    if (!ok)
+        error_at(loc, "layer_norm: the input %s does not end in normalized_shape %s (a float tensor)",
+                 type_str(TN(x)->dtype, xs), shape_str(ns));
+    int64_t ax[MAX_RANK];
+    for (int i = 0; i < ns.rank; i++)
+        ax[i] = xs.rank - ns.rank + i;
+    Value *axes = int_tuple(ax, ns.rank);
+    Value *mean = lw_reduce(OP_MEAN, x, axes, true, loc);
+    Value *d = tensor_binop(OP_SUB, x, mean, loc);
+    Value *var = lw_reduce(OP_MEAN, tensor_binop(OP_MUL, d, d, loc), axes, true, loc);
+    Value *y = tensor_binop(OP_DIV, d, unary_op(OP_SQRT, tensor_binop(OP_ADD, var, mk_float(eps), loc), loc), loc);
+    if (w)
+        y = tensor_binop(OP_MUL, y, w, loc);
+    if (b)
+        y = tensor_binop(OP_ADD, y, b, loc);
+    lw_info(y->node)->fn = "NativeLayerNormBackward0";
+    return y;
+}
+
+/* F.layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05) */
+Value *bi_layer_norm(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *x = lw_req(a, 0, "input"), *ns = lw_req(a, 1, "normalized_shape");
+    Value *w = lw_arg(a, 2, "weight", lw_mk(V_NONE)), *b = lw_arg(a, 3, "bias", lw_mk(V_NONE));
+    double eps = float_arg(lw_arg(a, 4, "eps", mk_float(1e-5)), loc, "eps");
+    DONE(a, 5, "input", "normalized_shape", "weight", "bias", "eps");
+    Value *items = ns->kind == V_LIST || ns->kind == V_TUPLE ? ns : NULL;
+    Shape s = items ? shape_from_values(items->items, items->n, loc) : shape_from_values(&ns, 1, loc);
+    return layer_norm(x, s, w->kind == V_NONE ? NULL : tensor_arg(w, loc, "weight"),
+                      b->kind == V_NONE ? NULL : tensor_arg(b, loc, "bias"), eps, loc);
 }
 
 /* adaptive_avg_pool2d: the mean over each plane for an output of 1x1, an avg_pool2d where the
@@ -698,8 +776,11 @@ Value *module_call(Module *m, Args *a) {
             return act;
         if (!strcmp(m->cls, "Flatten"))
             return lw_flatten(x, m->start_dim, m->end_dim, loc);
-        if (!strcmp(m->cls, "BatchNorm2d"))
+        if (!strcmp(m->cls, "BatchNorm2d") || !strcmp(m->cls, "BatchNorm1d"))
             return batch_norm(m, x, loc);
+        if (!strcmp(m->cls, "LayerNorm"))
+            return layer_norm(x, m->norm_shape, m->weight >= 0 ? param_value(m->weight) : NULL,
+                              m->bias >= 0 ? param_value(m->bias) : NULL, m->eps, loc);
         if (!strcmp(m->cls, "AdaptiveAvgPool2d"))
             return adaptive_avg_pool(x, m->osize, loc);
         if (!strcmp(m->cls, "Sequential")) {

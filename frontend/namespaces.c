@@ -30,12 +30,12 @@ const NamespaceDef namespaces[] = {
     {"torch.nn", "nn",
      "Conv2d Linear MaxPool2d AvgPool2d ReLU Tanh Sigmoid Flatten MSELoss CrossEntropyLoss BatchNorm2d "
      "AdaptiveAvgPool2d Sequential LeakyReLU ELU GELU SiLU Softplus ReLU6 Hardtanh Softmax LogSoftmax Identity "
-     "L1Loss SmoothL1Loss HuberLoss NLLLoss BCELoss BCEWithLogitsLoss Dropout Dropout2d "
+     "L1Loss SmoothL1Loss HuberLoss NLLLoss BCELoss BCEWithLogitsLoss Dropout Dropout2d BatchNorm1d LayerNorm "
      "functional init utils"},
     {"torch.nn.functional", "F",
      "relu tanh sigmoid leaky_relu elu gelu silu softplus hardtanh relu6 softmax log_softmax conv2d linear "
      "max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy nll_loss l1_loss smooth_l1_loss huber_loss "
-     "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d"},
+     "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d layer_norm"},
     {"torch.nn.init", "", ""},
     {"torch.nn.utils", "", ""},
     {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -885,12 +885,98 @@ def schedulers():
     print(mlp.fc.weight)
 
 
+def mlp_fashion():
+    import torchvision
+    import torchvision.transforms as transforms
+
+    class Mlp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(784, 128)
+            self.fc2 = nn.Linear(128, 64, bias=False)
+            self.bn = nn.BatchNorm1d(64)
+            self.drop = nn.Dropout(0.2)
+            self.fc3 = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = F.relu(self.fc1(torch.flatten(x, 1)))
+            return self.fc3(self.drop(F.relu(self.bn(self.fc2(x)))))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fashion_root(tmp)
+        torch.manual_seed(0)
+        transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+        trainset = torchvision.datasets.FashionMNIST(root=root, train=True, download=False, transform=transform)
+        testset = torchvision.datasets.FashionMNIST(root=root, train=False, download=False, transform=transform)
+        trainloader = torch.utils.data.DataLoader(trainset, batch_size=32, shuffle=True)
+        testloader = torch.utils.data.DataLoader(testset, batch_size=100, shuffle=False)
+        net = Mlp()
+        print(net)
+        criterion = nn.CrossEntropyLoss()
+        optimizer = optim.AdamW(net.parameters(), lr=0.002, eps=1e-3)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=200)
+        for i, data in enumerate(trainloader, 0):
+            inputs, labels = data
+            optimizer.zero_grad()
+            loss = criterion(net(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            print(f"{i} {loss.item():.6f} {scheduler.get_last_lr()[0]:.6e}")
+            if i == 199:
+                break
+        net.eval()
+        correct = 0
+        total = 0
+        with torch.no_grad():
+            for j, data in enumerate(testloader, 0):
+                images, labels = data
+                _, predicted = torch.max(net(images), 1)
+                total += labels.size(0)
+                correct += (predicted == labels).sum().item()
+                if j == 19:
+                    break
+        print(f"Accuracy on {total} test images: {100 * correct // total} %")
+        print(net.bn.running_mean[:4], net.bn.num_batches_tracked)
+
+
+def norms():
+    class Mlp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(6, 8)
+            self.bn = nn.BatchNorm1d(8)
+            self.ln = nn.LayerNorm(8)
+            self.fc2 = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.fc2(self.ln(F.relu(self.bn(self.fc1(x)))))
+
+    torch.manual_seed(0)
+    net = Mlp()
+    print(net, nn.LayerNorm([2, 3], eps=1e-3, elementwise_affine=False), nn.BatchNorm1d(4, momentum=0.2))
+    x = torch.randn(5, 6)
+    t = torch.tensor([0, 1, 2, 1, 0])
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for step in range(3):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), t)
+        loss.backward()
+        opt.step()
+        print(f"step {step}: {loss.item():.6f}")
+    print(net.bn.running_mean, net.bn.running_var, net.bn.num_batches_tracked, net.ln.weight.grad)
+    net.eval()
+    print(net(x))
+    y = torch.randn(2, 4, 3)
+    print(nn.BatchNorm1d(4)(y), F.layer_norm(y, (4, 3)), F.layer_norm(y, [3], torch.ones(3) * 2, torch.zeros(3) + 0.5))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -374,6 +374,20 @@ START_TEST(test_losses_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_mlp_fashion_matches_pytorch) {
+    /* an MLP with BatchNorm1d and Dropout, AdamW under a per-step CosineAnnealingLR, on
+       Fashion-MNIST: 200 per-step losses within 1e-4 relative of PyTorch's (in practice 2e-6) */
+    check_program_prints_near("mlp_fashion", 1e-4);
+}
+END_TEST
+
+START_TEST(test_norms_match_pytorch) {
+    /* BatchNorm1d on (N, C) and (N, C, L), LayerNorm, F.layer_norm: print(net), training steps,
+       running statistics, eval mode */
+    check_program_prints_near("norms", 1e-5);
+}
+END_TEST
+
 START_TEST(test_loader_matches_pytorch) {
     /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
        permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
@@ -1277,6 +1291,8 @@ int main(void) {
     tcase_add_test(tc, test_losses_match_pytorch);
     tcase_add_test(tc, test_optimizers_match_pytorch);
     tcase_add_test(tc, test_schedulers_match_pytorch);
+    tcase_add_test(tc, test_mlp_fashion_matches_pytorch);
+    tcase_add_test(tc, test_norms_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
