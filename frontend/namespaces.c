@@ -36,7 +36,8 @@ const NamespaceDef namespaces[] = {
      "relu tanh sigmoid leaky_relu elu gelu silu softplus hardtanh relu6 softmax log_softmax conv2d linear "
      "max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy nll_loss l1_loss smooth_l1_loss huber_loss "
      "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d layer_norm"},
-    {"torch.nn.init", "", ""},
+    {"torch.nn.init", "", "uniform_ normal_ constant_ zeros_ ones_ xavier_uniform_ xavier_normal_ kaiming_uniform_ "
+                          "kaiming_normal_ calculate_gain"},
     {"torch.nn.utils", "", ""},
     {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},
     {"torch.optim.lr_scheduler", "", "StepLR MultiStepLR ExponentialLR CosineAnnealingLR LambdaLR"},

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -971,12 +971,46 @@ def norms():
     print(nn.BatchNorm1d(4)(y), F.layer_norm(y, (4, 3)), F.layer_norm(y, [3], torch.ones(3) * 2, torch.zeros(3) + 0.5))
 
 
+def init():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(144, 5)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.conv(x), 1))
+
+    for seed in [0, 1, 42]:
+        torch.manual_seed(seed)
+        net = Net()
+        w = net.fc.weight
+        nn.init.xavier_uniform_(w)
+        print(f"{w[0, 0].item():.9g} {w[4, 143].item():.9g} {w[2, 77].item():.9g}")
+        nn.init.xavier_normal_(net.conv.weight, gain=nn.init.calculate_gain("relu"))
+        print(f"{net.conv.weight[0, 0, 0, 0].item():.9g} {net.conv.weight[3, 2, 2, 2].item():.9g}")
+        nn.init.kaiming_uniform_(w, a=0.1, mode="fan_out", nonlinearity="leaky_relu")
+        print(f"{w[0, 0].item():.9g} {w[4, 143].item():.9g}")
+        nn.init.kaiming_normal_(net.conv.weight, mode="fan_out", nonlinearity="relu")
+        print(f"{net.conv.weight[0, 0, 0, 0].item():.9g} {net.conv.weight[3, 2, 2, 2].item():.9g}")
+        nn.init.uniform_(net.fc.bias, -0.5, 0.25)
+        nn.init.normal_(net.conv.bias, mean=1.0, std=0.1)
+        print(f"{net.fc.bias[1].item():.9g} {net.conv.bias[3].item():.9g}")
+        nn.init.zeros_(net.conv.bias)
+        nn.init.constant_(net.fc.bias, 0.3)
+        print(net.conv.bias, net.fc.bias, nn.init.calculate_gain("tanh"), nn.init.calculate_gain("leaky_relu", 0.2))
+        print(w[:2, :5], torch.rand(2))
+        out = net(torch.ones(2, 3, 8, 8))
+        out.sum().backward()
+        print(out, net.fc.weight.grad[0, :3])
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

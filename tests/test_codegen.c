@@ -388,6 +388,12 @@ START_TEST(test_norms_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_init_matches_pytorch) {
+    /* nn.init for three seeds: the printed values (nine digits) are PyTorch's exactly */
+    check_program_prints_near("init", 0);
+}
+END_TEST
+
 START_TEST(test_loader_matches_pytorch) {
     /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
        permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
@@ -1293,6 +1299,7 @@ int main(void) {
     tcase_add_test(tc, test_schedulers_match_pytorch);
     tcase_add_test(tc, test_mlp_fashion_matches_pytorch);
     tcase_add_test(tc, test_norms_match_pytorch);
+    tcase_add_test(tc, test_init_matches_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
