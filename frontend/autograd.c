@@ -10,6 +10,9 @@
  */
 #include "lower.h"
 
+#include <math.h>
+#include <string.h>
+
 /* x.requires_grad_(flag) on a leaf: its storage group becomes (or stops being) a gradient target. */
 void set_requires_grad(Value *t, bool flag, SrcLoc loc) {
     tensor_arg(t, loc, "the receiver");
@@ -163,4 +166,91 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc) {
             set_group(gg, sum, loc);
         }
     }
+}
+
+/* The .grad of each parameter of ps (a list, a module's parameters(), or one tensor) that has one. */
+static int grads_of(Value *ps, Value **out, int max, SrcLoc loc) {
+    if (ps->kind == V_MODULE) {
+        Value *l = lw_mk(V_LIST);
+        collect_params(ps->mod, &l->items, &l->n);
+        ps = l;
+    }
+    Value *one[1] = {ps};
+    Value **items = ps->kind == V_LIST || ps->kind == V_TUPLE ? ps->items : one;
+    int n = ps->kind == V_LIST || ps->kind == V_TUPLE ? ps->n : 1, k = 0;
+    for (int i = 0; i < n; i++) {
+        Value *g = grad_of(tensor_arg(items[i], loc, "each parameter"));
+        if (g->kind != V_NONE && k < max)
+            out[k++] = g;
+    }
+    return k;
+}
+
+/* The p-norm of x's elements (p = inf: the largest magnitude), as torch.norm computes it. */
+static Value *pnorm(Value *x, double p, SrcLoc loc) {
+    Value *ax = unary_op(OP_ABS, x, loc);
+    if (isinf(p))
+        return lw_reduce(OP_MAX, ax, NULL, false, loc);
+    if (p == 2)
+        return unary_op(OP_SQRT, lw_reduce(OP_SUM, lw_binop("*", x, x, loc), NULL, false, loc), loc);
+    Value *s = lw_reduce(OP_SUM, lw_binop("**", ax, mk_float(p), loc), NULL, false, loc);
+    return lw_binop("**", s, mk_float(1 / p), loc);
+}
+
+/*
+ * nn.utils.clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) as
+ * PyTorch 1.13 computes it: the norm of the parameters' gradient norms, every gradient scaled by
+ * min(max_norm / (total + 1e-6), 1), the total returned; clip_grad_value_(parameters, clip_value)
+ * clamps each gradient element to [-clip_value, clip_value]. Neither is recorded by autograd.
+ */
+Value *bi_clip_grad(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *ps = lw_req(a, 0, "parameters");
+    Value *gs[4096];
+    bool saved = L.no_grad;
+    if (!strcmp(a->fname, "clip_grad_value_")) {
+        double v = float_arg(lw_req(a, 1, "clip_value"), loc, "clip_value");
+        DONE(a, 2, "parameters", "clip_value");
+        int n = grads_of(ps, gs, 4096, loc);
+        L.no_grad = true;
+        for (int i = 0; i < n; i++)
+            assign_into(gs[i], tensor_binop(OP_MINIMUM, tensor_binop(OP_MAXIMUM, gs[i], mk_float(-v), loc),
+                                            mk_float(v), loc), loc);
+        L.no_grad = saved;
+        return lw_mk(V_NONE);
+    }
+    double max_norm = float_arg(lw_req(a, 1, "max_norm"), loc, "max_norm");
+    Value *nt = lw_arg(a, 2, "norm_type", mk_float(2.0));
+    double p = nt->kind == V_STR && !strcmp(nt->s, "inf") ? INFINITY : float_arg(nt, loc, "norm_type");
+    bool strict = bool_arg(lw_arg(a, 3, "error_if_nonfinite", mk_bool(false)), loc, "error_if_nonfinite");
+    DONE(a, 4, "parameters", "max_norm", "norm_type", "error_if_nonfinite");
+    if (strict)
+        error_at(loc, "clip_grad_norm_: error_if_nonfinite=True is not supported (the norm is known only at run time)");
+    if (!(p > 0))
+        error_at(loc, "clip_grad_norm_: norm_type must be positive, got %g", p);
+    int n = grads_of(ps, gs, 4096, loc);
+    if (n == 0)
+        return lw_result(const_scalar(mk_float(0), DT_F32, loc), NULL, NULL);
+    L.no_grad = true;
+    Value *total = NULL;
+    if (isinf(p)) { /* the largest of the norms */
+        for (int i = 0; i < n; i++) {
+            Value *ni = pnorm(gs[i], p, loc);
+            total = total ? tensor_binop(OP_MAXIMUM, total, ni, loc) : ni;
+        }
+    } else { /* torch.norm(torch.stack(norms), p) */
+        Value *acc = NULL;
+        for (int i = 0; i < n; i++) {
+            Value *ni = pnorm(gs[i], p, loc);
+            Value *term = p == 2 ? lw_binop("*", ni, ni, loc) : lw_binop("**", unary_op(OP_ABS, ni, loc), mk_float(p), loc);
+            acc = acc ? lw_binop("+", acc, term, loc) : term;
+        }
+        total = p == 2 ? unary_op(OP_SQRT, acc, loc) : lw_binop("**", acc, mk_float(1 / p), loc);
+    }
+    Value *coef = lw_binop("/", mk_float(max_norm), lw_binop("+", total, mk_float(1e-6), loc), loc);
+    coef = tensor_binop(OP_MINIMUM, coef, mk_float(1.0), loc); /* torch.clamp(clip_coef, max=1.0) */
+    for (int i = 0; i < n; i++)
+        assign_into(gs[i], lw_binop("*", gs[i], coef, loc), loc);
+    L.no_grad = saved;
+    return total;
 }

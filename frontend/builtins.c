@@ -1100,6 +1100,8 @@ const Builtin builtins[] = {
     {"kaiming_uniform_", bi_init, 0, G},
     {"kaiming_normal_", bi_init, 0, G},
     {"calculate_gain", bi_init, 0, G},
+    {"clip_grad_norm_", bi_clip_grad, 0, G},
+    {"clip_grad_value_", bi_clip_grad, 0, G},
     {"dropout", bi_dropout, 0, G},
     {"dropout2d", bi_dropout, 0, G},
     /* data (data.c): torchvision's datasets and transforms, DataLoader and its iterators */

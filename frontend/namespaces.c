@@ -38,7 +38,7 @@ const NamespaceDef namespaces[] = {
      "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d layer_norm"},
     {"torch.nn.init", "", "uniform_ normal_ constant_ zeros_ ones_ xavier_uniform_ xavier_normal_ kaiming_uniform_ "
                           "kaiming_normal_ calculate_gain"},
-    {"torch.nn.utils", "", ""},
+    {"torch.nn.utils", "", "clip_grad_norm_ clip_grad_value_"},
     {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},
     {"torch.optim.lr_scheduler", "", "StepLR MultiStepLR ExponentialLR CosineAnnealingLR LambdaLR"},
     {"torch.utils", "", "data"},

@@ -834,6 +834,34 @@ def optimizers():
     train3("state2", net, opt2, x, y)
     print(opt2.state_dict()["param_groups"], opt2.state_dict()["state"][3], opt2.param_groups[0]["lr_decay"])
 
+    class Net2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 8)
+            self.fc2 = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.fc2(F.relu(self.fc1(x)))
+
+    torch.manual_seed(0)
+    net = Net2()
+    x = torch.randn(6, 4) * 5
+    t = torch.tensor([0, 1, 2, 0, 1, 2])
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    for step in range(4):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), t)
+        loss.backward()
+        total = nn.utils.clip_grad_norm_(net.parameters(), max_norm=0.5)
+        opt.step()
+        print(f"{step}: {loss.item():.6f} {total.item():.6f}")
+    loss = F.cross_entropy(net(x), t)
+    loss.backward()
+    print(torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0, norm_type="inf"), net.fc2.bias.grad)
+    print(torch.nn.utils.clip_grad_norm_(net.parameters(), 0.1, norm_type=1.5), net.fc2.bias.grad)
+    nn.utils.clip_grad_value_(net.parameters(), 0.01)
+    print(net.fc2.bias.grad, net.fc1.weight.grad[0])
+
 
 def schedulers():
     class Net(nn.Module):
