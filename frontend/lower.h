@@ -389,7 +389,15 @@ void layer_norm_construct(Module *m, Args *a);
 Value *layer_norm(Value *x, Shape ns, Value *w, Value *b, double eps, SrcLoc loc);
 Value *bi_layer_norm(Args *a); /* F.layer_norm */
 Value *bi_clip_grad(Args *a); /* autograd.c: nn.utils.clip_grad_norm_, clip_grad_value_ */
-Value *bi_init(Args *a);       /* init.c: nn.init.uniform_, xavier_uniform_, kaiming_normal_, ... */
+Value *bi_init(Args *a);
+/* tensorops.c: clamp, one_hot, eye, linspace, var/std, stack, chunk/split */
+Value *bi_clamp(Args *a);
+Value *bi_one_hot(Args *a);
+Value *bi_eye(Args *a);
+Value *bi_linspace(Args *a);
+Value *bi_var(Args *a);
+Value *bi_stack(Args *a);
+Value *bi_split(Args *a);       /* init.c: nn.init.uniform_, xavier_uniform_, kaiming_normal_, ... */
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);
 bool is_layer_decl(Stmt *s);

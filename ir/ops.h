@@ -54,7 +54,7 @@ OP(ELU,         "elu",          1,    K_UNARY,  1, EPI_NONE,    1) /* x > 0 ? x 
 OP(GELU,        "gelu",         1,    K_UNARY,  1, EPI_NONE,    1) /* x * Phi(x); attr tanh = 1: PyTorch's tanh approximation */
 OP(SILU,        "silu",         1,    K_UNARY,  1, EPI_NONE,    1) /* x * sigmoid(x) */
 OP(SOFTPLUS,    "softplus",     1,    K_UNARY,  1, EPI_NONE,    1) /* log(1 + exp(beta x)) / beta, x where beta x > threshold; attrs beta, threshold */
-OP(HARDTANH,    "hardtanh",     1,    K_UNARY,  1, EPI_NONE,    1) /* x clamped to [attr min, attr max] (relu6: 0, 6) */
+OP(HARDTANH,    "hardtanh",     1,    K_UNARY,  1, EPI_NONE,    1) /* x clamped to [attr min, attr max] (relu6: 0, 6; clamp: attr inclusive, its gradient passes at the bounds) */
 OP(ERF,         "erf",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(COS,         "cos",          1,    K_UNARY,  1, EPI_NONE,    1)
 OP(SIN,         "sin",          1,    K_UNARY,  1, EPI_NONE,    1)

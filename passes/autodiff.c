@@ -114,9 +114,11 @@ static int activation_grad(const Node *n, int x, int g, DType dt) {
         int bx = op2(OP_MUL, x, scalar(node_float(n, "beta", 1), dt));
         return pick_grad(g, mask(OP_GT, bx, scalar(node_float(n, "threshold", 20), dt), dt), op1(OP_SIGMOID, bx), dt);
     }
-    case OP_HARDTANH: /* g where min < x < max, else 0 */
-        return op2(OP_MUL, op2(OP_MUL, g, mask(OP_GT, x, scalar(node_float(n, "min", -1), dt), dt)),
-                   mask(OP_LT, x, scalar(node_float(n, "max", 1), dt), dt));
+    case OP_HARDTANH: { /* g where min < x < max (clamp's, attr inclusive: min <= x <= max), else 0 */
+        bool inc = node_int(n, "inclusive", 0);
+        return op2(OP_MUL, op2(OP_MUL, g, mask(inc ? OP_GE : OP_GT, x, scalar(node_float(n, "min", -1), dt), dt)),
+                   mask(inc ? OP_LE : OP_LT, x, scalar(node_float(n, "max", 1), dt), dt));
+    }
     case OP_ERF: /* 2 / sqrt(pi) exp(-x^2) */
         return op2(OP_MUL, g, op2(OP_MUL, op1(OP_EXP, op1(OP_NEG, op2(OP_MUL, x, x))), scalar(1.1283791670955126, dt)));
     default: unreachable();

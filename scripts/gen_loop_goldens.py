@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -1033,12 +1033,39 @@ def init():
         print(out, net.fc.weight.grad[0, :3])
 
 
+def tensor_ops():
+    torch.manual_seed(3)
+    x = torch.randn(3, 5, requires_grad=True)
+    y = torch.clamp(x, min=-0.5, max=0.5)
+    z = x.clamp(min=0.0)
+    w = x.clip(max=0.25)
+    print(y, z, w)
+    (y * 2 + z * 3 + w).sum().backward()
+    print(x.grad)
+    print(torch.tensor([1, 5, -3]).clamp(0, 4), F.one_hot(torch.tensor([0, 2, 1, 2]), num_classes=4))
+    print(torch.eye(3), torch.eye(2, 4, dtype=torch.int64), torch.linspace(0, 1, 7), torch.linspace(-2.5, 10, 9))
+    print(torch.linspace(3, -3, steps=5, dtype=torch.float64), torch.linspace(0, 1, 1))
+    v = torch.randn(4, 6, requires_grad=True)
+    print(v.var(), v.std(dim=1), torch.var(v, 0, unbiased=False), v.std(1, keepdim=True), v.var(dim=1, correction=2))
+    (v.std(dim=0).sum() + v.var()).backward()
+    print(v.grad)
+    s = torch.stack([x, x * 2, x + 1], dim=1)
+    print(s.shape, s[1], torch.stack((x[0], x[1])))
+    a, b, c = x.chunk(3, dim=1)
+    print(a, b, c)
+    p, q = torch.split(x, [2, 3], dim=1)
+    print(p, q, x.split(2))
+    with torch.no_grad():
+        x.clamp_(-0.1, 0.1)
+    print(x)
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init), ("tensor_ops", tensor_ops)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

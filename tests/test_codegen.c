@@ -394,6 +394,12 @@ START_TEST(test_init_matches_pytorch) {
 }
 END_TEST
 
+START_TEST(test_tensor_ops_match_pytorch) {
+    /* clamp, one_hot, eye, linspace, var/std, stack, chunk, split: values, gradients, grad_fn */
+    check_program_prints_near("tensor_ops", 1e-5);
+}
+END_TEST
+
 START_TEST(test_loader_matches_pytorch) {
     /* torchvision's FashionMNIST, transforms and DataLoader, iter/next, enumerate: PyTorch's
        permutations and weights for the same seed, so 500 per-step losses agree within 1e-5 (their
@@ -1300,6 +1306,7 @@ int main(void) {
     tcase_add_test(tc, test_mlp_fashion_matches_pytorch);
     tcase_add_test(tc, test_norms_match_pytorch);
     tcase_add_test(tc, test_init_matches_pytorch);
+    tcase_add_test(tc, test_tensor_ops_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);

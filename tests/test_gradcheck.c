@@ -269,6 +269,7 @@ static void add_cases(void) {
     add_case("hardtanh", "7", "F.hardtanh(x0 * 1.7)", false);
     add_case("hardtanh", "7", "F.relu6(x0 * 9)", false);
     add_case("erf", "7", "torch.erf(x0 * 2)", false);
+    add_case("hardtanh", "2x4", "torch.clamp(x0 * 2, min=-0.7, max=0.9) + x0.clamp(min=0.3)", false);
     add_case("cos", "2x3", "torch.cos(x0 * 3)", false);
     add_case("sin", "2x3", "x0.sin() * 2", false);
     /* softmax and log_softmax are built of max, exp, sum and log: checked as a whole, with
@@ -276,6 +277,10 @@ static void add_cases(void) {
     add_case("exp", "3x4", "F.softmax(x0 * 3, dim=1)", false);
     add_case("exp", "2x3x4", "F.log_softmax(x0 * 3, dim=1)", false);
     add_case("exp", "3x4", "nn.Softmax(dim=0)(x0) * x0", false);
+    /* var, std, stack, chunk and split are built of mean, sum, sqrt, cat and slices */
+    add_case("mean", "3x4", "x0.var(1) + x0.std(0).sum() + torch.var(x0, unbiased=False)", false);
+    add_case("cat", "2x3 2x3", "torch.stack([x0, x1 * 2], dim=1)", false);
+    add_case("slice", "3x4", "a, b = x0.chunk(2, dim=1); c, d = torch.split(x0, [1, 2]); y = a * b + c.sum() + d.sum()", false);
     add_case("cast", "4", "x0.float().double() * 3", false);
     /* through float32 a step of 1e-6 is a few float ulps: a larger one, on a function that is quadratic */
     cases[ncases - 1].h = 1e-2;
