@@ -135,7 +135,8 @@ static bool has_kernel(const Node *n) {
     if (!stored(n->id) || cg.m->view[n->id])
         return false;
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_BERNOULLI: case OP_LOAD: case OP_OPTION: case OP_PRINT: case OP_SEED: case OP_SAVE:
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_BERNOULLI: case OP_RANDINT: case OP_RANDPERM:
+    case OP_LOAD: case OP_OPTION: case OP_PRINT: case OP_SEED: case OP_SAVE:
     case OP_ASSIGN:
         return false;
     default:

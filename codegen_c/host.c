@@ -313,6 +313,13 @@ bool emit_host_node(Graph *g, int i, const char *R) {
           cg_literal(node_float(n, "from", 0), DT_F64), cg_literal(node_float(n, "to", 1), DT_F64),
           n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
         return true;
+    case OP_RANDINT:
+        P("    tg_randint(%s, %s, %s, %lld, %lld, %lld);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          (long long)node_int(n, "low", 0), (long long)node_int(n, "high", 1));
+        return true;
+    case OP_RANDPERM:
+        P("    tg_randperm(%s, %s, %lld);\n", R, cg_var(i), (long long)cnt);
+        return true;
     case OP_BERNOULLI:
         P("    tg_bernoulli(%s, %s, %s, %lld, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
           cg_literal(node_float(n, "p", 0.5), DT_F64));
@@ -391,7 +398,7 @@ void emit_run(Graph *g, const MemPlan *m, const char *kpre, const char *fn, bool
     bool rng = false, load = false;
     for (int i = 0; i < g->nnode; i++) {
         Op op = g->nodes[i].op;
-        rng |= op == OP_RAND || op == OP_RANDN || op == OP_BERNOULLI || (op == OP_PARAM && strcmp(node_str(&g->nodes[i], "init", ""), "slot")) ||
+        rng |= op == OP_RAND || op == OP_RANDN || op == OP_BERNOULLI || op == OP_RANDINT || op == OP_RANDPERM || (op == OP_PARAM && strcmp(node_str(&g->nodes[i], "init", ""), "slot")) ||
                op == OP_SEED;
         load |= op == OP_LOAD || op == OP_SAVE;
     }

@@ -893,7 +893,8 @@ static bool has_kernel(Op op) {
  * sources the host computes and copies up (an option, a random draw, a seed; staged.c). Not a
  * print, a file, a run-time index (checked on the host), or a parameter's first values. */
 bool cuda_host_source(const Node *n) {
-    return n->op == OP_OPTION || n->op == OP_RAND || n->op == OP_RANDN || n->op == OP_BERNOULLI || (n->op == OP_SEED && !n->nin);
+    return n->op == OP_OPTION || n->op == OP_RAND || n->op == OP_RANDN || n->op == OP_BERNOULLI ||
+           n->op == OP_RANDINT || n->op == OP_RANDPERM || (n->op == OP_SEED && !n->nin);
 }
 
 bool cuda_seg_on_device(Graph *seg) {

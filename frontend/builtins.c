@@ -1104,6 +1104,8 @@ const Builtin builtins[] = {
     {"clip", bi_clamp, 0, G | T},
     {"clamp_", bi_clamp, 0, T},
     {"one_hot", bi_one_hot, 0, G},
+    {"randint", bi_randint, 0, G},
+    {"randperm", bi_randperm, 0, G},
     {"eye", bi_eye, 0, G},
     {"linspace", bi_linspace, 0, G},
     {"var", bi_var, 0, G | T},

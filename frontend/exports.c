@@ -36,6 +36,8 @@ static const char *host_only(const Node *n) {
     case OP_RAND:
     case OP_RANDN:
     case OP_BERNOULLI:
+    case OP_RANDINT:
+    case OP_RANDPERM:
     case OP_SEED: return "draws random numbers (a C caller passes them as a tensor)";
     case OP_PARAM: return "creates a tensor that persists (a model or optimizer made inside: pass the model as a "
                           "parameter, net: Net)";

@@ -1,6 +1,6 @@
 /*
  * tensorops.c: tensor functions PyTorch users meet after the blitz: clamp, one_hot, eye, linspace,
- * std and var, stack, chunk and split.
+ * std and var, stack, chunk and split, randint and randperm.
  *
  * Each is built of the table's ops (clamp of a float tensor is hardtanh's op with inclusive bounds,
  * so its gradient passes where min <= x <= max, as PyTorch's clamp does), so gradcheck, fusion and
@@ -218,4 +218,50 @@ Value *bi_split(Args *a) {
                                                                                     : "SplitBackward0"));
     }
     return tup;
+}
+
+/* torch.randint(high, size) or randint(low, high, size), dtype=i64: from the program's generator
+ * as PyTorch draws them */
+Value *bi_randint(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *p0 = lw_req(a, 0, "high"), *p1 = lw_arg(a, 1, "high", NULL), *p2 = lw_arg(a, 2, "size", NULL);
+    Value *lo = mk_int(0), *hi = p0, *size = p1;
+    if (p2) { /* randint(low, high, size) */
+        lo = p0;
+        hi = p1;
+        size = p2;
+    }
+    Value *low_kw = lw_arg(a, -1, "low", NULL);
+    if (low_kw)
+        lo = low_kw;
+    Value *dv = lw_arg(a, -1, "dtype", NULL);
+    DType dt = dv && dv->kind != V_NONE ? dtype_value(dv, loc) : DT_I64;
+    DONE(a, 3, "low", "high", "size", "dtype");
+    if (!size || (size->kind != V_TUPLE && size->kind != V_LIST && size->kind != V_SIZE))
+        error_at(loc, "randint needs a size tuple: randint(high, (n,)) or randint(low, high, (n, m))");
+    int64_t l = int_arg(lo, loc, "low"), h = int_arg(hi, loc, "high");
+    if (l >= h)
+        error_at(loc, "random_ expects 'from' to be less than 'to', but got from=%lld >= to=%lld", (long long)l,
+                 (long long)h);
+    if (dt == DT_BOOL)
+        error_at(loc, "randint does not produce bool tensors");
+    Shape s = size->kind == V_SIZE ? size->shape : shape_from_values(size->items, size->n, loc);
+    check_numel(s, NULL, loc);
+    Attr at[2] = {attr_int("low", l), attr_int("high", h)};
+    return mk_tensor(lw_add(OP_RANDINT, NULL, 0, dt, s, at, 2, loc));
+}
+
+/* torch.randperm(n): i64, PyTorch's CPU shuffle from the program's generator */
+Value *bi_randperm(Args *a) {
+    SrcLoc loc = a->loc;
+    int64_t n = int_arg(lw_req(a, 0, "n"), loc, "n");
+    Value *dv = lw_arg(a, -1, "dtype", NULL);
+    DONE(a, 1, "n", "dtype");
+    if (dv && dv->kind != V_NONE && dtype_value(dv, loc) != DT_I64)
+        error_at(loc, "randperm: only dtype=torch.int64 (the default) is supported");
+    if (n < 0)
+        error_at(loc, "randperm: n must be non-negative, got %lld", (long long)n);
+    Shape s = shape_make(1, &n);
+    check_numel(s, NULL, loc);
+    return mk_tensor(lw_add(OP_RANDPERM, NULL, 0, DT_I64, s, NULL, 0, loc));
 }

@@ -39,6 +39,8 @@ OP(ARANGE,      "arange",       0,    K_SRC,    0, EPI_NONE,    0) /* start + i*
 OP(RAND,        "rand",         0,    K_SRC,    0, EPI_NONE,    0) /* uniform_(from, to) from the program RNG */
 OP(RANDN,       "randn",        0,    K_SRC,    0, EPI_NONE,    0) /* normal_(mean, std) from the program RNG */
 OP(BERNOULLI,   "bernoulli",    0,    K_SRC,    0, EPI_NONE,    0) /* 1 with probability attr p, else 0: bernoulli_(p) from the program RNG */
+OP(RANDINT,     "randint",      0,    K_SRC,    0, EPI_NONE,    0) /* integers in [attr low, attr high) from the program RNG, as torch.randint */
+OP(RANDPERM,    "randperm",     0,    K_SRC,    0, EPI_NONE,    0) /* a permutation of 0..n-1 (n: the 1-d shape) from the program RNG */
 OP(LOAD,        "load",         0,    K_SRC,    0, EPI_NONE,    0) /* .npy file read at run time; attr path */
 OP(OPTION,      "option",       0,    K_SRC,    0, EPI_NONE,    0) /* a program option's value (attr name), from the command line */
 OP(NEG,         "neg",          1,    K_UNARY,  1, EPI_NONE,    1)

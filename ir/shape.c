@@ -243,6 +243,12 @@ static bool check_source(Node *n) {
     case OP_RAND: need = "to"; break;
     case OP_RANDN: need = "std"; break;
     case OP_BERNOULLI: need = "p"; break;
+    case OP_RANDINT: need = "high"; break;
+    case OP_RANDPERM:
+        if (n->shape.rank == 1 && n->dtype == DT_I64)
+            return true;
+        diag_error(n->loc, "randperm: the result is i64[n]");
+        return false;
     case OP_LOAD: need = "path"; break;
     case OP_OPTION: need = "name"; break;
     case OP_PARAM: need = "init"; break;

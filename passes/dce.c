@@ -17,7 +17,8 @@
 
 static bool is_root(const Node *n) {
     return op_info[n->op].kind == K_EFFECT || (n->flags & (NF_OUTPUT | NF_PARAM | NF_INPUT)) ||
-           n->op == OP_RAND || n->op == OP_RANDN || n->op == OP_BERNOULLI || n->op == OP_LOAD;
+           n->op == OP_RAND || n->op == OP_RANDN || n->op == OP_BERNOULLI || n->op == OP_RANDINT ||
+           n->op == OP_RANDPERM || n->op == OP_LOAD;
 }
 
 Graph *pass_dce(Graph *g) {

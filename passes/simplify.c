@@ -471,7 +471,8 @@ static void splat_operand(Graph *out, Node *c) {
 /* Nodes that may merge with an equal one: no identity, no side effect. */
 static bool pure(const Node *n) {
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_BERNOULLI: case OP_LOAD: case OP_OPTION:
+    case OP_INPUT: case OP_PARAM: case OP_RAND: case OP_RANDN: case OP_BERNOULLI: case OP_RANDINT: case OP_RANDPERM:
+    case OP_LOAD: case OP_OPTION:
         return false;
     default:
         return op_info[n->op].kind != K_EFFECT && !(n->flags & (NF_PARAM | NF_INPUT));

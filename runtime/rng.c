@@ -169,6 +169,26 @@ void tg_bernoulli(TgRng *r, TgDType dt, void *out, int64_t n, double p) {
     }
 }
 
+/* ---- random_(from, to) -------------------------------------------------- */
+
+/* uniform_int_from_to_distribution: (draw % range) + base, the draw 32 bits for a range below
+ * 2^32 and 64 bits from there (for int64, double and float tensors). */
+void tg_randint(TgRng *r, TgDType dt, void *out, int64_t n, int64_t low, int64_t high) {
+    uint64_t range = (uint64_t)high - (uint64_t)low;
+    int wide = range >= (1ull << 32) && (dt == TG_I64 || dt == TG_F64 || dt == TG_F32);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t draw = wide ? tg_rng_u64(r) : tg_rng_u32(r);
+        int64_t v = (int64_t)(draw % range + (uint64_t)low);
+        switch (dt) {
+        case TG_F32: ((float *)out)[i] = (float)v; break;
+        case TG_F64: ((double *)out)[i] = (double)v; break;
+        case TG_I32: ((int32_t *)out)[i] = (int32_t)v; break;
+        case TG_I64: ((int64_t *)out)[i] = v; break;
+        default: ((unsigned char *)out)[i] = (unsigned char)v; break;
+        }
+    }
+}
+
 /* ---- avx_mathfun.h, one lane at a time ---------------------------------- */
 
 /*

@@ -129,6 +129,8 @@ uint64_t tg_rng_u64(TgRng *r);               /* two draws, as torch's random64()
 void tg_uniform(TgRng *r, TgDType dt, void *out, int64_t n, double from, double to);
 /* bernoulli_(p): 1 where a 53-bit uniform draw is below p, else 0 (dropout's mask) */
 void tg_bernoulli(TgRng *r, TgDType dt, void *out, int64_t n, double p);
+/* torch.randint(low, high): random() % (high - low) + low per element (random64() from 2^32 up) */
+void tg_randint(TgRng *r, TgDType dt, void *out, int64_t n, int64_t low, int64_t high);
 /* Tensor.normal_(mean, std) (torch.randn: 0, 1). */
 void tg_normal(TgRng *r, TgDType dt, void *out, int64_t n, double mean, double std);
 

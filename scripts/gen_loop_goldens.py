@@ -1058,6 +1058,12 @@ def tensor_ops():
     with torch.no_grad():
         x.clamp_(-0.1, 0.1)
     print(x)
+    for seed in [0, 5]:
+        torch.manual_seed(seed)
+        print(torch.randint(10, (3, 4)), torch.randint(-5, 5, (6,)), torch.randperm(10), torch.rand(2))
+        print(torch.randint(0, 5000000000, (3,)), torch.randint(3, 9, size=(2, 2), dtype=torch.int32), torch.randperm(1))
+        x = torch.randn(10, 2)
+        print(x[3], torch.randperm(4))
 
 
 def main():

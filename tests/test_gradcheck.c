@@ -37,7 +37,7 @@ static int ncases;
 
 /* Ops with no gradient, by design; everything else in the op table needs a case. */
 static const char *no_gradient[] = {
-    "input", "param", "const", "full", "arange", "rand", "randn", "bernoulli", "load", "option", "not", "eq", "ne", "lt", "le",
+    "input", "param", "const", "full", "arange", "rand", "randn", "bernoulli", "randint", "randperm", "load", "option", "not", "eq", "ne", "lt", "le",
     "gt", "ge", "and", "or", "argmax", "print", "seed", "save", "assign",
     "conv2d_bwd_input", "conv2d_bwd_weight", "max_pool2d_bwd", "avg_pool2d_bwd", "cross_entropy_bwd", /* no double backward */
     "max_pool2d_argmax", "max_pool2d_bwd_at",
