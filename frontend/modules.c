@@ -722,12 +722,41 @@ Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
         int64_t axes[2] = {xs.rank - 2, xs.rank - 1};
         return lw_reduce(OP_MEAN, x, int_tuple(axes, 2), true, loc);
     }
-    if (H % os[0] || W % os[1])
-        error_at(loc, "adaptive_avg_pool2d to %lldx%lld from %lldx%lld: tgc supports output sizes that divide the "
-                      "input's (PyTorch's uneven windows are not implemented)",
-                 (long long)os[0], (long long)os[1], (long long)H, (long long)W);
-    int64_t k[2] = {H / os[0], W / os[1]}, pd[2] = {0, 0};
-    return avgpool_call(x, k, k, pd, false, true, loc);
+    if (H % os[0] == 0 && W % os[1] == 0) {
+        int64_t k[2] = {H / os[0], W / os[1]}, pd[2] = {0, 0};
+        return avgpool_call(x, k, k, pd, false, true, loc);
+    }
+    /* PyTorch's uneven windows: output i averages rows floor(i H / oh) to ceil((i + 1) H / oh) - 1,
+     * and columns alike; the mean over rows, then over columns, each window's */
+    if (os[0] > 64 || os[1] > 64)
+        error_at(loc, "adaptive_avg_pool2d to %lldx%lld from %lldx%lld: windows that do not divide the input are "
+                      "supported up to an output of 64x64", (long long)os[0], (long long)os[1], (long long)H,
+                 (long long)W);
+    Value *y = x;
+    for (int ax = 0; ax < 2; ax++) {
+        Shape s = TN(y)->shape;
+        int d = s.rank - 2 + ax;
+        int64_t len = s.d[d], o = os[ax];
+        int *parts = ir_alloc(sizeof(int) * (size_t)o);
+        for (int64_t i = 0; i < o; i++) {
+            int64_t lo = i * len / o, hi = ((i + 1) * len + o - 1) / o;
+            int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
+            for (int k = 0; k < s.rank; k++) {
+                start[k] = 0;
+                step[k] = 1;
+                size[k] = s.d[k];
+            }
+            start[d] = lo;
+            size[d] = hi - lo;
+            Attr sa[3] = {ints_attr("start", start, s.rank), ints_attr("step", step, s.rank),
+                          ints_attr("size", size, s.rank)};
+            parts[i] = lw_reduce(OP_MEAN, mk_view(y, OP_SLICE, sa, 3, loc), mk_int(d), true, loc)->node;
+        }
+        Attr at = attr_int("axis", d);
+        y = lw_result(lw_add(OP_CAT, parts, (int)o, TN(y)->dtype, shape_scalar(), &at, 1, loc), y, NULL);
+    }
+    lw_info(y->node)->fn = "AdaptiveAvgPool2DBackward0";
+    return y;
 }
 
 /* model.train(mode) / model.eval(): the mode of every module inside (BatchNorm2d's statistics). */

@@ -997,6 +997,22 @@ def norms():
     print(net(x))
     y = torch.randn(2, 4, 3)
     print(nn.BatchNorm1d(4)(y), F.layer_norm(y, (4, 3)), F.layer_norm(y, [3], torch.ones(3) * 2, torch.zeros(3) + 0.5))
+    class PoolNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d((3, 2))
+            self.fc = nn.Linear(12, 2)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    torch.manual_seed(0)
+    net = PoolNet()
+    x = torch.randn(2, 2, 7, 5, requires_grad=True)
+    y = net(x)
+    print(net, F.adaptive_avg_pool2d(x, (4, 3)), F.adaptive_avg_pool2d(x, 2))
+    y.sum().backward()
+    print(y, x.grad[0, 0])
 
 
 def init():
