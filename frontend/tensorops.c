@@ -61,6 +61,13 @@ Value *bi_one_hot(Args *a) {
     return lw_result(lw_cast(hit->node, DT_I64, loc), hit, NULL);
 }
 
+/* eye and linspace are constants of the generated C: at most 2^24 elements */
+static void const_size(const char *fn, int64_t n, SrcLoc loc) {
+    if (n > ((int64_t)1 << 24))
+        error_at(loc, "%s of %lld elements is too large for a constant of the program (at most 16777216)", fn,
+                 (long long)n);
+}
+
 /* torch.eye(n, m=None, dtype=f32) */
 Value *bi_eye(Args *a) {
     SrcLoc loc = a->loc;
@@ -74,6 +81,7 @@ Value *bi_eye(Args *a) {
         error_at(loc, "eye: n and m must be non-negative, got %lld and %lld", (long long)n, (long long)m);
     Shape s = shape_make(2, (int64_t[]){n, m});
     check_numel(s, NULL, loc);
+    const_size("eye", n * m, loc);
     Value **items = ir_alloc(sizeof(Value *) * (size_t)(n * m + 1));
     for (int64_t i = 0; i < n * m; i++)
         items[i] = mk_int(i / m == i % m);
@@ -92,6 +100,7 @@ Value *bi_linspace(Args *a) {
     if (n < 0)
         error_at(loc, "linspace: number of steps must be non-negative");
     check_numel(shape_make(1, &n), NULL, loc);
+    const_size("linspace", n, loc);
     Value **items = ir_alloc(sizeof(Value *) * (size_t)(n + 1));
     int64_t half = n / 2;
     if (dt == DT_F32) {

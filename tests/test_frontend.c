@@ -1331,6 +1331,27 @@ static const BadCase bad[] = {
      "bad.tg:2:18: error: size_average is deprecated in PyTorch and not supported: use reduction='mean', 'sum' or 'none'\n"
      "    y = F.l1_loss(ones(2), ones(2), size_average=True)\n"
      "                 ^\n"},
+    {"eye_too_large",
+     "program p {\n"
+     "    x = torch.eye(100000)\n"
+     "}\n",
+     "bad.tg:2:18: error: eye of 10000000000 elements is too large for a constant of the program (at most 16777216)\n"
+     "    x = torch.eye(100000)\n"
+     "                 ^\n"},
+    {"scheduler_not_optimizer",
+     "program p {\n"
+     "    s = torch.optim.lr_scheduler.StepLR(1, 2)\n"
+     "}\n",
+     "bad.tg:2:40: error: StepLR() takes an optimizer first, got an int\n"
+     "    s = torch.optim.lr_scheduler.StepLR(1, 2)\n"
+     "                                       ^\n"},
+    {"one_hot_no_classes",
+     "program p {\n"
+     "    y = F.one_hot(tensor([1, 2]))\n"
+     "}\n",
+     "bad.tg:2:18: error: one_hot: give num_classes (the largest class is known only at run time)\n"
+     "    y = F.one_hot(tensor([1, 2]))\n"
+     "                 ^\n"},
     {"float_of_bad_string",
      "program p {\n"
      "    print(float(\"0x10\"), float(\"one\"))\n"
