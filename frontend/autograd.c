@@ -254,3 +254,21 @@ Value *bi_clip_grad(Args *a) {
     L.no_grad = saved;
     return total;
 }
+
+/* x.detach() (and x.data): a view of x's storage that does not require grad; an in-place change of
+ * either is seen by the other, as in PyTorch. */
+Value *detach(Value *x, SrcLoc loc) {
+    tensor_arg(x, loc, "the tensor");
+    Shape s = TN(x)->shape;
+    Attr at = ints_attr("shape", s.d, s.rank);
+    Value *r = mk_view(x, OP_RESHAPE, &at, 1, loc);
+    r->tflags |= TV_DETACHED;
+    cut_grad(r->node);
+    return r;
+}
+
+Value *bi_detach(Args *a) {
+    Value *x = lw_req(a, 0, "self");
+    DONE(a, 1, "self");
+    return detach(x, a->loc);
+}

@@ -1113,6 +1113,7 @@ const Builtin builtins[] = {
     {"stack", bi_stack, 0, G},
     {"chunk", bi_split, 0, G | T},
     {"split", bi_split, 0, G | T},
+    {"detach", bi_detach, 0, T},
     {"clip_grad_norm_", bi_clip_grad, 0, G},
     {"clip_grad_value_", bi_clip_grad, 0, G},
     {"dropout", bi_dropout, 0, G},

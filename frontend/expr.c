@@ -102,8 +102,8 @@ static Value *attribute(Value *base, Expr *e) {
             for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
             return lw_permute(base, perm, r, loc);
         }
-        if (!strcmp(name, "data"))
-            return base;
+        if (!strcmp(name, "data")) /* as detach(): the same storage, not tracked by autograd */
+            return detach(base, loc);
         if (!strcmp(name, "requires_grad"))
             return mk_bool(lw_info(base->node)->rg);
         if (!strcmp(name, "is_leaf"))

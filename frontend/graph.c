@@ -230,10 +230,16 @@ static bool step_keeps_contiguous(const ViewStep *st, Shape in) {
 }
 
 /* A view of v: same group, one more step. */
+/* Node id reads a detached view: no gradient flows through it, and it requires none. */
+void cut_grad(int id) {
+    *lw_info(id) = (NodeInfo){.rg = false, .leaf = -1};
+    L.g->nodes[id].flags |= NF_NOGRAD;
+}
+
 Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
     Value *r = lw_mk(V_TENSOR);
     r->group = v->group;
-    r->tflags = v->tflags & TV_NUMPY;
+    r->tflags = v->tflags & (TV_NUMPY | TV_DETACHED);
     r->nchain = v->nchain + 1;
     r->chain = ir_alloc(sizeof(ViewStep) * (size_t)r->nchain);
     if (v->nchain)
@@ -244,6 +250,8 @@ Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc) {
     for (int i = 0; i < na; i++)
         st->attr[i] = a[i];
     r->node = apply_step(v->node, st, loc);
+    if (r->tflags & TV_DETACHED)
+        cut_grad(r->node);
     r->strided = v->strided || !step_keeps_contiguous(st, TN(v)->shape);
     return r;
 }
@@ -267,6 +275,8 @@ static void refresh(Value *v, SrcLoc loc) {
     for (int i = 0; i < v->nchain; i++)
         x = apply_step(x, &v->chain[i], loc);
     v->node = x;
+    if (v->tflags & TV_DETACHED)
+        cut_grad(x);
 }
 
 void each_root(void (*fn)(Value *v, void *ctx), void *ctx) {
@@ -327,6 +337,15 @@ void refresh_all_values(SrcLoc loc) {
 
 /* In-place: the contents seen through view v become `node` (same shape). */
 void write_through(Value *v, int node, SrcLoc loc) {
+    if (v->tflags & TV_DETACHED) { /* x.detach().add_(1): x changes, and autograd does not see it */
+        bool saved = L.no_grad;
+        L.no_grad = true;
+        Value w = *v;
+        w.tflags &= ~TV_DETACHED;
+        write_through(&w, node, loc);
+        L.no_grad = saved;
+        return;
+    }
     if (L.group_rg[v->group] && !L.no_grad && !L.no_grad_block)
         error_at(loc, "%s leaf tensor that requires grad is used in an in-place operation (PyTorch forbids it too)",
                  v->nchain ? "a view of a" : "a");

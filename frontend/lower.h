@@ -54,9 +54,11 @@ typedef enum {
     V_OPTSTR,  /* a string option: s = its name, self = its default (a string known only at run time) */
 } VKind;
 
+/* TV_DETACHED: x.detach(), a view of x's storage that autograd does not track (every node it is
+ * read through is cut from the graph's gradients, also after x changes in place). */
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
  * was selected from, and an assignment to x[i] writes through that. */
-enum { TV_NUMPY = 1, TV_PYSCALAR = 2, TV_SELECTED = 4 };
+enum { TV_NUMPY = 1, TV_PYSCALAR = 2, TV_SELECTED = 4, TV_DETACHED = 8 };
 
 typedef struct {
     Op op;
@@ -294,6 +296,7 @@ int lw_expand(int x, Shape s, SrcLoc loc);
 int new_group(int node);
 Value *mk_tensor(int node); /* a fresh tensor: a new storage group */
 Value *mk_view(Value *v, Op op, const Attr *a, int na, SrcLoc loc);
+void cut_grad(int id); /* node id reads a detached view: no gradient through it */
 void set_group(int group, int node, SrcLoc loc);   /* the group's contents is now node */
 void write_through(Value *v, int node, SrcLoc loc); /* in place: what v views is now node */
 void refresh_all_values(SrcLoc loc); /* every variable's tensor re-derived from its group's base */
@@ -389,6 +392,8 @@ void layer_norm_construct(Module *m, Args *a);
 Value *layer_norm(Value *x, Shape ns, Value *w, Value *b, double eps, SrcLoc loc);
 Value *bi_layer_norm(Args *a); /* F.layer_norm */
 Value *bi_clip_grad(Args *a); /* autograd.c: nn.utils.clip_grad_norm_, clip_grad_value_ */
+Value *detach(Value *x, SrcLoc loc); /* x.detach(), x.data */
+Value *bi_detach(Args *a);
 Value *bi_init(Args *a);
 /* tensorops.c: clamp, one_hot, eye, linspace, var/std, stack, chunk/split */
 Value *bi_clamp(Args *a);

@@ -1080,6 +1080,27 @@ def tensor_ops():
         print(torch.randint(0, 5000000000, (3,)), torch.randint(3, 9, size=(2, 2), dtype=torch.int32), torch.randperm(1))
         x = torch.randn(10, 2)
         print(x[3], torch.randperm(4))
+    torch.manual_seed(0)
+    w = torch.randn(3, requires_grad=True)
+    y = w * 2
+    d = y.detach()
+    print(d, d.requires_grad, y.detach().numpy())
+    z = (y * d).sum()
+    z.backward()
+    print(w.grad)
+    e = w.detach()
+    e.add_(1)
+    print(w, e, e.is_leaf)
+    loss = (w * w).sum()
+    v = loss.detach()
+    print(v, v.item(), loss)
+    f = w.detach()[1:]
+    print(f, (f * 3).requires_grad)
+    w.data.mul_(0.5)
+    print(w, w.data, w.data.requires_grad)
+    q = torch.ones(2, 2, requires_grad=True)
+    q.data.clamp_(-0.1, 0.1)
+    print(q)
 
 
 def main():
