@@ -1106,6 +1106,8 @@ const Builtin builtins[] = {
     {"one_hot", bi_one_hot, 0, G},
     {"randint", bi_randint, 0, G},
     {"randperm", bi_randperm, 0, G},
+    {"repeat", bi_repeat, 0, T},
+    {"norm", bi_norm, 0, G | T},
     {"eye", bi_eye, 0, G},
     {"linspace", bi_linspace, 0, G},
     {"var", bi_var, 0, G | T},

@@ -404,7 +404,9 @@ Value *bi_var(Args *a);
 Value *bi_stack(Args *a);
 Value *bi_split(Args *a);
 Value *bi_randint(Args *a);
-Value *bi_randperm(Args *a);       /* init.c: nn.init.uniform_, xavier_uniform_, kaiming_normal_, ... */
+Value *bi_randperm(Args *a);
+Value *bi_repeat(Args *a);
+Value *bi_norm(Args *a);       /* init.c: nn.init.uniform_, xavier_uniform_, kaiming_normal_, ... */
 Value *construct_model(Decl *d, Args *a);
 const char *module_repr(Module *m, int indent);
 bool is_layer_decl(Stmt *s);

@@ -1,6 +1,6 @@
 /*
  * tensorops.c: tensor functions PyTorch users meet after the blitz: clamp, one_hot, eye, linspace,
- * std and var, stack, chunk and split, randint and randperm.
+ * std and var, stack, chunk and split, randint and randperm, repeat, norm.
  *
  * Each is built of the table's ops (clamp of a float tensor is hardtanh's op with inclusive bounds,
  * so its gradient passes where min <= x <= max, as PyTorch's clamp does), so gradcheck, fusion and
@@ -273,4 +273,75 @@ Value *bi_randperm(Args *a) {
     Shape s = shape_make(1, &n);
     check_numel(s, NULL, loc);
     return mk_tensor(lw_add(OP_RANDPERM, NULL, 0, DT_I64, s, NULL, 0, loc));
+}
+
+/* x.repeat(*sizes): x tiled, as PyTorch's repeat (a copy): each axis of x (padded with leading 1s
+ * to len(sizes)) repeated sizes[i] times, by an expand over an interleaved axis and a reshape */
+Value *bi_repeat(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *x = tensor_arg(lw_req(a, 0, "self"), loc, "the tensor");
+    Value **sv = a->pos + 1;
+    int n = a->npos - 1;
+    if (n == 1 && (sv[0]->kind == V_TUPLE || sv[0]->kind == V_LIST || sv[0]->kind == V_SIZE)) {
+        if (sv[0]->kind == V_SIZE) {
+            Value *t = lw_mk(V_TUPLE);
+            for (int i = 0; i < sv[0]->shape.rank; i++)
+                list_append(t, mk_int(sv[0]->shape.d[i]));
+            sv[0] = t;
+        }
+        n = sv[0]->n;
+        sv = sv[0]->items;
+    }
+    DONE(a, a->npos, "self");
+    Shape in = TN(x)->shape;
+    if (n < in.rank)
+        error_at(loc, "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+    if (2 * n > MAX_RANK)
+        error_at(loc, "repeat: at most %d dims", MAX_RANK / 2);
+    Shape inter = {0}, big = {0}, out = {0};
+    for (int i = 0; i < n; i++) {
+        int64_t r = int_arg(sv[i], loc, "a repeat count");
+        if (r < 0)
+            error_at(loc, "Trying to create tensor with negative dimension %lld", (long long)r);
+        int64_t d = i < n - in.rank ? 1 : in.d[i - (n - in.rank)];
+        inter.d[inter.rank++] = 1;
+        inter.d[inter.rank++] = d;
+        big.d[big.rank++] = r;
+        big.d[big.rank++] = d;
+        out.d[out.rank++] = r * d;
+    }
+    check_numel(out, NULL, loc);
+    int y = lw_reshape(lw_cast(x->node, TN(x)->dtype, loc), inter, loc);
+    y = lw_expand(y, big, loc);
+    Value *r = lw_result(lw_reshape(lw_cast(y, TN(x)->dtype, loc), out, loc), x, NULL);
+    lw_info(r->node)->fn = "RepeatBackward0";
+    return r;
+}
+
+/* torch.norm(x, p=2, dim=None, keepdim=False) and x.norm(...): the p-norm (p: a number or "fro"
+ * for 2, inf) over dim or every element */
+Value *bi_norm(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+    Value *pv = lw_arg(a, 1, "p", mk_float(2));
+    Value *dim = lw_arg(a, 2, "dim", lw_mk(V_NONE));
+    bool keep = bool_arg(lw_arg(a, 3, "keepdim", mk_bool(false)), loc, "keepdim");
+    DONE(a, 4, "input", "p", "dim", "keepdim");
+    if (!dtype_is_float(TN(x)->dtype))
+        error_at(loc, "norm needs a floating-point tensor, got %s", type_str(TN(x)->dtype, TN(x)->shape));
+    double p = pv->kind == V_STR ? (!strcmp(pv->s, "fro") ? 2 : !strcmp(pv->s, "inf") ? INFINITY : NAN)
+                                 : float_arg(pv, loc, "p");
+    if (!(p > 0))
+        error_at(loc, "norm: p must be a positive number, 'fro' or 'inf'");
+    Value *ax = unary_op(OP_ABS, x, loc), *r;
+    if (isinf(p))
+        r = lw_reduce(OP_MAX, ax, dim, keep, loc);
+    else if (p == 2)
+        r = unary_op(OP_SQRT, lw_reduce(OP_SUM, lw_binop("*", x, x, loc), dim, keep, loc), loc);
+    else if (p == 1)
+        r = lw_reduce(OP_SUM, ax, dim, keep, loc);
+    else
+        r = lw_binop("**", lw_reduce(OP_SUM, lw_binop("**", ax, mk_float(p), loc), dim, keep, loc), mk_float(1 / p), loc);
+    lw_info(r->node)->fn = "NormBackward1";
+    return r;
 }

@@ -1101,6 +1101,13 @@ def tensor_ops():
     q = torch.ones(2, 2, requires_grad=True)
     q.data.clamp_(-0.1, 0.1)
     print(q)
+    torch.manual_seed(4)
+    x = torch.randn(3, 4, requires_grad=True)
+    print(x.norm(), x.norm(dim=1), torch.norm(x, p=1), x.norm(p=float("inf")), x.norm(p=3, dim=0, keepdim=True), x.norm(p="fro"))
+    r = x.repeat(2, 1, 3)
+    print(r.shape, x.repeat(2, 1), torch.tensor([1, 2]).repeat(3))
+    (r.sum() + x.norm() + x.norm(p=3, dim=0).sum()).backward()
+    print(x.grad)
 
 
 def main():

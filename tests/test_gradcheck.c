@@ -280,6 +280,8 @@ static void add_cases(void) {
     /* var, std, stack, chunk and split are built of mean, sum, sqrt, cat and slices */
     add_case("mean", "3x4", "x0.var(1) + x0.std(0).sum() + torch.var(x0, unbiased=False)", false);
     add_case("cat", "2x3 2x3", "torch.stack([x0, x1 * 2], dim=1)", false);
+    add_case("expand", "2x3", "x0.repeat(2, 1, 2) * 3", false);
+    add_case("sqrt", "3x4", "x0.norm() + x0.norm(dim=1).sum() + x0.norm(p=3, dim=0).sum()", false);
     add_case("slice", "3x4", "a, b = x0.chunk(2, dim=1); c, d = torch.split(x0, [1, 2]); y = a * b + c.sum() + d.sum()", false);
     add_case("cast", "4", "x0.float().double() * 3", false);
     /* through float32 a step of 1e-6 is a few float ulps: a larger one, on a function that is quadratic */
