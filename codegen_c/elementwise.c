@@ -30,24 +30,26 @@ void emit_elementwise(const Node *n) {
         if (!shape_eq(x->shape, n->shape) && shape_numel(x->shape) != 1)
             flat = false;
     }
-    const char *idx[2], *o;
+    const char *idx[3], *o;
     int indent = 4;
     const char **v = NULL;
     if (flat) {
-        idx[0] = idx[1] = o = emit_flat_loop(total, &indent, false);
+        idx[0] = idx[1] = idx[2] = o = emit_flat_loop(total, &indent, false);
     } else {
         v = emit_loops(n->shape, "i", &indent, worth_parallel(total));
-        for (int k = 0; k < n->nin && k < 2; k++)
+        for (int k = 0; k < n->nin && k < 3; k++)
             idx[k] = cg_bcast_index(IN((Node *)n, k)->shape, n->shape, v);
         o = cg_bcast_index(n->shape, n->shape, v);
     }
     P("%*sout[%s] = ", indent, "", o);
     if (n->op == OP_EXPAND)
         P("%s;\n", in_ref(n, 0, idx[0]));
-    else if (n->nin == 1)
-        P("%s;\n", cg_unary(n, in_ref(n, 0, idx[0])));
-    else
-        P("%s;\n", cg_binary(n, in_ref(n, 0, idx[0]), in_ref(n, 1, idx[1])));
+    else {
+        const char *v[3];
+        for (int k = 0; k < n->nin; k++)
+            v[k] = in_ref(n, k, idx[k]);
+        P("%s;\n", cg_ewise(n, v));
+    }
     emit_loops_end(flat ? shape_make(1, &total) : n->shape);
     P("}\n");
 }
@@ -297,6 +299,109 @@ void emit_select(const Node *n) {
         P("%*smemcpy(%s, %s, %s);\n", ind, "", ix_ptr("out", row), ix_ptr("value", ix_mul(o, inner)), ix_bytes(inner, t));
     if (outer != 1)
         cg_end();
+    P("}\n");
+}
+
+/* ---- gather, scatter_add, index_select, index_add: places given by an index tensor ---- */
+
+/* The flat index into shape s of loop coordinates v, axis a read at `at` instead (an index value). */
+static const char *at_axis(Shape s, const char **v, int a, const char *at) {
+    int64_t st[MAX_RANK];
+    cg_strides(s, st);
+    const char *e = "0";
+    for (int i = 0; i < s.rank; i++)
+        if (i == a || s.d[i] != 1) /* other axes of size 1: the loop's is too, its variable 0 */
+            e = ix_add(e, ix_mul(i == a ? at : v[i], st[i]));
+    return e;
+}
+
+static const char *missing(DType t) { return dtype_is_float(t) ? "NAN" : "0"; }
+
+/* out[..i..] = x[..index[..i..]..] along the axis. An index out of range reads nothing: the run
+ * function checked them all first, with Python's error at the user's line. */
+void emit_gather(const Node *n) {
+    emit_kernel_open();
+    Node *x = IN((Node *)n, 0);
+    int a = (int)node_int(n, "axis", 0);
+    int ind = 4;
+    const char **v = emit_loops(n->shape, "i", &ind, worth_parallel(shape_numel(n->shape)));
+    P("%*s{\n", ind - 4, "");
+    const char *o = cg_bcast_index(n->shape, n->shape, v);
+    P("%*sconst int64_t j = index[%s];\n", ind, "", o);
+    P("%*sout[%s] = j >= 0 && j < %lld ? x[%s] : %s;\n", ind, "", o, (long long)x->shape.d[a],
+      at_axis(x->shape, v, a, "j"), missing(n->dtype));
+    P("%*s}\n", ind - 4, "");
+    emit_loops_end(n->shape);
+    P("}\n");
+}
+
+/* A copy of x, then src[..i..] added at x[..index[..i..]..]: in parallel over the places off the
+ * axis, which no two share, and along the axis in order, so every sum is in PyTorch's order. */
+void emit_scatter_add(const Node *n) {
+    emit_kernel_open();
+    Node *ix = IN((Node *)n, 1), *src = IN((Node *)n, 2);
+    int a = (int)node_int(n, "axis", 0);
+    P("    memcpy(out, x, %s);\n", ix_bytes(shape_numel(n->shape), dtype_ctype(n->dtype)));
+    Shape across = ix->shape;
+    across.d[a] = 1;
+    int ind = 4;
+    const char **v = emit_loops(across, "i", &ind, worth_parallel(shape_numel(ix->shape)));
+    P("%*s{\n", ind - 4, "");
+    cg_for(ind, "int64_t", "t", 0, ix->shape.d[a], 1, " {");
+    P("%*sconst int64_t j = index[%s];\n", ind + 4, "", at_axis(ix->shape, v, a, "t"));
+    P("%*sif (j >= 0 && j < %lld)\n", ind + 4, "", (long long)n->shape.d[a]);
+    P("%*sout[%s] += src[%s];\n", ind + 8, "", at_axis(n->shape, v, a, "j"), at_axis(src->shape, v, a, "t"));
+    cg_end();
+    P("%*s}\n", ind - 4, "");
+    emit_loops_end(across);
+    P("}\n");
+}
+
+/* index_select copies row index[t] of x along the axis to row t of out; index_add adds row t of
+ * src to row index[t] of a copy of x, the rows in order (PyTorch's). With attr wrap (x[index]),
+ * a negative index counts from the end. */
+void emit_index_rows(const Node *n) {
+    emit_kernel_open();
+    bool add = n->op == OP_INDEX_ADD;
+    Node *x = IN((Node *)n, 0), *ix = IN((Node *)n, 1);
+    int a = (int)node_int(n, "axis", 0);
+    int64_t outer = 1, inner = 1, len = x->shape.d[a], K = ix->shape.d[0];
+    for (int i = 0; i < a; i++)
+        outer *= x->shape.d[i];
+    for (int i = a + 1; i < x->shape.rank; i++)
+        inner *= x->shape.d[i];
+    const char *t = dtype_ctype(n->dtype);
+    if (add)
+        P("    memcpy(out, x, %s);\n", ix_bytes(shape_numel(n->shape), t));
+    /* index_add in parallel over the outer rows and the row's elements, which no two share */
+    if (worth_parallel(shape_numel(add ? IN((Node *)n, 2)->shape : n->shape)))
+        cg_pragma(4, "#pragma omp parallel for%s", NULL, add ? 2 : 1);
+    cg_for(4, "int64_t", "o", 0, outer, 1, " {");
+    int ind = 8;
+    if (add) {
+        cg_for(8, "int64_t", "r", 0, inner, 1, " {");
+        ind = 12;
+    }
+    cg_for(ind, "int64_t", "k", 0, K, 1, " {");
+    if (node_int(n, "wrap", 0))
+        P("%*sconst int64_t j = index[k] < 0 ? index[k] + %lld : index[k];\n", ind + 4, "", (long long)len);
+    else
+        P("%*sconst int64_t j = index[k];\n", ind + 4, "");
+    const char *src_row = ix_mul(ix_add(ix_mul("o", K), "k"), inner), *x_row = ix_mul(ix_add(ix_mul("o", len), "j"), inner);
+    if (add) {
+        P("%*sif (j >= 0 && j < %lld)\n", ind + 4, "", (long long)len);
+        P("%*sout[%s] += src[%s];\n", ind + 8, "", ix_add(x_row, "r"), ix_add(src_row, "r"));
+    } else {
+        P("%*sif (j >= 0 && j < %lld)\n", ind + 4, "", (long long)len);
+        P("%*smemcpy(%s, %s, %s);\n", ind + 8, "", ix_ptr("out", src_row), ix_ptr("x", x_row), ix_bytes(inner, t));
+        P("%*selse\n", ind + 4, "");
+        P("%*sfor (int64_t r = 0; r < %lld; r++)\n", ind + 8, "", (long long)inner);
+        P("%*sout[%s] = %s;\n", ind + 12, "", ix_add(src_row, "r"), missing(n->dtype));
+    }
+    cg_end();
+    if (add)
+        cg_end();
+    cg_end();
     P("}\n");
 }
 

@@ -61,6 +61,9 @@ void emit_slice(const Node *n);
 void emit_setslice(const Node *n);
 void emit_cat(const Node *n);
 void emit_select(const Node *n);
+void emit_gather(const Node *n);
+void emit_scatter_add(const Node *n);
+void emit_index_rows(const Node *n); /* index_select, index_add */
 /* matmul.c */
 void emit_matmul(const Node *n);
 void emit_linear(const Node *n);

@@ -413,7 +413,10 @@ static const char *cat_part(int k) {
 const char *cg_role(const Node *n, int k) {
     static const char *const letters[] = {"a", "b", "c", "d"};
     switch (op_info[n->op].kind) {
-    case K_BINARY: return k ? "b" : "a";
+    case K_BINARY:
+        if (n->op == OP_WHERE)
+            return k == 0 ? "cond" : k == 1 ? "a" : "b";
+        return k ? "b" : "a";
     case K_UNARY: case K_REDUCE: return "x";
     default: break;
     }
@@ -428,6 +431,8 @@ const char *cg_role(const Node *n, int k) {
     case OP_SETSLICE: return k ? "value" : "x";
     case OP_SELECT: return k ? "index" : "x";
     case OP_SETSELECT: return k == 2 ? "index" : k ? "value" : "x";
+    case OP_GATHER: case OP_INDEX_SELECT: return k ? "index" : "x";
+    case OP_SCATTER_ADD: case OP_INDEX_ADD: return k == 2 ? "src" : k ? "index" : "x";
     case OP_CAT: return n->nin <= 4 ? letters[k] : cat_part(k);
     default: return "x";
     }
@@ -877,6 +882,15 @@ const char *cg_binary(const Node *n, const char *a, const char *b) {
     }
 }
 
+/* The value of elementwise node n from its operands' expressions v[0..nin-1]. */
+const char *cg_ewise(const Node *n, const char *const *v) {
+    if (n->nin == 1)
+        return cg_unary(n, v[0]);
+    if (n->op == OP_WHERE)
+        return ir_fmt("(%s ? %s : %s)", v[0], v[1], v[2]);
+    return cg_binary(n, v[0], v[1]);
+}
+
 /* ---- fused groups: elementwise chains and epilogues ---- */
 
 /* Index into x (shape xs, broadcast against gs) for the flat index `e` of shape gs. */
@@ -921,8 +935,10 @@ void cg_emit_members(int indent, Shape gs, const char *flat, const char **axv) {
         if (i == cg.u.head || cg.u.prologue[i])
             continue;
         const Node *m = &cg.g->nodes[i];
-        const char *e = m->nin == 1 ? cg_unary(m, operand(m, 0, gs, flat, axv))
-                                    : cg_binary(m, operand(m, 0, gs, flat, axv), operand(m, 1, gs, flat, axv));
+        const char *v[3];
+        for (int k = 0; k < m->nin; k++)
+            v[k] = operand(m, k, gs, flat, axv);
+        const char *e = cg_ewise(m, v);
         P("%*sconst %s t%d = %s;\n", indent, "", dtype_ctype(m->dtype), i, e);
     }
 }
@@ -934,8 +950,10 @@ void cg_emit_prologue(int indent, Shape s, const char *flat) {
         if (!cg.u.prologue[i])
             continue;
         const Node *m = &cg.g->nodes[i];
-        const char *e = m->nin == 1 ? cg_unary(m, operand(m, 0, s, flat, NULL))
-                                    : cg_binary(m, operand(m, 0, s, flat, NULL), operand(m, 1, s, flat, NULL));
+        const char *v[3];
+        for (int k = 0; k < m->nin; k++)
+            v[k] = operand(m, k, s, flat, NULL);
+        const char *e = cg_ewise(m, v);
         P("%*sconst %s t%d = %s;\n", indent, "", dtype_ctype(m->dtype), i, e);
     }
 }

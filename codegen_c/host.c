@@ -381,6 +381,24 @@ bool emit_host_node(Graph *g, int i, const char *R) {
         P("        return 1;\n    }\n");
         return false;
     }
+    case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD: { /* every index, at the user's line */
+        const Node *x = &g->nodes[n->in[0]], *ix = &g->nodes[n->in[1]];
+        int axis = (int)node_int(n, "axis", 0);
+        const char *iv = cg_var(n->in[1]);
+        long long len = (long long)x->shape.d[axis];
+        bool wrap = node_int(n, "wrap", 0), rows = n->op == OP_INDEX_SELECT || n->op == OP_INDEX_ADD;
+        const char *file = cg_comment_safe(ir_base_name(diag_file_name(n->loc.file)));
+        P("    for (int64_t q = 0; q < %lld; q++)\n", (long long)shape_numel(ix->shape));
+        P("        if (%s[q] < %lld || %s[q] >= %lld) {\n", iv, wrap ? -len : 0, iv, len);
+        if (rows && !wrap) /* PyTorch's words for index_select and index_add */
+            P("            fprintf(stderr, \"%s:%d:%d: error: index out of range in self (index %%lld, size %lld)\\n\", "
+              "(long long)%s[q]);\n", file, n->loc.line, n->loc.col, len, iv);
+        else
+            P("            fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size "
+              "%lld\\n\", (long long)%s[q]);\n", file, n->loc.line, n->loc.col, axis, len, iv);
+        P("            return 1;\n        }\n");
+        return false;
+    }
     default:
         return false;
     }

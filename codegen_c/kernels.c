@@ -69,6 +69,9 @@ static void emit_kernel(const Node *n) {
     case OP_SETSLICE: emit_setslice(n); return;
     case OP_SELECT: case OP_SETSELECT: emit_select(n); return;
     case OP_CAT: emit_cat(n); return;
+    case OP_GATHER: emit_gather(n); return;
+    case OP_SCATTER_ADD: emit_scatter_add(n); return;
+    case OP_INDEX_SELECT: case OP_INDEX_ADD: emit_index_rows(n); return;
     case OP_MATMUL: emit_matmul(n); return;
     case OP_LINEAR: emit_linear(n); return;
     case OP_CONV2D: emit_conv2d(n); return;

@@ -120,15 +120,10 @@ static void op_elementwise(const Node *n, int ind) {
         if (!shape_eq(IN(n, k)->shape, n->shape) && shape_numel(IN(n, k)->shape) != 1)
             flat = false;
     const char **c = coords(n->shape, "i");
-    const char *a = xref(n, 0, flat ? "i" : cg_bcast_index(IN(n, 0)->shape, n->shape, c));
-    const char *v;
-    if (n->op == OP_EXPAND)
-        v = a;
-    else if (n->nin == 1)
-        v = cg_unary(n, a);
-    else
-        v = cg_binary(n, a, xref(n, 1, flat ? "i" : cg_bcast_index(IN(n, 1)->shape, n->shape, c)));
-    store(ind, "i", v);
+    const char *v[3];
+    for (int k = 0; k < n->nin; k++)
+        v[k] = xref(n, k, flat ? "i" : cg_bcast_index(IN(n, k)->shape, n->shape, c));
+    store(ind, "i", n->op == OP_EXPAND ? v[0] : cg_ewise(n, v));
 }
 
 /* A chain of elementwise ops: every member in registers, the stores at the end. */
@@ -304,6 +299,67 @@ static void op_cat(const Node *n, int ind) {
         P("%*selse\n%*s    v = 0;\n", ind, "", ind, "");
     else
         P("%*sv = 0;\n", ind, "");
+    store(ind, "i", "v");
+}
+
+/* ---- gather, scatter_add, index_select, index_add ---- */
+
+/* The flat index into shape s of coordinates c, axis a at `at` (an index value) instead. */
+static const char *at_axis(Shape s, const char **c, int a, const char *at) {
+    int64_t st[MAX_RANK];
+    cg_strides(s, st);
+    const char *e = "0";
+    for (int k = 0; k < s.rank; k++)
+        if (k == a || s.d[k] != 1)
+            e = ix_add(e, ix_mul(k == a ? at : c[k], st[k]));
+    return e;
+}
+
+static const char *missing(DType t) { return dtype_is_float(t) ? "NAN" : "0"; }
+
+/* The index value j of position `pos` (x[index] counts a negative one from the end). */
+static void index_value(const Node *n, int ind, const char *pos, int64_t len) {
+    if (node_int(n, "wrap", 0))
+        P("%*sconst int64_t j = index[%s] < 0 ? index[%s] + %lld : index[%s];\n", ind, "", pos, pos, L(len), pos);
+    else
+        P("%*sconst int64_t j = index[%s];\n", ind, "", pos);
+}
+
+/* gather and index_select: the element the index names; out of range (the host did not check on
+ * the GPU), NaN or 0 and nothing read */
+static void op_pick(const Node *n, int ind) {
+    const Node *x = IN(n, 0);
+    int a = (int)node_int(n, "axis", 0);
+    const char **c = coords(n->shape, "i");
+    index_value(n, ind, n->op == OP_GATHER ? "i" : c[a], x->shape.d[a]);
+    store(ind, "i", ir_fmt("j >= 0 && j < %lld ? x[%s] : %s", L(x->shape.d[a]), at_axis(x->shape, c, a, "j"),
+                           missing(n->dtype)));
+}
+
+/* scatter_add and index_add, an output element per thread: x's value plus every src element the
+ * index sends here, in the index's order (the C kernel's, so the sums are the same), no atomics */
+static void op_add_at(const Node *n, int ind) {
+    const Node *ix = IN(n, 1), *src = IN(n, 2);
+    int a = (int)node_int(n, "axis", 0);
+    int64_t len = n->shape.d[a];
+    const char **c = coords(n->shape, "i");
+    P("%*s%s v = x[i];\n", ind, "", T(n->dtype));
+    if (n->op == OP_SCATTER_ADD) {
+        const char *in = ""; /* the index covers this place off the axis */
+        for (int k = 0; k < n->shape.rank; k++)
+            if (k != a && ix->shape.d[k] < n->shape.d[k])
+                in = ir_fmt("%s && %s < %lld", in, c[k], L(ix->shape.d[k]));
+        if (*in)
+            P("%*sif (%s)\n", ind, "", in + 4);
+        P("%*sfor (int64_t t = 0; t < %lld; t++)\n", ind + (*in ? 4 : 0), "", L(ix->shape.d[a]));
+        P("%*sif (index[%s] == %s)\n", ind + (*in ? 8 : 4), "", at_axis(ix->shape, c, a, "t"), c[a]);
+        P("%*sv += src[%s];\n", ind + (*in ? 12 : 8), "", at_axis(src->shape, c, a, "t"));
+    } else {
+        P("%*sfor (int64_t t = 0; t < %lld; t++) {\n", ind, "", L(ix->shape.d[0]));
+        index_value(n, ind + 4, "t", len);
+        P("%*sif (j == %s)\n", ind + 4, "", c[a]);
+        P("%*sv += src[%s];\n%*s}\n", ind + 8, "", at_axis(src->shape, c, a, "t"), ind, "");
+    }
     store(ind, "i", "v");
 }
 
@@ -721,6 +777,8 @@ static void unit_body(const Node *h, int ind, Style style, const char *name) {
     case OP_SLICE: op_slice(h, ind); return;
     case OP_SETSLICE: op_setslice(h, ind); return;
     case OP_CAT: op_cat(h, ind); return;
+    case OP_GATHER: case OP_INDEX_SELECT: op_pick(h, ind); return;
+    case OP_SCATTER_ADD: case OP_INDEX_ADD: op_add_at(h, ind); return;
     case OP_MATMUL: op_matmul(h, ind); return;
     case OP_LINEAR: op_linear(h, ind); return;
     case OP_CONV2D: op_conv2d(h, ind); return;
@@ -882,7 +940,7 @@ static bool has_kernel(Op op) {
     case OP_SETSLICE: case OP_CAT: case OP_MATMUL: case OP_LINEAR: case OP_CONV2D: case OP_CONV2D_BWD_INPUT:
     case OP_CONV2D_BWD_WEIGHT: case OP_MAXPOOL2D: case OP_MAXPOOL2D_ARGMAX: case OP_MAXPOOL2D_BWD:
     case OP_MAXPOOL2D_BWD_AT: case OP_AVGPOOL2D: case OP_AVGPOOL2D_BWD: case OP_CROSS_ENTROPY:
-    case OP_CROSS_ENTROPY_BWD:
+    case OP_CROSS_ENTROPY_BWD: case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD:
         return true;
     default:
         return false;
@@ -891,7 +949,7 @@ static bool has_kernel(Op op) {
 
 /* The GPU computes every node of seg: kernels, copies into slots, the slots themselves, and the
  * sources the host computes and copies up (an option, a random draw, a seed; staged.c). Not a
- * print, a file, a run-time index (checked on the host), or a parameter's first values. */
+ * print, a file, a run-time index or an index tensor (checked on the host), or a parameter's first values. */
 bool cuda_host_source(const Node *n) {
     return n->op == OP_OPTION || n->op == OP_RAND || n->op == OP_RANDN || n->op == OP_BERNOULLI ||
            n->op == OP_RANDINT || n->op == OP_RANDPERM || (n->op == OP_SEED && !n->nin);
@@ -905,6 +963,7 @@ bool cuda_seg_on_device(Graph *seg) {
         switch (n->op) {
         case OP_ASSIGN: continue;
         case OP_SEED: return false;
+        case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD: return false; /* its index checked on the host */
         case OP_PARAM: if (strcmp(node_str(n, "init", ""), "slot")) return false; continue;
         default: if (!has_kernel(n->op)) return false;
         }

@@ -280,6 +280,7 @@ static const char *grad_fn_name(int id) {
     case OP_MIN: return all ? "MinBackward1" : "MinBackward0";
     case OP_MAXIMUM: return "MaximumBackward0";
     case OP_MINIMUM: return "MinimumBackward0";
+    case OP_WHERE: return "WhereBackward0";
     case OP_RESHAPE: return "ViewBackward0";
     case OP_PERMUTE: return "PermuteBackward0";
     case OP_SLICE: return "SliceBackward0";

@@ -58,7 +58,7 @@ typedef enum {
  * read through is cut from the graph's gradients, also after x changes in place). */
 /* TV_SELECTED: x[i] with an index known at run time, a copy (not a view); self is the view of x it
  * was selected from, and an assignment to x[i] writes through that. */
-enum { TV_NUMPY = 1, TV_PYSCALAR = 2, TV_SELECTED = 4, TV_DETACHED = 8 };
+enum { TV_NUMPY = 1, TV_PYSCALAR = 2, TV_SELECTED = 4, TV_DETACHED = 8, TV_GATHERED = 16 };
 
 typedef struct {
     Op op;
@@ -319,6 +319,7 @@ void print_text(Value *text, SrcLoc loc); /* print(): a PRINT node */
 
 int value_category(Value *v);
 DType promote_types(DType a, DType b);
+DType result_type(Value *a, Value *b); /* torch.result_type of two operands (tensors or numbers) */
 DType default_dtype_for(int cat);
 Value *lw_result(int node, Value *a, Value *b); /* node as a fresh tensor, numpy's if a or b is */
 Value *named_fn(Value *v, Value *from, const char *fn);
@@ -395,6 +396,14 @@ Value *bi_clip_grad(Args *a); /* autograd.c: nn.utils.clip_grad_norm_, clip_grad
 Value *detach(Value *x, SrcLoc loc); /* x.detach(), x.data */
 Value *bi_detach(Args *a);
 Value *bi_init(Args *a);
+/* gather.c: where, masked_fill, gather, scatter_add, index_select, index_add, x[index tensor] */
+Value *bi_where(Args *a);
+Value *bi_masked_fill(Args *a);
+Value *bi_gather(Args *a);
+Value *bi_scatter_add(Args *a);
+Value *bi_index_select(Args *a);
+Value *bi_index_add(Args *a);
+Value *index_by_tensor(Value *v, int axis, Value *ix, SrcLoc loc);
 /* tensorops.c: clamp, one_hot, eye, linspace, var/std, stack, chunk/split */
 Value *bi_clamp(Args *a);
 Value *bi_one_hot(Args *a);

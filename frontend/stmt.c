@@ -36,6 +36,9 @@ void lw_assign(Expr *t, Value *v, SrcLoc loc) {
         Value *b = lw_eval(t->lhs);
         if (b->kind == V_TENSOR) {
             Value *at = index_tensor(b, t);
+            if (at->tflags & TV_GATHERED)
+                error_at(loc, "assignment through an index tensor (index_put_) is not supported yet; use index_add_ "
+                              "or scatter_add_");
             if (at->tflags & TV_SELECTED)
                 assign_selected(at, v, loc);
             else

@@ -43,7 +43,7 @@ DType default_dtype_for(int cat) { return cat == 2 ? DT_F32 : cat == 1 ? DT_I64 
  * zero-dimensional tensors, then Python scalars, a lower tier only winning
  * when its category is higher (a float scalar makes an int tensor float).
  */
-static DType result_type(Value *a, Value *b) {
+DType result_type(Value *a, Value *b) {
     Value *ops[2] = {a, b};
     int have[3] = {0, 0, 0};
     DType tier[3] = {DT_BOOL, DT_BOOL, DT_BOOL};
@@ -482,6 +482,9 @@ Value *index_tensor(Value *a, Expr *e) {
     int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
     bool drop[MAX_RANK] = {0};
     int dyn_axis = -1, dyn_index = -1; /* an index known at run time: its axis and node */
+    Value *tix = NULL;                   /* or an integer tensor of indices, at dyn_axis */
+    int first_int = -1, last_int = -1;   /* the items of integer indices, and of the tensor */
+    int tix_item = -1;
     SrcLoc dyn_loc = e->loc;
     for (int k = 0; k < in.rank; k++) {
         start[k] = 0;
@@ -529,9 +532,16 @@ Value *index_tensor(Value *a, Expr *e) {
                 axis++;
                 continue;
             }
-            if (iv->kind == V_TENSOR)
-                error_at(it->loc, "indexing with a tensor is not supported; use integers, slices or a 0-d "
-                                  "integer (an int known at run time)");
+            if (iv->kind == V_TENSOR) { /* advanced indexing: an index tensor */
+                if (dyn_axis >= 0)
+                    error_at(it->loc, "one index tensor or index known at run time per subscript, for now");
+                dyn_axis = axis;
+                tix = iv;
+                tix_item = i;
+                dyn_loc = it->loc;
+                axis++;
+                continue;
+            }
             if (iv->kind == V_BOOL)
                 error_at(it->loc, "indexing with a bool is not supported; use integers and slices");
             int64_t ix = int_arg(iv, it->loc, "an index");
@@ -541,6 +551,9 @@ Value *index_tensor(Value *a, Expr *e) {
             start[axis] = ix < 0 ? ix + dim : ix;
             size[axis] = 1;
             drop[axis] = true;
+            if (first_int < 0)
+                first_int = i;
+            last_int = i;
             last_select = true;
         }
         axis++;
@@ -565,6 +578,17 @@ Value *index_tensor(Value *a, Expr *e) {
     int at = 0;
     for (int k = 0; k < dyn_axis; k++)
         at += !drop[k];
+    if (tix) {
+        /* PyTorch counts the integers as index tensors too: beside the tensor they give the same
+         * result; apart from it (a slice between), the indexed axes would move first */
+        int lo = first_int < 0 || tix_item < first_int ? tix_item : first_int;
+        int hi = last_int > tix_item ? last_int : tix_item;
+        for (int i = lo; first_int >= 0 && i <= hi; i++)
+            if (e->items[i]->kind == E_SLICE || e->items[i]->kind == E_ELLIPSIS)
+                error_at(e->items[i]->loc, "an integer and an index tensor with a slice between them are not "
+                                           "supported (PyTorch moves the indexed axes first); index in two steps");
+        return index_by_tensor(r, at, tix, dyn_loc);
+    }
     Attr ax = attr_int("axis", at);
     int in2[2] = {r->node, dyn_index};
     Value *sel = lw_result(lw_add(OP_SELECT, in2, 2, DT_F32, shape_scalar(), &ax, 1, dyn_loc), a, NULL);

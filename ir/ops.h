@@ -12,7 +12,7 @@
  *   arity  number of inputs; -1 = variadic (checked by the shape rule)
  *   kind   K_SRC    creates a value from attributes (no inputs)
  *          K_UNARY  elementwise, one input
- *          K_BINARY elementwise, two inputs, broadcasting
+ *          K_BINARY elementwise, two inputs (where: three), broadcasting
  *          K_REDUCE reduction over attribute `axes`
  *          K_MOVE   data movement (reshape, slices, cat, ...)
  *          K_NN     high-level op with its own kernel (matmul, conv2d, ...)
@@ -79,6 +79,7 @@ OP(GT,          "gt",           2,    K_BINARY, 0, EPI_NONE,    1)
 OP(GE,          "ge",           2,    K_BINARY, 0, EPI_NONE,    1)
 OP(AND,         "and",          2,    K_BINARY, 0, EPI_NONE,    1) /* logical and/or on bool */
 OP(OR,          "or",           2,    K_BINARY, 0, EPI_NONE,    1)
+OP(WHERE,       "where",        3,    K_BINARY, 1, EPI_NONE,    1) /* bool input 0 ? input 1 : input 2, the three broadcast */
 OP(SUM,         "sum",          1,    K_REDUCE, 1, EPI_NONE,    0) /* attrs axes, keepdim */
 OP(MEAN,        "mean",         1,    K_REDUCE, 1, EPI_NONE,    0)
 OP(MAX,         "max",          1,    K_REDUCE, 1, EPI_NONE,    0)
@@ -92,6 +93,10 @@ OP(SELECT,      "select",       2,    K_MOVE,   1, EPI_NONE,    0) /* x[..., i, 
 OP(SETSELECT,   "setselect",    3,    K_MOVE,   1, EPI_NONE,    0) /* copy of input 0 with x[..., i, ...] = input 1; i is input 2 */
 OP(EXPAND,      "expand",       1,    K_MOVE,   1, EPI_NONE,    1) /* broadcast to attr shape */
 OP(CAT,         "cat",          -1,   K_MOVE,   1, EPI_NONE,    0) /* concatenate along attr axis */
+OP(GATHER,      "gather",       2,    K_MOVE,   1, EPI_NONE,    0) /* out[..i..] = x[..i with axis replaced by index[..i..]..]; index i64 (input 1) */
+OP(SCATTER_ADD, "scatter_add",  3,    K_MOVE,   1, EPI_NONE,    0) /* copy of input 0, src (input 2) added at gather's places of index (input 1) */
+OP(INDEX_SELECT, "index_select", 2,   K_MOVE,   1, EPI_NONE,    0) /* the rows index (1-d i64, input 1) of x along attr axis, in that order */
+OP(INDEX_ADD,   "index_add",    3,    K_MOVE,   1, EPI_NONE,    0) /* copy of input 0, row j of src (input 2) added to row index[j] along attr axis */
 OP(MATMUL,      "matmul",       2,    K_NN,     1, EPI_STORE,   0) /* (..., M, K) @ (..., K, N), batch dims broadcast */
 OP(LINEAR,      "linear",       -1,   K_NN,     1, EPI_STORE,   0) /* x (..., in), w (out, in), optional b (out) */
 OP(CONV2D,      "conv2d",       -1,   K_NN,     1, EPI_STORE,   0) /* x (N, C, H, W), w (O, C/groups, KH, KW), optional b (O) */

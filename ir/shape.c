@@ -26,6 +26,85 @@ static bool same_dtype(Graph *g, Node *n) {
     return true;
 }
 
+/* where(cond, a, b): cond bool; a and b one dtype; the three shapes broadcast together. */
+static bool infer_where(Graph *g, Node *n) {
+    Node *c = &g->nodes[n->in[0]], *a = &g->nodes[n->in[1]], *b = &g->nodes[n->in[2]];
+    if (c->dtype != DT_BOOL) {
+        diag_error(n->loc, "where: the condition must be a bool tensor, got %s", ts(g, n->in[0]));
+        return false;
+    }
+    if (a->dtype != b->dtype) {
+        diag_error(n->loc, "where: operands have different dtypes, %s and %s", ts(g, n->in[1]), ts(g, n->in[2]));
+        return false;
+    }
+    Shape ab;
+    if (!shape_broadcast(a->shape, b->shape, &ab) || !shape_broadcast(c->shape, ab, &n->shape)) {
+        diag_error(n->loc, "where: cannot broadcast %s, %s and %s", ts(g, n->in[0]), ts(g, n->in[1]), ts(g, n->in[2]));
+        return false;
+    }
+    n->dtype = a->dtype;
+    return true;
+}
+
+/*
+ * gather, scatter_add, index_select, index_add: an axis of x and an i64 index. gather's index has
+ * x's rank and at most x's size on every other axis (torch.gather); scatter_add's src at least the
+ * index's size on every axis; index_select's index is 1-d and index_add's src is x with the
+ * index's length on the axis. Index values are checked when the program runs (host code).
+ */
+static bool infer_indexed(Graph *g, Node *n) {
+    const char *name = op_info[n->op].name;
+    bool add = n->op == OP_SCATTER_ADD || n->op == OP_INDEX_ADD;
+    Node *x = &g->nodes[n->in[0]], *ix = &g->nodes[n->in[1]], *src = add ? &g->nodes[n->in[2]] : NULL;
+    int axis = (int)node_int(n, "axis", -1);
+    if (axis < 0 || axis >= x->shape.rank) {
+        diag_error(n->loc, "%s: axis %d is out of range for %s", name, axis, ts(g, n->in[0]));
+        return false;
+    }
+    if (ix->dtype != DT_I64) {
+        diag_error(n->loc, "%s: the index must be an int64 tensor, got %s", name, ts(g, n->in[1]));
+        return false;
+    }
+    if (src && src->dtype != x->dtype) {
+        diag_error(n->loc, "%s: src %s and self %s have different dtypes", name, ts(g, n->in[2]), ts(g, n->in[0]));
+        return false;
+    }
+    n->dtype = x->dtype;
+    if (n->op == OP_GATHER || n->op == OP_SCATTER_ADD) {
+        if (ix->shape.rank != x->shape.rank || (src && src->shape.rank != x->shape.rank)) {
+            diag_error(n->loc, "%s: index %s must have the rank of %s%s%s", name, ts(g, n->in[1]), ts(g, n->in[0]),
+                       src ? " and src " : "", src ? ts(g, n->in[2]) : "");
+            return false;
+        }
+        for (int k = 0; k < x->shape.rank; k++) {
+            if (k != axis && ix->shape.d[k] > x->shape.d[k]) {
+                diag_error(n->loc, "%s: index %s is larger than %s at dimension %d (only dimension %d may be)", name,
+                           ts(g, n->in[1]), ts(g, n->in[0]), k, axis);
+                return false;
+            }
+            if (src && ix->shape.d[k] > src->shape.d[k]) {
+                diag_error(n->loc, "%s: index %s is larger than src %s at dimension %d", name, ts(g, n->in[1]),
+                           ts(g, n->in[2]), k);
+                return false;
+            }
+        }
+        n->shape = n->op == OP_GATHER ? ix->shape : x->shape;
+        return true;
+    }
+    if (ix->shape.rank != 1) {
+        diag_error(n->loc, "%s: the index must be 1-d, got %s", name, ts(g, n->in[1]));
+        return false;
+    }
+    Shape s = x->shape;
+    s.d[axis] = ix->shape.d[0];
+    if (src && !shape_eq(src->shape, s)) {
+        diag_error(n->loc, "%s: src must be %s, got %s", name, shape_str(s), ts(g, n->in[2]));
+        return false;
+    }
+    n->shape = src ? x->shape : s;
+    return true;
+}
+
 /* Output size of one spatial axis of a convolution or pooling window. */
 static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
     int64_t span = in + 2 * p - d * (k - 1) - 1;
@@ -376,6 +455,8 @@ bool ir_infer(Graph *g, Node *n) {
         }
     case K_BINARY: {
         Node *y = &g->nodes[n->in[1]];
+        if (n->op == OP_WHERE)
+            return infer_where(g, n);
         if (!same_dtype(g, n))
             return false;
         if (!shape_broadcast(x->shape, y->shape, &n->shape)) {
@@ -473,6 +554,8 @@ bool ir_infer(Graph *g, Node *n) {
         n->shape = x->shape;
         return true;
     }
+    case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD:
+        return infer_indexed(g, n);
     case OP_SETSLICE: {
         Shape region, b;
         if (!infer_slice(g, n, x, &region))

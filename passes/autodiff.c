@@ -413,6 +413,41 @@ static int vjp(const Node *n, int k, int g) {
         int in[3] = {x, n->in[1], g};
         return emit(OP_CROSS_ENTROPY_BWD, in, 3, dt, xs, n->attr, n->nattr);
     }
+    case OP_WHERE: { /* g where the condition picked this input, else 0 */
+        int in[3] = {x, k == 1 ? g : scalar(0, dt), k == 1 ? scalar(0, dt) : g};
+        return reduce_to(emit(OP_WHERE, in, 3, dt, N(g)->shape, NULL, 0), N(n->in[k])->shape);
+    }
+    /* gather and index_select read places of x: their gradient adds g there (scatter_add and
+     * index_add into zeros); the adds' gradient reads those places again */
+    case OP_GATHER: {
+        int in[3] = {zeros(dt, xs), y, g};
+        return emit(OP_SCATTER_ADD, in, 3, dt, xs, n->attr, n->nattr);
+    }
+    case OP_INDEX_SELECT: {
+        int in[3] = {zeros(dt, xs), y, g};
+        return emit(OP_INDEX_ADD, in, 3, dt, xs, n->attr, n->nattr);
+    }
+    case OP_SCATTER_ADD: case OP_INDEX_ADD: {
+        if (k == 0)
+            return g;
+        int in[2] = {g, y};
+        const Node *src = N(n->in[2]);
+        int r = emit(n->op == OP_SCATTER_ADD ? OP_GATHER : OP_INDEX_SELECT, in, 2, dt, shape_scalar(), n->attr, n->nattr);
+        if (!shape_eq(N(r)->shape, src->shape)) { /* a src larger than its index: the rest gets 0 */
+            int64_t start[MAX_RANK] = {0}, step[MAX_RANK], size[MAX_RANK];
+            for (int i = 0; i < src->shape.rank; i++) {
+                step[i] = 1;
+                size[i] = N(r)->shape.d[i];
+            }
+            Attr a[3] = {attr_ints("start", start, src->shape.rank), attr_ints("step", step, src->shape.rank),
+                         attr_ints("size", size, src->shape.rank)};
+            for (int i = 0; i < 3; i++)
+                a[i].kind = A_INTS;
+            int in2[2] = {zeros(dt, src->shape), r};
+            r = emit(OP_SETSLICE, in2, 2, dt, src->shape, a, 3);
+        }
+        return r;
+    }
     default:
         die("no gradient rule for %s", op_info[n->op].name);
     }

@@ -449,7 +449,7 @@ static int identity(const Graph *out, Node *c) {
  * promotion as a dimensioned one does. Adds at most one node to out.
  */
 static void splat_operand(Graph *out, Node *c) {
-    if (op_info[c->op].kind != K_BINARY || !op_info[c->op].lit)
+    if (op_info[c->op].kind != K_BINARY || !op_info[c->op].lit || c->op == OP_WHERE)
         return;
     for (int k = 0; k < 2; k++) {
         const Node *x = &out->nodes[c->in[k]], *o = &out->nodes[c->in[1 - k]];

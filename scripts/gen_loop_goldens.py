@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, indexing.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -1110,12 +1110,54 @@ def tensor_ops():
     print(x.grad)
 
 
+def indexing():
+    torch.manual_seed(7)
+    x = torch.randn(3, 4, requires_grad=True)
+    y = torch.randn(4, requires_grad=True)
+    w = torch.where(x > 0, x, y * 2)
+    m = x.masked_fill(x < -0.5, 0.25)
+    print(w, m, torch.where(x > 0.3, 1.0, 0.0), torch.where(torch.tensor([True, False]), torch.tensor([1, 2]), 7))
+    (w * w).sum().backward()
+    print(x.grad, y.grad)
+    idx = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
+    g = x.gather(1, idx)
+    h = torch.gather(x, 0, torch.tensor([[2, 0, 1, 1], [0, 0, 2, 1]]))
+    print(g, h)
+    src = torch.randn(3, 3, requires_grad=True)
+    s = torch.zeros(3, 4).scatter_add(1, idx, src)
+    t = x.scatter_add(0, torch.tensor([[2, 0, 1, 1], [2, 2, 0, 0]]), torch.ones(2, 4))
+    print(s, t)
+    x.grad.zero_()
+    ((g * 3).sum() + (h * h).sum() + (s * s).sum() + (t * x).sum()).backward()
+    print(x.grad, src.grad)
+    r = x.index_select(0, torch.tensor([2, 2, 0]))
+    c = torch.index_select(x, 1, torch.tensor([3, 1]))
+    a = torch.zeros(5, 4).index_add(0, torch.tensor([4, 0, 4]), x)
+    b = x.index_add(1, torch.tensor([0, 0]), src[:, :2], alpha=-2)
+    print(r, c, a, b)
+    k = torch.tensor([[1, -1], [0, 2]])
+    p = x[k]
+    q = x[:, torch.tensor([3, -4, 0])]
+    e = x[1, torch.tensor([0, 0, 2])]
+    print(p, q, e, p.shape)
+    x.grad.zero_()
+    src.grad.zero_()
+    (r.sum() + (c * c).sum() + (a * a).sum() + (b * b).sum() + (p * 2).sum() + (q * q).sum() + e.sum()).backward()
+    print(x.grad, src.grad)
+    z = torch.zeros(2, 3)
+    z.masked_fill_(torch.tensor([[True, False, True], [False, False, True]]), 5.0)
+    z.scatter_add_(1, torch.tensor([[1, 1]]), torch.ones(1, 2))
+    z.index_add_(0, torch.tensor([1]), torch.ones(1, 3))
+    print(z, y.expand(2, 4), y.unsqueeze(0).expand(3, -1).sum(0))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init), ("tensor_ops", tensor_ops)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init), ("tensor_ops", tensor_ops),
+                     ("indexing", indexing)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

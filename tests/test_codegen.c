@@ -412,6 +412,12 @@ START_TEST(test_init_matches_pytorch) {
 }
 END_TEST
 
+/* where, masked_fill, gather, scatter_add, index_select, index_add, x[index tensor]: values, gradients, grad_fn */
+START_TEST(test_indexing_match_pytorch) {
+    check_program_prints_near("indexing", 1e-5);
+}
+END_TEST
+
 START_TEST(test_tensor_ops_match_pytorch) {
     /* clamp, one_hot, eye, linspace, var/std, stack, chunk, split: values, gradients, grad_fn */
     check_program_prints_near("tensor_ops", 1e-5);
@@ -483,6 +489,16 @@ static void check_run_error(const char *name, const char *src, const char *want)
 START_TEST(test_runtime_index_error) {
     check_run_error("oob", "program oob {\n    x = zeros(3, 2)\n    for i in range(5) {\n        x[i] += 1\n    }\n}\n",
                     "oob.tg:4:11: error: index 3 is out of bounds for dimension 0 with size 3");
+    /* index tensors, whose values come from a run-time computation */
+    const char *pre = "program %s {\n    x = ones(3, 2)\n    i = (ones(2) * 3).long()\n";
+    check_run_error("gather", fmt("%s    y = x.gather(0, i.reshape(1, 2))\n    print(y)\n}\n", fmt(pre, "gather")),
+                    "gather.tg:4:13: error: index 3 is out of bounds for dimension 0 with size 3");
+    check_run_error("isel", fmt("%s    y = x.index_select(0, i - 4)\n    print(y)\n}\n", fmt(pre, "isel")),
+                    "isel.tg:4:19: error: index out of range in self (index -1, size 3)");
+    check_run_error("itensor", fmt("%s    y = x[i - 7]\n    print(y)\n}\n", fmt(pre, "itensor")),
+                    "itensor.tg:4:11: error: index -4 is out of bounds for dimension 0 with size 3");
+    check_run_error("scat", fmt("%s    y = zeros(2, 2).scatter_add(1, i.reshape(2, 1), x)\n    print(y)\n}\n", fmt(pre, "scat")),
+                    "scat.tg:4:32: error: index 3 is out of bounds for dimension 1 with size 2");
 }
 END_TEST
 
@@ -1325,6 +1341,7 @@ int main(void) {
     tcase_add_test(tc, test_norms_match_pytorch);
     tcase_add_test(tc, test_init_matches_pytorch);
     tcase_add_test(tc, test_tensor_ops_match_pytorch);
+    tcase_add_test(tc, test_indexing_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);

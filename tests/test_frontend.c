@@ -1352,6 +1352,78 @@ static const BadCase bad[] = {
      "bad.tg:2:18: error: one_hot: give num_classes (the largest class is known only at run time)\n"
      "    y = F.one_hot(tensor([1, 2]))\n"
      "                 ^\n"},
+    {"index_bool_mask",
+     "program p {\n"
+     "    x = ones(3)\n"
+     "    print(x[x > 0])\n"
+     "}\n",
+     "bad.tg:3:15: error: indexing with a bool mask gives a shape known only at run time: use torch.where or masked_fill instead\n"
+     "    print(x[x > 0])\n"
+     "              ^\n"},
+    {"index_put_tensor",
+     "program p {\n"
+     "    x = ones(3)\n"
+     "    x[tensor([0, 2])] = 5\n"
+     "}\n",
+     "bad.tg:3:23: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
+     "    x[tensor([0, 2])] = 5\n"
+     "                      ^\n"},
+    {"index_int_slice_tensor",
+     "program p {\n"
+     "    x = ones(2, 3, 4)\n"
+     "    y = x[0, :, tensor([1])]\n"
+     "}\n",
+     "bad.tg:3:14: error: an integer and an index tensor with a slice between them are not supported (PyTorch moves the indexed axes first); index in two steps\n"
+     "    y = x[0, :, tensor([1])]\n"
+     "             ^\n"},
+    {"where_one_argument",
+     "program p {\n"
+     "    x = ones(3)\n"
+     "    i = torch.where(x > 0)\n"
+     "}\n",
+     "bad.tg:3:20: error: torch.where(condition) gives indices whose count is known only at run time: give torch.where(condition, input, other)\n"
+     "    i = torch.where(x > 0)\n"
+     "                   ^\n"},
+    {"where_float_condition",
+     "program p {\n"
+     "    x = ones(3)\n"
+     "    y = torch.where(x, x, 0.0)\n"
+     "}\n",
+     "bad.tg:3:20: error: where expected a bool tensor as the condition, got f32[3]\n"
+     "    y = torch.where(x, x, 0.0)\n"
+     "                   ^\n"},
+    {"gather_float_index",
+     "program p {\n"
+     "    x = ones(2, 3)\n"
+     "    y = x.gather(1, tensor([[0.0]]))\n"
+     "}\n",
+     "bad.tg:3:17: error: gather(): Expected dtype int64 for index, got f32[1, 1]\n"
+     "    y = x.gather(1, tensor([[0.0]]))\n"
+     "                ^\n"},
+    {"gather_index_too_large",
+     "program p {\n"
+     "    x = ones(2, 3)\n"
+     "    y = x.gather(1, tensor([[0], [1], [2]]))\n"
+     "}\n",
+     "bad.tg:3:17: error: gather: index i64[3, 1] is larger than f32[2, 3] at dimension 0 (only dimension 1 may be)\n"
+     "    y = x.gather(1, tensor([[0], [1], [2]]))\n"
+     "                ^\n"},
+    {"masked_fill_tensor_value",
+     "program p {\n"
+     "    x = ones(2, 3)\n"
+     "    y = x.masked_fill(x > 0, ones(3))\n"
+     "}\n",
+     "bad.tg:3:22: error: masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension(s)\n"
+     "    y = x.masked_fill(x > 0, ones(3))\n"
+     "                     ^\n"},
+    {"index_select_matrix",
+     "program p {\n"
+     "    x = ones(2, 3)\n"
+     "    y = x.index_select(0, tensor([[0]]))\n"
+     "}\n",
+     "bad.tg:3:23: error: index_select(): Index is supposed to be a vector\n"
+     "    y = x.index_select(0, tensor([[0]]))\n"
+     "                      ^\n"},
     {"float_of_bad_string",
      "program p {\n"
      "    print(float(\"0x10\"), float(\"one\"))\n"

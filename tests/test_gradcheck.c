@@ -302,6 +302,17 @@ static void add_cases(void) {
     add_case("setselect", "3x4 4", "i = int(ones(1).sum().item()); z = x0 * 1; z[-i] = x1; y = z * x0", false);
     add_case("expand", "3x1", "x0.expand(3, 4)", false);
     add_case("cat", "2x3 2x2", "cat([x0, x1, x0], dim=1)", false);
+    add_case("where", "2x3 2x3", "torch.where(x0 > 0, x0 * 2, x1)", false);
+    add_case("where", "2x3 3", "torch.where(x1 > 0, x0, x1) + x0.masked_fill(x1 < 0, 0.5)", false);
+    add_case("where", "2x1 3", "torch.where(torch.tensor([[True, False, True], [False, False, True]]), x0, x1)", false);
+    add_case("gather", "3x4", "x0.gather(1, torch.tensor([[0, 3], [2, 2], [1, 0]]))", false);
+    add_case("gather", "3x2", "torch.gather(x0, 0, torch.tensor([[2, 0], [2, 2]]))", false);
+    add_case("scatter_add", "2x3 2x2", "x0.scatter_add(1, torch.tensor([[0, 0], [2, 1]]), x1)", false);
+    add_case("scatter_add", "3x2 3x3", "torch.scatter_add(x0 * 2, 0, torch.tensor([[2, 0], [2, 2]]), x1)", false);
+    add_case("index_select", "3x2", "x0.index_select(0, torch.tensor([2, 0, 2, 1]))", false);
+    add_case("index_select", "2x3", "x0[:, torch.tensor([[1, -1], [0, 0]])]", false);
+    add_case("index_add", "2x3 2x2", "x0.index_add(1, torch.tensor([1, 1]), x1)", false);
+    add_case("index_add", "3x2 2x2", "torch.index_add(x0, 0, torch.tensor([2, 0]), x1, alpha=3)", false);
     add_case("matmul", "2x3 3x4", "x0 @ x1", false);
     add_case("matmul", "2x1x2x3 3x3x2", "matmul(x0, x1)", false);
     add_case("matmul", "3 3x2", "x0 @ x1", false);
