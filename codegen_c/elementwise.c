@@ -394,9 +394,11 @@ void emit_index_rows(const Node *n) {
     } else {
         P("%*sif (j >= 0 && j < %lld)\n", ind + 4, "", (long long)len);
         P("%*smemcpy(%s, %s, %s);\n", ind + 8, "", ix_ptr("out", src_row), ix_ptr("x", x_row), ix_bytes(inner, t));
-        P("%*selse\n", ind + 4, "");
-        P("%*sfor (int64_t r = 0; r < %lld; r++)\n", ind + 8, "", (long long)inner);
+        P("%*selse {\n", ind + 4, "");
+        cg_for(ind + 8, "int64_t", "r", 0, inner, 1, NULL);
         P("%*sout[%s] = %s;\n", ind + 12, "", ix_add(src_row, "r"), missing(n->dtype));
+        cg_end();
+        P("%*s}\n", ind + 4, "");
     }
     cg_end();
     if (add)

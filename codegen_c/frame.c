@@ -882,6 +882,33 @@ const char *cg_binary(const Node *n, const char *a, const char *b) {
     }
 }
 
+/*
+ * orthogonal (nn.init.orthogonal_): the columns of x (R, C), R >= C, made orthonormal one after
+ * another, each with the earlier ones taken out twice (Gram-Schmidt run twice is as orthogonal as
+ * Householder's QR) in double: the Q of x = QR with R's diagonal positive, which is unique, so it
+ * is the sign-corrected Q PyTorch computes with LAPACK, to rounding. One thread: it runs once.
+ */
+void cg_orthogonal_body(const Node *n, int ind) {
+    int64_t R = n->shape.d[0], C = n->shape.d[1];
+    P("%*sfor (int64_t e = 0; e < %lld; e++)\n%*s    out[e] = x[e];\n", ind, "", (long long)(R * C), ind, "");
+    P("%*sfor (int64_t j = 0; j < %lld; j++) {\n", ind, "", (long long)C);
+    P("%*s    for (int pass = 0; pass < 2; pass++)\n", ind, "");
+    P("%*s        for (int64_t i = 0; i < j; i++) {\n", ind, "");
+    P("%*s            double r = 0;\n", ind, "");
+    P("%*s            for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)R);
+    P("%*s                r += out[k * %lld + i] * out[k * %lld + j];\n", ind, "", (long long)C, (long long)C);
+    P("%*s            for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)R);
+    P("%*s                out[k * %lld + j] -= r * out[k * %lld + i];\n", ind, "", (long long)C, (long long)C);
+    P("%*s        }\n", ind, "");
+    P("%*s    double s = 0;\n", ind, "");
+    P("%*s    for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)R);
+    P("%*s        s += out[k * %lld + j] * out[k * %lld + j];\n", ind, "", (long long)C, (long long)C);
+    P("%*s    s = sqrt(s);\n", ind, "");
+    P("%*s    for (int64_t k = 0; k < %lld; k++)\n", ind, "", (long long)R);
+    P("%*s        out[k * %lld + j] /= s;\n", ind, "", (long long)C);
+    P("%*s}\n", ind, "");
+}
+
 /* The value of elementwise node n from its operands' expressions v[0..nin-1]. */
 const char *cg_ewise(const Node *n, const char *const *v) {
     if (n->nin == 1)

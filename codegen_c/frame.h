@@ -200,6 +200,7 @@ void cg_loops_closed(void); /* dies unless every loop was closed and every pragm
 const char *cg_unary(const Node *n, const char *a);
 const char *cg_binary(const Node *n, const char *a, const char *b);
 const char *cg_ewise(const Node *n, const char *const *v); /* unary, binary or where, by n->nin */
+void cg_orthogonal_body(const Node *n, int ind);           /* nn.init.orthogonal_'s QR, both backends */
 /* Every member but the head and the prologue as `const T t<id> = ...;`, in order. */
 void cg_emit_members(int indent, Shape gs, const char *flat, const char **axv);
 /* The prologue's members alike, for the element at `flat` of shape s of the head's dL/dy. */

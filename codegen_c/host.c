@@ -388,15 +388,21 @@ bool emit_host_node(Graph *g, int i, const char *R) {
         long long len = (long long)x->shape.d[axis];
         bool wrap = node_int(n, "wrap", 0), rows = n->op == OP_INDEX_SELECT || n->op == OP_INDEX_ADD;
         const char *file = cg_comment_safe(ir_base_name(diag_file_name(n->loc.file)));
-        P("    for (int64_t q = 0; q < %lld; q++)\n", (long long)shape_numel(ix->shape));
-        P("        if (%s[q] < %lld || %s[q] >= %lld) {\n", iv, wrap ? -len : 0, iv, len);
+        int64_t cnt = shape_numel(ix->shape);
+        if (!cnt)
+            return false;
+        const char *q = cnt == 1 ? "0" : "q";
+        int ind = cnt == 1 ? 4 : 8;
+        if (cnt > 1)
+            P("    for (int64_t q = 0; q < %lld; q++)\n", (long long)cnt);
+        P("%*sif (%s[%s] < %lld || %s[%s] >= %lld) {\n", ind, "", iv, q, wrap ? -len : 0, iv, q, len);
         if (rows && !wrap) /* PyTorch's words for index_select and index_add */
-            P("            fprintf(stderr, \"%s:%d:%d: error: index out of range in self (index %%lld, size %lld)\\n\", "
-              "(long long)%s[q]);\n", file, n->loc.line, n->loc.col, len, iv);
+            P("%*s    fprintf(stderr, \"%s:%d:%d: error: index out of range in self (index %%lld, size %lld)\\n\", "
+              "(long long)%s[%s]);\n", ind, "", file, n->loc.line, n->loc.col, len, iv, q);
         else
-            P("            fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size "
-              "%lld\\n\", (long long)%s[q]);\n", file, n->loc.line, n->loc.col, axis, len, iv);
-        P("            return 1;\n        }\n");
+            P("%*s    fprintf(stderr, \"%s:%d:%d: error: index %%lld is out of bounds for dimension %d with size "
+              "%lld\\n\", (long long)%s[%s]);\n", ind, "", file, n->loc.line, n->loc.col, axis, len, iv, q);
+        P("%*s    return 1;\n%*s}\n", ind, "", ind, "");
         return false;
     }
     default:

@@ -77,6 +77,11 @@ static void emit_kernel(const Node *n) {
     case OP_CONV2D: emit_conv2d(n); return;
     case OP_MAXPOOL2D: emit_maxpool(n); return;
     case OP_CROSS_ENTROPY: emit_cross_entropy(n); return;
+    case OP_ORTHOGONAL:
+        emit_kernel_open();
+        cg_orthogonal_body(n, 4);
+        P("}\n");
+        return;
     case OP_CROSS_ENTROPY_BWD: emit_cross_entropy_bwd(n); return;
     case OP_CONV2D_BWD_INPUT: emit_conv2d_bwd_input(n); return;
     case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(n); return;

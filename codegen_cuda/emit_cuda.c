@@ -58,7 +58,7 @@ static Style style_of(const Node *h, int64_t *items) {
     }
     *items = shape_numel(h->shape);
     switch (h->op) {
-    case OP_CROSS_ENTROPY:
+    case OP_CROSS_ENTROPY: case OP_ORTHOGONAL:
         *items = 1;
         return ONE_BLOCK;
     case OP_CONV2D_BWD_WEIGHT:
@@ -778,6 +778,11 @@ static void unit_body(const Node *h, int ind, Style style, const char *name) {
     case OP_SETSLICE: op_setslice(h, ind); return;
     case OP_CAT: op_cat(h, ind); return;
     case OP_GATHER: case OP_INDEX_SELECT: op_pick(h, ind); return;
+    case OP_ORTHOGONAL: /* once, at initialisation: one thread */
+        P("%*sif (threadIdx.x == 0) {\n", ind, "");
+        cg_orthogonal_body(h, ind + 4);
+        P("%*s}\n", ind, "");
+        return;
     case OP_SCATTER_ADD: case OP_INDEX_ADD: op_add_at(h, ind); return;
     case OP_MATMUL: op_matmul(h, ind); return;
     case OP_LINEAR: op_linear(h, ind); return;
@@ -941,6 +946,7 @@ static bool has_kernel(Op op) {
     case OP_CONV2D_BWD_WEIGHT: case OP_MAXPOOL2D: case OP_MAXPOOL2D_ARGMAX: case OP_MAXPOOL2D_BWD:
     case OP_MAXPOOL2D_BWD_AT: case OP_AVGPOOL2D: case OP_AVGPOOL2D_BWD: case OP_CROSS_ENTROPY:
     case OP_CROSS_ENTROPY_BWD: case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD:
+    case OP_ORTHOGONAL:
         return true;
     default:
         return false;

@@ -1100,6 +1100,7 @@ const Builtin builtins[] = {
     {"kaiming_uniform_", bi_init, 0, G},
     {"kaiming_normal_", bi_init, 0, G},
     {"calculate_gain", bi_init, 0, G},
+    {"orthogonal_", bi_init, 0, G},
     {"clamp", bi_clamp, 0, G | T},
     {"clip", bi_clamp, 0, G | T},
     {"clamp_", bi_clamp, 0, T},

@@ -379,11 +379,13 @@ void dict_set(Value *d, Value *key, Value *v, SrcLoc loc) {
 /* ---- builtins ---- */
 
 /* d.items(), d.keys(), d.values(): lists now (Python's views are live; a loop over one that the
- * body changes is not supported). */
+ * body changes is not supported), printed as Python prints the view (dict_keys([...]), or
+ * odict_keys([...]) of a state_dict, an OrderedDict). */
 Value *bi_dict_view(Args *a) {
     Value *d = lw_req(a, 0, "self");
     DONE(a, 1, "self");
     Value *r = lw_mk(V_LIST);
+    r->s = ir_fmt("%s_%s", d->s ? "odict" : "dict", a->code == 0 ? "items" : a->code == 1 ? "keys" : "values");
     for (int i = 0; i < d->n; i++)
         list_append(r, a->code == 0 ? lw_tuple2(d->self->items[i], d->items[i]) : a->code == 1 ? d->self->items[i] : d->items[i]);
     return r;

@@ -210,10 +210,11 @@ Value *bi_state_dict(Args *a) {
     collect_state(m->mod, &ps, &n);
     collect_state_names(m->mod, &names, &nn);
     Value *d = lw_mk(V_DICT);
+    d->s = "OrderedDict"; /* as PyTorch's state_dict() prints: OrderedDict([('fc.weight', ...), ...]) */
     d->self = lw_mk(V_TUPLE);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) { /* PyTorch's values: the same storage, detached */
         list_append(d->self, mk_str(names[i]));
-        list_append(d, ps[i]);
+        list_append(d, detach(ps[i], a->loc));
     }
     return d;
 }

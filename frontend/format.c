@@ -202,17 +202,23 @@ const char *value_str(Value *v, SrcLoc loc) {
         }
         if (v->kind == V_TUPLE && v->n == 1)
             s = ir_fmt("%s,", s);
+        if (v->kind == V_LIST && v->s) /* a dict's view: dict_keys(['a', 'b']) */
+            return ir_fmt("%s(%s])", v->s, s);
         return ir_fmt("%s%s", s, v->kind == V_LIST ? "]" : ")");
     }
     case V_TYPE: return type_str(v->dt, v->shape);
     case V_DICT: {
-        const char *s = "{";
+        bool od = v->s != NULL; /* OrderedDict([('a', 1), ...]) */
+        if (od && !v->n)
+            return "OrderedDict()";
+        const char *s = od ? "OrderedDict([" : "{";
         for (int i = 0; i < v->n; i++) {
             Value *k = v->self->items[i], *it = v->items[i];
-            s = ir_fmt("%s%s%s: %s", s, i ? ", " : "", k->kind == V_STR ? ir_fmt("'%s'", k->s) : value_str(k, loc),
+            s = ir_fmt(od ? "%s%s(%s, %s)" : "%s%s%s: %s", s, i ? ", " : "",
+                       k->kind == V_STR ? ir_fmt("'%s'", k->s) : value_str(k, loc),
                        it->kind == V_STR ? ir_fmt("'%s'", it->s) : value_str(it, loc));
         }
-        return ir_fmt("%s}", s);
+        return ir_fmt(od ? "%s])" : "%s}", s);
     }
     default:
         error_at(loc, "cannot turn %s into text at compile time", kind_name(v));
@@ -241,7 +247,7 @@ void text_push(Value *t, Value *item) {
 }
 
 /* PyTorch's name for the backward function of the op that made node id. */
-static const char *grad_fn_name(int id) {
+const char *grad_fn_name(int id) {
     Node *n = &L.g->nodes[id];
     if (lw_info(id)->fn)
         return lw_info(id)->fn;
@@ -338,17 +344,22 @@ static void text_append_repr(Value *t, Value *v, SrcLoc loc) {
         text_push(t, mk_str(")"));
         return;
     }
-    text_push(t, mk_str(v->kind == V_LIST ? "[" : v->kind == V_TUPLE ? "(" : "{"));
+    bool od = v->kind == V_DICT && v->s, view = v->kind == V_LIST && v->s; /* OrderedDict, dict_keys */
+    text_push(t, mk_str(view ? ir_fmt("%s([", v->s) : od ? "OrderedDict([" : v->kind == V_LIST ? "[" : v->kind == V_TUPLE ? "(" : "{"));
     for (int i = 0; i < v->n; i++) {
         if (i)
             text_push(t, mk_str(", "));
         if (v->kind == V_DICT) {
+            if (od)
+                text_push(t, mk_str("("));
             text_append_repr(t, v->self->items[i], loc);
-            text_push(t, mk_str(": "));
+            text_push(t, mk_str(od ? ", " : ": "));
         }
         text_append_repr(t, v->items[i], loc);
+        if (od)
+            text_push(t, mk_str(")"));
     }
-    text_push(t, mk_str(v->kind == V_LIST ? "]" : v->kind == V_TUPLE ? (v->n == 1 ? ",)" : ")") : "}"));
+    text_push(t, mk_str(view ? "])" : od ? "])" : v->kind == V_LIST ? "]" : v->kind == V_TUPLE ? (v->n == 1 ? ",)" : ")") : "}"));
 }
 
 void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc) {

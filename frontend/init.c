@@ -4,7 +4,9 @@
  * Each is PyTorch 1.13's: the bounds and standard deviations are computed in double as its Python
  * computes them (calculate_gain, the fans), then the tensor is filled by uniform_ or normal_ from
  * the program's generator, whose draws are PyTorch's (runtime/rng.c), so for the same seed the
- * values are PyTorch's bit for bit. Like PyTorch's, the fill is not recorded by autograd.
+ * values are PyTorch's bit for bit. orthogonal_ takes the Q of a QR of normal draws as PyTorch
+ * does (the orthogonal op, in double: within rounding of PyTorch's float LAPACK). Like PyTorch's,
+ * the fill is not recorded by autograd.
  */
 #include "lower.h"
 
@@ -66,7 +68,36 @@ static const char *str_arg(Value *v, const char *what, SrcLoc loc) {
     return v->s;
 }
 
-/* nn.init.uniform_, normal_, constant_, zeros_, ones_, xavier_*, kaiming_*; calculate_gain */
+/* orthogonal_(tensor, gain=1): the draws (rows, numel / rows), as their transpose where there are
+ * fewer rows than columns; the Q of their QR with R's diagonal made positive; times gain. */
+static Value *orthogonal(Value *t, double gain, SrcLoc loc) {
+    Shape s = TN(t)->shape;
+    if (s.rank < 2)
+        error_at(loc, "Only tensors with 2 or more dimensions are supported");
+    int64_t rows = s.d[0], cols = rows ? shape_numel(s) / rows : 0;
+    if (!rows || !cols)
+        return t; /* PyTorch: nothing to fill */
+    bool saved = L.no_grad;
+    L.no_grad = true;
+    Attr a[2] = {attr_float("mean", 0), attr_float("std", 1)};
+    Value *draw = mk_tensor(lw_add(OP_RANDN, NULL, 0, TN(t)->dtype, shape_make(2, (int64_t[]){rows, cols}), a, 2, loc));
+    Value *m = lw_result(lw_cast(draw->node, DT_F64, loc), draw, NULL);
+    int64_t perm[2] = {1, 0};
+    if (rows < cols)
+        m = lw_permute(m, perm, 2, loc);
+    Value *q = lw_result(lw_add(OP_ORTHOGONAL, &m->node, 1, DT_F64, shape_scalar(), NULL, 0, loc), m, NULL);
+    if (rows < cols)
+        q = lw_permute(q, perm, 2, loc);
+    q = lw_result(lw_cast(q->node, TN(t)->dtype, loc), q, NULL);
+    q = view_reshape(q, s, loc);
+    if (gain != 1)
+        q = tensor_binop(OP_MUL, q, mk_float(gain), loc);
+    assign_into(t, q, loc);
+    L.no_grad = saved;
+    return t;
+}
+
+/* nn.init.uniform_, normal_, constant_, zeros_, ones_, xavier_*, kaiming_*, orthogonal_; calculate_gain */
 Value *bi_init(Args *a) {
     SrcLoc loc = a->loc;
     const char *f = a->fname;
@@ -92,6 +123,11 @@ Value *bi_init(Args *a) {
         if (s < 0)
             error_at(loc, "normal_ expects std >= 0.0, got %g", s);
         return fill(t, OP_RANDN, m, s, loc);
+    }
+    if (!strcmp(f, "orthogonal_")) {
+        double gain = float_arg(lw_arg(a, 1, "gain", mk_float(1)), loc, "gain");
+        DONE(a, 2, "tensor", "gain");
+        return orthogonal(t, gain, loc);
     }
     if (!strcmp(f, "constant_")) {
         double v = float_arg(lw_req(a, 1, "val"), loc, "val");

@@ -320,6 +320,7 @@ void print_text(Value *text, SrcLoc loc); /* print(): a PRINT node */
 int value_category(Value *v);
 DType promote_types(DType a, DType b);
 DType result_type(Value *a, Value *b); /* torch.result_type of two operands (tensors or numbers) */
+const char *grad_fn_name(int node);   /* PyTorch's name of the backward of what made node ("SumBackward0") */
 DType default_dtype_for(int cat);
 Value *lw_result(int node, Value *a, Value *b); /* node as a fresh tensor, numpy's if a or b is */
 Value *named_fn(Value *v, Value *from, const char *fn);

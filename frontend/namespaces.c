@@ -37,7 +37,7 @@ const NamespaceDef namespaces[] = {
      "max_pool2d avg_pool2d adaptive_avg_pool2d mse_loss cross_entropy nll_loss l1_loss smooth_l1_loss huber_loss "
      "binary_cross_entropy binary_cross_entropy_with_logits dropout dropout2d layer_norm one_hot"},
     {"torch.nn.init", "", "uniform_ normal_ constant_ zeros_ ones_ xavier_uniform_ xavier_normal_ kaiming_uniform_ "
-                          "kaiming_normal_ calculate_gain"},
+                          "kaiming_normal_ orthogonal_ calculate_gain"},
     {"torch.nn.utils", "", "clip_grad_norm_ clip_grad_value_"},
     {"torch.optim", "optim", "SGD Adam AdamW RMSprop Adagrad lr_scheduler"},
     {"torch.optim.lr_scheduler", "", "StepLR MultiStepLR ExponentialLR CosineAnnealingLR LambdaLR"},

@@ -32,6 +32,7 @@
 static const char **slot_name; /* the slot's name, NULL before the group's first spill */
 static int *reload;            /* the node that read the slot in the current segment, or -1 */
 static bool *cut;              /* the group's value required grad but its history stays behind */
+static const char **cut_fn;    /* and the grad_fn it prints (SumBackward0), which a reload keeps */
 static unsigned char *live;
 static int ncap;
 
@@ -44,16 +45,19 @@ static void ensure(void) {
     const char **sn = ir_alloc(sizeof(char *) * (size_t)cap);
     int *rl = ir_alloc(sizeof(int) * (size_t)cap);
     bool *ct = ir_alloc(sizeof(bool) * (size_t)cap);
+    const char **cf = ir_alloc(sizeof(char *) * (size_t)cap);
     if (ncap) {
         memcpy(sn, slot_name, sizeof(char *) * (size_t)ncap);
         memcpy(rl, reload, sizeof(int) * (size_t)ncap);
         memcpy(ct, cut, sizeof(bool) * (size_t)ncap);
+        memcpy(cf, cut_fn, sizeof(char *) * (size_t)ncap);
     }
     for (int i = ncap; i < cap; i++)
         rl[i] = -1;
     slot_name = sn;
     reload = rl;
     cut = ct;
+    cut_fn = cf;
     live = ir_alloc((size_t)cap);
     ncap = cap;
 }
@@ -234,6 +238,7 @@ static void seg_close(SrcLoc loc) {
             continue;
         Node *bn = &L.g->nodes[base];
         cut[g] = lw_info(base)->rg && !L.group_rg[g];
+        cut_fn[g] = cut[g] ? grad_fn_name(base) : NULL;
         if (!slot_name[g] && bn->op == OP_PARAM && strcmp(node_str(bn, "init", ""), "slot")) {
             /* a parameter made in this segment (Net()): its node is the slot */
             slot_name[g] = take(bn->name ? bn->name : "param");
@@ -283,6 +288,7 @@ static void seg_open(SrcLoc loc) {
         } else if (cut[g]) {
             lw_info(id)->rg = true;
             lw_info(id)->cut = true;
+            lw_info(id)->fn = cut_fn[g];
             L.g->nodes[id].flags &= ~(unsigned)NF_NOGRAD;
         }
     }

@@ -138,15 +138,53 @@ static void report(SrcLoc loc, const char *kind, const char *fmt, va_list ap) {
     show_line(loc);
 }
 
+/*
+ * An error already reported at the same place with the same words is not reported again, nor
+ * the notes after it: a statement in a loop the compiler unrolls (for seed in [0, 1, 42]) fails
+ * once per pass, and one report says it.
+ */
+typedef struct {
+    SrcLoc loc;
+    unsigned long hash;
+} Seen;
+static Seen seen[256];
+static int nseen;
+static bool quiet; /* the last error was a repeat: its notes are too */
+
+static bool repeated(SrcLoc loc, const char *fmt, va_list ap) {
+    if (!diag_nerrors) /* a new compilation (the tests reset the count between them) */
+        nseen = 0;
+    char buf[512];
+    va_list aq;
+    va_copy(aq, ap);
+    vsnprintf(buf, sizeof buf, fmt, aq);
+    va_end(aq);
+    unsigned long h = 5381;
+    for (const char *p = buf; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    for (int i = 0; i < nseen; i++)
+        if (seen[i].hash == h && seen[i].loc.file == loc.file && seen[i].loc.line == loc.line &&
+            seen[i].loc.col == loc.col)
+            return true;
+    if (nseen < (int)(sizeof seen / sizeof seen[0]))
+        seen[nseen++] = (Seen){loc, h};
+    return false;
+}
+
 void diag_error(SrcLoc loc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    report(loc, "error", fmt, ap);
+    quiet = repeated(loc, fmt, ap);
+    if (!quiet) {
+        report(loc, "error", fmt, ap);
+        diag_nerrors++;
+    }
     va_end(ap);
-    diag_nerrors++;
 }
 
 void diag_note(SrcLoc loc, const char *fmt, ...) {
+    if (quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     report(loc, "note", fmt, ap);
@@ -163,9 +201,12 @@ _Noreturn void diag_stop(void) {
 _Noreturn void error_at(SrcLoc loc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    report(loc, "error", fmt, ap);
+    quiet = repeated(loc, fmt, ap);
+    if (!quiet) {
+        report(loc, "error", fmt, ap);
+        diag_nerrors++;
+    }
     va_end(ap);
-    diag_nerrors++;
     diag_stop();
 }
 

@@ -103,6 +103,7 @@ OP(CONV2D,      "conv2d",       -1,   K_NN,     1, EPI_STORE,   0) /* x (N, C, H
 OP(MAXPOOL2D,   "max_pool2d",   1,    K_NN,     1, EPI_STORE,   0) /* attrs kernel, stride, padding, dilation, ceil_mode */
 OP(AVGPOOL2D,   "avg_pool2d",   1,    K_NN,     1, EPI_STORE,   0) /* attrs kernel, stride, padding, ceil_mode, count_include_pad */
 OP(CROSS_ENTROPY, "cross_entropy", 2,  K_NN,     1, EPI_NONE,    0) /* logits (N, C), class indices i64 (N); attr reduction */
+OP(ORTHOGONAL,  "orthogonal",   1,    K_NN,     0, EPI_NONE,    0) /* f64 (R, C), R >= C: its columns made orthonormal in order, the Q of a QR with R's diagonal positive */
 OP(CONV2D_BWD_INPUT,  "conv2d_bwd_input",  2, K_NN, 0, EPI_GATHER,  0) /* dL/dx from dL/dy (N, O, OH, OW) and w; conv2d attrs + shape */
 OP(CONV2D_BWD_WEIGHT, "conv2d_bwd_weight", 2, K_NN, 0, EPI_NONE,    0) /* dL/dw from x and dL/dy; conv2d attrs + shape */
 OP(MAXPOOL2D_BWD, "max_pool2d_bwd", 2,  K_NN,     0, EPI_GATHER,  0) /* dL/dx from x and dL/dy: each window's first maximum gets it */

@@ -556,6 +556,14 @@ bool ir_infer(Graph *g, Node *n) {
     }
     case OP_GATHER: case OP_SCATTER_ADD: case OP_INDEX_SELECT: case OP_INDEX_ADD:
         return infer_indexed(g, n);
+    case OP_ORTHOGONAL:
+        if (x->dtype != DT_F64 || x->shape.rank != 2 || x->shape.d[0] < x->shape.d[1]) {
+            diag_error(n->loc, "orthogonal needs an f64 matrix with no more columns than rows, got %s", ts(g, n->in[0]));
+            return false;
+        }
+        n->dtype = DT_F64;
+        n->shape = x->shape;
+        return true;
     case OP_SETSLICE: {
         Shape region, b;
         if (!infer_slice(g, n, x, &region))

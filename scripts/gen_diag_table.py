@@ -154,6 +154,7 @@ CASES += [
  ("eye_too_large", "program p {\n    x = torch.eye(100000)\n}\n"),
  ("scheduler_not_optimizer", "program p {\n    s = torch.optim.lr_scheduler.StepLR(1, 2)\n}\n"),
  ("one_hot_no_classes", "program p {\n    y = F.one_hot(tensor([1, 2]))\n}\n"),
+ ("error_in_unrolled_loop", "program p {\n    for s in [0, 1, 2] {\n        x = ones(2).tolist()\n    }\n}\n"),
  ("index_bool_mask", "program p {\n    x = ones(3)\n    print(x[x > 0])\n}\n"),
  ("index_put_tensor", "program p {\n    x = ones(3)\n    x[tensor([0, 2])] = 5\n}\n"),
  ("index_int_slice_tensor", "program p {\n    x = ones(2, 3, 4)\n    y = x[0, :, tensor([1])]\n}\n"),

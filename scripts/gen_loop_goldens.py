@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, indexing.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -99,6 +99,7 @@ def loops():
             seen += 4
         print(out.requires_grad)
     print(f"close: {correct} of {seen}", net.fc.weight.grad)
+    print(loss, net.state_dict().keys(), {"a": 1}.items())
 
 
 class MLP(nn.Module):
@@ -1151,13 +1152,30 @@ def indexing():
     print(z, y.expand(2, 4), y.unsqueeze(0).expand(3, -1).sum(0))
 
 
+def orthogonal():
+    for seed in [0, 1, 42]:
+        torch.manual_seed(seed)
+        a = torch.empty(5, 3)
+        b = torch.empty(3, 5)
+        c = torch.empty(4, 2, 3, 3)
+        d = torch.empty(16, 16)
+        nn.init.orthogonal_(a)
+        nn.init.orthogonal_(b, gain=2.0)
+        nn.init.orthogonal_(c, gain=nn.init.calculate_gain("relu"))
+        nn.init.orthogonal_(d)
+        for t in [a, b, c.flatten(1), d]:
+            print(" ".join([f"{v:.6f}" for v in t.flatten()[:12]]), f"{t[-1, -1].item():.6f}")
+        print(f"{(a.T @ a - torch.eye(3)).abs().max().item() < 1e-6} {(b @ b.T / 4 - torch.eye(3)).abs().max().item() < 1e-6}")
+        print(torch.rand(2))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
                      ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init), ("tensor_ops", tensor_ops),
-                     ("indexing", indexing)]:
+                     ("indexing", indexing), ("orthogonal", orthogonal)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -1352,6 +1352,15 @@ static const BadCase bad[] = {
      "bad.tg:2:18: error: one_hot: give num_classes (the largest class is known only at run time)\n"
      "    y = F.one_hot(tensor([1, 2]))\n"
      "                 ^\n"},
+    {"error_in_unrolled_loop",
+     "program p {\n"
+     "    for s in [0, 1, 2] {\n"
+     "        x = ones(2).tolist()\n"
+     "    }\n"
+     "}\n",
+     "bad.tg:3:21: error: a tensor has no attribute or method 'tolist' that tgc supports\n"
+     "        x = ones(2).tolist()\n"
+     "                    ^\n"},
     {"index_bool_mask",
      "program p {\n"
      "    x = ones(3)\n"

@@ -41,6 +41,7 @@ static const char *no_gradient[] = {
     "gt", "ge", "and", "or", "argmax", "print", "seed", "save", "assign",
     "conv2d_bwd_input", "conv2d_bwd_weight", "max_pool2d_bwd", "avg_pool2d_bwd", "cross_entropy_bwd", /* no double backward */
     "max_pool2d_argmax", "max_pool2d_bwd_at",
+    "orthogonal", /* nn.init.orthogonal_'s QR: an initialisation, not recorded by autograd */
     "floordiv", "mod", /* piecewise constant / Python-number arithmetic: documented as passing no gradient */
     "grad", /* a backward() call itself, expanded by pass_autodiff before any kernel exists */
 };
