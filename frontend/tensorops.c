@@ -336,12 +336,21 @@ Value *bi_norm(Args *a) {
     Value *ax = unary_op(OP_ABS, x, loc), *r;
     if (isinf(p))
         r = lw_reduce(OP_MAX, ax, dim, keep, loc);
-    else if (p == 2)
-        r = unary_op(OP_SQRT, lw_reduce(OP_SUM, lw_binop("*", x, x, loc), dim, keep, loc), loc);
     else if (p == 1)
         r = lw_reduce(OP_SUM, ax, dim, keep, loc);
-    else
-        r = lw_binop("**", lw_reduce(OP_SUM, lw_binop("**", ax, mk_float(p), loc), dim, keep, loc), mk_float(1 / p), loc);
+    else {
+        /* s^(1/p), and 0 where s is 0 with no gradient through the root there (PyTorch's norm
+         * backward masks it; the root's derivative at 0 would make it NaN): where(s == 0, 0,
+         * root(where(s == 0, 1, s))) */
+        Value *s = lw_reduce(OP_SUM, p == 2 ? lw_binop("*", x, x, loc) : lw_binop("**", ax, mk_float(p), loc), dim, keep, loc);
+        DType dt = TN(s)->dtype;
+        Value *zero = lw_binop("==", s, mk_float(0), loc);
+        int in[3] = {zero->node, const_scalar(mk_float(1), dt, loc), s->node};
+        Value *safe = lw_result(lw_add(OP_WHERE, in, 3, dt, shape_scalar(), NULL, 0, loc), s, NULL);
+        Value *root = p == 2 ? unary_op(OP_SQRT, safe, loc) : lw_binop("**", safe, mk_float(1 / p), loc);
+        int in2[3] = {zero->node, const_scalar(mk_float(0), dt, loc), root->node};
+        r = lw_result(lw_add(OP_WHERE, in2, 3, dt, shape_scalar(), NULL, 0, loc), root, NULL);
+    }
     lw_info(r->node)->fn = "NormBackward1";
     return r;
 }

@@ -1109,6 +1109,9 @@ def tensor_ops():
     print(r.shape, x.repeat(2, 1), torch.tensor([1, 2]).repeat(3))
     (r.sum() + x.norm() + x.norm(p=3, dim=0).sum()).backward()
     print(x.grad)
+    z = torch.tensor([[0.0, 0.0], [3.0, 4.0]], requires_grad=True)
+    (z.norm(dim=1).sum() + z.norm(p=3, dim=1).sum() + z[0].norm()).backward()
+    print(z.grad)
 
 
 def indexing():
