@@ -496,6 +496,8 @@ void emit_init_fn(Graph *g, const char *fn) {
             P("    tg_uniform(&rng, %s, %s, %lld, %s, %s); /* %s */\n", tg_dtype(n->dtype), cg_var(i),
               (long long)shape_numel(n->shape), cg_literal(node_float(n, "from", 0), DT_F64),
               cg_literal(node_float(n, "to", 1), DT_F64), cg_comment_safe(n->name ? n->name : ""));
+        else if (!strcmp(node_str(n, "init", ""), "draws")) /* the step's generator: the seed, no step yet */
+            P("    %s[0] = (int64_t)seed;\n    %s[1] = 0; /* %s */\n", cg_var(i), cg_var(i), cg_comment_safe(n->name));
         else
             P("    memset(%s, 0, %lld); /* %s */\n", cg_var(i), (long long)(shape_numel(n->shape) * dtype_size(n->dtype)),
               cg_comment_safe(n->name ? n->name : ""));
@@ -531,9 +533,22 @@ static void emit_step(const TrainCode *t) {
     P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
       dtype_ctype(x->dtype), dtype_ctype(y->dtype));
     emit_pointers(g, true, false);
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].op == OP_PARAM && !strcmp(node_str(&g->nodes[i], "init", ""), "draws")) {
+            P("    /* the step's random draws (dropout): a generator seeded from the run's seed and the steps\n"
+              "       taken, both in the arena, so a resumed run draws what an uninterrupted one would */\n");
+            P("    int64_t *draws = (int64_t *)(mem + %s); /* dropout_rng: seed, steps */\n", cg_off(i));
+            P("    TgRng rng;\n    tg_rng_seed(&rng, (uint64_t)draws[0] * 0x9e3779b97f4a7c15ULL + (uint64_t)draws[1]);\n");
+            P("    draws[1]++;\n");
+        }
     const char *section = "";
     for (int i = 0, f, l; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
+        Op op = n->op;
+        if (op == OP_BERNOULLI || op == OP_RAND || op == OP_RANDN || op == OP_RANDINT || op == OP_RANDPERM) {
+            emit_host_node(g, i, "&rng");
+            continue;
+        }
         bool call = cg_kernel_at(i, &f, &l);
         bool copy = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
         const char *sec = cg_section(f, l);

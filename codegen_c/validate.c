@@ -8,9 +8,9 @@
  * reports every diagnostic, and then follows the code from the entry points, the functions
  * named *_train_step and *_predict and those marked TG_ENTRY (an export def's), through every call and every function whose address is
  * taken (a function pointer may call it), into file-scope tables as well. Everything reached:
- *   - calls nothing defined outside the file but libm, memset, memcpy, memmove and
- *     omp_get_thread_num/num_threads/max_threads; in particular it never allocates, does I/O
- *     or controls the process;
+ *   - calls nothing defined outside the file but libm, memset, memcpy, memmove,
+ *     omp_get_thread_num/num_threads/max_threads and libtgrt's generator draws (dropout); in
+ *     particular it never allocates, does I/O or controls the process;
  *   - is on no cycle of that call graph (no recursion, mutual recursion included);
  *   - declares no variable-length array (nor any type built from one);
  * and every kernel (a reached function other than an entry point) is static, each of its
@@ -81,7 +81,10 @@ static const char *const libm_fns[] = {
     "__isnan", "__isinf", "__finite", "__fpclassify", "__signbit", "__issignaling", NULL};
 static const char *const other_allowed[] = {
     "memset", "memcpy", "memmove", "omp_get_thread_num", "omp_get_num_threads",
-    "omp_get_max_threads", NULL};
+    "omp_get_max_threads",
+    /* libtgrt's generator (runtime/rng.c): a step with dropout draws its masks; they touch only
+     * the generator and the buffer they are given, no memory of their own, no I/O */
+    "tg_rng_seed", "tg_uniform", "tg_normal", "tg_bernoulli", "tg_randint", "tg_randperm", NULL};
 
 static bool listed(const char *const *list, const char *name) {
     for (; *list; list++)

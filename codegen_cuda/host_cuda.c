@@ -244,6 +244,10 @@ static void step(const TrainCode *t) {
     const Node *x = input_node(t->train, 0), *y = input_node(t->train, 1), *loss = output_node(t->train);
     int64_t xb = input_bytes(t->train, 0), yb = input_bytes(t->train, 1);
     int copy = ncopy;
+    for (int i = 0; i < t->train->nnode; i++)
+        if (cuda_host_source(&t->train->nodes[i]))
+            error_at(t->train->nodes[i].loc, "a train block's step that draws random numbers (dropout) runs on the "
+                                             "CPU only for now: build it with --target c");
     P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. The kernels run on the GPU's\n"
       "   copy of the parameters; %s_cuda_pull brings them back. */\n",
       type_str(x->dtype, x->shape), type_str(y->dtype, y->shape), pf);

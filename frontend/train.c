@@ -142,12 +142,23 @@ static void freeze_batchnorm(Module *m, Expr *trainable) {
         freeze_batchnorm(m->child[i], trainable);
 }
 
-/* The step has no generator: a random draw (dropout in training mode) belongs in a program. */
-static void no_random_draws(void) {
-    for (int i = 0; i < L.g->nnode; i++)
-        if (L.g->nodes[i].op == OP_BERNOULLI || L.g->nodes[i].op == OP_RAND || L.g->nodes[i].op == OP_RANDN)
-            error_at(L.g->nodes[i].loc, "a train block's step cannot draw random numbers yet (dropout in training "
-                                        "mode): write the training loop in a program (docs/language.md, Control flow)");
+/*
+ * A step that draws random numbers (dropout in training mode) draws them from a generator of its
+ * own, seeded afresh each step from a persistent i64[2] {seed, steps taken} (init "draws"): the
+ * checkpoint keeps it under the name "dropout_rng", so a resumed run draws what an uninterrupted
+ * one would, with no generator state in the file but two numbers.
+ */
+static void step_generator(void) {
+    for (int i = 0; i < L.g->nnode; i++) {
+        Op op = L.g->nodes[i].op;
+        if (op == OP_BERNOULLI || op == OP_RAND || op == OP_RANDN || op == OP_RANDINT || op == OP_RANDPERM) {
+            Attr a = attr_str("init", "draws");
+            int id = lw_add(OP_PARAM, NULL, 0, DT_I64, shape_make(1, (int64_t[]){2}), &a, 1, L.g->nodes[i].loc);
+            L.g->nodes[id].flags |= NF_PARAM;
+            L.g->nodes[id].name = "dropout_rng";
+            return;
+        }
+    }
 }
 
 /*
@@ -192,7 +203,7 @@ Graph *lower_train(Decl *d) {
     Args fa = {.loc = d->loc, .fname = md->name, .pos = &xin, .npos = 1};
     Value *out = module_call(net->mod, &fa);
     tensor_arg(out, d->loc, "the model's output");
-    no_random_draws();
+    step_generator();
     /* buffers the forward pass moved (BatchNorm2d's running statistics): stored back at the end */
     int *bgroups = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)), *bnodes = ir_alloc(sizeof(int) * (size_t)(L.g->nnode + 1)),
         nb = 0;

@@ -162,6 +162,66 @@ START_TEST(test_options) {
 }
 END_TEST
 
+static char root_dir[512], tgc_path[512];
+static char *csv_rows(const char *text, int from, int to);
+
+/*
+ * Dropout in a train block: the step draws its masks from a generator seeded by the run's seed and
+ * the steps taken, so a run resumed from a checkpoint gives the uninterrupted run's losses bit for
+ * bit, 1 and 2 threads agree, another seed draws other masks, and the net still learns.
+ */
+START_TEST(test_dropout_train_block) {
+    char src[600], drop[256], a[256], b1[256], b2[256], c[256], d[256], ck[256], out[256];
+    snprintf(src, sizeof src, "%s/samples/lenet_trainer.tg", root_dir);
+    snprintf(drop, sizeof drop, "%s/drop.tg", tmp);
+    char *text = slurp(src);
+    ck_assert_ptr_nonnull(text);
+    FILE *f = fopen(drop, "w");
+    ck_assert_ptr_nonnull(f);
+    /* the sample with nn.Dropout(0.25) after fc2's relu */
+    char *at = strstr(text, "    x = relu(fc2(x))\n"), *fc3 = strstr(text, "    fc3 = Linear(84, 10)\n");
+    ck_assert(at && fc3 && fc3 < at);
+    fprintf(f, "%.*s    drop = nn.Dropout(0.25)\n%.*s    x = drop(relu(fc2(x)))\n%s", (int)(fc3 - text + 25), text,
+            (int)(at - fc3 - 25), fc3 + 25, at + strlen("    x = relu(fc2(x))\n"));
+    fclose(f);
+    free(text);
+    char dbin[256];
+    snprintf(dbin, sizeof dbin, "%s/drop", tmp);
+    char *build[] = {tgc_path, "build", drop, "-o", dbin, NULL};
+    ck_assert_msg(run(build, NULL) == 0, "a train block with dropout does not build");
+    snprintf(a, sizeof a, "%s/da.csv", tmp);
+    snprintf(b1, sizeof b1, "%s/db1.csv", tmp);
+    snprintf(b2, sizeof b2, "%s/db2.csv", tmp);
+    snprintf(c, sizeof c, "%s/dc.csv", tmp);
+    snprintf(d, sizeof d, "%s/dd.csv", tmp);
+    snprintf(ck, sizeof ck, "%s/dck.safetensors", tmp);
+    snprintf(out, sizeof out, "%s/dout.txt", tmp);
+    char *whole[] = {dbin, "--limit", "1500", "--test-limit", "500", "--seed", "3", "--csv", a, NULL};
+    char *first[] = {dbin, "--limit", "700", "--test-limit", "4", "--seed", "3", "--csv", b1, "--save", ck, NULL};
+    char *second[] = {dbin, "--limit", "1500", "--test-limit", "4", "--resume", ck, "--csv", b2, NULL};
+    char *other[] = {dbin, "--limit", "200", "--test-limit", "4", "--seed", "4", "--csv", d, NULL};
+    ck_assert_int_eq(run(whole, out), 0);
+    ck_assert_int_eq(run(first, NULL), 0);
+    ck_assert_int_eq(run(second, NULL), 0);
+    ck_assert_int_eq(run(other, NULL), 0);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *one[] = {dbin, "--limit", "200", "--test-limit", "4", "--seed", "3", "--csv", c, NULL};
+    ck_assert_int_eq(run(one, NULL), 0);
+    unsetenv("OMP_NUM_THREADS");
+    char *ta = slurp(a), *t2 = slurp(b2), *tc = slurp(c), *td = slurp(d), *to = slurp(out);
+    ck_assert(ta && t2 && tc && td && to);
+    char *a2 = csv_rows(ta, 701, 1500), *r2 = csv_rows(t2, 1, 800), *a0 = csv_rows(ta, 1, 200), *c0 = csv_rows(tc, 1, 200),
+         *d0 = csv_rows(td, 1, 200);
+    ck_assert_msg(!strcmp(a2, r2), "with dropout, the resumed losses differ:\n%.300s\n---\n%.300s", a2, r2);
+    ck_assert_msg(!strcmp(a0, c0), "with dropout, 1 and 2 threads give different losses");
+    ck_assert_msg(strcmp(a0, d0), "seeds 3 and 4 give the same losses: the masks do not depend on the seed");
+    char *acc = strstr(to, "Accuracy of the network on the 500 test images: ");
+    ck_assert_msg(acc && atoi(acc + strlen("Accuracy of the network on the 500 test images: ")) >= 40,
+                  "with dropout, 1500 batches do not learn:\n%s", to);
+    free(ta), free(t2), free(tc), free(td), free(to), free(a2), free(r2), free(a0), free(c0), free(d0);
+}
+END_TEST
+
 /* Lines from..to (1-based, header excluded) of a CSV of losses. */
 static char *csv_rows(const char *text, int from, int to) {
     const char *p = strchr(text, '\n');
@@ -332,6 +392,8 @@ int main(void) {
         printf("SKIP: %s is not installed (apt-get install dataset-fashion-mnist)\n", DATA);
         return 77;
     }
+    snprintf(root_dir, sizeof root_dir, "%s", root);
+    snprintf(tgc_path, sizeof tgc_path, "%s", tgc);
     strcpy(tmp, "/tmp/tgc-trainer-XXXXXX");
     if (!mkdtemp(tmp))
         return 1;
@@ -352,6 +414,7 @@ int main(void) {
     tcase_add_test(tc, test_lr_flag);
     tcase_add_test(tc, test_cifar10_sample_runs);
     tcase_add_test(tc, test_resume_is_bit_identical);
+    tcase_add_test(tc, test_dropout_train_block);
     tcase_add_test(tc, test_sigkill_leaves_loadable_checkpoints);
     tcase_add_test(tc, test_bad_data_dir);
     suite_add_tcase(s, tc);
