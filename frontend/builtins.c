@@ -747,6 +747,8 @@ static Value *bi_size(Args *a) {
 static Value *bi_dim(Args *a) {
     Value *t = tensor_arg(lw_req(a, 0, "self"), a->loc, "the receiver");
     DONE(a, 1, "self");
+    if (a->fname[0] == 'i') /* is_contiguous: not a strided view */
+        return mk_bool(!t->strided);
     return mk_int(a->fname[0] == 'd' ? TN(t)->shape.rank : shape_numel(TN(t)->shape));
 }
 
@@ -1012,6 +1014,7 @@ const Builtin builtins[] = {
     {"size", bi_size, 0, T},
     {"dim", bi_dim, 0, T},
     {"numel", bi_dim, 0, T},
+    {"is_contiguous", bi_dim, 0, T},
     {"float", bi_cast, DT_F32, T},
     {"double", bi_cast, DT_F64, T},
     {"long", bi_cast, DT_I64, T},
@@ -1106,6 +1109,7 @@ const Builtin builtins[] = {
     {"clamp_", bi_clamp, 0, T},
     {"one_hot", bi_one_hot, 0, G},
     {"where", bi_where, 0, G},
+    {"narrow", bi_narrow, 0, G | T},
     {"masked_fill", bi_masked_fill, 0, T},
     {"masked_fill_", bi_masked_fill, 0, T},
     {"gather", bi_gather, 0, G | T},

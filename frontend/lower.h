@@ -405,6 +405,8 @@ Value *bi_scatter_add(Args *a);
 Value *bi_index_select(Args *a);
 Value *bi_index_add(Args *a);
 Value *index_by_tensor(Value *v, int axis, Value *ix, SrcLoc loc);
+Value *narrow_view(Value *x, int axis, int64_t start, int64_t len, SrcLoc loc); /* tensors.c: torch.narrow's view */
+Value *bi_narrow(Args *a);
 /* tensorops.c: clamp, one_hot, eye, linspace, var/std, stack, chunk/split */
 Value *bi_clamp(Args *a);
 Value *bi_one_hot(Args *a);

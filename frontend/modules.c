@@ -740,17 +740,7 @@ Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
         int *parts = ir_alloc(sizeof(int) * (size_t)o);
         for (int64_t i = 0; i < o; i++) {
             int64_t lo = i * len / o, hi = ((i + 1) * len + o - 1) / o;
-            int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
-            for (int k = 0; k < s.rank; k++) {
-                start[k] = 0;
-                step[k] = 1;
-                size[k] = s.d[k];
-            }
-            start[d] = lo;
-            size[d] = hi - lo;
-            Attr sa[3] = {ints_attr("start", start, s.rank), ints_attr("step", step, s.rank),
-                          ints_attr("size", size, s.rank)};
-            parts[i] = lw_reduce(OP_MEAN, mk_view(y, OP_SLICE, sa, 3, loc), mk_int(d), true, loc)->node;
+            parts[i] = lw_reduce(OP_MEAN, narrow_view(y, d, lo, hi - lo, loc), mk_int(d), true, loc)->node;
         }
         Attr at = attr_int("axis", d);
         y = lw_result(lw_add(OP_CAT, parts, (int)o, TN(y)->dtype, shape_scalar(), &at, 1, loc), y, NULL);

@@ -24,7 +24,7 @@ const NamespaceDef namespaces[] = {
      "tensor as_tensor from_numpy zeros ones empty full rand randn zeros_like ones_like rand_like randn_like "
      "full_like empty_like arange add sub mul div pow maximum minimum floor_divide remainder eq ne lt le gt ge "
      "subtract multiply divide true_divide isnan isinf isfinite neg negative relu exp log sqrt abs tanh sigmoid "
-     "erf cos sin softmax log_softmax clamp clip where gather scatter_add index_select index_add eye linspace randint randperm norm var std stack chunk split logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
+     "erf cos sin softmax log_softmax clamp clip narrow where gather scatter_add index_select index_add eye linspace randint randperm norm var std stack chunk split logical_not sum mean max min argmax reshape flatten transpose swapaxes permute unsqueeze squeeze cat concat "
      "concatenate matmul mm dot conv2d max_pool2d avg_pool2d manual_seed load save device no_grad inference_mode "
      "float32 float64 double int32 int64 long uint8 float int bool nn optim utils cuda"},
     {"torch.nn", "nn",

@@ -212,17 +212,8 @@ Value *bi_split(Args *a) {
     Value *tup = lw_mk(V_TUPLE);
     int64_t at = 0;
     for (int i = 0; i < n; i++) {
-        int64_t start[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
-        for (int k = 0; k < s.rank; k++) {
-            start[k] = 0;
-            step[k] = 1;
-            size[k] = s.d[k];
-        }
-        start[axis] = sizes[i] ? at : 0;
-        size[axis] = sizes[i];
+        Value *v = narrow_view(x, axis, sizes[i] ? at : 0, sizes[i], loc);
         at += sizes[i];
-        Attr sa[3] = {ints_attr("start", start, s.rank), ints_attr("step", step, s.rank), ints_attr("size", size, s.rank)};
-        Value *v = mk_view(x, OP_SLICE, sa, 3, loc);
         list_append(tup, named_fn(v, x, how->kind == V_LIST || how->kind == V_TUPLE ? "SplitWithSizesBackward0"
                                                                                     : "SplitBackward0"));
     }

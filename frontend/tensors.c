@@ -463,6 +463,43 @@ Value *lw_transpose(Value *a, Value *d0, Value *d1, SrcLoc loc) {
     return lw_permute(a, perm, r, loc);
 }
 
+/* The view of x's elements start .. start + len - 1 along axis (torch.narrow), the checks done. */
+Value *narrow_view(Value *x, int axis, int64_t start, int64_t len, SrcLoc loc) {
+    Shape s = TN(x)->shape;
+    int64_t st[MAX_RANK], step[MAX_RANK], size[MAX_RANK];
+    for (int k = 0; k < s.rank; k++) {
+        st[k] = 0;
+        step[k] = 1;
+        size[k] = s.d[k];
+    }
+    st[axis] = start;
+    size[axis] = len;
+    Attr sa[3] = {ints_attr("start", st, s.rank), ints_attr("step", step, s.rank), ints_attr("size", size, s.rank)};
+    return mk_view(x, OP_SLICE, sa, 3, loc);
+}
+
+/* x.narrow(dim, start, length), torch.narrow: PyTorch's checks and SliceBackward0 */
+Value *bi_narrow(Args *a) {
+    SrcLoc loc = a->loc;
+    Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
+    Value *dv = lw_req(a, 1, "dim");
+    int64_t start = int_arg(lw_req(a, 2, "start"), loc, "start"), len = int_arg(lw_req(a, 3, "length"), loc, "length");
+    DONE(a, 4, "input", "dim", "start", "length");
+    Shape s = TN(x)->shape;
+    if (!s.rank)
+        error_at(loc, "narrow() cannot be applied to a 0-dim tensor.");
+    int d = axis_arg(dv, s.rank, loc);
+    if (start < -s.d[d] || start > s.d[d])
+        error_at(loc, "start out of range (expected to be in range of [%lld, %lld], but got %lld)", (long long)-s.d[d],
+                 (long long)s.d[d], (long long)start);
+    if (start < 0)
+        start += s.d[d];
+    if (len < 0 || start > s.d[d] - len)
+        error_at(loc, "start (%lld) + length (%lld) exceeds dimension size (%lld).", (long long)start, (long long)len,
+                 (long long)s.d[d]);
+    return named_fn(narrow_view(x, d, len ? start : 0, len, loc), x, "SliceBackward0");
+}
+
 /* t[items]: ints drop an axis, slices keep it, one '...' stands for the axes not named. */
 Value *index_tensor(Value *a, Expr *e) {
     Shape in = TN(a)->shape;

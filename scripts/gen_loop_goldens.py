@@ -1153,6 +1153,8 @@ def indexing():
     z.scatter_add_(1, torch.tensor([[1, 1]]), torch.ones(1, 2))
     z.index_add_(0, torch.tensor([1]), torch.ones(1, 3))
     print(z, y.expand(2, 4), y.unsqueeze(0).expand(3, -1).sum(0))
+    n = x.narrow(1, 1, 2)
+    print(n, torch.narrow(x, 0, -2, 2), n.is_contiguous(), x.narrow(0, 1, 2).is_contiguous(), x.T.is_contiguous())
 
 
 def orthogonal():
