@@ -146,7 +146,6 @@ CASES += [
  ("ns_other_namespace", "program p {\n    y = torchvision.transforms.relu(ones(2))\n}\n"),
  ("ns_tgc_own_name", "program p {\n    x = ones(2, dtype=torch.f32)\n}\n"),
  ("ns_no_grad_outside_with", "program p {\n    g = torch.no_grad()\n}\n"),
- ("train_block_dropout", "model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    drop = nn.Dropout(0.5)\n    return drop(fc(flatten(x, 1)))\n}\ntrain Net {\n    data = mnist(\"d\")\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),
  ("dropout_p_range", "program p {\n    y = F.dropout(ones(4), 1.5)\n}\n"),
  ("gelu_approximate", "program p {\n    y = F.gelu(ones(4), approximate=\"fast\")\n}\n"),
  ("nll_target_dtype", "program p {\n    y = F.nll_loss(ones(2, 3), ones(2))\n}\n"),

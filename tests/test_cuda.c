@@ -338,6 +338,16 @@ START_TEST(test_tgc_errors) {
     ck_assert(strstr(tgc_fails(c), "--emit=cuda goes with compile, not build"));
     char *d[] = {"compile", lenet, "-o", o, "--target", NULL};
     ck_assert(strstr(tgc_fails(d), "--target needs an argument"));
+    /* a train block whose step draws (dropout): the CPU's for now, said at the dropout */
+    char *drop = fmt("%s/drop.tg", tmp);
+    FILE *f = fopen(drop, "w");
+    fputs("model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    drop = nn.Dropout(0.5)\n"
+          "    return drop(fc(flatten(x, 1)))\n}\ntrain Net {\n    data = mnist(\"d\")\n    batch = 4\n"
+          "    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n", f);
+    fclose(f);
+    char *e[] = {"compile", drop, "--target", "cuda", "-o", o, NULL};
+    ck_assert(strstr(tgc_fails(e), "drop.tg:4:16: error: a train block's step that draws random numbers (dropout) runs "
+                                   "on the CPU only for now: build it with --target c"));
 }
 END_TEST
 

@@ -1287,22 +1287,6 @@ static const BadCase bad[] = {
      "bad.tg:2:15: error: torch.no_grad() is written in a with statement: with torch.no_grad() { ... }\n"
      "    g = torch.no_grad()\n"
      "              ^\n"},
-    {"train_block_dropout",
-     "model Net(x: f32[B, 1, 28, 28]) {\n"
-     "    fc = Linear(784, 10)\n"
-     "    drop = nn.Dropout(0.5)\n"
-     "    return drop(fc(flatten(x, 1)))\n"
-     "}\n"
-     "train Net {\n"
-     "    data = mnist(\"d\")\n"
-     "    batch = 4\n"
-     "    loss = cross_entropy\n"
-     "    optimizer = SGD(lr=0.1)\n"
-     "    epochs = 1\n"
-     "}\n",
-     "bad.tg:4:16: error: a train block's step cannot draw random numbers yet (dropout in training mode): write the training loop in a program (docs/language.md, Control flow)\n"
-     "    return drop(fc(flatten(x, 1)))\n"
-     "               ^\n"},
     {"dropout_p_range",
      "program p {\n"
      "    y = F.dropout(ones(4), 1.5)\n"
