@@ -377,6 +377,7 @@ typedef struct Sched Sched;
 Value *make_scheduler(const char *cls, Args *a);
 void scheduler_step(Sched *s, SrcLoc loc);
 Value *scheduler_state_dict(Sched *s, SrcLoc loc);
+void scheduler_load_state_dict(Sched *s, Value *sd, SrcLoc loc);
 Value *scheduler_last_lr(Sched *s, SrcLoc loc);
 Value *scheduler_attribute(Sched *s, const char *name, SrcLoc loc);
 int scheduler_groups(Sched *s, const int **groups); /* the groups it keeps (last_epoch, base rates read at run time) */
@@ -489,6 +490,7 @@ void param_group_set(Optim *o, int g, Value *key, Value *v, SrcLoc loc); /* para
 void add_param_group(Optim *o, Value *group, SrcLoc loc);        /* optimizer.add_param_group({...}) */
 Value *param_group_initial_lr(Optim *o, int g, SrcLoc loc);      /* a scheduler's base rate: 'initial_lr' */
 Value *optim_state_dict(Optim *o, SrcLoc loc);                      /* optimizer.state_dict() */
+void optim_load_state_dict(Optim *o, Value *sd, SrcLoc loc);        /* optimizer.load_state_dict(sd) */
 /* The update of a train block's step, as assignments (state, new value) into assigns. */
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                     int *nassign);
@@ -548,6 +550,10 @@ Value *bi_tensor_dataset(Args *a);
 Value *bi_load(Args *a);
 Value *bi_state_dict(Args *a);
 Value *statefile_get(Value *f, Value *key, SrcLoc loc); /* checkpoint['model_state_dict'] */
+/* A state dict's item by its dotted name ("state.0.exp_avg", "param_groups.1.lr"): from a loaded
+ * checkpoint, read when the statement runs as dtype dt and shape s (the run checks both); from a
+ * dict of this program, the value, or NULL where it has none. */
+Value *state_item(Value *sd, const char *name, DType dt, Shape s, SrcLoc loc);
 Value *bi_options(Args *a);                                  /* options(epochs=2, ...) */
 Value *option_attribute(Value *opts, const char *name, SrcLoc loc); /* args.epochs */
 Value *bi_load_state_dict(Args *a);

@@ -846,7 +846,7 @@ Value *param_group_initial_lr(Optim *o, int g, SrcLoc loc) {
     return v;
 }
 
-/* ---- state_dict() ---- */
+/* ---- state_dict() and load_state_dict() ---- */
 
 /* The names of the state kinds (optim_has_state's k) as o's state_dict has them, in its order. */
 static void state_keys(const Optim *o, const char *key[4], int order[4]) {
@@ -917,6 +917,92 @@ Value *optim_state_dict(Optim *o, SrcLoc loc) {
     return d;
 }
 
+/* x (a number, or a one-element tensor) as a node of dtype dt, shape () */
+static int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc) {
+    if (is_scalar(x))
+        return const_scalar(x, dt, loc);
+    if (x->kind != V_TENSOR || shape_numel(TN(x)->shape) != 1)
+        error_at(loc, "load_state_dict(): %s must be a number, not %s", what, kind_name(x));
+    return lw_cast(lw_reshape(x->node, shape_scalar(), loc), dt, loc);
+}
+
+/*
+ * optimizer.load_state_dict(sd), sd a state_dict() of this program or a checkpoint's part
+ * (torch.load(PATH)['optimizer']) read when the statement runs: each group's rate and each
+ * parameter's state (and the step count) come from sd, and the optimizer is staged so that its
+ * update reads them. The other hyper-parameters stay this optimizer's (they are constants of its
+ * update): make it as the saved one was made. A checkpoint holds state for every parameter that
+ * requires grad (saved after a step() that updated them); a dict of this program, what it has.
+ */
+void optim_load_state_dict(Optim *o, Value *sd, SrcLoc loc) {
+    bool file = sd->kind == V_STATEFILE;
+    if (!file && sd->kind != V_DICT)
+        error_at(loc, "load_state_dict() takes torch.load(PATH) or a state_dict(), not %s", kind_name(sd));
+    if (!file) { /* PyTorch's checks of the groups' sizes */
+        Value *pg = state_item(sd, "param_groups", DT_F64, shape_scalar(), loc);
+        if (!pg || (pg->kind != V_LIST && pg->kind != V_TUPLE))
+            error_at(loc, "load_state_dict(): the dict is not an optimizer's state_dict() (it has no 'param_groups')");
+        if (pg->n != o->ngroups)
+            error_at(loc, "ValueError: loaded state dict has a different number of parameter groups");
+        for (int g = 0; g < o->ngroups; g++) {
+            Value *ps = state_item(sd, ir_fmt("param_groups.%d.params", g), DT_I64, shape_scalar(), loc);
+            if (!ps || (ps->kind != V_LIST && ps->kind != V_TUPLE) || ps->n != o->groups[g].n)
+                error_at(loc, "ValueError: loaded state dict contains a parameter group that doesn't match the size of "
+                              "optimizer's group");
+        }
+    }
+    bool was = L.no_grad;
+    L.no_grad = true; /* loading is not an operation autograd records */
+    optimizer_stage(o, loc);
+    for (int g = 0; g < o->ngroups; g++) {
+        Value *given = dict_at(o->groups[g].d, "lr");
+        DType dt = given->kind == V_INT ? DT_I64 : DT_F64; /* as torch.save wrote this program's */
+        Value *lr = state_item(sd, ir_fmt("param_groups.%d.lr", g), dt, shape_scalar(), loc);
+        if (!lr)
+            error_at(loc, "load_state_dict(): the state dict's group %d has no 'lr'", g);
+        param_group_set(o, g, mk_str("lr"), lr, loc);
+    }
+    const char *key[4];
+    int order[4], step = -1;
+    state_keys(o, key, order);
+    bool sgd = !o->adam && !o->rmsprop && !o->adagrad, bufs = false;
+    for (int i = 0; i < o->nparams; i++) {
+        Node *p = N(L.group_base[o->params[i]->group]);
+        if (file ? !L.group_rg[o->params[i]->group] : !state_item(sd, ir_fmt("state.%d", i), p->dtype, p->shape, loc))
+            continue; /* no state saved */
+        o->stepped[i] = true;
+        int *grp[4] = {o->buf, o->exp_avg, o->exp_avg_sq, o->max_sq};
+        for (int k = 0; k < 4; k++) {
+            if (!optim_has_state(o, i, k))
+                continue;
+            const char *name = ir_fmt("state.%d.%s", i, key[k]);
+            Value *v = state_item(sd, name, p->dtype, p->shape, loc);
+            if (!v || v->kind == V_NONE)
+                continue;
+            if (v->kind != V_TENSOR || !shape_eq(TN(v)->shape, p->shape))
+                error_at(loc, "load_state_dict(): %s is %s, but the parameter is %s", name, kind_name(v),
+                         type_str(p->dtype, p->shape));
+            /* a copy: the saving optimizer's state lives on, and its steps change its storage */
+            int x = v->node;
+            if (!file && TN(v)->dtype == p->dtype) {
+                x = lw_add1(OP_CAST, x, NULL, 0, loc);
+                N(x)->dtype = p->dtype;
+            }
+            set_group(grp[k][i], lw_cast(x, p->dtype, loc), loc);
+            bufs = true;
+        }
+        if (!sgd && step < 0) { /* one count for all: the first parameter's */
+            Value *sv = state_item(sd, ir_fmt("state.%d.step", i), o->rmsprop ? DT_I64 : DT_F32, shape_scalar(), loc);
+            if (sv)
+                step = scalar_node(sv, DT_I64, "a state's step", loc);
+        }
+    }
+    if (step >= 0)
+        set_group(o->step_group, step, loc);
+    else if (sgd && bufs) /* a momentum buffer exists: the next step is not a first one */
+        set_group(o->step_group, const_scalar(mk_int(1), DT_I64, loc), loc);
+    L.no_grad = was;
+}
 /* ---- losses ---- */
 
 Value *mse_loss(Value *x, Value *t, const char *reduction, SrcLoc loc) {

@@ -255,6 +255,55 @@ Value *scheduler_state_dict(Sched *s, SrcLoc loc) {
     return d;
 }
 
+/* x (a number, or a one-element tensor) as a node of dtype dt, shape () */
+static int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc) {
+    if (is_scalar(x))
+        return const_scalar(x, dt, loc);
+    if (x->kind != V_TENSOR || shape_numel(TN(x)->shape) != 1)
+        error_at(loc, "load_state_dict(): %s must be a number, not %s", what, kind_name(x));
+    return lw_cast(lw_reshape(x->node, shape_scalar(), loc), dt, loc);
+}
+
+/*
+ * scheduler.load_state_dict(sd), sd a state_dict() of this program or a checkpoint's part read
+ * when the statement runs (torch.load(PATH)['scheduler']): last_epoch and base_lrs come from sd.
+ * The rate the next step() starts from is the optimizer's (load its state_dict too, as PyTorch's
+ * recipe does); its settings (step_size, gamma, T_max, ...) stay the ones it was made with.
+ */
+void scheduler_load_state_dict(Sched *s, Value *sd, SrcLoc loc) {
+    bool file = sd->kind == V_STATEFILE;
+    if (!file && sd->kind != V_DICT)
+        error_at(loc, "load_state_dict() takes torch.load(PATH) or a state_dict(), not %s", kind_name(sd));
+    if (L.carry) /* base_lrs become groups here, which the code after the loop or if would read */
+        error_at(loc, "%s.load_state_dict() in a loop or if that runs when the program runs is not supported (load "
+                      "before it)", s->cls);
+    Value *last = state_item(sd, "last_epoch", DT_I64, shape_scalar(), loc);
+    int64_t n = s->ngroups;
+    Value *base = state_item(sd, "base_lrs", DT_F64, shape_make(1, &n), loc);
+    if (!last || !base)
+        error_at(loc, "load_state_dict(): the dict is not a scheduler's state_dict() (it has no '%s')",
+                 last ? "base_lrs" : "last_epoch");
+    if (!file && ((base->kind != V_LIST && base->kind != V_TUPLE) || base->n != s->ngroups))
+        error_at(loc, "load_state_dict(): base_lrs must be a list of %d rates, one per parameter group, not %s",
+                 s->ngroups, kind_name(base));
+    set_group(s->grp[0], scalar_node(last, DT_I64, "last_epoch", loc), loc);
+    for (int g = 0; g < s->ngroups; g++) {
+        if (!file && is_scalar(base->items[g])) { /* a number of this program */
+            s->base_lr[g] = num(base->items[g]);
+            s->grp[1 + g] = -1;
+            continue;
+        }
+        int x;
+        if (file) { /* base_lrs[g] of the row torch.save wrote */
+            int64_t start = g, step = 1, size = 1;
+            Attr at[3] = {ints_attr("start", &start, 1), ints_attr("step", &step, 1), ints_attr("size", &size, 1)};
+            x = lw_reshape(lw_add(OP_SLICE, &base->node, 1, DT_F64, shape_make(1, &size), at, 3, loc), shape_scalar(), loc);
+        } else
+            x = scalar_node(base->items[g], DT_F64, "a base rate", loc);
+        s->grp[1 + g] = new_group(x);
+    }
+}
+
 /* scheduler.get_last_lr(): each group's rate */
 Value *scheduler_last_lr(Sched *s, SrcLoc loc) { return per_group(s, lr_item, loc); }
 
@@ -267,7 +316,7 @@ Value *scheduler_attribute(Sched *s, const char *name, SrcLoc loc) {
     if (!strcmp(name, "optimizer"))
         return s->optv;
     error_at(loc, "%s has no attribute '%s' that tgc supports (it has last_epoch, base_lrs, optimizer, step(), "
-                  "get_last_lr(), state_dict())", s->cls, name);
+                  "get_last_lr(), state_dict(), load_state_dict())", s->cls, name);
 }
 
 /* The groups a scheduler keeps (for the loops that carry them): its last_epoch, its base rates
