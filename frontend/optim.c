@@ -13,7 +13,6 @@
 #include "lower.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 /* ---- dicts: a group's hyper-parameters and state_dict() are PyTorch's dicts ---- */
