@@ -268,6 +268,16 @@ static Value *bi_get_last_lr(Args *a) {
     return scheduler_last_lr(s->sched, a->loc);
 }
 
+/* optimizer.add_param_group({"params": ..., "lr": ...}) */
+static Value *bi_add_param_group(Args *a) {
+    Value *o = lw_req(a, 0, "self"), *g = lw_req(a, 1, "param_group");
+    DONE(a, 2, "self", "param_group");
+    if (o->kind != V_OPTIM)
+        error_at(a->loc, "add_param_group() belongs to an optimizer, not %s", kind_name(o));
+    add_param_group(o->optim, g, a->loc);
+    return lw_mk(V_NONE);
+}
+
 /* mse_loss(input, target), cross_entropy(input, target), by the name called */
 /* ---- creation ---- */
 
@@ -1080,6 +1090,7 @@ const Builtin builtins[] = {
     {"CosineAnnealingLR", bi_scheduler, 0, G},
     {"LambdaLR", bi_scheduler, 0, G},
     {"get_last_lr", bi_get_last_lr, 0, O},
+    {"add_param_group", bi_add_param_group, 0, O},
     {"adaptive_avg_pool2d", bi_adaptive_avg_pool2d, 0, G},
     /* activations (activations.c) */
     {"leaky_relu", bi_leaky_relu, 0, G},

@@ -163,14 +163,8 @@ static Value *attribute(Value *base, Expr *e) {
         return method(base, name);
     if ((base->kind == V_STR && has_builtin(name, BI_STR)) || (base->kind == V_DICT && has_builtin(name, BI_DICT)))
         return method(base, name);
-    if (base->kind == V_OPTIM && !strcmp(name, "param_groups")) { /* one group: every parameter */
-        Value *g = lw_mk(V_PGROUP), *l = lw_mk(V_LIST);
-        g->optim = base->optim;
-        l->items = ir_alloc(sizeof(Value *));
-        l->items[0] = g;
-        l->n = 1;
-        return l;
-    }
+    if (base->kind == V_OPTIM && !strcmp(name, "param_groups"))
+        return param_groups_list(base);
     error_at(loc, "%s has no attribute '%s'", kind_name(base), name);
 }
 
@@ -372,7 +366,7 @@ static Value *eval_expr(Expr *e) {
         if (b->kind == V_PGROUP) {
             if (e->nitems != 1)
                 error_at(e->loc, "a parameter group takes one key: g['lr']");
-            return param_group_get(b->optim, lw_eval(e->items[0]), e->items[0]->loc);
+            return param_group_get(b->optim, (int)b->i, lw_eval(e->items[0]), e->items[0]->loc);
         }
         if (b->kind == V_STATEFILE) {
             if (e->nitems != 1 || e->items[0]->kind == E_SLICE || e->items[0]->kind == E_ELLIPSIS)

@@ -8,6 +8,7 @@
 #include "lower.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static Value *load_npy(Value *path, DType dt, Shape s, SrcLoc loc) {
@@ -82,16 +83,33 @@ static void flatten_state(Value *d, const char *prefix, const char ***names, int
     }
 }
 
-/* A list or tuple of numbers (param_groups' params and betas) is one 1-D tensor: i64, or f64 if
- * one is a float. */
+/* An item of a number row: a number, or a number known only at run time (a 0-d tensor). */
+static bool row_item(Value *v) {
+    return is_scalar(v) || (v->kind == V_TENSOR && (v->tflags & TV_PYSCALAR) && TN(v)->shape.rank == 0);
+}
+
+/* A list or tuple of numbers (param_groups' params and betas, a scheduler's base_lrs) is one 1-D
+ * tensor: i64, or f64 if one is a float; numbers known only at run time are concatenated. */
 static int number_row(Value *v, SrcLoc loc) {
-    bool fl = false;
-    for (int i = 0; i < v->n; i++)
-        fl |= v->items[i]->kind == V_FLOAT;
+    bool fl = false, runtime = false;
+    for (int i = 0; i < v->n; i++) {
+        Value *x = v->items[i];
+        fl |= x->kind == V_FLOAT || (x->kind == V_TENSOR && dtype_is_float(TN(x)->dtype));
+        runtime |= x->kind == V_TENSOR;
+    }
     DType dt = fl ? DT_F64 : DT_I64;
-    Attr a = data_attr("data", v->items, v->n, dt, loc);
-    int64_t len = v->n;
-    return lw_add(OP_CONST, NULL, 0, dt, shape_make(1, &len), &a, 1, loc);
+    int64_t len = v->n, one = 1;
+    if (!runtime) {
+        Attr a = data_attr("data", v->items, v->n, dt, loc);
+        return lw_add(OP_CONST, NULL, 0, dt, shape_make(1, &len), &a, 1, loc);
+    }
+    int *in = ir_alloc(sizeof(int) * (size_t)v->n);
+    for (int i = 0; i < v->n; i++) {
+        Value *x = v->items[i];
+        in[i] = lw_reshape(is_scalar(x) ? const_scalar(x, dt, loc) : lw_cast(x->node, dt, loc), shape_make(1, &one), loc);
+    }
+    Attr at = attr_int("axis", 0);
+    return lw_add(OP_CAT, in, v->n, dt, shape_make(1, &len), &at, 1, loc);
 }
 
 /* v under name: a dict's tensors, a list's items by index (".0"), a tensor, a number; None holds
@@ -105,7 +123,7 @@ static void flatten_value(Value *v, const char *name, const char ***names, int *
         return;
     bool row = (v->kind == V_LIST || v->kind == V_TUPLE) && v->n > 0;
     for (int i = 0; row && i < v->n; i++)
-        row = is_scalar(v->items[i]);
+        row = row_item(v->items[i]);
     if ((v->kind == V_LIST || v->kind == V_TUPLE) && !row) {
         for (int i = 0; i < v->n; i++)
             flatten_value(v->items[i], ir_fmt("%s.%d", name, i), names, nodes, n, loc);
@@ -231,6 +249,44 @@ Value *statefile_get(Value *f, Value *key, SrcLoc loc) {
     return v;
 }
 
+/* One part of a dotted name: a dict's key (a string, or an int as the optimizer's state has), a
+ * list's index; NULL where v has none. */
+static Value *state_part(Value *v, const char *part) {
+    char *end;
+    long long ix = strtoll(part, &end, 10);
+    bool digits = *part && !*end;
+    if (v->kind == V_DICT) {
+        for (int i = 0; i < v->n; i++) {
+            Value *k = v->self->items[i];
+            if ((k->kind == V_STR && !strcmp(k->s, part)) || (k->kind == V_INT && digits && k->i == ix))
+                return v->items[i];
+        }
+        return NULL;
+    }
+    if ((v->kind == V_LIST || v->kind == V_TUPLE) && digits && ix >= 0 && ix < v->n)
+        return v->items[ix];
+    return NULL;
+}
+
+Value *state_item(Value *sd, const char *name, DType dt, Shape s, SrcLoc loc) {
+    if (sd->kind == V_STATEFILE) {
+        Attr at[2] = {attr_str("path", sd->s), attr_str("key", ir_fmt("%s%s", sd->self ? sd->self->s : "", name))};
+        Value *v = mk_tensor(lw_add(OP_LOAD, NULL, 0, dt, s, at, 2, loc));
+        if (s.rank == 0)
+            v->tflags |= TV_PYSCALAR; /* a number torch.save wrote as a 0-d tensor */
+        return v;
+    }
+    Value *v = sd;
+    const char *p = name;
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        v = state_part(v, ir_fmt("%.*s", (int)len, p));
+        p += len + (dot != NULL);
+    }
+    return v;
+}
+
 /* net.load_state_dict(torch.load(PATH)) reads the file when the statement runs (the runtime checks
  * every name, dtype and shape); net.load_state_dict(other.state_dict()) copies. */
 Value *bi_load_state_dict(Args *a) {
@@ -238,9 +294,17 @@ Value *bi_load_state_dict(Args *a) {
     Value *m = lw_req(a, 0, "module"), *sd = lw_req(a, 1, "state_dict");
     Value *strict = lw_arg(a, 2, "strict", mk_bool(true));
     DONE(a, 3, "module", "state_dict", "strict");
-    if (m->kind == V_OPTIM)
-        error_at(loc, "optimizer.load_state_dict() is not supported yet (torch.save writes the optimizer's "
-                      "state; a train block's trainer resumes it with --resume)");
+    if (m->kind == V_OPTIM || m->kind == V_SCHED) {
+        if (a->nkw + a->npos > 2)
+            error_at(loc, "%s.load_state_dict() takes the state dict only", m->s);
+        if (m->kind == V_OPTIM)
+            optim_load_state_dict(m->optim, sd, loc);
+        else
+            scheduler_load_state_dict(m->sched, sd, loc);
+        return lw_mk(V_NONE);
+    }
+    if (m->kind != V_MODULE)
+        error_at(loc, "load_state_dict() belongs to a module, an optimizer or a scheduler, not %s", kind_name(m));
     if (!bool_arg(strict, loc, "strict"))
         error_at(loc, "load_state_dict(strict=False) is not supported yet");
     Value **ps = NULL;

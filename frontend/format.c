@@ -311,7 +311,7 @@ void text_append(Value *t, Value *v, const char *spec, SrcLoc loc) { text_append
  */
 /* Does a container hold a value known only at run time? */
 static bool holds_runtime(Value *v) {
-    if (v->kind == V_TENSOR || v->kind == V_TEXT)
+    if (v->kind == V_TENSOR || v->kind == V_TEXT || v->kind == V_PGROUP) /* a group holds its parameters */
         return true;
     if (v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT)
         for (int i = 0; i < v->n; i++)
@@ -363,6 +363,8 @@ static void text_append_repr(Value *t, Value *v, SrcLoc loc) {
 }
 
 void text_append_ex(Value *t, Value *v, const char *spec, bool fstring, SrcLoc loc) {
+    if (v->kind == V_PGROUP) /* optimizer.param_groups[i]: its dict */
+        v = param_group_dict(v->optim, (int)v->i, loc);
     if (v->kind == V_TEXT && spec && *spec)
         v = format_table_text(v, spec, loc);
     if ((v->kind == V_LIST || v->kind == V_TUPLE || v->kind == V_DICT) && holds_runtime(v)) {

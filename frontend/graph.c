@@ -323,9 +323,12 @@ static void refresh_every(Value *v, SrcLoc loc) {
         refresh_every(v->items[i], loc);
     if (v->kind == V_FUNC)
         refresh_every(v->self, loc);
-    if (v->kind == V_OPTIM)
+    if (v->kind == V_OPTIM) {
         for (int i = 0; i < v->optim->nparams; i++)
             refresh_every(v->optim->params[i], loc);
+        for (int g = 0; g < v->optim->ngroups; g++)
+            refresh_every(v->optim->groups[g].d, loc);
+    }
 }
 
 static void refresh_root(Value *v, void *ctx) { refresh_every(v, *(SrcLoc *)ctx); }

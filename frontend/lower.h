@@ -40,7 +40,7 @@ typedef enum {
     V_TEXT,    /* run-time text (an f-string with tensor holes): items are strings and (tensor, spec) */
     V_ERROR,   /* what a failed statement assigned: using it stops quietly, the error was reported */
     V_OPTIM,   /* an optimizer: optim, s = "SGD"/"Adam"/"AdamW" */
-    V_PGROUP,  /* optimizer.param_groups[0]: optim; g['lr'] reads and writes its learning rate */
+    V_PGROUP,  /* optimizer.param_groups[i]: optim, i; g['lr'] reads and writes its learning rate */
     V_DEF,     /* a user function: decl */
     V_TRANSFORM, /* torchvision transforms (ToTensor, Normalize, Pad, a Compose of them): dobj */
     V_DATASET, /* a torchvision dataset: dobj */
@@ -379,9 +379,10 @@ typedef struct Sched Sched;
 Value *make_scheduler(const char *cls, Args *a);
 void scheduler_step(Sched *s, SrcLoc loc);
 Value *scheduler_state_dict(Sched *s, SrcLoc loc);
+void scheduler_load_state_dict(Sched *s, Value *sd, SrcLoc loc);
 Value *scheduler_last_lr(Sched *s, SrcLoc loc);
 Value *scheduler_attribute(Sched *s, const char *name, SrcLoc loc);
-int scheduler_group(Sched *s);        /* its last_epoch's group */
+int scheduler_groups(Sched *s, const int **groups); /* the groups it keeps (last_epoch, base rates read at run time) */
 Value *scheduler_optimizer(Sched *s); /* its optimizer (V_OPTIM) */
 
 /* losses.c: F.mse_loss, F.nll_loss, F.cross_entropy, ...; nn.NLLLoss(...) and the other loss modules */
@@ -456,13 +457,29 @@ void lw_backward(Value *y, Value *gradient, SrcLoc loc); /* y.backward(gradient)
 
 /* ---- optim.c: optimizers and losses ---- */
 
-typedef struct Optim {
-    bool adam, adamw, rmsprop, adagrad;
+/* A parameter group: a run of the optimizer's parameters with its own hyper-parameters. */
+typedef struct OptGroup {
+    int first, n;          /* its parameters: o->params[first .. first + n) */
+    int params_at;         /* where 'params' was among the keys the user gave (printing the dict) */
+    Value *d;              /* its dict as PyTorch keeps it, 'params' aside: the keys the user gave, in
+                              their order, then the defaults' others ('initial_lr' once a scheduler) */
     double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
     bool nesterov, amsgrad, centered;
-    double alpha, lr_decay, init_acc; /* RMSprop's alpha; Adagrad's lr_decay, initial_accumulator_value */
-    Value **params;
+    double alpha, lr_decay; /* RMSprop's alpha; Adagrad's lr_decay */
+    int lr_group;          /* staged: the learning rate (f64), -1 before */
+} OptGroup;
+
+typedef struct Optim {
+    bool adam, adamw, rmsprop, adagrad;
+    const char *kind;                /* "SGD", "Adam", ...: for messages */
+    Value *defaults;                 /* the constructor's hyper-parameters (a dict; SGD's lr may be absent) */
+    OptGroup *groups;                /* param_groups, in order */
+    int ngroups;
+    Value **params;                  /* every group's parameters, group after group (state_dict's numbering) */
     int nparams;
+    int *pgroup;                     /* per parameter: its group */
+    double init_acc;                 /* Adagrad's initial_accumulator_value: the constructor's, for every
+                                        group (PyTorch 1.13 fills each sum with it, whatever a group says) */
     /* state groups per parameter, -1 before the first step: momentum_buffer (SGD, RMSprop);
      * exp_avg (Adam), grad_avg (centered RMSprop); exp_avg_sq (Adam), square_avg (RMSprop), sum
      * (Adagrad); max_exp_avg_sq (Adam with amsgrad) */
@@ -470,16 +487,22 @@ typedef struct Optim {
     int *steps;                      /* steps taken per parameter (compile-time: the program is straight-line) */
     bool *stepped;                   /* per parameter: a step() lowered so far updates it (it has a gradient) */
     bool staged;                     /* in a program with run-time control flow: state lives in groups */
-    int step_group, lr_group;        /* staged: the step count (i64) and the learning rate (f64), -1 before */
+    int step_group;                  /* staged: the step count (i64), -1 before */
+    int nsched;                      /* schedulers made on it */
 } Optim;
 
 Value *make_optimizer(const char *kind, Args *a);
 void optimizer_step(Optim *o, SrcLoc loc); /* optimizer.step() in a program */
 void optimizer_stage(Optim *o, SrcLoc loc); /* its state into groups, for a run-time loop's body */
-bool optim_has_state(const Optim *o, int k); /* 0 momentum_buffer, 1 exp_avg, 2 exp_avg_sq/sum, 3 max_exp_avg_sq */
-Value *param_group_get(Optim *o, Value *key, SrcLoc loc);          /* param_groups[0][key] */
+bool optim_has_state(const Optim *o, int i, int k); /* parameter i's: 0 momentum_buffer, 1 exp_avg, 2 exp_avg_sq/sum, 3 max_exp_avg_sq */
+Value *param_groups_list(Value *optv);                            /* optimizer.param_groups */
+Value *param_group_get(Optim *o, int g, Value *key, SrcLoc loc);  /* param_groups[g][key] */
+Value *param_group_dict(Optim *o, int g, SrcLoc loc);             /* param_groups[g] as a dict, for print */
+void param_group_set(Optim *o, int g, Value *key, Value *v, SrcLoc loc); /* param_groups[g][key] = v */
+void add_param_group(Optim *o, Value *group, SrcLoc loc);        /* optimizer.add_param_group({...}) */
+Value *param_group_initial_lr(Optim *o, int g, SrcLoc loc);      /* a scheduler's base rate: 'initial_lr' */
 Value *optim_state_dict(Optim *o, SrcLoc loc);                      /* optimizer.state_dict() */
-void param_group_set(Optim *o, Value *key, Value *v, SrcLoc loc);  /* param_groups[0][key] = v */
+void optim_load_state_dict(Optim *o, Value *sd, SrcLoc loc);        /* optimizer.load_state_dict(sd) */
 /* The update of a train block's step, as assignments (state, new value) into assigns. */
 void runtime_update(Optim *o, int *params, const char **names, int *grads, int n, SrcLoc loc, int *assigns,
                     int *nassign);
@@ -539,6 +562,10 @@ Value *bi_tensor_dataset(Args *a);
 Value *bi_load(Args *a);
 Value *bi_state_dict(Args *a);
 Value *statefile_get(Value *f, Value *key, SrcLoc loc); /* checkpoint['model_state_dict'] */
+/* A state dict's item by its dotted name ("state.0.exp_avg", "param_groups.1.lr"): from a loaded
+ * checkpoint, read when the statement runs as dtype dt and shape s (the run checks both); from a
+ * dict of this program, the value, or NULL where it has none. */
+Value *state_item(Value *sd, const char *name, DType dt, Shape s, SrcLoc loc);
 Value *bi_options(Args *a);                                  /* options(epochs=2, ...) */
 Value *option_attribute(Value *opts, const char *name, SrcLoc loc); /* args.epochs */
 Value *bi_load_state_dict(Args *a);

@@ -145,13 +145,19 @@ static void mark_value(Value *v) {
             mark_group(o->max_sq[i]);
         }
         mark_group(o->step_group);
-        mark_group(o->lr_group);
+        for (int g = 0; g < o->ngroups; g++) {
+            mark_group(o->groups[g].lr_group);
+            mark_value(o->groups[g].d);
+        }
         break;
     }
-    case V_SCHED:
+    case V_SCHED: {
         mark_value(scheduler_optimizer(v->sched));
-        mark_group(scheduler_group(v->sched));
+        const int *gs;
+        for (int k = 0, n = scheduler_groups(v->sched, &gs); k < n; k++)
+            mark_group(gs[k]);
         break;
+    }
     default: break;
     }
     for (int i = 0; i < v->n; i++)

@@ -46,7 +46,7 @@ void lw_assign(Expr *t, Value *v, SrcLoc loc) {
             return;
         }
         if (b->kind == V_PGROUP && t->nitems == 1) {
-            param_group_set(b->optim, lw_eval(t->items[0]), v, loc);
+            param_group_set(b->optim, (int)b->i, lw_eval(t->items[0]), v, loc);
             return;
         }
         if (b->kind == V_DICT && t->nitems == 1) {

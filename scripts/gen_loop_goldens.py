@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
-exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, mlp_fashion.tg, norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, loader.tg: Fashion-MNIST from Debian's dataset-fashion-mnist): each .tg is written out here as
+exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, param_groups.tg, mlp_fashion.tg,
+norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, loader.tg: Fashion-MNIST from Debian's
+dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
 
@@ -14,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 
 import torch
 import torch.nn as nn
@@ -914,6 +917,207 @@ def schedulers():
     print(mlp.fc.weight)
 
 
+def param_groups():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 6)
+            self.fc2 = nn.Linear(6, 5)
+            self.fc3 = nn.Linear(5, 2)
+
+        def forward(self, x):
+            return self.fc3(torch.tanh(self.fc2(torch.tanh(self.fc1(x)))))
+
+    def train3(name, net, opt, x, y):
+        for step in range(3):
+            opt.zero_grad()
+            loss = F.mse_loss(net(x), y)
+            loss.backward()
+            opt.step()
+            print(f"{name} {step}: {loss.item():.6f}")
+        print(net.fc1.weight, net.fc2.bias, net.fc3.weight)
+
+    def step1(name, net, opt, x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+        print(f"{name}: {loss.item():.6f}")
+
+    def warm(epoch):
+        f = (epoch + 1) / 4 if epoch < 3 else 1.0
+        return f
+
+    def decay(epoch):
+        return 0.9 ** epoch
+
+    def run(name, net, opt, sched, xs, ys, first, last):
+        for epoch in range(first, last):
+            total = 0.0
+            for b in range(4):
+                opt.zero_grad()
+                loss = F.mse_loss(net(xs[b]), ys[b])
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            sched.step()
+            lrs = sched.get_last_lr()
+            print(f"{name} epoch {epoch}: loss {total / 4:.6f} lr {lrs[0]:.8f} {lrs[1]:.8f}")
+
+    class Args:
+        epochs = 5
+        lr = 0.05
+    args = Args()
+    x = torch.tensor([[0.5, -1.0, 2.0, 0.1], [1.5, 0.25, -0.75, -0.3], [0.2, 0.9, -1.1, 0.4]])
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+
+    def sgd_of(net):
+        return optim.SGD([{"params": net.fc1.parameters()},
+                          {"params": net.fc2.parameters(), "lr": 0.05, "weight_decay": 0.01, "nesterov": True},
+                          {"params": [net.fc3.weight, net.fc3.bias], "lr": 0.2, "momentum": 0}], lr=0.1, momentum=0.9)
+
+    torch.manual_seed(0)
+    net = Net()
+    sgd = sgd_of(net)
+    print(sgd.state_dict())
+    print(len(sgd.param_groups), sgd.param_groups[1]["lr"], sgd.param_groups[1]["nesterov"], sgd.param_groups[2]["momentum"])
+    train3("sgd", net, sgd, x, y)
+    print(sgd.state_dict()["param_groups"], sgd.state_dict()["state"][2]["momentum_buffer"], sgd.state_dict()["state"][5])
+    torch.manual_seed(0)
+    net = Net()
+    sgd = sgd_of(net)
+    step1("sgd line 0", net, sgd, x, y)
+    step1("sgd line 1", net, sgd, x, y)
+    step1("sgd line 2", net, sgd, x, y)
+    print(net.fc1.weight, net.fc2.bias, net.fc3.weight)
+
+    torch.manual_seed(0)
+    net = Net()
+    adam = optim.Adam([{"params": net.fc1.parameters(), "betas": (0.8, 0.99)},
+                       {"params": net.fc2.parameters(), "weight_decay": 0.1, "amsgrad": True},
+                       {"params": net.fc3.parameters(), "lr": 0.01, "eps": 1e-6}], lr=0.05)
+    train3("adam", net, adam, x, y)
+    print(adam.state_dict()["param_groups"])
+    torch.manual_seed(0)
+    net = Net()
+    adam = optim.Adam([{"params": net.fc1.parameters(), "betas": (0.8, 0.99)},
+                       {"params": net.fc2.parameters(), "weight_decay": 0.1},
+                       {"params": net.fc3.parameters(), "lr": 0.01, "eps": 1e-6}], lr=0.05)
+    step1("adam line 0", net, adam, x, y)
+    step1("adam line 1", net, adam, x, y)
+    step1("adam line 2", net, adam, x, y)
+    print(net.fc1.weight, net.fc2.bias, net.fc3.weight)
+    torch.manual_seed(0)
+    net = Net()
+    adamw = optim.AdamW([{"params": net.fc1.parameters()},
+                         {"params": [net.fc2.weight, net.fc2.bias, net.fc3.weight, net.fc3.bias], "weight_decay": 0,
+                          "betas": [0.85, 0.995]}], lr=0.05, weight_decay=0.1)
+    train3("adamw", net, adamw, x, y)
+    print(adamw.state_dict()["param_groups"])
+
+    torch.manual_seed(0)
+    net = Net()
+    rms = optim.RMSprop([{"params": net.fc1.parameters(), "centered": True, "momentum": 0.5},
+                         {"params": [net.fc2.weight, net.fc2.bias, net.fc3.weight, net.fc3.bias], "alpha": 0.9,
+                          "weight_decay": 0.1}], lr=0.01)
+    train3("rmsprop", net, rms, x, y)
+    print(rms.state_dict()["param_groups"], rms.state_dict()["state"][0]["grad_avg"], rms.state_dict()["state"][3])
+    torch.manual_seed(0)
+    net = Net()
+    ada = optim.Adagrad([{"params": net.fc1.parameters(), "lr_decay": 0.5},
+                         {"params": [net.fc2.weight, net.fc2.bias, net.fc3.weight, net.fc3.bias],
+                          "initial_accumulator_value": 0.3, "lr": 0.05}], lr=0.1)
+    train3("adagrad", net, ada, x, y)
+    print(ada.state_dict()["param_groups"])
+
+    torch.manual_seed(0)
+    net = Net()
+    opt = optim.SGD(net.fc1.parameters(), lr=0.1)
+    opt.add_param_group({"params": net.fc2.parameters(), "lr": 0.01, "momentum": 0.9})
+    opt.add_param_group({"params": net.fc3.parameters(), "tag": "head"})
+    print(opt.state_dict()["param_groups"], opt.param_groups[2]["tag"], len(opt.param_groups[1]["params"]))
+    train3("added", net, opt, x, y)
+
+    torch.manual_seed(0)
+    net = Net()
+
+    def two(net):
+        return optim.SGD([{"params": net.fc1.parameters(), "lr": 0.1}, {"params": net.fc2.parameters()}], lr=0.02)
+    o1, o2, o3, o4 = two(net), two(net), two(net), two(net)
+    s1 = torch.optim.lr_scheduler.StepLR(o1, step_size=7, gamma=0.5)
+    s2 = torch.optim.lr_scheduler.CosineAnnealingLR(o2, T_max=12, eta_min=0.001)
+    s3 = torch.optim.lr_scheduler.ExponentialLR(o3, 0.93)
+    s4 = torch.optim.lr_scheduler.LambdaLR(o4, [warm, decay])
+    print(s1.get_last_lr(), s2.base_lrs, s4.get_last_lr(), o1.state_dict()["param_groups"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # step() before optimizer.step(): PyTorch warns
+        for epoch in range(50):
+            for s in [s1, s2, s3, s4]:
+                s.step()
+            print(epoch, s1.get_last_lr(), s2.get_last_lr(), s3.get_last_lr(), s4.get_last_lr())
+    print(s1.state_dict(), s2.state_dict(), s4.state_dict())
+
+    torch.manual_seed(1)
+    net = Net()
+    xs = torch.randn(4, 3, 4)
+    ys = torch.randn(4, 3, 2)
+    opt = optim.SGD([{"params": net.fc1.parameters()},
+                     {"params": [net.fc2.weight, net.fc2.bias, net.fc3.weight, net.fc3.bias], "lr": args.lr}],
+                    lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    print(sched.base_lrs)
+    run("options", net, opt, sched, xs, ys, 0, args.epochs)
+    for g in opt.param_groups:
+        g["lr"] = g["lr"] * 10
+    print(opt.param_groups[0]["lr"], opt.param_groups[1]["lr"])
+
+    def sgd2(net):
+        return optim.SGD([{"params": net.fc1.parameters(), "lr": 0.1},
+                          {"params": [net.fc2.weight, net.fc2.bias, net.fc3.weight, net.fc3.bias], "weight_decay": 0.01}],
+                         lr=0.05, momentum=0.9)
+
+    def adam3(net):
+        return optim.Adam([{"params": net.fc1.parameters()}, {"params": net.fc2.parameters(), "lr": 0.01},
+                           {"params": net.fc3.parameters(), "betas": (0.5, 0.9)}], lr=0.02)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        PATH = os.path.join(tmp, "param_groups.pt")
+        torch.manual_seed(2)
+        net = Net()
+        opt = sgd2(net)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        run("sgd", net, opt, sched, xs, ys, 0, 3)
+        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, PATH)
+        run("sgd", net, opt, sched, xs, ys, 3, 6)
+        net2 = Net()
+        opt2 = sgd2(net2)
+        sched2 = torch.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+        checkpoint = torch.load(PATH)
+        net2.load_state_dict(checkpoint["model"])
+        opt2.load_state_dict(checkpoint["optimizer"])
+        sched2.load_state_dict(checkpoint["scheduler"])
+        print(sched2.last_epoch, sched2.get_last_lr(), opt2.param_groups[1]["lr"])
+        run("resumed", net2, opt2, sched2, xs, ys, 3, 6)
+        print(opt2.state_dict()["param_groups"], sched2.state_dict())
+
+        torch.manual_seed(3)
+        net = Net()
+        adam = adam3(net)
+        cos = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=4, eta_min=0.001)
+        run("adam", net, adam, cos, xs, ys, 0, 3)
+        torch.save({"model": net.state_dict(), "optimizer": adam.state_dict(), "scheduler": cos.state_dict()}, PATH)
+        run("adam", net, adam, cos, xs, ys, 3, 7)
+        net2 = Net()
+        adam2 = adam3(net2)
+        cos2 = torch.optim.lr_scheduler.CosineAnnealingLR(adam2, T_max=4, eta_min=0.001)
+        checkpoint = torch.load(PATH)
+        net2.load_state_dict(checkpoint["model"])
+        adam2.load_state_dict(checkpoint["optimizer"])
+        cos2.load_state_dict(checkpoint["scheduler"])
+        run("resumed", net2, adam2, cos2, xs, ys, 3, 7)
+        print(adam2.state_dict()["state"][4]["step"], cos2.state_dict())
+
+
 def mlp_fashion():
     import torchvision
     import torchvision.transforms as transforms
@@ -1179,8 +1383,9 @@ def main():
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
                      ("checkpoint", checkpoint), ("tensors", tensors), ("cond_expr", cond_expr),
                      ("exports", exports), ("nan_checks", nan_checks),
-                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init), ("tensor_ops", tensor_ops),
-                     ("indexing", indexing), ("orthogonal", orthogonal)]:
+                     ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers),
+                     ("param_groups", param_groups), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init),
+                     ("tensor_ops", tensor_ops), ("indexing", indexing), ("orthogonal", orthogonal)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -382,6 +382,17 @@ START_TEST(test_schedulers_match_pytorch) {
 }
 END_TEST
 
+START_TEST(test_param_groups_match_pytorch) {
+    /* optimizers with parameter groups (per-group lr, weight decay, momentum, nesterov, betas,
+       amsgrad, RMSprop's and Adagrad's settings; add_param_group), in loops and straight-line code;
+       schedulers over two groups for 50 epochs (rates within 1e-7 relative: the generated C may
+       fuse a multiply-add where Python rounds twice); a run-time loop whose trip count and one
+       group's rate are options; a checkpoint of model, optimizer and scheduler resumed into fresh
+       ones, which go on with the losses and rates of the run that was not interrupted */
+    check_program_prints_near("param_groups", 1e-7);
+}
+END_TEST
+
 START_TEST(test_losses_match_pytorch) {
     /* every loss with its options and reductions: values, gradients, a model trained with each */
     if (numerics_only_here())
@@ -1343,6 +1354,7 @@ int main(void) {
     tcase_add_test(tc, test_losses_match_pytorch);
     tcase_add_test(tc, test_optimizers_match_pytorch);
     tcase_add_test(tc, test_schedulers_match_pytorch);
+    tcase_add_test(tc, test_param_groups_match_pytorch);
     tcase_add_test(tc, test_mlp_fashion_matches_pytorch);
     tcase_add_test(tc, test_norms_match_pytorch);
     tcase_add_test(tc, test_init_matches_pytorch);

@@ -1785,6 +1785,90 @@ static const BadCase bad[] = {
      "bad.tg:254:12: error: models nested more than 64 deep (M61 -> M62 -> M63 -> M64 ...): a chain that long is not supported\n"
      "    m = M64()\n"
      "           ^\n"},
+    {"group_without_params",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters()}, {\"lr\": 0.01}], lr=0.1)\n"
+     "}\n",
+     "bad.tg:8:18: error: KeyError: 'params': a parameter group is a dict with its parameters under 'params', e.g. {\"params\": net.fc.parameters(), \"lr\": 0.01}\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters()}, {\"lr\": 0.01}], lr=0.1)\n"
+     "                 ^\n"},
+    {"param_in_two_groups",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.Adam([{\"params\": net.parameters()},\n"
+     "                    {\"params\": [net.fc2.weight], \"lr\": 0.01}])\n"
+     "}\n",
+     "bad.tg:8:19: error: ValueError: some parameters appear in more than one parameter group\n"
+     "    o = optim.Adam([{\"params\": net.parameters()},\n"
+     "                  ^\n"},
+    {"group_without_lr",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters(), \"lr\": 0.1}, {\"params\": net.fc2.parameters()}])\n"
+     "}\n",
+     "bad.tg:8:18: error: ValueError: parameter group didn't specify a value of required optimization parameter lr\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters(), \"lr\": 0.1}, {\"params\": net.fc2.parameters()}])\n"
+     "                 ^\n"},
+    {"group_not_a_dict",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters()}, net.fc2.weight], lr=0.1)\n"
+     "}\n",
+     "bad.tg:8:18: error: AssertionError: param group must be a dict, not a tensor f32[2, 4]\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters()}, net.fc2.weight], lr=0.1)\n"
+     "                 ^\n"},
+    {"group_missing_key",
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters(), \"tag\": 1}], lr=0.1)\n"
+     "    print(o.param_groups[0][\"tag\"], o.param_groups[0][\"betas\"])\n"
+     "}\n",
+     "bad.tg:9:55: error: KeyError: 'betas' (the parameter group's keys are 'params', 'tag', 'lr', 'momentum', 'dampening', 'weight_decay', 'nesterov', 'maximize', 'foreach', 'differentiable')\n"
+     "    print(o.param_groups[0][\"tag\"], o.param_groups[0][\"betas\"])\n"
+     "                                                      ^\n"},
+    {"lambda_per_group",
+     "def warm(epoch) {\n"
+     "    return 1.0\n"
+     "}\n"
+     "model Net(x: f32[B, 4]) {\n"
+     "    fc1 = Linear(4, 4)\n"
+     "    fc2 = Linear(4, 2)\n"
+     "    return fc2(fc1(x))\n"
+     "}\n"
+     "program p {\n"
+     "    net = Net()\n"
+     "    o = optim.SGD([{\"params\": net.fc1.parameters()}, {\"params\": net.fc2.parameters()}], lr=0.1)\n"
+     "    s = torch.optim.lr_scheduler.LambdaLR(o, [warm])\n"
+     "}\n",
+     "bad.tg:12:42: error: ValueError: Expected 2 lr_lambdas, but got 1\n"
+     "    s = torch.optim.lr_scheduler.LambdaLR(o, [warm])\n"
+     "                                         ^\n"},
     {"def_wrong_model",
      "model Net(x: f32[B, 4]) {\n"
      "    fc = Linear(4, 2)\n"
