@@ -260,25 +260,6 @@ static Value *bi_optimizer(Args *a) { return make_optimizer(a->fname, a); }
 /* StepLR(optimizer, ...), CosineAnnealingLR(...), ..., by the name called */
 static Value *bi_scheduler(Args *a) { return make_scheduler(a->fname, a); }
 
-static Value *bi_get_last_lr(Args *a) {
-    Value *s = lw_req(a, 0, "self");
-    DONE(a, 1, "self");
-    if (s->kind != V_SCHED)
-        error_at(a->loc, "get_last_lr() belongs to a learning-rate scheduler, not %s", kind_name(s));
-    return scheduler_last_lr(s->sched, a->loc);
-}
-
-/* optimizer.add_param_group({"params": ..., "lr": ...}) */
-static Value *bi_add_param_group(Args *a) {
-    Value *o = lw_req(a, 0, "self"), *g = lw_req(a, 1, "param_group");
-    DONE(a, 2, "self", "param_group");
-    if (o->kind != V_OPTIM)
-        error_at(a->loc, "add_param_group() belongs to an optimizer, not %s", kind_name(o));
-    add_param_group(o->optim, g, a->loc);
-    return lw_mk(V_NONE);
-}
-
-/* mse_loss(input, target), cross_entropy(input, target), by the name called */
 /* ---- creation ---- */
 
 /* tensor(data), as_tensor(data), array(data): numpy's when called so (float64 by default) */

@@ -1031,3 +1031,13 @@ Value *cross_entropy(Value *x, Value *t, const char *reduction, SrcLoc loc) {
     lw_info(r->node)->fn = "NllLossBackward0";
     return r;
 }
+
+/* optimizer.add_param_group({"params": ..., "lr": ...}) */
+Value *bi_add_param_group(Args *a) {
+    Value *o = lw_req(a, 0, "self"), *g = lw_req(a, 1, "param_group");
+    DONE(a, 2, "self", "param_group");
+    if (o->kind != V_OPTIM)
+        error_at(a->loc, "add_param_group() belongs to an optimizer, not %s", kind_name(o));
+    add_param_group(o->optim, g, a->loc);
+    return lw_mk(V_NONE);
+}

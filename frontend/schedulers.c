@@ -64,6 +64,15 @@ static Value *lambda_rate(Sched *s, int g, Value *e, SrcLoc loc) {
     return lw_binop("*", base, f, loc);
 }
 
+/* scheduler.get_last_lr() */
+Value *bi_get_last_lr(Args *a) {
+    Value *s = lw_req(a, 0, "self");
+    DONE(a, 1, "self");
+    if (s->kind != V_SCHED)
+        error_at(a->loc, "get_last_lr() belongs to a learning-rate scheduler, not %s", kind_name(s));
+    return scheduler_last_lr(s->sched, a->loc);
+}
+
 Value *make_scheduler(const char *cls, Args *a) {
     SrcLoc loc = a->loc;
     Sched *s = ir_alloc(sizeof(Sched));
