@@ -60,6 +60,7 @@ void emit_permute(const Node *n);
 void emit_slice(const Node *n);
 void emit_setslice(const Node *n);
 void emit_cat(const Node *n);
+void emit_kernels_reset(void); /* a new file: no kernel written yet */
 void emit_select(const Node *n);
 void emit_gather(const Node *n);
 void emit_scatter_add(const Node *n);

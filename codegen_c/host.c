@@ -808,6 +808,7 @@ static void emit_programs_main(const char *prefix, const char **fn, int nprogram
 }
 
 void emit_c(FILE *c, FILE *h, Graph **programs, int nprograms, const EmitOptions *opt) {
+    emit_kernels_reset();
     const Backend *be = opt->backend && opt->train ? opt->backend : &backend_c;
     const Backend *pbe = opt->backend && opt->backend->program_device ? opt->backend : NULL; /* programs' */
     Graph *train = opt->train;

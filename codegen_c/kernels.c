@@ -4,6 +4,10 @@
  * the op's form by its shapes. A fusion group goes to the emitter of its head, whose stores run
  * the fused elementwise ops (emit_store), or, where the head adds into its output, to a second
  * loop after it. Constants, fills and ranges are kernels too: sources with no inputs.
+ *
+ * A kernel whose function is the same text as one already in the file (the same op, shapes and
+ * fusion: ResNet's repeated blocks) is not written again: its comment stays, and its name is
+ * defined as the first one's, so the calls read as before.
  */
 #include "emit.h"
 
@@ -134,11 +138,72 @@ static void emit_unit(int first, int last) {
         emit_kernel(&cg.g->nodes[cg.u.head]); /* its stores go through emit_store, which adds the epilogue */
 }
 
+/* The functions written so far in this file: each one's text with its name cut out, and the name
+ * (both the C heap's: a compiler run in one process for many inputs resets its arena between). */
+static struct {
+    char **body, **name;
+    int n, cap;
+} written;
+
+void emit_kernels_reset(void) {
+    for (int k = 0; k < written.n; k++) {
+        free(written.body[k]);
+        free(written.name[k]);
+    }
+    written.n = 0;
+}
+
+/* Unit [f, l]'s kernel: written out, or, where the same function is already in the file, its
+ * comment and a #define of its name as that function's. */
+static void emit_unit_once(int f, int l) {
+    char *buf;
+    size_t len;
+    FILE *saved = cg_capture(&buf, &len);
+    emit_unit(f, l);
+    cg_uncapture(saved);
+    const char *name = cg_unit_name();
+    const char *head = ir_fmt("static void %s(", name);
+    char *fn = strstr(buf, head);
+    char *key = NULL;
+    if (fn) {
+        key = strdup(fn + strlen(head));
+        if (!key)
+            ir_out_of_memory(); /* the function's text from its parameters on: the name is the only difference allowed */
+        for (int k = 0; k < written.n; k++)
+            if (!strcmp(written.body[k], key)) {
+                fwrite(buf, 1, (size_t)(fn - buf), cg.out);
+                P("#define %s %s /* the same kernel */\n", name, written.name[k]);
+                free(key);
+                free(buf);
+                return;
+            }
+    }
+    fwrite(buf, 1, len, cg.out);
+    free(buf);
+    if (!key)
+        return;
+    if (written.n == written.cap) {
+        written.cap = written.cap ? 2 * written.cap : 64;
+        char **b = realloc(written.body, sizeof(char *) * (size_t)written.cap);
+        if (b)
+            written.body = b;
+        char **nm = realloc(written.name, sizeof(char *) * (size_t)written.cap);
+        if (nm)
+            written.name = nm;
+        if (!b || !nm)
+            ir_out_of_memory();
+    }
+    written.body[written.n] = key;
+    written.name[written.n] = strdup(name);
+    if (!written.name[written.n++])
+        ir_out_of_memory();
+}
+
 void emit_kernels(Graph *g, const MemPlan *m, const char *kpre) {
     cg_begin(g, m, kpre);
     for (int i = 0, f, l; i < g->nnode; i++)
         if (cg_kernel_at(i, &f, &l))
-            emit_unit(f, l);
+            emit_unit_once(f, l);
 }
 
 /* The call of the kernel that ends at node i, if one does. */
