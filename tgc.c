@@ -719,6 +719,7 @@ int main(int argc, char **argv) {
     diag_check();
     refuse_overwriting_sources(&o);
     lower_target_gpu(o.cuda);
+    lower_whole_batch(o.emit_cuda);
     Lowered *lw = lower_ast(ast);
     diag_check();
     check_targets(lw, &o);

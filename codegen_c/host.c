@@ -188,6 +188,8 @@ void emit_offsets(const char *whose) {
 
 /* The pointer variables of a function (cg_var), at their buffers' offsets (emit_offsets): a view,
  * or a value computed in place, at the offset of the buffer it shares. */
+static bool inputs_in_slices; /* emit_step's slice loop declares the inputs' pointers itself */
+
 void emit_pointers(Graph *g, bool inputs, bool programs) {
     /* only the buffers the function names: a view or a value updated in place may have none */
     bool *used = ir_alloc((size_t)g->nnode + 1);
@@ -211,7 +213,7 @@ void emit_pointers(Graph *g, bool inputs, bool programs) {
         Node *n = &g->nodes[i];
         if (!used[i])
             continue;
-        if (n->op == OP_INPUT && inputs)
+        if (n->op == OP_INPUT && inputs && !inputs_in_slices)
             P("    const %s *%s = %s; /* %s */\n", dtype_ctype(n->dtype), cg_var(i), n->name,
               type_str(n->dtype, n->shape));
         if (cg.m->off[i] < 0 || (!inputs && n->op != OP_PARAM))
@@ -512,43 +514,29 @@ static void emit_init(const TrainCode *t) {
     emit_init_fn(t->train, ir_fmt("%s_init", t->prefix));
 }
 
-/* PREFIX_train_step: the kernel calls in order, the loss returned. */
-static void emit_step(const TrainCode *t) {
-    Graph *g = t->train;
-    const char *pf = t->prefix;
-    cg_begin(g, t->train_plan, t->train_kpre);
-    const Node *x = NULL, *y = NULL, *loss = NULL;
-    for (int i = 0; i < g->nnode; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->op == OP_INPUT && !x)
-            x = n;
-        else if (n->op == OP_INPUT)
-            y = n;
-        if (n->flags & NF_OUTPUT)
-            loss = n;
-    }
-    P("\n/* ---- training step: forward, backward, update ---- */\n");
-    P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. No allocation, no I/O. */\n",
-      type_str(x->dtype, x->shape), type_str(y->dtype, y->shape));
-    P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
-      dtype_ctype(x->dtype), dtype_ctype(y->dtype));
-    emit_pointers(g, true, false);
-    for (int i = 0; i < g->nnode; i++)
-        if (g->nodes[i].op == OP_PARAM && !strcmp(node_str(&g->nodes[i], "init", ""), "draws")) {
-            P("    /* the step's random draws (dropout): a generator seeded from the run's seed and the steps\n"
-              "       taken, both in the arena, so a resumed run draws what an uninterrupted one would */\n");
-            P("    int64_t *draws = (int64_t *)(mem + %s); /* dropout_rng: seed, steps */\n", cg_off(i));
-            P("    TgRng rng;\n    tg_rng_seed(&rng, (uint64_t)draws[0] * 0x9e3779b97f4a7c15ULL + (uint64_t)draws[1]);\n");
-            P("    draws[1]++;\n");
-        }
+static bool stores_sum(const Graph *g, const Node *n) {
+    return n->op == OP_ASSIGN && !strcmp(node_str(&g->nodes[n->in[0]], "init", ""), "acc");
+}
+
+/* The step's kernel calls (and the copies memplan could not avoid) of nodes [from, to), each
+ * section under its comment, every line indented by `ind` more; sums: the stores into the sliced
+ * step's grad_sum buffers (1), or the others (0). */
+static void emit_calls(Graph *g, int from, int to, int ind, int sums) {
+    char *buf;
+    size_t len;
+    FILE *saved = cg_capture(&buf, &len);
     const char *section = "";
-    for (int i = 0, f, l; i < g->nnode; i++) {
+    for (int i = from, f, l; i < to; i++) {
         Node *n = &g->nodes[i];
         Op op = n->op;
         if (op == OP_BERNOULLI || op == OP_RAND || op == OP_RANDN || op == OP_RANDINT || op == OP_RANDPERM) {
             emit_host_node(g, i, "&rng");
             continue;
         }
+        if (n->op == OP_ASSIGN && stores_sum(g, n) != (sums == 1))
+            continue;
+        if (sums == 1 && n->op != OP_ASSIGN)
+            continue;
         bool call = cg_kernel_at(i, &f, &l);
         bool copy = n->op == OP_ASSIGN && cg.m->off[n->in[0]] != cg.m->off[n->in[1]];
         const char *sec = cg_section(f, l);
@@ -564,7 +552,86 @@ static void emit_step(const TrainCode *t) {
         }
         emit_call_at(i);
     }
-    P("    return (float)%s[0];\n}\n", cg_var(loss->id));
+    cg_uncapture(saved);
+    for (char *p = buf; p < buf + len;) {
+        char *e = memchr(p, '\n', (size_t)(buf + len - p));
+        size_t n = e ? (size_t)(e - p + 1) : (size_t)(buf + len - p);
+        P("%*s%.*s", n > 1 ? ind : 0, "", (int)n, p);
+        p += n;
+    }
+    free(buf);
+}
+
+/*
+ * PREFIX_train_step: the kernel calls in order, the loss returned. With the batch in slices
+ * (TrainConfig.slices), the forward and backward kernels run once per slice of the batch, each
+ * adding its gradients into the parameters' grad_sum buffers (zeroed first), and the update runs
+ * once after them; the loss returned is the mean of the slices' losses.
+ */
+static void emit_step(const TrainCode *t) {
+    Graph *g = t->train;
+    const char *pf = t->prefix;
+    cg_begin(g, t->train_plan, t->train_kpre);
+    int64_t slices = g->train && g->train->slices > 1 ? g->train->slices : 1;
+    const Node *x = NULL, *y = NULL, *loss = NULL;
+    int update = g->nnode; /* the first node of the update */
+    for (int i = 0; i < g->nnode; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_INPUT && !x)
+            x = n;
+        else if (n->op == OP_INPUT)
+            y = n;
+        if (n->flags & NF_OUTPUT)
+            loss = n;
+        if ((n->flags & NF_UPDATE) && update == g->nnode)
+            update = i;
+    }
+    Shape xs = x->shape, ys = y->shape;
+    xs.d[0] *= slices;
+    ys.d[0] *= slices;
+    P("\n/* ---- training step: forward, backward, update ---- */\n");
+    P("\n/* One step on one batch: x %s, y %s; returns the batch's loss. No allocation, no I/O. */\n",
+      type_str(x->dtype, xs), type_str(y->dtype, ys));
+    P("float %s_train_step(void *arena, const %s *x, const %s *y) {\n    unsigned char *mem = arena;\n", pf,
+      dtype_ctype(x->dtype), dtype_ctype(y->dtype));
+    inputs_in_slices = slices > 1;
+    emit_pointers(g, true, false);
+    inputs_in_slices = false;
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].op == OP_PARAM && !strcmp(node_str(&g->nodes[i], "init", ""), "draws")) {
+            P("    /* the step's random draws (dropout): a generator seeded from the run's seed and the steps\n"
+              "       taken, both in the arena, so a resumed run draws what an uninterrupted one would */\n");
+            P("    int64_t *draws = (int64_t *)(mem + %s); /* dropout_rng: seed, steps */\n", cg_off(i));
+            P("    TgRng rng;\n    tg_rng_seed(&rng, (uint64_t)draws[0] * 0x9e3779b97f4a7c15ULL + (uint64_t)draws[1]);\n");
+            P("    draws[1]++;\n");
+        }
+    if (slices == 1) {
+        emit_calls(g, 0, g->nnode, 0, 0);
+        P("    return (float)%s[0];\n}\n", cg_var(loss->id));
+        return;
+    }
+    for (int i = update; i < g->nnode; i++)
+        if (!(g->nodes[i].flags & NF_UPDATE) && op_info[g->nodes[i].op].kind != K_SRC && g->nodes[i].op != OP_ASSIGN)
+            die("the step's update is not after its forward and backward pass (node %d)", i);
+    int64_t S = x->shape.d[0];
+    P("    /* the batch in %lld slices of %lld images, so that a slice's activations stay in cache: each\n"
+      "       slice's gradients are added into grad_sum, the update reads their mean */\n", (long long)slices,
+      (long long)S);
+    for (int i = 0; i < g->nnode; i++)
+        if (g->nodes[i].op == OP_PARAM && !strcmp(node_str(&g->nodes[i], "init", ""), "acc"))
+            P("    memset(mem + %s, 0, %lld); /* %s */\n", cg_off(i),
+              (long long)(shape_numel(g->nodes[i].shape) * dtype_size(g->nodes[i].dtype)), cg_comment_safe(g->nodes[i].name));
+    P("    double loss_sum = 0;\n");
+    P("    for (int64_t slice = 0; slice < %lld; slice++) {\n", (long long)slices);
+    const Node *in[2] = {x, y};
+    for (int k = 0; k < 2; k++)
+        P("        const %s *%s = %s + slice * %lld; /* %s */\n", dtype_ctype(in[k]->dtype), cg_var(in[k]->id),
+          in[k]->name, (long long)shape_numel(in[k]->shape), type_str(in[k]->dtype, in[k]->shape));
+    emit_calls(g, 0, update, 4, 0);
+    emit_calls(g, update, g->nnode, 4, 1); /* the sums stored, where not computed in place */
+    P("        loss_sum += %s[0];\n    }\n", cg_var(loss->id));
+    emit_calls(g, update, g->nnode, 0, 0);
+    P("    return (float)(loss_sum / %lld);\n}\n", (long long)slices);
 }
 
 /* The rows of a tensor table: each persistent tensor of the current graph (an export's outputs
@@ -573,8 +640,8 @@ int emit_tensor_rows(Graph *g) {
     int rows = 0;
     for (int i = 0; i < g->nnode; i++) {
         Node *n = &g->nodes[i];
-        if (n->op != OP_PARAM || !strcmp(node_str(n, "init", ""), "output"))
-            continue;
+        if (n->op != OP_PARAM || !strcmp(node_str(n, "init", ""), "output") || !strcmp(node_str(n, "init", ""), "acc"))
+            continue; /* an export's outputs; a sliced step's sums of gradients */
         rows++;
         P("    {\"%s\", %s, %s, %d, {", n->name ? cg_comment_safe(n->name) : "?", cg_off(i), tg_dtype(n->dtype),
           n->shape.rank);
@@ -623,12 +690,13 @@ static void emit_header_train(const TrainCode *t, const Backend *be) {
         if (train->nodes[i].op == OP_INPUT)
             x = &train->nodes[i];
     P("\n/* The training step of %s. The caller owns the arena; nothing here allocates. */\n", train->name);
-    P("#define %s_BATCH %lld\n", cg_upper(prefix), (long long)x->shape.d[0]);
+    P("#define %s_BATCH %lld\n", cg_upper(prefix),
+      (long long)(x->shape.d[0] * (train->train && train->train->slices > 1 ? train->train->slices : 1)));
     P("typedef TgStateTensor %sTensor; /* name, offset, dtype, rank, shape, trainable, model (tgrt.h) */\n", prefix);
     P("extern const %sTensor %s_tensors[];\nextern const int %s_ntensors;\n", prefix, prefix, prefix);
     int npersist = 0;
     for (int i = 0; i < train->nnode; i++)
-        npersist += train->nodes[i].op == OP_PARAM;
+        npersist += train->nodes[i].op == OP_PARAM && strcmp(node_str(&train->nodes[i], "init", ""), "acc");
     P("#define %s_ntensors_max %d /* the length of %s_tensors, as a constant */\n", cg_upper(prefix), npersist, prefix);
     P("void %s_init(void *arena, uint64_t seed);\n", prefix);
     const Node *y = NULL;

@@ -179,5 +179,6 @@ Lowered *lower_ast(Ast *ast);
 /* What lower_ast's programs are compiled for: a GPU (--target cuda) has torch.cuda.is_available()
  * True and takes .to("cuda:0"); the default is the CPU. */
 void lower_target_gpu(bool gpu);
+void lower_whole_batch(bool whole); /* a train block's step takes its batch whole (the CUDA kernels' step) */
 
 #endif

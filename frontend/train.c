@@ -36,8 +36,9 @@ static int number_list(Expr *e, double *out) {
 
 /* The trainer's settings, and the predict graph: the model's forward pass alone, its parameters
    created in the same order as the step's, so both find them at the same arena offsets. */
-static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
+static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin, int64_t slices) {
     TrainConfig *c = ir_alloc(sizeof(TrainConfig));
+    c->slices = slices;
     Expr *data = train_setting(d, "data");
     c->data_kind = call_name(data);
     if (!strcmp(c->data_kind, "idx"))
@@ -87,6 +88,7 @@ static TrainConfig *train_config(Decl *d, Decl *md, int64_t batch, Value *xin) {
     /* the predict graph */
     DType xdt = TN(xin)->dtype;
     Shape xshape = TN(xin)->shape;
+    xshape.d[0] *= slices; /* predict takes the whole batch */
     NodeInfo *ni = L.info;
     int nni = L.ninfo;
     L.g = ir_new_graph(ir_fmt("predict_%s", md->name));
@@ -161,6 +163,64 @@ static void step_generator(void) {
     }
 }
 
+/* Does the model mix the samples of a batch (BatchNorm in training mode: the batch's statistics)? */
+static bool batch_coupled(Module *m) {
+    if ((!strcmp(m->cls, "BatchNorm2d") || !strcmp(m->cls, "BatchNorm1d")) && !m->eval)
+        return true;
+    for (int i = 0; i < m->nchild; i++)
+        if (batch_coupled(m->child[i]))
+            return true;
+    return false;
+}
+
+/*
+ * The slice: how many images the step's forward and backward pass take at a time, so that their
+ * activations can stay in cache (a batch of 64 LeNet images is 5 MB of them; 8 are 0.6 MB). The
+ * block's `slice = N` (a divisor of the batch) asks for it; by default the step takes the whole
+ * batch: measured on LeNet (docs/language.md), slices of 8 are as fast on one thread and slower
+ * on two, whose kernels then split too little work; slices pay once they are whole parts for
+ * whole threads. A model that mixes its samples (batch norm in training mode) or a step for a GPU
+ * takes the whole batch.
+ */
+static int64_t slice_of(Decl *d, Module *net, int64_t batch) {
+    Expr *e = train_setting(d, "slice");
+    if (!e || !lower_slices_allowed())
+        return batch;
+    if (batch % e->ival)
+        error_at(e->loc, "slice must divide the batch (%lld images)", (long long)batch);
+    if (e->ival != batch && batch_coupled(net))
+        error_at(e->loc, "the model's batch norm takes its statistics over the whole batch: it cannot be sliced");
+    return e->ival;
+}
+
+/*
+ * With the batch in slices, each slice's gradients are added into a sum kept beside the parameter
+ * (a persistent "<name>.grad_sum", zeroed before the first slice, stored back at the end of the
+ * step like any state, left out of checkpoints), and the update reads the sum times 1 / slices:
+ * the mean over the batch. The code generator runs every kernel but the update's once per slice,
+ * and the stores into the sums with them. Returns the (sum, new sum) pairs to store.
+ */
+static int sum_slices(int *grads, const char **names, int nw, int64_t slices, SrcLoc loc, int *pairs) {
+    int n = 0;
+    for (int i = 0; i < nw; i++) {
+        if (grads[i] < 0)
+            continue;
+        Node *g = &L.g->nodes[grads[i]];
+        Attr a = attr_str("init", "acc");
+        int acc = lw_add(OP_PARAM, NULL, 0, g->dtype, g->shape, &a, 1, loc);
+        L.g->nodes[acc].flags |= NF_PARAM;
+        L.g->nodes[acc].name = ir_fmt("%s.grad_sum", names[i]);
+        int sum = lw_add2(OP_ADD, acc, grads[i], loc);
+        L.g->nodes[sum].flags |= NF_BACKWARD; /* with the gradient: an epilogue of its kernel where it can be */
+        pairs[n++] = acc;
+        pairs[n++] = sum;
+        int r = lw_add2(OP_MUL, sum, const_scalar(mk_float(1.0 / (double)slices), L.g->nodes[acc].dtype, loc), loc);
+        L.g->nodes[r].flags |= NF_UPDATE;
+        grads[i] = r;
+    }
+    return n;
+}
+
 /*
  * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
  * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
@@ -178,7 +238,8 @@ Graph *lower_train(Decl *d) {
                           "trainable = [...]");
     if (fz && fz->ival)
         freeze_batchnorm(net->mod, train_setting(d, "trainable"));
-    /* the input: the model's declared type with its first (symbolic) dimension = batch */
+    int64_t slice = slice_of(d, net->mod, batch_e->ival);
+    /* the input: the model's declared type with its first (symbolic) dimension = the slice */
     Value *xin = NULL;
     for (int i = 0; i < md->nparams; i++) {
         if (!is_tensor_type(md->params[i].type))
@@ -186,6 +247,8 @@ Graph *lower_train(Decl *d) {
         if (xin)
             error_at(d->loc, "a trained model takes one input tensor; %s takes several", md->name);
         Value *ty = lw_eval(md->params[i].type);
+        if (!ty->sym || !ty->shape.rank || !ty->sym[0])
+            slice = batch_e->ival; /* a fixed input shape: no slices */
         for (int k = 0; k < ty->shape.rank; k++)
             if (ty->sym && ty->sym[k]) {
                 if (k)
@@ -193,6 +256,7 @@ Graph *lower_train(Decl *d) {
                                                 "dimension only");
                 ty->shape.d[0] = batch_e->ival;
                 check_numel(ty->shape, NULL, batch_e->loc);
+                ty->shape.d[0] = slice;
             }
         Attr a = attr_str("name", "x");
         int x = lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
@@ -268,6 +332,10 @@ Graph *lower_train(Decl *d) {
         if (grads[i] >= 0)
             L.g->nodes[grads[i]].flags |= NF_GRAD;
     }
+    int64_t slices = batch_e->ival / slice;
+    int *sums = ir_alloc(sizeof(int) * (size_t)(2 * nw + 2)), nsums = 0;
+    if (slices > 1)
+        nsums = sum_slices(grads, names, nw, slices, loss_e->loc, sums);
     for (int i = 0; i < L.g->nnode; i++)
         if (i >= L.ninfo || !L.info)
             *lw_info(i) = (NodeInfo){.leaf = -1};
@@ -306,9 +374,11 @@ Graph *lower_train(Decl *d) {
         int a = lw_add(OP_ASSIGN, in, 2, DT_F32, shape_scalar(), NULL, 0, d->loc);
         L.g->nodes[a].flags |= NF_UPDATE;
     }
+    for (int i = 0; i < nsums; i += 2) /* not the update's: each slice stores its sums (emit_step) */
+        lw_add(OP_ASSIGN, &sums[i], 2, DT_F32, shape_scalar(), NULL, 0, loss_e->loc);
     Graph *step = L.g;
     name_orphans();
-    step->train = train_config(d, md, batch_e->ival, xin);
+    step->train = train_config(d, md, batch_e->ival, xin, slices);
     L.g = step;
     return step;
 }
@@ -415,7 +485,7 @@ void check_train(Decl *d) {
     }
     static const char *keys[] = {"data", "test_data", "transform", "pad", "classes", "batch", "shuffle",
                                  "loss", "optimizer", "epochs", "log_every", "seed", "checkpoint", "trainable",
-                                 "freeze_batchnorm"};
+                                 "freeze_batchnorm", "slice"};
     const int nkeys = (int)(sizeof keys / sizeof keys[0]);
     bool seen[sizeof keys / sizeof keys[0]] = {0};
     for (int i = 0; i < d->nbody; i++) {

@@ -197,6 +197,7 @@ typedef struct {
     bool shuffle;
     const char *checkpoint; /* the checkpoint setting: the default of --save, or NULL */
     Graph *predict;         /* the model's forward pass on a batch, sharing the parameters */
+    int64_t slices;         /* the step's forward and backward run this many times, on batch / slices images */
 } TrainConfig;
 
 struct Graph {

@@ -153,6 +153,8 @@ CASES += [
  ("eye_too_large", "program p {\n    x = torch.eye(100000)\n}\n"),
  ("scheduler_not_optimizer", "program p {\n    s = torch.optim.lr_scheduler.StepLR(1, 2)\n}\n"),
  ("one_hot_no_classes", "program p {\n    y = F.one_hot(tensor([1, 2]))\n}\n"),
+ ("train_slice_not_divisor", "model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    return fc(flatten(x, 1))\n}\ntrain Net {\n    data = mnist(\"d\")\n    batch = 16\n    slice = 5\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),
+ ("train_slice_batchnorm", "model Net(x: f32[B, 1, 28, 28]) {\n    bn = BatchNorm2d(1)\n    fc = Linear(784, 10)\n    return fc(flatten(bn(x), 1))\n}\ntrain Net {\n    data = mnist(\"d\")\n    batch = 16\n    slice = 8\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),
  ("error_in_unrolled_loop", "program p {\n    for s in [0, 1, 2] {\n        x = ones(2).tolist()\n    }\n}\n"),
  ("index_bool_mask", "program p {\n    x = ones(3)\n    print(x[x > 0])\n}\n"),
  ("index_put_tensor", "program p {\n    x = ones(3)\n    x[tensor([0, 2])] = 5\n}\n"),

@@ -1336,6 +1336,39 @@ static const BadCase bad[] = {
      "bad.tg:2:18: error: one_hot: give num_classes (the largest class is known only at run time)\n"
      "    y = F.one_hot(tensor([1, 2]))\n"
      "                 ^\n"},
+    {"train_slice_not_divisor",
+     "model Net(x: f32[B, 1, 28, 28]) {\n"
+     "    fc = Linear(784, 10)\n"
+     "    return fc(flatten(x, 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    batch = 16\n"
+     "    slice = 5\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:8:13: error: slice must divide the batch (16 images)\n"
+     "    slice = 5\n"
+     "            ^\n"},
+    {"train_slice_batchnorm",
+     "model Net(x: f32[B, 1, 28, 28]) {\n"
+     "    bn = BatchNorm2d(1)\n"
+     "    fc = Linear(784, 10)\n"
+     "    return fc(flatten(bn(x), 1))\n"
+     "}\n"
+     "train Net {\n"
+     "    data = mnist(\"d\")\n"
+     "    batch = 16\n"
+     "    slice = 8\n"
+     "    loss = cross_entropy\n"
+     "    optimizer = SGD(lr=0.1)\n"
+     "    epochs = 1\n"
+     "}\n",
+     "bad.tg:9:13: error: the model's batch norm takes its statistics over the whole batch: it cannot be sliced\n"
+     "    slice = 8\n"
+     "            ^\n"},
     {"error_in_unrolled_loop",
      "program p {\n"
      "    for s in [0, 1, 2] {\n"

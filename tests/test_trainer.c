@@ -222,6 +222,82 @@ START_TEST(test_dropout_train_block) {
 }
 END_TEST
 
+/* The sample's text with `batch = 4` replaced by `with`, written to path. */
+static void sample_with(const char *path, const char *with) {
+    char src[600];
+    snprintf(src, sizeof src, "%s/samples/lenet_trainer.tg", root_dir);
+    char *text = slurp(src), *at = text ? strstr(text, "    batch     = 4\n") : NULL;
+    ck_assert(at);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, with, at + strlen("    batch     = 4\n"));
+    fclose(f);
+    free(text);
+}
+
+/* The largest relative difference between the losses of two CSVs of the same run's rows. */
+static double max_rel_diff(const char *a, const char *b) {
+    double worst = 0;
+    const char *p = strchr(a, '\n'), *q = strchr(b, '\n'); /* past the header */
+    int rows = 0;
+    while (p && q && p[1] && q[1]) {
+        long long e1, b1, e2, b2;
+        double x, y;
+        ck_assert(sscanf(p + 1, "%lld,%lld,%lf", &e1, &b1, &x) == 3 && sscanf(q + 1, "%lld,%lld,%lf", &e2, &b2, &y) == 3);
+        ck_assert(e1 == e2 && b1 == b2);
+        double d = (x > y ? x - y : y - x) / (y > 0 ? y : 1);
+        worst = d > worst ? d : worst;
+        rows++;
+        p = strchr(p + 1, '\n');
+        q = strchr(q + 1, '\n');
+    }
+    ck_assert_int_ge(rows, 300);
+    return worst;
+}
+
+/*
+ * The batch in slices: a batch of 16 with `slice = 8` runs as 2 slices of 8, its gradients summed;
+ * the losses are the whole batch's step's up to the order of float sums (1e-4 relative over 300
+ * steps), and bit-identical for 1 and 2 threads.
+ */
+START_TEST(test_sliced_batch) {
+    char s[256], w[256], sbin[256], wbin[256], a[256], b[256], c[256];
+    snprintf(s, sizeof s, "%s/b16.tg", tmp);
+    snprintf(w, sizeof w, "%s/b16w.tg", tmp);
+    snprintf(sbin, sizeof sbin, "%s/b16", tmp);
+    snprintf(wbin, sizeof wbin, "%s/b16w", tmp);
+    sample_with(s, "    batch     = 16\n    slice     = 8\n");
+    sample_with(w, "    batch     = 16\n");
+    char *b1[] = {tgc_path, "build", s, "-o", sbin, NULL}, *b2[] = {tgc_path, "build", w, "-o", wbin, NULL};
+    ck_assert_int_eq(run(b1, NULL), 0);
+    ck_assert_int_eq(run(b2, NULL), 0);
+    char csrc[256];
+    snprintf(csrc, sizeof csrc, "%s/b16.c", tmp);
+    char *cc[] = {tgc_path, "compile", s, "-o", csrc, NULL};
+    ck_assert_int_eq(run(cc, NULL), 0);
+    char *ctext = slurp(csrc);
+    ck_assert_msg(ctext && strstr(ctext, "the batch in 2 slices of 8 images"), "the step is not in slices");
+    free(ctext);
+    snprintf(a, sizeof a, "%s/sa.csv", tmp);
+    snprintf(b, sizeof b, "%s/sb.csv", tmp);
+    snprintf(c, sizeof c, "%s/sc.csv", tmp);
+    char *ra[] = {sbin, "--limit", "300", "--test-limit", "4", "--seed", "1", "--csv", a, NULL};
+    char *rb[] = {wbin, "--limit", "300", "--test-limit", "4", "--seed", "1", "--csv", b, NULL};
+    char *rc[] = {sbin, "--limit", "300", "--test-limit", "4", "--seed", "1", "--csv", c, NULL};
+    ck_assert_int_eq(run(ra, NULL), 0);
+    ck_assert_int_eq(run(rb, NULL), 0);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    ck_assert_int_eq(run(rc, NULL), 0);
+    unsetenv("OMP_NUM_THREADS");
+    char *ta = slurp(a), *tb = slurp(b), *tc = slurp(c);
+    ck_assert(ta && tb && tc);
+    ck_assert_msg(!strcmp(ta, tc), "the sliced step's losses differ between 1 and 2 threads");
+    double d = max_rel_diff(ta, tb);
+    ck_assert_msg(d <= 1e-4, "sliced and whole-batch losses differ by %g relative", d);
+    free(ta), free(tb), free(tc);
+}
+END_TEST
+
 /* Lines from..to (1-based, header excluded) of a CSV of losses. */
 static char *csv_rows(const char *text, int from, int to) {
     const char *p = strchr(text, '\n');
@@ -415,6 +491,7 @@ int main(void) {
     tcase_add_test(tc, test_cifar10_sample_runs);
     tcase_add_test(tc, test_resume_is_bit_identical);
     tcase_add_test(tc, test_dropout_train_block);
+    tcase_add_test(tc, test_sliced_batch);
     tcase_add_test(tc, test_sigkill_leaves_loadable_checkpoints);
     tcase_add_test(tc, test_bad_data_dir);
     suite_add_tcase(s, tc);
