@@ -67,7 +67,7 @@ Value *bi_masked_fill(Args *a) {
                  type_str(TN(m)->dtype, TN(m)->shape), shape_str(TN(x)->shape));
     int in[3] = {m->node, operand(v, dt, loc, "value"), x->node};
     Value *r = lw_result(lw_add(OP_WHERE, in, 3, dt, shape_scalar(), NULL, 0, loc), x, v->kind == V_TENSOR ? v : NULL);
-    lw_info(r->node)->fn = "MaskedFillBackward0";
+    lw_info(r->node)->fn = v->kind == V_TENSOR ? "MaskedFillBackward1" : "MaskedFillBackward0";
     if (a->fname[strlen(a->fname) - 1] == '_') {
         write_through(x, inplace_result(x, r->node, loc), loc);
         return x;

@@ -119,6 +119,15 @@ static Value *nll(Value *x, Value *t, LossOpts *o, const char *fn, SrcLoc loc) {
     return r;
 }
 
+/* nll_loss's grad_fn as 1.13's nll_loss_nd picks the kernel: (N, C) or (C,) nll_loss, (N, C, H, W)
+ * nll_loss2d, other ranks nll_loss2d on a reshape (a view of its result without a reduction). */
+static const char *nll_fn(Value *x, const LossOpts *o) {
+    int rank = TN(x)->shape.rank;
+    if (rank <= 2)
+        return "NllLossBackward0";
+    return rank != 4 && !strcmp(o->reduction, "none") ? "ViewBackward0" : "NllLoss2DBackward0";
+}
+
 /* The loss fn ("mse_loss", "nll_loss", ...) of input x and target t. */
 static Value *loss_of(const char *fn, Value *x, Value *t, LossOpts *o, SrcLoc loc) {
     if (strcmp(o->reduction, "mean") && strcmp(o->reduction, "sum") && strcmp(o->reduction, "none"))
@@ -134,10 +143,10 @@ static Value *loss_of(const char *fn, Value *x, Value *t, LossOpts *o, SrcLoc lo
             return cross_entropy(x, t, o->reduction, loc); /* the fused op */
         float_input(x, fn, loc);
         r = nll(softmax_along(x, mk_int(TN(x)->shape.rank == 1 ? 0 : 1), true, loc), t, o, fn, loc);
-        gf = o->smoothing > 0 ? "AddBackward0" : "NllLossBackward0";
+        gf = o->smoothing > 0 ? "AddBackward0" : nll_fn(x, o);
     } else if (!strcmp(fn, "nll_loss")) {
         r = nll(x, t, o, fn, loc);
-        gf = "NllLossBackward0";
+        gf = nll_fn(x, o);
     } else {
         float_input(x, fn, loc);
         same_shape(x, t, fn, loc);

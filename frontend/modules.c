@@ -724,7 +724,7 @@ Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
     }
     if (H % os[0] == 0 && W % os[1] == 0) {
         int64_t k[2] = {H / os[0], W / os[1]}, pd[2] = {0, 0};
-        return avgpool_call(x, k, k, pd, false, true, loc);
+        return named_fn(avgpool_call(x, k, k, pd, false, true, loc), x, "AdaptiveAvgPool2DBackward0");
     }
     /* PyTorch's uneven windows: output i averages rows floor(i H / oh) to ceil((i + 1) H / oh) - 1,
      * and columns alike; the mean over rows, then over columns, each window's */

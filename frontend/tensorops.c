@@ -314,7 +314,7 @@ Value *bi_repeat(Args *a) {
 Value *bi_norm(Args *a) {
     SrcLoc loc = a->loc;
     Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
-    Value *pv = lw_arg(a, 1, "p", mk_float(2));
+    Value *pv = lw_arg(a, 1, "p", mk_str("fro"));
     Value *dim = lw_arg(a, 2, "dim", lw_mk(V_NONE));
     bool keep = bool_arg(lw_arg(a, 3, "keepdim", mk_bool(false)), loc, "keepdim");
     DONE(a, 4, "input", "p", "dim", "keepdim");
@@ -342,6 +342,9 @@ Value *bi_norm(Args *a) {
         int in2[3] = {zero->node, const_scalar(mk_float(0), dt, loc), root->node};
         r = lw_result(lw_add(OP_WHERE, in2, 3, dt, shape_scalar(), NULL, 0, loc), root, NULL);
     }
-    lw_info(r->node)->fn = "NormBackward1";
+    /* 1.13's torch.norm takes p='fro' over two dims to frobenius_norm, whose last op is a sqrt */
+    bool fro = pv->kind == V_STR && !strcmp(pv->s, "fro");
+    lw_info(r->node)->fn = fro && (dim->kind == V_TUPLE || dim->kind == V_LIST) && dim->n == 2 ? "SqrtBackward0"
+                                                                                               : "NormBackward1";
     return r;
 }

@@ -2,7 +2,7 @@
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
 exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, param_groups.tg, mlp_fashion.tg,
-norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, loader.tg: Fashion-MNIST from Debian's
+norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, grad_fns.tg, loader.tg: Fashion-MNIST from Debian's
 dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
@@ -1378,6 +1378,28 @@ def orthogonal():
         print(torch.rand(2))
 
 
+def grad_fns():
+    torch.manual_seed(2)
+    x = torch.randn(3, 4, requires_grad=True)
+    v = torch.randn(5, requires_grad=True)
+    print(x.sum(dim=(0, 1)), x.mean(dim=(0, 1)), v.sum(0), v.mean(0), x.sum(), x.mean())
+    print(v.max(0).values, v.min(dim=0)[0], v.max(), x.max(1).values, torch.max(x, 0).values)
+    print(x.masked_fill(x > 0, torch.tensor(2.0)), x.masked_fill(x > 0, 2.0))
+    print(v.expand(5), v.expand(-1), v.expand(2, 5), x.clone(), (x * 2).clone())
+    z = torch.randn(2, 3, 4, requires_grad=True)
+    print(z.norm(dim=(1, 2)), x.norm(dim=[0, 1], keepdim=True), z.norm(p=2, dim=(1, 2)), z.norm(dim=1), x.norm())
+    x3 = torch.randn(2, 3, 5, requires_grad=True)
+    t3 = torch.tensor([[0, 1, 2, 1, 0], [2, 2, 1, 0, 1]])
+    x4 = torch.randn(2, 3, 2, 2, requires_grad=True)
+    t4 = torch.tensor([[[0, 1], [2, 1]], [[2, 2], [1, 0]]])
+    w = torch.tensor([0.2, 1.0, 3.0])
+    print(F.cross_entropy(x3, t3), F.cross_entropy(x3, t3, weight=w, reduction="sum"), F.cross_entropy(x3, t3, reduction="none"))
+    print(F.cross_entropy(x4, t4, reduction="none"), F.nll_loss(F.log_softmax(x4, 1), t4, ignore_index=0))
+    print(F.cross_entropy(x3, t3, label_smoothing=0.1), F.nll_loss(F.log_softmax(x, 1), torch.tensor([0, 3, 1])))
+    im = torch.randn(1, 2, 4, 6, requires_grad=True)
+    print(F.adaptive_avg_pool2d(im, (2, 3)), F.adaptive_avg_pool2d(im, (4, 6)).shape, nn.AdaptiveAvgPool2d(1)(im))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
@@ -1385,7 +1407,8 @@ def main():
                      ("exports", exports), ("nan_checks", nan_checks),
                      ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers),
                      ("param_groups", param_groups), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init),
-                     ("tensor_ops", tensor_ops), ("indexing", indexing), ("orthogonal", orthogonal)]:
+                     ("tensor_ops", tensor_ops), ("indexing", indexing), ("orthogonal", orthogonal),
+                     ("grad_fns", grad_fns)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

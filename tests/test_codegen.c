@@ -429,6 +429,13 @@ START_TEST(test_indexing_match_pytorch) {
 }
 END_TEST
 
+/* grad_fn names that depend on the call, not the op: a dim given, a tensor value, nll_loss's kernel
+   for (N, C, d1, ...), frobenius_norm, expand and clone that change nothing, adaptive pooling */
+START_TEST(test_grad_fns_match_pytorch) {
+    check_program_prints_near("grad_fns", 1e-5);
+}
+END_TEST
+
 /* nn.init.orthogonal_: within 1e-6 of PyTorch's (its QR in float, ours in double) */
 START_TEST(test_orthogonal_match_pytorch) {
     check_program_prints_near("orthogonal", 1e-6);
@@ -1361,6 +1368,7 @@ int main(void) {
     tcase_add_test(tc, test_tensor_ops_match_pytorch);
     tcase_add_test(tc, test_indexing_match_pytorch);
     tcase_add_test(tc, test_orthogonal_match_pytorch);
+    tcase_add_test(tc, test_grad_fns_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);
