@@ -103,6 +103,10 @@ static Value *nll(Value *x, Value *t, LossOpts *o, const char *fn, SrcLoc loc) {
     Value *mw = w ? bin("*", m, w, loc) : m;                          /* w[t], 0 where ignored */
     Value *per = lw_reduce(OP_SUM, bin("*", x, mw, loc), mk_int(cdim), false, loc);
     per = unary_op(OP_NEG, per, loc);                                 /* -w[t] x[t] per sample */
+    /* an ignored sample's loss is 0, as PyTorch writes it, not the -0 of -(x * 0) */
+    int zero = const_scalar(mk_float(0), TN(per)->dtype, loc);
+    int wh[3] = {bin("!=", t, mk_int(o->ignore_index), loc)->node, per->node, zero};
+    per = lw_result(lw_add(OP_WHERE, wh, 3, TN(per)->dtype, shape_scalar(), NULL, 0, loc), per, NULL);
     Value *den = lw_reduce(OP_SUM, mw, NULL, false, loc);             /* the mean's: sum of w[t] */
     Value *r = !strcmp(o->reduction, "mean") ? bin("/", lw_reduce(OP_SUM, per, NULL, false, loc), den, loc)
                                                : reduce_loss(per, o->reduction, loc);

@@ -1396,6 +1396,8 @@ def grad_fns():
     print(F.cross_entropy(x3, t3), F.cross_entropy(x3, t3, weight=w, reduction="sum"), F.cross_entropy(x3, t3, reduction="none"))
     print(F.cross_entropy(x4, t4, reduction="none"), F.nll_loss(F.log_softmax(x4, 1), t4, ignore_index=0))
     print(F.cross_entropy(x3, t3, label_smoothing=0.1), F.nll_loss(F.log_softmax(x, 1), torch.tensor([0, 3, 1])))
+    print(F.cross_entropy(x, torch.tensor([0, 3, 1]), ignore_index=3, reduction="none"),
+          F.nll_loss(F.log_softmax(x, 1), torch.tensor([2, 2, 1]), ignore_index=2, reduction="sum"))
     im = torch.randn(1, 2, 4, 6, requires_grad=True)
     print(F.adaptive_avg_pool2d(im, (2, 3)), F.adaptive_avg_pool2d(im, (4, 6)).shape, nn.AdaptiveAvgPool2d(1)(im))
 
