@@ -1361,6 +1361,15 @@ static const BadCase bad[] = {
      "bad.tg:3:23: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
      "    x[tensor([0, 2])] = 5\n"
      "                      ^\n"},
+    {"index_put_augmented",
+     "program p {\n"
+     "    x = zeros(3, 4)\n"
+     "    x[:, tensor([0, 2])] += 1\n"
+     "    print(x)\n"
+     "}\n",
+     "bad.tg:3:26: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
+     "    x[:, tensor([0, 2])] += 1\n"
+     "                         ^\n"},
     {"index_int_slice_tensor",
      "program p {\n"
      "    x = ones(2, 3, 4)\n"
