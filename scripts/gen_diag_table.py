@@ -157,7 +157,6 @@ CASES += [
  ("index_bool_mask", "program p {\n    x = ones(3)\n    print(x[x > 0])\n}\n"),
  ("index_put_tensor", "program p {\n    x = ones(3)\n    x[tensor([0, 2])] = 5\n}\n"),
  ("index_put_augmented", "program p {\n    x = zeros(3, 4)\n    x[:, tensor([0, 2])] += 1\n    print(x)\n}\n"),
- ("index_int_slice_tensor", "program p {\n    x = ones(2, 3, 4)\n    y = x[0, :, tensor([1])]\n}\n"),
  ("where_one_argument", "program p {\n    x = ones(3)\n    i = torch.where(x > 0)\n}\n"),
  ("where_float_condition", "program p {\n    x = ones(3)\n    y = torch.where(x, x, 0.0)\n}\n"),
  ("gather_float_index", "program p {\n    x = ones(2, 3)\n    y = x.gather(1, tensor([[0.0]]))\n}\n"),

@@ -1348,6 +1348,12 @@ def indexing():
     q = x[:, torch.tensor([3, -4, 0])]
     e = x[1, torch.tensor([0, 0, 2])]
     print(p, q, e, p.shape)
+    z3 = torch.randn(2, 3, 4, requires_grad=True)
+    f = z3[1, :, k]
+    u = z3[torch.tensor([1, 0, 1]), 1:, 2]
+    print(f, u, z3[0, ..., torch.tensor([3, 0])].shape, z3[:, 1, k].shape)
+    ((f * f).sum() + (u * u).sum()).backward()
+    print(z3.grad)
     x.grad.zero_()
     src.grad.zero_()
     (r.sum() + (c * c).sum() + (a * a).sum() + (b * b).sum() + (p * 2).sum() + (q * q).sum() + e.sum()).backward()

@@ -1370,14 +1370,6 @@ static const BadCase bad[] = {
      "bad.tg:3:26: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
      "    x[:, tensor([0, 2])] += 1\n"
      "                         ^\n"},
-    {"index_int_slice_tensor",
-     "program p {\n"
-     "    x = ones(2, 3, 4)\n"
-     "    y = x[0, :, tensor([1])]\n"
-     "}\n",
-     "bad.tg:3:14: error: an integer and an index tensor with a slice between them are not supported (PyTorch moves the indexed axes first); index in two steps\n"
-     "    y = x[0, :, tensor([1])]\n"
-     "             ^\n"},
     {"where_one_argument",
      "program p {\n"
      "    x = ones(3)\n"
