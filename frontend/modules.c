@@ -449,17 +449,22 @@ Value *param_value(int group) {
 
 /* Appends each group of m's that exists (>= 0) as a tensor value, then its children's: the
  * parameters (weight, bias) or the whole state_dict (with BatchNorm2d's buffers), in PyTorch's
- * order: each module's own tensors, then its children's. */
+ * order: each module's own tensors, then its children's. A module used twice (Sequential(fc,
+ * ReLU(), fc)) gives its parameters once, as parameters() does; state_dict() lists every name. */
 static void collect(Module *m, bool buffers, Value ***out, int *n) {
     int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
-    for (int i = 0; i < (buffers ? 5 : 2); i++)
-        if (groups[i] >= 0) {
+    for (int i = 0; i < (buffers ? 5 : 2); i++) {
+        bool seen = false;
+        for (int j = 0; !buffers && j < *n && !seen; j++)
+            seen = (*out)[j]->group == groups[i];
+        if (groups[i] >= 0 && !seen) {
             Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
             if (*n)
                 memcpy(o, *out, sizeof(Value *) * (size_t)*n);
             o[(*n)++] = param_value(groups[i]);
             *out = o;
         }
+    }
     for (int i = 0; i < m->nchild; i++)
         collect(m->child[i], buffers, out, n);
 }

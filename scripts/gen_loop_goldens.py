@@ -866,6 +866,28 @@ def optimizers():
     nn.utils.clip_grad_value_(net.parameters(), 0.01)
     print(net.fc2.bias.grad, net.fc1.weight.grad[0])
 
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.seq = nn.Sequential(self.fc, nn.Tanh(), self.fc)
+
+        def forward(self, x):
+            return self.seq(x)
+
+    torch.manual_seed(0)
+    net = Shared()
+    x = torch.randn(4, 3)
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for step in range(3):
+        opt.zero_grad()
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        total = nn.utils.clip_grad_norm_(net.parameters(), 0.5)
+        opt.step()
+        print(f"{step}: {loss.item():.6f} {total.item():.6f}")
+    print(len(list(net.parameters())), net.fc.bias, len(opt.state_dict()["state"]))
+
 
 def schedulers():
     class Net(nn.Module):
