@@ -175,6 +175,8 @@ CASES += [
  ("group_without_lr", "model Net(x: f32[B, 4]) {\n    fc1 = Linear(4, 4)\n    fc2 = Linear(4, 2)\n    return fc2(fc1(x))\n}\nprogram p {\n    net = Net()\n    o = optim.SGD([{\"params\": net.fc1.parameters(), \"lr\": 0.1}, {\"params\": net.fc2.parameters()}])\n}\n"),
  ("group_not_a_dict", "model Net(x: f32[B, 4]) {\n    fc1 = Linear(4, 4)\n    fc2 = Linear(4, 2)\n    return fc2(fc1(x))\n}\nprogram p {\n    net = Net()\n    o = optim.SGD([{\"params\": net.fc1.parameters()}, net.fc2.weight], lr=0.1)\n}\n"),
  ("group_missing_key", "model Net(x: f32[B, 4]) {\n    fc1 = Linear(4, 4)\n    fc2 = Linear(4, 2)\n    return fc2(fc1(x))\n}\nprogram p {\n    net = Net()\n    o = optim.SGD([{\"params\": net.fc1.parameters(), \"tag\": 1}], lr=0.1)\n    print(o.param_groups[0][\"tag\"], o.param_groups[0][\"betas\"])\n}\n"),
+ ("optimizer_empty_params", "program p {\n    o = optim.SGD([], lr=0.1)\n}\n"),
+ ("group_duplicate_params", "program p {\n    w = zeros(3, requires_grad=true)\n    v = zeros(2, requires_grad=true)\n    o = optim.Adam([{\"params\": [w, v, w]}], lr=0.1)\n}\n"),
  ("lambda_per_group", "def warm(epoch) {\n    return 1.0\n}\nmodel Net(x: f32[B, 4]) {\n    fc1 = Linear(4, 4)\n    fc2 = Linear(4, 2)\n    return fc2(fc1(x))\n}\nprogram p {\n    net = Net()\n    o = optim.SGD([{\"params\": net.fc1.parameters()}, {\"params\": net.fc2.parameters()}], lr=0.1)\n    s = torch.optim.lr_scheduler.LambdaLR(o, [warm])\n}\n"),
  ("def_wrong_model", "model Net(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x)\n}\nmodel Other(x: f32[B, 4]) {\n    fc = Linear(4, 2)\n    return fc(x)\n}\ndef f(net: Net, x) {\n    return net(x)\n}\nprogram p {\n    print(f(Other(), ones(2, 4)))\n}\n"),
 ]

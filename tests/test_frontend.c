@@ -1853,6 +1853,22 @@ static const BadCase bad[] = {
      "bad.tg:9:55: error: KeyError: 'betas' (the parameter group's keys are 'params', 'tag', 'lr', 'momentum', 'dampening', 'weight_decay', 'nesterov', 'maximize', 'foreach', 'differentiable')\n"
      "    print(o.param_groups[0][\"tag\"], o.param_groups[0][\"betas\"])\n"
      "                                                      ^\n"},
+    {"optimizer_empty_params",
+     "program p {\n"
+     "    o = optim.SGD([], lr=0.1)\n"
+     "}\n",
+     "bad.tg:2:18: error: ValueError: optimizer got an empty parameter list\n"
+     "    o = optim.SGD([], lr=0.1)\n"
+     "                 ^\n"},
+    {"group_duplicate_params",
+     "program p {\n"
+     "    w = zeros(3, requires_grad=true)\n"
+     "    v = zeros(2, requires_grad=true)\n"
+     "    o = optim.Adam([{\"params\": [w, v, w]}], lr=0.1)\n"
+     "}\n",
+     "bad.tg:4:19: error: Adam(): parameter 2 is parameter 0 again: a parameter group with duplicate parameters is not supported (PyTorch 1.13 warns that it will be an error)\n"
+     "    o = optim.Adam([{\"params\": [w, v, w]}], lr=0.1)\n"
+     "                  ^\n"},
     {"lambda_per_group",
      "def warm(epoch) {\n"
      "    return 1.0\n"
