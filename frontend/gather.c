@@ -160,6 +160,12 @@ Value *bi_index_add(Args *a) {
     if (TN(src)->dtype != TN(x)->dtype)
         error_at(loc, "index_add_(): self (%s) and source (%s) must have the same scalar type",
                  dtype_torch(TN(x)->dtype), dtype_torch(TN(src)->dtype));
+    /* alpha: a number, or one known only at run time (a one-element tensor, an item()) */
+    if (alpha && !is_scalar(alpha) && (alpha->kind != V_TENSOR || shape_numel(TN(alpha)->shape) != 1))
+        error_at(loc, "index_add(): alpha must be a number, got %s", kind_name(alpha));
+    bool float_alpha = alpha && (alpha->kind == V_FLOAT || (alpha->kind == V_TENSOR && dtype_is_float(TN(alpha)->dtype)));
+    if (float_alpha && !dtype_is_float(TN(x)->dtype))
+        error_at(loc, "For integral input tensors, argument alpha must not be a floating point number.");
     if (alpha)
         src = tensor_binop(OP_MUL, src, alpha, loc);
     Value *r = indexed(OP_INDEX_ADD, x, axis_arg(d, TN(x)->shape.rank, loc), ix, src, 0, loc);

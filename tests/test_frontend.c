@@ -1410,6 +1410,19 @@ static const BadCase bad[] = {
      "bad.tg:3:22: error: masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension(s)\n"
      "    y = x.masked_fill(x > 0, ones(3))\n"
      "                     ^\n"},
+    {"index_add_float_alpha",
+     "program p {\n"
+     "    x = zeros(3, dtype=i64)\n"
+     "    y = x.index_add(0, tensor([1]), tensor([5]), alpha=0.5)\n"
+     "    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n"
+     "}\n",
+     "bad.tg:3:20: error: For integral input tensors, argument alpha must not be a floating point number.\n"
+     "    y = x.index_add(0, tensor([1]), tensor([5]), alpha=0.5)\n"
+     "                   ^\n"
+     "bad.tg:4:20: error: index_add(): alpha must be a number, got a string\n"
+     "    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n"
+     "                   ^\n"
+     "2 errors generated.\n"},
     {"index_select_matrix",
      "program p {\n"
      "    x = ones(2, 3)\n"
