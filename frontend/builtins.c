@@ -1108,6 +1108,7 @@ const Builtin builtins[] = {
     {"clamp_", bi_clamp, 0, T},
     {"one_hot", bi_one_hot, 0, G},
     {"where", bi_where, 0, G},
+    {"where", bi_where, 1, T},
     {"narrow", bi_narrow, 0, G | T},
     {"masked_fill", bi_masked_fill, 0, T},
     {"masked_fill_", bi_masked_fill, 0, T},

@@ -29,12 +29,17 @@ static Value *bool_mask(Value *v, SrcLoc loc, const char *fn) {
     return v;
 }
 
-/* torch.where(condition, input, other) */
+/* torch.where(condition, input, other), and the method input.where(condition, other) (code 1) */
 Value *bi_where(Args *a) {
     SrcLoc loc = a->loc;
-    Value *c = lw_req(a, 0, "condition");
-    Value *x = lw_arg(a, 1, "input", NULL), *y = lw_arg(a, 2, "other", NULL);
-    DONE(a, 3, "condition", "input", "other");
+    bool method = a->code == 1;
+    Value *c = lw_req(a, method ? 1 : 0, "condition");
+    Value *x = lw_arg(a, method ? 0 : 1, method ? "self" : "input", NULL);
+    Value *y = method ? lw_req(a, 2, "other") : lw_arg(a, 2, "other", NULL);
+    if (method)
+        DONE(a, 3, "condition", "self", "other");
+    else
+        DONE(a, 3, "condition", "input", "other");
     if (!x || !y)
         error_at(loc, "torch.where(condition) gives indices whose count is known only at run time: give "
                       "torch.where(condition, input, other)");

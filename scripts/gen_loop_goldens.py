@@ -1347,6 +1347,7 @@ def indexing():
     w = torch.where(x > 0, x, y * 2)
     m = x.masked_fill(x < -0.5, 0.25)
     print(w, m, torch.where(x > 0.3, 1.0, 0.0), torch.where(torch.tensor([True, False]), torch.tensor([1, 2]), 7))
+    print(x.where(x < 0, y), y.where(condition=y > 0, other=torch.zeros(4)))
     (w * w).sum().backward()
     print(x.grad, y.grad)
     idx = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
