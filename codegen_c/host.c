@@ -314,8 +314,9 @@ bool emit_host_node(Graph *g, int i, const char *R) {
           n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
         return true;
     case OP_RANDINT:
-        P("    tg_randint(%s, %s, %s, %lld, %lld, %lld);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
-          (long long)node_int(n, "low", 0), (long long)node_int(n, "high", 1));
+        /* the bounds as int64_t literals: -9223372036854775808 written out would be an unsigned constant */
+        P("    tg_randint(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          cg_attr_literal(node_attr(n, "low"), 0, DT_I64), cg_attr_literal(node_attr(n, "high"), 0, DT_I64));
         return true;
     case OP_RANDPERM:
         P("    tg_randperm(%s, %s, %lld);\n", R, cg_var(i), (long long)cnt);
