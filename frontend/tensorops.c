@@ -295,6 +295,9 @@ Value *bi_repeat(Args *a) {
         if (r < 0)
             error_at(loc, "Trying to create tensor with negative dimension %lld", (long long)r);
         int64_t d = i < n - in.rank ? 1 : in.d[i - (n - in.rank)];
+        if (d && r > ((int64_t)1 << 34) / d) /* before r * d, which may not fit in 64 bits */
+            error_at(loc, "repeat: %lld copies of a dimension of size %lld are more than tgc's limit of 2^34 elements",
+                     (long long)r, (long long)d);
         inter.d[inter.rank++] = 1;
         inter.d[inter.rank++] = d;
         big.d[big.rank++] = r;

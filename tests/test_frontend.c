@@ -1423,6 +1423,13 @@ static const BadCase bad[] = {
      "    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n"
      "                   ^\n"
      "2 errors generated.\n"},
+    {"repeat_too_many",
+     "program p {\n"
+     "    y = ones(3).repeat(9223372036854775807)\n"
+     "}\n",
+     "bad.tg:2:23: error: repeat: 9223372036854775807 copies of a dimension of size 3 are more than tgc's limit of 2^34 elements\n"
+     "    y = ones(3).repeat(9223372036854775807)\n"
+     "                      ^\n"},
     {"index_select_matrix",
      "program p {\n"
      "    x = ones(2, 3)\n"
