@@ -1430,6 +1430,19 @@ static const BadCase bad[] = {
      "bad.tg:2:23: error: repeat: 9223372036854775807 copies of a dimension of size 3 are more than tgc's limit of 2^34 elements\n"
      "    y = ones(3).repeat(9223372036854775807)\n"
      "                      ^\n"},
+    {"result_too_large",
+     "program p {\n"
+     "    c = ones(262144, 1) > 0\n"
+     "    y = torch.where(c, ones(1, 262144), 0.0)\n"
+     "    z = ones(1).expand(17179869185)\n"
+     "}\n",
+     "bad.tg:3:20: error: tensor of shape [262144, 262144] is too large (tgc's limit is 2^34 elements)\n"
+     "    y = torch.where(c, ones(1, 262144), 0.0)\n"
+     "                   ^\n"
+     "bad.tg:4:23: error: tensor of shape [17179869185] is too large (tgc's limit is 2^34 elements)\n"
+     "    z = ones(1).expand(17179869185)\n"
+     "                      ^\n"
+     "2 errors generated.\n"},
     {"index_select_matrix",
      "program p {\n"
      "    x = ones(2, 3)\n"
