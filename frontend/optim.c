@@ -344,9 +344,11 @@ Value *make_optimizer(const char *kind, Args *a) {
     }
     if (ps->kind != V_LIST && ps->kind != V_TUPLE)
         error_at(loc, "%s() needs the parameters to optimize, e.g. %s(net.parameters(), lr=0.01)", kind, kind);
-    if (ps->n == 0)
+    /* a program's SGD([]) is PyTorch's ValueError; a train block's list is what it trains, which
+     * may be nothing (its step then runs the model alone) */
+    if (ps->n == 0 && L.prog_name)
         error_at(loc, "ValueError: optimizer got an empty parameter list");
-    bool groups = ps->items[0]->kind == V_DICT;
+    bool groups = ps->n > 0 && ps->items[0]->kind == V_DICT;
     int ngroups = groups ? ps->n : 1;
     for (int g = 0; g < ngroups; g++)
         group_params(o, groups ? group_params_of(ps->items[g], loc) : ps, g, loc);
