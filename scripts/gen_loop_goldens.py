@@ -1286,6 +1286,11 @@ def tensor_ops():
     (y * 2 + z * 3 + w).sum().backward()
     print(x.grad)
     print(torch.tensor([1, 5, -3]).clamp(0, 4), F.one_hot(torch.tensor([0, 2, 1, 2]), num_classes=4))
+    # min above max: max(x, min) then min(., max), so every value is max (NaN stays NaN), no gradient
+    c = torch.tensor([0.5, 2.0, float("nan"), -3.0], requires_grad=True)
+    cc = c.clamp(min=1.0, max=0.0)
+    cc.sum().backward()
+    print(cc, c.grad, torch.tensor([1, 5, -2]).clamp(3, 1))
     print(torch.eye(3), torch.eye(2, 4, dtype=torch.int64), torch.linspace(0, 1, 7), torch.linspace(-2.5, 10, 9))
     print(torch.linspace(3, -3, steps=5, dtype=torch.float64), torch.linspace(0, 1, 1))
     v = torch.randn(4, 6, requires_grad=True)
