@@ -397,7 +397,11 @@ bool emit_host_node(Graph *g, int i, const char *R) {
         if (cnt > 1)
             P("    for (int64_t q = 0; q < %lld; q++)\n", (long long)cnt);
         P("%*sif (%s[%s] < %lld || %s[%s] >= %lld) {\n", ind, "", iv, q, wrap ? -len : 0, iv, q, len);
-        if (rows && !wrap) /* PyTorch's words for index_select and index_add */
+        if (node_int(n, "one_hot", 0)) /* F.one_hot's classes */
+            P("%*s    fprintf(stderr, \"%s:%d:%d: error: Class values must be %%s (got %%lld for %lld classes)\\n\", "
+              "%s[%s] < 0 ? \"non-negative\" : \"smaller than num_classes\", (long long)%s[%s]);\n", ind, "", file,
+              n->loc.line, n->loc.col, len, iv, q, iv, q);
+        else if (rows && !wrap) /* PyTorch's words for index_select and index_add */
             P("%*s    fprintf(stderr, \"%s:%d:%d: error: index out of range in self (index %%lld, size %lld)\\n\", "
               "(long long)%s[%s]);\n", ind, "", file, n->loc.line, n->loc.col, len, iv, q);
         else

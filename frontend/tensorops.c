@@ -57,6 +57,14 @@ Value *bi_one_hot(Args *a) {
     Value *cls = mk_tensor(lw_add(OP_ARANGE, NULL, 0, DT_I64, shape_make(1, &c), at, 2, loc));
     Shape s = TN(t)->shape;
     s.d[s.rank++] = 1;
+    /* the classes are known only at run time: read through index_select of the classes 0..c-1 (the
+     * same values), whose check stops the program with PyTorch's words for a class out of range */
+    int64_t k = shape_numel(TN(t)->shape);
+    if (k) {
+        Attr ia[2] = {attr_int("axis", 0), attr_int("one_hot", 1)};
+        int in[2] = {cls->node, view_reshape(t, shape_make(1, &k), loc)->node};
+        t = lw_result(lw_add(OP_INDEX_SELECT, in, 2, DT_I64, shape_scalar(), ia, 2, loc), t, NULL);
+    }
     Value *hit = lw_binop("==", view_reshape(t, s, loc), cls, loc);
     return lw_result(lw_cast(hit->node, DT_I64, loc), hit, NULL);
 }

@@ -523,6 +523,11 @@ START_TEST(test_runtime_index_error) {
                     "itensor.tg:4:13: error: index -4 is out of bounds for dimension 0 with size 3");
     check_run_error("scat", fmt("%s    y = zeros(2, 2).scatter_add(1, i.reshape(2, 1), x)\n    print(y)\n}\n", fmt(pre, "scat")),
                     "scat.tg:4:32: error: index 3 is out of bounds for dimension 1 with size 2");
+    /* F.one_hot's classes, in PyTorch's words */
+    check_run_error("onehot", fmt("%s    y = F.one_hot(i, num_classes=3)\n    print(y)\n}\n", fmt(pre, "onehot")),
+                    "onehot.tg:4:18: error: Class values must be smaller than num_classes (got 3 for 3 classes)");
+    check_run_error("onehotneg", fmt("%s    y = F.one_hot(i - 5, 4)\n    print(y)\n}\n", fmt(pre, "onehotneg")),
+                    "onehotneg.tg:4:18: error: Class values must be non-negative (got -2 for 4 classes)");
 }
 END_TEST
 
