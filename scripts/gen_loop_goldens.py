@@ -1434,6 +1434,11 @@ def grad_fns():
           F.nll_loss(F.log_softmax(x, 1), torch.tensor([2, 2, 1]), ignore_index=2, reduction="sum"))
     im = torch.randn(1, 2, 4, 6, requires_grad=True)
     print(F.adaptive_avg_pool2d(im, (2, 3)), F.adaptive_avg_pool2d(im, (4, 6)).shape, nn.AdaptiveAvgPool2d(1)(im))
+    a = x * 1
+    F.leaky_relu(a, 0.2, inplace=True)
+    b = x * 1
+    nn.ELU(inplace=True)(b)
+    print(a, b, nn.LeakyReLU(inplace=True)(x * 2), F.elu(x))
 
 
 def main():
