@@ -142,6 +142,7 @@ CASES += [
  ("ns_unsupported_namespace", "program p {\n    d = torch.distributions.Normal(0.0, 1.0)\n}\n"),
  ("ns_case_slip", "program p {\n    c = nn.Conv2D(1, 6, 5)\n}\n"),
  ("ns_typo_long_name", "program p {\n    s = nn.Sequental(nn.ReLU())\n}\n"),
+ ("ns_other_dimensionality", "program p {\n    d = nn.Dropout1d(0.5)\n    m = nn.MaxPool1d(2)\n    b = nn.BatchNorm3d(3)\n}\n"),
  ("ns_no_unrelated_hint", "program p {\n    y = F.einsum(\"ij->ji\", ones(2, 3))\n}\n"),
  ("ns_other_namespace", "program p {\n    y = torchvision.transforms.relu(ones(2))\n}\n"),
  ("ns_tgc_own_name", "program p {\n    x = ones(2, dtype=torch.f32)\n}\n"),

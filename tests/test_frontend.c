@@ -1259,6 +1259,22 @@ static const BadCase bad[] = {
      "bad.tg:2:12: error: 'nn' has no member 'Sequental'; did you mean 'Sequential'?\n"
      "    s = nn.Sequental(nn.ReLU())\n"
      "           ^\n"},
+    {"ns_other_dimensionality",
+     "program p {\n"
+     "    d = nn.Dropout1d(0.5)\n"
+     "    m = nn.MaxPool1d(2)\n"
+     "    b = nn.BatchNorm3d(3)\n"
+     "}\n",
+     "bad.tg:2:12: error: tgc does not support nn.Dropout1d yet\n"
+     "    d = nn.Dropout1d(0.5)\n"
+     "           ^\n"
+     "bad.tg:3:12: error: tgc does not support nn.MaxPool1d yet\n"
+     "    m = nn.MaxPool1d(2)\n"
+     "           ^\n"
+     "bad.tg:4:12: error: tgc does not support nn.BatchNorm3d yet\n"
+     "    b = nn.BatchNorm3d(3)\n"
+     "           ^\n"
+     "3 errors generated.\n"},
     {"ns_no_unrelated_hint",
      "program p {\n"
      "    y = F.einsum(\"ij->ji\", ones(2, 3))\n"
