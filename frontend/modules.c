@@ -472,8 +472,11 @@ static void collect(Module *m, bool buffers, Value ***out, int *n) {
 void collect_params(Module *m, Value ***out, int *n) { collect(m, false, out, n); }
 void collect_state(Module *m, Value ***out, int *n) { collect(m, true, out, n); }
 
-/* The state_dict names of collect_state's tensors, in its order: "conv1.weight", ... */
-void collect_state_names(Module *m, const char ***out, int *n) {
+/* The state_dict names of collect_state's tensors, in its order: "conv1.weight", ... The names are
+ * the path from m down, as PyTorch's state_dict() of a submodule has them (net.fc's are "weight"
+ * and "bias"), each use of a shared module under its own name (Sequential(fc, ReLU(), fc): fc.,
+ * 0. and 2.), and not the path recorded in the module, which names one use. */
+static void state_names_under(Module *m, const char *path, const char ***out, int *n) {
     int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
     static const char *const what[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
     for (int i = 0; i < 5; i++)
@@ -481,12 +484,14 @@ void collect_state_names(Module *m, const char ***out, int *n) {
             const char **o = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
             if (*n)
                 memcpy(o, *out, sizeof(char *) * (size_t)*n);
-            o[(*n)++] = ir_fmt("%s%s", m->path ? m->path : "", what[i]);
+            o[(*n)++] = ir_fmt("%s%s", path, what[i]);
             *out = o;
         }
     for (int i = 0; i < m->nchild; i++)
-        collect_state_names(m->child[i], out, n);
+        state_names_under(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]), out, n);
 }
+
+void collect_state_names(Module *m, const char ***out, int *n) { state_names_under(m, "", out, n); }
 
 /* ---- calling modules ---- */
 

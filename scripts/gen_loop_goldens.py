@@ -887,6 +887,7 @@ def optimizers():
         opt.step()
         print(f"{step}: {loss.item():.6f} {total.item():.6f}")
     print(len(list(net.parameters())), net.fc.bias, len(opt.state_dict()["state"]))
+    print(list(net.state_dict().keys()), list(net.seq.state_dict().keys()), list(net.fc.state_dict().keys()))
 
 
 def schedulers():
