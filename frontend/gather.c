@@ -64,8 +64,10 @@ Value *bi_masked_fill(Args *a) {
                  TN(v)->shape.rank);
     if (!is_scalar(v) && v->kind != V_TENSOR)
         error_at(loc, "masked_fill: the value must be a number or a 0-d tensor, got %s", kind_name(v));
-    if (is_scalar(v) && v->kind == V_FLOAT && !dtype_is_float(dt))
-        error_at(loc, "value cannot be converted to type %s without overflow", dtype_torch(dt));
+    /* a float value for an integer tensor is truncated, as PyTorch converts it (an error where the
+     * result does not fit); for a bool tensor it is its truth */
+    if (v->kind == V_FLOAT && dt == DT_BOOL)
+        v = mk_bool(v->f != 0);
     Shape s;
     if (!shape_broadcast(TN(m)->shape, TN(x)->shape, &s) || !shape_eq(s, TN(x)->shape))
         error_at(loc, "masked_fill: the mask %s must broadcast to the tensor's shape %s",

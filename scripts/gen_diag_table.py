@@ -166,6 +166,7 @@ CASES += [
  ("index_add_float_alpha", "program p {\n    x = zeros(3, dtype=i64)\n    y = x.index_add(0, tensor([1]), tensor([5]), alpha=0.5)\n    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n}\n"),
  ("repeat_too_many", "program p {\n    y = ones(3).repeat(9223372036854775807)\n}\n"),
  ("result_too_large", "program p {\n    c = ones(262144, 1) > 0\n    y = torch.where(c, ones(1, 262144), 0.0)\n    z = ones(1).expand(17179869185)\n}\n"),
+ ("masked_fill_value_overflow", "program p {\n    m = tensor([True, False])\n    a = tensor([1, 2], dtype=u8).masked_fill(m, -1.7)\n    b = tensor([1, 2]).masked_fill(m, float(\"nan\"))\n}\n"),
  ("index_select_matrix", "program p {\n    x = ones(2, 3)\n    y = x.index_select(0, tensor([[0]]))\n}\n"),
  ("float_of_bad_string", "program p {\n    print(float(\"0x10\"), float(\"one\"))\n}\n"),
  ("normalize_std_zero", "model Net(x: f32[B, 1, 28, 28]) {\n    fc = Linear(784, 10)\n    return fc(flatten(x, 1))\n}\ntrain Net {\n    data = mnist(\"d\")\n    transform = normalize(mean=[0.5], std=[0.0])\n    batch = 4\n    loss = cross_entropy\n    optimizer = SGD(lr=0.1)\n    epochs = 1\n}\n"),

@@ -1354,6 +1354,9 @@ def indexing():
     m = x.masked_fill(x < -0.5, 0.25)
     print(w, m, torch.where(x > 0.3, 1.0, 0.0), torch.where(torch.tensor([True, False]), torch.tensor([1, 2]), 7))
     print(x.where(x < 0, y), y.where(condition=y > 0, other=torch.zeros(4)))
+    bm = torch.tensor([True, False, True])
+    print(torch.tensor([1, 2, 3]).masked_fill(bm, -1.7), torch.tensor([1, 2, 3], dtype=torch.uint8).masked_fill(bm, 2.9),
+          torch.tensor([False, False, True]).masked_fill(bm, 0.5))
     (w * w).sum().backward()
     print(x.grad, y.grad)
     idx = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])

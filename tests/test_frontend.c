@@ -1459,6 +1459,19 @@ static const BadCase bad[] = {
      "    z = ones(1).expand(17179869185)\n"
      "                      ^\n"
      "2 errors generated.\n"},
+    {"masked_fill_value_overflow",
+     "program p {\n"
+     "    m = tensor([True, False])\n"
+     "    a = tensor([1, 2], dtype=u8).masked_fill(m, -1.7)\n"
+     "    b = tensor([1, 2]).masked_fill(m, float(\"nan\"))\n"
+     "}\n",
+     "bad.tg:3:45: error: value -1 cannot be converted to torch.uint8 without overflow\n"
+     "    a = tensor([1, 2], dtype=u8).masked_fill(m, -1.7)\n"
+     "                                            ^\n"
+     "bad.tg:4:35: error: value nan cannot be converted to torch.int64 without overflow\n"
+     "    b = tensor([1, 2]).masked_fill(m, float(\"nan\"))\n"
+     "                                  ^\n"
+     "2 errors generated.\n"},
     {"index_select_matrix",
      "program p {\n"
      "    x = ones(2, 3)\n"
