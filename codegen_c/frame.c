@@ -831,8 +831,11 @@ const char *cg_unary(const Node *n, const char *a) {
                       cg_literal(node_float(n, "threshold", 20), t), a, f, f, a, beta, beta);
     }
     case OP_HARDTANH: {
+        /* min(max(a, lo), hi), in PyTorch's order: with lo > hi every value is hi; NaN stays NaN */
         const char *lo = cg_literal(node_float(n, "min", -1), t), *hi = cg_literal(node_float(n, "max", 1), t);
-        return ir_fmt("(%s < %s ? %s : %s > %s ? %s : %s)", a, lo, lo, a, hi, hi, a);
+        if (node_float(n, "min", -1) <= node_float(n, "max", 1))
+            return ir_fmt("(%s < %s ? %s : %s > %s ? %s : %s)", a, lo, lo, a, hi, hi, a);
+        return ir_fmt("(%s != %s ? %s : %s)", a, a, a, hi);
     }
     case OP_ERF: return ir_fmt("erf%s(%s)", f, a);
     case OP_COS: return ir_fmt("cos%s(%s)", f, a);

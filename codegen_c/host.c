@@ -316,8 +316,9 @@ bool emit_host_node(Graph *g, int i, const char *R) {
           n->name ? " /* init " : "", n->name ? ir_fmt("%s */", cg_comment_safe(n->name)) : "");
         return true;
     case OP_RANDINT:
-        P("    tg_randint(%s, %s, %s, %lld, %lld, %lld);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
-          (long long)node_int(n, "low", 0), (long long)node_int(n, "high", 1));
+        /* the bounds as int64_t literals: -9223372036854775808 written out would be an unsigned constant */
+        P("    tg_randint(%s, %s, %s, %lld, %s, %s);\n", R, tg_dtype(n->dtype), cg_var(i), (long long)cnt,
+          cg_attr_literal(node_attr(n, "low"), 0, DT_I64), cg_attr_literal(node_attr(n, "high"), 0, DT_I64));
         return true;
     case OP_RANDPERM:
         P("    tg_randperm(%s, %s, %lld);\n", R, cg_var(i), (long long)cnt);
@@ -398,7 +399,11 @@ bool emit_host_node(Graph *g, int i, const char *R) {
         if (cnt > 1)
             P("    for (int64_t q = 0; q < %lld; q++)\n", (long long)cnt);
         P("%*sif (%s[%s] < %lld || %s[%s] >= %lld) {\n", ind, "", iv, q, wrap ? -len : 0, iv, q, len);
-        if (rows && !wrap) /* PyTorch's words for index_select and index_add */
+        if (node_int(n, "one_hot", 0)) /* F.one_hot's classes */
+            P("%*s    fprintf(stderr, \"%s:%d:%d: error: Class values must be %%s (got %%lld for %lld classes)\\n\", "
+              "%s[%s] < 0 ? \"non-negative\" : \"smaller than num_classes\", (long long)%s[%s]);\n", ind, "", file,
+              n->loc.line, n->loc.col, len, iv, q, iv, q);
+        else if (rows && !wrap) /* PyTorch's words for index_select and index_add */
             P("%*s    fprintf(stderr, \"%s:%d:%d: error: index out of range in self (index %%lld, size %lld)\\n\", "
               "(long long)%s[%s]);\n", ind, "", file, n->loc.line, n->loc.col, len, iv, q);
         else

@@ -74,7 +74,9 @@ Value *bi_leaky_relu(Args *a) {
     bool inplace = bool_arg(lw_arg(a, 2, "inplace", mk_bool(false)), loc, "inplace");
     DONE(a, 3, "input", "negative_slope", "inplace");
     Attr at = attr_float("slope", slope);
-    return maybe_inplace(x, act_op(OP_LEAKY_RELU, x, &at, 1, loc), inplace, loc);
+    /* leaky_relu_ and elu_ have derivatives of their own in 1.13 (written from the result) */
+    return maybe_inplace(x, named_fn(act_op(OP_LEAKY_RELU, x, &at, 1, loc), x, inplace ? "LeakyReluBackward1" : NULL),
+                         inplace, loc);
 }
 
 Value *bi_elu(Args *a) {
@@ -84,7 +86,7 @@ Value *bi_elu(Args *a) {
     bool inplace = bool_arg(lw_arg(a, 2, "inplace", mk_bool(false)), loc, "inplace");
     DONE(a, 3, "input", "alpha", "inplace");
     Attr at = attr_float("alpha", alpha);
-    return maybe_inplace(x, act_op(OP_ELU, x, &at, 1, loc), inplace, loc);
+    return maybe_inplace(x, named_fn(act_op(OP_ELU, x, &at, 1, loc), x, inplace ? "EluBackward1" : NULL), inplace, loc);
 }
 
 static bool gelu_tanh(Value *v, SrcLoc loc) {
@@ -300,10 +302,10 @@ Value *activation_call(Module *m, Value *x, SrcLoc loc) {
         return softmax_along(x, m->act_dim, cls[0] == 'L', loc);
     if (!strcmp(cls, "LeakyReLU")) {
         at[0] = attr_float("slope", m->act_p[0]);
-        r = act_op(OP_LEAKY_RELU, x, at, 1, loc);
+        r = named_fn(act_op(OP_LEAKY_RELU, x, at, 1, loc), x, m->inplace ? "LeakyReluBackward1" : NULL);
     } else if (!strcmp(cls, "ELU")) {
         at[0] = attr_float("alpha", m->act_p[0]);
-        r = act_op(OP_ELU, x, at, 1, loc);
+        r = named_fn(act_op(OP_ELU, x, at, 1, loc), x, m->inplace ? "EluBackward1" : NULL);
     } else if (!strcmp(cls, "GELU")) {
         at[0] = attr_int("tanh", (int64_t)m->act_p[0]);
         r = act_op(OP_GELU, x, at, 1, loc);

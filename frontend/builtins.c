@@ -469,7 +469,9 @@ static Value *bi_copy_(Args *a) {
 static Value *bi_sum(Args *a) {
     Value *x = lw_req(a, 0, "input"), *dim = lw_arg(a, 1, "dim", NULL), *kd = lw_arg(a, 2, "keepdim", mk_bool(false));
     DONE(a, 3, "input", "dim", "keepdim");
-    return lw_reduce((Op)a->code, x, dim, bool_arg(kd, a->loc, "keepdim"), a->loc);
+    Value *r = lw_reduce((Op)a->code, x, dim, bool_arg(kd, a->loc, "keepdim"), a->loc);
+    /* PyTorch names the backward by the overload called: any dim (None and () too) is the second */
+    return dim ? named_fn(r, x, a->code == OP_SUM ? "SumBackward1" : "MeanBackward1") : r;
 }
 
 /* max(x), max(x, dim) -> (values, indices), max(x, y) elementwise, and min alike; code: OP_MAX or OP_MIN */
@@ -499,6 +501,7 @@ static Value *bi_max(Args *a) {
         if (!dtype_is_float(TN(x)->dtype))
             src = lw_binop("-", src, mk_int(1), loc);
     }
+    named_fn(vals, x, rop == OP_MAX ? "MaxBackward0" : "MinBackward0"); /* max(dim), even over every axis */
     Value *r = lw_tuple2(vals, lw_reduce(OP_ARGMAX, src, d, keep, loc));
     r->s = rop == OP_MAX ? "max" : "min"; /* a named tuple: .values, .indices */
     return r;
@@ -629,7 +632,11 @@ static Value *bi_expand(Args *a) {
         if (s.d[i] == -1 && j >= 0)
             s.d[i] = in.d[j];
     }
-    return lw_result(lw_expand(t->node, s, loc), t, NULL);
+    /* to its own shape too PyTorch records an ExpandBackward0: a copy of its own here, which names it */
+    int e = lw_expand(t->node, s, loc);
+    if (e == t->node)
+        e = lw_add1(OP_CAST, t->node, NULL, 0, loc), N(e)->dtype = TN(t)->dtype;
+    return named_fn(lw_result(e, t, NULL), t, "ExpandBackward0");
 }
 
 /* unsqueeze(x, dim), squeeze(x, dim=None), by the name called */
@@ -762,7 +769,7 @@ static Value *bi_cast(Args *a) {
 static Value *bi_clone(Args *a) {
     Value *t = tensor_arg(lw_req(a, 0, "self"), a->loc, "the receiver");
     DONE(a, 1, "self");
-    return converted(t, TN(t)->dtype, true, a->loc);
+    return named_fn(converted(t, TN(t)->dtype, true, a->loc), t, "CloneBackward0");
 }
 
 /* The file is compiled for a GPU (--target cuda): torch.cuda.is_available() is True there. Where a
@@ -1104,6 +1111,7 @@ const Builtin builtins[] = {
     {"clamp_", bi_clamp, 0, T},
     {"one_hot", bi_one_hot, 0, G},
     {"where", bi_where, 0, G},
+    {"where", bi_where, 1, T},
     {"narrow", bi_narrow, 0, G | T},
     {"masked_fill", bi_masked_fill, 0, T},
     {"masked_fill_", bi_masked_fill, 0, T},

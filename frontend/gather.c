@@ -29,12 +29,17 @@ static Value *bool_mask(Value *v, SrcLoc loc, const char *fn) {
     return v;
 }
 
-/* torch.where(condition, input, other) */
+/* torch.where(condition, input, other), and the method input.where(condition, other) (code 1) */
 Value *bi_where(Args *a) {
     SrcLoc loc = a->loc;
-    Value *c = lw_req(a, 0, "condition");
-    Value *x = lw_arg(a, 1, "input", NULL), *y = lw_arg(a, 2, "other", NULL);
-    DONE(a, 3, "condition", "input", "other");
+    bool method = a->code == 1;
+    Value *c = lw_req(a, method ? 1 : 0, "condition");
+    Value *x = lw_arg(a, method ? 0 : 1, method ? "self" : "input", NULL);
+    Value *y = method ? lw_req(a, 2, "other") : lw_arg(a, 2, "other", NULL);
+    if (method)
+        DONE(a, 3, "condition", "self", "other");
+    else
+        DONE(a, 3, "condition", "input", "other");
     if (!x || !y)
         error_at(loc, "torch.where(condition) gives indices whose count is known only at run time: give "
                       "torch.where(condition, input, other)");
@@ -59,15 +64,17 @@ Value *bi_masked_fill(Args *a) {
                  TN(v)->shape.rank);
     if (!is_scalar(v) && v->kind != V_TENSOR)
         error_at(loc, "masked_fill: the value must be a number or a 0-d tensor, got %s", kind_name(v));
-    if (is_scalar(v) && v->kind == V_FLOAT && !dtype_is_float(dt))
-        error_at(loc, "value cannot be converted to type %s without overflow", dtype_torch(dt));
+    /* a float value for an integer tensor is truncated, as PyTorch converts it (an error where the
+     * result does not fit); for a bool tensor it is its truth */
+    if (v->kind == V_FLOAT && dt == DT_BOOL)
+        v = mk_bool(v->f != 0);
     Shape s;
     if (!shape_broadcast(TN(m)->shape, TN(x)->shape, &s) || !shape_eq(s, TN(x)->shape))
         error_at(loc, "masked_fill: the mask %s must broadcast to the tensor's shape %s",
                  type_str(TN(m)->dtype, TN(m)->shape), shape_str(TN(x)->shape));
     int in[3] = {m->node, operand(v, dt, loc, "value"), x->node};
     Value *r = lw_result(lw_add(OP_WHERE, in, 3, dt, shape_scalar(), NULL, 0, loc), x, v->kind == V_TENSOR ? v : NULL);
-    lw_info(r->node)->fn = "MaskedFillBackward0";
+    lw_info(r->node)->fn = v->kind == V_TENSOR ? "MaskedFillBackward1" : "MaskedFillBackward0";
     if (a->fname[strlen(a->fname) - 1] == '_') {
         write_through(x, inplace_result(x, r->node, loc), loc);
         return x;
@@ -160,6 +167,12 @@ Value *bi_index_add(Args *a) {
     if (TN(src)->dtype != TN(x)->dtype)
         error_at(loc, "index_add_(): self (%s) and source (%s) must have the same scalar type",
                  dtype_torch(TN(x)->dtype), dtype_torch(TN(src)->dtype));
+    /* alpha: a number, or one known only at run time (a one-element tensor, an item()) */
+    if (alpha && !is_scalar(alpha) && (alpha->kind != V_TENSOR || shape_numel(TN(alpha)->shape) != 1))
+        error_at(loc, "index_add(): alpha must be a number, got %s", kind_name(alpha));
+    bool float_alpha = alpha && (alpha->kind == V_FLOAT || (alpha->kind == V_TENSOR && dtype_is_float(TN(alpha)->dtype)));
+    if (float_alpha && !dtype_is_float(TN(x)->dtype))
+        error_at(loc, "For integral input tensors, argument alpha must not be a floating point number.");
     if (alpha)
         src = tensor_binop(OP_MUL, src, alpha, loc);
     Value *r = indexed(OP_INDEX_ADD, x, axis_arg(d, TN(x)->shape.rank, loc), ix, src, 0, loc);

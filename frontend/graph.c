@@ -70,6 +70,9 @@ int lw_add(Op op, const int *in, int nin, DType dt, Shape shape, const Attr *a, 
     int id = ir_add(L.g, op, in, nin, dt, shape, a, na, loc);
     if (id < 0)
         diag_stop(); /* the shape rule has reported why */
+    /* the limit on a tensor's size holds for results too: a broadcast (where, +), an expand, a
+     * stack or an index_select can make one far larger than its inputs */
+    check_numel(L.g->nodes[id].shape, NULL, loc);
     /* requires_grad propagates as in PyTorch, except in an optimizer step (no_grad) */
     bool rg = false;
     for (int k = 0; k < nin && !L.no_grad && !L.no_grad_block; k++)

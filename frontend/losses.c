@@ -103,6 +103,10 @@ static Value *nll(Value *x, Value *t, LossOpts *o, const char *fn, SrcLoc loc) {
     Value *mw = w ? bin("*", m, w, loc) : m;                          /* w[t], 0 where ignored */
     Value *per = lw_reduce(OP_SUM, bin("*", x, mw, loc), mk_int(cdim), false, loc);
     per = unary_op(OP_NEG, per, loc);                                 /* -w[t] x[t] per sample */
+    /* an ignored sample's loss is 0, as PyTorch writes it, not the -0 of -(x * 0) */
+    int zero = const_scalar(mk_float(0), TN(per)->dtype, loc);
+    int wh[3] = {bin("!=", t, mk_int(o->ignore_index), loc)->node, per->node, zero};
+    per = lw_result(lw_add(OP_WHERE, wh, 3, TN(per)->dtype, shape_scalar(), NULL, 0, loc), per, NULL);
     Value *den = lw_reduce(OP_SUM, mw, NULL, false, loc);             /* the mean's: sum of w[t] */
     Value *r = !strcmp(o->reduction, "mean") ? bin("/", lw_reduce(OP_SUM, per, NULL, false, loc), den, loc)
                                                : reduce_loss(per, o->reduction, loc);
@@ -117,6 +121,15 @@ static Value *nll(Value *x, Value *t, LossOpts *o, const char *fn, SrcLoc loc) {
                 loc);
     }
     return r;
+}
+
+/* nll_loss's grad_fn as 1.13's nll_loss_nd picks the kernel: (N, C) or (C,) nll_loss, (N, C, H, W)
+ * nll_loss2d, other ranks nll_loss2d on a reshape (a view of its result without a reduction). */
+static const char *nll_fn(Value *x, const LossOpts *o) {
+    int rank = TN(x)->shape.rank;
+    if (rank <= 2)
+        return "NllLossBackward0";
+    return rank != 4 && !strcmp(o->reduction, "none") ? "ViewBackward0" : "NllLoss2DBackward0";
 }
 
 /* The loss fn ("mse_loss", "nll_loss", ...) of input x and target t. */
@@ -134,10 +147,10 @@ static Value *loss_of(const char *fn, Value *x, Value *t, LossOpts *o, SrcLoc lo
             return cross_entropy(x, t, o->reduction, loc); /* the fused op */
         float_input(x, fn, loc);
         r = nll(softmax_along(x, mk_int(TN(x)->shape.rank == 1 ? 0 : 1), true, loc), t, o, fn, loc);
-        gf = o->smoothing > 0 ? "AddBackward0" : "NllLossBackward0";
+        gf = o->smoothing > 0 ? "AddBackward0" : nll_fn(x, o);
     } else if (!strcmp(fn, "nll_loss")) {
         r = nll(x, t, o, fn, loc);
-        gf = "NllLossBackward0";
+        gf = nll_fn(x, o);
     } else {
         float_input(x, fn, loc);
         same_shape(x, t, fn, loc);

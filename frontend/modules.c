@@ -449,17 +449,22 @@ Value *param_value(int group) {
 
 /* Appends each group of m's that exists (>= 0) as a tensor value, then its children's: the
  * parameters (weight, bias) or the whole state_dict (with BatchNorm2d's buffers), in PyTorch's
- * order: each module's own tensors, then its children's. */
+ * order: each module's own tensors, then its children's. A module used twice (Sequential(fc,
+ * ReLU(), fc)) gives its parameters once, as parameters() does; state_dict() lists every name. */
 static void collect(Module *m, bool buffers, Value ***out, int *n) {
     int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
-    for (int i = 0; i < (buffers ? 5 : 2); i++)
-        if (groups[i] >= 0) {
+    for (int i = 0; i < (buffers ? 5 : 2); i++) {
+        bool seen = false;
+        for (int j = 0; !buffers && j < *n && !seen; j++)
+            seen = (*out)[j]->group == groups[i];
+        if (groups[i] >= 0 && !seen) {
             Value **o = ir_alloc(sizeof(Value *) * (size_t)(*n + 1));
             if (*n)
                 memcpy(o, *out, sizeof(Value *) * (size_t)*n);
             o[(*n)++] = param_value(groups[i]);
             *out = o;
         }
+    }
     for (int i = 0; i < m->nchild; i++)
         collect(m->child[i], buffers, out, n);
 }
@@ -467,8 +472,11 @@ static void collect(Module *m, bool buffers, Value ***out, int *n) {
 void collect_params(Module *m, Value ***out, int *n) { collect(m, false, out, n); }
 void collect_state(Module *m, Value ***out, int *n) { collect(m, true, out, n); }
 
-/* The state_dict names of collect_state's tensors, in its order: "conv1.weight", ... */
-void collect_state_names(Module *m, const char ***out, int *n) {
+/* The state_dict names of collect_state's tensors, in its order: "conv1.weight", ... The names are
+ * the path from m down, as PyTorch's state_dict() of a submodule has them (net.fc's are "weight"
+ * and "bias"), each use of a shared module under its own name (Sequential(fc, ReLU(), fc): fc.,
+ * 0. and 2.), and not the path recorded in the module, which names one use. */
+static void state_names_under(Module *m, const char *path, const char ***out, int *n) {
     int groups[5] = {m->weight, m->bias, m->rmean, m->rvar, m->nbt};
     static const char *const what[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
     for (int i = 0; i < 5; i++)
@@ -476,12 +484,14 @@ void collect_state_names(Module *m, const char ***out, int *n) {
             const char **o = ir_alloc(sizeof(char *) * (size_t)(*n + 1));
             if (*n)
                 memcpy(o, *out, sizeof(char *) * (size_t)*n);
-            o[(*n)++] = ir_fmt("%s%s", m->path ? m->path : "", what[i]);
+            o[(*n)++] = ir_fmt("%s%s", path, what[i]);
             *out = o;
         }
     for (int i = 0; i < m->nchild; i++)
-        collect_state_names(m->child[i], out, n);
+        state_names_under(m->child[i], ir_fmt("%s%s.", path, m->child_name[i]), out, n);
 }
+
+void collect_state_names(Module *m, const char ***out, int *n) { state_names_under(m, "", out, n); }
 
 /* ---- calling modules ---- */
 
@@ -724,7 +734,7 @@ Value *adaptive_avg_pool(Value *x, const int64_t os[2], SrcLoc loc) {
     }
     if (H % os[0] == 0 && W % os[1] == 0) {
         int64_t k[2] = {H / os[0], W / os[1]}, pd[2] = {0, 0};
-        return avgpool_call(x, k, k, pd, false, true, loc);
+        return named_fn(avgpool_call(x, k, k, pd, false, true, loc), x, "AdaptiveAvgPool2DBackward0");
     }
     /* PyTorch's uneven windows: output i averages rows floor(i H / oh) to ceil((i + 1) H / oh) - 1,
      * and columns alike; the mean over rows, then over columns, each window's */

@@ -107,7 +107,8 @@ int ns_members(const NamespaceDef *ns, const char **out, int max) {
 
 /* A slip of a member's spelling: the same name in another letter case (Conv2D), or one typo in a
  * name of eight letters or more (Sequental). A short name one letter from another (gelu, relu) is a
- * different function, not a slip, so it gets no suggestion. */
+ * different function, not a slip, so it gets no suggestion; so is a sibling of another
+ * dimensionality (MaxPool1d, Dropout3d, F.dropout1d beside MaxPool2d, Dropout2d). */
 const char *ns_suggest(const NamespaceDef *ns, const char *name) {
     const char *cands[256];
     int n = ns_members(ns, cands, 256);
@@ -137,6 +138,8 @@ const char *ns_suggest(const NamespaceDef *ns, const char *name) {
     size_t lmax = lh > ln ? lh : ln;
     if (pre + suf + 2 < lmax) /* more than one letter or two neighbours apart */
         return NULL;
+    if (lh == ln && pre + suf + 1 == lh && isdigit((unsigned char)hint[pre]) && isdigit((unsigned char)name[pre]))
+        return NULL; /* 1d for 2d: PyTorch's name of another module, not a misspelling of this one */
     return hint;
 }
 

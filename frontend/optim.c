@@ -213,6 +213,12 @@ static void group_params(Optim *o, Value *ps, int g, SrcLoc loc) {
         for (int j = 0; j < first; j++)
             if (o->params[j]->group == pv->group && o->pgroup[j] != g)
                 error_at(loc, "ValueError: some parameters appear in more than one parameter group");
+        /* PyTorch 1.13 warns that this will be an error, and meanwhile steps such a parameter once
+         * per copy with one state between them: refused, not silently computed otherwise */
+        for (int j = first; j < first + i; j++)
+            if (o->params[j]->group == pv->group)
+                error_at(loc, "%s(): parameter %d is parameter %d again: a parameter group with duplicate parameters "
+                              "is not supported (PyTorch 1.13 warns that it will be an error)", o->kind, first + i, j);
         o->params[first + i] = pv;
         o->pgroup[first + i] = g;
     }
@@ -338,6 +344,10 @@ Value *make_optimizer(const char *kind, Args *a) {
     }
     if (ps->kind != V_LIST && ps->kind != V_TUPLE)
         error_at(loc, "%s() needs the parameters to optimize, e.g. %s(net.parameters(), lr=0.01)", kind, kind);
+    /* a program's SGD([]) is PyTorch's ValueError; a train block's list is what it trains, which
+     * may be nothing (its step then runs the model alone) */
+    if (ps->n == 0 && L.prog_name)
+        error_at(loc, "ValueError: optimizer got an empty parameter list");
     bool groups = ps->n > 0 && ps->items[0]->kind == V_DICT;
     int ngroups = groups ? ps->n : 1;
     for (int g = 0; g < ngroups; g++)

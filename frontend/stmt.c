@@ -179,6 +179,11 @@ static void exec_stmt(Stmt *s) {
         }
         const char *op = ir_strndup(s->op, strlen(s->op) - 1); /* "+=" -> "+" */
         Value *cur = lw_eval(s->target);
+        /* x[k] += y is x[k] = x[k] + y: an assignment through the index tensor, which the copy that
+         * x[k] gives would swallow without a word */
+        if (cur->kind == V_TENSOR && (cur->tflags & TV_GATHERED) && s->target->kind == E_INDEX)
+            error_at(s->loc, "assignment through an index tensor (index_put_) is not supported yet; use index_add_ "
+                             "or scatter_add_");
         if (cur->kind == V_TENSOR && (cur->tflags & TV_SELECTED)) { /* x[i] += y: through x */
             int r = inplace_result(cur, lw_binop(op, cur, v, s->loc)->node, s->loc);
             assign_selected(cur, lw_result(r, NULL, NULL), s->loc);

@@ -57,6 +57,14 @@ Value *bi_one_hot(Args *a) {
     Value *cls = mk_tensor(lw_add(OP_ARANGE, NULL, 0, DT_I64, shape_make(1, &c), at, 2, loc));
     Shape s = TN(t)->shape;
     s.d[s.rank++] = 1;
+    /* the classes are known only at run time: read through index_select of the classes 0..c-1 (the
+     * same values), whose check stops the program with PyTorch's words for a class out of range */
+    int64_t k = shape_numel(TN(t)->shape);
+    if (k) {
+        Attr ia[2] = {attr_int("axis", 0), attr_int("one_hot", 1)};
+        int in[2] = {cls->node, view_reshape(t, shape_make(1, &k), loc)->node};
+        t = lw_result(lw_add(OP_INDEX_SELECT, in, 2, DT_I64, shape_scalar(), ia, 2, loc), t, NULL);
+    }
     Value *hit = lw_binop("==", view_reshape(t, s, loc), cls, loc);
     return lw_result(lw_cast(hit->node, DT_I64, loc), hit, NULL);
 }
@@ -295,6 +303,9 @@ Value *bi_repeat(Args *a) {
         if (r < 0)
             error_at(loc, "Trying to create tensor with negative dimension %lld", (long long)r);
         int64_t d = i < n - in.rank ? 1 : in.d[i - (n - in.rank)];
+        if (d && r > ((int64_t)1 << 34) / d) /* before r * d, which may not fit in 64 bits */
+            error_at(loc, "repeat: %lld copies of a dimension of size %lld are more than tgc's limit of 2^34 elements",
+                     (long long)r, (long long)d);
         inter.d[inter.rank++] = 1;
         inter.d[inter.rank++] = d;
         big.d[big.rank++] = r;
@@ -314,7 +325,7 @@ Value *bi_repeat(Args *a) {
 Value *bi_norm(Args *a) {
     SrcLoc loc = a->loc;
     Value *x = tensor_arg(lw_req(a, 0, "input"), loc, "the input");
-    Value *pv = lw_arg(a, 1, "p", mk_float(2));
+    Value *pv = lw_arg(a, 1, "p", mk_str("fro"));
     Value *dim = lw_arg(a, 2, "dim", lw_mk(V_NONE));
     bool keep = bool_arg(lw_arg(a, 3, "keepdim", mk_bool(false)), loc, "keepdim");
     DONE(a, 4, "input", "p", "dim", "keepdim");
@@ -342,6 +353,9 @@ Value *bi_norm(Args *a) {
         int in2[3] = {zero->node, const_scalar(mk_float(0), dt, loc), root->node};
         r = lw_result(lw_add(OP_WHERE, in2, 3, dt, shape_scalar(), NULL, 0, loc), root, NULL);
     }
-    lw_info(r->node)->fn = "NormBackward1";
+    /* 1.13's torch.norm takes p='fro' over two dims to frobenius_norm, whose last op is a sqrt */
+    bool fro = pv->kind == V_STR && !strcmp(pv->s, "fro");
+    lw_info(r->node)->fn = fro && (dim->kind == V_TUPLE || dim->kind == V_LIST) && dim->n == 2 ? "SqrtBackward0"
+                                                                                               : "NormBackward1";
     return r;
 }

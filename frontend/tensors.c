@@ -520,8 +520,6 @@ Value *index_tensor(Value *a, Expr *e) {
     bool drop[MAX_RANK] = {0};
     int dyn_axis = -1, dyn_index = -1; /* an index known at run time: its axis and node */
     Value *tix = NULL;                   /* or an integer tensor of indices, at dyn_axis */
-    int first_int = -1, last_int = -1;   /* the items of integer indices, and of the tensor */
-    int tix_item = -1;
     SrcLoc dyn_loc = e->loc;
     for (int k = 0; k < in.rank; k++) {
         start[k] = 0;
@@ -574,7 +572,6 @@ Value *index_tensor(Value *a, Expr *e) {
                     error_at(it->loc, "one index tensor or index known at run time per subscript, for now");
                 dyn_axis = axis;
                 tix = iv;
-                tix_item = i;
                 dyn_loc = it->loc;
                 axis++;
                 continue;
@@ -588,9 +585,6 @@ Value *index_tensor(Value *a, Expr *e) {
             start[axis] = ix < 0 ? ix + dim : ix;
             size[axis] = 1;
             drop[axis] = true;
-            if (first_int < 0)
-                first_int = i;
-            last_int = i;
             last_select = true;
         }
         axis++;
@@ -615,17 +609,9 @@ Value *index_tensor(Value *a, Expr *e) {
     int at = 0;
     for (int k = 0; k < dyn_axis; k++)
         at += !drop[k];
-    if (tix) {
-        /* PyTorch counts the integers as index tensors too: beside the tensor they give the same
-         * result; apart from it (a slice between), the indexed axes would move first */
-        int lo = first_int < 0 || tix_item < first_int ? tix_item : first_int;
-        int hi = last_int > tix_item ? last_int : tix_item;
-        for (int i = lo; first_int >= 0 && i <= hi; i++)
-            if (e->items[i]->kind == E_SLICE || e->items[i]->kind == E_ELLIPSIS)
-                error_at(e->items[i]->loc, "an integer and an index tensor with a slice between them are not "
-                                           "supported (PyTorch moves the indexed axes first); index in two steps");
+    if (tix) /* PyTorch selects the integers' axes first (numpy would count them as index arrays and,
+              * with a slice between, move the indexed axes first): one tensor keeps its place */
         return index_by_tensor(r, at, tix, dyn_loc);
-    }
     Attr ax = attr_int("axis", at);
     int in2[2] = {r->node, dyn_index};
     Value *sel = lw_result(lw_add(OP_SELECT, in2, 2, DT_F32, shape_scalar(), &ax, 1, dyn_loc), a, NULL);

@@ -2,7 +2,7 @@
 """PyTorch's output for the programs with run-time control flow (tests/programs/loops.tg,
 regression.tg, schedule.tg, defs.tg, containers.tg, checkpoint.tg, tensors.tg, cond_expr.tg,
 exports.tg, nan_checks.tg, activations.tg, losses.tg, optimizers.tg, schedulers.tg, param_groups.tg, mlp_fashion.tg,
-norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, loader.tg: Fashion-MNIST from Debian's
+norms.tg, init.tg, tensor_ops.tg, indexing.tg, orthogonal.tg, grad_fns.tg, loader.tg: Fashion-MNIST from Debian's
 dataset-fashion-mnist): each .tg is written out here as
 the Python it transliterates, and what it prints is the golden tests/golden/<name>.out that
 test_codegen compares with.
@@ -866,6 +866,29 @@ def optimizers():
     nn.utils.clip_grad_value_(net.parameters(), 0.01)
     print(net.fc2.bias.grad, net.fc1.weight.grad[0])
 
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.seq = nn.Sequential(self.fc, nn.Tanh(), self.fc)
+
+        def forward(self, x):
+            return self.seq(x)
+
+    torch.manual_seed(0)
+    net = Shared()
+    x = torch.randn(4, 3)
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for step in range(3):
+        opt.zero_grad()
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        total = nn.utils.clip_grad_norm_(net.parameters(), 0.5)
+        opt.step()
+        print(f"{step}: {loss.item():.6f} {total.item():.6f}")
+    print(len(list(net.parameters())), net.fc.bias, len(opt.state_dict()["state"]))
+    print(list(net.state_dict().keys()), list(net.seq.state_dict().keys()), list(net.fc.state_dict().keys()))
+
 
 def schedulers():
     class Net(nn.Module):
@@ -1264,6 +1287,11 @@ def tensor_ops():
     (y * 2 + z * 3 + w).sum().backward()
     print(x.grad)
     print(torch.tensor([1, 5, -3]).clamp(0, 4), F.one_hot(torch.tensor([0, 2, 1, 2]), num_classes=4))
+    # min above max: max(x, min) then min(., max), so every value is max (NaN stays NaN), no gradient
+    c = torch.tensor([0.5, 2.0, float("nan"), -3.0], requires_grad=True)
+    cc = c.clamp(min=1.0, max=0.0)
+    cc.sum().backward()
+    print(cc, c.grad, torch.tensor([1, 5, -2]).clamp(3, 1))
     print(torch.eye(3), torch.eye(2, 4, dtype=torch.int64), torch.linspace(0, 1, 7), torch.linspace(-2.5, 10, 9))
     print(torch.linspace(3, -3, steps=5, dtype=torch.float64), torch.linspace(0, 1, 1))
     v = torch.randn(4, 6, requires_grad=True)
@@ -1325,6 +1353,10 @@ def indexing():
     w = torch.where(x > 0, x, y * 2)
     m = x.masked_fill(x < -0.5, 0.25)
     print(w, m, torch.where(x > 0.3, 1.0, 0.0), torch.where(torch.tensor([True, False]), torch.tensor([1, 2]), 7))
+    print(x.where(x < 0, y), y.where(condition=y > 0, other=torch.zeros(4)))
+    bm = torch.tensor([True, False, True])
+    print(torch.tensor([1, 2, 3]).masked_fill(bm, -1.7), torch.tensor([1, 2, 3], dtype=torch.uint8).masked_fill(bm, 2.9),
+          torch.tensor([False, False, True]).masked_fill(bm, 0.5))
     (w * w).sum().backward()
     print(x.grad, y.grad)
     idx = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
@@ -1348,6 +1380,12 @@ def indexing():
     q = x[:, torch.tensor([3, -4, 0])]
     e = x[1, torch.tensor([0, 0, 2])]
     print(p, q, e, p.shape)
+    z3 = torch.randn(2, 3, 4, requires_grad=True)
+    f = z3[1, :, k]
+    u = z3[torch.tensor([1, 0, 1]), 1:, 2]
+    print(f, u, z3[0, ..., torch.tensor([3, 0])].shape, z3[:, 1, k].shape)
+    ((f * f).sum() + (u * u).sum()).backward()
+    print(z3.grad)
     x.grad.zero_()
     src.grad.zero_()
     (r.sum() + (c * c).sum() + (a * a).sum() + (b * b).sum() + (p * 2).sum() + (q * q).sum() + e.sum()).backward()
@@ -1378,6 +1416,35 @@ def orthogonal():
         print(torch.rand(2))
 
 
+def grad_fns():
+    torch.manual_seed(2)
+    x = torch.randn(3, 4, requires_grad=True)
+    v = torch.randn(5, requires_grad=True)
+    print(x.sum(dim=(0, 1)), x.mean(dim=(0, 1)), v.sum(0), v.mean(0), x.sum(), x.mean())
+    print(v.max(0).values, v.min(dim=0)[0], v.max(), x.max(1).values, torch.max(x, 0).values)
+    print(x.masked_fill(x > 0, torch.tensor(2.0)), x.masked_fill(x > 0, 2.0))
+    print(v.expand(5), v.expand(-1), v.expand(2, 5), x.clone(), (x * 2).clone())
+    z = torch.randn(2, 3, 4, requires_grad=True)
+    print(z.norm(dim=(1, 2)), x.norm(dim=[0, 1], keepdim=True), z.norm(p=2, dim=(1, 2)), z.norm(dim=1), x.norm())
+    x3 = torch.randn(2, 3, 5, requires_grad=True)
+    t3 = torch.tensor([[0, 1, 2, 1, 0], [2, 2, 1, 0, 1]])
+    x4 = torch.randn(2, 3, 2, 2, requires_grad=True)
+    t4 = torch.tensor([[[0, 1], [2, 1]], [[2, 2], [1, 0]]])
+    w = torch.tensor([0.2, 1.0, 3.0])
+    print(F.cross_entropy(x3, t3), F.cross_entropy(x3, t3, weight=w, reduction="sum"), F.cross_entropy(x3, t3, reduction="none"))
+    print(F.cross_entropy(x4, t4, reduction="none"), F.nll_loss(F.log_softmax(x4, 1), t4, ignore_index=0))
+    print(F.cross_entropy(x3, t3, label_smoothing=0.1), F.nll_loss(F.log_softmax(x, 1), torch.tensor([0, 3, 1])))
+    print(F.cross_entropy(x, torch.tensor([0, 3, 1]), ignore_index=3, reduction="none"),
+          F.nll_loss(F.log_softmax(x, 1), torch.tensor([2, 2, 1]), ignore_index=2, reduction="sum"))
+    im = torch.randn(1, 2, 4, 6, requires_grad=True)
+    print(F.adaptive_avg_pool2d(im, (2, 3)), F.adaptive_avg_pool2d(im, (4, 6)).shape, nn.AdaptiveAvgPool2d(1)(im))
+    a = x * 1
+    F.leaky_relu(a, 0.2, inplace=True)
+    b = x * 1
+    nn.ELU(inplace=True)(b)
+    print(a, b, nn.LeakyReLU(inplace=True)(x * 2), F.elu(x))
+
+
 def main():
     for name, fn in [("loops", loops), ("regression", regression), ("schedule", schedule), ("defs", defs),
                      ("loader", loader), ("containers", containers), ("loop_semantics", loop_semantics),
@@ -1385,7 +1452,8 @@ def main():
                      ("exports", exports), ("nan_checks", nan_checks),
                      ("activations", activations), ("losses", losses), ("optimizers", optimizers), ("schedulers", schedulers),
                      ("param_groups", param_groups), ("mlp_fashion", mlp_fashion), ("norms", norms), ("init", init),
-                     ("tensor_ops", tensor_ops), ("indexing", indexing), ("orthogonal", orthogonal)]:
+                     ("tensor_ops", tensor_ops), ("indexing", indexing), ("orthogonal", orthogonal),
+                     ("grad_fns", grad_fns)]:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         buf = io.StringIO()

@@ -429,6 +429,13 @@ START_TEST(test_indexing_match_pytorch) {
 }
 END_TEST
 
+/* grad_fn names that depend on the call, not the op: a dim given, a tensor value, nll_loss's kernel
+   for (N, C, d1, ...), frobenius_norm, expand and clone that change nothing, adaptive pooling */
+START_TEST(test_grad_fns_match_pytorch) {
+    check_program_prints_near("grad_fns", 1e-5);
+}
+END_TEST
+
 /* nn.init.orthogonal_: within 1e-6 of PyTorch's (its QR in float, ours in double) */
 START_TEST(test_orthogonal_match_pytorch) {
     check_program_prints_near("orthogonal", 1e-6);
@@ -516,6 +523,11 @@ START_TEST(test_runtime_index_error) {
                     "itensor.tg:4:13: error: index -4 is out of bounds for dimension 0 with size 3");
     check_run_error("scat", fmt("%s    y = zeros(2, 2).scatter_add(1, i.reshape(2, 1), x)\n    print(y)\n}\n", fmt(pre, "scat")),
                     "scat.tg:4:32: error: index 3 is out of bounds for dimension 1 with size 2");
+    /* F.one_hot's classes, in PyTorch's words */
+    check_run_error("onehot", fmt("%s    y = F.one_hot(i, num_classes=3)\n    print(y)\n}\n", fmt(pre, "onehot")),
+                    "onehot.tg:4:18: error: Class values must be smaller than num_classes (got 3 for 3 classes)");
+    check_run_error("onehotneg", fmt("%s    y = F.one_hot(i - 5, 4)\n    print(y)\n}\n", fmt(pre, "onehotneg")),
+                    "onehotneg.tg:4:18: error: Class values must be non-negative (got -2 for 4 classes)");
 }
 END_TEST
 
@@ -1361,6 +1373,7 @@ int main(void) {
     tcase_add_test(tc, test_tensor_ops_match_pytorch);
     tcase_add_test(tc, test_indexing_match_pytorch);
     tcase_add_test(tc, test_orthogonal_match_pytorch);
+    tcase_add_test(tc, test_grad_fns_match_pytorch);
     tcase_add_test(tc, test_loader_matches_pytorch);
     tcase_add_test(tc, test_containers_match_pytorch);
     tcase_add_test(tc, test_checkpoint_matches_pytorch);

@@ -1259,6 +1259,22 @@ static const BadCase bad[] = {
      "bad.tg:2:12: error: 'nn' has no member 'Sequental'; did you mean 'Sequential'?\n"
      "    s = nn.Sequental(nn.ReLU())\n"
      "           ^\n"},
+    {"ns_other_dimensionality",
+     "program p {\n"
+     "    d = nn.Dropout1d(0.5)\n"
+     "    m = nn.MaxPool1d(2)\n"
+     "    b = nn.BatchNorm3d(3)\n"
+     "}\n",
+     "bad.tg:2:12: error: tgc does not support nn.Dropout1d yet\n"
+     "    d = nn.Dropout1d(0.5)\n"
+     "           ^\n"
+     "bad.tg:3:12: error: tgc does not support nn.MaxPool1d yet\n"
+     "    m = nn.MaxPool1d(2)\n"
+     "           ^\n"
+     "bad.tg:4:12: error: tgc does not support nn.BatchNorm3d yet\n"
+     "    b = nn.BatchNorm3d(3)\n"
+     "           ^\n"
+     "3 errors generated.\n"},
     {"ns_no_unrelated_hint",
      "program p {\n"
      "    y = F.einsum(\"ij->ji\", ones(2, 3))\n"
@@ -1394,14 +1410,15 @@ static const BadCase bad[] = {
      "bad.tg:3:23: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
      "    x[tensor([0, 2])] = 5\n"
      "                      ^\n"},
-    {"index_int_slice_tensor",
+    {"index_put_augmented",
      "program p {\n"
-     "    x = ones(2, 3, 4)\n"
-     "    y = x[0, :, tensor([1])]\n"
+     "    x = zeros(3, 4)\n"
+     "    x[:, tensor([0, 2])] += 1\n"
+     "    print(x)\n"
      "}\n",
-     "bad.tg:3:14: error: an integer and an index tensor with a slice between them are not supported (PyTorch moves the indexed axes first); index in two steps\n"
-     "    y = x[0, :, tensor([1])]\n"
-     "             ^\n"},
+     "bad.tg:3:26: error: assignment through an index tensor (index_put_) is not supported yet; use index_add_ or scatter_add_\n"
+     "    x[:, tensor([0, 2])] += 1\n"
+     "                         ^\n"},
     {"where_one_argument",
      "program p {\n"
      "    x = ones(3)\n"
@@ -1442,6 +1459,52 @@ static const BadCase bad[] = {
      "bad.tg:3:22: error: masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension(s)\n"
      "    y = x.masked_fill(x > 0, ones(3))\n"
      "                     ^\n"},
+    {"index_add_float_alpha",
+     "program p {\n"
+     "    x = zeros(3, dtype=i64)\n"
+     "    y = x.index_add(0, tensor([1]), tensor([5]), alpha=0.5)\n"
+     "    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n"
+     "}\n",
+     "bad.tg:3:20: error: For integral input tensors, argument alpha must not be a floating point number.\n"
+     "    y = x.index_add(0, tensor([1]), tensor([5]), alpha=0.5)\n"
+     "                   ^\n"
+     "bad.tg:4:20: error: index_add(): alpha must be a number, got a string\n"
+     "    z = x.index_add(0, tensor([1]), tensor([5]), alpha=\"2\")\n"
+     "                   ^\n"
+     "2 errors generated.\n"},
+    {"repeat_too_many",
+     "program p {\n"
+     "    y = ones(3).repeat(9223372036854775807)\n"
+     "}\n",
+     "bad.tg:2:23: error: repeat: 9223372036854775807 copies of a dimension of size 3 are more than tgc's limit of 2^34 elements\n"
+     "    y = ones(3).repeat(9223372036854775807)\n"
+     "                      ^\n"},
+    {"result_too_large",
+     "program p {\n"
+     "    c = ones(262144, 1) > 0\n"
+     "    y = torch.where(c, ones(1, 262144), 0.0)\n"
+     "    z = ones(1).expand(17179869185)\n"
+     "}\n",
+     "bad.tg:3:20: error: tensor of shape [262144, 262144] is too large (tgc's limit is 2^34 elements)\n"
+     "    y = torch.where(c, ones(1, 262144), 0.0)\n"
+     "                   ^\n"
+     "bad.tg:4:23: error: tensor of shape [17179869185] is too large (tgc's limit is 2^34 elements)\n"
+     "    z = ones(1).expand(17179869185)\n"
+     "                      ^\n"
+     "2 errors generated.\n"},
+    {"masked_fill_value_overflow",
+     "program p {\n"
+     "    m = tensor([True, False])\n"
+     "    a = tensor([1, 2], dtype=u8).masked_fill(m, -1.7)\n"
+     "    b = tensor([1, 2]).masked_fill(m, float(\"nan\"))\n"
+     "}\n",
+     "bad.tg:3:45: error: value -1 cannot be converted to torch.uint8 without overflow\n"
+     "    a = tensor([1, 2], dtype=u8).masked_fill(m, -1.7)\n"
+     "                                            ^\n"
+     "bad.tg:4:35: error: value nan cannot be converted to torch.int64 without overflow\n"
+     "    b = tensor([1, 2]).masked_fill(m, float(\"nan\"))\n"
+     "                                  ^\n"
+     "2 errors generated.\n"},
     {"index_select_matrix",
      "program p {\n"
      "    x = ones(2, 3)\n"
@@ -1885,6 +1948,22 @@ static const BadCase bad[] = {
      "bad.tg:9:55: error: KeyError: 'betas' (the parameter group's keys are 'params', 'tag', 'lr', 'momentum', 'dampening', 'weight_decay', 'nesterov', 'maximize', 'foreach', 'differentiable')\n"
      "    print(o.param_groups[0][\"tag\"], o.param_groups[0][\"betas\"])\n"
      "                                                      ^\n"},
+    {"optimizer_empty_params",
+     "program p {\n"
+     "    o = optim.SGD([], lr=0.1)\n"
+     "}\n",
+     "bad.tg:2:18: error: ValueError: optimizer got an empty parameter list\n"
+     "    o = optim.SGD([], lr=0.1)\n"
+     "                 ^\n"},
+    {"group_duplicate_params",
+     "program p {\n"
+     "    w = zeros(3, requires_grad=true)\n"
+     "    v = zeros(2, requires_grad=true)\n"
+     "    o = optim.Adam([{\"params\": [w, v, w]}], lr=0.1)\n"
+     "}\n",
+     "bad.tg:4:19: error: Adam(): parameter 2 is parameter 0 again: a parameter group with duplicate parameters is not supported (PyTorch 1.13 warns that it will be an error)\n"
+     "    o = optim.Adam([{\"params\": [w, v, w]}], lr=0.1)\n"
+     "                  ^\n"},
     {"lambda_per_group",
      "def warm(epoch) {\n"
      "    return 1.0\n"
