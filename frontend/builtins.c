@@ -777,9 +777,7 @@ static Value *bi_clone(Args *a) {
 static bool target_gpu;
 
 void lower_target_gpu(bool gpu) { target_gpu = gpu; }
-static bool whole_batch;
-void lower_whole_batch(bool whole) { whole_batch = whole; }
-bool lower_slices_allowed(void) { return !target_gpu && !whole_batch; }
+bool lower_on_gpu(void) { return target_gpu; }
 
 /* Is d a device this target has ("cpu"; "cuda", "cuda:N" on a GPU target)? */
 static bool device_here(const char *d) { return !strcmp(d, "cpu") || (target_gpu && !strncmp(d, "cuda", 4)); }

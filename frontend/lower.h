@@ -409,7 +409,7 @@ Value *index_by_tensor(Value *v, int axis, Value *ix, SrcLoc loc);
 Value *narrow_view(Value *x, int axis, int64_t start, int64_t len, SrcLoc loc); /* tensors.c: torch.narrow's view */
 Value *bi_narrow(Args *a);
 Value *bi_get_last_lr(Args *a);     /* schedulers.c */
-bool lower_slices_allowed(void);    /* builtins.c: not for a GPU's step (--target cuda, --emit=cuda) */
+bool lower_on_gpu(void);            /* builtins.c: compiling for --target cuda */
 Value *bi_add_param_group(Args *a); /* optim.c */
 /* tensorops.c: clamp, one_hot, eye, linspace, var/std, stack, chunk/split */
 Value *bi_clamp(Args *a);

@@ -163,6 +163,10 @@ static void step_generator(void) {
     }
 }
 
+/* A step whose kernels are a GPU's (--target cuda, --emit=cuda) takes the batch whole. */
+static bool whole_batch;
+void lower_whole_batch(bool whole) { whole_batch = whole; }
+
 /* Does the model mix the samples of a batch (BatchNorm in training mode: the batch's statistics)? */
 static bool batch_coupled(Module *m) {
     if ((!strcmp(m->cls, "BatchNorm2d") || !strcmp(m->cls, "BatchNorm1d")) && !m->eval)
@@ -184,7 +188,7 @@ static bool batch_coupled(Module *m) {
  */
 static int64_t slice_of(Decl *d, Module *net, int64_t batch) {
     Expr *e = train_setting(d, "slice");
-    if (!e || !lower_slices_allowed())
+    if (!e || whole_batch || lower_on_gpu())
         return batch;
     if (batch % e->ival)
         error_at(e->loc, "slice must divide the batch (%lld images)", (long long)batch);
@@ -221,6 +225,36 @@ static int sum_slices(int *grads, const char **names, int nw, int64_t slices, Sr
     return n;
 }
 
+/* The step's input x: the model's declared type with its first (symbolic) dimension the slice; a
+ * model declared with a fixed first dimension takes no slices (*slice becomes the batch). */
+static Value *train_input(Decl *d, Decl *md, Expr *batch_e, int64_t *slice) {
+    Value *xin = NULL;
+    for (int i = 0; i < md->nparams; i++) {
+        if (!is_tensor_type(md->params[i].type))
+            continue;
+        if (xin)
+            error_at(d->loc, "a trained model takes one input tensor; %s takes several", md->name);
+        Value *ty = lw_eval(md->params[i].type);
+        if (!ty->sym || !ty->shape.rank || !ty->sym[0])
+            *slice = batch_e->ival;
+        for (int k = 0; k < ty->shape.rank; k++)
+            if (ty->sym && ty->sym[k]) {
+                if (k)
+                    error_at(md->params[i].loc, "a trained model's input may be symbolic in its first (batch) "
+                                                "dimension only");
+                ty->shape.d[0] = batch_e->ival;
+                check_numel(ty->shape, NULL, batch_e->loc);
+                ty->shape.d[0] = *slice;
+            }
+        Attr a = attr_str("name", "x");
+        int x = lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
+        L.g->nodes[x].flags |= NF_INPUT;
+        L.g->nodes[x].name = "x";
+        xin = mk_tensor(x);
+    }
+    return xin;
+}
+
 /*
  * A train block's step as one graph: x and y are inputs, the parameters and optimizer state are
  * persistent params, the loss is the output. Forward, backward (autodiff) and update in order.
@@ -239,31 +273,7 @@ Graph *lower_train(Decl *d) {
     if (fz && fz->ival)
         freeze_batchnorm(net->mod, train_setting(d, "trainable"));
     int64_t slice = slice_of(d, net->mod, batch_e->ival);
-    /* the input: the model's declared type with its first (symbolic) dimension = the slice */
-    Value *xin = NULL;
-    for (int i = 0; i < md->nparams; i++) {
-        if (!is_tensor_type(md->params[i].type))
-            continue;
-        if (xin)
-            error_at(d->loc, "a trained model takes one input tensor; %s takes several", md->name);
-        Value *ty = lw_eval(md->params[i].type);
-        if (!ty->sym || !ty->shape.rank || !ty->sym[0])
-            slice = batch_e->ival; /* a fixed input shape: no slices */
-        for (int k = 0; k < ty->shape.rank; k++)
-            if (ty->sym && ty->sym[k]) {
-                if (k)
-                    error_at(md->params[i].loc, "a trained model's input may be symbolic in its first (batch) "
-                                                "dimension only");
-                ty->shape.d[0] = batch_e->ival;
-                check_numel(ty->shape, NULL, batch_e->loc);
-                ty->shape.d[0] = slice;
-            }
-        Attr a = attr_str("name", "x");
-        int x = lw_add(OP_INPUT, NULL, 0, ty->dt, ty->shape, &a, 1, md->params[i].loc);
-        L.g->nodes[x].flags |= NF_INPUT;
-        L.g->nodes[x].name = "x";
-        xin = mk_tensor(x);
-    }
+    Value *xin = train_input(d, md, batch_e, &slice);
     Args fa = {.loc = d->loc, .fname = md->name, .pos = &xin, .npos = 1};
     Value *out = module_call(net->mod, &fa);
     tensor_arg(out, d->loc, "the model's output");
