@@ -782,13 +782,11 @@ static void emit_preamble(const char *banner, Graph **programs, int nprograms, c
       "   request: a loop clang cannot vectorize at a low optimization level is no error. */\n"
       "#ifdef _OPENMP\n#define TG_SIMD _Pragma(\"omp simd\")\n#ifdef __clang__\n"
       "#pragma clang diagnostic ignored \"-Wpass-failed\"\n#endif\n#else\n#define TG_SIMD\n#endif\n");
-    P("\n/* The vector width GCC should use: the machine's widest. Tuned for a CPU with 128-bit units\n"
-      "   (AMD Zen 1), GCC would vectorize at 128 bits, twice the registers, and spill; with AVX-512\n"
-      "   (32 registers of 512 bits) it would stay at 256 and leave half of each unit idle. The\n"
-      "   kernels' arithmetic is the same lane for lane at either width: the results do not change. */\n"
-      "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)\n"
-      "#pragma GCC target(\"prefer-vector-width=512\")\n"
-      "#elif defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__)\n"
+    P("\n/* The kernels' register tiles count 256-bit AVX registers. GCC tuned for a CPU with 128-bit\n"
+      "   units (AMD Zen 1) would vectorize them at 128 bits, twice the registers, and spill. (512 bits\n"
+      "   on AVX-512 machines is faster, but GCC 12 at -O3 miscompiles a small strided copy that way:\n"
+      "   docs/kernels.md.) */\n"
+      "#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__)\n"
       "#pragma GCC target(\"prefer-vector-width=256\")\n#endif\n");
     bool need_ipow = false; /* in any graph the C kernels compute: programs (each segment), the step, predict */
     for (int p = 0; p < nprograms + 2; p++) {
