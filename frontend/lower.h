@@ -569,6 +569,7 @@ Value *statefile_get(Value *f, Value *key, SrcLoc loc); /* checkpoint['model_sta
  * checkpoint, read when the statement runs as dtype dt and shape s (the run checks both); from a
  * dict of this program, the value, or NULL where it has none. */
 Value *state_item(Value *sd, const char *name, DType dt, Shape s, SrcLoc loc);
+int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc); /* optim.c: a number load_state_dict read, as a () node */
 Value *bi_options(Args *a);                                  /* options(epochs=2, ...) */
 Value *option_attribute(Value *opts, const char *name, SrcLoc loc); /* args.epochs */
 Value *bi_load_state_dict(Args *a);

@@ -926,8 +926,8 @@ Value *optim_state_dict(Optim *o, SrcLoc loc) {
     return d;
 }
 
-/* x (a number, or a one-element tensor) as a node of dtype dt, shape () */
-static int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc) {
+/* x (a number, or a one-element tensor) as a node of dtype dt, shape (): a value load_state_dict read */
+int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc) {
     if (is_scalar(x))
         return const_scalar(x, dt, loc);
     if (x->kind != V_TENSOR || shape_numel(TN(x)->shape) != 1)

@@ -264,15 +264,6 @@ Value *scheduler_state_dict(Sched *s, SrcLoc loc) {
     return d;
 }
 
-/* x (a number, or a one-element tensor) as a node of dtype dt, shape () */
-static int scalar_node(Value *x, DType dt, const char *what, SrcLoc loc) {
-    if (is_scalar(x))
-        return const_scalar(x, dt, loc);
-    if (x->kind != V_TENSOR || shape_numel(TN(x)->shape) != 1)
-        error_at(loc, "load_state_dict(): %s must be a number, not %s", what, kind_name(x));
-    return lw_cast(lw_reshape(x->node, shape_scalar(), loc), dt, loc);
-}
-
 /*
  * scheduler.load_state_dict(sd), sd a state_dict() of this program or a checkpoint's part read
  * when the statement runs (torch.load(PATH)['scheduler']): last_epoch and base_lrs come from sd.
