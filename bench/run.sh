@@ -62,7 +62,7 @@ mkdir -p "$out/handc"
 peak1=$(cc $CFLAGS bench/peak.c -o "$out/peak" && OMP_NUM_THREADS=1 "$out/peak")
 peak2=$(OMP_NUM_THREADS=2 "$out/peak")
 {
-echo "# tgc against PyTorch$(have jax && echo ', JAX')$(have tinygrad && echo ', tinygrad'): images per second"
+echo "# tgc against the hand-written C and PyTorch$(have jax && echo ', JAX')$(have tinygrad && echo ', tinygrad'): images per second"
 echo
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512bw|avx512vl)$' | tr '\n' ' ' | sed 's/ $//')
 echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $flags;"
